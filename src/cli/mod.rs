@@ -1,0 +1,468 @@
+//! Subcommands for scripts and bots: the same operations as the console, over the same
+//! protocol. Each connects, waits until it is in sync, does one thing, and exits non-zero
+//! with the server's reason when the server refuses.
+
+pub mod time;
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use chrono::Local;
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::{Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Update, feed_url};
+use crate::model::{Command, EntryKind, Event, IncidentRef, Role, Severity, State, Status};
+use crate::protocol::Answer;
+
+/// warroom: the terminal incident-commander console and its shared feed.
+#[derive(Debug, Parser)]
+#[command(name = "warroom", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+/// Where the feed is and who you are. Shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Feed address: ws://host:port (path /feed), wss://…, or host:port.
+    #[arg(long, global = true, env = "WARROOM_SERVER")]
+    pub server: Option<String>,
+    /// Your name on the feed [default: your OS user name].
+    #[arg(long, global = true, env = "WARROOM_NAME")]
+    pub name: Option<String>,
+    /// Access token, when the feed requires one.
+    #[arg(long, global = true, env = "WARROOM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the shared feed server.
+    Serve(ServeArgs),
+    /// Declare an incident; prints its reference (INC-N).
+    Declare {
+        title: String,
+        /// 1 (SEV1, critical) to 4 (SEV4, low).
+        #[arg(long, short = 's', value_parser = parse_severity)]
+        severity: Severity,
+        #[arg(long)]
+        service: Option<String>,
+        /// Need-to-know (security) incident.
+        #[arg(long)]
+        restricted: bool,
+    },
+    /// Record a timeline entry.
+    Note {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        text: String,
+        /// When it happened: HH:MM (today, local time) or RFC 3339.
+        #[arg(long)]
+        at: Option<String>,
+        /// note, decision, action, hypothesis, ruled_out, status_update.
+        #[arg(long, default_value = "note", value_parser = parse_kind)]
+        kind: EntryKind,
+    },
+    /// Acknowledge an incident (stops its escalation).
+    Ack {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+    },
+    /// Change an incident's severity.
+    Sev {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_parser = parse_severity)]
+        severity: Severity,
+    },
+    /// Change an incident's status: investigating, identified, monitoring, resolved, closed.
+    Status {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_parser = parse_status)]
+        status: Status,
+    },
+    /// Give a role (incident_commander|ic, tech_lead|tl, comms_lead|comms, scribe) to NAME
+    /// (`me` for yourself), or release it with `--release`.
+    Role {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+        #[arg(value_name = "NAME")]
+        person: Option<String>,
+        #[arg(long, conflicts_with = "person")]
+        release: bool,
+    },
+    /// Resolve an incident.
+    Resolve {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+    },
+    /// List incidents, active first.
+    Incidents {
+        /// Print the full state as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print events, one per line.
+    Events {
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        /// Keep printing new events as they happen.
+        #[arg(long)]
+        follow: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    pub listen: std::net::SocketAddr,
+    /// Directory for the event log [default: the platform data directory].
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// File of `name token` lines; required to listen beyond loopback.
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
+fn parse_ref(s: &str) -> Result<IncidentRef, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse_loose(s).map_err(|e| e.message)
+}
+fn parse_kind(s: &str) -> Result<EntryKind, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+
+impl Global {
+    /// The feed URL from `--server`, `WARROOM_SERVER`, or the default local address.
+    pub fn url(&self) -> anyhow::Result<String> {
+        feed_url(self.server.as_deref().unwrap_or(DEFAULT_ADDR)).map_err(|e| anyhow!(e))
+    }
+
+    /// Who we are: `--name`, `WARROOM_NAME`, else the OS user.
+    pub fn who(&self) -> String {
+        self.name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .or_else(|| std::env::var("USERNAME").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "responder".to_string())
+    }
+
+    fn client_config(&self) -> anyhow::Result<ClientConfig> {
+        let mut c = ClientConfig::new(self.url()?, self.who());
+        c.token = self.token.clone();
+        c.reconnect = false;
+        Ok(c)
+    }
+}
+
+/// A one-shot connection: in sync with the feed, ready for a command.
+struct Session {
+    client: Client,
+    replica: Replica,
+}
+
+const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Session {
+    async fn open(config: ClientConfig) -> anyhow::Result<Session> {
+        let mut s = Session {
+            client: Client::start(config),
+            replica: Replica::default(),
+        };
+        tokio::time::timeout(SYNC_TIMEOUT, async {
+            while !s.replica.synced {
+                s.step().await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .map_err(|_| anyhow!("the feed did not answer within {}s", SYNC_TIMEOUT.as_secs()))??;
+        Ok(s)
+    }
+
+    /// Takes the next update into the replica; returns it.
+    async fn step(&mut self) -> anyhow::Result<Update> {
+        let u = self
+            .client
+            .next()
+            .await
+            .ok_or_else(|| anyhow!("the connection closed"))?;
+        match &u {
+            Update::Conn(ConnState::Stopped { reason }) => bail!("{reason}"),
+            Update::ServerError { message, .. } => eprintln!("warroom: server says: {message}"),
+            _ => {}
+        }
+        self.replica
+            .apply(&u)
+            .map_err(|e| anyhow!("the feed sent an event this client cannot fold: {e}"))?;
+        Ok(u)
+    }
+
+    /// Sends a command and waits for its answer and for its events to arrive here.
+    async fn run(&mut self, command: Command) -> anyhow::Result<(Vec<u64>, Option<IncidentRef>)> {
+        let (_, mut rx) = self.client.submit(command);
+        let answer = loop {
+            tokio::select! {
+                a = &mut rx => break a.map_err(|_| anyhow!("the connection closed before the server answered; the command may not have been recorded"))?,
+                u = self.step() => { u?; }
+            }
+        };
+        match answer {
+            Answer::Ok { seqs, incident } => {
+                let last = seqs.iter().copied().max().unwrap_or(0);
+                while self.replica.state.seq < last {
+                    self.step().await?;
+                }
+                Ok((seqs, incident))
+            }
+            Answer::Error { code, message } => {
+                let code = serde_json::to_value(code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                bail!("refused ({code}): {message}")
+            }
+        }
+    }
+}
+
+/// Runs a client subcommand (everything but the console and `serve`).
+pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
+    let config = global.client_config()?;
+    if let Cmd::Events { since, follow, json } = cmd {
+        return events(config, since, follow, json).await;
+    }
+    let mut s = Session::open(config).await?;
+    match cmd {
+        Cmd::Declare {
+            title,
+            severity,
+            service,
+            restricted,
+        } => {
+            let (_, r) = s
+                .run(Command::Declare {
+                    title,
+                    severity,
+                    service,
+                    restricted,
+                })
+                .await?;
+            let r = r.context("the server did not name the new incident")?;
+            println!("{r}");
+        }
+        Cmd::Note {
+            incident,
+            text,
+            at,
+            kind,
+        } => {
+            let occurred_at = match at {
+                Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
+                None => None,
+            };
+            let (seqs, _) = s
+                .run(Command::AddEntry {
+                    incident,
+                    entry_kind: kind,
+                    text,
+                    occurred_at,
+                })
+                .await?;
+            println!("{incident}: entry {} recorded", seqs.first().copied().unwrap_or(0));
+        }
+        Cmd::Ack { incident } => {
+            s.run(Command::Acknowledge { incident }).await?;
+            println!("{incident} acknowledged");
+        }
+        Cmd::Sev { incident, severity } => {
+            s.run(Command::SetSeverity { incident, severity }).await?;
+            println!("{incident} is now {severity}");
+        }
+        Cmd::Status { incident, status } => {
+            s.run(Command::SetStatus { incident, status }).await?;
+            println!("{incident} is now {status}");
+        }
+        Cmd::Role {
+            incident,
+            role,
+            person,
+            release,
+        } => {
+            if release {
+                s.run(Command::ReleaseRole { incident, role }).await?;
+                println!("{incident}: {} released", role.title().to_lowercase());
+            } else {
+                let person = person.context("give a NAME (or `me`), or --release")?;
+                s.run(Command::AssignRole {
+                    incident,
+                    role,
+                    person,
+                })
+                .await?;
+                let holder = s
+                    .replica
+                    .state
+                    .incident(incident)
+                    .and_then(|i| i.roles.get(&role).cloned())
+                    .unwrap_or_default();
+                println!("{incident}: {holder} is {}", role.title().to_lowercase());
+            }
+        }
+        Cmd::Resolve { incident } => {
+            s.run(Command::Resolve { incident }).await?;
+            println!("{incident} resolved");
+        }
+        Cmd::Incidents { json } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s.replica.state)?);
+            } else {
+                print!("{}", incidents_table(&s.replica.state));
+            }
+        }
+        Cmd::Serve(_) | Cmd::Events { .. } => {}
+    }
+    Ok(())
+}
+
+/// The `incidents` table: reference, severity, status, title, IC.
+pub fn incidents_table(state: &State) -> String {
+    let board = state.board();
+    if board.is_empty() {
+        return "no incidents\n".to_string();
+    }
+    let mut out = format!("{:<8} {:<5} {:<14} {:<8} {}\n", "REF", "SEV", "STATUS", "IC", "TITLE");
+    for i in board {
+        let ic = i
+            .roles
+            .get(&Role::IncidentCommander)
+            .map_or("-", String::as_str);
+        out.push_str(&format!(
+            "{:<8} {:<5} {:<14} {:<8} {}\n",
+            i.reference.to_string(),
+            i.severity.to_string(),
+            i.status.as_str(),
+            ic,
+            i.title
+        ));
+    }
+    out
+}
+
+/// One line per event for people: seq, time, actor, what happened.
+pub fn event_line(e: &Event) -> String {
+    let mut body = serde_json::to_value(&e.kind).unwrap_or_default();
+    if let Some(obj) = body.as_object_mut() {
+        obj.remove("kind");
+        obj.remove("incident");
+    }
+    let detail = body
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(s) => format!("{k}={s:?}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    format!(
+        "{:>6} {} {:<12} {} {} {}",
+        e.seq,
+        e.at.format("%Y-%m-%dT%H:%M:%SZ"),
+        e.actor,
+        e.kind.incident(),
+        e.kind.name(),
+        detail
+    )
+}
+
+async fn events(mut config: ClientConfig, since: u64, follow: bool, json: bool) -> anyhow::Result<()> {
+    config.last_seq = Some(since);
+    let mut client = Client::start(config);
+    let mut head: Option<u64> = None;
+    let mut last = since;
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |e: &Event| -> std::io::Result<()> {
+        use std::io::Write;
+        let line = if json {
+            serde_json::to_string(e).unwrap_or_default()
+        } else {
+            event_line(e)
+        };
+        writeln!(stdout, "{line}")?;
+        stdout.flush()
+    };
+    loop {
+        let u = tokio::time::timeout(SYNC_TIMEOUT, client.next()).await;
+        let u = match u {
+            Ok(Some(u)) => u,
+            Ok(None) => bail!("the connection closed"),
+            Err(_) if head.is_none() => bail!("the feed did not answer within {}s", SYNC_TIMEOUT.as_secs()),
+            Err(_) => continue,
+        };
+        match u {
+            Update::Welcome { head_seq, .. } => head = Some(head_seq),
+            Update::Snapshot(s) => {
+                // The feed holds fewer events than asked for (`--since` beyond its head).
+                last = s.seq;
+            }
+            Update::Event(e) => {
+                last = e.seq;
+                if let Err(err) = print(&e) {
+                    // A closed pipe (`| head`) is the reader's way of saying "enough".
+                    if err.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    bail!("writing events: {err}");
+                }
+            }
+            Update::Conn(ConnState::Stopped { reason }) => bail!("{reason}"),
+            _ => {}
+        }
+        if !follow && head.is_some_and(|h| last >= h) {
+            return Ok(());
+        }
+    }
+}
+
+/// The platform data directory for the event log (`WARROOM_DATA_DIR` overrides it).
+pub fn default_data_dir() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(d) = std::env::var_os("WARROOM_DATA_DIR") {
+        return Ok(d.into());
+    }
+    directories::ProjectDirs::from("", "", "warroom")
+        .map(|p| p.data_dir().to_path_buf())
+        .context("no home directory to keep the event log in: pass --data DIR or set WARROOM_DATA_DIR")
+}
+
+/// Until the full-screen console lands, `warroom` alone says so plainly instead of
+/// pretending; every operation is available as a subcommand.
+pub fn console_unavailable(_global: &Global) -> anyhow::Result<()> {
+    bail!(
+        "the full-screen console is not built yet; use the subcommands (`warroom --help`), \
+         e.g. `warroom serve` and `warroom incidents`"
+    )
+}

@@ -1,0 +1,13 @@
+//! warroom: a terminal incident-commander console and the shared incident feed it runs on.
+//!
+//! Layers, each depending only on those below it: `cli` → `client` → `server` → `store` →
+//! `protocol` → `model`. The `model` is pure and shared by the server and every client.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod client;
+pub mod clock;
+pub mod cli;
+pub mod model;
+pub mod protocol;
+pub mod server;
+pub mod store;

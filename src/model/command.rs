@@ -1,0 +1,110 @@
+//! Commands: what a person or script asks for. The server decides each one against the
+//! current state and either turns it into events or rejects it with a reason.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+
+fn default_entry_kind() -> EntryKind {
+    EntryKind::Note
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A request to change incident state. On the wire each is an object tagged by `op`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    Declare {
+        title: String,
+        severity: Severity,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        #[serde(default)]
+        restricted: bool,
+    },
+    Retitle {
+        incident: IncidentRef,
+        title: String,
+    },
+    SetSeverity {
+        incident: IncidentRef,
+        severity: Severity,
+    },
+    SetStatus {
+        incident: IncidentRef,
+        status: Status,
+    },
+    /// `person` may be `me`, meaning the sender.
+    AssignRole {
+        incident: IncidentRef,
+        role: Role,
+        person: String,
+    },
+    ReleaseRole {
+        incident: IncidentRef,
+        role: Role,
+    },
+    /// `occurred_at` backdates the entry ("impact started 01:52", logged at 02:10).
+    AddEntry {
+        incident: IncidentRef,
+        #[serde(default = "default_entry_kind")]
+        entry_kind: EntryKind,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        occurred_at: Option<DateTime<Utc>>,
+    },
+    /// Supersede an entry; fields left out keep the original's value.
+    CorrectEntry {
+        incident: IncidentRef,
+        entry: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entry_kind: Option<EntryKind>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        occurred_at: Option<DateTime<Utc>>,
+    },
+    PinEntry {
+        incident: IncidentRef,
+        entry: u64,
+        #[serde(default = "yes")]
+        pinned: bool,
+    },
+    /// `at` defaults to now.
+    SetMilestone {
+        incident: IncidentRef,
+        milestone: Milestone,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
+    Acknowledge {
+        incident: IncidentRef,
+    },
+    Resolve {
+        incident: IncidentRef,
+    },
+}
+
+impl Command {
+    /// The incident the command acts on; `None` for a declaration.
+    pub fn incident(&self) -> Option<IncidentRef> {
+        match self {
+            Command::Declare { .. } => None,
+            Command::Retitle { incident, .. }
+            | Command::SetSeverity { incident, .. }
+            | Command::SetStatus { incident, .. }
+            | Command::AssignRole { incident, .. }
+            | Command::ReleaseRole { incident, .. }
+            | Command::AddEntry { incident, .. }
+            | Command::CorrectEntry { incident, .. }
+            | Command::PinEntry { incident, .. }
+            | Command::SetMilestone { incident, .. }
+            | Command::Acknowledge { incident }
+            | Command::Resolve { incident } => Some(*incident),
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Events: what happened, as recorded by the server. The log of events is the truth; all
+//! state is derived from it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+
+/// One recorded fact, with the server-assigned contiguous sequence number, the server's
+/// timestamp and the authenticated actor who caused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Every kind of fact the log holds. New kinds are added at the end; existing ones never
+/// change meaning, because old logs must fold to the same state forever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventKind {
+    Declared {
+        incident: IncidentRef,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        severity: Severity,
+        #[serde(default)]
+        restricted: bool,
+    },
+    Retitled {
+        incident: IncidentRef,
+        title: String,
+    },
+    SeverityChanged {
+        incident: IncidentRef,
+        from: Severity,
+        to: Severity,
+    },
+    StatusChanged {
+        incident: IncidentRef,
+        from: Status,
+        to: Status,
+    },
+    RoleAssigned {
+        incident: IncidentRef,
+        role: Role,
+        person: String,
+    },
+    RoleReleased {
+        incident: IncidentRef,
+        role: Role,
+        person: String,
+    },
+    /// A timeline entry. Its id is this event's sequence number; recorded-at is the event's
+    /// time and the author its actor.
+    EntryAdded {
+        incident: IncidentRef,
+        entry_kind: EntryKind,
+        text: String,
+        occurred_at: DateTime<Utc>,
+    },
+    /// A correction: a new entry (id = this event's seq) that supersedes `entry`, which stays.
+    EntryCorrected {
+        incident: IncidentRef,
+        entry: u64,
+        entry_kind: EntryKind,
+        text: String,
+        occurred_at: DateTime<Utc>,
+    },
+    EntryPinned {
+        incident: IncidentRef,
+        entry: u64,
+        pinned: bool,
+    },
+    MilestoneSet {
+        incident: IncidentRef,
+        milestone: Milestone,
+        at: DateTime<Utc>,
+    },
+    Acknowledged {
+        incident: IncidentRef,
+    },
+    Resolved {
+        incident: IncidentRef,
+    },
+}
+
+impl EventKind {
+    /// The incident this event belongs to.
+    pub fn incident(&self) -> IncidentRef {
+        match self {
+            EventKind::Declared { incident, .. }
+            | EventKind::Retitled { incident, .. }
+            | EventKind::SeverityChanged { incident, .. }
+            | EventKind::StatusChanged { incident, .. }
+            | EventKind::RoleAssigned { incident, .. }
+            | EventKind::RoleReleased { incident, .. }
+            | EventKind::EntryAdded { incident, .. }
+            | EventKind::EntryCorrected { incident, .. }
+            | EventKind::EntryPinned { incident, .. }
+            | EventKind::MilestoneSet { incident, .. }
+            | EventKind::Acknowledged { incident }
+            | EventKind::Resolved { incident } => *incident,
+        }
+    }
+
+    /// The wire name of this kind (`declared`, `entry_added`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Declared { .. } => "declared",
+            EventKind::Retitled { .. } => "retitled",
+            EventKind::SeverityChanged { .. } => "severity_changed",
+            EventKind::StatusChanged { .. } => "status_changed",
+            EventKind::RoleAssigned { .. } => "role_assigned",
+            EventKind::RoleReleased { .. } => "role_released",
+            EventKind::EntryAdded { .. } => "entry_added",
+            EventKind::EntryCorrected { .. } => "entry_corrected",
+            EventKind::EntryPinned { .. } => "entry_pinned",
+            EventKind::MilestoneSet { .. } => "milestone_set",
+            EventKind::Acknowledged { .. } => "acknowledged",
+            EventKind::Resolved { .. } => "resolved",
+        }
+    }
+}

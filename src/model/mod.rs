@@ -1,0 +1,71 @@
+//! The incident domain, pure: incidents are a fold over events, and commands are decided
+//! against the folded state. No I/O, no async runtime, no terminal: the server and every
+//! console run this same code over the same events, so they never disagree about state.
+
+mod command;
+mod event;
+mod state;
+mod types;
+mod validate;
+
+pub use command::Command;
+pub use event::{Event, EventKind};
+pub use state::{ApplyError, Entry, Incident, RoleTenure, State};
+pub use types::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a command was refused. The message is written for the person who typed the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub code: RejectCode,
+    pub message: String,
+}
+
+/// The broad reason for a rejection, stable for scripts to branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// An argument is malformed or out of range (severity 5, an empty title, an unknown role).
+    Invalid,
+    /// The incident or entry named does not exist.
+    NotFound,
+    /// The command does not fit the incident's current state (acknowledging a resolved one).
+    Conflict,
+}
+
+impl Rejection {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Rejection {
+            code: RejectCode::Invalid,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Rejection {
+            code: RejectCode::NotFound,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Rejection {
+            code: RejectCode::Conflict,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// Checks a person's name as given in a hello or a role assignment.
+pub fn validate_name(name: &str) -> Result<String, Rejection> {
+    validate::text("name", name, validate::MAX_NAME, false)
+}

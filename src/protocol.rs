@@ -1,0 +1,354 @@
+//! Protocol v1: the JSON text frames exchanged over the `/feed` WebSocket. Documented for
+//! other implementers in `docs/protocol.md`; change both together.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Command, Event, IncidentRef, RejectCode, Rejection, State};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest frame the server reads and answers with an error instead of processing (bytes).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest frame the transport accepts at all; a larger one closes the connection (1009).
+pub const HARD_FRAME_BYTES: usize = 1024 * 1024;
+/// Longest client-generated command id.
+pub const MAX_COMMAND_ID: usize = 128;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// First frame of every connection.
+    Hello {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        /// The last sequence number this client has applied; absent asks for a snapshot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_seq: Option<u64>,
+        #[serde(default = "default_protocol")]
+        protocol: u32,
+    },
+    /// A command with a client-generated id, unique per sender; re-sending the same id
+    /// returns the first answer and produces no second event.
+    Command { id: String, command: Command },
+}
+
+fn default_protocol() -> u32 {
+    PROTOCOL_VERSION
+}
+
+/// How the server will bring a client up to date after `welcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// A `snapshot` frame follows.
+    Snapshot,
+    /// The `event` frames after the client's `last_seq` follow.
+    Events,
+}
+
+/// One person present on the feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub name: String,
+    /// When their earliest open connection joined.
+    pub since: DateTime<Utc>,
+    /// How many connections they have open (consoles, CLI sessions).
+    pub connections: u32,
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Welcome {
+        protocol: u32,
+        /// The name this connection acts as (the token's owner when tokens are in use).
+        name: String,
+        /// The server's latest sequence number when the connection was accepted.
+        head_seq: u64,
+        mode: SyncMode,
+        server_time: DateTime<Utc>,
+        max_frame_bytes: usize,
+    },
+    Snapshot {
+        state: State,
+    },
+    Event {
+        event: Event,
+    },
+    /// The catch-up is complete: the client holds everything up to `seq`. Live events follow.
+    Synced {
+        seq: u64,
+    },
+    Ok {
+        id: String,
+        seqs: Vec<u64>,
+        /// The incident the command acted on (for `declare`, the new reference).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        incident: Option<IncidentRef>,
+    },
+    Error {
+        /// The command id, when the error answers a command.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        code: ErrorCode,
+        message: String,
+    },
+    Presence {
+        present: Vec<Presence>,
+    },
+}
+
+/// Error codes, stable for programs to branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A command argument is malformed or out of range.
+    Invalid,
+    /// The incident or entry named does not exist.
+    NotFound,
+    /// The command does not fit the incident's state.
+    Conflict,
+    /// The frame is not valid JSON, or not a JSON object.
+    BadFrame,
+    /// The frame's `type` is not one this server knows.
+    UnknownType,
+    /// A required field is absent.
+    MissingField,
+    /// The frame is larger than `max_frame_bytes`.
+    FrameTooLarge,
+    /// The first frame must be `hello`; or `hello` was sent twice.
+    ExpectedHello,
+    /// The token is missing or not valid.
+    Unauthorized,
+    /// The client's protocol version is not spoken here.
+    UnsupportedProtocol,
+    /// The server could not store the command; nothing was recorded. Safe to retry.
+    Unavailable,
+}
+
+impl From<RejectCode> for ErrorCode {
+    fn from(c: RejectCode) -> Self {
+        match c {
+            RejectCode::Invalid => ErrorCode::Invalid,
+            RejectCode::NotFound => ErrorCode::NotFound,
+            RejectCode::Conflict => ErrorCode::Conflict,
+        }
+    }
+}
+
+/// The outcome of one command, as stored for idempotent replay and sent to its sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Answer {
+    Ok {
+        seqs: Vec<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        incident: Option<IncidentRef>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+impl Answer {
+    pub fn rejected(r: Rejection) -> Self {
+        Answer::Error {
+            code: r.code.into(),
+            message: r.message,
+        }
+    }
+
+    /// The frame that carries this answer to the command's sender.
+    pub fn to_message(&self, id: &str) -> ServerMessage {
+        match self {
+            Answer::Ok { seqs, incident } => ServerMessage::Ok {
+                id: id.to_string(),
+                seqs: seqs.clone(),
+                incident: *incident,
+            },
+            Answer::Error { code, message } => ServerMessage::Error {
+                id: Some(id.to_string()),
+                code: *code,
+                message: message.clone(),
+            },
+        }
+    }
+}
+
+/// A frame that could not be decoded, with the command id when one could be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeError {
+    pub id: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl DecodeError {
+    pub fn to_message(&self) -> ServerMessage {
+        ServerMessage::Error {
+            id: self.id.clone(),
+            code: self.code,
+            message: self.message.clone(),
+        }
+    }
+}
+
+const CLIENT_TYPES: &[&str] = &["hello", "command"];
+
+/// Decodes one client text frame, naming precisely what is wrong when it cannot.
+pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
+    let err = |id: Option<String>, code, message: String| DecodeError { id, code, message };
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(err(
+            None,
+            ErrorCode::FrameTooLarge,
+            format!(
+                "frame is {} bytes; the limit is {MAX_FRAME_BYTES}",
+                text.len()
+            ),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| err(None, ErrorCode::BadFrame, format!("malformed JSON: {e}")))?;
+    let obj = value.as_object().ok_or_else(|| {
+        err(
+            None,
+            ErrorCode::BadFrame,
+            "a frame must be a JSON object with a \"type\" field".to_string(),
+        )
+    })?;
+    let id = obj.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    let ty = match obj.get("type") {
+        None => {
+            return Err(err(
+                id,
+                ErrorCode::MissingField,
+                "missing field `type` (expected \"hello\" or \"command\")".to_string(),
+            ));
+        }
+        Some(serde_json::Value::String(t)) => t.clone(),
+        Some(other) => {
+            return Err(err(
+                id,
+                ErrorCode::BadFrame,
+                format!("field `type` must be a string, got {other}"),
+            ));
+        }
+    };
+    if !CLIENT_TYPES.contains(&ty.as_str()) {
+        return Err(err(
+            id,
+            ErrorCode::UnknownType,
+            format!("unknown message type '{ty}' (expected \"hello\" or \"command\")"),
+        ));
+    }
+    if ty == "command" {
+        if !obj.contains_key("command") {
+            return Err(err(id, ErrorCode::MissingField, "missing field `command`".into()));
+        }
+        match &id {
+            None => {
+                return Err(err(
+                    None,
+                    ErrorCode::MissingField,
+                    "missing field `id`: every command needs a client-generated id".into(),
+                ));
+            }
+            Some(i) if i.is_empty() || i.len() > MAX_COMMAND_ID || i.chars().any(char::is_control) => {
+                return Err(err(
+                    None,
+                    ErrorCode::Invalid,
+                    format!(
+                        "command id must be 1 to {MAX_COMMAND_ID} printable characters"
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    serde_json::from_value::<ClientMessage>(value).map_err(|e| {
+        let msg = e.to_string();
+        let code = if msg.starts_with("missing field") {
+            ErrorCode::MissingField
+        } else {
+            ErrorCode::Invalid
+        };
+        let what = if ty == "command" { "command" } else { "hello" };
+        err(id, code, format!("{what}: {msg}"))
+    })
+}
+
+/// Encodes a server frame. Serialising these types cannot fail (no non-string map keys).
+pub fn encode(msg: &ServerMessage) -> String {
+    serde_json::to_string(msg).unwrap_or_else(|e| {
+        format!(r#"{{"type":"error","code":"unavailable","message":"encoding failed: {e}"}}"#)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_hello_and_command() {
+        let m = decode_client(r#"{"type":"hello","name":"alice","last_seq":4}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::Hello {
+                name: "alice".into(),
+                token: None,
+                last_seq: Some(4),
+                protocol: 1
+            }
+        );
+        let m = decode_client(
+            r#"{"type":"command","id":"c1","command":{"op":"declare","title":"db down","severity":1}}"#,
+        )
+        .unwrap();
+        assert!(matches!(m, ClientMessage::Command { .. }));
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let e = decode_client("{nope").unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadFrame);
+        assert!(e.message.starts_with("malformed JSON"), "{}", e.message);
+
+        let e = decode_client(r#"{"type":"dance"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::UnknownType);
+        assert!(e.message.contains("'dance'"));
+
+        let e = decode_client(r#"{"type":"command","id":"x"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingField);
+        assert_eq!(e.id.as_deref(), Some("x"));
+
+        let e = decode_client(r#"{"type":"command","id":"x","command":{"op":"declare","severity":1}}"#)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingField);
+        assert!(e.message.contains("title"), "{}", e.message);
+
+        let e = decode_client(
+            r#"{"type":"command","id":"x","command":{"op":"set_severity","incident":"INC-1","severity":5}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Invalid);
+        assert!(e.message.contains("severity 5 does not exist"), "{}", e.message);
+
+        let e = decode_client(
+            r#"{"type":"command","id":"x","command":{"op":"assign_role","incident":"INC-1","role":"chef","person":"a"}}"#,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("unknown role 'chef'"), "{}", e.message);
+
+        let big = format!(r#"{{"type":"hello","name":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES));
+        assert_eq!(decode_client(&big).unwrap_err().code, ErrorCode::FrameTooLarge);
+
+        let deep = "[".repeat(10_000);
+        assert_eq!(decode_client(&deep).unwrap_err().code, ErrorCode::BadFrame);
+    }
+}

@@ -1,0 +1,81 @@
+//! Who is in the room: every open connection, grouped by name, pushed to every session.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use crate::protocol::Presence;
+
+#[derive(Default)]
+struct Inner {
+    next: u64,
+    open: BTreeMap<u64, (String, DateTime<Utc>)>,
+}
+
+/// The registry of open connections.
+pub struct PresenceBoard {
+    inner: Mutex<Inner>,
+    tx: watch::Sender<Arc<Vec<Presence>>>,
+}
+
+impl Default for PresenceBoard {
+    fn default() -> Self {
+        PresenceBoard {
+            inner: Mutex::new(Inner::default()),
+            tx: watch::Sender::new(Arc::new(Vec::new())),
+        }
+    }
+}
+
+/// Removes its connection from the board when dropped, on every way a session ends.
+pub struct PresenceGuard<'a> {
+    board: &'a PresenceBoard,
+    id: u64,
+}
+
+impl Drop for PresenceGuard<'_> {
+    fn drop(&mut self) {
+        self.board.update(|inner| {
+            inner.open.remove(&self.id);
+        });
+    }
+}
+
+impl PresenceBoard {
+    pub fn join(&self, name: &str, at: DateTime<Utc>) -> PresenceGuard<'_> {
+        let mut id = 0;
+        self.update(|inner| {
+            id = inner.next;
+            inner.next += 1;
+            inner.open.insert(id, (name.to_string(), at));
+        });
+        PresenceGuard { board: self, id }
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Vec<Presence>>> {
+        self.tx.subscribe()
+    }
+
+    pub fn current(&self) -> Arc<Vec<Presence>> {
+        self.tx.borrow().clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Inner)) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut inner);
+        let mut by_name: BTreeMap<&str, Presence> = BTreeMap::new();
+        for (name, since) in inner.open.values() {
+            let p = by_name.entry(name).or_insert_with(|| Presence {
+                name: name.clone(),
+                since: *since,
+                connections: 0,
+            });
+            p.connections += 1;
+            p.since = p.since.min(*since);
+        }
+        let list: Vec<Presence> = by_name.into_values().collect();
+        self.tx.send_replace(Arc::new(list));
+    }
+}

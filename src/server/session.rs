@@ -1,0 +1,303 @@
+//! One WebSocket connection: handshake, catch-up, then commands in and events out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use tokio::sync::{broadcast::error::RecvError, oneshot};
+
+use super::App;
+use super::core::CommandRequest;
+use crate::model::validate_name;
+use crate::protocol::{
+    self, Answer, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode,
+};
+
+/// How long a new connection may take to say hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many wrong frames before hello are tolerated before the connection is closed.
+const MAX_FRAMES_BEFORE_HELLO: usize = 16;
+/// Events read from the log per catch-up query.
+const CATCH_UP_CHUNK: usize = 500;
+
+/// The session ended; the reason is only logged.
+struct Closed;
+
+type Sent = Result<(), Closed>;
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> Sent {
+    send_raw(socket, Utf8Bytes::from(protocol::encode(msg))).await
+}
+
+async fn send_raw(socket: &mut WebSocket, frame: Utf8Bytes) -> Sent {
+    socket.send(Message::Text(frame)).await.map_err(|_| Closed)
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(reason),
+        })))
+        .await;
+}
+
+fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error {
+        id,
+        code,
+        message: message.into(),
+    }
+}
+
+struct Hello {
+    name: String,
+    last_seq: Option<u64>,
+}
+
+/// Runs one connection to its end.
+pub async fn run(mut socket: WebSocket, app: Arc<App>) {
+    let _slot = app.connection_slot();
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, handshake(&mut socket, &app)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(Closed)) => return,
+        Err(_) => {
+            let _ = send(
+                &mut socket,
+                &error(None, ErrorCode::ExpectedHello, "no hello within 10 seconds; closing"),
+            )
+            .await;
+            close(&mut socket, 1008, "no hello").await;
+            return;
+        }
+    };
+    tracing::info!(name = %hello.name, last_seq = ?hello.last_seq, "client joined");
+    let _present = app.presence.join(&hello.name, app.clock.now());
+    let result = serve(&mut socket, &app, &hello).await;
+    if result.is_ok() {
+        close(&mut socket, 1001, "server shutting down").await;
+    }
+    tracing::info!(name = %hello.name, "client left");
+}
+
+async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
+    let mut wrong = 0;
+    loop {
+        let text = match socket.recv().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Binary(_))) => {
+                send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary"))
+                    .await?;
+                wrong += 1;
+                if wrong >= MAX_FRAMES_BEFORE_HELLO {
+                    return Err(Closed);
+                }
+                continue;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return Err(Closed),
+        };
+        let reply = match protocol::decode_client(&text) {
+            Ok(ClientMessage::Hello {
+                name,
+                token,
+                last_seq,
+                protocol,
+            }) => {
+                if protocol != PROTOCOL_VERSION {
+                    let msg = format!(
+                        "this server speaks protocol {PROTOCOL_VERSION}, the client asked for {protocol}"
+                    );
+                    send(socket, &error(None, ErrorCode::UnsupportedProtocol, msg)).await?;
+                    close(socket, 1002, "unsupported protocol").await;
+                    return Err(Closed);
+                }
+                match authenticate(app, &name, token.as_deref()) {
+                    Ok(name) => return Ok(Hello { name, last_seq }),
+                    Err((code, msg)) => {
+                        send(socket, &error(None, code, msg)).await?;
+                        if code == ErrorCode::Unauthorized {
+                            close(socket, 1008, "unauthorized").await;
+                            return Err(Closed);
+                        }
+                        continue;
+                    }
+                }
+            }
+            Ok(ClientMessage::Command { id, .. }) => error(
+                Some(id),
+                ErrorCode::ExpectedHello,
+                "say hello first: the first frame must be {\"type\":\"hello\",...}",
+            ),
+            Err(e) => e.to_message(),
+        };
+        send(socket, &reply).await?;
+        wrong += 1;
+        if wrong >= MAX_FRAMES_BEFORE_HELLO {
+            close(socket, 1008, "no valid hello").await;
+            return Err(Closed);
+        }
+    }
+}
+
+fn authenticate(app: &App, name: &str, token: Option<&str>) -> Result<String, (ErrorCode, String)> {
+    match &app.tokens {
+        Some(table) => match token.and_then(|t| table.name_for(t)) {
+            Some(owner) => Ok(owner.to_string()),
+            None => Err((
+                ErrorCode::Unauthorized,
+                match token {
+                    None => "this feed requires a token: pass --token or set WARROOM_TOKEN".into(),
+                    Some(_) => "the token is not valid on this feed".into(),
+                },
+            )),
+        },
+        None => validate_name(name).map_err(|r| (ErrorCode::Invalid, format!("hello: {r}"))),
+    }
+}
+
+/// Catch-up then the live loop. `Ok` means the server is shutting down; `Err` the client left.
+async fn serve(socket: &mut WebSocket, app: &App, hello: &Hello) -> Sent {
+    // Subscribe before reading state, so nothing committed in between is missed; anything
+    // seen twice is skipped by its sequence number.
+    let mut live = app.published.events.subscribe();
+    let mut presence = app.presence.subscribe();
+    let mut shutdown = app.shutdown.clone();
+    let head = app.published.head();
+    let mode = match hello.last_seq {
+        Some(n) if n <= head => SyncMode::Events,
+        _ => SyncMode::Snapshot,
+    };
+    send(
+        socket,
+        &ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            name: hello.name.clone(),
+            head_seq: head,
+            mode,
+            server_time: app.clock.now(),
+            max_frame_bytes: protocol::MAX_FRAME_BYTES,
+        },
+    )
+    .await?;
+    let mut sent = match mode {
+        SyncMode::Snapshot => {
+            let state = app.published.snapshot();
+            let seq = state.seq;
+            send(socket, &ServerMessage::Snapshot { state }).await?;
+            seq
+        }
+        SyncMode::Events => {
+            let from = hello.last_seq.unwrap_or(0);
+            catch_up(socket, app, from, head).await?
+        }
+    };
+    send(socket, &ServerMessage::Synced { seq: sent }).await?;
+    presence.mark_unchanged();
+    send_presence(socket, app).await?;
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return Ok(()),
+            frame = socket.recv() => match frame {
+                Some(Ok(Message::Text(t))) => handle_text(socket, app, &hello.name, &t).await?,
+                Some(Ok(Message::Binary(_))) => {
+                    send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary")).await?;
+                }
+                Some(Ok(Message::Close(_))) | None => return Err(Closed),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(name = %hello.name, "connection error: {e}");
+                    return Err(Closed);
+                }
+            },
+            ev = live.recv() => match ev {
+                Ok(f) => {
+                    if f.seq <= sent {
+                        continue;
+                    }
+                    if f.seq > sent + 1 {
+                        catch_up(socket, app, sent, f.seq - 1).await?;
+                    }
+                    send_raw(socket, f.frame.clone()).await?;
+                    sent = f.seq;
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!(name = %hello.name, missed = n, "slow client: resuming from the log");
+                    let head = app.published.head();
+                    sent = catch_up(socket, app, sent, head).await?;
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            changed = presence.changed() => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                send_presence(socket, app).await?;
+            }
+        }
+    }
+}
+
+async fn send_presence(socket: &mut WebSocket, app: &App) -> Sent {
+    let present = app.presence.current().as_ref().clone();
+    send(socket, &ServerMessage::Presence { present }).await
+}
+
+/// Sends the logged events after `from` up to `upto` and returns the last seq sent.
+async fn catch_up(socket: &mut WebSocket, app: &App, from: u64, upto: u64) -> Result<u64, Closed> {
+    let mut sent = from;
+    while sent < upto {
+        let chunk = app.read_log(sent, CATCH_UP_CHUNK.min((upto - sent) as usize)).await;
+        let events = match chunk {
+            Ok(ev) if !ev.is_empty() => ev,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::error!("catch-up read failed: {e}");
+                send(socket, &error(None, ErrorCode::Unavailable, "the event log could not be read; reconnect to resume")).await?;
+                return Err(Closed);
+            }
+        };
+        for event in events {
+            let seq = event.seq;
+            send(socket, &ServerMessage::Event { event }).await?;
+            sent = seq;
+        }
+    }
+    Ok(sent)
+}
+
+async fn handle_text(socket: &mut WebSocket, app: &App, actor: &str, text: &str) -> Sent {
+    let reply = match protocol::decode_client(text) {
+        Ok(ClientMessage::Hello { .. }) => error(
+            None,
+            ErrorCode::ExpectedHello,
+            "hello was already received on this connection",
+        ),
+        Ok(ClientMessage::Command { id, command }) => {
+            let (tx, rx) = oneshot::channel();
+            let req = CommandRequest {
+                actor: actor.to_string(),
+                id: id.clone(),
+                command,
+                reply: tx,
+            };
+            let answer = if app.commands.send(req).await.is_err() {
+                unavailable()
+            } else {
+                rx.await.unwrap_or_else(|_| unavailable())
+            };
+            answer.to_message(&id)
+        }
+        Err(e) => e.to_message(),
+    };
+    send(socket, &reply).await
+}
+
+fn unavailable() -> Answer {
+    Answer::Error {
+        code: ErrorCode::Unavailable,
+        message: "the server is shutting down; nothing was recorded, retry".into(),
+    }
+}
