@@ -4,9 +4,9 @@
 //! `protocol` → `model`. The `model` is pure and shared by the server and every client.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod cli;
 pub mod client;
 pub mod clock;
-pub mod cli;
 pub mod model;
 pub mod protocol;
 pub mod server;

@@ -249,7 +249,11 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
     }
     if ty == "command" {
         if !obj.contains_key("command") {
-            return Err(err(id, ErrorCode::MissingField, "missing field `command`".into()));
+            return Err(err(
+                id,
+                ErrorCode::MissingField,
+                "missing field `command`".into(),
+            ));
         }
         match &id {
             None => {
@@ -259,13 +263,13 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
                     "missing field `id`: every command needs a client-generated id".into(),
                 ));
             }
-            Some(i) if i.is_empty() || i.len() > MAX_COMMAND_ID || i.chars().any(char::is_control) => {
+            Some(i)
+                if i.is_empty() || i.len() > MAX_COMMAND_ID || i.chars().any(char::is_control) =>
+            {
                 return Err(err(
                     None,
                     ErrorCode::Invalid,
-                    format!(
-                        "command id must be 1 to {MAX_COMMAND_ID} printable characters"
-                    ),
+                    format!("command id must be 1 to {MAX_COMMAND_ID} printable characters"),
                 ));
             }
             Some(_) => {}
@@ -327,8 +331,9 @@ mod tests {
         assert_eq!(e.code, ErrorCode::MissingField);
         assert_eq!(e.id.as_deref(), Some("x"));
 
-        let e = decode_client(r#"{"type":"command","id":"x","command":{"op":"declare","severity":1}}"#)
-            .unwrap_err();
+        let e =
+            decode_client(r#"{"type":"command","id":"x","command":{"op":"declare","severity":1}}"#)
+                .unwrap_err();
         assert_eq!(e.code, ErrorCode::MissingField);
         assert!(e.message.contains("title"), "{}", e.message);
 
@@ -337,7 +342,11 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::Invalid);
-        assert!(e.message.contains("severity 5 does not exist"), "{}", e.message);
+        assert!(
+            e.message.contains("severity 5 does not exist"),
+            "{}",
+            e.message
+        );
 
         let e = decode_client(
             r#"{"type":"command","id":"x","command":{"op":"assign_role","incident":"INC-1","role":"chef","person":"a"}}"#,
@@ -345,8 +354,14 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("unknown role 'chef'"), "{}", e.message);
 
-        let big = format!(r#"{{"type":"hello","name":"{}"}}"#, "a".repeat(MAX_FRAME_BYTES));
-        assert_eq!(decode_client(&big).unwrap_err().code, ErrorCode::FrameTooLarge);
+        let big = format!(
+            r#"{{"type":"hello","name":"{}"}}"#,
+            "a".repeat(MAX_FRAME_BYTES)
+        );
+        assert_eq!(
+            decode_client(&big).unwrap_err().code,
+            ErrorCode::FrameTooLarge
+        );
 
         let deep = "[".repeat(10_000);
         assert_eq!(decode_client(&deep).unwrap_err().code, ErrorCode::BadFrame);

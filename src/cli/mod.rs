@@ -249,7 +249,12 @@ impl Session {
 /// Runs a client subcommand (everything but the console and `serve`).
 pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
     let config = global.client_config()?;
-    if let Cmd::Events { since, follow, json } = cmd {
+    if let Cmd::Events {
+        since,
+        follow,
+        json,
+    } = cmd
+    {
         return events(config, since, follow, json).await;
     }
     let mut s = Session::open(config).await?;
@@ -289,7 +294,10 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                     occurred_at,
                 })
                 .await?;
-            println!("{incident}: entry {} recorded", seqs.first().copied().unwrap_or(0));
+            println!(
+                "{incident}: entry {} recorded",
+                seqs.first().copied().unwrap_or(0)
+            );
         }
         Cmd::Ack { incident } => {
             s.run(Command::Acknowledge { incident }).await?;
@@ -351,7 +359,10 @@ pub fn incidents_table(state: &State) -> String {
     if board.is_empty() {
         return "no incidents\n".to_string();
     }
-    let mut out = format!("{:<8} {:<5} {:<14} {:<8} {}\n", "REF", "SEV", "STATUS", "IC", "TITLE");
+    let mut out = format!(
+        "{:<8} {:<5} {:<14} {:<8} {}\n",
+        "REF", "SEV", "STATUS", "IC", "TITLE"
+    );
     for i in board {
         let ic = i
             .roles
@@ -399,7 +410,12 @@ pub fn event_line(e: &Event) -> String {
     )
 }
 
-async fn events(mut config: ClientConfig, since: u64, follow: bool, json: bool) -> anyhow::Result<()> {
+async fn events(
+    mut config: ClientConfig,
+    since: u64,
+    follow: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     config.last_seq = Some(since);
     let mut client = Client::start(config);
     let mut head: Option<u64> = None;
@@ -420,7 +436,9 @@ async fn events(mut config: ClientConfig, since: u64, follow: bool, json: bool) 
         let u = match u {
             Ok(Some(u)) => u,
             Ok(None) => bail!("the connection closed"),
-            Err(_) if head.is_none() => bail!("the feed did not answer within {}s", SYNC_TIMEOUT.as_secs()),
+            Err(_) if head.is_none() => {
+                bail!("the feed did not answer within {}s", SYNC_TIMEOUT.as_secs())
+            }
             Err(_) => continue,
         };
         match u {
@@ -455,7 +473,9 @@ pub fn default_data_dir() -> anyhow::Result<std::path::PathBuf> {
     }
     directories::ProjectDirs::from("", "", "warroom")
         .map(|p| p.data_dir().to_path_buf())
-        .context("no home directory to keep the event log in: pass --data DIR or set WARROOM_DATA_DIR")
+        .context(
+            "no home directory to keep the event log in: pass --data DIR or set WARROOM_DATA_DIR",
+        )
 }
 
 /// Until the full-screen console lands, `warroom` alone says so plainly instead of

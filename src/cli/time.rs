@@ -11,7 +11,9 @@ pub fn parse_at(s: &str, now: DateTime<Local>) -> Result<DateTime<Utc>, String> 
     }
     let time = NaiveTime::parse_from_str(t, "%H:%M")
         .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M:%S"))
-        .map_err(|_| format!("'{s}' is not a time: use HH:MM (local) or RFC 3339 (2026-01-31T01:52:00Z)"))?;
+        .map_err(|_| {
+            format!("'{s}' is not a time: use HH:MM (local) or RFC 3339 (2026-01-31T01:52:00Z)")
+        })?;
     let today = now.date_naive().and_time(time);
     let local = Local
         .from_local_datetime(&today)
@@ -34,9 +36,15 @@ mod tests {
     fn hh_mm_is_today_or_last_night() {
         let now = Local.with_ymd_and_hms(2026, 3, 10, 0, 10, 0).unwrap();
         let t = parse_at("23:50", now).unwrap();
-        assert_eq!(t.with_timezone(&Local).date_naive().to_string(), "2026-03-09");
+        assert_eq!(
+            t.with_timezone(&Local).date_naive().to_string(),
+            "2026-03-09"
+        );
         let t = parse_at("00:05", now).unwrap();
-        assert_eq!(t.with_timezone(&Local).date_naive().to_string(), "2026-03-10");
+        assert_eq!(
+            t.with_timezone(&Local).date_naive().to_string(),
+            "2026-03-10"
+        );
         let t = parse_at("2026-03-09T01:52:00Z", now).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-03-09T01:52:00+00:00");
         assert!(parse_at("25:00", now).unwrap_err().contains("HH:MM"));

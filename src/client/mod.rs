@@ -15,9 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::model::{ApplyError, Command, Event, State};
-use crate::protocol::{
-    self, Answer, ClientMessage, ErrorCode, Presence, ServerMessage, SyncMode,
-};
+use crate::protocol::{self, Answer, ClientMessage, ErrorCode, Presence, ServerMessage, SyncMode};
 use outbox::{Outbox, Queued};
 
 /// The feed address used when none is configured.
@@ -50,7 +48,11 @@ pub fn feed_url(input: &str) -> Result<String, String> {
     if host.is_empty() {
         return Err(format!("no host in server address '{input}'"));
     }
-    let path = if path.is_empty() || path == "/" { "/feed" } else { path };
+    let path = if path.is_empty() || path == "/" {
+        "/feed"
+    } else {
+        path
+    };
     Ok(format!("{scheme}://{host}{path}"))
 }
 
@@ -127,7 +129,9 @@ pub enum ConnState {
         queued: usize,
     },
     /// Given up: not reconnecting (CLI mode, a refused token, an unsupported protocol).
-    Stopped { reason: String },
+    Stopped {
+        reason: String,
+    },
 }
 
 /// What the connection reports, in order.
@@ -153,7 +157,10 @@ pub enum Update {
         answer: Answer,
     },
     /// An error not tied to a command.
-    ServerError { code: ErrorCode, message: String },
+    ServerError {
+        code: ErrorCode,
+        message: String,
+    },
     /// How many commands are waiting to be sent or answered.
     Queued(usize),
 }
@@ -271,7 +278,8 @@ enum Ended {
     Fatal(String),
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Task {
     config: ClientConfig,
@@ -419,7 +427,11 @@ impl Task {
                             code: ErrorCode::Unavailable,
                             message: format!("could not write the outbox ({e}); the command is kept in memory only"),
                         });
-                        Queued { id, command, order: 0 }
+                        Queued {
+                            id,
+                            command,
+                            order: 0,
+                        }
                     }
                 };
                 self.pending.push_back(Pending { queued, reply });

@@ -50,7 +50,10 @@ impl Outbox {
             match parsed {
                 Ok(q) => waiting.push(q),
                 Err(e) => {
-                    tracing::warn!("outbox file {} is unreadable ({e}); set aside", path.display());
+                    tracing::warn!(
+                        "outbox file {} is unreadable ({e}); set aside",
+                        path.display()
+                    );
                     let _ = fs::rename(&path, path.with_extension("bad"));
                 }
             }
@@ -70,7 +73,13 @@ impl Outbox {
         // Ids come from this client (UUIDs), but keep the file name safe whatever they are.
         let safe: String = id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.as_ref().map(|d| d.join(format!("{safe}.json")))
     }
@@ -86,7 +95,11 @@ impl Outbox {
         if let Some(path) = self.file(id) {
             let tmp = path.with_extension("tmp");
             let mut f = fs::File::create(&tmp)?;
-            f.write_all(serde_json::to_string(&q).map_err(std::io::Error::other)?.as_bytes())?;
+            f.write_all(
+                serde_json::to_string(&q)
+                    .map_err(std::io::Error::other)?
+                    .as_bytes(),
+            )?;
             f.sync_all()?;
             fs::rename(&tmp, &path)?;
             if let Some(d) = &self.dir {
@@ -105,7 +118,10 @@ impl Outbox {
             && let Err(e) = fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            tracing::warn!("removing answered command from outbox {}: {e}", path.display());
+            tracing::warn!(
+                "removing answered command from outbox {}: {e}",
+                path.display()
+            );
         }
     }
 }

@@ -69,3 +69,6 @@ impl std::error::Error for Rejection {}
 pub fn validate_name(name: &str) -> Result<String, Rejection> {
     validate::text("name", name, validate::MAX_NAME, false)
 }
+
+#[cfg(test)]
+mod tests;

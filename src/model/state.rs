@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::validate::{self, MAX_ENTRY, MAX_NAME, MAX_TITLE};
 use super::{
-    Command, EntryKind, Event, EventKind, IncidentRef, Milestone, Rejection, Role, Severity,
-    Status,
+    Command, EntryKind, Event, EventKind, IncidentRef, Milestone, Rejection, Role, Severity, Status,
 };
 
 /// Every incident, as of event `seq`.
@@ -35,7 +34,9 @@ mod incident_list {
         s.collect_seq(m.values())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u32, Incident>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u32, Incident>, D::Error> {
         let v = Vec::<Incident>::deserialize(d)?;
         Ok(v.into_iter().map(|i| (i.reference.0, i)).collect())
     }
@@ -141,7 +142,13 @@ impl Incident {
         self.acknowledged_by.is_some()
     }
 
-    fn push_entry(&mut self, ev: &Event, kind: EntryKind, text: String, occurred_at: DateTime<Utc>) {
+    fn push_entry(
+        &mut self,
+        ev: &Event,
+        kind: EntryKind,
+        text: String,
+        occurred_at: DateTime<Utc>,
+    ) {
         self.entries.push(Entry {
             id: ev.seq,
             kind,
@@ -227,12 +234,16 @@ impl State {
                 restricted: *restricted,
             }]);
         }
-        let r = cmd.incident().ok_or_else(|| Rejection::invalid("command names no incident"))?;
+        let r = cmd
+            .incident()
+            .ok_or_else(|| Rejection::invalid("command names no incident"))?;
         let inc = self.existing(r)?;
         inc.ensure_writable()?;
         let events = match cmd {
             C::Declare { .. } => {
-                return Err(Rejection::invalid("declare does not act on an existing incident"));
+                return Err(Rejection::invalid(
+                    "declare does not act on an existing incident",
+                ));
             }
             C::Retitle { title, .. } => {
                 let title = validate::text("title", title, MAX_TITLE, false)?;
@@ -349,7 +360,9 @@ impl State {
                     .ok_or_else(|| Rejection::not_found(format!("{r} has no entry {entry}")))?;
                 if e.pinned == *pinned {
                     let state = if *pinned { "pinned" } else { "not pinned" };
-                    return Err(Rejection::conflict(format!("entry {entry} is already {state}")));
+                    return Err(Rejection::conflict(format!(
+                        "entry {entry} is already {state}"
+                    )));
                 }
                 vec![E::EntryPinned {
                     incident: r,
@@ -428,7 +441,10 @@ impl State {
                 acknowledged_by: None,
                 entries: Vec::new(),
             };
-            let svc = service.as_deref().map(|s| format!(" on {s}")).unwrap_or_default();
+            let svc = service
+                .as_deref()
+                .map(|s| format!(" on {s}"))
+                .unwrap_or_default();
             inc.push_entry(
                 ev,
                 EntryKind::System,
@@ -456,7 +472,12 @@ impl State {
             EventKind::SeverityChanged { from, to, .. } => {
                 inc.severity = *to;
                 let word = if to < from { "raised" } else { "lowered" };
-                inc.push_entry(ev, EntryKind::System, format!("severity {word}: {from} → {to}"), ev.at);
+                inc.push_entry(
+                    ev,
+                    EntryKind::System,
+                    format!("severity {word}: {from} → {to}"),
+                    ev.at,
+                );
             }
             EventKind::StatusChanged { from, to, .. } => {
                 inc.status = *to;
@@ -568,7 +589,9 @@ impl State {
     }
 
     /// Folds a whole log from the start.
-    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<State, ApplyError> {
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+    ) -> Result<State, ApplyError> {
         let mut s = State::default();
         for e in events {
             s.apply(e)?;

@@ -48,7 +48,8 @@ impl Serialize for IncidentRef {
 impl<'de> Deserialize<'de> for IncidentRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|e: Rejection| serde::de::Error::custom(e.message))
+        s.parse()
+            .map_err(|e: Rejection| serde::de::Error::custom(e.message))
     }
 }
 
@@ -64,7 +65,12 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::Sev1, Severity::Sev2, Severity::Sev3, Severity::Sev4];
+    pub const ALL: [Severity; 4] = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Sev4,
+    ];
 
     pub fn number(self) -> u8 {
         self as u8

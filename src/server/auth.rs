@@ -31,8 +31,7 @@ impl TokenTable {
             }
             let n = i + 1;
             let mut parts = line.split_whitespace();
-            let (Some(name), Some(token), None) = (parts.next(), parts.next(), parts.next())
-            else {
+            let (Some(name), Some(token), None) = (parts.next(), parts.next(), parts.next()) else {
                 return Err(format!(
                     "line {n}: expected `name token` (two words), got {} word(s)",
                     line.split_whitespace().count()
@@ -45,8 +44,13 @@ impl TokenTable {
                     token.len()
                 ));
             }
-            if by_token.insert(token.to_string(), name.to_string()).is_some() {
-                return Err(format!("line {n}: this token is already given to someone else"));
+            if by_token
+                .insert(token.to_string(), name.to_string())
+                .is_some()
+            {
+                return Err(format!(
+                    "line {n}: this token is already given to someone else"
+                ));
             }
         }
         if by_token.is_empty() {
@@ -88,8 +92,9 @@ mod tests {
 
     #[test]
     fn parses_and_names_bad_lines() {
-        let t = TokenTable::parse("# team\nalice 0123456789abcdef0123\n\nbob fedcba9876543210fedc\n")
-            .unwrap();
+        let t =
+            TokenTable::parse("# team\nalice 0123456789abcdef0123\n\nbob fedcba9876543210fedc\n")
+                .unwrap();
         assert_eq!(t.name_for("0123456789abcdef0123"), Some("alice"));
         assert_eq!(t.name_for("nope"), None);
         let e = TokenTable::parse("alice\n").unwrap_err();

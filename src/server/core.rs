@@ -41,7 +41,10 @@ pub struct Published {
 
 impl Published {
     pub fn head(&self) -> u64 {
-        self.state.read().map(|s| s.seq).unwrap_or_else(|p| p.into_inner().seq)
+        self.state
+            .read()
+            .map(|s| s.seq)
+            .unwrap_or_else(|p| p.into_inner().seq)
     }
 
     pub fn snapshot(&self) -> State {
@@ -222,6 +225,8 @@ fn process(
 fn unavailable(reason: &str) -> Answer {
     Answer::Error {
         code: ErrorCode::Unavailable,
-        message: format!("the server could not record the command ({reason}); nothing was recorded, retry"),
+        message: format!(
+            "the server could not record the command ({reason}); nothing was recorded, retry"
+        ),
     }
 }

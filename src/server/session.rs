@@ -64,7 +64,11 @@ pub async fn run(mut socket: WebSocket, app: Arc<App>) {
         Err(_) => {
             let _ = send(
                 &mut socket,
-                &error(None, ErrorCode::ExpectedHello, "no hello within 10 seconds; closing"),
+                &error(
+                    None,
+                    ErrorCode::ExpectedHello,
+                    "no hello within 10 seconds; closing",
+                ),
             )
             .await;
             close(&mut socket, 1008, "no hello").await;
@@ -86,8 +90,15 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
         let text = match socket.recv().await {
             Some(Ok(Message::Text(t))) => t,
             Some(Ok(Message::Binary(_))) => {
-                send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary"))
-                    .await?;
+                send(
+                    socket,
+                    &error(
+                        None,
+                        ErrorCode::BadFrame,
+                        "frames are JSON text, not binary",
+                    ),
+                )
+                .await?;
                 wrong += 1;
                 if wrong >= MAX_FRAMES_BEFORE_HELLO {
                     return Err(Closed);
@@ -249,13 +260,23 @@ async fn send_presence(socket: &mut WebSocket, app: &App) -> Sent {
 async fn catch_up(socket: &mut WebSocket, app: &App, from: u64, upto: u64) -> Result<u64, Closed> {
     let mut sent = from;
     while sent < upto {
-        let chunk = app.read_log(sent, CATCH_UP_CHUNK.min((upto - sent) as usize)).await;
+        let chunk = app
+            .read_log(sent, CATCH_UP_CHUNK.min((upto - sent) as usize))
+            .await;
         let events = match chunk {
             Ok(ev) if !ev.is_empty() => ev,
             Ok(_) => break,
             Err(e) => {
                 tracing::error!("catch-up read failed: {e}");
-                send(socket, &error(None, ErrorCode::Unavailable, "the event log could not be read; reconnect to resume")).await?;
+                send(
+                    socket,
+                    &error(
+                        None,
+                        ErrorCode::Unavailable,
+                        "the event log could not be read; reconnect to resume",
+                    ),
+                )
+                .await?;
                 return Err(Closed);
             }
         };

@@ -99,10 +99,11 @@ impl EventStore for SqliteStore {
                 "INSERT OR IGNORE INTO commands (actor, id, answer) VALUES (?1, ?2, ?3)",
             )?;
             for c in commands {
-                let answer = serde_json::to_string(&c.answer).map_err(|err| StoreError::Corrupt {
-                    seq: 0,
-                    reason: err.to_string(),
-                })?;
+                let answer =
+                    serde_json::to_string(&c.answer).map_err(|err| StoreError::Corrupt {
+                        seq: 0,
+                        reason: err.to_string(),
+                    })?;
                 cmd.execute(params![c.actor, c.id, answer])?;
             }
         }
@@ -192,7 +193,10 @@ mod tests {
         assert_eq!(s.head().unwrap(), 2);
         let r = s.reader().unwrap();
         assert_eq!(r.read_since(1, 10).unwrap(), vec![two]);
-        assert!(matches!(r.answer("alice", "c1").unwrap(), Some(Answer::Ok { .. })));
+        assert!(matches!(
+            r.answer("alice", "c1").unwrap(),
+            Some(Answer::Ok { .. })
+        ));
         assert!(r.answer("bob", "c1").unwrap().is_none());
         // A gap is refused and nothing of it is written.
         assert!(matches!(

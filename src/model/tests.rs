@@ -1,0 +1,634 @@
+//! The fold and every rejection, with a frozen clock.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::*;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 10, 2, 0, 0).unwrap()
+}
+
+/// Decides and folds like the server does, returning the state after.
+struct Log {
+    state: State,
+    events: Vec<Event>,
+    now: DateTime<Utc>,
+}
+
+impl Log {
+    fn new() -> Self {
+        Log {
+            state: State::default(),
+            events: Vec::new(),
+            now: t0(),
+        }
+    }
+
+    fn run(&mut self, actor: &str, cmd: Command) -> Result<Vec<u64>, Rejection> {
+        let kinds = self.state.decide(actor, self.now, &cmd)?;
+        let mut seqs = Vec::new();
+        for kind in kinds {
+            let ev = Event {
+                seq: self.state.seq + 1,
+                at: self.now,
+                actor: actor.to_string(),
+                kind,
+            };
+            self.state.apply(&ev).unwrap();
+            seqs.push(ev.seq);
+            self.events.push(ev);
+        }
+        Ok(seqs)
+    }
+
+    fn ok(&mut self, actor: &str, cmd: Command) -> Vec<u64> {
+        self.run(actor, cmd).unwrap()
+    }
+
+    fn err(&mut self, cmd: Command) -> Rejection {
+        let before = self.state.clone();
+        let e = self.run("alice", cmd).unwrap_err();
+        assert_eq!(before, self.state, "a rejection must not change state");
+        e
+    }
+
+    fn inc(&self, n: u32) -> &Incident {
+        self.state.incident(IncidentRef(n)).unwrap()
+    }
+
+    fn tick(&mut self, mins: i64) {
+        self.now += Duration::minutes(mins);
+    }
+}
+
+fn declare(title: &str, sev: u8) -> Command {
+    Command::Declare {
+        title: title.into(),
+        severity: Severity::try_from(sev).unwrap(),
+        service: Some("payments".into()),
+        restricted: false,
+    }
+}
+
+fn note(n: u32, text: &str) -> Command {
+    Command::AddEntry {
+        incident: IncidentRef(n),
+        entry_kind: EntryKind::Note,
+        text: text.into(),
+        occurred_at: None,
+    }
+}
+
+const INC1: IncidentRef = IncidentRef(1);
+
+#[test]
+fn declaration_numbers_incidents_in_order() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+    log.ok("bob", declare("Search slow", 3));
+    assert_eq!(log.inc(1).reference.to_string(), "INC-1");
+    assert_eq!(log.inc(2).reference.to_string(), "INC-2");
+    let i = log.inc(1);
+    assert_eq!(i.status, Status::Investigating);
+    assert_eq!(i.severity, Severity::Sev2);
+    assert_eq!(i.declared_by, "alice");
+    assert_eq!(i.milestones.get(&Milestone::Detected), Some(&t0()));
+    assert_eq!(i.entries.len(), 1);
+    assert_eq!(i.entries[0].kind, EntryKind::System);
+    assert!(i.entries[0].text.contains("declared SEV2 on payments"));
+}
+
+#[test]
+fn full_lifecycle_folds_to_the_same_state_from_the_log() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 3));
+    log.tick(1);
+    log.ok("alice", Command::Acknowledge { incident: INC1 });
+    log.ok(
+        "alice",
+        Command::AssignRole {
+            incident: INC1,
+            role: Role::IncidentCommander,
+            person: "me".into(),
+        },
+    );
+    log.ok(
+        "alice",
+        Command::AssignRole {
+            incident: INC1,
+            role: Role::Scribe,
+            person: "bob".into(),
+        },
+    );
+    log.tick(2);
+    log.ok(
+        "carol",
+        Command::SetSeverity {
+            incident: INC1,
+            severity: Severity::Sev1,
+        },
+    );
+    log.ok(
+        "carol",
+        Command::Retitle {
+            incident: INC1,
+            title: "Checkout down".into(),
+        },
+    );
+    log.ok(
+        "alice",
+        Command::SetStatus {
+            incident: INC1,
+            status: Status::Identified,
+        },
+    );
+    log.tick(5);
+    log.ok(
+        "alice",
+        Command::SetStatus {
+            incident: INC1,
+            status: Status::Monitoring,
+        },
+    );
+    log.ok(
+        "alice",
+        Command::AssignRole {
+            incident: INC1,
+            role: Role::IncidentCommander,
+            person: "dave".into(),
+        },
+    );
+    log.ok(
+        "bob",
+        Command::ReleaseRole {
+            incident: INC1,
+            role: Role::Scribe,
+        },
+    );
+    log.tick(3);
+    log.ok("alice", Command::Resolve { incident: INC1 });
+    let i = log.inc(1);
+    assert_eq!(i.title, "Checkout down");
+    assert_eq!(i.severity, Severity::Sev1);
+    assert_eq!(i.status, Status::Resolved);
+    assert_eq!(i.acknowledged_by.as_deref(), Some("alice"));
+    assert_eq!(
+        i.roles.get(&Role::IncidentCommander).map(String::as_str),
+        Some("dave")
+    );
+    assert!(!i.roles.contains_key(&Role::Scribe));
+    // Every change of holder is on the record, with tenure.
+    let ic: Vec<(&str, bool)> = i
+        .role_history
+        .iter()
+        .filter(|t| t.role == Role::IncidentCommander)
+        .map(|t| (t.person.as_str(), t.until.is_some()))
+        .collect();
+    assert_eq!(ic, [("alice", true), ("dave", false)]);
+    let scribe = i
+        .role_history
+        .iter()
+        .find(|t| t.role == Role::Scribe)
+        .unwrap();
+    assert_eq!(scribe.until, Some(t0() + Duration::minutes(8)));
+    // Milestones: detected at declaration, ack, mitigated on monitoring, resolved.
+    assert_eq!(
+        i.milestones[&Milestone::Acknowledged],
+        t0() + Duration::minutes(1)
+    );
+    assert_eq!(
+        i.milestones[&Milestone::Mitigated],
+        t0() + Duration::minutes(8)
+    );
+    assert_eq!(
+        i.milestones[&Milestone::Resolved],
+        t0() + Duration::minutes(11)
+    );
+    assert!(
+        i.entries
+            .iter()
+            .any(|e| e.text == "severity raised: SEV3 → SEV1")
+    );
+    assert!(
+        i.entries
+            .iter()
+            .any(|e| e.text == "dave is incident commander (was alice)")
+    );
+    // Replaying the log gives the same state: this is what every replica does.
+    assert_eq!(State::from_events(&log.events).unwrap(), log.state);
+    // And the state survives the wire.
+    let json = serde_json::to_string(&log.state).unwrap();
+    assert_eq!(serde_json::from_str::<State>(&json).unwrap(), log.state);
+}
+
+#[test]
+fn backdated_entries_sort_by_occurrence_and_keep_recorded_time() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+    log.tick(18);
+    log.ok("bob", note(1, "rollback started"));
+    let [seq] = log.ok(
+        "bob",
+        Command::AddEntry {
+            incident: INC1,
+            entry_kind: EntryKind::Note,
+            text: "impact started".into(),
+            occurred_at: Some(t0() - Duration::minutes(8)),
+        },
+    )[..] else {
+        panic!()
+    };
+    let tl = log.inc(1).timeline();
+    assert_eq!(tl[0].id, seq);
+    assert_eq!(tl[0].text, "impact started");
+    assert_eq!(tl[0].recorded_at, t0() + Duration::minutes(18));
+    assert_eq!(tl[0].author, "bob");
+    assert_eq!(tl.last().unwrap().text, "rollback started");
+}
+
+#[test]
+fn corrections_supersede_and_keep_the_original() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+    let orig = log.ok("bob", note(1, "db at 100% cpu"))[0];
+    log.ok(
+        "bob",
+        Command::PinEntry {
+            incident: INC1,
+            entry: orig,
+            pinned: true,
+        },
+    );
+    let fix = log.ok(
+        "bob",
+        Command::CorrectEntry {
+            incident: INC1,
+            entry: orig,
+            text: Some("replica db at 100% cpu".into()),
+            entry_kind: Some(EntryKind::Hypothesis),
+            occurred_at: None,
+        },
+    )[0];
+    let i = log.inc(1);
+    let old = i.entry(orig).unwrap();
+    let new = i.entry(fix).unwrap();
+    assert_eq!(old.text, "db at 100% cpu");
+    assert_eq!(old.superseded_by, Some(fix));
+    assert_eq!(new.supersedes, Some(orig));
+    assert_eq!(new.kind, EntryKind::Hypothesis);
+    assert_eq!(new.occurred_at, old.occurred_at);
+    assert!(new.pinned, "a correction keeps the pin");
+    // Correcting the superseded one again is refused.
+    let e = log.err(Command::CorrectEntry {
+        incident: INC1,
+        entry: orig,
+        text: Some("x".into()),
+        entry_kind: None,
+        occurred_at: None,
+    });
+    assert_eq!(e.code, RejectCode::Conflict);
+    assert!(
+        e.message.contains(&format!("corrected by entry {fix}")),
+        "{e}"
+    );
+}
+
+#[test]
+fn reopen_and_close() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+    log.ok("alice", Command::Resolve { incident: INC1 });
+    log.ok(
+        "alice",
+        Command::SetStatus {
+            incident: INC1,
+            status: Status::Investigating,
+        },
+    );
+    assert!(log.inc(1).is_active());
+    assert!(!log.inc(1).milestones.contains_key(&Milestone::Resolved));
+    assert!(
+        log.inc(1)
+            .entries
+            .last()
+            .unwrap()
+            .text
+            .starts_with("reopened")
+    );
+    log.ok("alice", Command::Resolve { incident: INC1 });
+    log.ok(
+        "alice",
+        Command::SetStatus {
+            incident: INC1,
+            status: Status::Closed,
+        },
+    );
+    let e = log.err(note(1, "late note"));
+    assert!(e.message.contains("closed"), "{e}");
+}
+
+#[test]
+fn milestones_can_be_set_and_corrected() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+    let at = t0() - Duration::minutes(20);
+    log.ok(
+        "alice",
+        Command::SetMilestone {
+            incident: INC1,
+            milestone: Milestone::ImpactStarted,
+            at: Some(at),
+        },
+    );
+    log.ok(
+        "alice",
+        Command::SetMilestone {
+            incident: INC1,
+            milestone: Milestone::ImpactStarted,
+            at: Some(at - Duration::minutes(5)),
+        },
+    );
+    let i = log.inc(1);
+    assert_eq!(
+        i.milestones[&Milestone::ImpactStarted],
+        at - Duration::minutes(5)
+    );
+    assert!(
+        i.entries
+            .last()
+            .unwrap()
+            .text
+            .contains("corrected from 01:40")
+    );
+}
+
+/// Each rejection: state unchanged, a code, and a message naming the problem.
+#[test]
+fn rejections_name_the_problem() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+
+    let cases: Vec<(Command, RejectCode, &str)> = vec![
+        (
+            note(7, "x"),
+            RejectCode::NotFound,
+            "INC-7 does not exist (incidents run from INC-1 to INC-1)",
+        ),
+        (declare("   ", 1), RejectCode::Invalid, "title is empty"),
+        (
+            declare(&"x".repeat(201), 1),
+            RejectCode::Invalid,
+            "the limit is 200",
+        ),
+        (
+            declare("bell\u{7}", 1),
+            RejectCode::Invalid,
+            "control character (U+0007)",
+        ),
+        (
+            Command::SetSeverity {
+                incident: INC1,
+                severity: Severity::Sev2,
+            },
+            RejectCode::Conflict,
+            "INC-1 is already SEV2",
+        ),
+        (
+            Command::SetStatus {
+                incident: INC1,
+                status: Status::Investigating,
+            },
+            RejectCode::Conflict,
+            "INC-1 is already investigating",
+        ),
+        (
+            Command::SetStatus {
+                incident: INC1,
+                status: Status::Closed,
+            },
+            RejectCode::Conflict,
+            "only a resolved incident can be closed",
+        ),
+        (
+            Command::ReleaseRole {
+                incident: INC1,
+                role: Role::TechLead,
+            },
+            RejectCode::Conflict,
+            "has no tech lead",
+        ),
+        (
+            Command::AddEntry {
+                incident: INC1,
+                entry_kind: EntryKind::System,
+                text: "x".into(),
+                occurred_at: None,
+            },
+            RejectCode::Invalid,
+            "recorded by warroom itself",
+        ),
+        (
+            Command::AddEntry {
+                incident: INC1,
+                entry_kind: EntryKind::Note,
+                text: "x".into(),
+                occurred_at: Some(t0() + Duration::minutes(30)),
+            },
+            RejectCode::Invalid,
+            "is in the future",
+        ),
+        (
+            Command::PinEntry {
+                incident: INC1,
+                entry: 99,
+                pinned: true,
+            },
+            RejectCode::NotFound,
+            "INC-1 has no entry 99",
+        ),
+        (
+            Command::PinEntry {
+                incident: INC1,
+                entry: 1,
+                pinned: false,
+            },
+            RejectCode::Conflict,
+            "entry 1 is already not pinned",
+        ),
+        (
+            Command::CorrectEntry {
+                incident: INC1,
+                entry: 1,
+                text: Some("x".into()),
+                entry_kind: None,
+                occurred_at: None,
+            },
+            RejectCode::Conflict,
+            "recorded by warroom itself and cannot be corrected",
+        ),
+        (
+            Command::Retitle {
+                incident: INC1,
+                title: "Checkout errors".into(),
+            },
+            RejectCode::Conflict,
+            "already has that title",
+        ),
+        (
+            Command::AssignRole {
+                incident: INC1,
+                role: Role::Scribe,
+                person: "".into(),
+            },
+            RejectCode::Invalid,
+            "person is empty",
+        ),
+    ];
+    for (cmd, code, needle) in cases {
+        let e = log.err(cmd.clone());
+        assert_eq!(e.code, code, "{cmd:?}: {e}");
+        assert!(
+            e.message.contains(needle),
+            "{cmd:?}: '{e}' lacks '{needle}'"
+        );
+    }
+
+    // Acknowledging twice, and acknowledging a resolved incident.
+    log.ok("bob", Command::Acknowledge { incident: INC1 });
+    let e = log.err(Command::Acknowledge { incident: INC1 });
+    assert_eq!(
+        e.message,
+        "INC-1 was already acknowledged by bob at 02:00 UTC"
+    );
+    log.ok("alice", declare("Search slow", 3));
+    log.ok(
+        "alice",
+        Command::Resolve {
+            incident: IncidentRef(2),
+        },
+    );
+    let e = log.err(Command::Acknowledge {
+        incident: IncidentRef(2),
+    });
+    assert_eq!(e.code, RejectCode::Conflict);
+    assert_eq!(
+        e.message,
+        "INC-2 is resolved; there is nothing to acknowledge"
+    );
+    let e = log.err(Command::Resolve {
+        incident: IncidentRef(2),
+    });
+    assert_eq!(e.message, "INC-2 is already resolved");
+
+    // Same holder twice.
+    log.ok(
+        "alice",
+        Command::AssignRole {
+            incident: INC1,
+            role: Role::Scribe,
+            person: "me".into(),
+        },
+    );
+    let e = log.err(Command::AssignRole {
+        incident: INC1,
+        role: Role::Scribe,
+        person: "alice".into(),
+    });
+    assert!(
+        e.message.contains("alice is already scribe of INC-1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn values_parse_from_what_people_type_and_reject_the_rest() {
+    assert_eq!("SEV1".parse::<Severity>().unwrap(), Severity::Sev1);
+    assert_eq!("sev-3".parse::<Severity>().unwrap(), Severity::Sev3);
+    assert_eq!("2".parse::<Severity>().unwrap(), Severity::Sev2);
+    let e = Severity::try_from(5).unwrap_err();
+    assert_eq!(e.code, RejectCode::Invalid);
+    assert!(e.message.contains("severity 5 does not exist"));
+    assert!(serde_json::from_str::<Severity>("0").is_err());
+
+    assert_eq!(Role::parse_loose("ic").unwrap(), Role::IncidentCommander);
+    assert_eq!("tech-lead".parse::<Role>().unwrap(), Role::TechLead);
+    let e = "chef".parse::<Role>().unwrap_err();
+    assert_eq!(
+        e.message,
+        "unknown role 'chef' (expected one of: incident_commander, tech_lead, comms_lead, scribe)"
+    );
+    assert!(
+        Role::parse_loose("chef")
+            .unwrap_err()
+            .message
+            .contains("or ic, tl, comms")
+    );
+    assert!(
+        "paused"
+            .parse::<Status>()
+            .unwrap_err()
+            .message
+            .contains("unknown status 'paused'")
+    );
+    assert_eq!(
+        "ruled out".parse::<EntryKind>().unwrap(),
+        EntryKind::RuledOut
+    );
+
+    assert_eq!("inc-12".parse::<IncidentRef>().unwrap(), IncidentRef(12));
+    assert_eq!("12".parse::<IncidentRef>().unwrap(), IncidentRef(12));
+    assert!("INC-0".parse::<IncidentRef>().is_err());
+    assert!(
+        "INC-x"
+            .parse::<IncidentRef>()
+            .unwrap_err()
+            .message
+            .contains("INC-<number>")
+    );
+    assert_eq!(serde_json::to_string(&IncidentRef(3)).unwrap(), "\"INC-3\"");
+}
+
+#[test]
+fn apply_refuses_out_of_order_and_dangling_events() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+    let mut s = log.state.clone();
+    let stale = log.events[0].clone();
+    assert!(matches!(
+        s.apply(&stale),
+        Err(ApplyError::OutOfOrder { .. })
+    ));
+    let dangling = Event {
+        seq: 2,
+        at: t0(),
+        actor: "x".into(),
+        kind: EventKind::Acknowledged {
+            incident: IncidentRef(9),
+        },
+    };
+    assert!(matches!(
+        s.apply(&dangling),
+        Err(ApplyError::UnknownIncident { .. })
+    ));
+    assert_eq!(s, log.state);
+}
+
+#[test]
+fn board_orders_active_then_severity_then_age() {
+    let mut log = Log::new();
+    log.ok("a", declare("old sev3", 3));
+    log.tick(1);
+    log.ok("a", declare("sev1", 1));
+    log.tick(1);
+    log.ok("a", declare("resolved sev1", 1));
+    log.ok(
+        "a",
+        Command::Resolve {
+            incident: IncidentRef(3),
+        },
+    );
+    log.tick(1);
+    log.ok("a", declare("new sev3", 3));
+    let order: Vec<&str> = log.state.board().iter().map(|i| i.title.as_str()).collect();
+    assert_eq!(order, ["sev1", "old sev3", "new sev3", "resolved sev1"]);
+}

@@ -1,0 +1,194 @@
+//! The CLI end to end against a real `warroom serve`: what a script or bot sees.
+
+mod common;
+
+use std::process::Output;
+
+use common::ServeProcess;
+use serde_json::Value;
+
+fn warroom(server: &str, name: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .env("WARROOM_SERVER", server)
+        .env("WARROOM_NAME", name)
+        .env_remove("WARROOM_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn declare_note_ack_resolve_and_read_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    // `host:port` and `ws://host:port` both reach /feed.
+    let s = server.addr.clone();
+    let ws = format!("ws://{}", server.addr);
+
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &[
+                "declare",
+                "Checkout 500s",
+                "--severity",
+                "2",
+                "--service",
+                "payments"
+            ]
+        )),
+        "INC-1\n"
+    );
+    assert_eq!(
+        ok(warroom(
+            &ws,
+            "bob",
+            &["declare", "Search slow", "-s", "SEV3"]
+        )),
+        "INC-2\n"
+    );
+    let out = ok(warroom(
+        &s,
+        "bob",
+        &[
+            "note",
+            "INC-1",
+            "impact started",
+            "--at",
+            "2026-01-31T01:52:00Z",
+        ],
+    ));
+    assert_eq!(out, "INC-1: entry 3 recorded\n");
+    ok(warroom(
+        &s,
+        "bob",
+        &["note", "INC-1", "rolled back 4471", "--kind", "action"],
+    ));
+    assert_eq!(
+        ok(warroom(&s, "alice", &["ack", "INC-1"])),
+        "INC-1 acknowledged\n"
+    );
+    assert_eq!(
+        ok(warroom(&s, "alice", &["role", "INC-1", "ic", "me"])),
+        "INC-1: alice is incident commander\n"
+    );
+    assert_eq!(
+        ok(warroom(&s, "alice", &["sev", "INC-1", "1"])),
+        "INC-1 is now SEV1\n"
+    );
+    assert_eq!(
+        ok(warroom(&s, "alice", &["status", "INC-1", "identified"])),
+        "INC-1 is now identified\n"
+    );
+    assert_eq!(
+        ok(warroom(&s, "alice", &["resolve", "INC-1"])),
+        "INC-1 resolved\n"
+    );
+
+    let table = ok(warroom(&s, "carol", &["incidents"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("REF"), "{table}");
+    assert!(
+        lines[1].starts_with("INC-2    SEV3  investigating  -"),
+        "active first: {table}"
+    );
+    assert!(
+        lines[2].starts_with("INC-1    SEV1  resolved       alice"),
+        "{table}"
+    );
+
+    let json = ok(warroom(&s, "carol", &["events", "--json"]));
+    let events: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "declared",
+            "declared",
+            "entry_added",
+            "entry_added",
+            "acknowledged",
+            "role_assigned",
+            "severity_changed",
+            "status_changed",
+            "resolved"
+        ]
+    );
+    assert_eq!(events[2]["occurred_at"], "2026-01-31T01:52:00Z");
+    assert_eq!(events[2]["actor"], "bob");
+    assert_eq!(events[3]["entry_kind"], "action");
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+    // --since skips what the script already has; text output is one line per event.
+    let text = ok(warroom(&s, "carol", &["events", "--since", "7"]));
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(
+        text.lines().next().unwrap().contains("status_changed"),
+        "{text}"
+    );
+
+    // A refused command prints the server's reason and exits non-zero.
+    let out = warroom(&s, "alice", &["ack", "INC-1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("INC-1 is resolved; there is nothing to acknowledge"),
+        "{err}"
+    );
+    let out = warroom(&s, "alice", &["note", "INC-9", "x"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INC-9 does not exist"));
+    // Bad arguments are caught before sending.
+    let out = warroom(&s, "alice", &["sev", "INC-1", "5"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("severity 5 does not exist"));
+    let out = warroom(&s, "alice", &["role", "INC-1", "chef", "bob"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role 'chef'"));
+}
+
+#[test]
+fn an_unreachable_feed_is_reported_as_such() {
+    // Bind and drop to find a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = warroom(&format!("127.0.0.1:{port}"), "alice", &["incidents"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the warroom feed at ws://127.0.0.1:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_expose_an_open_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without tokens"),
+        "{err}"
+    );
+    assert!(err.contains("--token-file FILE"), "{err}");
+}

@@ -1,0 +1,249 @@
+//! Helpers for tests that run a real feed on a loopback port and talk to it as clients do.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use warroom::server::{RunningServer, ServerConfig};
+
+/// Every wait in these tests is bounded by this, so a broken build fails instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub async fn start_server(dir: &std::path::Path) -> RunningServer {
+    start_on(dir, "127.0.0.1:0").await
+}
+
+pub async fn start_on(dir: &std::path::Path, addr: &str) -> RunningServer {
+    let cfg = ServerConfig::new(addr.parse().unwrap(), dir.to_path_buf());
+    warroom::server::start(cfg).await.unwrap()
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw protocol client: sends JSON, reads frames.
+pub struct Raw {
+    pub ws: Ws,
+    next_id: u64,
+    pub name: String,
+    /// Every event frame read so far, whatever was waiting for what.
+    pub events: Vec<Value>,
+}
+
+impl Raw {
+    pub async fn connect(url: &str) -> Raw {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect timed out")
+            .expect("connect failed");
+        Raw {
+            ws,
+            next_id: 0,
+            name: String::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Connects, says hello, and reads up to `synced`; returns the frames before it.
+    pub async fn join(url: &str, name: &str, last_seq: Option<u64>) -> (Raw, Vec<Value>) {
+        let mut c = Raw::connect(url).await;
+        c.name = name.to_string();
+        let mut hello = json!({"type": "hello", "name": name});
+        if let Some(s) = last_seq {
+            hello["last_seq"] = json!(s);
+        }
+        c.send(&hello).await;
+        let frames = c.until("synced").await;
+        (c, frames)
+    }
+
+    pub async fn send(&mut self, v: &Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, t: String) {
+        self.ws.send(Message::Text(t.into())).await.unwrap();
+    }
+
+    /// The next text frame as JSON; `None` when the connection closed.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            let f = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no frame within the wait");
+            match f {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    if v["type"] == "event" {
+                        self.events.push(v["event"].clone());
+                    }
+                    return Some(v);
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Frames up to and including the first of type `ty` (presence frames included).
+    pub async fn until(&mut self, ty: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let f = self
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("closed before {ty}: {out:?}"));
+            let done = f["type"] == ty;
+            out.push(f);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// The next frame that is not presence.
+    pub async fn next_non_presence(&mut self) -> Option<Value> {
+        loop {
+            let f = self.next().await?;
+            if f["type"] != "presence" {
+                return Some(f);
+            }
+        }
+    }
+
+    /// Sends a command with a fresh id and returns its answer frame (ok or error).
+    pub async fn command(&mut self, cmd: Value) -> Value {
+        self.next_id += 1;
+        let id = format!("{}-{}", self.name, self.next_id);
+        self.command_with_id(&id, cmd).await
+    }
+
+    pub async fn command_with_id(&mut self, id: &str, cmd: Value) -> Value {
+        self.send(&json!({"type": "command", "id": id, "command": cmd}))
+            .await;
+        loop {
+            let f = self.next().await.expect("closed before the answer");
+            if (f["type"] == "ok" || f["type"] == "error") && f["id"] == id {
+                return f;
+            }
+        }
+    }
+
+    /// Reads until the event with `seq` has arrived; returns every event read so far.
+    pub async fn events_until(&mut self, seq: u64) -> Vec<Value> {
+        while self
+            .events
+            .last()
+            .and_then(|e| e["seq"].as_u64())
+            .unwrap_or(0)
+            < seq
+        {
+            self.next().await.expect("closed while waiting for events");
+        }
+        self.events.clone()
+    }
+}
+
+pub fn declare(title: &str, sev: u8) -> Value {
+    json!({"op": "declare", "title": title, "severity": sev})
+}
+
+pub fn note(inc: &str, text: &str) -> Value {
+    json!({"op": "add_entry", "incident": inc, "text": text})
+}
+
+pub fn seqs(answer: &Value) -> Vec<u64> {
+    assert_eq!(answer["type"], "ok", "expected ok, got {answer}");
+    answer["seqs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect()
+}
+
+/// A `warroom serve` process on a loopback port.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub url: String,
+    pub addr: String,
+}
+
+impl ServeProcess {
+    /// Starts the real binary on a free port and waits for it to say where it listens.
+    pub fn start(data: &std::path::Path) -> ServeProcess {
+        Self::start_on(data, "127.0.0.1:0")
+    }
+
+    pub fn start_on(data: &std::path::Path, listen: &str) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+            .args(["serve", "--listen", listen, "--data"])
+            .arg(data)
+            .env("WARROOM_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn warroom serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(i) = line.find("listening on ws://")
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(line[i + "listening on ".len()..].trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(WAIT)
+            .expect("the server did not start listening");
+        let addr = url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/feed")
+            .to_string();
+        ServeProcess { child, url, addr }
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then wait for the exit; returns whether it exited cleanly.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        let mut child = std::mem::replace(
+            &mut self.child,
+            std::process::Command::new("true").spawn().unwrap(),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait().map(|s| s.success()).unwrap_or(false));
+        });
+        rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            false
+        })
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,361 @@
+//! The feed over real WebSockets on a loopback port: shared order, late joiners, resume,
+//! idempotent commands, bad frames, presence, and the client library's queue.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use warroom::client::{Client, ClientConfig, ConnState, Replica, Update};
+use warroom::model::{Command, IncidentRef, State};
+use warroom::protocol::Answer;
+
+fn state_of(frames: &[Value]) -> State {
+    let snap = frames
+        .iter()
+        .find(|f| f["type"] == "snapshot")
+        .expect("a snapshot");
+    serde_json::from_value(snap["state"].clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_see_the_same_events_in_order_and_a_late_one_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let url = server.url();
+    let (mut a, _) = Raw::join(&url, "alice", None).await;
+    let (mut b, _) = Raw::join(&url, "bob", None).await;
+
+    // Both write, interleaved and concurrently.
+    let (ra, rb) = tokio::join!(
+        async {
+            let mut out = vec![seqs(&a.command(declare("Checkout 500s", 2)).await)];
+            for i in 0..10 {
+                out.push(seqs(&a.command(note("INC-1", &format!("alice {i}"))).await));
+            }
+            out
+        },
+        async {
+            let mut out = vec![seqs(&b.command(declare("Search slow", 3)).await)];
+            for i in 0..10 {
+                out.push(seqs(&b.command(note("INC-2", &format!("bob {i}"))).await));
+            }
+            out
+        }
+    );
+    let last = ra.iter().chain(&rb).flatten().max().copied().unwrap();
+    assert_eq!(last, 22);
+    let ea = a.events_until(last).await;
+    let eb = b.events_until(last).await;
+    assert_eq!(ea, eb, "both clients see the same events in the same order");
+    let got: Vec<u64> = ea.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(got, (1..=22).collect::<Vec<_>>(), "contiguous");
+
+    // A third client, later, gets a snapshot equal to the fold of what the others saw.
+    let (_c, frames) = Raw::join(&url, "carol", None).await;
+    let snapshot = state_of(&frames);
+    let events: Vec<warroom::model::Event> = ea
+        .into_iter()
+        .map(|e| serde_json::from_value(e).unwrap())
+        .collect();
+    assert_eq!(snapshot, State::from_events(&events).unwrap());
+    assert_eq!(
+        frames.last().unwrap(),
+        &json!({"type": "synced", "seq": 22})
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_resuming_from_its_last_seq_gets_exactly_the_missed_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let url = server.url();
+    let (mut a, _) = Raw::join(&url, "alice", None).await;
+    a.command(declare("Checkout 500s", 2)).await;
+    let (b, _) = Raw::join(&url, "bob", None).await;
+    drop(b); // bob's laptop sleeps at seq 1
+    for i in 0..5 {
+        a.command(note("INC-1", &format!("while bob was away {i}")))
+            .await;
+    }
+    let (mut b, frames) = Raw::join(&url, "bob", Some(1)).await;
+    let welcome = &frames[0];
+    assert_eq!(welcome["type"], "welcome");
+    assert_eq!(welcome["mode"], "events");
+    assert_eq!(welcome["head_seq"], 6);
+    let missed: Vec<u64> = frames
+        .iter()
+        .filter(|f| f["type"] == "event")
+        .map(|f| f["event"]["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(missed, [2, 3, 4, 5, 6]);
+    assert_eq!(frames.last().unwrap()["seq"], 6);
+    // And live from there, with no duplicate.
+    a.command(note("INC-1", "welcome back")).await;
+    let next = b.next_non_presence().await.unwrap();
+    assert_eq!(next["event"]["seq"], 7);
+
+    // A client claiming more than the server has gets a snapshot instead.
+    let (_c, frames) = Raw::join(&url, "carol", Some(999)).await;
+    assert_eq!(frames[0]["mode"], "snapshot");
+    assert_eq!(state_of(&frames).seq, 7);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_command_id_yields_one_event_and_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let url = server.url();
+    let (mut a, _) = Raw::join(&url, "alice", None).await;
+    let first = a.command_with_id("c-1", declare("Checkout 500s", 2)).await;
+    let again = a.command_with_id("c-1", declare("Checkout 500s", 2)).await;
+    assert_eq!(first, again);
+    assert_eq!(first["incident"], "INC-1");
+    // From another connection too (a retry after a reconnect).
+    let (mut a2, frames) = Raw::join(&url, "alice", None).await;
+    assert_eq!(state_of(&frames).incidents.len(), 1);
+    assert_eq!(
+        a2.command_with_id("c-1", declare("Checkout 500s", 2)).await,
+        first
+    );
+    // A first rejection is also the answer forever, even once the command would succeed.
+    let rej = a.command_with_id("c-2", note("INC-2", "x")).await;
+    assert_eq!(rej["code"], "not_found");
+    a.command(declare("Search slow", 3)).await;
+    assert_eq!(a.command_with_id("c-2", note("INC-2", "x")).await, rej);
+    // The same id from another person is another command.
+    let (mut b, _) = Raw::join(&url, "bob", None).await;
+    assert_eq!(
+        seqs(&b.command_with_id("c-1", note("INC-1", "bob's")).await),
+        [3]
+    );
+    let (_c, frames) = Raw::join(&url, "carol", None).await;
+    assert_eq!(state_of(&frames).seq, 3, "exactly three events in all");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let url = server.url();
+
+    // Before hello: a command is refused, and hello still works afterwards.
+    let mut c = Raw::connect(&url).await;
+    c.send(&json!({"type": "command", "id": "x", "command": declare("a", 1)}))
+        .await;
+    let e = c.next().await.unwrap();
+    assert_eq!(
+        (e["code"].as_str(), e["id"].as_str()),
+        (Some("expected_hello"), Some("x"))
+    );
+    c.send(&json!({"type": "hello", "name": "alice"})).await;
+    c.until("synced").await;
+    c.name = "alice".into();
+
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("{\"type\": \"command\", ".into(), "bad_frame", "malformed JSON"),
+        ("[1,2]".into(), "bad_frame", "JSON object"),
+        (json!({"type": "dance"}).to_string(), "unknown_type", "unknown message type 'dance'"),
+        (json!({"id": "q"}).to_string(), "missing_field", "missing field `type`"),
+        (json!({"type": "command", "command": declare("a", 1)}).to_string(), "missing_field", "missing field `id`"),
+        (json!({"type": "command", "id": "q", "command": {"op": "declare", "severity": 1}}).to_string(), "missing_field", "missing field `title`"),
+        (json!({"type": "command", "id": "q", "command": {"op": "declare", "title": "t", "severity": 5}}).to_string(), "invalid", "severity 5 does not exist"),
+        (json!({"type": "command", "id": "q", "command": {"op": "launch"}}).to_string(), "invalid", "unknown variant `launch`"),
+        (format!("{{\"type\":\"hello\",\"name\":\"{}\"}}", "x".repeat(70_000)), "frame_too_large", "the limit is 65536"),
+        ("[".repeat(100_000), "frame_too_large", "the limit is 65536"),
+        ("[".repeat(5_000), "bad_frame", "recursion limit"),
+        (json!({"type": "hello", "name": "alice"}).to_string(), "expected_hello", "already received"),
+    ];
+    for (frame, code, needle) in cases {
+        c.send_text(frame.clone()).await;
+        let e = c.next_non_presence().await.expect("connection stays open");
+        assert_eq!(e["type"], "error", "{frame:.60}");
+        assert_eq!(e["code"], code, "{frame:.60}: {e}");
+        let msg = e["message"].as_str().unwrap();
+        assert!(
+            msg.contains(needle),
+            "{frame:.60}: '{msg}' lacks '{needle}'"
+        );
+    }
+    // Binary frames are refused, not fatal.
+    futures_util::SinkExt::send(
+        &mut c.ws,
+        tokio_tungstenite::tungstenite::Message::Binary(vec![1, 2].into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.next_non_presence().await.unwrap()["code"], "bad_frame");
+    // The same connection still works.
+    assert_eq!(seqs(&c.command(declare("still here", 2)).await), [1]);
+
+    // Beyond the transport's hard limit the connection is cut; the server carries on.
+    let mut big = Raw::connect(&url).await;
+    big.send_text("x".repeat(2 << 20)).await;
+    assert!(
+        big.next().await.is_none(),
+        "an over-limit frame closes that connection"
+    );
+    let (mut d, _) = Raw::join(&url, "dave", None).await;
+    assert_eq!(seqs(&d.command(note("INC-1", "server fine")).await), [2]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_follows_joins_and_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let url = server.url();
+    let (mut a, _) = Raw::join(&url, "alice", None).await;
+    let names = |f: &Value| -> Vec<(String, u64)> {
+        f["present"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["connections"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let p = a.until("presence").await;
+    assert_eq!(names(p.last().unwrap()), [("alice".to_string(), 1)]);
+    let (b, _) = Raw::join(&url, "bob", None).await;
+    let p = a.until("presence").await;
+    assert_eq!(
+        names(p.last().unwrap()),
+        [("alice".to_string(), 1), ("bob".to_string(), 1)]
+    );
+    let (_a2, _) = Raw::join(&url, "alice", None).await;
+    let p = a.until("presence").await;
+    assert_eq!(
+        names(p.last().unwrap()),
+        [("alice".to_string(), 2), ("bob".to_string(), 1)]
+    );
+    drop(b);
+    let p = a.until("presence").await;
+    assert_eq!(names(p.last().unwrap()), [("alice".to_string(), 2)]);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_decide_who_you_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg =
+        warroom::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().into());
+    cfg.tokens = Some(warroom::server::TokenTable::parse("alice 0123456789abcdef0123\n").unwrap());
+    let server = warroom::server::start(cfg).await.unwrap();
+    let url = server.url();
+    let mut c = Raw::connect(&url).await;
+    c.send(&json!({"type": "hello", "name": "mallory"})).await;
+    let e = c.next().await.unwrap();
+    assert_eq!(e["code"], "unauthorized");
+    assert!(c.next().await.is_none(), "closed after a refused hello");
+    let mut c = Raw::connect(&url).await;
+    c.send(&json!({"type": "hello", "name": "mallory", "token": "0123456789abcdef0123"}))
+        .await;
+    let frames = c.until("synced").await;
+    assert_eq!(
+        frames[0]["name"], "alice",
+        "the token, not the claimed name, says who this is"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_queues_while_disconnected_and_delivers_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let addr = server.addr;
+    let url = server.url();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut cfg = ClientConfig::new(url.clone(), "alice");
+    cfg.backoff.initial = std::time::Duration::from_millis(20);
+    cfg.backoff.max = std::time::Duration::from_millis(200);
+    cfg.outbox = Some(outbox.path().to_path_buf());
+    let mut client = Client::start(cfg);
+    let mut replica = Replica::default();
+    async fn pump_until(
+        client: &mut Client,
+        replica: &mut Replica,
+        mut done: impl FnMut(&Update, &Replica) -> bool,
+    ) {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let u = client.next().await.expect("client stopped");
+                replica.apply(&u).unwrap();
+                if done(&u, replica) {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("condition not reached in time");
+    }
+    pump_until(&mut client, &mut replica, |_, r| r.synced).await;
+    let (_, rx) = client.submit(Command::Declare {
+        title: "Checkout 500s".into(),
+        severity: 2.try_into().unwrap(),
+        service: None,
+        restricted: false,
+    });
+    pump_until(&mut client, &mut replica, |_, r| r.state.seq == 1).await;
+    assert!(matches!(rx.await.unwrap(), Answer::Ok { .. }));
+
+    // The feed goes away.
+    server.shutdown().await.unwrap();
+    pump_until(&mut client, &mut replica, |u, _| {
+        matches!(u, Update::Conn(ConnState::Reconnecting { .. }))
+    })
+    .await;
+    // Typed while offline: queued (on disk) and answered later.
+    let mut answers = Vec::new();
+    for i in 0..3 {
+        answers.push(client.submit(Command::AddEntry {
+            incident: IncidentRef(1),
+            entry_kind: warroom::model::EntryKind::Note,
+            text: format!("offline note {i}"),
+            occurred_at: None,
+        }));
+    }
+    pump_until(&mut client, &mut replica, |_, r| r.queued == 3).await;
+    assert_eq!(
+        std::fs::read_dir(outbox.path()).unwrap().count(),
+        3,
+        "on disk before sending"
+    );
+
+    // It comes back on the same address with the same log.
+    let server = start_on(dir.path(), &addr.to_string()).await;
+    pump_until(&mut client, &mut replica, |_, r| {
+        r.state.seq == 4 && r.queued == 0
+    })
+    .await;
+    for (_, rx) in answers {
+        assert!(matches!(rx.await.unwrap(), Answer::Ok { .. }));
+    }
+    let texts: Vec<String> = replica
+        .state
+        .incident(IncidentRef(1))
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.text.clone())
+        .collect();
+    assert_eq!(
+        &texts[1..],
+        ["offline note 0", "offline note 1", "offline note 2"]
+    );
+    assert_eq!(
+        std::fs::read_dir(outbox.path()).unwrap().count(),
+        0,
+        "outbox emptied"
+    );
+    // The replica equals what a fresh client sees.
+    let (_c, frames) = Raw::join(&url, "carol", None).await;
+    assert_eq!(state_of(&frames), replica.state);
+    server.shutdown().await.unwrap();
+}
