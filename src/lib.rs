@@ -7,7 +7,9 @@
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod demo;
 pub mod model;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod tui;

@@ -6,7 +6,11 @@ use warroom::server::{ServerConfig, TokenTable};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Some(Cmd::Serve(_))));
+    if cli.print_default_config {
+        print!("{}", warroom::tui::config::DEFAULT_CONFIG);
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&cli.command);
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -17,8 +21,9 @@ fn main() -> ExitCode {
     let result = rt.block_on(async move {
         match cli.command {
             Some(Cmd::Serve(args)) => serve(args).await,
+            Some(Cmd::Demo { speed }) => demo(&cli.global, cli.theme.as_deref(), speed).await,
             Some(cmd) => run_client(&cli.global, cmd).await,
-            None => warroom::cli::console_unavailable(&cli.global),
+            None => warroom::cli::console(&cli.global, cli.theme.as_deref()).await,
         }
     });
     match result {
@@ -30,16 +35,67 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(server: bool) {
+/// Servers log to stderr. The console owns the terminal, so it logs to a file in the data
+/// directory instead (`console.log`); scripts log warnings to stderr.
+fn init_logging(command: &Option<Cmd>) {
     use tracing_subscriber::EnvFilter;
-    let default = if server { "info" } else { "warn" };
+    let default = if matches!(command, Some(Cmd::Serve(_))) {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_env("WARROOM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    if matches!(command, None | Some(Cmd::Demo { .. })) {
+        let file = warroom::cli::default_data_dir().ok().and_then(|d| {
+            std::fs::create_dir_all(&d).ok()?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(d.join("console.log"))
+                .ok()
+        });
+        if let Some(file) = file {
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .init();
+        }
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+async fn demo(
+    global: &warroom::cli::Global,
+    theme: Option<&str>,
+    speed: f64,
+) -> anyhow::Result<()> {
+    if !(speed.is_finite() && speed > 0.0) {
+        anyhow::bail!("--speed must be a positive number, got {speed}");
+    }
+    let setup = warroom::cli::console_setup(global, theme);
+    let (server, player, _data) = warroom::demo::start(speed).await?;
+    let url = server.url();
+    let result = warroom::tui::run(warroom::tui::ConsoleOptions {
+        url,
+        name: setup.name,
+        token: None,
+        theme: setup.theme,
+        keymap: setup.keymap,
+        outbox: None,
+        warnings: setup.warnings,
+        host: None,
+        hosting: Some(server),
+    })
+    .await;
+    player.abort();
+    result
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

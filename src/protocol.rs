@@ -33,6 +33,11 @@ pub enum ClientMessage {
     /// A command with a client-generated id, unique per sender; re-sending the same id
     /// returns the first answer and produces no second event.
     Command { id: String, command: Command },
+    /// Which incident this connection is looking at (`null`: the board), for presence.
+    Focus {
+        #[serde(default)]
+        incident: Option<IncidentRef>,
+    },
 }
 
 fn default_protocol() -> u32 {
@@ -57,6 +62,9 @@ pub struct Presence {
     pub since: DateTime<Utc>,
     /// How many connections they have open (consoles, CLI sessions).
     pub connections: u32,
+    /// The incidents their connections are viewing now.
+    #[serde(default)]
+    pub viewing: Vec<IncidentRef>,
 }
 
 /// Frames the server sends.
@@ -198,7 +206,7 @@ impl DecodeError {
     }
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "command"];
+const CLIENT_TYPES: &[&str] = &["hello", "command", "focus"];
 
 /// Decodes one client text frame, naming precisely what is wrong when it cannot.
 pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
@@ -244,7 +252,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         return Err(err(
             id,
             ErrorCode::UnknownType,
-            format!("unknown message type '{ty}' (expected \"hello\" or \"command\")"),
+            format!("unknown message type '{ty}' (expected \"hello\", \"command\" or \"focus\")"),
         ));
     }
     if ty == "command" {
@@ -282,7 +290,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         } else {
             ErrorCode::Invalid
         };
-        let what = if ty == "command" { "command" } else { "hello" };
+        let what = ty.as_str();
         err(id, code, format!("{what}: {msg}"))
     })
 }

@@ -20,6 +20,12 @@ use crate::protocol::Answer;
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Console theme: dark, light, high-contrast, or a theme file (overrides the config).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Print a commented default config file and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -42,6 +48,12 @@ pub struct Global {
 pub enum Cmd {
     /// Run the shared feed server.
     Serve(ServeArgs),
+    /// Try warroom: a console on an embedded feed where a payments outage plays out live.
+    Demo {
+        /// Play the scenario faster (2 = twice as fast).
+        #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
+        speed: f64,
+    },
     /// Declare an incident; prints its reference (INC-N).
     Declare {
         title: String,
@@ -151,10 +163,19 @@ fn parse_kind(s: &str) -> Result<EntryKind, String> {
     s.parse().map_err(|e: crate::model::Rejection| e.message)
 }
 
+/// The default local feed's address: `WARROOM_LOCAL_FEED`, else 127.0.0.1:7654.
+pub fn local_feed_addr() -> String {
+    std::env::var("WARROOM_LOCAL_FEED")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_ADDR.to_string())
+}
+
 impl Global {
     /// The feed URL from `--server`, `WARROOM_SERVER`, or the default local address.
     pub fn url(&self) -> anyhow::Result<String> {
-        feed_url(self.server.as_deref().unwrap_or(DEFAULT_ADDR)).map_err(|e| anyhow!(e))
+        let local = local_feed_addr();
+        feed_url(self.server.as_deref().unwrap_or(&local)).map_err(|e| anyhow!(e))
     }
 
     /// Who we are: `--name`, `WARROOM_NAME`, else the OS user.
@@ -348,7 +369,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 print!("{}", incidents_table(&s.replica.state));
             }
         }
-        Cmd::Serve(_) | Cmd::Events { .. } => {}
+        Cmd::Serve(_) | Cmd::Events { .. } | Cmd::Demo { .. } => {}
     }
     Ok(())
 }
@@ -478,11 +499,106 @@ pub fn default_data_dir() -> anyhow::Result<std::path::PathBuf> {
         )
 }
 
-/// Until the full-screen console lands, `warroom` alone says so plainly instead of
-/// pretending; every operation is available as a subcommand.
-pub fn console_unavailable(_global: &Global) -> anyhow::Result<()> {
-    bail!(
-        "the full-screen console is not built yet; use the subcommands (`warroom --help`), \
-         e.g. `warroom serve` and `warroom incidents`"
-    )
+/// Everything the console reads from the config file, the theme file and the environment,
+/// with the flags on top. Problems are collected as warnings; defaults stand in.
+pub struct ConsoleSetup {
+    pub server: Option<String>,
+    pub name: String,
+    pub token: Option<String>,
+    pub theme: crate::tui::theme::Theme,
+    pub keymap: crate::tui::keymap::Keymap,
+    pub warnings: Vec<String>,
+}
+
+/// Layers defaults, the config file, the environment and the flags (in that order).
+pub fn console_setup(global: &Global, theme_flag: Option<&str>) -> ConsoleSetup {
+    use crate::tui::{config, keymap::Keymap, theme};
+    let path = config::default_path();
+    let (cfg, mut warnings) = config::load(path.as_deref());
+    let (keymap, key_warnings) = Keymap::with_overrides(&cfg.keys);
+    let file = path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "config".into());
+    warnings.extend(key_warnings.into_iter().map(|w| format!("{file}: {w}")));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let (theme, theme_warnings) = theme::load(theme_flag.or(cfg.theme.as_deref()), no_color);
+    warnings.extend(theme_warnings);
+    let mut global = global.clone();
+    if global.name.is_none() {
+        global.name = cfg.name.clone();
+    }
+    ConsoleSetup {
+        server: global.server.clone().or(cfg.server),
+        name: global.who(),
+        token: global.token.clone().or(cfg.token),
+        theme,
+        keymap,
+        warnings,
+    }
+}
+
+/// Where a console keeps commands it could not send yet, per feed and person.
+pub fn outbox_dir(url: &str, name: &str) -> Option<std::path::PathBuf> {
+    let safe: String = format!("{url}-{name}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    default_data_dir().ok().map(|d| d.join("outbox").join(safe))
+}
+
+/// `warroom` with no subcommand: the console on the configured feed, or on the default
+/// local feed, hosting it here when nobody else does.
+pub async fn console(global: &Global, theme_flag: Option<&str>) -> anyhow::Result<()> {
+    let setup = console_setup(global, theme_flag);
+    let (url, host, hosting) = match &setup.server {
+        Some(s) => (feed_url(s).map_err(|e| anyhow!(e))?, None, None),
+        None => {
+            let local = local_feed_addr();
+            let addr: std::net::SocketAddr = local.parse().with_context(|| {
+                format!("WARROOM_LOCAL_FEED '{local}' is not an address like 127.0.0.1:7654")
+            })?;
+            if !addr.ip().is_loopback() {
+                bail!(
+                    "WARROOM_LOCAL_FEED must be a loopback address (the embedded feed has no tokens), got {addr}"
+                );
+            }
+            let host = crate::server::ServerConfig::new(addr, default_data_dir()?);
+            let taken = tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok());
+            let hosting = if taken {
+                None
+            } else {
+                // Another console may win the race to bind; then we simply join it.
+                crate::server::start(host.clone()).await.ok()
+            };
+            (
+                feed_url(&local).map_err(|e| anyhow!(e))?,
+                Some(host),
+                hosting,
+            )
+        }
+    };
+    crate::tui::run(crate::tui::ConsoleOptions {
+        outbox: outbox_dir(&url, &setup.name),
+        url,
+        name: setup.name,
+        token: setup.token,
+        theme: setup.theme,
+        keymap: setup.keymap,
+        warnings: setup.warnings,
+        host,
+        hosting,
+    })
+    .await
 }

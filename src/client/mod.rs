@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::model::{ApplyError, Command, Event, State};
+use crate::model::{ApplyError, Command, Event, IncidentRef, State};
 use crate::protocol::{self, Answer, ClientMessage, ErrorCode, Presence, ServerMessage, SyncMode};
 use outbox::{Outbox, Queued};
 
@@ -172,6 +172,7 @@ enum Request {
         reply: Option<oneshot::Sender<Answer>>,
     },
     Resync,
+    Focus(Option<IncidentRef>),
 }
 
 /// A handle on a running connection task. Dropping it closes the connection.
@@ -214,6 +215,21 @@ impl Client {
             reply: None,
         });
         id
+    }
+
+    /// Tells the feed which incident this console is viewing (kept across reconnects).
+    pub fn focus(&self, incident: Option<IncidentRef>) {
+        let _ = self.requests.send(Request::Focus(incident));
+    }
+
+    /// Queues a command under an id the caller chose (unique per sender), so the caller can
+    /// match the [`Update::Answer`] to what it sent.
+    pub fn send_with_id(&self, id: String, command: Command) {
+        let _ = self.requests.send(Request::Submit {
+            id,
+            command,
+            reply: None,
+        });
     }
 
     /// Asks for a fresh snapshot (after the replica found it cannot fold an event).
@@ -288,6 +304,7 @@ struct Task {
     last_seq: Option<u64>,
     pending: VecDeque<Pending>,
     outbox: Outbox,
+    focus: Option<IncidentRef>,
 }
 
 async fn run(
@@ -324,6 +341,7 @@ async fn run(
             })
             .collect(),
         outbox,
+        focus: None,
     };
     task.emit(Update::Queued(task.pending.len()));
     task.main().await;
@@ -442,6 +460,10 @@ impl Task {
                 self.last_seq = None;
                 None
             }
+            Request::Focus(f) => {
+                self.focus = f;
+                None
+            }
         }
     }
 
@@ -508,6 +530,11 @@ impl Task {
                             synced = true;
                             self.emit(Update::Synced(seq));
                             self.emit(Update::Conn(ConnState::Live));
+                            if self.focus.is_some()
+                                && let Err(e) = send_json(&mut ws, &ClientMessage::Focus { incident: self.focus }).await
+                            {
+                                return lost(e, synced);
+                            }
                             // Everything queued goes out now, in order; re-sent ones get
                             // their first answer back.
                             for i in 0..self.pending.len() {
@@ -542,9 +569,16 @@ impl Task {
                         return Ended::Shutdown;
                     };
                     let resync = matches!(req, Request::Resync);
+                    let focus = matches!(req, Request::Focus(_));
                     if let Some(i) = self.enqueue(req)
                         && synced
                         && let Err(e) = self.send_pending(&mut ws, i).await
+                    {
+                        return lost(e, synced);
+                    }
+                    if focus
+                        && synced
+                        && let Err(e) = send_json(&mut ws, &ClientMessage::Focus { incident: self.focus }).await
                     {
                         return lost(e, synced);
                     }

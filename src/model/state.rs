@@ -63,6 +63,9 @@ pub struct Incident {
     pub milestones: BTreeMap<Milestone, DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
+    /// When the last status update was recorded (the comms cadence counts from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_update: Option<DateTime<Utc>>,
     /// Entries in recorded order (ascending id). See [`Incident::timeline`] for the
     /// occurred-at order people read.
     pub entries: Vec<Entry>,
@@ -439,6 +442,7 @@ impl State {
                 role_history: Vec::new(),
                 milestones: BTreeMap::from([(Milestone::Detected, ev.at)]),
                 acknowledged_by: None,
+                last_status_update: None,
                 entries: Vec::new(),
             };
             let svc = service
@@ -527,6 +531,9 @@ impl State {
                 occurred_at,
                 ..
             } => {
+                if *entry_kind == EntryKind::StatusUpdate {
+                    inc.last_status_update = Some(ev.at);
+                }
                 inc.push_entry(ev, *entry_kind, text.clone(), *occurred_at);
             }
             EventKind::EntryCorrected {
@@ -543,6 +550,9 @@ impl State {
                 })?;
                 old.superseded_by = Some(ev.seq);
                 let pinned = old.pinned;
+                if *entry_kind == EntryKind::StatusUpdate {
+                    inc.last_status_update = Some(ev.at);
+                }
                 inc.push_entry(ev, *entry_kind, text.clone(), *occurred_at);
                 if let Some(new) = inc.entries.last_mut() {
                     new.supersedes = Some(*entry);

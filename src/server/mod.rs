@@ -78,7 +78,7 @@ impl ServerConfig {
 pub(crate) struct App {
     published: Arc<Published>,
     commands: mpsc::Sender<core::CommandRequest>,
-    reader: Mutex<SqliteStore>,
+    reader: Arc<Mutex<SqliteStore>>,
     presence: PresenceBoard,
     clock: Arc<dyn Clock>,
     tokens: Option<TokenTable>,
@@ -102,12 +102,15 @@ impl App {
         ConnectionSlot(&self.connections)
     }
 
-    async fn read_log(self: &App, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+    async fn read_log(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
         // SQLite reads are blocking; keep them off the async workers.
-        tokio::task::block_in_place(|| {
-            let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = reader.lock().unwrap_or_else(|p| p.into_inner());
             reader.read_since(after, limit)
         })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::ReaderStopped(e.to_string())))
     }
 }
 
@@ -188,7 +191,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let app = Arc::new(App {
         published,
         commands: cmd_tx,
-        reader: Mutex::new(reader),
+        reader: Arc::new(Mutex::new(reader)),
         presence: PresenceBoard::default(),
         clock: config.clock.clone(),
         tokens: config.tokens.clone(),

@@ -6,12 +6,19 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use crate::model::IncidentRef;
 use crate::protocol::Presence;
 
 #[derive(Default)]
 struct Inner {
     next: u64,
-    open: BTreeMap<u64, (String, DateTime<Utc>)>,
+    open: BTreeMap<u64, Conn>,
+}
+
+struct Conn {
+    name: String,
+    since: DateTime<Utc>,
+    viewing: Option<IncidentRef>,
 }
 
 /// The registry of open connections.
@@ -43,13 +50,31 @@ impl Drop for PresenceGuard<'_> {
     }
 }
 
+impl PresenceGuard<'_> {
+    /// Records which incident this connection is viewing.
+    pub fn set_viewing(&self, incident: Option<IncidentRef>) {
+        self.board.update(|inner| {
+            if let Some(c) = inner.open.get_mut(&self.id) {
+                c.viewing = incident;
+            }
+        });
+    }
+}
+
 impl PresenceBoard {
     pub fn join(&self, name: &str, at: DateTime<Utc>) -> PresenceGuard<'_> {
         let mut id = 0;
         self.update(|inner| {
             id = inner.next;
             inner.next += 1;
-            inner.open.insert(id, (name.to_string(), at));
+            inner.open.insert(
+                id,
+                Conn {
+                    name: name.to_string(),
+                    since: at,
+                    viewing: None,
+                },
+            );
         });
         PresenceGuard { board: self, id }
     }
@@ -66,14 +91,21 @@ impl PresenceBoard {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut inner);
         let mut by_name: BTreeMap<&str, Presence> = BTreeMap::new();
-        for (name, since) in inner.open.values() {
-            let p = by_name.entry(name).or_insert_with(|| Presence {
-                name: name.clone(),
-                since: *since,
+        for c in inner.open.values() {
+            let p = by_name.entry(&c.name).or_insert_with(|| Presence {
+                name: c.name.clone(),
+                since: c.since,
                 connections: 0,
+                viewing: Vec::new(),
             });
             p.connections += 1;
-            p.since = p.since.min(*since);
+            p.since = p.since.min(c.since);
+            if let Some(r) = c.viewing
+                && !p.viewing.contains(&r)
+            {
+                p.viewing.push(r);
+                p.viewing.sort();
+            }
         }
         let list: Vec<Presence> = by_name.into_values().collect();
         self.tx.send_replace(Arc::new(list));

@@ -76,8 +76,8 @@ pub async fn run(mut socket: WebSocket, app: Arc<App>) {
         }
     };
     tracing::info!(name = %hello.name, last_seq = ?hello.last_seq, "client joined");
-    let _present = app.presence.join(&hello.name, app.clock.now());
-    let result = serve(&mut socket, &app, &hello).await;
+    let present = app.presence.join(&hello.name, app.clock.now());
+    let result = serve(&mut socket, &app, &hello, &present).await;
     if result.is_ok() {
         close(&mut socket, 1001, "server shutting down").await;
     }
@@ -135,6 +135,11 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
                     }
                 }
             }
+            Ok(ClientMessage::Focus { .. }) => error(
+                None,
+                ErrorCode::ExpectedHello,
+                "say hello first: the first frame must be {\"type\":\"hello\",...}",
+            ),
             Ok(ClientMessage::Command { id, .. }) => error(
                 Some(id),
                 ErrorCode::ExpectedHello,
@@ -168,7 +173,12 @@ fn authenticate(app: &App, name: &str, token: Option<&str>) -> Result<String, (E
 }
 
 /// Catch-up then the live loop. `Ok` means the server is shutting down; `Err` the client left.
-async fn serve(socket: &mut WebSocket, app: &App, hello: &Hello) -> Sent {
+async fn serve(
+    socket: &mut WebSocket,
+    app: &App,
+    hello: &Hello,
+    present: &super::presence::PresenceGuard<'_>,
+) -> Sent {
     // Subscribe before reading state, so nothing committed in between is missed; anything
     // seen twice is skipped by its sequence number.
     let mut live = app.published.events.subscribe();
@@ -212,7 +222,15 @@ async fn serve(socket: &mut WebSocket, app: &App, hello: &Hello) -> Sent {
             biased;
             _ = shutdown.changed() => return Ok(()),
             frame = socket.recv() => match frame {
-                Some(Ok(Message::Text(t))) => handle_text(socket, app, &hello.name, &t).await?,
+                Some(Ok(Message::Text(t))) => {
+                    if let Some((reply, upto)) = handle_text(app, &hello.name, &t, present).await {
+                        // A command's own events reach its sender before its answer.
+                        if upto > sent {
+                            sent = forward_until(socket, app, &mut live, sent, upto).await?;
+                        }
+                        send(socket, &reply).await?;
+                    }
+                }
                 Some(Ok(Message::Binary(_))) => {
                     send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary")).await?;
                 }
@@ -289,7 +307,41 @@ async fn catch_up(socket: &mut WebSocket, app: &App, from: u64, upto: u64) -> Re
     Ok(sent)
 }
 
-async fn handle_text(socket: &mut WebSocket, app: &App, actor: &str, text: &str) -> Sent {
+/// Sends the events after `sent` up to `upto`, from the live channel where they already
+/// wait, or from the log if this session fell behind. Returns the last seq sent.
+async fn forward_until(
+    socket: &mut WebSocket,
+    app: &App,
+    live: &mut tokio::sync::broadcast::Receiver<Arc<super::core::Fanout>>,
+    mut sent: u64,
+    upto: u64,
+) -> Result<u64, Closed> {
+    while sent < upto {
+        match live.try_recv() {
+            Ok(f) if f.seq <= sent => continue,
+            Ok(f) if f.seq == sent + 1 => {
+                send_raw(socket, f.frame.clone()).await?;
+                sent = f.seq;
+            }
+            Ok(f) => {
+                catch_up(socket, app, sent, f.seq - 1).await?;
+                send_raw(socket, f.frame.clone()).await?;
+                sent = f.seq;
+            }
+            Err(_) => return catch_up(socket, app, sent, upto).await,
+        }
+    }
+    Ok(sent)
+}
+
+/// Handles one text frame; returns the reply to send, if any, and the highest sequence
+/// number the reply refers to (0 when none).
+async fn handle_text(
+    app: &App,
+    actor: &str,
+    text: &str,
+    present: &super::presence::PresenceGuard<'_>,
+) -> Option<(ServerMessage, u64)> {
     let reply = match protocol::decode_client(text) {
         Ok(ClientMessage::Hello { .. }) => error(
             None,
@@ -309,11 +361,19 @@ async fn handle_text(socket: &mut WebSocket, app: &App, actor: &str, text: &str)
             } else {
                 rx.await.unwrap_or_else(|_| unavailable())
             };
-            answer.to_message(&id)
+            let upto = match &answer {
+                Answer::Ok { seqs, .. } => seqs.iter().copied().max().unwrap_or(0),
+                Answer::Error { .. } => 0,
+            };
+            return Some((answer.to_message(&id), upto));
+        }
+        Ok(ClientMessage::Focus { incident }) => {
+            present.set_viewing(incident);
+            return None;
         }
         Err(e) => e.to_message(),
     };
-    send(socket, &reply).await
+    Some((reply, 0))
 }
 
 fn unavailable() -> Answer {

@@ -18,6 +18,8 @@ pub enum StoreError {
     Corrupt { seq: u64, reason: String },
     #[error("append must continue the log: head is {head}, batch starts at {first}")]
     NotContiguous { head: u64, first: u64 },
+    #[error("the event log reader stopped: {0}")]
+    ReaderStopped(String),
     #[error("cannot create the data directory {path}: {source}")]
     DataDir {
         path: String,

@@ -1,0 +1,939 @@
+//! The console's state and its update function: a pure state machine. Keys, feed updates
+//! and clock ticks go in; state changes and effects (commands to send, focus to report,
+//! quit) come out. No terminal and no network here, so all of it is testable.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, FixedOffset, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use tui_textarea::TextArea;
+
+use super::keymap::{Action, Keymap};
+use super::palette::{self, Intent};
+use super::scribe;
+use crate::client::{ConnState, Replica, Update};
+use crate::model::{Command, Event, Incident, IncidentRef, Severity, Status};
+use crate::protocol::Answer;
+
+/// Something that happened to the console.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Paste(String),
+    Feed(Update),
+    /// The clock moved (once a second).
+    Tick(DateTime<Utc>),
+    Resize(u16, u16),
+}
+
+/// What the event loop must do for the state machine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send {
+        id: String,
+        command: Command,
+    },
+    Focus(Option<IncidentRef>),
+    /// The replica could not fold an event: ask the feed for a fresh snapshot.
+    Resync,
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Board,
+    Room(IncidentRef),
+}
+
+/// Where keys go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Scribe,
+    Palette,
+    Filter,
+    Help,
+    ConfirmQuit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Error,
+}
+
+/// A short message in the status line, until the next one (or 8 seconds).
+#[derive(Debug, Clone)]
+pub struct Flash {
+    pub text: String,
+    pub level: Level,
+    pub at: DateTime<Utc>,
+}
+
+/// The board's own state.
+#[derive(Debug, Clone, Default)]
+pub struct BoardView {
+    pub selected: usize,
+    pub filter: String,
+    pub show_resolved: bool,
+}
+
+/// A room's own state: the scribe's draft and the timeline cursor.
+pub struct RoomView {
+    pub draft: TextArea<'static>,
+    /// Selected row in the timeline; `None` follows the newest entry.
+    pub cursor: Option<usize>,
+    /// First visible row, kept stable while the cursor moves inside the window.
+    pub offset: usize,
+}
+
+impl Default for RoomView {
+    fn default() -> Self {
+        RoomView {
+            draft: new_draft(),
+            cursor: None,
+            offset: 0,
+        }
+    }
+}
+
+fn new_draft() -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_placeholder_text("type what happened; enter records it");
+    t
+}
+
+/// The palette's input line and its completions.
+#[derive(Debug, Clone, Default)]
+pub struct PaletteState {
+    pub input: String,
+    pub completions: Vec<String>,
+    pub selected: usize,
+}
+
+/// A room's timeline in occurred-at order, superseded entries left out. Kept up to date
+/// event by event so a frame never sorts 100,000 entries.
+#[derive(Debug, Clone, Default)]
+pub struct TimelineIndex {
+    pub rows: Vec<(DateTime<Utc>, u64)>,
+}
+
+impl TimelineIndex {
+    fn build(inc: &Incident) -> Self {
+        let mut rows: Vec<(DateTime<Utc>, u64)> = inc
+            .entries
+            .iter()
+            .filter(|e| e.superseded_by.is_none())
+            .map(|e| (e.occurred_at, e.id))
+            .collect();
+        rows.sort_unstable();
+        TimelineIndex { rows }
+    }
+
+    fn insert(&mut self, key: (DateTime<Utc>, u64)) {
+        let at = self.rows.partition_point(|r| *r < key);
+        self.rows.insert(at, key);
+    }
+
+    fn remove(&mut self, key: (DateTime<Utc>, u64)) {
+        if let Ok(at) = self.rows.binary_search(&key) {
+            self.rows.remove(at);
+        }
+    }
+}
+
+/// The whole console state.
+pub struct App {
+    pub replica: Replica,
+    pub conn: ConnState,
+    /// The feed's address, for the status bar.
+    pub feed: String,
+    pub screen: Screen,
+    pub mode: Mode,
+    pub board: BoardView,
+    pub rooms: HashMap<IncidentRef, RoomView>,
+    pub timelines: HashMap<IncidentRef, TimelineIndex>,
+    pub palette: PaletteState,
+    pub flash: Option<Flash>,
+    pub keymap: Keymap,
+    pub now: DateTime<Utc>,
+    /// The local time zone's offset, for showing and typing times.
+    pub tz: FixedOffset,
+    pub size: (u16, u16),
+    /// What this console sent, by command id, to explain the answers.
+    sent: HashMap<String, String>,
+    /// The declaration this console is waiting for, to open its room.
+    awaiting_declare: Option<String>,
+    /// A room to open as soon as its incident reaches the replica.
+    open_when_known: Option<IncidentRef>,
+    session: String,
+    next_id: u64,
+    /// Something on screen changed since the last draw.
+    pub dirty: bool,
+    pub quitting: bool,
+}
+
+/// How long a flash message stays.
+const FLASH_SECONDS: i64 = 8;
+
+impl App {
+    pub fn new(
+        feed: String,
+        keymap: Keymap,
+        now: DateTime<Utc>,
+        tz: FixedOffset,
+        session: String,
+    ) -> App {
+        App {
+            replica: Replica::default(),
+            conn: ConnState::Connecting,
+            feed,
+            screen: Screen::Board,
+            mode: Mode::Normal,
+            board: BoardView::default(),
+            rooms: HashMap::new(),
+            timelines: HashMap::new(),
+            palette: PaletteState::default(),
+            flash: None,
+            keymap,
+            now,
+            tz,
+            size: (80, 24),
+            sent: HashMap::new(),
+            awaiting_declare: None,
+            open_when_known: None,
+            session,
+            next_id: 0,
+            dirty: true,
+            quitting: false,
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------------
+
+    /// The incidents the board shows, in order: active ones, then (when shown) resolved.
+    pub fn board_rows(&self) -> Vec<&Incident> {
+        let needle = self.board.filter.to_lowercase();
+        self.replica
+            .state
+            .board()
+            .into_iter()
+            .filter(|i| self.board.show_resolved || i.is_active())
+            .filter(|i| needle.is_empty() || matches_filter(i, &needle))
+            .collect()
+    }
+
+    /// How many resolved or closed incidents the board is hiding.
+    pub fn hidden_resolved(&self) -> usize {
+        if self.board.show_resolved {
+            return 0;
+        }
+        self.replica
+            .state
+            .incidents
+            .values()
+            .filter(|i| !i.is_active())
+            .count()
+    }
+
+    pub fn selected_incident(&self) -> Option<IncidentRef> {
+        match self.screen {
+            Screen::Room(r) => Some(r),
+            Screen::Board => self
+                .board_rows()
+                .get(self.board.selected)
+                .map(|i| i.reference),
+        }
+    }
+
+    pub fn room(&self, r: IncidentRef) -> Option<&RoomView> {
+        self.rooms.get(&r)
+    }
+
+    /// The timeline row the cursor is on (or the newest when following).
+    pub fn cursor_row(&self, r: IncidentRef) -> Option<usize> {
+        let len = self.timelines.get(&r).map_or(0, |t| t.rows.len());
+        if len == 0 {
+            return None;
+        }
+        Some(
+            self.rooms
+                .get(&r)
+                .and_then(|v| v.cursor)
+                .unwrap_or(len - 1)
+                .min(len - 1),
+        )
+    }
+
+    /// The selected entry's id, when the timeline has a cursor.
+    pub fn selected_entry(&self, r: IncidentRef) -> Option<u64> {
+        let row = self.cursor_row(r)?;
+        self.timelines.get(&r)?.rows.get(row).map(|(_, id)| *id)
+    }
+
+    /// People viewing incident `r` right now.
+    pub fn in_room(&self, r: IncidentRef) -> Vec<&str> {
+        self.replica
+            .presence
+            .iter()
+            .filter(|p| p.viewing.contains(&r))
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
+    /// Text typed and not yet recorded: drafts and an open palette line.
+    pub fn unsent_text(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, v)| v.draft.lines().iter().any(|l| !l.trim().is_empty()))
+            .map(|(r, _)| format!("the scribe draft in {r}"))
+            .collect();
+        out.sort();
+        if self.mode == Mode::Palette && !self.palette.input.trim().is_empty() {
+            out.push("the command being typed".into());
+        }
+        out
+    }
+
+    /// Rows the timeline shows at the current size (kept in step with `ui::room_layout`).
+    pub fn timeline_height(&self) -> usize {
+        let detail = match self.screen {
+            Screen::Room(r) => self.rooms.get(&r).is_some_and(|v| v.cursor.is_some()),
+            Screen::Board => false,
+        };
+        super::ui::timeline_rows(self.size.1, !matches!(self.conn, ConnState::Live), detail)
+            as usize
+    }
+
+    // ---- updating ------------------------------------------------------------------------
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match msg {
+            Msg::Key(k) => {
+                self.dirty = true;
+                self.key(k, &mut fx);
+            }
+            Msg::Paste(text) => {
+                self.dirty = true;
+                self.paste(&text);
+            }
+            Msg::Feed(u) => self.feed_update(u, &mut fx),
+            Msg::Tick(now) => {
+                // The board's clock shows minutes.
+                let minute_changed = now.timestamp() / 60 != self.now.timestamp() / 60;
+                self.now = now;
+                if self
+                    .flash
+                    .as_ref()
+                    .is_some_and(|f| (now - f.at).num_seconds() >= FLASH_SECONDS)
+                {
+                    self.flash = None;
+                }
+                // Ages and countdowns are on screen whenever an incident is active or the
+                // connection is counting down to a retry.
+                let timers = self.replica.state.incidents.values().any(|i| i.is_active())
+                    || matches!(self.conn, ConnState::Reconnecting { .. });
+                self.dirty |= timers || minute_changed;
+            }
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.dirty = true;
+                if let Screen::Room(r) = self.screen {
+                    self.keep_cursor_visible(r);
+                }
+            }
+        }
+        fx
+    }
+
+    /// Shows a problem found at start-up (a broken config or theme file).
+    pub fn show_warning(&mut self, text: String) {
+        self.flash(Level::Error, text);
+    }
+
+    fn flash(&mut self, level: Level, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            level,
+            at: self.now,
+        });
+    }
+
+    fn send(&mut self, command: Command, what: String, fx: &mut Vec<Effect>) {
+        self.next_id += 1;
+        let id = format!("{}-{}", self.session, self.next_id);
+        if matches!(command, Command::Declare { .. }) {
+            self.awaiting_declare = Some(id.clone());
+        }
+        self.sent.insert(id.clone(), what);
+        fx.push(Effect::Send { id, command });
+    }
+
+    fn open_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
+        if self.replica.state.incident(r).is_none() {
+            self.flash(Level::Error, format!("{r} does not exist"));
+            return;
+        }
+        self.screen = Screen::Room(r);
+        self.rooms.entry(r).or_default();
+        if !self.timelines.contains_key(&r)
+            && let Some(inc) = self.replica.state.incident(r)
+        {
+            self.timelines.insert(r, TimelineIndex::build(inc));
+        }
+        self.keep_cursor_visible(r);
+        fx.push(Effect::Focus(Some(r)));
+    }
+
+    fn show_board(&mut self, fx: &mut Vec<Effect>) {
+        if self.screen != Screen::Board {
+            self.screen = Screen::Board;
+            fx.push(Effect::Focus(None));
+        }
+        self.mode = Mode::Normal;
+    }
+
+    fn request_quit(&mut self, fx: &mut Vec<Effect>) {
+        if self.unsent_text().is_empty() {
+            self.quitting = true;
+            fx.push(Effect::Quit);
+        } else {
+            self.mode = Mode::ConfirmQuit;
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && k.code == KeyCode::Char('c') {
+            if self.mode == Mode::ConfirmQuit {
+                self.quitting = true;
+                fx.push(Effect::Quit);
+            } else {
+                self.request_quit(fx);
+            }
+            return;
+        }
+        match self.mode {
+            Mode::ConfirmQuit => match k.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    self.quitting = true;
+                    fx.push(Effect::Quit);
+                }
+                _ => self.mode = Mode::Normal,
+            },
+            Mode::Help => self.mode = Mode::Normal,
+            Mode::Palette => self.palette_key(k, fx),
+            Mode::Filter => self.filter_key(k),
+            Mode::Scribe => self.scribe_key(k, fx),
+            Mode::Normal => {
+                if let Some(a) = self.keymap.action(&k) {
+                    self.action(a, fx);
+                }
+            }
+        }
+    }
+
+    fn action(&mut self, a: Action, fx: &mut Vec<Effect>) {
+        let current = self.selected_incident();
+        match a {
+            Action::Quit => self.request_quit(fx),
+            Action::Help => self.mode = Mode::Help,
+            Action::Palette => self.open_palette(""),
+            Action::Declare => self.open_palette("declare "),
+            Action::Filter => {
+                self.show_board(fx);
+                self.mode = Mode::Filter;
+            }
+            Action::ToggleResolved => {
+                self.board.show_resolved = !self.board.show_resolved;
+                self.board.selected = 0;
+            }
+            Action::Open => {
+                if let (Screen::Board, Some(r)) = (self.screen, current) {
+                    self.open_room(r, fx);
+                }
+            }
+            Action::Back => {
+                if !self.board.filter.is_empty() && self.screen == Screen::Board {
+                    self.board.filter.clear();
+                } else {
+                    self.show_board(fx);
+                }
+            }
+            Action::Scribe => {
+                if let Screen::Room(_) = self.screen {
+                    self.mode = Mode::Scribe;
+                } else if let Some(r) = current {
+                    self.open_room(r, fx);
+                    self.mode = Mode::Scribe;
+                }
+            }
+            Action::Up => self.move_cursor(-1),
+            Action::Down => self.move_cursor(1),
+            Action::PageUp => self.move_cursor(-(self.timeline_height().max(2) as i64 - 1)),
+            Action::PageDown => self.move_cursor(self.timeline_height().max(2) as i64 - 1),
+            Action::Top => self.move_cursor(i64::MIN / 2),
+            Action::Bottom => self.follow(),
+            Action::Ack => {
+                if let Some(r) = current {
+                    self.send(Command::Acknowledge { incident: r }, format!("ack {r}"), fx);
+                }
+            }
+            Action::Resolve => {
+                if let Some(r) = current {
+                    self.send(Command::Resolve { incident: r }, format!("resolve {r}"), fx);
+                }
+            }
+            Action::SeverityUp | Action::SeverityDown => {
+                if let Some(inc) = current.and_then(|r| self.replica.state.incident(r)) {
+                    let n =
+                        inc.severity.number() as i16 + if a == Action::SeverityUp { -1 } else { 1 };
+                    match Severity::try_from(n.clamp(0, 9) as u8) {
+                        Ok(s) => {
+                            let r = inc.reference;
+                            self.send(
+                                Command::SetSeverity {
+                                    incident: r,
+                                    severity: s,
+                                },
+                                format!("{r} → {s}"),
+                                fx,
+                            );
+                        }
+                        Err(_) => {
+                            let edge = if a == Action::SeverityUp {
+                                "SEV1 is the highest"
+                            } else {
+                                "SEV4 is the lowest"
+                            };
+                            self.flash(Level::Error, edge);
+                        }
+                    }
+                }
+            }
+            Action::NextStatus => {
+                if let Some(inc) = current.and_then(|r| self.replica.state.incident(r)) {
+                    let next = match inc.status {
+                        Status::Investigating => Some(Status::Identified),
+                        Status::Identified => Some(Status::Monitoring),
+                        Status::Monitoring => Some(Status::Resolved),
+                        _ => None,
+                    };
+                    let r = inc.reference;
+                    match next {
+                        Some(s) => self.send(
+                            Command::SetStatus {
+                                incident: r,
+                                status: s,
+                            },
+                            format!("{r} → {s}"),
+                            fx,
+                        ),
+                        None => self.flash(
+                            Level::Error,
+                            format!("{r} is {}; use :status to reopen", inc.status),
+                        ),
+                    }
+                }
+            }
+            Action::Pin => {
+                if let Screen::Room(r) = self.screen {
+                    match self.selected_entry(r) {
+                        Some(id) => {
+                            let pinned = self
+                                .replica
+                                .state
+                                .incident(r)
+                                .and_then(|i| i.entry(id))
+                                .is_some_and(|e| e.pinned);
+                            let what = if pinned { "unpin" } else { "pin" };
+                            self.send(
+                                Command::PinEntry {
+                                    incident: r,
+                                    entry: id,
+                                    pinned: !pinned,
+                                },
+                                format!("{what} entry {id}"),
+                                fx,
+                            );
+                        }
+                        None => self.flash(Level::Error, "no timeline entry to pin"),
+                    }
+                }
+            }
+        }
+    }
+
+    fn move_cursor(&mut self, by: i64) {
+        match self.screen {
+            Screen::Board => {
+                let n = self.board_rows().len() as i64;
+                if n > 0 {
+                    let by = by.clamp(-n, n);
+                    self.board.selected =
+                        (self.board.selected as i64 + by).clamp(0, n - 1) as usize;
+                }
+            }
+            Screen::Room(r) => {
+                let len = self.timelines.get(&r).map_or(0, |t| t.rows.len()) as i64;
+                if len == 0 {
+                    return;
+                }
+                let cur = self.cursor_row(r).unwrap_or(0) as i64;
+                let next = (cur.saturating_add(by)).clamp(0, len - 1) as usize;
+                let view = self.rooms.entry(r).or_default();
+                view.cursor = if next as i64 == len - 1 && by > 0 {
+                    None
+                } else {
+                    Some(next)
+                };
+                self.keep_cursor_visible(r);
+            }
+        }
+    }
+
+    fn follow(&mut self) {
+        match self.screen {
+            Screen::Board => {
+                self.board.selected = self.board_rows().len().saturating_sub(1);
+            }
+            Screen::Room(r) => {
+                self.rooms.entry(r).or_default().cursor = None;
+                self.keep_cursor_visible(r);
+            }
+        }
+    }
+
+    /// Moves the window only as far as needed to keep the cursor in it.
+    fn keep_cursor_visible(&mut self, r: IncidentRef) {
+        let h = self.timeline_height().max(1);
+        let len = self.timelines.get(&r).map_or(0, |t| t.rows.len());
+        let row = self.cursor_row(r).unwrap_or(0);
+        let view = self.rooms.entry(r).or_default();
+        if view.cursor.is_none() {
+            view.offset = len.saturating_sub(h);
+            return;
+        }
+        if row < view.offset {
+            view.offset = row;
+        } else if row >= view.offset + h {
+            view.offset = row + 1 - h;
+        }
+        view.offset = view.offset.min(len.saturating_sub(h));
+    }
+
+    fn open_palette(&mut self, prefill: &str) {
+        self.mode = Mode::Palette;
+        self.palette = PaletteState {
+            input: prefill.to_string(),
+            ..Default::default()
+        };
+        self.refresh_completions();
+    }
+
+    fn refresh_completions(&mut self) {
+        let refs: Vec<IncidentRef> = self
+            .replica
+            .state
+            .incidents
+            .values()
+            .map(|i| i.reference)
+            .collect();
+        self.palette.completions = palette::complete(&self.palette.input, &refs);
+        self.palette.selected = 0;
+    }
+
+    fn palette_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        match k.code {
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Enter => {
+                let line = std::mem::take(&mut self.palette.input);
+                self.mode = Mode::Normal;
+                self.run_palette(&line, fx);
+            }
+            KeyCode::Tab => {
+                if let Some(c) = self.palette.completions.get(self.palette.selected).cloned() {
+                    self.palette.input = c;
+                    self.refresh_completions();
+                }
+            }
+            KeyCode::Down => {
+                let n = self.palette.completions.len().max(1);
+                self.palette.selected = (self.palette.selected + 1) % n;
+            }
+            KeyCode::Up => {
+                let n = self.palette.completions.len().max(1);
+                self.palette.selected = (self.palette.selected + n - 1) % n;
+            }
+            KeyCode::Backspace => {
+                if self.palette.input.pop().is_none() {
+                    self.mode = Mode::Normal;
+                }
+                self.refresh_completions();
+            }
+            KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.palette.input.clear();
+                self.refresh_completions();
+            }
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.palette.input.push(c);
+                self.refresh_completions();
+            }
+            _ => {}
+        }
+    }
+
+    fn run_palette(&mut self, line: &str, fx: &mut Vec<Effect>) {
+        let ctx = palette::Context {
+            incident: self.selected_incident(),
+            entry: match self.screen {
+                Screen::Room(r) => self.selected_entry(r),
+                Screen::Board => None,
+            },
+            now: self.now,
+            tz: self.tz,
+        };
+        match palette::parse(line, &ctx) {
+            Ok(Intent::Send(cmd)) => {
+                let what = line.trim().trim_start_matches(':').to_string();
+                let what = match (cmd.incident(), &cmd) {
+                    (Some(r), _) if !what.contains("INC-") => format!("{r}: {what}"),
+                    _ => what,
+                };
+                self.send(cmd, what, fx);
+            }
+            Ok(Intent::Open(r)) => self.open_room(r, fx),
+            Ok(Intent::Board) => self.show_board(fx),
+            Ok(Intent::Filter(f)) => {
+                self.show_board(fx);
+                self.board.filter = f;
+                self.board.selected = 0;
+            }
+            Ok(Intent::Help) => self.mode = Mode::Help,
+            Ok(Intent::Quit) => self.request_quit(fx),
+            Err(e) => {
+                self.flash(Level::Error, e);
+                // Keep what was typed so it can be fixed rather than retyped.
+                self.mode = Mode::Palette;
+                self.palette.input = line.to_string();
+                self.refresh_completions();
+            }
+        }
+    }
+
+    fn filter_key(&mut self, k: KeyEvent) {
+        match k.code {
+            KeyCode::Esc => {
+                self.board.filter.clear();
+                self.mode = Mode::Normal;
+            }
+            KeyCode::Enter => self.mode = Mode::Normal,
+            KeyCode::Backspace => {
+                self.board.filter.pop();
+            }
+            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.board.filter.push(c);
+            }
+            _ => {}
+        }
+        self.board.selected = 0;
+    }
+
+    fn scribe_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let Screen::Room(r) = self.screen else {
+            self.mode = Mode::Normal;
+            return;
+        };
+        let alt = k.modifiers.contains(KeyModifiers::ALT);
+        match k.code {
+            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Enter if alt || k.modifiers.contains(KeyModifiers::SHIFT) => {
+                self.rooms.entry(r).or_default().draft.insert_newline();
+            }
+            KeyCode::Enter => {
+                let text = self.rooms.entry(r).or_default().draft.lines().join("\n");
+                if text.trim().is_empty() {
+                    return;
+                }
+                match scribe::parse(&text, self.now, self.tz) {
+                    Ok(line) => {
+                        let short: String = line.text.chars().take(40).collect();
+                        self.send(
+                            Command::AddEntry {
+                                incident: r,
+                                entry_kind: line.kind,
+                                text: line.text,
+                                occurred_at: line.occurred_at,
+                            },
+                            format!("{r}: {short}"),
+                            fx,
+                        );
+                        self.rooms.entry(r).or_default().draft = new_draft();
+                        self.follow();
+                    }
+                    Err(e) => self.flash(Level::Error, e),
+                }
+            }
+            _ => {
+                self.rooms.entry(r).or_default().draft.input(k);
+            }
+        }
+    }
+
+    fn paste(&mut self, text: &str) {
+        match (self.mode, self.screen) {
+            (Mode::Scribe, Screen::Room(r)) => {
+                self.rooms.entry(r).or_default().draft.insert_str(text);
+            }
+            (Mode::Palette, _) => {
+                self.palette
+                    .input
+                    .push_str(&text.replace(['\n', '\r'], " "));
+                self.refresh_completions();
+            }
+            (Mode::Filter, _) => self
+                .board
+                .filter
+                .push_str(text.lines().next().unwrap_or("")),
+            _ => {}
+        }
+    }
+
+    fn feed_update(&mut self, u: Update, fx: &mut Vec<Effect>) {
+        if let Err(e) = self.replica.apply(&u) {
+            self.flash(Level::Error, format!("resynchronising: {e}"));
+            fx.push(Effect::Resync);
+            return;
+        }
+        self.dirty = true;
+        match u {
+            Update::Conn(c) => self.conn = c,
+            Update::Snapshot(_) => {
+                self.timelines.clear();
+                let open: Vec<IncidentRef> = self.rooms.keys().copied().collect();
+                for r in open {
+                    if let Some(inc) = self.replica.state.incident(r) {
+                        self.timelines.insert(r, TimelineIndex::build(inc));
+                    }
+                }
+                if let Screen::Room(r) = self.screen
+                    && self.replica.state.incident(r).is_none()
+                {
+                    self.show_board(fx);
+                }
+            }
+            Update::Event(e) => {
+                self.index_event(&e);
+                if self.open_when_known == Some(e.kind.incident()) {
+                    self.open_when_known = None;
+                    self.open_room(e.kind.incident(), fx);
+                    self.mode = Mode::Scribe;
+                }
+            }
+            Update::Answer { id, answer, .. } => self.answered(&id, answer, fx),
+            Update::ServerError { message, .. } => self.flash(Level::Error, message),
+            Update::Welcome { .. }
+            | Update::Synced(_)
+            | Update::Presence(_)
+            | Update::Queued(_) => {}
+        }
+        let n = self.board_rows().len();
+        if self.board.selected >= n {
+            self.board.selected = n.saturating_sub(1);
+        }
+    }
+
+    /// Keeps the timeline index of an open room in step with one event.
+    fn index_event(&mut self, e: &Event) {
+        let r = e.kind.incident();
+        let Some(index) = self.timelines.get_mut(&r) else {
+            return;
+        };
+        let Some(inc) = self.replica.state.incident(r) else {
+            return;
+        };
+        if let crate::model::EventKind::EntryCorrected { entry, .. } = &e.kind
+            && let Some(old) = inc.entry(*entry)
+        {
+            index.remove((old.occurred_at, old.id));
+        }
+        if let Some(new) = inc.entry(e.seq) {
+            let key = (new.occurred_at, new.id);
+            let at = index.rows.partition_point(|row| *row < key);
+            // A cursor below the insertion point moves with its entry.
+            if let Some(view) = self.rooms.get_mut(&r)
+                && let Some(c) = view.cursor.as_mut()
+                && *c >= at
+            {
+                *c += 1;
+            }
+            index.insert(key);
+        }
+        if self.screen == Screen::Room(r) {
+            self.keep_cursor_visible(r);
+        }
+    }
+
+    fn answered(&mut self, id: &str, answer: Answer, fx: &mut Vec<Effect>) {
+        let what = self
+            .sent
+            .remove(id)
+            .unwrap_or_else(|| "a command queued earlier".to_string());
+        match answer {
+            Answer::Ok { incident, .. } => {
+                if self.awaiting_declare.as_deref() == Some(id) {
+                    self.awaiting_declare = None;
+                    if let Some(r) = incident {
+                        self.flash(Level::Info, format!("{r} declared"));
+                        if self.replica.state.incident(r).is_some() {
+                            self.open_room(r, fx);
+                            self.mode = Mode::Scribe;
+                        } else {
+                            self.open_when_known = Some(r);
+                        }
+                    }
+                }
+            }
+            Answer::Error { message, .. } => {
+                self.flash(Level::Error, format!("refused ({what}): {message}"));
+            }
+        }
+    }
+}
+
+fn matches_filter(i: &Incident, needle: &str) -> bool {
+    let ic = i
+        .roles
+        .get(&crate::model::Role::IncidentCommander)
+        .map_or("", String::as_str);
+    [
+        i.reference.to_string().as_str(),
+        i.title.as_str(),
+        i.service.as_deref().unwrap_or(""),
+        i.status.as_str(),
+        &i.severity.to_string(),
+        ic,
+    ]
+    .iter()
+    .any(|f| f.to_lowercase().contains(needle))
+}
+
+/// Roles in the order rooms show them.
+pub const ROLE_ORDER: [crate::model::Role; 4] = [
+    crate::model::Role::IncidentCommander,
+    crate::model::Role::TechLead,
+    crate::model::Role::CommsLead,
+    crate::model::Role::Scribe,
+];
+
+/// Counts of incidents by state, for the board's title.
+pub fn counts(app: &App) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for i in app.replica.state.incidents.values() {
+        *m.entry(if i.is_active() { "active" } else { "resolved" })
+            .or_insert(0) += 1;
+    }
+    m
+}

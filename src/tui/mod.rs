@@ -1,0 +1,192 @@
+//! The console: a full-screen terminal war room on the shared feed.
+//!
+//! One event loop (`tokio::select!` over terminal events, the feed connection and a
+//! one-second tick) feeds [`app::App::update`], a pure state machine; the loop performs the
+//! effects it returns and draws only when something on screen changed.
+
+pub mod app;
+pub mod config;
+pub mod keymap;
+pub mod palette;
+pub mod scribe;
+pub mod theme;
+pub mod ui;
+
+use std::io::{Stdout, stdout};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{FixedOffset, Local};
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, KeyEventKind,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use crate::client::{Client, ClientConfig, ConnState};
+use crate::clock::{Clock, SystemClock};
+use crate::server::{RunningServer, ServerConfig};
+use app::{App, Effect, Msg};
+use keymap::Keymap;
+use theme::Theme;
+
+/// Everything the console needs to start.
+pub struct ConsoleOptions {
+    pub url: String,
+    pub name: String,
+    pub token: Option<String>,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    /// Where queued commands wait on disk.
+    pub outbox: Option<PathBuf>,
+    /// Problems with the config or theme files, shown when the console opens.
+    pub warnings: Vec<String>,
+    /// When this console relies on the default local feed: how to host it if it goes away.
+    pub host: Option<ServerConfig>,
+    /// A feed this console started and stops when it quits.
+    pub hosting: Option<RunningServer>,
+}
+
+/// Restores the terminal on every way out: normal quit, error, and panic.
+struct TerminalGuard;
+
+fn restore_terminal() {
+    if let Err(e) = disable_raw_mode() {
+        tracing::warn!("restoring the terminal: {e}");
+    }
+    if let Err(e) = execute!(
+        stdout(),
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    ) {
+        tracing::warn!("restoring the terminal: {e}");
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+}
+
+fn setup_terminal() -> anyhow::Result<(Terminal<CrosstermBackend<Stdout>>, TerminalGuard)> {
+    install_panic_hook();
+    enable_raw_mode().context("the console needs a terminal (raw mode could not be enabled)")?;
+    let guard = TerminalGuard;
+    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)
+        .context("preparing the terminal")?;
+    let terminal =
+        Terminal::new(CrosstermBackend::new(stdout())).context("opening the terminal")?;
+    Ok((terminal, guard))
+}
+
+/// The local time zone's current offset (injected into the app so tests can fix it).
+pub fn local_offset() -> FixedOffset {
+    *Local::now().offset()
+}
+
+/// Runs the console until the person quits.
+pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
+    let mut cfg = ClientConfig::new(opts.url.clone(), opts.name.clone());
+    cfg.token = opts.token.clone();
+    cfg.outbox = opts.outbox.clone();
+    let mut client = Client::start(cfg);
+    let clock = SystemClock;
+    let session = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+    let mut app = App::new(
+        opts.url.clone(),
+        opts.keymap.clone(),
+        clock.now(),
+        local_offset(),
+        session,
+    );
+    if !opts.warnings.is_empty() {
+        for w in &opts.warnings {
+            tracing::warn!("{w}");
+        }
+        app.show_warning(opts.warnings.join(" · "));
+    }
+
+    let (mut terminal, _guard) = setup_terminal()?;
+    if let Ok(size) = terminal.size() {
+        app.update(Msg::Resize(size.width, size.height));
+    }
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut feed_open = true;
+    loop {
+        if app.dirty {
+            terminal
+                .draw(|f| ui::render(&app, &opts.theme, f.area(), f.buffer_mut()))
+                .context("drawing")?;
+            app.dirty = false;
+        }
+        if app.quitting {
+            break;
+        }
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                Some(Ok(TermEvent::Paste(s))) => Msg::Paste(s),
+                Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                None => break,
+            },
+            u = client.next(), if feed_open => match u {
+                Some(u) => Msg::Feed(u),
+                None => { feed_open = false; continue; }
+            },
+            _ = tick.tick() => Msg::Tick(clock.now()),
+        };
+        let mut fx = app.update(msg);
+        // Coalesce: take every update already waiting before drawing once.
+        while let Some(u) = client.try_next() {
+            fx.extend(app.update(Msg::Feed(u)));
+        }
+        for effect in fx {
+            perform(&client, effect);
+        }
+        if opts.hosting.is_none()
+            && matches!(app.conn, ConnState::Reconnecting { .. })
+            && let Some(host) = &opts.host
+        {
+            // The local feed went away with the console that hosted it: host it here.
+            if let Ok(server) = crate::server::start(host.clone()).await {
+                tracing::info!("now hosting the local feed at {}", server.url());
+                opts.hosting = Some(server);
+            }
+        }
+    }
+    drop(terminal);
+    drop(client);
+    if let Some(server) = opts.hosting {
+        let _ = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
+    }
+    Ok(())
+}
+
+fn perform(client: &Client, effect: Effect) {
+    match effect {
+        Effect::Send { id, command } => client.send_with_id(id, command),
+        Effect::Focus(r) => client.focus(r),
+        Effect::Resync => client.resync(),
+        Effect::Quit => {}
+    }
+}

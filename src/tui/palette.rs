@@ -1,0 +1,513 @@
+//! The command palette: `:` then a command, with completion. Every action the console has
+//! is reachable here, so nothing depends on memorised keys.
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::model::{Command, EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+
+/// A palette command: name, usage, what it does. Help and completion come from this table.
+pub struct PaletteEntry {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub help: &'static str,
+}
+
+pub const COMMANDS: &[PaletteEntry] = &[
+    PaletteEntry {
+        name: "declare",
+        usage: "declare [sevN] TITLE",
+        help: "declare an incident (SEV3 unless given)",
+    },
+    PaletteEntry {
+        name: "note",
+        usage: "note TEXT",
+        help: "record a timeline entry (scribe prefixes work)",
+    },
+    PaletteEntry {
+        name: "ack",
+        usage: "ack",
+        help: "acknowledge",
+    },
+    PaletteEntry {
+        name: "sev",
+        usage: "sev N",
+        help: "set severity 1-4",
+    },
+    PaletteEntry {
+        name: "status",
+        usage: "status STATUS",
+        help: "investigating, identified, monitoring, resolved, closed",
+    },
+    PaletteEntry {
+        name: "role",
+        usage: "role ROLE NAME|me",
+        help: "give a role: ic, tl, comms, scribe",
+    },
+    PaletteEntry {
+        name: "release",
+        usage: "release ROLE",
+        help: "leave a role vacant",
+    },
+    PaletteEntry {
+        name: "pin",
+        usage: "pin [ENTRY]",
+        help: "pin the selected (or numbered) entry",
+    },
+    PaletteEntry {
+        name: "unpin",
+        usage: "unpin [ENTRY]",
+        help: "unpin an entry",
+    },
+    PaletteEntry {
+        name: "milestone",
+        usage: "milestone NAME [HH:MM]",
+        help: "impact_started, detected, acknowledged, mitigated, resolved",
+    },
+    PaletteEntry {
+        name: "retitle",
+        usage: "retitle TITLE",
+        help: "change the title",
+    },
+    PaletteEntry {
+        name: "resolve",
+        usage: "resolve",
+        help: "resolve the incident",
+    },
+    PaletteEntry {
+        name: "open",
+        usage: "open INC-N",
+        help: "open an incident room",
+    },
+    PaletteEntry {
+        name: "board",
+        usage: "board",
+        help: "back to the incident board",
+    },
+    PaletteEntry {
+        name: "filter",
+        usage: "filter TEXT",
+        help: "filter the board (empty clears)",
+    },
+    PaletteEntry {
+        name: "help",
+        usage: "help",
+        help: "keys, commands and scribe prefixes",
+    },
+    PaletteEntry {
+        name: "quit",
+        usage: "quit",
+        help: "quit warroom",
+    },
+];
+
+/// What a palette line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    Send(Command),
+    Open(IncidentRef),
+    Board,
+    Filter(String),
+    Help,
+    Quit,
+}
+
+/// What the palette knows about where it was opened.
+pub struct Context {
+    /// The incident in view (room) or selected (board).
+    pub incident: Option<IncidentRef>,
+    /// The timeline entry selected in the room.
+    pub entry: Option<u64>,
+    /// Whether that entry is pinned (so `pin` toggles sensibly).
+    pub now: DateTime<Utc>,
+    pub tz: FixedOffset,
+}
+
+/// Parses one palette line.
+pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
+    let line = line.trim().trim_start_matches(':').trim();
+    let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let mut rest = rest.trim();
+    if name.is_empty() {
+        return Err("type a command; Tab completes".into());
+    }
+    let matches: Vec<&PaletteEntry> = COMMANDS
+        .iter()
+        .filter(|c| c.name.starts_with(name))
+        .collect();
+    let entry = match COMMANDS.iter().find(|c| c.name == name) {
+        Some(e) => e,
+        None if matches.len() == 1 => matches[0],
+        None if matches.is_empty() => {
+            return Err(format!("unknown command '{name}' (:help lists them)"));
+        }
+        None => {
+            let names: Vec<&str> = matches.iter().map(|m| m.name).collect();
+            return Err(format!("'{name}' could be {}", names.join(", ")));
+        }
+    };
+    // An explicit incident reference may come first: `:ack INC-3`.
+    let mut target = ctx.incident;
+    if entry.name != "declare" && entry.name != "open" {
+        let (first, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        if first.to_ascii_uppercase().starts_with("INC-") {
+            target = Some(
+                first
+                    .parse()
+                    .map_err(|e: crate::model::Rejection| e.message)?,
+            );
+            rest = tail.trim();
+        }
+    }
+    let incident = || {
+        target.ok_or_else(|| {
+            format!(
+                "open an incident first, or name it: :{} INC-N …",
+                entry.name
+            )
+        })
+    };
+    let need = |what: &str| -> Result<(), String> {
+        if rest.is_empty() {
+            Err(format!("usage: :{} — {what} is missing", entry.usage))
+        } else {
+            Ok(())
+        }
+    };
+    let msg = |e: crate::model::Rejection| e.message;
+    Ok(match entry.name {
+        "declare" => {
+            need("the title")?;
+            let (first, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let (severity, title) = match first.parse::<Severity>() {
+                Ok(s) if first.to_ascii_lowercase().starts_with("sev") => (s, tail.trim()),
+                _ => (Severity::Sev3, rest),
+            };
+            if title.is_empty() {
+                return Err("usage: :declare [sevN] TITLE — the title is missing".into());
+            }
+            Intent::Send(Command::Declare {
+                title: title.to_string(),
+                severity,
+                service: None,
+                restricted: false,
+            })
+        }
+        "note" => {
+            need("the text")?;
+            let l = super::scribe::parse(rest, ctx.now, ctx.tz)?;
+            Intent::Send(Command::AddEntry {
+                incident: incident()?,
+                entry_kind: l.kind,
+                text: l.text,
+                occurred_at: l.occurred_at,
+            })
+        }
+        "ack" => Intent::Send(Command::Acknowledge {
+            incident: incident()?,
+        }),
+        "resolve" => Intent::Send(Command::Resolve {
+            incident: incident()?,
+        }),
+        "sev" => {
+            need("the severity")?;
+            Intent::Send(Command::SetSeverity {
+                incident: incident()?,
+                severity: rest.parse().map_err(msg)?,
+            })
+        }
+        "status" => {
+            need("the status")?;
+            Intent::Send(Command::SetStatus {
+                incident: incident()?,
+                status: rest.parse().map_err(msg)?,
+            })
+        }
+        "role" => {
+            need("the role")?;
+            let (role, person) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let role = Role::parse_loose(role).map_err(msg)?;
+            let person = person.trim();
+            if person.is_empty() {
+                return Err("usage: :role ROLE NAME|me — the name is missing".into());
+            }
+            Intent::Send(Command::AssignRole {
+                incident: incident()?,
+                role,
+                person: person.to_string(),
+            })
+        }
+        "release" => {
+            need("the role")?;
+            Intent::Send(Command::ReleaseRole {
+                incident: incident()?,
+                role: Role::parse_loose(rest).map_err(msg)?,
+            })
+        }
+        "pin" | "unpin" => {
+            let entry_id = if rest.is_empty() {
+                ctx.entry
+                    .ok_or("select a timeline entry first (↑/↓), or give its number")?
+            } else {
+                rest.trim_start_matches('#')
+                    .parse()
+                    .map_err(|_| format!("'{rest}' is not an entry number"))?
+            };
+            Intent::Send(Command::PinEntry {
+                incident: incident()?,
+                entry: entry_id,
+                pinned: entry.name == "pin",
+            })
+        }
+        "milestone" => {
+            need("the milestone")?;
+            let (name, at) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let milestone: Milestone = name.parse().map_err(msg)?;
+            let at = match at.trim() {
+                "" => None,
+                t => {
+                    super::scribe::parse(
+                        &format!("@{} x", t.trim_start_matches('@')),
+                        ctx.now,
+                        ctx.tz,
+                    )?
+                    .occurred_at
+                }
+            };
+            Intent::Send(Command::SetMilestone {
+                incident: incident()?,
+                milestone,
+                at,
+            })
+        }
+        "retitle" => {
+            need("the title")?;
+            Intent::Send(Command::Retitle {
+                incident: incident()?,
+                title: rest.to_string(),
+            })
+        }
+        "open" => {
+            need("the incident")?;
+            Intent::Open(rest.parse().map_err(msg)?)
+        }
+        "board" => Intent::Board,
+        "filter" => Intent::Filter(rest.to_string()),
+        "help" => Intent::Help,
+        "quit" => Intent::Quit,
+        _ => return Err(format!("unknown command '{name}'")),
+    })
+}
+
+/// Completions for what is typed so far: whole replacement lines, best first.
+pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
+    let line = line.trim_start_matches(':');
+    match line.split_once(' ') {
+        None => COMMANDS
+            .iter()
+            .filter(|c| c.name.starts_with(line))
+            .map(|c| format!("{} ", c.name))
+            .collect(),
+        Some((cmd, arg)) => {
+            let options: Vec<String> = match cmd {
+                "status" => Status::ALL.iter().map(|s| s.as_str().to_string()).collect(),
+                "role" | "release" if !arg.contains(' ') => {
+                    ["ic", "tl", "comms", "scribe"].map(String::from).to_vec()
+                }
+                "milestone" if !arg.contains(' ') => Milestone::ALL
+                    .iter()
+                    .map(|m| m.as_str().to_string())
+                    .collect(),
+                "sev" => (1..=4).map(|n| n.to_string()).collect(),
+                "declare" if !arg.contains(' ') => (1..=4).map(|n| format!("sev{n}")).collect(),
+                "open" => incidents.iter().map(|r| r.to_string()).collect(),
+                "note" if !arg.contains(' ') => super::scribe::PREFIXES
+                    .iter()
+                    .map(|(p, _, _)| p.to_string())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let (done, partial) = match arg.rsplit_once(' ') {
+                Some((d, p)) => (format!("{d} "), p),
+                None => (String::new(), arg),
+            };
+            options
+                .into_iter()
+                .filter(|o| {
+                    o.to_ascii_lowercase()
+                        .starts_with(&partial.to_ascii_lowercase())
+                        && o != partial
+                })
+                .map(|o| format!("{cmd} {done}{o}"))
+                .collect()
+        }
+    }
+}
+
+/// The kind names shown in help for the scribe pane.
+pub fn kind_label(k: EntryKind) -> &'static str {
+    match k {
+        EntryKind::Note => "note",
+        EntryKind::Decision => "decision",
+        EntryKind::Action => "action",
+        EntryKind::Hypothesis => "hypothesis",
+        EntryKind::RuledOut => "ruled out",
+        EntryKind::StatusUpdate => "update",
+        EntryKind::Milestone => "milestone",
+        EntryKind::System => "system",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ctx(incident: Option<u32>) -> Context {
+        Context {
+            incident: incident.map(IncidentRef),
+            entry: Some(7),
+            now: Utc.with_ymd_and_hms(2026, 3, 10, 2, 10, 0).unwrap(),
+            tz: FixedOffset::east_opt(0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn parses_every_command() {
+        let c = ctx(Some(2));
+        assert_eq!(
+            parse(":declare sev1 Checkout down", &c).unwrap(),
+            Intent::Send(Command::Declare {
+                title: "Checkout down".into(),
+                severity: Severity::Sev1,
+                service: None,
+                restricted: false
+            })
+        );
+        assert!(matches!(
+            parse("declare Search slow", &c).unwrap(),
+            Intent::Send(Command::Declare {
+                severity: Severity::Sev3,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse("ack", &c).unwrap(),
+            Intent::Send(Command::Acknowledge {
+                incident: IncidentRef(2)
+            })
+        );
+        assert_eq!(
+            parse("ack INC-5", &c).unwrap(),
+            Intent::Send(Command::Acknowledge {
+                incident: IncidentRef(5)
+            })
+        );
+        assert_eq!(
+            parse("sev 1", &c).unwrap(),
+            Intent::Send(Command::SetSeverity {
+                incident: IncidentRef(2),
+                severity: Severity::Sev1
+            })
+        );
+        assert!(
+            parse("sev 5", &c)
+                .unwrap_err()
+                .contains("severity 5 does not exist")
+        );
+        assert!(matches!(
+            parse("status monitoring", &c).unwrap(),
+            Intent::Send(Command::SetStatus {
+                status: Status::Monitoring,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse("role ic me", &c).unwrap(),
+            Intent::Send(Command::AssignRole {
+                incident: IncidentRef(2),
+                role: Role::IncidentCommander,
+                person: "me".into()
+            })
+        );
+        assert!(
+            parse("role chef bob", &c)
+                .unwrap_err()
+                .contains("unknown role 'chef'")
+        );
+        assert!(matches!(
+            parse("note d: roll back", &c).unwrap(),
+            Intent::Send(Command::AddEntry {
+                entry_kind: EntryKind::Decision,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse("pin", &c).unwrap(),
+            Intent::Send(Command::PinEntry {
+                incident: IncidentRef(2),
+                entry: 7,
+                pinned: true
+            })
+        );
+        assert_eq!(
+            parse("unpin #9", &c).unwrap(),
+            Intent::Send(Command::PinEntry {
+                incident: IncidentRef(2),
+                entry: 9,
+                pinned: false
+            })
+        );
+        assert!(matches!(
+            parse("milestone impact_started 01:52", &c).unwrap(),
+            Intent::Send(Command::SetMilestone { at: Some(_), .. })
+        ));
+        assert_eq!(
+            parse("open INC-4", &c).unwrap(),
+            Intent::Open(IncidentRef(4))
+        );
+        assert_eq!(
+            parse("res", &c).unwrap(),
+            Intent::Send(Command::Resolve {
+                incident: IncidentRef(2)
+            })
+        );
+        assert_eq!(parse("q", &c).unwrap(), Intent::Quit);
+        assert_eq!(parse("help", &c).unwrap(), Intent::Help);
+        assert!(
+            parse("re", &c)
+                .unwrap_err()
+                .contains("could be release, retitle, resolve")
+        );
+        assert!(
+            parse("launch", &c)
+                .unwrap_err()
+                .contains("unknown command 'launch'")
+        );
+        assert!(
+            parse("ack", &ctx(None))
+                .unwrap_err()
+                .contains("open an incident first")
+        );
+        assert!(
+            parse("declare", &c)
+                .unwrap_err()
+                .contains("the title is missing")
+        );
+    }
+
+    #[test]
+    fn completes_names_and_arguments() {
+        assert_eq!(complete("de", &[]), ["declare "]);
+        assert_eq!(complete("st", &[]), ["status "]);
+        assert_eq!(complete("status mo", &[]), ["status monitoring"]);
+        assert_eq!(
+            complete("role ", &[]),
+            ["role ic", "role tl", "role comms", "role scribe"]
+        );
+        assert_eq!(
+            complete("open INC-1", &[IncidentRef(1), IncidentRef(12)]),
+            ["open INC-12"]
+        );
+        assert_eq!(complete("r", &[]).len(), 4);
+    }
+}

@@ -1,0 +1,185 @@
+//! The real console, driven as a person would: `warroom serve` on a loopback port, two
+//! consoles in tmux. One declares an incident through the palette and writes a scribe
+//! note; the other's screen shows both; quitting restores the terminal.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::ServeProcess;
+
+/// A private tmux server, killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var_os("WARROOM_SKIP_TMUX").is_some(),
+                "tmux is needed for the console's end-to-end test: apt-get install -y tmux \
+                 (or set WARROOM_SKIP_TMUX=1 to skip it)"
+            );
+            return None;
+        }
+        Some(Tmux {
+            socket: format!("warroom-test-{}", std::process::id()),
+        })
+    }
+
+    fn cmd(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `warroom` in a 160x48 session; after it exits the shell reports how the
+    /// terminal was left.
+    fn console(&self, session: &str, url: &str, name: &str, home: &Path) {
+        let script = format!(
+            "{bin}; echo \"warroom exited $?\"; stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; exec sleep 120",
+            bin = env!("CARGO_BIN_EXE_warroom")
+        );
+        let home = home.display().to_string();
+        let data = format!("{home}/{name}-data");
+        let config = format!("{home}/{name}-config.toml");
+        let status = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(["new-session", "-d", "-s", session, "-x", "160", "-y", "48"])
+            .args([
+                "-e",
+                &format!("WARROOM_SERVER={url}"),
+                "-e",
+                &format!("WARROOM_NAME={name}"),
+            ])
+            .args([
+                "-e",
+                &format!("WARROOM_DATA_DIR={data}"),
+                "-e",
+                &format!("WARROOM_CONFIG={config}"),
+            ])
+            .args(["-e", "TERM=xterm-256color"])
+            .args(["sh", "-c", &script])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn screen(&self, session: &str) -> String {
+        self.cmd(&["capture-pane", "-p", "-t", session])
+    }
+
+    fn keys(&self, session: &str, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", session];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+
+    /// Types literal text (no key-name interpretation).
+    fn type_text(&self, session: &str, text: &str) {
+        self.cmd(&["send-keys", "-t", session, "-l", text]);
+    }
+
+    /// Waits until the screen shows `needle`, reading it again as it changes.
+    fn wait_for(&self, session: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen(session);
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "'{needle}' never appeared on {session}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+#[test]
+fn two_consoles_share_a_live_war_room() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.console("bob", &server.url, "bob", dir.path());
+    tmux.wait_for("alice", "● live");
+    tmux.wait_for("bob", "● live");
+    let s = tmux.wait_for("alice", "present: alice, bob");
+    assert!(s.contains("No incidents."), "{s}");
+
+    // Alice declares through the palette, with completion.
+    tmux.keys("alice", &[":"]);
+    tmux.type_text("alice", "decl");
+    tmux.keys("alice", &["Tab"]);
+    tmux.type_text("alice", "sev2 Payments API returning 500s");
+    tmux.keys("alice", &["Enter"]);
+    let s = tmux.wait_for("alice", "INC-1 declared");
+    assert!(
+        s.contains("SEV2") && s.contains("Payments API returning 500s"),
+        "{s}"
+    );
+    // Her room opened with the scribe pane ready: she types a decision.
+    tmux.wait_for("alice", "enter records");
+    tmux.type_text("alice", "d: roll back deploy 4471");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "roll back deploy 4471");
+
+    // Bob sees the incident on his board, live, then its room with the note.
+    let s = tmux.wait_for("bob", "Payments API returning 500s");
+    assert!(
+        s.contains("INC-1") && s.contains("SEV2") && s.contains("no IC"),
+        "{s}"
+    );
+    tmux.keys("bob", &["Enter"]);
+    let s = tmux.wait_for("bob", "roll back deploy 4471");
+    assert!(s.contains("decision") && s.contains("alice"), "{s}");
+    // Alice sees Bob in the room.
+    tmux.wait_for("alice", "here: alice, bob");
+
+    // Bob acknowledges with a single key; Alice's header changes.
+    tmux.keys("bob", &["a"]);
+    tmux.wait_for("alice", "acked by bob");
+
+    // Quitting restores the terminal: cooked mode, echo on, the normal screen back.
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "Scribe · i tab to write");
+    tmux.keys("alice", &["q"]);
+    let s = tmux.wait_for("alice", "warroom exited 0");
+    assert!(s.contains("icanon") && !s.contains("-icanon"), "{s}");
+    assert!(s.contains("echo") && !s.contains("-echo "), "{s}");
+    assert!(
+        !s.contains("Timeline"),
+        "the alternate screen is gone:\n{s}"
+    );
+
+    // A typed draft makes quitting ask first.
+    tmux.keys("bob", &["i"]);
+    tmux.type_text("bob", "half-written thought");
+    // Escape and q sent in one write would read as alt-q; wait for the pane to leave first.
+    tmux.keys("bob", &["Escape"]);
+    tmux.wait_for("bob", "Scribe · i tab to write");
+    tmux.keys("bob", &["q"]);
+    tmux.wait_for("bob", "the scribe draft in INC-1");
+    tmux.keys("bob", &["y"]);
+    tmux.wait_for("bob", "warroom exited 0");
+}
