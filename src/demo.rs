@@ -1,10 +1,439 @@
-// PROVISIONAL stand-in so the tree builds until the full module lands; replace this whole file.
+//! `warroom demo`: an embedded feed where a payments outage plays out live, so a newcomer
+//! sees a working war room at once. The script is data ([`scenario`]); [`play`] performs it
+//! through ordinary feed clients, one per responder, on tokio's clock (so tests can run it
+//! fast or with paused time).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::client::{Client, ClientConfig, Replica, Update};
+use crate::model::{Command, EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+use crate::protocol::Answer;
+use crate::server::{RunningServer, ServerConfig};
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Act {
+    Run(Command),
+    /// Pin the entry the previous step recorded.
+    PinPrevious(IncidentRef),
+}
+
+/// One moment of the script: `after` the start, `who` does `act`.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub after: Duration,
+    pub who: &'static str,
+    pub act: Act,
+}
+
+/// How the script went.
+#[derive(Debug, Clone, Default)]
+pub struct PlaySummary {
+    pub steps: usize,
+    /// Steps the feed refused, with its reason (a healthy script has none).
+    pub rejected: Vec<String>,
+}
+
+const PAYMENTS: IncidentRef = IncidentRef(1);
+const SEARCH: IncidentRef = IncidentRef(2);
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn note(inc: IncidentRef, kind: EntryKind, text: &str) -> Act {
+    Act::Run(Command::AddEntry {
+        incident: inc,
+        entry_kind: kind,
+        text: text.to_string(),
+        occurred_at: None,
+    })
+}
+
+fn role(inc: IncidentRef, role: Role) -> Act {
+    Act::Run(Command::AssignRole {
+        incident: inc,
+        role,
+        person: "me".into(),
+    })
+}
+
+fn status(inc: IncidentRef, status: Status) -> Act {
+    Act::Run(Command::SetStatus {
+        incident: inc,
+        status,
+    })
+}
+
+/// The payments outage, about three and a half minutes at speed 1. `now` anchors the
+/// backdated "impact started" entry a few minutes before the declaration.
+pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
+    use EntryKind::{Action, Decision, Hypothesis, Note, RuledOut, StatusUpdate};
+    let s = |after, who, act| Step {
+        after: secs(after),
+        who,
+        act,
+    };
+    vec![
+        s(
+            2,
+            "alertmanager",
+            Act::Run(Command::Declare {
+                title: "Checkout failing: payments-api returning 5xx".into(),
+                severity: Severity::Sev2,
+                service: Some("payments".into()),
+                restricted: false,
+            }),
+        ),
+        s(
+            3,
+            "alertmanager",
+            note(
+                PAYMENTS,
+                Note,
+                "[alert firing] PaymentsHighErrorRate: 5xx at 12.4% on payments-api (threshold 5% for 3m)",
+            ),
+        ),
+        s(
+            10,
+            "alertmanager",
+            note(
+                PAYMENTS,
+                Note,
+                "[alert firing] CheckoutLatencyP99: p99 3.8s on checkout-web (threshold 2s)",
+            ),
+        ),
+        s(
+            16,
+            "priya",
+            Act::Run(Command::Acknowledge { incident: PAYMENTS }),
+        ),
+        s(20, "priya", role(PAYMENTS, Role::IncidentCommander)),
+        s(
+            24,
+            "priya",
+            note(
+                PAYMENTS,
+                Note,
+                "IC here. Bridge open in #inc-payments; marco please take tech lead",
+            ),
+        ),
+        s(30, "marco", role(PAYMENTS, Role::TechLead)),
+        s(34, "lee", role(PAYMENTS, Role::Scribe)),
+        s(
+            38,
+            "lee",
+            Act::Run(Command::AddEntry {
+                incident: PAYMENTS,
+                entry_kind: Note,
+                text: "impact started: first 5xx on payments-api (from the load balancer logs)"
+                    .into(),
+                occurred_at: Some(now - chrono::Duration::minutes(4)),
+            }),
+        ),
+        s(
+            40,
+            "lee",
+            Act::Run(Command::SetMilestone {
+                incident: PAYMENTS,
+                milestone: Milestone::ImpactStarted,
+                occurred_at: Some(now - chrono::Duration::minutes(4)),
+            }),
+        ),
+        s(
+            44,
+            "marco",
+            note(
+                PAYMENTS,
+                Hypothesis,
+                "connection pool exhaustion after deploy 4471 (it changed the pool timeout)",
+            ),
+        ),
+        s(
+            54,
+            "marco",
+            note(
+                PAYMENTS,
+                Note,
+                "payments-api pods: 48/50 DB connections in use, 900 requests waiting for a connection",
+            ),
+        ),
+        s(62, "sam", role(PAYMENTS, Role::CommsLead)),
+        s(
+            68,
+            "sam",
+            note(
+                PAYMENTS,
+                StatusUpdate,
+                "What is happening: elevated checkout failures. Impact: ~12% of card payments failing. What we are doing: on-call engaged, checking deploy 4471. Next update in 15 minutes.",
+            ),
+        ),
+        s(
+            78,
+            "alertmanager",
+            note(
+                PAYMENTS,
+                Note,
+                "[alert firing] PaymentsHighErrorRate: 5xx at 41.7% on payments-api",
+            ),
+        ),
+        s(
+            84,
+            "priya",
+            Act::Run(Command::SetSeverity {
+                incident: PAYMENTS,
+                severity: Severity::Sev1,
+            }),
+        ),
+        s(
+            88,
+            "priya",
+            note(
+                PAYMENTS,
+                Note,
+                "raising to SEV1: about 40% of checkouts failing; VP engineering paged per policy",
+            ),
+        ),
+        s(
+            96,
+            "marco",
+            note(
+                PAYMENTS,
+                RuledOut,
+                "DNS: resolution is healthy from every payments pod",
+            ),
+        ),
+        s(
+            104,
+            "priya",
+            note(
+                PAYMENTS,
+                Decision,
+                "roll back payments-api to 4470 now; investigate 4471 afterwards",
+            ),
+        ),
+        s(106, "lee", Act::PinPrevious(PAYMENTS)),
+        s(
+            114,
+            "marco",
+            note(PAYMENTS, Action, "rollback of payments-api to 4470 started"),
+        ),
+        s(
+            120,
+            "grafana",
+            Act::Run(Command::Declare {
+                title: "Search p99 latency above 2s".into(),
+                severity: Severity::Sev3,
+                service: Some("search".into()),
+                restricted: false,
+            }),
+        ),
+        s(
+            122,
+            "grafana",
+            note(
+                SEARCH,
+                Note,
+                "[alert firing] SearchLatencyP99: p99 2.4s on search-api (threshold 2s for 10m)",
+            ),
+        ),
+        s(
+            134,
+            "marco",
+            note(
+                PAYMENTS,
+                Action,
+                "rollback complete; DB connections 22/50, no requests waiting",
+            ),
+        ),
+        s(140, "priya", status(PAYMENTS, Status::Identified)),
+        s(
+            146,
+            "alertmanager",
+            note(
+                PAYMENTS,
+                Note,
+                "[alert resolved] PaymentsHighErrorRate: 5xx at 0.8% on payments-api",
+            ),
+        ),
+        s(152, "priya", status(PAYMENTS, Status::Monitoring)),
+        s(
+            158,
+            "sam",
+            note(
+                PAYMENTS,
+                StatusUpdate,
+                "What is happening: checkout has recovered after rolling back deploy 4471. Impact: ~40% of card payments failed for about 15 minutes. What we are doing: watching error rates before resolving. Next update in 15 minutes.",
+            ),
+        ),
+        s(
+            170,
+            "lee",
+            note(
+                PAYMENTS,
+                Note,
+                "post-mortem owner: marco, draft due within 48 hours",
+            ),
+        ),
+        s(
+            182,
+            "marco",
+            note(
+                PAYMENTS,
+                Note,
+                "error rate at baseline for 10 minutes; pool usage steady",
+            ),
+        ),
+        s(
+            196,
+            "priya",
+            Act::Run(Command::Resolve { incident: PAYMENTS }),
+        ),
+        s(
+            202,
+            "sam",
+            note(
+                PAYMENTS,
+                StatusUpdate,
+                "Resolved: checkout is fully recovered. A post-mortem will follow within 48 hours.",
+            ),
+        ),
+        s(
+            210,
+            "lee",
+            note(
+                SEARCH,
+                Note,
+                "search latency still elevated; owner is the search on-call during business hours",
+            ),
+        ),
+    ]
+}
+
+/// Performs the script against the feed at `url`, `speed` times faster than written.
+/// Refused steps are collected, never fatal.
+pub async fn play(url: &str, steps: Vec<Step>, speed: f64) -> PlaySummary {
+    let mut clients = connect(url, &steps).await;
+    perform(&mut clients, steps, speed).await
+}
+
+/// One connected client per responder in the script.
+async fn connect(url: &str, steps: &[Step]) -> HashMap<&'static str, Client> {
+    let mut clients: HashMap<&'static str, Client> = HashMap::new();
+    for step in steps {
+        if clients.contains_key(step.who) {
+            continue;
+        }
+        let mut client = Client::start(ClientConfig::new(url, step.who));
+        wait_synced(&mut client).await;
+        clients.insert(step.who, client);
+    }
+    clients
+}
+
+async fn perform(
+    clients: &mut HashMap<&'static str, Client>,
+    steps: Vec<Step>,
+    speed: f64,
+) -> PlaySummary {
+    let speed = if speed.is_finite() && speed > 0.0 {
+        speed
+    } else {
+        1.0
+    };
+    let start = tokio::time::Instant::now();
+    let mut summary = PlaySummary::default();
+    let mut previous: Option<u64> = None;
+    for step in steps {
+        tokio::time::sleep_until(start + step.after.div_f64(speed)).await;
+        let Some(client) = clients.get(step.who) else {
+            continue;
+        };
+        let command = match step.act {
+            Act::Run(c) => c,
+            Act::PinPrevious(incident) => match previous {
+                Some(entry) => Command::PinEntry {
+                    incident,
+                    entry,
+                    pinned: true,
+                },
+                None => continue,
+            },
+        };
+        summary.steps += 1;
+        let (_, answer) = client.submit(command.clone());
+        match answer.await {
+            Ok(Answer::Ok { seqs, .. }) => previous = seqs.first().copied(),
+            Ok(Answer::Error { message, .. }) => {
+                tracing::warn!("demo step refused ({}): {message}", step.who);
+                summary
+                    .rejected
+                    .push(format!("{}: {command:?}: {message}", step.who));
+            }
+            Err(_) => summary
+                .rejected
+                .push(format!("{}: no answer (connection closed)", step.who)),
+        }
+        for c in clients.values_mut() {
+            while c.try_next().is_some() {}
+        }
+    }
+    summary
+}
+
+async fn wait_synced(client: &mut Client) {
+    let mut replica = Replica::default();
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(u) = client.next().await {
+            let _ = replica.apply(&u);
+            if matches!(u, Update::Synced(_)) {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+/// The demo's data directory, removed when the demo ends.
+pub struct DemoDir(pub PathBuf);
+
+impl Drop for DemoDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts an embedded feed on a free loopback port with a fresh data directory, and the
+/// script playing against it.
 pub async fn start(
-    _s: f64,
-) -> anyhow::Result<(
-    crate::server::RunningServer,
-    tokio::task::JoinHandle<()>,
-    (),
-)> {
-    anyhow::bail!("stub")
+    speed: f64,
+) -> anyhow::Result<(RunningServer, tokio::task::JoinHandle<()>, DemoDir)> {
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let dir =
+        DemoDir(std::env::temp_dir().join(format!("warroom-demo-{}-{nanos}", std::process::id())));
+    let addr = "127.0.0.1:0".parse()?;
+    let server = crate::server::start(ServerConfig::new(addr, dir.0.clone())).await?;
+    let url = server.url();
+    let player = tokio::spawn(async move {
+        let steps = scenario(Utc::now());
+        let mut clients = connect(&url, &steps).await;
+        let summary = perform(&mut clients, steps, speed).await;
+        tracing::info!(
+            steps = summary.steps,
+            refused = summary.rejected.len(),
+            "demo scenario finished"
+        );
+        // The responders stay in the room until the demo is closed.
+        loop {
+            for c in clients.values_mut() {
+                while c.try_next().is_some() {}
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    Ok((server, player, dir))
 }

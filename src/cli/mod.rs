@@ -184,6 +184,7 @@ impl Global {
             .clone()
             .filter(|n| !n.trim().is_empty())
             .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
             .or_else(|| std::env::var("USERNAME").ok().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| "responder".to_string())
     }

@@ -74,12 +74,12 @@ pub enum Command {
         #[serde(default = "yes")]
         pinned: bool,
     },
-    /// `at` defaults to now.
+    /// `occurred_at` defaults to now.
     SetMilestone {
         incident: IncidentRef,
         milestone: Milestone,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        at: Option<DateTime<Utc>>,
+        occurred_at: Option<DateTime<Utc>>,
     },
     Acknowledge {
         incident: IncidentRef,

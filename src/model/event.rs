@@ -76,10 +76,11 @@ pub enum EventKind {
         entry: u64,
         pinned: bool,
     },
+    /// When the milestone happened. (Not `at`: that is the event's own recording time.)
     MilestoneSet {
         incident: IncidentRef,
         milestone: Milestone,
-        at: DateTime<Utc>,
+        occurred_at: DateTime<Utc>,
     },
     Acknowledged {
         incident: IncidentRef,

@@ -373,8 +373,12 @@ impl State {
                     pinned: *pinned,
                 }]
             }
-            C::SetMilestone { milestone, at, .. } => {
-                let at = at.unwrap_or(now);
+            C::SetMilestone {
+                milestone,
+                occurred_at,
+                ..
+            } => {
+                let at = occurred_at.unwrap_or(now);
                 validate::past_time("milestone time", at, now)?;
                 if inc.milestones.get(milestone) == Some(&at) {
                     return Err(Rejection::conflict(format!(
@@ -385,7 +389,7 @@ impl State {
                 vec![E::MilestoneSet {
                     incident: r,
                     milestone: *milestone,
-                    at,
+                    occurred_at: at,
                 }]
             }
             C::Acknowledge { .. } => {
@@ -567,7 +571,11 @@ impl State {
                 })?;
                 e.pinned = *pinned;
             }
-            EventKind::MilestoneSet { milestone, at, .. } => {
+            EventKind::MilestoneSet {
+                milestone,
+                occurred_at: at,
+                ..
+            } => {
                 let prev = inc.milestones.insert(*milestone, *at);
                 let name = milestone.as_str().replace('_', " ");
                 let text = match prev {

@@ -337,7 +337,7 @@ fn milestones_can_be_set_and_corrected() {
         Command::SetMilestone {
             incident: INC1,
             milestone: Milestone::ImpactStarted,
-            at: Some(at),
+            occurred_at: Some(at),
         },
     );
     log.ok(
@@ -345,7 +345,7 @@ fn milestones_can_be_set_and_corrected() {
         Command::SetMilestone {
             incident: INC1,
             milestone: Milestone::ImpactStarted,
-            at: Some(at - Duration::minutes(5)),
+            occurred_at: Some(at - Duration::minutes(5)),
         },
     );
     let i = log.inc(1);
@@ -631,4 +631,90 @@ fn board_orders_active_then_severity_then_age() {
     log.ok("a", declare("new sev3", 3));
     let order: Vec<&str> = log.state.board().iter().map(|i| i.title.as_str()).collect();
     assert_eq!(order, ["sev1", "old sev3", "new sev3", "resolved sev1"]);
+}
+
+/// Every event kind survives the wire and the log: the envelope's fields (`seq`, `at`,
+/// `actor`, `kind`) must never collide with a kind's own fields.
+#[test]
+fn every_event_kind_round_trips_through_json() {
+    let r = INC1;
+    let t = t0();
+    let kinds = vec![
+        EventKind::Declared {
+            incident: r,
+            title: "t".into(),
+            service: Some("s".into()),
+            severity: Severity::Sev1,
+            restricted: true,
+        },
+        EventKind::Retitled {
+            incident: r,
+            title: "t2".into(),
+        },
+        EventKind::SeverityChanged {
+            incident: r,
+            from: Severity::Sev2,
+            to: Severity::Sev1,
+        },
+        EventKind::StatusChanged {
+            incident: r,
+            from: Status::Investigating,
+            to: Status::Identified,
+        },
+        EventKind::RoleAssigned {
+            incident: r,
+            role: Role::Scribe,
+            person: "lee".into(),
+        },
+        EventKind::RoleReleased {
+            incident: r,
+            role: Role::Scribe,
+            person: "lee".into(),
+        },
+        EventKind::EntryAdded {
+            incident: r,
+            entry_kind: EntryKind::Decision,
+            text: "x".into(),
+            occurred_at: t - Duration::minutes(3),
+        },
+        EventKind::EntryCorrected {
+            incident: r,
+            entry: 2,
+            entry_kind: EntryKind::Note,
+            text: "y".into(),
+            occurred_at: t - Duration::minutes(2),
+        },
+        EventKind::EntryPinned {
+            incident: r,
+            entry: 2,
+            pinned: true,
+        },
+        EventKind::MilestoneSet {
+            incident: r,
+            milestone: Milestone::ImpactStarted,
+            occurred_at: t - Duration::minutes(9),
+        },
+        EventKind::Acknowledged { incident: r },
+        EventKind::Resolved { incident: r },
+    ];
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let name = kind.name();
+        let ev = Event {
+            seq: i as u64 + 1,
+            at: t,
+            actor: "alice".into(),
+            kind,
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["kind"], name);
+        assert_eq!(
+            v["at"],
+            serde_json::json!(t),
+            "{name}: the envelope's `at` is the recording time"
+        );
+        let back: Event =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{name}: {e}: {json}"));
+        assert_eq!(back, ev, "{name}");
+    }
 }

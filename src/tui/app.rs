@@ -155,6 +155,8 @@ pub struct App {
     pub timelines: HashMap<IncidentRef, TimelineIndex>,
     pub palette: PaletteState,
     pub flash: Option<Flash>,
+    /// Problems found at start-up (config, theme), shown until the next key press.
+    pub notices: Vec<String>,
     pub keymap: Keymap,
     pub now: DateTime<Utc>,
     /// The local time zone's offset, for showing and typing times.
@@ -195,6 +197,7 @@ impl App {
             timelines: HashMap::new(),
             palette: PaletteState::default(),
             flash: None,
+            notices: Vec::new(),
             keymap,
             now,
             tz,
@@ -302,8 +305,8 @@ impl App {
             Screen::Room(r) => self.rooms.get(&r).is_some_and(|v| v.cursor.is_some()),
             Screen::Board => false,
         };
-        super::ui::timeline_rows(self.size.1, !matches!(self.conn, ConnState::Live), detail)
-            as usize
+        let top = !matches!(self.conn, ConnState::Live) as u16 + self.notices.len().min(4) as u16;
+        super::ui::timeline_rows(self.size.1, top, detail) as usize
     }
 
     // ---- updating ------------------------------------------------------------------------
@@ -313,6 +316,8 @@ impl App {
         match msg {
             Msg::Key(k) => {
                 self.dirty = true;
+                // Notices go away at the next key, which still does what it does.
+                self.notices.clear();
                 self.key(k, &mut fx);
             }
             Msg::Paste(text) => {
@@ -350,7 +355,7 @@ impl App {
 
     /// Shows a problem found at start-up (a broken config or theme file).
     pub fn show_warning(&mut self, text: String) {
-        self.flash(Level::Error, text);
+        self.notices.push(text);
     }
 
     fn flash(&mut self, level: Level, text: impl Into<String>) {

@@ -1,17 +1,94 @@
-// PROVISIONAL stand-in so the tree builds until the full module lands; replace this whole file.
+//! The console's config file. Defaults are embedded; the user's file is layered over them,
+//! then the environment, then flags. The file is never written by warroom:
+//! `warroom --print-default-config` prints a commented one to start from.
+
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-#[derive(Debug, Clone, Default)]
+
+use serde::Deserialize;
+
+/// The commented default config, printed by `--print-default-config`.
+pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.toml");
+
+/// What the config file can set.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: Option<String>,
     pub name: Option<String>,
     pub token: Option<String>,
     pub theme: Option<String>,
-    pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    /// Action name → keys; validated by the keymap.
+    #[serde(default, deserialize_with = "keys")]
+    pub keys: BTreeMap<String, Vec<String>>,
 }
-pub const DEFAULT_CONFIG: &str = "# stub\n";
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+fn keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
+    let raw = BTreeMap::<String, OneOrMany>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| match v {
+            OneOrMany::One(s) => (k, vec![s]),
+            OneOrMany::Many(v) => (k, v),
+        })
+        .collect())
+}
+
+/// `WARROOM_CONFIG`, else `config.toml` in the platform config directory.
 pub fn default_path() -> Option<PathBuf> {
-    None
+    if let Some(p) = std::env::var_os("WARROOM_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("", "", "warroom").map(|d| d.config_dir().join("config.toml"))
 }
-pub fn load(_p: Option<&Path>) -> (Config, Vec<String>) {
-    (Config::default(), vec![])
+
+/// A TOML error as one line: `line 3: unknown field ...`.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {}", e.message().trim())
+        }
+        None => e.message().trim().to_string(),
+    }
+}
+
+/// Parses config text; the error says what is wrong and on which line.
+pub fn parse(text: &str) -> Result<Config, String> {
+    toml::from_str(text).map_err(|e| toml_error(text, &e))
+}
+
+/// Loads the file at `path`. A missing file means defaults; a broken one a warning naming
+/// the file and the problem, and defaults.
+pub fn load(path: Option<&Path>) -> (Config, Vec<String>) {
+    let Some(path) = path else {
+        return (Config::default(), Vec::new());
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => match parse(&text) {
+            Ok(c) => (c, Vec::new()),
+            Err(e) => (
+                Config::default(),
+                vec![format!(
+                    "config {}: {e}; starting with defaults",
+                    path.display()
+                )],
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Config::default(), Vec::new()),
+        Err(e) => (
+            Config::default(),
+            vec![format!(
+                "config {}: cannot be read ({e}); starting with defaults",
+                path.display()
+            )],
+        ),
+    }
 }

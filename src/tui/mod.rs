@@ -119,7 +119,9 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         for w in &opts.warnings {
             tracing::warn!("{w}");
         }
-        app.show_warning(opts.warnings.join(" · "));
+        for w in &opts.warnings {
+            app.show_warning(w.clone());
+        }
     }
 
     let (mut terminal, _guard) = setup_terminal()?;
@@ -130,6 +132,12 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut feed_open = true;
+    // SIGTERM or SIGHUP (the terminal went away) end the console cleanly, terminal restored.
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
         if app.dirty {
             terminal
@@ -154,6 +162,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
                 None => { feed_open = false; continue; }
             },
             _ = tick.tick() => Msg::Tick(clock.now()),
+            _ = signalled(&mut terminate, &mut hangup) => break,
         };
         let mut fx = app.update(msg);
         // Coalesce: take every update already waiting before drawing once.
@@ -180,6 +189,25 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
     }
     Ok(())
+}
+
+#[cfg(unix)]
+async fn signalled(
+    a: &mut Option<tokio::signal::unix::Signal>,
+    b: &mut Option<tokio::signal::unix::Signal>,
+) {
+    async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+    tokio::select! {
+        _ = one(a) => {},
+        _ = one(b) => {},
+    }
 }
 
 fn perform(client: &Client, effect: Effect) {

@@ -276,7 +276,7 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
             Intent::Send(Command::SetMilestone {
                 incident: incident()?,
                 milestone,
-                at,
+                occurred_at: at,
             })
         }
         "retitle" => {
@@ -459,7 +459,10 @@ mod tests {
         );
         assert!(matches!(
             parse("milestone impact_started 01:52", &c).unwrap(),
-            Intent::Send(Command::SetMilestone { at: Some(_), .. })
+            Intent::Send(Command::SetMilestone {
+                occurred_at: Some(_),
+                ..
+            })
         ));
         assert_eq!(
             parse("open INC-4", &c).unwrap(),

@@ -61,27 +61,39 @@ fn scribe_rows(height: u16) -> u16 {
 
 /// Timeline rows visible in a room at this terminal height (shared with the update code so
 /// scrolling keeps the cursor in view).
-pub fn timeline_rows(height: u16, banner: bool, detail: bool) -> u16 {
-    let fixed = banner as u16
-        + HEADER_ROWS
-        + scribe_rows(height)
-        + 1
-        + 2
-        + if detail { DETAIL_ROWS } else { 0 };
+pub fn timeline_rows(height: u16, top_rows: u16, detail: bool) -> u16 {
+    let fixed =
+        top_rows + HEADER_ROWS + scribe_rows(height) + 1 + 2 + if detail { DETAIL_ROWS } else { 0 };
     height.saturating_sub(fixed)
 }
 
 /// Draws the whole console.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let banner = !matches!(app.conn, ConnState::Live);
-    let [banner_area, main, status] = Layout::vertical([
+    let notices = app.notices.len().min(4) as u16;
+    let [banner_area, notice_area, main, status] = Layout::vertical([
         Constraint::Length(banner as u16),
+        Constraint::Length(notices),
         Constraint::Min(1),
         Constraint::Length(1),
     ])
     .areas(area);
     if banner {
         render_banner(app, theme, banner_area, buf);
+    }
+    if notices > 0 {
+        let lines: Vec<Line> = app
+            .notices
+            .iter()
+            .take(4)
+            .map(|n| {
+                Line::styled(
+                    format!(" ⚠ {} (any key dismisses)", clean(n)),
+                    theme.banner_error,
+                )
+            })
+            .collect();
+        Paragraph::new(lines).render(notice_area, buf);
     }
     match app.screen {
         Screen::Board => render_board(app, theme, main, buf),

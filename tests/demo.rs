@@ -1,0 +1,88 @@
+//! The demo's scenario plays to the end against a real feed with nothing refused, and
+//! leaves the war room in the state the story describes.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use warroom::client::{Client, ClientConfig, Replica, Update};
+use warroom::demo;
+use warroom::model::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payments_outage_plays_out() {
+    let now = Utc::now();
+    let steps = demo::scenario(now);
+    let total = steps.last().unwrap().after;
+    assert!(
+        (Duration::from_secs(120)..=Duration::from_secs(300)).contains(&total),
+        "{total:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::start_server(dir.path()).await;
+    // A thousand times faster: the whole script in about a fifth of a second.
+    let summary = tokio::time::timeout(
+        common::WAIT,
+        demo::play(&server.url(), steps.clone(), 1000.0),
+    )
+    .await
+    .expect("the scenario finishes");
+    assert!(summary.rejected.is_empty(), "{:#?}", summary.rejected);
+    assert_eq!(summary.steps, steps.len());
+
+    let mut client = Client::start(ClientConfig::new(server.url(), "auditor"));
+    let mut replica = Replica::default();
+    while !replica.synced {
+        let u: Update = tokio::time::timeout(common::WAIT, client.next())
+            .await
+            .unwrap()
+            .unwrap();
+        replica.apply(&u).unwrap();
+    }
+    let s = &replica.state;
+    assert_eq!(s.incidents.len(), 2);
+    let pay = s.incident(IncidentRef(1)).unwrap();
+    assert_eq!(
+        (pay.severity, pay.status),
+        (Severity::Sev1, Status::Resolved)
+    );
+    assert_eq!(pay.acknowledged_by.as_deref(), Some("priya"));
+    let holder = |r: Role| pay.roles.get(&r).map(String::as_str);
+    assert_eq!(holder(Role::IncidentCommander), Some("priya"));
+    assert_eq!(holder(Role::TechLead), Some("marco"));
+    assert_eq!(holder(Role::CommsLead), Some("sam"));
+    assert_eq!(holder(Role::Scribe), Some("lee"));
+    assert!(
+        pay.entries
+            .iter()
+            .any(|e| e.pinned && e.kind == EntryKind::Decision)
+    );
+    let impact = pay
+        .entries
+        .iter()
+        .find(|e| e.text.starts_with("impact started"))
+        .unwrap();
+    assert!(
+        impact.occurred_at < pay.declared_at,
+        "backdated before the declaration"
+    );
+    for kind in [
+        EntryKind::Decision,
+        EntryKind::Hypothesis,
+        EntryKind::RuledOut,
+        EntryKind::Action,
+        EntryKind::StatusUpdate,
+    ] {
+        assert!(pay.entries.iter().any(|e| e.kind == kind), "{kind:?}");
+    }
+    assert!(pay.milestones.contains_key(&Milestone::Mitigated));
+    assert_eq!(
+        pay.milestones.get(&Milestone::ImpactStarted),
+        Some(&impact.occurred_at)
+    );
+    let search = s.incident(IncidentRef(2)).unwrap();
+    assert!(search.is_active());
+    server.shutdown().await.unwrap();
+}
