@@ -236,7 +236,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
             return Err(err(
                 id,
                 ErrorCode::MissingField,
-                "missing field `type` (expected \"hello\" or \"command\")".to_string(),
+                "missing field `type` (expected \"hello\", \"command\" or \"focus\")".to_string(),
             ));
         }
         Some(serde_json::Value::String(t)) => t.clone(),
@@ -277,7 +277,9 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
                 return Err(err(
                     None,
                     ErrorCode::Invalid,
-                    format!("command id must be 1 to {MAX_COMMAND_ID} printable characters"),
+                    format!(
+                        "command id must be 1 to {MAX_COMMAND_ID} bytes of printable characters"
+                    ),
                 ));
             }
             Some(_) => {}

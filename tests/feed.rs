@@ -141,6 +141,18 @@ async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
     let server = start_server(dir.path()).await;
     let url = server.url();
 
+    // A hello with an unusable name is refused and the connection closed: retrying it as is
+    // cannot succeed.
+    let mut bad = Raw::connect(&url).await;
+    bad.send(&json!({"type": "hello", "name": "  "})).await;
+    let e = bad.next().await.unwrap();
+    assert_eq!(e["code"], "invalid");
+    assert!(
+        e["message"].as_str().unwrap().contains("name is empty"),
+        "{e}"
+    );
+    assert!(bad.next().await.is_none(), "closed after an invalid hello");
+
     // Before hello: a command is refused, and hello still works afterwards.
     let mut c = Raw::connect(&url).await;
     c.send(&json!({"type": "command", "id": "x", "command": declare("a", 1)}))
@@ -193,10 +205,17 @@ async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
     // Beyond the transport's hard limit the connection is cut; the server carries on.
     let mut big = Raw::connect(&url).await;
     big.send_text("x".repeat(2 << 20)).await;
-    assert!(
-        big.next().await.is_none(),
-        "an over-limit frame closes that connection"
-    );
+    let close = loop {
+        match tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut big.ws))
+            .await
+            .unwrap()
+        {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(c))) => break c,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.unwrap().code), 1009, "message too big");
     let (mut d, _) = Raw::join(&url, "dave", None).await;
     assert_eq!(seqs(&d.command(note("INC-1", "server fine")).await), [2]);
     server.shutdown().await.unwrap();

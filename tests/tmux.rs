@@ -13,6 +13,8 @@ use common::ServeProcess;
 /// A private tmux server, killed when the test ends however it ends.
 struct Tmux {
     socket: String,
+    /// Each session's console log, shown when a wait fails.
+    logs: std::cell::RefCell<Vec<(String, std::path::PathBuf)>>,
 }
 
 impl Tmux {
@@ -25,8 +27,11 @@ impl Tmux {
             );
             return None;
         }
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Some(Tmux {
-            socket: format!("warroom-test-{}", std::process::id()),
+            socket: format!("warroom-test-{}-{n}", std::process::id()),
+            logs: Default::default(),
         })
     }
 
@@ -49,6 +54,9 @@ impl Tmux {
         );
         let home = home.display().to_string();
         let data = format!("{home}/{name}-data");
+        self.logs
+            .borrow_mut()
+            .push((session.to_string(), Path::new(&data).join("console.log")));
         let config = format!("{home}/{name}-config.toml");
         let status = Command::new("tmux")
             .arg("-L")
@@ -66,7 +74,7 @@ impl Tmux {
                 "-e",
                 &format!("WARROOM_CONFIG={config}"),
             ])
-            .args(["-e", "TERM=xterm-256color"])
+            .args(["-e", "TERM=xterm-256color", "-e", "WARROOM_LOG=debug"])
             .args(["sh", "-c", &script])
             .status()
             .unwrap();
@@ -182,4 +190,68 @@ fn two_consoles_share_a_live_war_room() {
     tmux.wait_for("bob", "the scribe draft in INC-1");
     tmux.keys("bob", &["y"]);
     tmux.wait_for("bob", "warroom exited 0");
+}
+
+#[test]
+fn the_feed_dies_mid_incident_and_nothing_typed_is_lost() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("feed");
+    let server = ServeProcess::start(&data);
+    let addr = server.addr.clone();
+    let url = server.url.clone();
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (mut c, _) = common::Raw::join(&url, "bot", None).await;
+            common::seqs(&c.command(common::declare("Checkout returns 500s", 1)).await);
+        });
+    }
+    tmux.console("lee", &url, "lee", dir.path());
+    tmux.wait_for("lee", "Checkout returns 500s");
+    tmux.keys("lee", &["Enter"]);
+    tmux.wait_for("lee", "Timeline");
+
+    // The feed is killed outright.
+    server.kill();
+    let s = tmux.wait_for("lee", "DISCONNECTED");
+    assert!(s.contains("what you type is kept"), "{s}");
+
+    // The scribe keeps working: the entry is queued (on disk) while the feed is down.
+    tmux.keys("lee", &["i"]);
+    tmux.wait_for("lee", "enter records");
+    tmux.type_text("lee", "@01:52 impact started while the feed was down");
+    tmux.keys("lee", &["Enter"]);
+    tmux.wait_for("lee", "1 queued");
+
+    // The feed comes back on the same address with the same log; the console reconnects by
+    // itself, sends the queued entry, and shows it once.
+    let server = ServeProcess::start_on(&data, &addr);
+    let s = tmux.wait_for("lee", "impact started while the feed was down");
+    assert!(!s.contains("DISCONNECTED"), "{s}");
+    assert_eq!(
+        s.matches("impact started while the feed was down").count(),
+        1,
+        "{s}"
+    );
+    tmux.wait_for("lee", "● live");
+    // And it is in the log exactly once.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let events = rt.block_on(async {
+        let (c, _) = common::Raw::join(&server.url, "auditor", Some(0)).await;
+        c.events
+    });
+    let notes: Vec<_> = events
+        .iter()
+        .filter(|e| e["text"] == "impact started while the feed was down")
+        .collect();
+    assert_eq!(notes.len(), 1, "{events:#?}");
+    assert!(
+        notes[0]["occurred_at"]
+            .as_str()
+            .unwrap()
+            .contains("T01:52:00"),
+        "{:?}",
+        notes[0]
+    );
 }

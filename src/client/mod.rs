@@ -438,6 +438,31 @@ impl Task {
     fn enqueue(&mut self, req: Request) -> Option<usize> {
         match req {
             Request::Submit { id, command, reply } => {
+                let frame = ClientMessage::Command {
+                    id: id.clone(),
+                    command: command.clone(),
+                };
+                let size = serde_json::to_string(&frame).map_or(usize::MAX, |t| t.len());
+                if size > protocol::MAX_FRAME_BYTES {
+                    // The feed would refuse it without being able to say which command it
+                    // was; refuse it here, with the reason, instead of queueing it forever.
+                    let answer = Answer::Error {
+                        code: ErrorCode::FrameTooLarge,
+                        message: format!(
+                            "the command is {size} bytes; the feed accepts at most {}",
+                            protocol::MAX_FRAME_BYTES
+                        ),
+                    };
+                    if let Some(tx) = reply {
+                        let _ = tx.send(answer.clone());
+                    }
+                    self.emit(Update::Answer {
+                        id,
+                        command,
+                        answer,
+                    });
+                    return None;
+                }
                 let queued = match self.outbox.push(&id, &command) {
                     Ok(q) => q,
                     Err(e) => {
@@ -481,6 +506,7 @@ impl Task {
             };
         }
         let mut synced = false;
+        let mut welcomed = false;
         let lost = |reason: String, synced: bool| Ended::Lost {
             reason,
             was_synced: synced,
@@ -508,6 +534,7 @@ impl Task {
                     };
                     match msg {
                         ServerMessage::Welcome { name, head_seq, mode, .. } => {
+                            welcomed = true;
                             self.emit(Update::Welcome { name, head_seq, mode });
                         }
                         ServerMessage::Snapshot { state } => {
@@ -555,7 +582,11 @@ impl Task {
                             self.answered(&id, Answer::Error { code, message });
                         }
                         ServerMessage::Error { id: None, code, message } => {
-                            if matches!(code, ErrorCode::Unauthorized | ErrorCode::UnsupportedProtocol) {
+                            // A refused hello is refused again on every retry: stop and say why.
+                            let refused_hello = !welcomed && code == ErrorCode::Invalid;
+                            if refused_hello
+                                || matches!(code, ErrorCode::Unauthorized | ErrorCode::UnsupportedProtocol)
+                            {
                                 return Ended::Fatal(message);
                             }
                             self.emit(Update::ServerError { code, message });

@@ -380,6 +380,18 @@ impl State {
             } => {
                 let at = occurred_at.unwrap_or(now);
                 validate::past_time("milestone time", at, now)?;
+                // These two record who and what as well as when: they come from `acknowledge`
+                // and `resolve`; set_milestone only corrects their time afterwards.
+                if *milestone == Milestone::Acknowledged && !inc.is_acknowledged() {
+                    return Err(Rejection::conflict(format!(
+                        "{r} is not acknowledged yet: use acknowledge (set_milestone only corrects its time)"
+                    )));
+                }
+                if *milestone == Milestone::Resolved && inc.is_active() {
+                    return Err(Rejection::conflict(format!(
+                        "{r} is not resolved yet: use resolve (set_milestone only corrects its time)"
+                    )));
+                }
                 if inc.milestones.get(milestone) == Some(&at) {
                     return Err(Rejection::conflict(format!(
                         "{r}'s {} milestone is already at that time",
@@ -489,14 +501,11 @@ impl State {
             }
             EventKind::StatusChanged { from, to, .. } => {
                 inc.status = *to;
-                match to {
-                    Status::Monitoring => {
-                        inc.milestones.entry(Milestone::Mitigated).or_insert(ev.at);
-                    }
-                    s if s.is_active() && *from == Status::Resolved => {
-                        inc.milestones.remove(&Milestone::Resolved);
-                    }
-                    _ => {}
+                if to.is_active() && *from == Status::Resolved {
+                    inc.milestones.remove(&Milestone::Resolved);
+                }
+                if *to == Status::Monitoring {
+                    inc.milestones.entry(Milestone::Mitigated).or_insert(ev.at);
                 }
                 let text = if from == &Status::Resolved && to.is_active() {
                     format!("reopened: {from} → {to}")

@@ -315,6 +315,22 @@ fn reopen_and_close() {
             .text
             .starts_with("reopened")
     );
+    // Reopening straight to monitoring also forgets the old resolution.
+    log.ok("alice", Command::Resolve { incident: INC1 });
+    log.ok(
+        "alice",
+        Command::SetStatus {
+            incident: INC1,
+            status: Status::Monitoring,
+        },
+    );
+    assert!(!log.inc(1).milestones.contains_key(&Milestone::Resolved));
+    let e = log.err(Command::SetMilestone {
+        incident: INC1,
+        milestone: Milestone::Resolved,
+        occurred_at: None,
+    });
+    assert!(e.message.contains("not resolved yet: use resolve"), "{e}");
     log.ok("alice", Command::Resolve { incident: INC1 });
     log.ok(
         "alice",

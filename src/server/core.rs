@@ -169,11 +169,21 @@ fn process(
             Err(rejection) => Answer::rejected(rejection),
         };
         in_batch.insert(key.clone(), replies.len());
-        records.push(CommandRecord {
-            actor: key.0,
-            id: key.1,
-            answer: answer.clone(),
-        });
+        // Only definitive answers are remembered: "unavailable" must stay safe to retry.
+        let definitive = !matches!(
+            &answer,
+            Answer::Error {
+                code: ErrorCode::Unavailable,
+                ..
+            }
+        );
+        if definitive {
+            records.push(CommandRecord {
+                actor: key.0,
+                id: key.1,
+                answer: answer.clone(),
+            });
+        }
         replies.push((req.reply, Reply::Answer(answer)));
     }
 

@@ -108,6 +108,14 @@ impl PresenceBoard {
             }
         }
         let list: Vec<Presence> = by_name.into_values().collect();
-        self.tx.send_replace(Arc::new(list));
+        // Sessions are woken only when what people see actually changed.
+        self.tx.send_if_modified(|current| {
+            if **current == list {
+                false
+            } else {
+                *current = Arc::new(list);
+                true
+            }
+        });
     }
 }

@@ -101,12 +101,19 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
                 .await?;
                 wrong += 1;
                 if wrong >= MAX_FRAMES_BEFORE_HELLO {
+                    close(socket, 1008, "no valid hello").await;
                     return Err(Closed);
                 }
                 continue;
             }
             Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return Err(Closed),
+            Some(Err(e)) => {
+                if is_too_large(e) {
+                    close(socket, 1009, "frame larger than the transport limit").await;
+                }
+                return Err(Closed);
+            }
+            None => return Err(Closed),
         };
         let reply = match protocol::decode_client(&text) {
             Ok(ClientMessage::Hello {
@@ -126,12 +133,15 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
                 match authenticate(app, &name, token.as_deref()) {
                     Ok(name) => return Ok(Hello { name, last_seq }),
                     Err((code, msg)) => {
+                        // A refused hello ends the connection: retrying the same hello cannot help.
                         send(socket, &error(None, code, msg)).await?;
-                        if code == ErrorCode::Unauthorized {
-                            close(socket, 1008, "unauthorized").await;
-                            return Err(Closed);
-                        }
-                        continue;
+                        let reason = if code == ErrorCode::Unauthorized {
+                            "unauthorized"
+                        } else {
+                            "invalid hello"
+                        };
+                        close(socket, 1008, reason).await;
+                        return Err(Closed);
                     }
                 }
             }
@@ -154,6 +164,15 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
             return Err(Closed);
         }
     }
+}
+
+/// Whether a receive error is tungstenite refusing an over-limit frame or message.
+fn is_too_large(e: axum::Error) -> bool {
+    let inner = e.into_inner();
+    matches!(
+        inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
+        Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
+    )
 }
 
 fn authenticate(app: &App, name: &str, token: Option<&str>) -> Result<String, (ErrorCode, String)> {
@@ -238,6 +257,9 @@ async fn serve(
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::debug!(name = %hello.name, "connection error: {e}");
+                    if is_too_large(e) {
+                        close(socket, 1009, "frame larger than the transport limit").await;
+                    }
                     return Err(Closed);
                 }
             },
