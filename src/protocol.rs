@@ -27,6 +27,10 @@ pub enum ClientMessage {
         /// The last sequence number this client has applied; absent asks for a snapshot.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         last_seq: Option<u64>,
+        /// The `feed_id` that `last_seq` belongs to. When it is not this feed's, `last_seq`
+        /// means nothing here and the client gets a snapshot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        feed_id: Option<String>,
         #[serde(default = "default_protocol")]
         protocol: u32,
     },
@@ -73,6 +77,9 @@ pub struct Presence {
 pub enum ServerMessage {
     Welcome {
         protocol: u32,
+        /// Identifies this feed's event log, for ever: sequence numbers are only comparable
+        /// within one feed.
+        feed_id: String,
         /// The name this connection acts as (the token's owner when tokens are in use).
         name: String,
         /// The server's latest sequence number when the connection was accepted.
@@ -317,6 +324,7 @@ mod tests {
                 name: "alice".into(),
                 token: None,
                 last_seq: Some(4),
+                feed_id: None,
                 protocol: 1
             }
         );

@@ -305,6 +305,8 @@ struct Task {
     pending: VecDeque<Pending>,
     outbox: Outbox,
     focus: Option<IncidentRef>,
+    /// The feed `last_seq` and the queued commands belong to.
+    feed_id: Option<String>,
 }
 
 async fn run(
@@ -342,6 +344,7 @@ async fn run(
             .collect(),
         outbox,
         focus: None,
+        feed_id: None,
     };
     task.emit(Update::Queued(task.pending.len()));
     task.main().await;
@@ -463,7 +466,7 @@ impl Task {
                     });
                     return None;
                 }
-                let queued = match self.outbox.push(&id, &command) {
+                let queued = match self.outbox.push(&id, &command, self.feed_id.as_deref()) {
                     Ok(q) => q,
                     Err(e) => {
                         self.emit(Update::ServerError {
@@ -474,6 +477,7 @@ impl Task {
                             id,
                             command,
                             order: 0,
+                            feed_id: self.feed_id.clone(),
                         }
                     }
                 };
@@ -497,6 +501,7 @@ impl Task {
             name: self.config.name.clone(),
             token: self.config.token.clone(),
             last_seq: self.last_seq,
+            feed_id: self.feed_id.clone(),
             protocol: protocol::PROTOCOL_VERSION,
         };
         if let Err(e) = send_json(&mut ws, &hello).await {
@@ -533,8 +538,9 @@ impl Task {
                         }
                     };
                     match msg {
-                        ServerMessage::Welcome { name, head_seq, mode, .. } => {
+                        ServerMessage::Welcome { name, head_seq, mode, feed_id, .. } => {
                             welcomed = true;
+                            self.arrived_at(feed_id);
                             self.emit(Update::Welcome { name, head_seq, mode });
                         }
                         ServerMessage::Snapshot { state } => {
@@ -620,6 +626,65 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// Notes which feed this connection reached. If it is not the one this client knew
+    /// (the address now serves another log), commands written for the old feed are set
+    /// aside, kept on disk and reported, never replayed against different incidents.
+    fn arrived_at(&mut self, feed_id: String) {
+        let changed = self.feed_id.as_ref().is_some_and(|old| *old != feed_id);
+        if changed {
+            tracing::warn!("{} now serves a different feed", self.config.url);
+        }
+        let mut kept = VecDeque::new();
+        let mut aside = Vec::new();
+        for p in self.pending.drain(..) {
+            match &p.queued.feed_id {
+                Some(f) if *f != feed_id => aside.push(p),
+                _ => kept.push_back(p),
+            }
+        }
+        self.pending = kept;
+        for p in &mut self.pending {
+            p.queued.feed_id.get_or_insert_with(|| feed_id.clone());
+        }
+        let n = aside.len();
+        for p in aside {
+            let kept_at = self.outbox.set_aside(&p.queued.id);
+            let place = kept_at
+                .map(|a| format!(" (kept in {})", a.display()))
+                .unwrap_or_default();
+            let answer = Answer::Error {
+                code: ErrorCode::Conflict,
+                message: format!(
+                    "not sent: it was written for another feed that used to be at this address{place}"
+                ),
+            };
+            if let Some(tx) = p.reply {
+                let _ = tx.send(answer.clone());
+            }
+            self.emit(Update::Answer {
+                id: p.queued.id,
+                command: p.queued.command,
+                answer,
+            });
+        }
+        if changed || n > 0 {
+            let aside_note = if n > 0 {
+                format!("; {n} queued commands for the old feed were set aside, not sent")
+            } else {
+                String::new()
+            };
+            self.emit(Update::ServerError {
+                code: ErrorCode::Conflict,
+                message: format!(
+                    "{} now serves a different feed: showing its incidents{aside_note}",
+                    self.config.url
+                ),
+            });
+            self.emit(Update::Queued(self.pending.len()));
+        }
+        self.feed_id = Some(feed_id);
     }
 
     async fn send_pending(&self, ws: &mut Ws, i: usize) -> Result<(), String> {

@@ -17,6 +17,10 @@ pub struct Queued {
     pub command: Command,
     /// Order of queueing, so commands are replayed in the order they were given.
     pub order: u64,
+    /// The feed it was written for, when known: a command about INC-3 means nothing on
+    /// another feed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed_id: Option<String>,
 }
 
 /// Where queued commands wait. `None` keeps them in memory only (scripts, tests).
@@ -85,11 +89,17 @@ impl Outbox {
     }
 
     /// Records a command durably before it is sent.
-    pub fn push(&mut self, id: &str, command: &Command) -> std::io::Result<Queued> {
+    pub fn push(
+        &mut self,
+        id: &str,
+        command: &Command,
+        feed_id: Option<&str>,
+    ) -> std::io::Result<Queued> {
         let q = Queued {
             id: id.to_string(),
             command: command.clone(),
             order: self.next_order,
+            feed_id: feed_id.map(str::to_string),
         };
         self.next_order += 1;
         if let Some(path) = self.file(id) {
@@ -110,6 +120,20 @@ impl Outbox {
             }
         }
         Ok(q)
+    }
+
+    /// Keeps a command that must not be sent (it was written for another feed) out of the
+    /// queue without deleting what was typed: renamed `*.other-feed`. Returns where it is.
+    pub fn set_aside(&mut self, id: &str) -> Option<PathBuf> {
+        let path = self.file(id)?;
+        let aside = path.with_extension("other-feed");
+        match fs::rename(&path, &aside) {
+            Ok(()) => Some(aside),
+            Err(e) => {
+                tracing::warn!("setting aside {}: {e}", path.display());
+                None
+            }
+        }
     }
 
     /// Forgets a command once the server has answered it.
@@ -142,9 +166,9 @@ mod tests {
             text: t.into(),
             occurred_at: None,
         };
-        ob.push("b-2", &c("first")).unwrap();
-        ob.push("a-1", &c("second")).unwrap();
-        ob.push("c-3", &c("third")).unwrap();
+        ob.push("b-2", &c("first"), None).unwrap();
+        ob.push("a-1", &c("second"), Some("feed-a")).unwrap();
+        ob.push("c-3", &c("third"), None).unwrap();
         ob.remove("c-3");
         std::fs::write(dir.path().join("junk.json"), "{not json").unwrap();
         let (_, w) = Outbox::open(dir.path()).unwrap();

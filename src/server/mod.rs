@@ -79,6 +79,8 @@ pub(crate) struct App {
     published: Arc<Published>,
     commands: mpsc::Sender<core::CommandRequest>,
     reader: Arc<Mutex<SqliteStore>>,
+    /// This feed's identity (see `Welcome::feed_id`).
+    feed_id: String,
     presence: PresenceBoard,
     clock: Arc<dyn Clock>,
     tokens: Option<TokenTable>,
@@ -170,6 +172,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         "state rebuilt from the event log"
     );
     let reader = store.reader()?;
+    let feed_id = store.feed_id()?;
     let (events_tx, _) = broadcast::channel(config.limits.broadcast_capacity);
     let published = Arc::new(Published {
         state: RwLock::new(state.clone()),
@@ -192,6 +195,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         published,
         commands: cmd_tx,
         reader: Arc::new(Mutex::new(reader)),
+        feed_id,
         presence: PresenceBoard::default(),
         clock: config.clock.clone(),
         tokens: config.tokens.clone(),

@@ -53,6 +53,7 @@ fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> Ser
 struct Hello {
     name: String,
     last_seq: Option<u64>,
+    feed_id: Option<String>,
 }
 
 /// Runs one connection to its end.
@@ -120,6 +121,7 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
                 name,
                 token,
                 last_seq,
+                feed_id,
                 protocol,
             }) => {
                 if protocol != PROTOCOL_VERSION {
@@ -131,7 +133,13 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
                     return Err(Closed);
                 }
                 match authenticate(app, &name, token.as_deref()) {
-                    Ok(name) => return Ok(Hello { name, last_seq }),
+                    Ok(name) => {
+                        return Ok(Hello {
+                            name,
+                            last_seq,
+                            feed_id,
+                        });
+                    }
                     Err((code, msg)) => {
                         // A refused hello ends the connection: retrying the same hello cannot help.
                         send(socket, &error(None, code, msg)).await?;
@@ -204,14 +212,17 @@ async fn serve(
     let mut presence = app.presence.subscribe();
     let mut shutdown = app.shutdown.clone();
     let head = app.published.head();
+    // A position in another feed's log means nothing here.
+    let same_feed = hello.feed_id.as_deref().is_none_or(|f| f == app.feed_id);
     let mode = match hello.last_seq {
-        Some(n) if n <= head => SyncMode::Events,
+        Some(n) if n <= head && same_feed => SyncMode::Events,
         _ => SyncMode::Snapshot,
     };
     send(
         socket,
         &ServerMessage::Welcome {
             protocol: PROTOCOL_VERSION,
+            feed_id: app.feed_id.clone(),
             name: hello.name.clone(),
             head_seq: head,
             mode,

@@ -40,6 +40,8 @@ pub trait EventStore: Send {
     /// Appends events (whose seqs continue the log) and command answers in one durable
     /// transaction: when this returns `Ok`, all of it survives a crash.
     fn append(&mut self, events: &[Event], commands: &[CommandRecord]) -> Result<(), StoreError>;
+    /// This log's identity, made when the log was created and never changed.
+    fn feed_id(&self) -> Result<String, StoreError>;
     /// The last sequence number in the log (0 when empty).
     fn head(&self) -> Result<u64, StoreError>;
     /// Up to `limit` events with seq greater than `after`, in order.

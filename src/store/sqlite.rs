@@ -46,6 +46,10 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('feed_id', ?1)",
+            [uuid::Uuid::new_v4().to_string()],
+        )?;
         Ok(SqliteStore { conn, path })
     }
 
@@ -109,6 +113,14 @@ impl EventStore for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn feed_id(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'feed_id'", [], |r| {
+                r.get(0)
+            })?)
     }
 
     fn head(&self) -> Result<u64, StoreError> {
