@@ -711,6 +711,8 @@ impl App {
             }
             Ok(Intent::Open(r)) => self.open_room(r, fx),
             Ok(Intent::Board) => self.show_board(fx),
+            Ok(Intent::ToggleResolved) => self.action(Action::ToggleResolved, fx),
+            Ok(Intent::Scribe) => self.action(Action::Scribe, fx),
             Ok(Intent::Filter(f)) => {
                 self.show_board(fx);
                 self.board.filter = f;

@@ -84,6 +84,16 @@ pub const COMMANDS: &[PaletteEntry] = &[
         help: "back to the incident board",
     },
     PaletteEntry {
+        name: "archive",
+        usage: "archive",
+        help: "show / hide resolved and closed incidents on the board",
+    },
+    PaletteEntry {
+        name: "scribe",
+        usage: "scribe",
+        help: "write in the scribe pane of the open incident",
+    },
+    PaletteEntry {
         name: "filter",
         usage: "filter TEXT",
         help: "filter the board (empty clears)",
@@ -106,6 +116,8 @@ pub enum Intent {
     Send(Command),
     Open(IncidentRef),
     Board,
+    ToggleResolved,
+    Scribe,
     Filter(String),
     Help,
     Quit,
@@ -291,6 +303,8 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
             Intent::Open(rest.parse().map_err(msg)?)
         }
         "board" => Intent::Board,
+        "archive" => Intent::ToggleResolved,
+        "scribe" => Intent::Scribe,
         "filter" => Intent::Filter(rest.to_string()),
         "help" => Intent::Help,
         "quit" => Intent::Quit,
