@@ -1,7 +1,7 @@
 //! Times as responders type them: `01:52` (today, local time; yesterday if that would be in
 //! the future) or a full RFC 3339 timestamp.
 
-use chrono::{DateTime, Duration, Local, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Local, Utc};
 
 /// Parses `--at`. `now` is injected so the "today or yesterday" choice is testable.
 pub fn parse_at(s: &str, now: DateTime<Local>) -> Result<DateTime<Utc>, String> {
@@ -9,28 +9,15 @@ pub fn parse_at(s: &str, now: DateTime<Local>) -> Result<DateTime<Utc>, String> 
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.with_timezone(&Utc));
     }
-    let time = NaiveTime::parse_from_str(t, "%H:%M")
-        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M:%S"))
-        .map_err(|_| {
-            format!("'{s}' is not a time: use HH:MM (local) or RFC 3339 (2026-01-31T01:52:00Z)")
-        })?;
-    let today = now.date_naive().and_time(time);
-    let local = Local
-        .from_local_datetime(&today)
-        .earliest()
-        .ok_or_else(|| format!("{s} does not exist today in the local time zone"))?;
-    // "@23:50" typed at 00:10 means last night.
-    let local = if local > now + Duration::minutes(5) {
-        local - Duration::days(1)
-    } else {
-        local
-    };
-    Ok(local.with_timezone(&Utc))
+    crate::clock::recent_local_time(t, now.with_timezone(&Utc), *now.offset()).ok_or_else(|| {
+        format!("'{s}' is not a time: use HH:MM (local) or RFC 3339 (2026-01-31T01:52:00Z)")
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn hh_mm_is_today_or_last_night() {

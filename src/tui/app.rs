@@ -2,7 +2,7 @@
 //! and clock ticks go in; state changes and effects (commands to send, focus to report,
 //! quit) come out. No terminal and no network here, so all of it is testable.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -934,13 +934,3 @@ pub const ROLE_ORDER: [crate::model::Role; 4] = [
     crate::model::Role::CommsLead,
     crate::model::Role::Scribe,
 ];
-
-/// Counts of incidents by state, for the board's title.
-pub fn counts(app: &App) -> BTreeMap<&'static str, usize> {
-    let mut m = BTreeMap::new();
-    for i in app.replica.state.incidents.values() {
-        *m.entry(if i.is_active() { "active" } else { "resolved" })
-            .or_insert(0) += 1;
-    }
-    m
-}

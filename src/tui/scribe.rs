@@ -2,7 +2,7 @@
 //! a short prefix sets its kind (`d:` decision, `a:` action, `h:` hypothesis, `r:` ruled
 //! out, `u:` status update, `n:` note), in either order.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::model::EntryKind;
 
@@ -67,22 +67,8 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: FixedOffset) -> Result<ScribeL
 }
 
 fn local_time(word: &str, now: DateTime<Utc>, tz: FixedOffset) -> Result<DateTime<Utc>, String> {
-    let t = NaiveTime::parse_from_str(word, "%H:%M")
-        .or_else(|_| NaiveTime::parse_from_str(word, "%H:%M:%S"))
-        .map_err(|_| format!("'@{word}' is not a time: write @HH:MM, e.g. @01:52"))?;
-    let local_now = now.with_timezone(&tz);
-    let candidate = local_now
-        .date_naive()
-        .and_time(t)
-        .and_local_timezone(tz)
-        .single()
-        .ok_or_else(|| format!("@{word} does not exist in the local time zone"))?;
-    let candidate = if candidate > local_now + Duration::minutes(5) {
-        candidate - Duration::days(1)
-    } else {
-        candidate
-    };
-    Ok(candidate.with_timezone(&Utc))
+    crate::clock::recent_local_time(word, now, tz)
+        .ok_or_else(|| format!("'@{word}' is not a time: write @HH:MM, e.g. @01:52"))
 }
 
 #[cfg(test)]
