@@ -37,6 +37,9 @@ pub struct Published {
     /// The state as of the last durable event. Never ahead of the log.
     pub state: RwLock<State>,
     pub events: broadcast::Sender<Arc<Fanout>>,
+    /// Durable appends (one transaction, one fsync each) since start: with the number of
+    /// events, it shows how many writers shared each fsync.
+    pub commits: std::sync::atomic::AtomicU64,
 }
 
 impl Published {
@@ -200,6 +203,9 @@ fn process(
         return;
     }
 
+    published
+        .commits
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     {
         let mut shared = published.state.write().unwrap_or_else(|p| p.into_inner());
         for e in &events {

@@ -177,6 +177,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let published = Arc::new(Published {
         state: RwLock::new(state.clone()),
         events: events_tx,
+        commits: Default::default(),
     });
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.command_queue);
     let core_published = published.clone();
@@ -190,6 +191,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    // Frames are small and answered at once: without TCP_NODELAY, Nagle's algorithm and
+    // delayed acknowledgements add ~40 ms to every command.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY on an incoming connection: {e}");
+        }
+    });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let app = Arc::new(App {
         published,
@@ -247,6 +255,7 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
         "status": "ok",
         "seq": app.published.head(),
         "connections": app.connections.load(Ordering::SeqCst),
+        "commits": app.published.commits.load(Ordering::Relaxed),
         "version": env!("CARGO_PKG_VERSION"),
     });
     axum::Json(body).into_response()

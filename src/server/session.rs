@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use tokio::sync::{broadcast::error::RecvError, oneshot};
+use futures_util::SinkExt;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::oneshot;
 
 use super::App;
 use super::core::CommandRequest;
@@ -17,6 +19,10 @@ use crate::protocol::{
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many wrong frames before hello are tolerated before the connection is closed.
 const MAX_FRAMES_BEFORE_HELLO: usize = 16;
+/// Shortest time between two presence frames to one connection.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(500);
+/// Most live events written before one flush.
+const MAX_BURST: usize = 64;
 /// Events read from the log per catch-up query.
 const CATCH_UP_CHUNK: usize = 500;
 
@@ -246,6 +252,11 @@ async fn serve(
     send(socket, &ServerMessage::Synced { seq: sent }).await?;
     presence.mark_unchanged();
     send_presence(socket, app).await?;
+    // Presence goes out at most every PRESENCE_INTERVAL, latest state only: a room of a
+    // thousand consoles reconnecting at once must not cost a million full lists.
+    let mut presence_tick = tokio::time::interval(PRESENCE_INTERVAL);
+    presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut presence_due = false;
 
     loop {
         tokio::select! {
@@ -282,8 +293,31 @@ async fn serve(
                     if f.seq > sent + 1 {
                         catch_up(socket, app, sent, f.seq - 1).await?;
                     }
-                    send_raw(socket, f.frame.clone()).await?;
+                    // Under load several events wait; write them all, then flush once.
+                    socket.feed(Message::Text(f.frame.clone())).await.map_err(|_| Closed)?;
                     sent = f.seq;
+                    let mut burst = 1;
+                    while burst < MAX_BURST {
+                        match live.try_recv() {
+                            Ok(f) if f.seq <= sent => continue,
+                            Ok(f) => {
+                                if f.seq > sent + 1 {
+                                    // Fill the gap from the log (catch_up flushes what was fed).
+                                    catch_up(socket, app, sent, f.seq - 1).await?;
+                                }
+                                socket.feed(Message::Text(f.frame.clone())).await.map_err(|_| Closed)?;
+                                sent = f.seq;
+                                burst += 1;
+                            }
+                            Err(TryRecvError::Lagged(_)) => {
+                                let head = app.published.head();
+                                sent = catch_up(socket, app, sent, head).await?;
+                                break;
+                            }
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                    }
+                    socket.flush().await.map_err(|_| Closed)?;
                 }
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(name = %hello.name, missed = n, "slow client: resuming from the log");
@@ -292,10 +326,15 @@ async fn serve(
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
-            changed = presence.changed() => {
+            changed = presence.changed(), if !presence_due => {
                 if changed.is_err() {
                     return Ok(());
                 }
+                presence_due = true;
+            }
+            _ = presence_tick.tick(), if presence_due => {
+                presence_due = false;
+                presence.mark_unchanged();
                 send_presence(socket, app).await?;
             }
         }

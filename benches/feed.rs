@@ -1,0 +1,362 @@
+//! Feed throughput and fan-out latency, each beside a baseline measured in the same run:
+//!
+//! 1. the disk's raw fsync rate (append 1 KiB + fdatasync, in a loop), in the directory the
+//!    feed's log lives in;
+//! 2. durable events/s through a real `warroom` feed with 1 and with 64 concurrent writers
+//!    (an `ok` arrives only after the event is in the log, fsynced);
+//! 3. latency from sending a command to its event reaching *every* connected client, with
+//!    100 and 1,000 clients, beside a bare tokio-tungstenite broadcast server with no log.
+//!
+//! Run: `cargo bench --bench feed`. Loopback only; bounded counts; it stops by itself.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast, mpsc};
+use tokio_tungstenite::tungstenite::Message;
+use warroom::server::{RunningServer, ServerConfig};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn pct(mut v: Vec<f64>, q: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 * q) as usize).min(v.len() - 1)]
+}
+
+/// 1 KiB appended and fdatasync'd, `n` times: the disk's durable-write rate.
+fn raw_fsync(dir: &std::path::Path, n: usize) -> (f64, f64) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("fsync-probe"))
+        .unwrap();
+    let block = [b'x'; 1024];
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        f.write_all(&block).unwrap();
+        f.sync_data().unwrap();
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    (n as f64 / start.elapsed().as_secs_f64(), pct(lat, 0.5))
+}
+
+async fn connect(url: &str) -> Ws {
+    // TCP_NODELAY on, as the warroom client does.
+    tokio_tungstenite::connect_async_with_config(url, None, true)
+        .await
+        .unwrap()
+        .0
+}
+
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+}
+
+async fn join(url: &str, name: &str) -> Ws {
+    let mut ws = connect(url).await;
+    let hello = json!({"type": "hello", "name": name}).to_string();
+    ws.send(Message::Text(hello.into())).await.unwrap();
+    while next_json(&mut ws).await["type"] != "synced" {}
+    ws
+}
+
+/// Sends a command and waits for its answer; returns the first seq. Other frames (every
+/// event goes to every connection) are skipped by a cheap prefix check, not parsed, so the
+/// benchmark's own clients take as little CPU from the feed as they can.
+async fn command(ws: &mut Ws, id: &str, cmd: Value) -> u64 {
+    let frame = json!({"type": "command", "id": id, "command": cmd}).to_string();
+    ws.send(Message::Text(frame.into())).await.unwrap();
+    loop {
+        let t = match ws.next().await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        };
+        let t = t.as_str();
+        if !(t.starts_with(r#"{"type":"ok""#) || t.starts_with(r#"{"type":"error""#)) {
+            continue;
+        }
+        let v: Value = serde_json::from_str(t).unwrap();
+        if v["id"] == id {
+            assert_eq!(v["type"], "ok", "{v}");
+            return v["seqs"][0].as_u64().unwrap();
+        }
+    }
+}
+
+async fn start_feed(dir: &std::path::Path) -> RunningServer {
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    warroom::server::start(ServerConfig::new(addr, dir.to_path_buf()))
+        .await
+        .unwrap()
+}
+
+/// The feed's count of durable commits (transactions, each one fsync), from /healthz.
+async fn commits(addr: SocketAddr) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.0\r\nHost: bench\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    tcp.read_to_string(&mut body).await.unwrap();
+    let json = &body[body.find('{').unwrap()..];
+    serde_json::from_str::<Value>(json).unwrap()["commits"]
+        .as_u64()
+        .unwrap()
+}
+
+/// `writers` connections each send `per_writer` notes, one at a time: durable events/s.
+async fn throughput(url: &str, writers: usize, per_writer: usize) -> f64 {
+    let mut conns = Vec::new();
+    for w in 0..writers {
+        conns.push(join(url, &format!("writer-{w}")).await);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(w, mut ws)| {
+            tokio::spawn(async move {
+                for i in 0..per_writer {
+                    let text = format!("writer {w} note {i}");
+                    let note = json!({"op": "add_entry", "incident": "INC-1", "text": text});
+                    command(&mut ws, &format!("w{w}-{i}"), note).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (writers * per_writer) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Readers that report when they have seen an event with a given marker in its text.
+async fn readers(
+    url: &str,
+    n: usize,
+    marker_tx: mpsc::UnboundedSender<u64>,
+    hello: bool,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    let ready = Arc::new(Notify::new());
+    for r in 0..n {
+        let mut ws = if hello {
+            join(url, &format!("reader-{r}")).await
+        } else {
+            connect(url).await
+        };
+        let tx = marker_tx.clone();
+        let _ = ready.clone();
+        handles.push(tokio::spawn(async move {
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(t) = msg else { continue };
+                // Cheap scan: only probe frames carry "probe-".
+                if let Some(i) = t.as_str().find("probe-") {
+                    let digits: String = t.as_str()[i + 6..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    if let Ok(k) = digits.parse() {
+                        let _ = tx.send(k);
+                    }
+                }
+            }
+        }));
+    }
+    handles
+}
+
+/// Sends `probes` notes one at a time and measures, for each, the time until all `n`
+/// readers have it.
+async fn fanout_latency(
+    n: usize,
+    probes: usize,
+    mut send: impl FnMut(usize) -> futures_util::future::BoxFuture<'static, ()>,
+    mut seen: mpsc::UnboundedReceiver<u64>,
+) -> (f64, f64) {
+    let mut lat = Vec::with_capacity(probes);
+    for k in 0..probes {
+        let t = Instant::now();
+        send(k).await;
+        let mut count = 0;
+        while count < n {
+            let got = seen.recv().await.unwrap();
+            if got == k as u64 {
+                count += 1;
+            }
+        }
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    (pct(lat.clone(), 0.5), pct(lat, 0.99))
+}
+
+/// warroom: a writer declares, then sends probe notes; the event must reach every reader.
+async fn warroom_latency(n: usize, probes: usize) -> (f64, f64) {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let server = start_feed(dir.path()).await;
+    let url = server.url();
+    let mut writer = join(&url, "writer").await;
+    command(
+        &mut writer,
+        "declare",
+        json!({"op": "declare", "title": "latency", "severity": 3}),
+    )
+    .await;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handles = readers(&url, n, tx, true).await;
+    // Let the join storm's presence frames settle.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let writer = Arc::new(tokio::sync::Mutex::new(writer));
+    let result = fanout_latency(
+        n,
+        probes,
+        move |k| {
+            let w = writer.clone();
+            Box::pin(async move {
+                let mut w = w.lock().await;
+                let note =
+                    json!({"op": "add_entry", "incident": "INC-1", "text": format!("probe-{k}")});
+                command(&mut w, &format!("p{k}"), note).await;
+            })
+        },
+        rx,
+    )
+    .await;
+    for h in handles {
+        h.abort();
+    }
+    server.shutdown().await.unwrap();
+    result
+}
+
+/// The baseline: a bare tokio-tungstenite server relaying each text frame to everyone.
+async fn bare_latency(n: usize, probes: usize) -> (f64, f64) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (btx, _) = broadcast::channel::<Arc<String>>(4096);
+    let btx2 = btx.clone();
+    let accept = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                break;
+            };
+            let btx = btx2.clone();
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let (mut sink, mut stream) = ws.split();
+                let mut rx = btx.subscribe();
+                loop {
+                    tokio::select! {
+                        m = stream.next() => match m {
+                            Some(Ok(Message::Text(t))) => { let _ = btx.send(Arc::new(t.as_str().to_string())); }
+                            Some(Ok(_)) => {}
+                            _ => break,
+                        },
+                        f = rx.recv() => match f {
+                            Ok(f) => { if sink.send(Message::Text(f.as_str().into())).await.is_err() { break; } }
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        },
+                    }
+                }
+            });
+        }
+    });
+    let url = format!("ws://{addr}/");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handles = readers(&url, n, tx, false).await;
+    let sender = Arc::new(tokio::sync::Mutex::new(connect(&url).await));
+    let result = fanout_latency(
+        n,
+        probes,
+        move |k| {
+            let s = sender.clone();
+            Box::pin(async move {
+                let frame =
+                    json!({"type": "event", "event": {"text": format!("probe-{k}")}}).to_string();
+                s.lock()
+                    .await
+                    .send(Message::Text(frame.into()))
+                    .await
+                    .unwrap();
+            })
+        },
+        rx,
+    )
+    .await;
+    for h in handles {
+        h.abort();
+    }
+    accept.abort();
+    drop(btx);
+    result
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        println!("warroom feed benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        let probe_dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let (fsync_rate, fsync_ms) = raw_fsync(probe_dir.path(), 1000);
+        println!("\n1. raw disk: 1 KiB append + fdatasync: {fsync_rate:.0} /s (median {fsync_ms:.3} ms)");
+
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let server = start_feed(dir.path()).await;
+        let url = server.url();
+        let mut setup = join(&url, "setup").await;
+        command(&mut setup, "declare", json!({"op": "declare", "title": "bench", "severity": 3})).await;
+        let c0 = commits(server.addr).await;
+        let one = throughput(&url, 1, 1000).await;
+        let c1 = commits(server.addr).await;
+        let many = throughput(&url, 64, 150).await;
+        let c2 = commits(server.addr).await;
+        server.shutdown().await.unwrap();
+        println!("\n2. durable events/s through the feed (each acknowledged after fsync):");
+        println!(
+            "   1 writer   (1,000 commands):  {one:>8.0} /s  ({:.2}x the raw fsync rate; {:.1} events per fsync)",
+            one / fsync_rate,
+            1000.0 / (c1 - c0) as f64
+        );
+        println!(
+            "   64 writers (9,600 commands):  {many:>8.0} /s  ({:.2}x the raw fsync rate; {:.1} events per fsync)",
+            many / fsync_rate,
+            9600.0 / (c2 - c1) as f64
+        );
+        println!("   group commit: 64 writers reach {:.1}x the single writer (target >= 5x: {})", many / one, if many / one >= 5.0 { "met" } else { "NOT met" });
+
+        println!("\n3. command → event at every client (ms):");
+        println!("   {:<34} {:>8} {:>8}", "", "p50", "p99");
+        for (n, probes) in [(100usize, 200usize), (1000, 100)] {
+            let (b50, b99) = bare_latency(n, probes).await;
+            let (w50, w99) = warroom_latency(n, probes).await;
+            println!("   {:<34} {:>8.3} {:>8.3}", format!("bare broadcast, {n} clients"), b50, b99);
+            println!("   {:<34} {:>8.3} {:>8.3}", format!("warroom, {n} clients ({probes} probes)"), w50, w99);
+            let bound = 2.0 * (b99 + fsync_ms);
+            println!(
+                "   target p99 <= 2 x (bare p99 + one fsync) = {bound:.3} ms: {}",
+                if w99 <= bound { "met" } else { "NOT met" }
+            );
+        }
+    });
+}
