@@ -496,7 +496,7 @@ fn single_keys_act_on_the_selected_incident_and_refusals_are_shown() {
     );
     assert!(app.update(key('?')).is_empty());
     assert_eq!(app.mode, Mode::Help);
-    let lines = text(&draw(&app, &test_theme(), 100, 48));
+    let lines = text(&draw(&app, &test_theme(), 100, 60));
     let all = lines.join("\n");
     assert!(
         all.contains("acknowledge")
@@ -504,6 +504,23 @@ fn single_keys_act_on_the_selected_incident_and_refusals_are_shown() {
             && all.contains("d: decision"),
         "{all}"
     );
+    // At 80x24 it scrolls: the scribe prefixes at the end are reachable.
+    let small = text(&draw(&app, &test_theme(), 80, 24)).join("\n");
+    assert!(
+        small.contains("↓ more") && !small.contains("d: decision"),
+        "{small}"
+    );
+    for _ in 0..5 {
+        app.update(code(KeyCode::PageDown));
+    }
+    assert_eq!(app.mode, Mode::Help, "scrolling keeps help open");
+    let small = text(&draw(&app, &test_theme(), 80, 24)).join("\n");
+    assert!(
+        small.contains("d: decision") && !small.contains("↓ more"),
+        "{small}"
+    );
+    app.update(key('x'));
+    assert_eq!(app.mode, Mode::Normal);
 }
 
 #[test]

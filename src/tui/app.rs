@@ -157,6 +157,8 @@ pub struct App {
     pub flash: Option<Flash>,
     /// Problems found at start-up (config, theme), shown until the next key press.
     pub notices: Vec<String>,
+    /// How far the help overlay is scrolled.
+    pub help_offset: usize,
     pub keymap: Keymap,
     pub now: DateTime<Utc>,
     /// The local time zone's offset, for showing and typing times.
@@ -198,6 +200,7 @@ impl App {
             palette: PaletteState::default(),
             flash: None,
             notices: Vec::new(),
+            help_offset: 0,
             keymap,
             now,
             tz,
@@ -428,7 +431,19 @@ impl App {
                 }
                 _ => self.mode = Mode::Normal,
             },
-            Mode::Help => self.mode = Mode::Normal,
+            Mode::Help => match k.code {
+                KeyCode::Down | KeyCode::Char('j') => {
+                    self.help_offset = (self.help_offset + 1).min(60)
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    self.help_offset = self.help_offset.saturating_sub(1)
+                }
+                KeyCode::PageDown | KeyCode::Char(' ') => {
+                    self.help_offset = (self.help_offset + 10).min(60)
+                }
+                KeyCode::PageUp => self.help_offset = self.help_offset.saturating_sub(10),
+                _ => self.mode = Mode::Normal,
+            },
             Mode::Palette => self.palette_key(k, fx),
             Mode::Filter => self.filter_key(k),
             Mode::Scribe => self.scribe_key(k, fx),
@@ -444,7 +459,10 @@ impl App {
         let current = self.selected_incident();
         match a {
             Action::Quit => self.request_quit(fx),
-            Action::Help => self.mode = Mode::Help,
+            Action::Help => {
+                self.mode = Mode::Help;
+                self.help_offset = 0;
+            }
             Action::Palette => self.open_palette(""),
             Action::Declare => self.open_palette("declare "),
             Action::Filter => {
@@ -718,7 +736,10 @@ impl App {
                 self.board.filter = f;
                 self.board.selected = 0;
             }
-            Ok(Intent::Help) => self.mode = Mode::Help,
+            Ok(Intent::Help) => {
+                self.mode = Mode::Help;
+                self.help_offset = 0;
+            }
             Ok(Intent::Quit) => self.request_quit(fx),
             Err(e) => {
                 self.flash(Level::Error, e);

@@ -705,14 +705,24 @@ fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     ));
     let h = (lines.len() as u16 + 2).min(area.height);
     let popup = centered(area, 76, h);
+    let visible = h.saturating_sub(2) as usize;
+    let offset = app.help_offset.min(lines.len().saturating_sub(visible));
+    let more = lines.len() > offset + visible;
+    let title = if lines.len() > visible {
+        " warroom help · ↑↓ scroll · any other key closes "
+    } else {
+        " warroom help · any key closes "
+    };
+    let mut block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focus)
+        .title(title);
+    if more {
+        block = block.title_bottom(Span::styled(" ↓ more ", theme.key));
+    }
     Clear.render(popup, buf);
-    Paragraph::new(lines)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.focus)
-                .title(" warroom help · any key closes "),
-        )
+    Paragraph::new(lines.into_iter().skip(offset).collect::<Vec<_>>())
+        .block(block)
         .render(popup, buf);
 }
 
