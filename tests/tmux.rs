@@ -48,26 +48,53 @@ impl Tmux {
     /// Starts `warroom` in a 160x48 session; after it exits the shell reports how the
     /// terminal was left.
     fn console(&self, session: &str, url: &str, name: &str, home: &Path) {
+        self.console_with(
+            session,
+            &[("WARROOM_SERVER", url)],
+            name,
+            home,
+            &format!("{}/{name}-data", home.display()),
+        );
+    }
+
+    /// A console with no feed configured: it uses (and maybe hosts) the local feed.
+    fn local_console(&self, session: &str, local: &str, name: &str, home: &Path) {
+        let shared = format!("{}/local-data", home.display());
+        self.console_with(
+            session,
+            &[("WARROOM_LOCAL_FEED", local)],
+            name,
+            home,
+            &shared,
+        );
+    }
+
+    fn console_with(
+        &self,
+        session: &str,
+        env: &[(&str, &str)],
+        name: &str,
+        home: &Path,
+        data: &str,
+    ) {
         let script = format!(
             "{bin}; echo \"warroom exited $?\"; stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; exec sleep 120",
             bin = env!("CARGO_BIN_EXE_warroom")
         );
         let home = home.display().to_string();
-        let data = format!("{home}/{name}-data");
         self.logs
             .borrow_mut()
-            .push((session.to_string(), Path::new(&data).join("console.log")));
+            .push((session.to_string(), Path::new(data).join("console.log")));
         let config = format!("{home}/{name}-config.toml");
         let status = Command::new("tmux")
             .arg("-L")
             .arg(&self.socket)
             .args(["new-session", "-d", "-s", session, "-x", "160", "-y", "48"])
-            .args([
-                "-e",
-                &format!("WARROOM_SERVER={url}"),
-                "-e",
-                &format!("WARROOM_NAME={name}"),
-            ])
+            .args(
+                env.iter()
+                    .flat_map(|(k, v)| ["-e".to_string(), format!("{k}={v}")]),
+            )
+            .args(["-e", &format!("WARROOM_NAME={name}")])
             .args([
                 "-e",
                 &format!("WARROOM_DATA_DIR={data}"),
@@ -253,5 +280,47 @@ fn the_feed_dies_mid_incident_and_nothing_typed_is_lost() {
             .contains("T01:52:00"),
         "{:?}",
         notes[0]
+    );
+}
+
+#[test]
+fn with_no_feed_configured_consoles_share_an_embedded_one_and_take_it_over() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let local = format!("127.0.0.1:{port}");
+    // The first console finds nobody at the local address and hosts the feed itself.
+    tmux.local_console("first", &local, "priya", dir.path());
+    tmux.wait_for("first", &format!("● live  ws://{local}/feed"));
+    // A second one joins it.
+    tmux.local_console("second", &local, "marco", dir.path());
+    tmux.wait_for("second", "● live");
+    tmux.wait_for("first", "present: marco, priya");
+    tmux.keys("second", &[":"]);
+    tmux.type_text("second", "declare sev2 Checkout slow");
+    tmux.keys("second", &["Enter"]);
+    tmux.wait_for("first", "Checkout slow");
+    // The hosting console quits; the other takes the feed over, with its history.
+    tmux.keys("first", &["q"]);
+    tmux.wait_for("first", "warroom exited 0");
+    let s = tmux.wait_for("second", "present: marco");
+    assert!(s.contains("Checkout slow"), "{s}");
+    tmux.wait_for("second", "● live");
+    // Scripts on the machine reach the same feed with no configuration either.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("incidents")
+        .env("WARROOM_LOCAL_FEED", &local)
+        .env_remove("WARROOM_SERVER")
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && table.contains("Checkout slow"),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -162,6 +162,10 @@ pub fn check_exposure(listen: &SocketAddr, tokens: Option<&TokenTable>) -> anyho
 /// Opens the log, rebuilds state from it, binds and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     check_exposure(&config.listen, config.tokens.as_ref())?;
+    // Bind first: a taken port is found at once, before the log is opened and folded.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let store = SqliteStore::open(&config.data_dir)
         .with_context(|| format!("opening the event log in {}", config.data_dir.display()))?;
     let state = load_state(&store).context("rebuilding state from the event log")?;
@@ -187,9 +191,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .spawn(move || core::run(store, state, core_published, core_clock, cmd_rx))
         .context("starting the core thread")?;
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     // Frames are small and answered at once: without TCP_NODELAY, Nagle's algorithm and
     // delayed acknowledgements add ~40 ms to every command.

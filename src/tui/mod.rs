@@ -132,6 +132,8 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut feed_open = true;
+    // Taking over the local feed is tried once per reconnect attempt, not on every event.
+    let mut last_host_attempt: Option<u32> = None;
     // SIGTERM or SIGHUP (the terminal went away) end the console cleanly, terminal restored.
     #[cfg(unix)]
     let mut terminate =
@@ -172,10 +174,16 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         for effect in fx {
             perform(&client, effect);
         }
+        let attempt = match app.conn {
+            ConnState::Reconnecting { attempt, .. } => Some(attempt),
+            _ => None,
+        };
         if opts.hosting.is_none()
-            && matches!(app.conn, ConnState::Reconnecting { .. })
+            && attempt.is_some()
+            && attempt != last_host_attempt
             && let Some(host) = &opts.host
         {
+            last_host_attempt = attempt;
             // The local feed went away with the console that hosted it: host it here.
             if let Ok(server) = crate::server::start(host.clone()).await {
                 tracing::info!("now hosting the local feed at {}", server.url());
