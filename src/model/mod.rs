@@ -4,6 +4,7 @@
 
 mod command;
 mod event;
+pub mod policy;
 mod state;
 mod types;
 mod validate;
