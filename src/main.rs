@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Cmd::Serve(args)) => serve(args).await,
             Some(Cmd::Demo { speed }) => demo(&cli.global, cli.theme.as_deref(), speed).await,
+            Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
             Some(cmd) => run_client(&cli.global, cmd).await,
             None => warroom::cli::console(&cli.global, cli.theme.as_deref()).await,
         }

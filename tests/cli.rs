@@ -160,6 +160,45 @@ fn declare_note_ack_resolve_and_read_them_back() {
 }
 
 #[test]
+fn policy_check_and_print() {
+    let bin = env!("CARGO_BIN_EXE_warroom");
+    let out = std::process::Command::new(bin)
+        .args(["policy", "print"])
+        .output()
+        .unwrap();
+    let default = String::from_utf8(out.stdout).unwrap();
+    assert!(default.contains("critical = [\"payments\""));
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, &default).unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["policy", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (17 severity rules)"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[rule]]\nseverity = 2\nerror_rate_gte = 5\nwhy = \"a\"\n\n[[rule]]\nseverity = 1\nwhy = \"b\"\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["policy", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml: line 6: rule 2: a SEV1 rule after a SEV2 rule"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml: line 6: rule 2: no conditions"),
+        "{err}"
+    );
+    assert!(err.contains("has 2 problem(s)"), "{err}");
+}
+
+#[test]
 fn an_unreachable_feed_is_reported_as_such() {
     // Bind and drop to find a port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

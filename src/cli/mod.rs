@@ -48,6 +48,11 @@ pub struct Global {
 pub enum Cmd {
     /// Run the shared feed server.
     Serve(ServeArgs),
+    /// Check or print a policy file (services, severity rules).
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Try warroom: a console on an embedded feed where a payments outage plays out live.
     Demo {
         /// Play the scenario faster (2 = twice as fast).
@@ -132,6 +137,45 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Validate a policy file; every problem is listed with its line.
+    Check { file: std::path::PathBuf },
+    /// Print the default policy (a starting point for your own).
+    Print,
+}
+
+/// `warroom policy check|print`.
+pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
+    use crate::model::policy::{DEFAULT_POLICY, Policy};
+    match action {
+        PolicyAction::Print => {
+            print!("{DEFAULT_POLICY}");
+            Ok(())
+        }
+        PolicyAction::Check { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            match Policy::parse(&text) {
+                Ok(p) => {
+                    println!(
+                        "{}: ok ({} severity rules)",
+                        file.display(),
+                        p.rules().len()
+                    );
+                    Ok(())
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", file.display());
+                    }
+                    bail!("{} has {} problem(s)", file.display(), errors.len())
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -370,7 +414,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 print!("{}", incidents_table(&s.replica.state));
             }
         }
-        Cmd::Serve(_) | Cmd::Events { .. } | Cmd::Demo { .. } => {}
+        Cmd::Serve(_) | Cmd::Events { .. } | Cmd::Demo { .. } | Cmd::Policy { .. } => {}
     }
     Ok(())
 }
