@@ -14,7 +14,7 @@ use super::Severity;
 /// The default policy, embedded.
 pub const DEFAULT_POLICY: &str = include_str!("../../assets/policy.toml");
 
-/// A duration as policies write it: `30s`, `5m`, `4h`, `3d`.
+/// A duration as policies write it: `30s`, `5m`, `4h`, `3d`, `1w`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Span(pub Duration);
 
@@ -22,7 +22,7 @@ impl FromStr for Span {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim();
-        let bad = || format!("'{s}' is not a duration (write 30s, 5m, 4h or 3d)");
+        let bad = || format!("'{s}' is not a duration (write 30s, 5m, 4h, 3d or 1w)");
         let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
         let n: u64 = digits.parse().map_err(|_| bad())?;
         let secs = match unit {
@@ -30,6 +30,7 @@ impl FromStr for Span {
             "m" => n * 60,
             "h" => n * 3600,
             "d" => n * 86_400,
+            "w" => n * 7 * 86_400,
             _ => return Err(bad()),
         };
         Ok(Span(Duration::from_secs(secs)))
@@ -40,6 +41,7 @@ impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0.as_secs();
         match s {
+            s if s % (7 * 86_400) == 0 && s > 0 => write!(f, "{}w", s / (7 * 86_400)),
             s if s % 86_400 == 0 && s > 0 => write!(f, "{}d", s / 86_400),
             s if s % 3600 == 0 && s > 0 => write!(f, "{}h", s / 3600),
             s if s % 60 == 0 && s > 0 => write!(f, "{}m", s / 60),
