@@ -239,7 +239,7 @@ fn durations_are_written_like_people_write_them() {
         assert!(
             bad.parse::<Span>()
                 .unwrap_err()
-                .contains("write 30s, 5m, 4h or 3d"),
+                .contains("write 30s, 5m, 4h, 3d or 1w"),
             "{bad}"
         );
     }
