@@ -37,6 +37,7 @@ fn history(entries: usize) -> State {
             service: Some("payments".into()),
             severity: Severity::Sev1,
             restricted: false,
+            alert_key: None,
         },
         t0,
     );

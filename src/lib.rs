@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod demo;
+pub mod intake;
 pub mod model;
 pub mod protocol;
 pub mod server;

@@ -23,6 +23,12 @@ fn main() -> ExitCode {
             Some(Cmd::Serve(args)) => serve(args).await,
             Some(Cmd::Demo { speed }) => demo(&cli.global, cli.theme.as_deref(), speed).await,
             Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
+            Some(Cmd::Oncall {
+                policy,
+                at,
+                handoffs,
+            }) => warroom::cli::oncall(policy.as_deref(), at.as_deref(), handoffs)
+                .map(|out| print!("{out}")),
             Some(cmd) => run_client(&cli.global, cmd).await,
             None => warroom::cli::console(&cli.global, cli.theme.as_deref()).await,
         }
@@ -108,6 +114,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.token_file {
         config.tokens = Some(TokenTable::load(path).map_err(|e| anyhow::anyhow!(e))?);
     }
+    let rules = warroom::server::load_rules(args.policy.as_deref()).map_err(|errors| {
+        anyhow::anyhow!(
+            "the policy {} has {} problem(s):\n  {}",
+            args.policy
+                .as_deref()
+                .map_or("(built in)".into(), |p| p.display().to_string()),
+            errors.len(),
+            errors.join("\n  ")
+        )
+    })?;
+    config.rules = std::sync::Arc::new(rules);
+    config.intake.token = args.intake_token.clone().filter(|t| !t.is_empty());
+    config.intake.pagerduty_secret = args.pagerduty_secret.clone().filter(|t| !t.is_empty());
     let server = warroom::server::start(config).await?;
     let stop = server.stopper();
     tokio::spawn(async move {

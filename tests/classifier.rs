@@ -235,7 +235,14 @@ fn durations_are_written_like_people_write_them() {
         Span(Duration::from_secs(4 * 3600))
     );
     assert_eq!("3d".parse::<Span>().unwrap().to_string(), "3d");
-    for bad in ["5", "m", "5 minutes", "-5m", "5w"] {
+    assert_eq!("2w".parse::<Span>().unwrap().to_string(), "2w");
+    assert!(
+        "99999999999999w"
+            .parse::<Span>()
+            .unwrap_err()
+            .contains("longer than a hundred years")
+    );
+    for bad in ["5", "m", "5 minutes", "-5m", "5y"] {
         assert!(
             bad.parse::<Span>()
                 .unwrap_err()

@@ -48,10 +48,22 @@ pub struct Global {
 pub enum Cmd {
     /// Run the shared feed server.
     Serve(ServeArgs),
-    /// Check or print a policy file (services, severity rules).
+    /// Check or print a policy file (severity rules, escalation, on-call, runbooks).
     Policy {
         #[command(subcommand)]
         action: PolicyAction,
+    },
+    /// Who is on call now, and the next handoffs.
+    Oncall {
+        /// Policy file [default: the built-in policy].
+        #[arg(long, env = "WARROOM_POLICY")]
+        policy: Option<std::path::PathBuf>,
+        /// Show the schedule as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// How many upcoming handoffs to list per schedule.
+        #[arg(long, default_value_t = 4)]
+        handoffs: usize,
     },
     /// Try warroom: a console on an embedded feed where a payments outage plays out live.
     Demo {
@@ -149,32 +161,64 @@ pub enum PolicyAction {
 
 /// `warroom policy check|print`.
 pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
-    use crate::model::policy::{DEFAULT_POLICY, Policy};
+    use crate::model::policy::DEFAULT_POLICY;
     match action {
         PolicyAction::Print => {
             print!("{DEFAULT_POLICY}");
             Ok(())
         }
-        PolicyAction::Check { file } => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            match Policy::parse(&text) {
-                Ok(p) => {
+        PolicyAction::Check { file } => match crate::server::load_rules(Some(file)) {
+            Ok(rules) => {
+                let p = &rules.policy;
+                println!(
+                    "{}: ok ({} severity rules, {} schedules, {} runbooks)",
+                    file.display(),
+                    p.rules().len(),
+                    p.schedules().len(),
+                    rules.runbooks.len()
+                );
+                let now = chrono::Utc::now();
+                for sev in Severity::ALL {
+                    let plan = p.plan(sev, None, now);
+                    let steps: Vec<String> = plan
+                        .steps
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "{} {} {}",
+                                crate::model::policy::Span(Duration::from_secs(s.after_secs)),
+                                s.action,
+                                s.target
+                            )
+                        })
+                        .collect();
+                    let cadence = p
+                        .cadence(sev)
+                        .map(|c| {
+                            format!(
+                                "; status updates every {}",
+                                crate::model::policy::Span(Duration::from_secs(c))
+                            )
+                        })
+                        .unwrap_or_default();
                     println!(
-                        "{}: ok ({} severity rules)",
-                        file.display(),
-                        p.rules().len()
+                        "  {sev}: {}{cadence}",
+                        if steps.is_empty() {
+                            "no escalation".to_string()
+                        } else {
+                            steps.join(", ")
+                        }
                     );
-                    Ok(())
                 }
-                Err(errors) => {
-                    for e in &errors {
-                        eprintln!("{}: {e}", file.display());
-                    }
-                    bail!("{} has {} problem(s)", file.display(), errors.len())
-                }
+                Ok(())
             }
-        }
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{}: {e}", file.display());
+                }
+                bail!("{} has {} problem(s)", file.display(), errors.len())
+            }
+        },
     }
 }
 
@@ -189,6 +233,89 @@ pub struct ServeArgs {
     /// File of `name token` lines; required to listen beyond loopback.
     #[arg(long)]
     pub token_file: Option<std::path::PathBuf>,
+    /// Policy file: severity rules, escalation, on-call, runbooks [default: built in].
+    #[arg(long, env = "WARROOM_POLICY")]
+    pub policy: Option<std::path::PathBuf>,
+    /// Token monitoring presents to post alerts (`Authorization: Bearer …`, or the Events
+    /// v2 routing_key). Required for intake beyond loopback.
+    #[arg(long, env = "WARROOM_INTAKE_TOKEN", hide_env_values = true)]
+    pub intake_token: Option<String>,
+    /// PagerDuty webhook signing secret: X-PagerDuty-Signature is then verified.
+    #[arg(long, env = "WARROOM_PAGERDUTY_SECRET", hide_env_values = true)]
+    pub pagerduty_secret: Option<String>,
+}
+
+/// `warroom oncall`: who is on call now and the next handoffs, per schedule.
+pub fn oncall(
+    policy: Option<&std::path::Path>,
+    at: Option<&str>,
+    handoffs: usize,
+) -> anyhow::Result<String> {
+    use crate::model::oncall::Layer;
+    use std::fmt::Write as _;
+    let rules = crate::server::load_rules(policy).map_err(|errors| {
+        anyhow!(
+            "the policy has {} problem(s):\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        )
+    })?;
+    let now = match at {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| anyhow!("--at '{t}' is not an RFC 3339 time: {e}"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let mut out = String::new();
+    let schedules = rules.policy.schedules();
+    if schedules.is_empty() {
+        writeln!(out, "No on-call schedules in the policy.")?;
+        return Ok(out);
+    }
+    let local = |t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz| {
+        t.with_timezone(&tz)
+            .format("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    for s in schedules {
+        let tz = s.time_zone();
+        writeln!(
+            out,
+            "{} (rotation {}, {}) as of {}",
+            s.name(),
+            s.rotation(),
+            tz,
+            local(now, tz)
+        )?;
+        for layer in [Layer::Primary, Layer::Secondary] {
+            match s.on_call(layer, now) {
+                Some(shift) => writeln!(
+                    out,
+                    "  {:<9} {:<16} until {}{}",
+                    layer.to_string(),
+                    shift.person,
+                    local(shift.until, tz),
+                    if shift.overridden { " (override)" } else { "" }
+                )?,
+                None => writeln!(out, "  {:<9} nobody", layer.to_string())?,
+            }
+        }
+        let next = s.handoffs(now, handoffs);
+        if !next.is_empty() {
+            writeln!(out, "  next handoffs:")?;
+            for h in next {
+                writeln!(
+                    out,
+                    "    {}  {:<9} {} → {}",
+                    local(h.at, tz),
+                    h.layer.to_string(),
+                    h.from.as_deref().unwrap_or("nobody"),
+                    h.to.as_deref().unwrap_or("nobody")
+                )?;
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn parse_ref(s: &str) -> Result<IncidentRef, String> {
@@ -414,7 +541,11 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 print!("{}", incidents_table(&s.replica.state));
             }
         }
-        Cmd::Serve(_) | Cmd::Events { .. } | Cmd::Demo { .. } | Cmd::Policy { .. } => {}
+        Cmd::Serve(_)
+        | Cmd::Events { .. }
+        | Cmd::Demo { .. }
+        | Cmd::Policy { .. }
+        | Cmd::Oncall { .. } => {}
     }
     Ok(())
 }

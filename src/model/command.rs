@@ -87,6 +87,13 @@ pub enum Command {
     Resolve {
         incident: IncidentRef,
     },
+    /// Tick (or untick) item `item` (1-based) of the incident's runbook checklist.
+    CheckRunbookStep {
+        incident: IncidentRef,
+        item: u32,
+        #[serde(default = "yes")]
+        done: bool,
+    },
 }
 
 impl Command {
@@ -104,7 +111,8 @@ impl Command {
             | Command::PinEntry { incident, .. }
             | Command::SetMilestone { incident, .. }
             | Command::Acknowledge { incident }
-            | Command::Resolve { incident } => Some(*incident),
+            | Command::Resolve { incident }
+            | Command::CheckRunbookStep { incident, .. } => Some(*incident),
         }
     }
 }

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+use super::escalation::Plan;
+use super::runbook::Runbook;
+use super::{AlertAction, EntryKind, IncidentRef, Milestone, Role, Severity, Status, StepAction};
 
 /// One recorded fact, with the server-assigned contiguous sequence number, the server's
 /// timestamp and the authenticated actor who caused it.
@@ -30,6 +32,10 @@ pub enum EventKind {
         severity: Severity,
         #[serde(default)]
         restricted: bool,
+        /// The deduplication key of the alert that opened it: later alerts with the same
+        /// key attach to it while it is open.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert_key: Option<String>,
     },
     Retitled {
         incident: IncidentRef,
@@ -88,6 +94,70 @@ pub enum EventKind {
     Resolved {
         incident: IncidentRef,
     },
+    /// An escalation run began, with its whole plan (so the plan cannot change under it).
+    EscalationStarted {
+        incident: IncidentRef,
+        plan: Plan,
+        reason: String,
+    },
+    /// A step of the current run fired; `person: None` means its target had nobody and it
+    /// was skipped.
+    StepFired {
+        incident: IncidentRef,
+        run: u64,
+        round: u32,
+        step: u32,
+        action: StepAction,
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        person: Option<String>,
+        due_at: DateTime<Utc>,
+        late: bool,
+    },
+    /// The outcome of delivering a fired step to one channel.
+    NotificationResult {
+        incident: IncidentRef,
+        /// The sequence number of the `step_fired` event delivered.
+        step_seq: u64,
+        person: String,
+        channel: String,
+        delivered: bool,
+        attempts: u32,
+        detail: String,
+    },
+    /// An acknowledgement saw no progress within the policy's timeout: it lapses and
+    /// escalation starts again.
+    AckExpired {
+        incident: IncidentRef,
+        acknowledged_by: String,
+        idle_secs: u64,
+    },
+    /// An alert from monitoring concerning this incident.
+    AlertReceived {
+        incident: IncidentRef,
+        source: String,
+        dedup_key: String,
+        action: AlertAction,
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// The status-update cadence in force (from the policy, by severity); `None`: none.
+    CadenceSet {
+        incident: IncidentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        every_secs: Option<u64>,
+    },
+    RunbookAttached {
+        incident: IncidentRef,
+        runbook: Runbook,
+    },
+    /// A runbook checklist item (1-based) ticked or unticked.
+    RunbookStepChecked {
+        incident: IncidentRef,
+        item: u32,
+        done: bool,
+    },
 }
 
 impl EventKind {
@@ -105,7 +175,15 @@ impl EventKind {
             | EventKind::EntryPinned { incident, .. }
             | EventKind::MilestoneSet { incident, .. }
             | EventKind::Acknowledged { incident }
-            | EventKind::Resolved { incident } => *incident,
+            | EventKind::Resolved { incident }
+            | EventKind::EscalationStarted { incident, .. }
+            | EventKind::StepFired { incident, .. }
+            | EventKind::NotificationResult { incident, .. }
+            | EventKind::AckExpired { incident, .. }
+            | EventKind::AlertReceived { incident, .. }
+            | EventKind::CadenceSet { incident, .. }
+            | EventKind::RunbookAttached { incident, .. }
+            | EventKind::RunbookStepChecked { incident, .. } => *incident,
         }
     }
 
@@ -124,6 +202,14 @@ impl EventKind {
             EventKind::MilestoneSet { .. } => "milestone_set",
             EventKind::Acknowledged { .. } => "acknowledged",
             EventKind::Resolved { .. } => "resolved",
+            EventKind::EscalationStarted { .. } => "escalation_started",
+            EventKind::StepFired { .. } => "step_fired",
+            EventKind::NotificationResult { .. } => "notification_result",
+            EventKind::AckExpired { .. } => "ack_expired",
+            EventKind::AlertReceived { .. } => "alert_received",
+            EventKind::CadenceSet { .. } => "cadence_set",
+            EventKind::RunbookAttached { .. } => "runbook_attached",
+            EventKind::RunbookStepChecked { .. } => "runbook_step_checked",
         }
     }
 }

@@ -3,8 +3,12 @@
 //! console run this same code over the same events, so they never disagree about state.
 
 mod command;
+pub mod engine;
+pub mod escalation;
 mod event;
+pub mod oncall;
 pub mod policy;
+pub mod runbook;
 mod state;
 mod types;
 mod validate;
@@ -12,7 +16,9 @@ mod validate;
 pub use command::Command;
 pub use event::{Event, EventKind};
 pub use state::{ApplyError, Entry, Incident, RoleTenure, State};
-pub use types::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+pub use types::{
+    AlertAction, EntryKind, IncidentRef, Milestone, Role, Severity, Status, StepAction,
+};
 
 use std::fmt;
 

@@ -3,13 +3,17 @@
 //! guide's classifier); this module parses them, checks them, and classifies. Pure: text in,
 //! decisions out.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::Severity;
+use super::escalation::{Plan, PlannedStep};
+use super::oncall::{Layer, Schedule, ScheduleSpec};
+use super::{Severity, StepAction};
 
 /// The default policy, embedded.
 pub const DEFAULT_POLICY: &str = include_str!("../../assets/policy.toml");
@@ -25,14 +29,18 @@ impl FromStr for Span {
         let bad = || format!("'{s}' is not a duration (write 30s, 5m, 4h, 3d or 1w)");
         let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
         let n: u64 = digits.parse().map_err(|_| bad())?;
-        let secs = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            "w" => n * 7 * 86_400,
+        let unit_secs: u64 = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            "w" => 7 * 86_400,
             _ => return Err(bad()),
         };
+        let secs = n
+            .checked_mul(unit_secs)
+            .filter(|s| *s <= 100 * 365 * 86_400)
+            .ok_or_else(|| format!("'{s}' is longer than a hundred years"))?;
         Ok(Span(Duration::from_secs(secs)))
     }
 }
@@ -124,6 +132,106 @@ struct Services {
     high: Vec<String>,
 }
 
+/// One escalation step as written: `{ after = "5m", page = "oncall.secondary" }`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepSpec {
+    after: Span,
+    page: Option<String>,
+    notify: Option<String>,
+    ticket: Option<String>,
+}
+
+/// The escalation policy for one severity, as written.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationSpec {
+    #[serde(default)]
+    steps: Vec<StepSpec>,
+    #[serde(default)]
+    repeat: u32,
+    round: Option<Span>,
+    ack_timeout: Option<Span>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OncallSpec {
+    default_schedule: Option<String>,
+    #[serde(default)]
+    services: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonSpec {
+    #[serde(default)]
+    channels: Vec<String>,
+}
+
+/// The body a webhook channel sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// warroom's own JSON (documented in the README).
+    #[default]
+    Json,
+    /// A Slack-compatible incoming-webhook body (`{"text": …}`).
+    Slack,
+}
+
+/// Where notifications go: an HTTP webhook, a command, or both.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    /// POST the notification here.
+    pub webhook: Option<String>,
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Run this program (first element) with these arguments; details are in `WARROOM_*`
+    /// environment variables.
+    pub command: Option<Vec<String>>,
+}
+
+/// How notifications are delivered.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Channels for people who name none of their own.
+    #[serde(default)]
+    pub default_channels: Vec<String>,
+    /// Tries per channel before the delivery is recorded as failed.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// Wait before the first retry; doubled before each next one.
+    #[serde(default = "default_backoff")]
+    pub backoff: Span,
+    /// Longest wait for one try.
+    #[serde(default = "default_timeout")]
+    pub timeout: Span,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_backoff() -> Span {
+    Span(Duration::from_secs(2))
+}
+fn default_timeout() -> Span {
+    Span(Duration::from_secs(10))
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            default_channels: Vec::new(),
+            attempts: default_attempts(),
+            backoff: default_backoff(),
+            timeout: default_timeout(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
@@ -131,13 +239,62 @@ struct PolicyFile {
     services: Services,
     #[serde(default, rename = "rule")]
     rules: Vec<toml::Spanned<Rule>>,
+    #[serde(default)]
+    escalation: BTreeMap<String, toml::Spanned<EscalationSpec>>,
+    #[serde(default)]
+    cadence: BTreeMap<String, Span>,
+    #[serde(default)]
+    targets: BTreeMap<String, String>,
+    #[serde(default)]
+    oncall: OncallSpec,
+    #[serde(default, rename = "schedule")]
+    schedules: Vec<toml::Spanned<ScheduleSpec>>,
+    #[serde(default)]
+    people: BTreeMap<String, PersonSpec>,
+    #[serde(default, rename = "channel")]
+    channels: BTreeMap<String, Channel>,
+    #[serde(default)]
+    notify: NotifySettings,
+    /// Runbook files by service or alert name, relative to the policy file.
+    #[serde(default)]
+    runbooks: BTreeMap<String, String>,
 }
 
 /// A checked policy.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Policy {
     services: Services,
     rules: Vec<Rule>,
+    escalation: BTreeMap<Severity, EscalationSpec>,
+    cadence: BTreeMap<Severity, Span>,
+    targets: BTreeMap<String, String>,
+    oncall: OncallSpec,
+    schedules: Vec<Schedule>,
+    people: BTreeMap<String, PersonSpec>,
+    channels: BTreeMap<String, Channel>,
+    notify: NotifySettings,
+    runbooks: BTreeMap<String, String>,
+}
+
+impl PartialEq for Policy {
+    fn eq(&self, other: &Self) -> bool {
+        self.services == other.services
+            && self.rules == other.rules
+            && self.escalation == other.escalation
+            && self.cadence == other.cadence
+            && self.targets == other.targets
+            && self.oncall == other.oncall
+            && self.people == other.people
+            && self.channels == other.channels
+            && self.notify == other.notify
+            && self.runbooks == other.runbooks
+            && self.schedules.len() == other.schedules.len()
+    }
+}
+
+/// `sev1` … `sev4` as policy tables name them.
+fn severity_key(k: &str) -> Option<Severity> {
+    k.parse::<Severity>().ok()
 }
 
 /// The classifier's verdict, with the rule that decided it.
@@ -163,6 +320,50 @@ impl Classification {
             Classification::Informational { why, .. } => format!("informational: {why}"),
         }
     }
+}
+
+fn parse_layer(s: &str) -> Option<Layer> {
+    match s {
+        "primary" => Some(Layer::Primary),
+        "secondary" => Some(Layer::Secondary),
+        _ => None,
+    }
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Checks that an escalation target can be resolved: `oncall.primary`, `SCHEDULE.secondary`,
+/// a name under `[targets]`, or a person under `[people]`.
+fn check_target(
+    t: &str,
+    targets: &BTreeMap<String, String>,
+    people: &BTreeMap<String, PersonSpec>,
+    schedules: &[&str],
+) -> Result<(), String> {
+    if let Some((sched, layer)) = t.split_once('.')
+        && parse_layer(layer).is_some()
+    {
+        if sched == "oncall" || schedules.contains(&sched) {
+            return Ok(());
+        }
+        return Err(format!(
+            "target \"{t}\": there is no schedule \"{sched}\" (known: {})",
+            list_or_none(schedules)
+        ));
+    }
+    if targets.contains_key(t) || people.contains_key(t) {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown target \"{t}\": write oncall.primary, oncall.secondary, SCHEDULE.primary, \
+         a name under [targets] or a person under [people]"
+    ))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -243,9 +444,18 @@ impl Policy {
     /// The default policy. It is checked by the test suite, so this cannot fail in a
     /// released build; should it ever, an empty policy (everything SEV4) stands in.
     pub fn default_policy() -> Policy {
-        Policy::parse(DEFAULT_POLICY).unwrap_or(Policy {
+        Policy::parse(DEFAULT_POLICY).unwrap_or_else(|_| Policy {
             services: Services::default(),
             rules: Vec::new(),
+            escalation: BTreeMap::new(),
+            cadence: BTreeMap::new(),
+            targets: BTreeMap::new(),
+            oncall: OncallSpec::default(),
+            schedules: Vec::new(),
+            people: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            notify: NotifySettings::default(),
+            runbooks: BTreeMap::new(),
         })
     }
 
@@ -318,6 +528,170 @@ impl Policy {
                 ));
             }
         }
+        let mut schedules = Vec::new();
+        for spec in &file.schedules {
+            let line = line_of(text, spec.span().start);
+            match Schedule::from_spec(spec.get_ref()) {
+                Ok(s) => {
+                    if schedules.iter().any(|o: &Schedule| o.name() == s.name()) {
+                        errors.push(format!(
+                            "line {line}: schedule \"{}\" is defined twice",
+                            s.name()
+                        ));
+                    }
+                    schedules.push(s)
+                }
+                Err(es) => errors.extend(es.into_iter().map(|e| format!("line {line}: {e}"))),
+            }
+        }
+        let schedule_names: Vec<&str> = schedules.iter().map(|s| s.name()).collect();
+        if let Some(d) = &file.oncall.default_schedule
+            && !schedule_names.contains(&d.as_str())
+        {
+            errors.push(format!(
+                "[oncall]: default_schedule \"{d}\" is not a [[schedule]] (known: {})",
+                list_or_none(&schedule_names)
+            ));
+        }
+        for (svc, sched) in &file.oncall.services {
+            if !schedule_names.contains(&sched.as_str()) {
+                errors.push(format!(
+                    "[oncall.services]: {svc} = \"{sched}\" is not a [[schedule]] (known: {})",
+                    list_or_none(&schedule_names)
+                ));
+            }
+        }
+        let mut escalation = BTreeMap::new();
+        for (key, spanned) in &file.escalation {
+            let line = line_of(text, spanned.span().start);
+            let Some(sev) = severity_key(key) else {
+                errors.push(format!(
+                    "line {line}: [escalation.{key}]: name the table sev1, sev2, sev3 or sev4"
+                ));
+                continue;
+            };
+            let spec = spanned.get_ref();
+            let at = format!("line {line}: [escalation.{key}]");
+            let mut prev: Option<Span> = None;
+            for (i, st) in spec.steps.iter().enumerate() {
+                let n = i + 1;
+                let given = [&st.page, &st.notify, &st.ticket]
+                    .iter()
+                    .filter(|x| x.is_some())
+                    .count();
+                if given != 1 {
+                    errors.push(format!(
+                        "{at} step {n}: give exactly one of page, notify or ticket"
+                    ));
+                    continue;
+                }
+                if let Some(p) = prev
+                    && st.after < p
+                {
+                    errors.push(format!(
+                        "{at} step {n}: after = \"{}\" comes before the previous step's \"{p}\"; steps go in time order",
+                        st.after
+                    ));
+                }
+                prev = Some(st.after);
+                if let Some(t) = st.page.as_ref().or(st.notify.as_ref())
+                    && let Err(e) = check_target(t, &file.targets, &file.people, &schedule_names)
+                {
+                    errors.push(format!("{at} step {n}: {e}"));
+                }
+                if let Some(t) = &st.ticket
+                    && t.trim().is_empty()
+                {
+                    errors.push(format!("{at} step {n}: ticket names no queue"));
+                }
+            }
+            if spec.repeat > 0 && spec.steps.is_empty() {
+                errors.push(format!("{at}: repeat without steps"));
+            }
+            if let (Some(r), Some(last)) = (spec.round, spec.steps.last())
+                && r <= last.after
+            {
+                errors.push(format!(
+                    "{at}: round = \"{r}\" must be longer than the last step's after = \"{}\"",
+                    last.after
+                ));
+            }
+            if spec.repeat > 100 {
+                errors.push(format!("{at}: repeat = {} is more than 100", spec.repeat));
+            }
+            escalation.insert(sev, spec.clone());
+        }
+        let mut cadence = BTreeMap::new();
+        for (key, span) in &file.cadence {
+            match severity_key(key) {
+                Some(sev) if span.0 >= Duration::from_secs(60) => {
+                    cadence.insert(sev, *span);
+                }
+                Some(_) => errors.push(format!(
+                    "[cadence]: {key} = \"{span}\" is shorter than a minute"
+                )),
+                None => errors.push(format!(
+                    "[cadence]: '{key}' is not a severity (write sev1 = \"15m\")"
+                )),
+            }
+        }
+        for (name, value) in &file.targets {
+            if value.trim().is_empty() {
+                errors.push(format!("[targets]: {name} names nobody"));
+            } else if let Some((sched, _)) = value.split_once('.')
+                && sched != "oncall"
+                && !schedule_names.contains(&sched)
+                && !file.people.contains_key(value)
+            {
+                errors.push(format!(
+                    "[targets]: {name} = \"{value}\": there is no schedule \"{sched}\" (known: {})",
+                    list_or_none(&schedule_names)
+                ));
+            }
+        }
+        for (person, spec) in &file.people {
+            for c in &spec.channels {
+                if !file.channels.contains_key(c) {
+                    errors.push(format!(
+                        "[people.{person}]: channel \"{c}\" is not defined (add [channel.{c}])"
+                    ));
+                }
+            }
+        }
+        for c in &file.notify.default_channels {
+            if !file.channels.contains_key(c) {
+                errors.push(format!(
+                    "[notify]: default channel \"{c}\" is not defined (add [channel.{c}])"
+                ));
+            }
+        }
+        if file.notify.attempts == 0 || file.notify.attempts > 10 {
+            errors.push(format!(
+                "[notify]: attempts = {} (give 1 to 10)",
+                file.notify.attempts
+            ));
+        }
+        for (name, ch) in &file.channels {
+            if ch.webhook.is_none() && ch.command.is_none() {
+                errors.push(format!(
+                    "[channel.{name}]: give a webhook URL, a command, or both"
+                ));
+            }
+            if let Some(url) = &ch.webhook
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                errors.push(format!(
+                    "[channel.{name}]: webhook \"{url}\" is not an http:// or https:// URL"
+                ));
+            }
+            if let Some(cmd) = &ch.command
+                && cmd.first().is_none_or(|p| p.trim().is_empty())
+            {
+                errors.push(format!(
+                    "[channel.{name}]: command is empty (write [\"/path/to/program\", \"arg\"])"
+                ));
+            }
+        }
         if errors.is_empty() {
             Ok(Policy {
                 services: file.services,
@@ -326,10 +700,157 @@ impl Policy {
                     .into_iter()
                     .map(toml::Spanned::into_inner)
                     .collect(),
+                escalation,
+                cadence,
+                targets: file.targets,
+                oncall: file.oncall,
+                schedules,
+                people: file.people,
+                channels: file.channels,
+                notify: file.notify,
+                runbooks: file.runbooks,
             })
         } else {
             Err(errors)
         }
+    }
+
+    /// The on-call schedules.
+    pub fn schedules(&self) -> &[Schedule] {
+        &self.schedules
+    }
+
+    /// The schedule that covers a service: its own, else the default, else the first.
+    pub fn schedule_for(&self, service: Option<&str>) -> Option<&Schedule> {
+        let by_name = |n: &str| self.schedules.iter().find(|s| s.name() == n);
+        service
+            .and_then(|s| self.oncall.services.get(s))
+            .and_then(|n| by_name(n))
+            .or_else(|| self.oncall.default_schedule.as_deref().and_then(by_name))
+            .or_else(|| self.schedules.first())
+    }
+
+    /// Whom an escalation target means at `at`, for an incident on `service`; `None` when
+    /// nobody is on call for it.
+    pub fn resolve_target(
+        &self,
+        target: &str,
+        service: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Option<String> {
+        self.resolve_in(target, service, at, 0)
+    }
+
+    fn resolve_in(
+        &self,
+        target: &str,
+        service: Option<&str>,
+        at: DateTime<Utc>,
+        depth: u8,
+    ) -> Option<String> {
+        if let Some((sched, layer)) = target.split_once('.')
+            && let Some(layer) = parse_layer(layer)
+        {
+            let schedule = if sched == "oncall" {
+                self.schedule_for(service)
+            } else {
+                self.schedules.iter().find(|s| s.name() == sched)
+            };
+            return schedule
+                .and_then(|s| s.on_call(layer, at))
+                .map(|s| s.person);
+        }
+        if let Some(v) = self.targets.get(target) {
+            if depth > 0 {
+                return Some(v.clone());
+            }
+            return self.resolve_in(v, service, at, depth + 1);
+        }
+        Some(target.to_string())
+    }
+
+    /// The escalation plan for a severity, for an incident on `service`, as of `at`.
+    pub fn plan(&self, severity: Severity, service: Option<&str>, at: DateTime<Utc>) -> Plan {
+        let Some(spec) = self.escalation.get(&severity) else {
+            return Plan {
+                severity,
+                steps: Vec::new(),
+                repeat: 0,
+                round_secs: 0,
+                ack_timeout_secs: None,
+            };
+        };
+        let steps: Vec<PlannedStep> = spec
+            .steps
+            .iter()
+            .map(|st| {
+                let (action, target) = match (&st.page, &st.notify, &st.ticket) {
+                    (Some(t), _, _) => (StepAction::Page, t.clone()),
+                    (_, Some(t), _) => (StepAction::Notify, t.clone()),
+                    (_, _, Some(t)) => (StepAction::Ticket, t.clone()),
+                    _ => (StepAction::Notify, String::new()),
+                };
+                let expected = match action {
+                    StepAction::Ticket => Some(target.clone()),
+                    _ => self.resolve_target(&target, service, at),
+                };
+                PlannedStep {
+                    after_secs: st.after.0.as_secs(),
+                    action,
+                    target,
+                    expected,
+                }
+            })
+            .collect();
+        let round_secs = match spec.round {
+            Some(r) => r.0.as_secs(),
+            None => {
+                let last = steps.last().map_or(0, |s| s.after_secs);
+                let gap = match steps.len() {
+                    0 | 1 => 300,
+                    n => last - steps[n - 2].after_secs,
+                };
+                last + gap.max(60)
+            }
+        };
+        Plan {
+            severity,
+            steps,
+            repeat: spec.repeat,
+            round_secs,
+            ack_timeout_secs: spec.ack_timeout.map(|s| s.0.as_secs()),
+        }
+    }
+
+    /// How often status updates are due for a severity (seed: every 15-30 min for SEV1/2).
+    pub fn cadence(&self, severity: Severity) -> Option<u64> {
+        self.cadence.get(&severity).map(|s| s.0.as_secs())
+    }
+
+    /// The channels a person's notifications go to.
+    pub fn channels_for(&self, person: &str) -> Vec<(&str, &Channel)> {
+        let names = match self.people.get(person) {
+            Some(p) if !p.channels.is_empty() => &p.channels,
+            _ => &self.notify.default_channels,
+        };
+        names
+            .iter()
+            .filter_map(|n| self.channels.get(n).map(|c| (n.as_str(), c)))
+            .collect()
+    }
+
+    /// A channel by name (tickets name their queue's channel directly).
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.get(name)
+    }
+
+    pub fn notify_settings(&self) -> &NotifySettings {
+        &self.notify
+    }
+
+    /// Runbook files the policy names, by service or alert name (paths as written).
+    pub fn runbook_paths(&self) -> &BTreeMap<String, String> {
+        &self.runbooks
     }
 
     pub fn criticality(&self, service: &str) -> Criticality {

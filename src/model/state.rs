@@ -1,14 +1,17 @@
 //! The fold: incident state as a function of the event log, and the decision of commands
 //! against that state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::escalation::{Escalation, FiredStep, Stop, StopReason, clock_span};
+use super::runbook::Runbook;
 use super::validate::{self, MAX_ENTRY, MAX_NAME, MAX_TITLE};
 use super::{
-    Command, EntryKind, Event, EventKind, IncidentRef, Milestone, Rejection, Role, Severity, Status,
+    AlertAction, Command, EntryKind, Event, EventKind, IncidentRef, Milestone, Rejection, Role,
+    Severity, Status, StepAction,
 };
 
 /// Every incident, as of event `seq`.
@@ -69,6 +72,34 @@ pub struct Incident {
     /// Entries in recorded order (ascending id). See [`Incident::timeline`] for the
     /// occurred-at order people read.
     pub entries: Vec<Entry>,
+    /// The current (or last) escalation run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+    /// A run is due to start: just declared, raised while unacknowledged, or an
+    /// acknowledgement lapsed.
+    #[serde(default)]
+    pub escalation_owed: bool,
+    /// The key of the alert that opened it (see `Declared::alert_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_key: Option<String>,
+    /// Alerts received for it (triggers, including the one that opened it).
+    #[serde(default)]
+    pub alert_count: u32,
+    /// How often the comms lead owes a status update, by the policy for its severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_every_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<Runbook>,
+    /// Runbook checklist items ticked (1-based).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub runbook_done: BTreeSet<u32>,
+    /// Last time a person moved the incident on (an entry, a status, a role, a tick).
+    #[serde(default = "epoch")]
+    pub last_progress_at: DateTime<Utc>,
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
 }
 
 /// One person's time in one role.
@@ -106,6 +137,14 @@ pub enum ApplyError {
     OutOfOrder { seq: u64, at: u64 },
     #[error("event {seq} refers to {incident}, which does not exist")]
     UnknownIncident { seq: u64, incident: IncidentRef },
+    #[error(
+        "event {seq} refers to escalation run {run} of {incident}, which is not its current run"
+    )]
+    UnknownRun {
+        seq: u64,
+        incident: IncidentRef,
+        run: u64,
+    },
     #[error("event {seq} refers to entry {entry} of {incident}, which does not exist")]
     UnknownEntry {
         seq: u64,
@@ -143,6 +182,30 @@ impl Incident {
 
     pub fn is_acknowledged(&self) -> bool {
         self.acknowledged_by.is_some()
+    }
+
+    /// The live escalation run, if one is running.
+    pub fn live_escalation(&self) -> Option<&Escalation> {
+        self.escalation.as_ref().filter(|e| e.is_live())
+    }
+
+    /// When the next status update is due (cadence counted from the last update, or from
+    /// the declaration before the first one).
+    pub fn next_update_due(&self) -> Option<DateTime<Utc>> {
+        let every = self.update_every_secs?;
+        if !self.is_active() {
+            return None;
+        }
+        let from = self.last_status_update.unwrap_or(self.declared_at);
+        Some(from + super::escalation::secs(every))
+    }
+
+    fn stop_escalation(&mut self, at: DateTime<Utc>, reason: StopReason) {
+        if let Some(e) = self.escalation.as_mut()
+            && e.stopped.is_none()
+        {
+            e.stopped = Some(Stop { at, reason });
+        }
     }
 
     fn push_entry(
@@ -235,6 +298,7 @@ impl State {
                 service,
                 severity: *severity,
                 restricted: *restricted,
+                alert_key: None,
             }]);
         }
         let r = cmd
@@ -423,6 +487,29 @@ impl State {
                 }
                 vec![E::Acknowledged { incident: r }]
             }
+            C::CheckRunbookStep { item, done, .. } => {
+                let rb = inc
+                    .runbook
+                    .as_ref()
+                    .ok_or_else(|| Rejection::conflict(format!("{r} has no runbook attached")))?;
+                let n = rb.item_count();
+                if *item == 0 || *item > n {
+                    return Err(Rejection::invalid(format!(
+                        "{r}'s runbook has items 1 to {n}; there is no item {item}"
+                    )));
+                }
+                if inc.runbook_done.contains(item) == *done {
+                    let state = if *done { "ticked" } else { "not ticked" };
+                    return Err(Rejection::conflict(format!(
+                        "runbook item {item} is already {state}"
+                    )));
+                }
+                vec![E::RunbookStepChecked {
+                    incident: r,
+                    item: *item,
+                    done: *done,
+                }]
+            }
         };
         Ok(events)
     }
@@ -442,6 +529,7 @@ impl State {
             service,
             severity,
             restricted,
+            alert_key,
         } = &ev.kind
         {
             let mut inc = Incident {
@@ -460,6 +548,14 @@ impl State {
                 acknowledged_by: None,
                 last_status_update: None,
                 entries: Vec::new(),
+                escalation: None,
+                escalation_owed: true,
+                alert_key: alert_key.clone(),
+                alert_count: 0,
+                update_every_secs: None,
+                runbook: None,
+                runbook_done: BTreeSet::new(),
+                last_progress_at: ev.at,
             };
             let svc = service
                 .as_deref()
@@ -491,6 +587,14 @@ impl State {
             }
             EventKind::SeverityChanged { from, to, .. } => {
                 inc.severity = *to;
+                if to < from {
+                    inc.stop_escalation(ev.at, StopReason::Raised);
+                    // An acknowledged incident already has its responder.
+                    inc.escalation_owed = !inc.is_acknowledged() && inc.is_active();
+                } else {
+                    inc.stop_escalation(ev.at, StopReason::Lowered);
+                    inc.escalation_owed = false;
+                }
                 let word = if to < from { "raised" } else { "lowered" };
                 inc.push_entry(
                     ev,
@@ -598,17 +702,207 @@ impl State {
                 inc.push_entry(ev, EntryKind::Milestone, text, *at);
             }
             EventKind::Acknowledged { .. } => {
+                inc.stop_escalation(ev.at, StopReason::Acknowledged);
+                inc.escalation_owed = false;
                 inc.acknowledged_by = Some(ev.actor.clone());
                 inc.milestones.insert(Milestone::Acknowledged, ev.at);
                 let text = format!("acknowledged by {}", ev.actor);
                 inc.push_entry(ev, EntryKind::Milestone, text, ev.at);
             }
             EventKind::Resolved { .. } => {
+                inc.stop_escalation(ev.at, StopReason::Resolved);
+                inc.escalation_owed = false;
                 inc.status = Status::Resolved;
                 inc.milestones.entry(Milestone::Mitigated).or_insert(ev.at);
                 inc.milestones.insert(Milestone::Resolved, ev.at);
                 inc.push_entry(ev, EntryKind::Milestone, "resolved".to_string(), ev.at);
             }
+            EventKind::EscalationStarted { plan, reason, .. } => {
+                let steps = plan.steps.len();
+                let text = format!(
+                    "escalation started: {} policy, {steps} step{} ({reason})",
+                    plan.severity,
+                    if steps == 1 { "" } else { "s" }
+                );
+                inc.escalation = Some(Escalation {
+                    run: ev.seq,
+                    plan: plan.clone(),
+                    started_at: ev.at,
+                    fired: Vec::new(),
+                    stopped: plan.steps.is_empty().then_some(Stop {
+                        at: ev.at,
+                        reason: StopReason::Exhausted,
+                    }),
+                });
+                inc.escalation_owed = false;
+                inc.push_entry(ev, EntryKind::System, text, ev.at);
+            }
+            EventKind::StepFired {
+                run,
+                round,
+                step,
+                action,
+                target,
+                person,
+                due_at,
+                late,
+                ..
+            } => {
+                let esc = inc.escalation.as_mut().filter(|e| e.run == *run).ok_or(
+                    ApplyError::UnknownRun {
+                        seq: ev.seq,
+                        incident: r,
+                        run: *run,
+                    },
+                )?;
+                esc.fired.push(FiredStep {
+                    round: *round,
+                    step: *step,
+                    action: *action,
+                    target: target.clone(),
+                    person: person.clone(),
+                    due_at: *due_at,
+                    at: ev.at,
+                    late: *late,
+                    seq: ev.seq,
+                    deliveries: Vec::new(),
+                });
+                let total = esc.plan.steps.len();
+                let round_note = if *round > 0 {
+                    format!(", round {}", round + 1)
+                } else {
+                    String::new()
+                };
+                let late_note = if *late {
+                    format!(", late by {}", clock_span(ev.at - *due_at))
+                } else {
+                    String::new()
+                };
+                let where_ = format!("step {} of {total}{round_note}{late_note}", step + 1);
+                let text = match (person, action) {
+                    (None, _) => format!("skipped {where_}: nobody on call for {target}"),
+                    (Some(p), StepAction::Ticket) => format!("ticket opened in {p} ({where_})"),
+                    (Some(p), a) => {
+                        let verb = if *a == StepAction::Page {
+                            "paged"
+                        } else {
+                            "notified"
+                        };
+                        if p == target {
+                            format!("{verb} {p} ({where_})")
+                        } else {
+                            format!("{verb} {p} as {target} ({where_})")
+                        }
+                    }
+                };
+                if esc.is_exhausted() {
+                    esc.stopped = Some(Stop {
+                        at: ev.at,
+                        reason: StopReason::Exhausted,
+                    });
+                }
+                inc.push_entry(ev, EntryKind::System, text, ev.at);
+            }
+            EventKind::NotificationResult {
+                step_seq,
+                person,
+                channel,
+                delivered,
+                attempts,
+                detail,
+                ..
+            } => {
+                if let Some(f) = inc
+                    .escalation
+                    .as_mut()
+                    .and_then(|e| e.fired_by_seq_mut(*step_seq))
+                {
+                    f.deliveries.push((channel.clone(), *delivered));
+                }
+                let tries = if *attempts == 1 {
+                    String::new()
+                } else {
+                    format!(" after {attempts} attempts")
+                };
+                let text = if *delivered {
+                    format!("delivered to {person} via {channel}{tries}")
+                } else {
+                    format!("NOT delivered to {person} via {channel}{tries}: {detail}")
+                };
+                inc.push_entry(ev, EntryKind::System, text, ev.at);
+            }
+            EventKind::AckExpired {
+                acknowledged_by,
+                idle_secs,
+                ..
+            } => {
+                inc.acknowledged_by = None;
+                inc.escalation_owed = inc.is_active();
+                let text = format!(
+                    "acknowledgement by {acknowledged_by} lapsed: no progress for {}; escalating again",
+                    clock_span(super::escalation::secs(*idle_secs))
+                );
+                inc.push_entry(ev, EntryKind::System, text, ev.at);
+            }
+            EventKind::AlertReceived {
+                source,
+                action,
+                summary,
+                by,
+                ..
+            } => {
+                let by = by
+                    .as_deref()
+                    .map(|b| format!(" by {b}"))
+                    .unwrap_or_default();
+                let text = match action {
+                    AlertAction::Trigger => {
+                        inc.alert_count = inc.alert_count.saturating_add(1);
+                        format!(
+                            "alert from {source}: {summary} ({} alert{})",
+                            inc.alert_count,
+                            if inc.alert_count == 1 { "" } else { "s" }
+                        )
+                    }
+                    AlertAction::Acknowledge => format!("{source}: acknowledged{by}: {summary}"),
+                    AlertAction::Resolve => format!("{source}: resolved{by}: {summary}"),
+                };
+                inc.push_entry(ev, EntryKind::System, text, ev.at);
+            }
+            EventKind::CadenceSet { every_secs, .. } => {
+                inc.update_every_secs = *every_secs;
+            }
+            EventKind::RunbookAttached { runbook, .. } => {
+                let text = format!(
+                    "runbook attached: {} ({} steps, from {})",
+                    runbook.title,
+                    runbook.item_count(),
+                    runbook.source
+                );
+                inc.runbook = Some(runbook.clone());
+                inc.runbook_done.clear();
+                inc.push_entry(ev, EntryKind::System, text, ev.at);
+            }
+            EventKind::RunbookStepChecked { item, done, .. } => {
+                let what = inc
+                    .runbook
+                    .as_ref()
+                    .and_then(|rb| rb.item(*item))
+                    .and_then(|t| t.lines().next())
+                    .unwrap_or("?")
+                    .to_string();
+                let text = if *done {
+                    inc.runbook_done.insert(*item);
+                    format!("runbook step {item} done: {what}")
+                } else {
+                    inc.runbook_done.remove(item);
+                    format!("runbook step {item} unticked: {what}")
+                };
+                inc.push_entry(ev, EntryKind::Action, text, ev.at);
+            }
+        }
+        if is_progress(&ev.kind) {
+            inc.last_progress_at = ev.at;
         }
         inc.updated_at = ev.at;
         self.seq = ev.seq;
@@ -632,6 +926,25 @@ impl State {
         v.sort_by_key(|i| (!i.is_active(), i.severity, i.declared_at, i.reference));
         v
     }
+}
+
+/// Whether a person moved the incident on (for the acknowledgement timeout). Escalation,
+/// alerts and deliveries are not progress; neither is the acknowledgement itself.
+fn is_progress(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Retitled { .. }
+            | EventKind::SeverityChanged { .. }
+            | EventKind::StatusChanged { .. }
+            | EventKind::RoleAssigned { .. }
+            | EventKind::RoleReleased { .. }
+            | EventKind::EntryAdded { .. }
+            | EventKind::EntryCorrected { .. }
+            | EventKind::EntryPinned { .. }
+            | EventKind::MilestoneSet { .. }
+            | EventKind::Resolved { .. }
+            | EventKind::RunbookStepChecked { .. }
+    )
 }
 
 /// People write notes, decisions, actions, hypotheses, ruled-out hypotheses and status

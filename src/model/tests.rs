@@ -662,6 +662,7 @@ fn every_event_kind_round_trips_through_json() {
             service: Some("s".into()),
             severity: Severity::Sev1,
             restricted: true,
+            alert_key: Some("alertmanager:{}:{alertname=\"X\"}".into()),
         },
         EventKind::Retitled {
             incident: r,
@@ -712,6 +713,73 @@ fn every_event_kind_round_trips_through_json() {
         },
         EventKind::Acknowledged { incident: r },
         EventKind::Resolved { incident: r },
+        EventKind::EscalationStarted {
+            incident: r,
+            plan: crate::model::escalation::Plan {
+                severity: Severity::Sev1,
+                steps: vec![crate::model::escalation::PlannedStep {
+                    after_secs: 300,
+                    action: crate::model::StepAction::Page,
+                    target: "oncall.secondary".into(),
+                    expected: Some("marco".into()),
+                }],
+                repeat: 1,
+                round_secs: 600,
+                ack_timeout_secs: Some(1800),
+            },
+            reason: "declared".into(),
+        },
+        EventKind::StepFired {
+            incident: r,
+            run: 3,
+            round: 0,
+            step: 1,
+            action: crate::model::StepAction::Page,
+            target: "oncall.secondary".into(),
+            person: Some("marco".into()),
+            due_at: t - Duration::minutes(1),
+            late: false,
+        },
+        EventKind::NotificationResult {
+            incident: r,
+            step_seq: 4,
+            person: "marco".into(),
+            channel: "ops-slack".into(),
+            delivered: true,
+            attempts: 2,
+            detail: "webhook HTTP 200".into(),
+        },
+        EventKind::AckExpired {
+            incident: r,
+            acknowledged_by: "marco".into(),
+            idle_secs: 1800,
+        },
+        EventKind::AlertReceived {
+            incident: r,
+            source: "alertmanager".into(),
+            dedup_key: "alertmanager:{}/{}".into(),
+            action: crate::model::AlertAction::Trigger,
+            summary: "HighErrorRate".into(),
+            by: None,
+        },
+        EventKind::CadenceSet {
+            incident: r,
+            every_secs: Some(900),
+        },
+        EventKind::RunbookAttached {
+            incident: r,
+            runbook: crate::model::runbook::parse_markdown(
+                "payments",
+                "built-in",
+                "# P\n## Steps\n- one\n",
+            )
+            .unwrap(),
+        },
+        EventKind::RunbookStepChecked {
+            incident: r,
+            item: 1,
+            done: true,
+        },
     ];
     for (i, kind) in kinds.into_iter().enumerate() {
         let name = kind.name();

@@ -263,3 +263,21 @@ named_enum!(
         System => "system",
     }
 );
+
+named_enum!(
+    /// What an escalation step does (seed guide: page, notify, create a ticket).
+    StepAction, "step action", {
+        Page => "page",
+        Notify => "notify",
+        Ticket => "ticket",
+    }
+);
+
+named_enum!(
+    /// What an incoming alert asked for.
+    AlertAction, "alert action", {
+        Trigger => "trigger",
+        Acknowledge => "acknowledge",
+        Resolve => "resolve",
+    }
+);

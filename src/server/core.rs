@@ -3,19 +3,54 @@
 //! durable transaction (one fsync shared by every writer in the group), and only then
 //! publishes them: replies to the senders and frames to every session.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::clock::Clock;
-use crate::model::{Command, Event, EventKind, State};
+use crate::model::policy::Policy;
+use crate::model::runbook::Runbook;
+use crate::model::{Command, Event, EventKind, State, engine};
 use crate::protocol::{self, Answer, ErrorCode, ServerMessage};
 use crate::store::{CommandRecord, EventStore, SqliteStore};
 
 /// Most commands folded into one transaction.
 pub const MAX_BATCH: usize = 512;
+
+/// Everything the core acts on.
+pub enum CoreInput {
+    Command(CommandRequest),
+    /// Run the escalation engine now; the sender (if any) hears when that is done.
+    Tick(Option<oneshot::Sender<()>>),
+    /// Alerts from a webhook, recorded all together or not at all.
+    Intake(super::intake::IntakeRequest),
+    /// Facts the server observed itself (notification deliveries), recorded as `actor`.
+    Record {
+        actor: String,
+        events: Vec<EventKind>,
+    },
+}
+
+/// What the engine works from: the policy and the runbooks it found.
+pub struct Rules {
+    pub policy: Policy,
+    /// By service or alert name.
+    pub runbooks: BTreeMap<String, Runbook>,
+}
+
+/// A fired step to deliver, sent to the notifier once it is durable.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub event: Event,
+    pub title: String,
+    pub severity: crate::model::Severity,
+    pub service: Option<String>,
+    pub steps: usize,
+    /// Channels already delivered to (only after a restart).
+    pub already: Vec<String>,
+}
 
 /// A command from a session, with where to send its answer.
 pub struct CommandRequest {
@@ -74,13 +109,15 @@ pub fn load_state(store: &SqliteStore) -> anyhow::Result<State> {
     }
 }
 
-/// Runs the core until every command sender is gone.
+/// Runs the core until every sender is gone.
 pub fn run(
     mut store: SqliteStore,
     mut state: State,
     published: Arc<Published>,
     clock: Arc<dyn Clock>,
-    mut rx: mpsc::Receiver<CommandRequest>,
+    rules: Arc<Rules>,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    mut rx: mpsc::Receiver<CoreInput>,
 ) {
     let mut last_at = state
         .incidents
@@ -99,7 +136,15 @@ pub fn run(
         // Timestamps never run backwards, even if the machine's clock does.
         let now = clock.now().max(last_at);
         last_at = now;
-        process(&mut store, &mut state, &published, now, batch);
+        process(
+            &mut store,
+            &mut state,
+            &published,
+            &rules,
+            &deliveries,
+            now,
+            batch,
+        );
     }
     tracing::debug!("core stopped: no more command senders");
 }
@@ -110,18 +155,79 @@ enum Reply {
     SameAs(usize),
 }
 
+/// Folds `kind` into `state` as a new event by `actor` and queues it for the log.
+fn record(
+    state: &mut State,
+    events: &mut Vec<Event>,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    kind: EventKind,
+) -> Result<u64, crate::model::ApplyError> {
+    let ev = Event {
+        seq: state.seq + 1,
+        at: now,
+        actor: actor.to_string(),
+        kind,
+    };
+    state.apply(&ev)?;
+    let seq = ev.seq;
+    events.push(ev);
+    Ok(seq)
+}
+
+/// Most events one engine pass records (a guard against a policy that loops).
+const MAX_ENGINE_EVENTS: usize = 10_000;
+
+/// The actor of everything warroom records by itself.
+pub const SYSTEM_ACTOR: &str = "warroom";
+
 fn process(
     store: &mut SqliteStore,
     state: &mut State,
     published: &Published,
+    rules: &Rules,
+    deliveries: &mpsc::UnboundedSender<Delivery>,
     now: chrono::DateTime<chrono::Utc>,
-    batch: Vec<CommandRequest>,
+    batch: Vec<CoreInput>,
 ) {
     let mut events: Vec<Event> = Vec::new();
     let mut records: Vec<CommandRecord> = Vec::new();
     let mut replies: Vec<(oneshot::Sender<Answer>, Reply)> = Vec::with_capacity(batch.len());
     let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
-    for req in batch {
+    let mut ticks: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut intake_replies = Vec::new();
+    for input in batch {
+        let req = match input {
+            CoreInput::Command(req) => req,
+            CoreInput::Tick(done) => {
+                ticks.extend(done);
+                continue;
+            }
+            CoreInput::Intake(req) => {
+                let mut scratch = state.clone();
+                let mut mine = Vec::new();
+                let outcome = super::intake::decide(&mut scratch, &mut mine, rules, now, &req);
+                if outcome.is_ok() {
+                    *state = scratch;
+                    events.extend(mine);
+                }
+                intake_replies.push((req.reply, outcome));
+                continue;
+            }
+            CoreInput::Record {
+                actor,
+                events: kinds,
+            } => {
+                for kind in kinds {
+                    let mut scratch_events = Vec::new();
+                    match record(state, &mut scratch_events, &actor, now, kind) {
+                        Ok(_) => events.extend(scratch_events),
+                        Err(e) => tracing::warn!("a server observation did not fold: {e}"),
+                    }
+                }
+                continue;
+            }
+        };
         let key = (req.actor.clone(), req.id.clone());
         if let Some(&i) = in_batch.get(&key) {
             replies.push((req.reply, Reply::SameAs(i)));
@@ -148,18 +254,13 @@ fn process(
                     if let EventKind::Declared { incident: r, .. } = &kind {
                         incident = Some(*r);
                     }
-                    let ev = Event {
-                        seq: state.seq + 1,
-                        at: now,
-                        actor: req.actor.clone(),
-                        kind,
-                    };
-                    if let Err(e) = state.apply(&ev) {
-                        failed = Some(e);
-                        break;
+                    match record(state, &mut events, &req.actor, now, kind) {
+                        Ok(seq) => seqs.push(seq),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
                     }
-                    seqs.push(ev.seq);
-                    events.push(ev);
                 }
                 match failed {
                     Some(e) => {
@@ -190,6 +291,36 @@ fn process(
         replies.push((req.reply, Reply::Answer(answer)));
     }
 
+    // The engine: escalation steps, cadences and runbooks owed as of now, in the same
+    // transaction as the commands that caused them.
+    let mut fired: Vec<usize> = Vec::new();
+    for _ in 0..MAX_ENGINE_EVENTS {
+        let Some(kind) = engine::next_event(state, &rules.policy, &rules.runbooks, now) else {
+            break;
+        };
+        let is_step = matches!(
+            kind,
+            EventKind::StepFired {
+                person: Some(_),
+                ..
+            }
+        );
+        match record(state, &mut events, SYSTEM_ACTOR, now, kind) {
+            Ok(_) if is_step => fired.push(events.len() - 1),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("an escalation event did not fold: {e}");
+                break;
+            }
+        }
+    }
+
+    if events.is_empty() && records.is_empty() {
+        // Nothing to record (a quiet tick, or only rejections of unremembered kinds).
+        finish(replies, intake_replies, ticks);
+        return;
+    }
+
     if let Err(e) = store.append(&events, &records) {
         tracing::error!("append failed, nothing of this batch was recorded: {e}");
         match load_state(store) {
@@ -200,7 +331,26 @@ fn process(
         for (tx, _) in replies {
             let _ = tx.send(answer.clone());
         }
+        for (tx, _) in intake_replies {
+            let _ = tx.send(Err(format!(
+                "the server could not record the alert ({e}); nothing was recorded, retry"
+            )));
+        }
         return;
+    }
+
+    for i in fired {
+        let ev = &events[i];
+        if let Some(inc) = state.incident(ev.kind.incident()) {
+            let _ = deliveries.send(Delivery {
+                event: ev.clone(),
+                title: inc.title.clone(),
+                severity: inc.severity,
+                service: inc.service.clone(),
+                steps: inc.escalation.as_ref().map_or(0, |e| e.plan.steps.len()),
+                already: Vec::new(),
+            });
+        }
     }
 
     published
@@ -221,6 +371,25 @@ fn process(
             seq: e.seq,
             frame: Utf8Bytes::from(frame),
         }));
+    }
+    finish(replies, intake_replies, ticks);
+}
+
+type IntakeReply = (
+    oneshot::Sender<super::intake::IntakeAnswer>,
+    super::intake::IntakeAnswer,
+);
+
+fn finish(
+    replies: Vec<(oneshot::Sender<Answer>, Reply)>,
+    intake_replies: Vec<IntakeReply>,
+    ticks: Vec<oneshot::Sender<()>>,
+) {
+    for (tx, a) in intake_replies {
+        let _ = tx.send(a);
+    }
+    for t in ticks {
+        let _ = t.send(());
     }
     let mut answers: Vec<Answer> = Vec::with_capacity(replies.len());
     for (_, r) in &replies {

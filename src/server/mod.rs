@@ -4,28 +4,36 @@
 
 mod auth;
 mod core;
+pub mod intake;
+mod notify;
 mod presence;
 mod session;
 
 pub use auth::TokenTable;
-pub use core::load_state;
+pub use core::{Rules, SYSTEM_ACTOR, load_state};
+pub use intake::IntakeAuth;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State as AxState;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::clock::{Clock, SystemClock};
 use crate::model::Event;
+use crate::model::policy::{DEFAULT_POLICY, Policy};
+use crate::model::runbook::{self, Runbook};
 use crate::protocol;
 use crate::store::{EventStore, SqliteStore, StoreError};
 use core::Published;
@@ -60,6 +68,13 @@ pub struct ServerConfig {
     pub tokens: Option<TokenTable>,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
+    /// The policy and runbooks escalation and intake work from.
+    pub rules: Arc<Rules>,
+    pub intake: IntakeAuth,
+    /// Replaces the policy's notification retry backoff (tests keep it short).
+    pub notify_backoff: Option<Duration>,
+    /// How often the escalation engine looks at the clock.
+    pub tick_every: Duration,
 }
 
 impl ServerConfig {
@@ -70,14 +85,95 @@ impl ServerConfig {
             tokens: None,
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
+            rules: Arc::new(default_rules()),
+            intake: IntakeAuth::default(),
+            notify_backoff: None,
+            tick_every: Duration::from_secs(1),
         }
+    }
+}
+
+/// The runbooks that ship with warroom (`assets/runbooks/`), by service or alert name.
+pub const BUILT_IN_RUNBOOKS: &[(&str, &str)] = &[
+    (
+        "payments",
+        include_str!("../../assets/runbooks/payments.md"),
+    ),
+    ("auth", include_str!("../../assets/runbooks/auth.md")),
+    (
+        "database-primary",
+        include_str!("../../assets/runbooks/database-primary.md"),
+    ),
+    (
+        "api-gateway",
+        include_str!("../../assets/runbooks/api-gateway.md"),
+    ),
+    (
+        "SLOBurnRateHigh",
+        include_str!("../../assets/runbooks/SLOBurnRateHigh.md"),
+    ),
+];
+
+fn built_in_runbooks() -> BTreeMap<String, Runbook> {
+    BUILT_IN_RUNBOOKS
+        .iter()
+        .filter_map(|(name, text)| {
+            runbook::parse_markdown(name, &format!("built-in {name}.md"), text)
+                .map_err(|e| tracing::error!("built-in runbook {name}: {e}"))
+                .ok()
+                .map(|r| (name.to_string(), r))
+        })
+        .collect()
+}
+
+/// The default policy with the built-in runbooks.
+pub fn default_rules() -> Rules {
+    Rules {
+        policy: Policy::default_policy(),
+        runbooks: built_in_runbooks(),
+    }
+}
+
+/// Reads a policy file (or the default) and the runbooks it names (paths relative to the
+/// file), over the built-in ones. Every problem is reported, with its line where it has one.
+pub fn load_rules(path: Option<&Path>) -> Result<Rules, Vec<String>> {
+    let (text, base) = match path {
+        Some(p) => (
+            std::fs::read_to_string(p)
+                .map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?,
+            p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ),
+        None => (DEFAULT_POLICY.to_string(), PathBuf::new()),
+    };
+    let policy = Policy::parse(&text)?;
+    let mut runbooks = built_in_runbooks();
+    let mut errors = Vec::new();
+    for (name, rel) in policy.runbook_paths() {
+        let file = base.join(rel);
+        match std::fs::read_to_string(&file) {
+            Ok(t) => match runbook::parse_markdown(name, &file.display().to_string(), &t) {
+                Ok(rb) => {
+                    runbooks.insert(name.clone(), rb);
+                }
+                Err(e) => errors.push(format!("[runbooks] {name}: {e}")),
+            },
+            Err(e) => errors.push(format!(
+                "[runbooks] {name}: cannot read {}: {e}",
+                file.display()
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Rules { policy, runbooks })
+    } else {
+        Err(errors)
     }
 }
 
 /// Shared by every session.
 pub(crate) struct App {
     published: Arc<Published>,
-    commands: mpsc::Sender<core::CommandRequest>,
+    commands: mpsc::Sender<core::CoreInput>,
     reader: Arc<Mutex<SqliteStore>>,
     /// This feed's identity (see `Welcome::feed_id`).
     feed_id: String,
@@ -87,6 +183,7 @@ pub(crate) struct App {
     shutdown: watch::Receiver<bool>,
     connections: AtomicUsize,
     limits: Limits,
+    intake: IntakeAuth,
 }
 
 /// Counts a connection while it is open.
@@ -121,6 +218,7 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    core: mpsc::WeakSender<core::CoreInput>,
 }
 
 impl RunningServer {
@@ -138,6 +236,17 @@ impl RunningServer {
     /// Waits until the server stops by itself (it does not, short of an error).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task")?
+    }
+
+    /// Runs the escalation engine now and waits until it is done (and its events are
+    /// durable and published). Tests move a fake clock, then tick.
+    pub async fn tick(&self) -> anyhow::Result<()> {
+        let core = self.core.upgrade().context("the server has stopped")?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        core.send(core::CoreInput::Tick(Some(tx)))
+            .await
+            .map_err(|_| anyhow::anyhow!("the server has stopped"))?;
+        rx.await.context("the server stopped during the tick")
     }
 
     /// A handle that can stop the server from elsewhere (a signal handler).
@@ -186,10 +295,36 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.command_queue);
     let core_published = published.clone();
     let core_clock = config.clock.clone();
+    let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
+    let pending = notify::undelivered(&state, &config.rules, config.clock.now());
+    let core_rules = config.rules.clone();
     let core = std::thread::Builder::new()
         .name("warroom-core".into())
-        .spawn(move || core::run(store, state, core_published, core_clock, cmd_rx))
+        .spawn(move || {
+            core::run(
+                store,
+                state,
+                core_published,
+                core_clock,
+                core_rules,
+                deliver_tx,
+                cmd_rx,
+            )
+        })
         .context("starting the core thread")?;
+    // Steps whose time passed while the server was down fire now, marked late, before
+    // anyone is served.
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let _ = cmd_tx.send(core::CoreInput::Tick(Some(started_tx))).await;
+    let _ = started_rx.await;
+    tokio::spawn(notify::run(
+        config.rules.clone(),
+        feed_id.clone(),
+        config.notify_backoff,
+        cmd_tx.downgrade(),
+        deliver_rx,
+        pending,
+    ));
 
     let addr = listener.local_addr()?;
     // Frames are small and answered at once: without TCP_NODELAY, Nagle's algorithm and
@@ -200,6 +335,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         }
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let core_handle = cmd_tx.downgrade();
+    let ticker = cmd_tx.downgrade();
     let app = Arc::new(App {
         published,
         commands: cmd_tx,
@@ -211,10 +348,33 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: shutdown_rx.clone(),
         connections: AtomicUsize::new(0),
         limits: config.limits.clone(),
+        intake: IntakeAuth {
+            exposed: !config.listen.ip().is_loopback(),
+            ..config.intake.clone()
+        },
+    });
+    // The engine looks at the clock every `tick_every`; commands trigger it as well.
+    let mut tick_stop = shutdown_rx.clone();
+    let every = config.tick_every;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = tick_stop.wait_for(|s| *s) => return,
+            }
+            let Some(tx) = ticker.upgrade() else { return };
+            if tx.send(core::CoreInput::Tick(None)).await.is_err() {
+                return;
+            }
+        }
     });
     let router = Router::new()
         .route("/feed", get(feed))
         .route("/healthz", get(healthz))
+        .route("/webhook/alertmanager", post(intake::alertmanager))
+        .route("/webhook/pagerduty", post(intake::pagerduty))
+        .route("/v2/enqueue", post(intake::enqueue))
+        .layer(DefaultBodyLimit::max(intake::MAX_BODY_BYTES))
         .with_state(app);
     tracing::info!("listening on ws://{addr}/feed");
     let mut stop = shutdown_rx;
@@ -237,6 +397,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         addr,
         shutdown: shutdown_tx,
         task,
+        core: core_handle,
     })
 }
 

@@ -428,7 +428,12 @@ async fn handle_text(
                 command,
                 reply: tx,
             };
-            let answer = if app.commands.send(req).await.is_err() {
+            let answer = if app
+                .commands
+                .send(super::core::CoreInput::Command(req))
+                .await
+                .is_err()
+            {
                 unavailable()
             } else {
                 rx.await.unwrap_or_else(|_| unavailable())

@@ -183,6 +183,7 @@ mod tests {
                 service: None,
                 severity: Severity::Sev2,
                 restricted: false,
+                alert_key: None,
             },
         }
     }

@@ -15,9 +15,20 @@ pub async fn start_server(dir: &std::path::Path) -> RunningServer {
     start_on(dir, "127.0.0.1:0").await
 }
 
+/// Feed tests run on a policy with no escalation, cadence or runbooks, so the log holds
+/// exactly what each test's commands caused. Escalation has its own tests.
 pub async fn start_on(dir: &std::path::Path, addr: &str) -> RunningServer {
-    let cfg = ServerConfig::new(addr.parse().unwrap(), dir.to_path_buf());
+    let mut cfg = ServerConfig::new(addr.parse().unwrap(), dir.to_path_buf());
+    cfg.rules = std::sync::Arc::new(quiet_rules());
     warroom::server::start(cfg).await.unwrap()
+}
+
+/// Rules that never add events of their own.
+pub fn quiet_rules() -> warroom::server::Rules {
+    warroom::server::Rules {
+        policy: warroom::model::policy::Policy::parse("").unwrap(),
+        runbooks: Default::default(),
+    }
 }
 
 type Ws =

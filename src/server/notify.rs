@@ -1,0 +1,362 @@
+//! Notifications out: every fired step is delivered to its person's channels (an HTTP
+//! webhook, a command, or both), with retries, and each outcome is recorded on the
+//! incident's timeline. Every delivery carries an idempotency key (feed, step, channel) so
+//! a receiver can drop the duplicates a retry or a restart may cause.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::core::{CoreInput, Delivery, Rules, SYSTEM_ACTOR};
+use crate::model::policy::{Channel, WebhookFormat};
+use crate::model::{EventKind, State, StepAction};
+
+/// Fired steps older than this are not re-delivered after a restart.
+const REDELIVER_WITHIN_HOURS: i64 = 24;
+
+/// What one delivery is about, flattened for bodies and environment variables.
+#[derive(Debug, Clone)]
+struct Page {
+    key: String,
+    incident: String,
+    title: String,
+    severity: String,
+    service: String,
+    action: StepAction,
+    target: String,
+    person: String,
+    step: u32,
+    steps: usize,
+    round: u32,
+    late: bool,
+    fired_at: String,
+    step_seq: u64,
+}
+
+impl Page {
+    fn message(&self) -> String {
+        let verb = match self.action {
+            StepAction::Page => "paging",
+            StepAction::Notify => "notifying",
+            StepAction::Ticket => "ticket for",
+        };
+        let svc = if self.service.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", self.service)
+        };
+        format!(
+            "{} {}{svc}: {} — {verb} {} ({}, step {} of {})",
+            self.severity,
+            self.incident,
+            self.title,
+            self.person,
+            self.target,
+            self.step + 1,
+            self.steps
+        )
+    }
+}
+
+/// Delivers fired steps until the core stops.
+pub async fn run(
+    rules: Arc<Rules>,
+    feed_id: String,
+    backoff_override: Option<Duration>,
+    core: mpsc::WeakSender<CoreInput>,
+    mut rx: mpsc::UnboundedReceiver<Delivery>,
+    pending_at_start: Vec<Delivery>,
+) {
+    // reqwest's TLS needs a process-wide crypto provider; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = match reqwest::Client::builder()
+        .timeout(rules.policy.notify_settings().timeout.0)
+        .user_agent(concat!("warroom/", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("notifications are off: cannot build an HTTP client: {e}");
+            return;
+        }
+    };
+    let ctx = Arc::new((client, rules, feed_id, backoff_override, core));
+    for d in pending_at_start {
+        spawn_delivery(ctx.clone(), d, true);
+    }
+    while let Some(d) = rx.recv().await {
+        spawn_delivery(ctx.clone(), d, false);
+    }
+}
+
+type Ctx = (
+    reqwest::Client,
+    Arc<Rules>,
+    String,
+    Option<Duration>,
+    mpsc::WeakSender<CoreInput>,
+);
+
+fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
+    let EventKind::StepFired {
+        incident,
+        round,
+        step,
+        action,
+        target,
+        person: Some(person),
+        late,
+        ..
+    } = &d.event.kind
+    else {
+        return;
+    };
+    let (_, rules, feed_id, _, _) = &*ctx;
+    let channels: Vec<(String, Channel)> = match action {
+        StepAction::Ticket => rules
+            .policy
+            .channel(target)
+            .map(|c| vec![(target.clone(), c.clone())])
+            .unwrap_or_default(),
+        _ => rules
+            .policy
+            .channels_for(person)
+            .into_iter()
+            .map(|(n, c)| (n.to_string(), c.clone()))
+            .collect(),
+    };
+    for (name, channel) in channels {
+        if only_missing && d.already.iter().any(|c| c == &name) {
+            continue;
+        }
+        let page = Page {
+            key: format!("{feed_id}:{}:{name}", d.event.seq),
+            incident: incident.to_string(),
+            title: d.title.clone(),
+            severity: d.severity.to_string(),
+            service: d.service.clone().unwrap_or_default(),
+            action: *action,
+            target: target.clone(),
+            person: person.clone(),
+            step: *step,
+            steps: d.steps,
+            round: *round,
+            late: *late,
+            fired_at: d.event.at.to_rfc3339(),
+            step_seq: d.event.seq,
+        };
+        let ctx = ctx.clone();
+        let incident = *incident;
+        tokio::spawn(async move {
+            let (client, rules, _, backoff_override, core) = &*ctx;
+            let settings = rules.policy.notify_settings();
+            let backoff = backoff_override.unwrap_or(settings.backoff.0);
+            let (delivered, attempts, detail) = deliver(
+                client,
+                &channel,
+                &page,
+                settings.attempts,
+                backoff,
+                settings.timeout.0,
+            )
+            .await;
+            let result = EventKind::NotificationResult {
+                incident,
+                step_seq: page.step_seq,
+                person: page.person.clone(),
+                channel: name,
+                delivered,
+                attempts,
+                detail,
+            };
+            let Some(core) = core.upgrade() else {
+                tracing::warn!("the server stopped before a delivery result was recorded");
+                return;
+            };
+            let _ = core
+                .send(CoreInput::Record {
+                    actor: SYSTEM_ACTOR.to_string(),
+                    events: vec![result],
+                })
+                .await;
+        });
+    }
+}
+
+/// Tries a channel up to `attempts` times; returns (delivered, attempts made, detail).
+async fn deliver(
+    client: &reqwest::Client,
+    channel: &Channel,
+    page: &Page,
+    attempts: u32,
+    backoff: Duration,
+    timeout: Duration,
+) -> (bool, u32, String) {
+    let mut wait = backoff;
+    let mut last = String::new();
+    for attempt in 1..=attempts.max(1) {
+        let outcome = try_once(client, channel, page, timeout).await;
+        match outcome {
+            Ok(detail) => return (true, attempt, detail),
+            Err((detail, retry)) => {
+                last = detail;
+                if !retry || attempt == attempts {
+                    return (false, attempt, last);
+                }
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = wait.saturating_mul(2);
+    }
+    (false, attempts, last)
+}
+
+/// One try at every part of a channel. `Err((why, worth retrying))`.
+async fn try_once(
+    client: &reqwest::Client,
+    channel: &Channel,
+    page: &Page,
+    timeout: Duration,
+) -> Result<String, (String, bool)> {
+    let mut done = Vec::new();
+    if let Some(url) = &channel.webhook {
+        let body = match channel.format {
+            WebhookFormat::Slack => json!({ "text": page.message() }),
+            WebhookFormat::Json => json!({
+                "idempotency_key": page.key,
+                "incident": page.incident,
+                "title": page.title,
+                "severity": page.severity,
+                "service": page.service,
+                "action": page.action.as_str(),
+                "target": page.target,
+                "person": page.person,
+                "step": page.step + 1,
+                "steps": page.steps,
+                "round": page.round + 1,
+                "late": page.late,
+                "fired_at": page.fired_at,
+                "message": page.message(),
+            }),
+        };
+        let resp = client
+            .post(url)
+            .header("Idempotency-Key", &page.key)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| (format!("webhook: {e}"), true))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let retry =
+                status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429;
+            return Err((format!("webhook answered HTTP {}", status.as_u16()), retry));
+        }
+        done.push(format!("webhook HTTP {}", status.as_u16()));
+    }
+    if let Some(cmd) = &channel.command
+        && let Some((program, args)) = cmd.split_first()
+    {
+        let mut c = tokio::process::Command::new(program);
+        c.args(args)
+            .env("WARROOM_IDEMPOTENCY_KEY", &page.key)
+            .env("WARROOM_INCIDENT", &page.incident)
+            .env("WARROOM_TITLE", &page.title)
+            .env("WARROOM_SEVERITY", &page.severity)
+            .env("WARROOM_SERVICE", &page.service)
+            .env("WARROOM_ACTION", page.action.as_str())
+            .env("WARROOM_TARGET", &page.target)
+            .env("WARROOM_PERSON", &page.person)
+            .env("WARROOM_STEP", (page.step + 1).to_string())
+            .env("WARROOM_ROUND", (page.round + 1).to_string())
+            .env("WARROOM_MESSAGE", page.message())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let child = c
+            .spawn()
+            .map_err(|e| (format!("command {program}: {e}"), false))?;
+        let out = tokio::time::timeout(timeout, child.wait_with_output())
+            .await
+            .map_err(|_| {
+                (
+                    format!("command {program}: no exit within {timeout:?}"),
+                    true,
+                )
+            })?
+            .map_err(|e| (format!("command {program}: {e}"), true))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let err = err.lines().last().unwrap_or("").trim();
+            return Err((
+                format!("command {program} exited with {}: {err}", out.status),
+                true,
+            ));
+        }
+        done.push("command exit 0".to_string());
+    }
+    Ok(done.join(", "))
+}
+
+/// Fired steps of the last day whose deliveries were not all recorded (the server stopped
+/// first): they are delivered again, with the same idempotency keys.
+pub fn undelivered(
+    state: &State,
+    rules: &Rules,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Delivery> {
+    let mut v = Vec::new();
+    for inc in state.incidents.values() {
+        let Some(esc) = &inc.escalation else { continue };
+        for f in &esc.fired {
+            let Some(person) = &f.person else { continue };
+            if now - f.at > chrono::Duration::hours(REDELIVER_WITHIN_HOURS) {
+                continue;
+            }
+            let wanted: Vec<String> = match f.action {
+                StepAction::Ticket => rules
+                    .policy
+                    .channel(&f.target)
+                    .map(|_| vec![f.target.clone()])
+                    .unwrap_or_default(),
+                _ => rules
+                    .policy
+                    .channels_for(person)
+                    .into_iter()
+                    .map(|(n, _)| n.to_string())
+                    .collect(),
+            };
+            let already: Vec<String> = f.deliveries.iter().map(|(c, _)| c.clone()).collect();
+            if wanted.iter().all(|w| already.contains(w)) {
+                continue;
+            }
+            v.push(Delivery {
+                event: crate::model::Event {
+                    seq: f.seq,
+                    at: f.at,
+                    actor: SYSTEM_ACTOR.to_string(),
+                    kind: EventKind::StepFired {
+                        incident: inc.reference,
+                        run: esc.run,
+                        round: f.round,
+                        step: f.step,
+                        action: f.action,
+                        target: f.target.clone(),
+                        person: Some(person.clone()),
+                        due_at: f.due_at,
+                        late: f.late,
+                    },
+                },
+                title: inc.title.clone(),
+                severity: inc.severity,
+                service: inc.service.clone(),
+                steps: esc.plan.steps.len(),
+                already,
+            });
+        }
+    }
+    v
+}
