@@ -1,0 +1,526 @@
+//! Alerts POSTed to a running feed server over loopback, with the resulting incidents read
+//! back over the feed: an Alertmanager v4 notification, PagerDuty v3 webhooks with valid and
+//! invalid signatures, Events v2 trigger then resolve with one dedup key, malformed bodies,
+//! intake tokens, and notifications delivered to a receiver inside the test.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use axum::http::{HeaderMap, StatusCode};
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use warroom::model::policy::Policy;
+use warroom::model::{Milestone, Severity, State, Status};
+use warroom::server::{Rules, RunningServer, ServerConfig};
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(WAIT).build().unwrap()
+}
+
+async fn serve_with(dir: &std::path::Path, f: impl FnOnce(&mut ServerConfig)) -> RunningServer {
+    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
+    f(&mut cfg);
+    warroom::server::start(cfg).await.unwrap()
+}
+
+async fn state(server: &RunningServer) -> State {
+    let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
+    let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
+    serde_json::from_value(snap["state"].clone()).unwrap()
+}
+
+async fn post(
+    server: &RunningServer,
+    path: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut req = http()
+        .post(format!("http://{}{path}", server.addr))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+    (status, v)
+}
+
+const GROUP: &str = r#"{}/{severity="critical"}:{alertname="HighErrorRate", service="payments"}"#;
+
+/// An Alertmanager v4 notification, as a `webhook_configs` receiver gets it.
+fn alertmanager(status: &str, alert_status: &str) -> Value {
+    json!({
+        "version": "4",
+        "groupKey": GROUP,
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "warroom",
+        "groupLabels": {"alertname": "HighErrorRate", "service": "payments"},
+        "commonLabels": {"alertname": "HighErrorRate", "service": "payments", "severity": "critical", "env": "prod"},
+        "commonAnnotations": {"summary": "Payments error rate 62.5% (threshold 5%)"},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [{
+            "status": alert_status,
+            "labels": {
+                "alertname": "HighErrorRate", "service": "payments", "severity": "critical",
+                "env": "prod", "error_rate": "62.5", "revenue_impacting": "true",
+                "latency_p99_ms": "12000", "affected_users_pct": "45", "dependent_services": "invoicing,receipts,analytics"
+            },
+            "annotations": {
+                "summary": "Payments error rate 62.5% (threshold 5%)",
+                "runbook_url": "https://runbooks.example.com/payments/high-error-rate"
+            },
+            "startsAt": "2026-11-26T01:52:00Z",
+            "endsAt": if alert_status == "resolved" { "2026-11-26T02:40:00Z" } else { "0001-01-01T00:00:00Z" },
+            "generatorURL": "http://prometheus:9090/graph?g0.expr=job%3Apayments%3Aerror_rate",
+            "fingerprint": "c3a1f0e1b2d4a5f6"
+        }]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_opens_a_classified_incident_dedups_and_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), |_| {}).await;
+
+    let (code, body) = post(
+        &server,
+        "/webhook/alertmanager",
+        &alertmanager("firing", "firing"),
+        &[],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["alerts"][0]["outcome"], "opened", "{body}");
+    assert_eq!(body["alerts"][0]["incident"], "INC-1");
+    let s = state(&server).await;
+    let inc = &s.incidents[&1];
+    // The seed's own example: payments, 62.5% errors, revenue impacting → SEV1.
+    assert_eq!(inc.severity, Severity::Sev1);
+    assert_eq!(inc.title, "Payments error rate 62.5% (threshold 5%)");
+    assert_eq!(inc.service.as_deref(), Some("payments"));
+    assert_eq!(inc.declared_by, "alertmanager");
+    assert_eq!(inc.alert_count, 1);
+    assert_eq!(
+        inc.milestones[&Milestone::ImpactStarted].to_rfc3339(),
+        "2026-11-26T01:52:00+00:00",
+        "the alert's start is the impact-started milestone"
+    );
+    let texts: Vec<&str> = inc.entries.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts.contains(&"classified SEV1: error rate 62.5% on a revenue-impacting service"),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.starts_with("alert details: ")
+        && t.contains("runbook_url=https://runbooks.example.com")));
+    // Escalation started on its own, the payments runbook is attached.
+    assert!(inc.escalation.is_some());
+    assert_eq!(inc.runbook.as_ref().unwrap().name, "payments");
+
+    // The same group again: attached, counted, no second incident.
+    let (code, body) = post(
+        &server,
+        "/webhook/alertmanager",
+        &alertmanager("firing", "firing"),
+        &[],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    assert_eq!(body["alerts"][0]["outcome"], "attached");
+    assert_eq!(body["alerts"][0]["alert_count"], 2);
+    let s = state(&server).await;
+    assert_eq!(s.incidents.len(), 1);
+    assert_eq!(s.incidents[&1].alert_count, 2);
+
+    // Resolved: the incident is resolved, by the source.
+    let (code, body) = post(
+        &server,
+        "/webhook/alertmanager",
+        &alertmanager("resolved", "resolved"),
+        &[],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["alerts"][0]["outcome"], "resolved");
+    let s = state(&server).await;
+    assert_eq!(s.incidents[&1].status, Status::Resolved);
+
+    // After resolution the same key opens a new incident.
+    let (_, body) = post(
+        &server,
+        "/webhook/alertmanager",
+        &alertmanager("firing", "firing"),
+        &[],
+    )
+    .await;
+    assert_eq!(body["alerts"][0]["incident"], "INC-2");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_get_a_json_error_and_record_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), |_| {}).await;
+    let before = state(&server).await.seq;
+    let mut v3 = alertmanager("firing", "firing");
+    v3["version"] = json!("3");
+    let mut bad_time = alertmanager("firing", "firing");
+    bad_time["alerts"][0]["startsAt"] = json!("yesterday");
+    let mut bad_rate = alertmanager("firing", "firing");
+    bad_rate["alerts"][0]["labels"]["error_rate"] = json!("lots");
+    for (body, field) in [
+        (v3, "version"),
+        (bad_time, "alerts[0].startsAt"),
+        (bad_rate, "error_rate"),
+        (json!([1, 2]), "body"),
+    ] {
+        let (code, answer) = post(&server, "/webhook/alertmanager", &body, &[]).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(
+            answer["field"].as_str().unwrap().contains(field),
+            "{field}: {answer}"
+        );
+        assert!(answer["error"].as_str().unwrap().len() > 10);
+    }
+    let resp = http()
+        .post(format!("http://{}/v2/enqueue", server.addr))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["status"], "invalid event");
+    assert_eq!(state(&server).await.seq, before, "nothing was recorded");
+    server.shutdown().await.unwrap();
+}
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn pd(event_type: &str, agent: Option<&str>) -> Value {
+    json!({
+        "event": {
+            "id": "01DEN1HF5DPRNXXSOQ5T4JEHFH",
+            "event_type": event_type,
+            "resource_type": "incident",
+            "occurred_at": "2026-11-26T01:55:00.000Z",
+            "agent": agent.map(|a| json!({"html_url": "https://acme.pagerduty.com/users/PLH1HKV", "id": "PLH1HKV", "self": "https://api.pagerduty.com/users/PLH1HKV", "summary": a, "type": "user_reference"})),
+            "client": null,
+            "data": {
+                "id": "PGR0VU2",
+                "type": "incident",
+                "self": "https://api.pagerduty.com/incidents/PGR0VU2",
+                "html_url": "https://acme.pagerduty.com/incidents/PGR0VU2",
+                "number": 2,
+                "status": if event_type == "incident.triggered" { "triggered" } else { "acknowledged" },
+                "incident_key": "d3640fbd41094207a1c11e58e46b1662",
+                "created_at": "2026-11-26T01:55:00Z",
+                "title": "Login failures on auth",
+                "service": {"html_url": "https://acme.pagerduty.com/services/PF9KMXH", "id": "PF9KMXH", "self": "https://api.pagerduty.com/services/PF9KMXH", "summary": "auth", "type": "service_reference"},
+                "assignees": [],
+                "escalation_policy": {"id": "PUS0KTE", "summary": "Default", "type": "escalation_policy_reference"},
+                "teams": [],
+                "priority": {"id": "PSO75BM", "summary": "P2", "type": "priority_reference"},
+                "urgency": "high",
+                "conference_bridge": null,
+                "resolve_reason": null
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_v3_signatures_are_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "whsec-0123456789abcdef";
+    let server = serve_with(dir.path(), |c| {
+        c.intake.pagerduty_secret = Some(secret.into());
+    })
+    .await;
+    let body = pd("incident.triggered", None);
+    let raw = serde_json::to_vec(&body).unwrap();
+
+    // Wrong signature, or none: 401 and nothing recorded.
+    let wrong = sign("not-the-secret", &raw);
+    let (code, answer) = post(
+        &server,
+        "/webhook/pagerduty",
+        &body,
+        &[("x-pagerduty-signature", &wrong)],
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{answer}");
+    let (code, _) = post(&server, "/webhook/pagerduty", &body, &[]).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(state(&server).await.incidents.is_empty());
+
+    // Valid (as the second of two values, as during a secret rotation).
+    let good = format!("{wrong},{}", sign(secret, &raw));
+    let (code, answer) = post(
+        &server,
+        "/webhook/pagerduty",
+        &body,
+        &[("x-pagerduty-signature", &good)],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    let s = state(&server).await;
+    let inc = &s.incidents[&1];
+    assert_eq!(inc.title, "Login failures on auth");
+    assert_eq!(inc.service.as_deref(), Some("auth"));
+    // No impact figures: the PagerDuty priority P2 maps to SEV2.
+    assert_eq!(inc.severity, Severity::Sev2);
+
+    // Acknowledged in PagerDuty by a person: acknowledged here, by them.
+    let ack = pd("incident.acknowledged", Some("Priya Raman"));
+    let raw = serde_json::to_vec(&ack).unwrap();
+    let (code, answer) = post(
+        &server,
+        "/webhook/pagerduty",
+        &ack,
+        &[("x-pagerduty-signature", &sign(secret, &raw))],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["alerts"][0]["outcome"], "acknowledged");
+    let s = state(&server).await;
+    assert_eq!(
+        s.incidents[&1].acknowledged_by.as_deref(),
+        Some("Priya Raman")
+    );
+    server.shutdown().await.unwrap();
+}
+
+fn enqueue(action: &str, key: &str) -> Value {
+    json!({
+        "routing_key": "R0UT1NGK3Y0000000000000000000000",
+        "event_action": action,
+        "dedup_key": key,
+        "payload": {
+            "summary": "DISK at 99% on db-primary-1",
+            "source": "db-primary-1",
+            "severity": "critical",
+            "timestamp": "2026-11-26T01:58:00.000+0000",
+            "component": "database-primary",
+            "group": "storage",
+            "class": "disk",
+            "custom_details": {"free_space": "1%", "data_loss": "false"}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_v2_trigger_then_resolve_with_one_dedup_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), |_| {}).await;
+    let (code, answer) = post(&server, "/v2/enqueue", &enqueue("trigger", "disk-db1"), &[]).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["status"], "success");
+    assert_eq!(answer["dedup_key"], "disk-db1");
+    // A second trigger with the same key attaches.
+    post(&server, "/v2/enqueue", &enqueue("trigger", "disk-db1"), &[]).await;
+    let (code, answer) = post(&server, "/v2/enqueue", &enqueue("resolve", "disk-db1"), &[]).await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["alerts"][0]["outcome"], "resolved");
+    let s = state(&server).await;
+    assert_eq!(s.incidents.len(), 1);
+    let inc = &s.incidents[&1];
+    assert_eq!(
+        inc.severity,
+        Severity::Sev1,
+        "severity critical, no impact figures"
+    );
+    assert_eq!(inc.service.as_deref(), Some("database-primary"));
+    assert_eq!(inc.alert_count, 2);
+    assert_eq!(inc.status, Status::Resolved);
+    assert_eq!(inc.runbook.as_ref().unwrap().name, "database-primary");
+    // A resolve for a key nobody has is answered, not an error, and records nothing.
+    let seq = s.seq;
+    let (code, answer) = post(&server, "/v2/enqueue", &enqueue("resolve", "unknown"), &[]).await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    assert_eq!(answer["alerts"][0]["outcome"], "ignored");
+    // A slow burn (1x over 3 days) is informational only.
+    let mut slow = enqueue("trigger", "budget");
+    slow["payload"]["custom_details"] =
+        json!({"service": "search", "burn_rate": "1.2x", "burn_window": "3d"});
+    let (_, answer) = post(&server, "/v2/enqueue", &slow, &[]).await;
+    assert_eq!(answer["alerts"][0]["outcome"], "informational", "{answer}");
+    assert_eq!(state(&server).await.seq, seq);
+    // A fast burn pages: 14.4x over 5 minutes is SEV2.
+    let mut fast = enqueue("trigger", "budget-fast");
+    fast["payload"]["custom_details"] =
+        json!({"service": "search", "burn_rate": "14.4", "burn_window": "5m"});
+    let (_, answer) = post(&server, "/v2/enqueue", &fast, &[]).await;
+    assert_eq!(answer["alerts"][0]["severity"], 2, "{answer}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intake_token_is_required_once_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), |c| {
+        c.intake.token = Some("intake-token-0123456789".into());
+    })
+    .await;
+    let body = alertmanager("firing", "firing");
+    let (code, answer) = post(&server, "/webhook/alertmanager", &body, &[]).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("Bearer"));
+    let (code, _) = post(
+        &server,
+        "/webhook/alertmanager",
+        &body,
+        &[("authorization", "Bearer wrong-token-000000000")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    // Events v2: the routing key is the token.
+    let (code, _) = post(&server, "/v2/enqueue", &enqueue("trigger", "k"), &[]).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    assert!(state(&server).await.incidents.is_empty());
+    let (code, _) = post(
+        &server,
+        "/webhook/alertmanager",
+        &body,
+        &[("authorization", "Bearer intake-token-0123456789")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    let mut ev = enqueue("trigger", "k");
+    ev["routing_key"] = json!("intake-token-0123456789");
+    let (code, _) = post(&server, "/v2/enqueue", &ev, &[]).await;
+    assert_eq!(code, StatusCode::ACCEPTED);
+    assert_eq!(state(&server).await.incidents.len(), 2);
+    server.shutdown().await.unwrap();
+}
+
+/// A receiver on a loopback port: answers 500 to the first request, then 200; keeps every
+/// request's idempotency key and body.
+async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let mut l = log.lock().unwrap();
+                l.push((key, v));
+                if l.len() == 1 {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_are_delivered_with_a_retry_and_recorded_on_the_timeline() {
+    let (url, seen) = receiver().await;
+    let out = tempfile::tempdir().unwrap();
+    let marker = out.path().join("paged.txt");
+    let policy = format!(
+        r#"
+[escalation.sev1]
+steps = [{{ after = "0m", page = "oncall.primary" }}]
+
+[[schedule]]
+name = "platform"
+start = "2026-11-23"
+primary = ["ana"]
+
+[people.ana]
+channels = ["hook", "script"]
+
+[channel.hook]
+webhook = "{url}"
+
+[channel.script]
+command = ["sh", "-c", "echo \"$WARROOM_PERSON $WARROOM_INCIDENT $WARROOM_SEVERITY $WARROOM_IDEMPOTENCY_KEY\" >> '{}'"]
+"#,
+        marker.display()
+    );
+    let rules = Arc::new(Rules {
+        policy: Policy::parse(&policy).unwrap(),
+        runbooks: Default::default(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), |c| {
+        c.rules = rules;
+        c.notify_backoff = Some(StdDuration::from_millis(20));
+    })
+    .await;
+    let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
+    c.command(declare("Checkout down", 1)).await;
+    // Wait, bounded, for both delivery results to arrive on the feed.
+    let mut results = Vec::new();
+    while results.len() < 2 {
+        let f = c.next().await.expect("feed closed");
+        if f["type"] == "event" && f["event"]["kind"] == "notification_result" {
+            results.push(f["event"].clone());
+        }
+    }
+    let hook = results.iter().find(|r| r["channel"] == "hook").unwrap();
+    assert_eq!(hook["delivered"], true, "{hook}");
+    assert_eq!(hook["attempts"], 2, "one 500, then delivered");
+    assert_eq!(hook["person"], "ana");
+    let script = results.iter().find(|r| r["channel"] == "script").unwrap();
+    assert_eq!(script["delivered"], true, "{script}");
+
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].0, seen[1].0,
+        "a retry carries the same idempotency key"
+    );
+    assert!(!seen[0].0.is_empty());
+    assert_eq!(seen[1].1["idempotency_key"], seen[1].0);
+    assert_eq!(seen[1].1["incident"], "INC-1");
+    assert_eq!(seen[1].1["person"], "ana");
+    assert_eq!(seen[1].1["severity"], "SEV1");
+    assert_eq!(seen[1].1["action"], "page");
+    let line = std::fs::read_to_string(&marker).unwrap();
+    assert!(line.starts_with("ana INC-1 SEV1 "), "{line}");
+
+    let s = state(&server).await;
+    let texts: Vec<&str> = s.incidents[&1]
+        .entries
+        .iter()
+        .map(|e| e.text.as_str())
+        .collect();
+    assert!(
+        texts.contains(&"delivered to ana via hook after 2 attempts"),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"delivered to ana via script"), "{texts:?}");
+    // Events are well formed: the results name the step that fired.
+    let step_seq = s.incidents[&1].escalation.as_ref().unwrap().fired[0].seq;
+    assert_eq!(hook["step_seq"], step_seq);
+    server.shutdown().await.unwrap();
+}
