@@ -18,6 +18,8 @@ use crate::server::{RunningServer, ServerConfig};
 #[derive(Debug, Clone)]
 pub enum Act {
     Run(Command),
+    /// POST this Alertmanager notification to the feed's `/webhook/alertmanager`.
+    Alert(serde_json::Value),
     /// Pin the entry the previous step recorded.
     PinPrevious(IncidentRef),
 }
@@ -69,6 +71,43 @@ fn status(inc: IncidentRef, status: Status) -> Act {
     })
 }
 
+/// An Alertmanager v4 notification for the payments group, as Alertmanager sends it.
+fn alert(now: DateTime<Utc>, alerts: &[(&str, &str, &str, &str)]) -> Act {
+    let list: Vec<serde_json::Value> = alerts
+        .iter()
+        .map(|(status, name, error_rate, summary)| {
+            serde_json::json!({
+                "status": status,
+                "labels": {
+                    "alertname": name, "service": "payments", "severity": "critical",
+                    "error_rate": error_rate, "revenue_impacting": "true", "env": "prod"
+                },
+                "annotations": {"summary": summary},
+                "startsAt": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                "endsAt": if *status == "resolved" { now.to_rfc3339() } else { "0001-01-01T00:00:00Z".into() },
+                "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": format!("{name}-payments-api")
+            })
+        })
+        .collect();
+    let status = if alerts.iter().all(|a| a.0 == "resolved") {
+        "resolved"
+    } else {
+        "firing"
+    };
+    Act::Alert(serde_json::json!({
+        "version": "4",
+        "groupKey": "{}:{service=\"payments\"}",
+        "status": status,
+        "receiver": "warroom",
+        "groupLabels": {"service": "payments"},
+        "commonLabels": {"service": "payments", "env": "prod"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": list
+    }))
+}
+
 /// The payments outage, about three and a half minutes at speed 1. `now` anchors the
 /// backdated "impact started" entry a few minutes before the declaration.
 pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
@@ -82,29 +121,35 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
         s(
             2,
             "alertmanager",
-            Act::Run(Command::Declare {
-                title: "Checkout failing: payments-api returning 5xx".into(),
-                severity: Severity::Sev2,
-                service: Some("payments".into()),
-                restricted: false,
-            }),
-        ),
-        s(
-            3,
-            "alertmanager",
-            note(
-                PAYMENTS,
-                Note,
-                "[alert firing] PaymentsHighErrorRate: 5xx at 12.4% on payments-api (threshold 5% for 3m)",
+            alert(
+                now,
+                &[(
+                    "firing",
+                    "PaymentsHighErrorRate",
+                    "12.4",
+                    "Checkout failing: payments-api returning 5xx at 12.4% (threshold 5% for 3m)",
+                )],
             ),
         ),
         s(
             10,
             "alertmanager",
-            note(
-                PAYMENTS,
-                Note,
-                "[alert firing] CheckoutLatencyP99: p99 3.8s on checkout-web (threshold 2s)",
+            alert(
+                now,
+                &[
+                    (
+                        "firing",
+                        "PaymentsHighErrorRate",
+                        "12.4",
+                        "Checkout failing: payments-api returning 5xx at 12.4% (threshold 5% for 3m)",
+                    ),
+                    (
+                        "firing",
+                        "CheckoutLatencyP99",
+                        "",
+                        "CheckoutLatencyP99: p99 3.8s on checkout-web (threshold 2s)",
+                    ),
+                ],
             ),
         ),
         s(
@@ -175,10 +220,14 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
         s(
             78,
             "alertmanager",
-            note(
-                PAYMENTS,
-                Note,
-                "[alert firing] PaymentsHighErrorRate: 5xx at 41.7% on payments-api",
+            alert(
+                now,
+                &[(
+                    "firing",
+                    "PaymentsHighErrorRate",
+                    "41.7",
+                    "PaymentsHighErrorRate: 5xx at 41.7% on payments-api",
+                )],
             ),
         ),
         s(
@@ -254,10 +303,24 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
         s(
             146,
             "alertmanager",
-            note(
-                PAYMENTS,
-                Note,
-                "[alert resolved] PaymentsHighErrorRate: 5xx at 0.8% on payments-api",
+            // The error rate recovered; the latency alert of the group still fires, so the
+            // incident stays open for the responders to resolve.
+            alert(
+                now,
+                &[
+                    (
+                        "resolved",
+                        "PaymentsHighErrorRate",
+                        "0.8",
+                        "PaymentsHighErrorRate: 5xx at 0.8% on payments-api",
+                    ),
+                    (
+                        "firing",
+                        "CheckoutLatencyP99",
+                        "",
+                        "CheckoutLatencyP99: p99 2.4s on checkout-web (threshold 2s)",
+                    ),
+                ],
             ),
         ),
         s(152, "priya", status(PAYMENTS, Status::Monitoring)),
@@ -318,14 +381,42 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
 /// Refused steps are collected, never fatal.
 pub async fn play(url: &str, steps: Vec<Step>, speed: f64) -> PlaySummary {
     let mut clients = connect(url, &steps).await;
-    perform(&mut clients, steps, speed).await
+    perform(url, &mut clients, steps, speed).await
+}
+
+/// Posts an alert to the feed behind `feed_url` (`ws://host:port/feed`).
+async fn post_alert(feed_url: &str, body: &serde_json::Value) -> Result<(), String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = feed_url
+        .replacen("ws://", "http://", 1)
+        .replacen("wss://", "https://", 1)
+        .replace("/feed", "/webhook/alertmanager");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .post(&url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "HTTP {}: {}",
+            resp.status(),
+            resp.text().await.unwrap_or_default()
+        ))
+    }
 }
 
 /// One connected client per responder in the script.
 async fn connect(url: &str, steps: &[Step]) -> HashMap<&'static str, Client> {
     let mut clients: HashMap<&'static str, Client> = HashMap::new();
     for step in steps {
-        if clients.contains_key(step.who) {
+        if clients.contains_key(step.who) || matches!(step.act, Act::Alert(_)) {
             continue;
         }
         let mut client = Client::start(ClientConfig::new(url, step.who));
@@ -336,6 +427,7 @@ async fn connect(url: &str, steps: &[Step]) -> HashMap<&'static str, Client> {
 }
 
 async fn perform(
+    feed_url: &str,
     clients: &mut HashMap<&'static str, Client>,
     steps: Vec<Step>,
     speed: f64,
@@ -350,11 +442,20 @@ async fn perform(
     let mut previous: Option<u64> = None;
     for step in steps {
         tokio::time::sleep_until(start + step.after.div_f64(speed)).await;
+        if let Act::Alert(body) = &step.act {
+            summary.steps += 1;
+            if let Err(e) = post_alert(feed_url, body).await {
+                tracing::warn!("demo alert refused: {e}");
+                summary.rejected.push(format!("{}: alert: {e}", step.who));
+            }
+            continue;
+        }
         let Some(client) = clients.get(step.who) else {
             continue;
         };
         let command = match step.act {
             Act::Run(c) => c,
+            Act::Alert(_) => continue,
             Act::PinPrevious(incident) => match previous {
                 Some(entry) => Command::PinEntry {
                     incident,
@@ -421,7 +522,7 @@ pub async fn start(
     let player = tokio::spawn(async move {
         let steps = scenario(Utc::now());
         let mut clients = connect(&url, &steps).await;
-        let summary = perform(&mut clients, steps, speed).await;
+        let summary = perform(&url, &mut clients, steps, speed).await;
         tracing::info!(
             steps = summary.steps,
             refused = summary.rejected.len(),

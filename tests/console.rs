@@ -7,7 +7,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier, Style};
 use warroom::client::{ConnState, Update};
-use warroom::model::{Command, EntryKind, Event, IncidentRef, Role, Severity, State, Status};
+use warroom::model::escalation::{Plan, PlannedStep};
+use warroom::model::{
+    Command, EntryKind, Event, EventKind, IncidentRef, Role, Severity, State, Status, StepAction,
+};
 use warroom::protocol::{Answer, Presence};
 use warroom::tui::app::{App, Effect, Mode, Msg, Screen};
 use warroom::tui::keymap::Keymap;
@@ -60,6 +63,18 @@ impl History {
                 restricted: false,
             },
         );
+    }
+    /// Records an event the way the server's own engine does (no command decided).
+    fn record(&mut self, who: &str, kind: EventKind) -> Event {
+        let e = Event {
+            seq: self.state.seq + 1,
+            at: self.now,
+            actor: who.into(),
+            kind,
+        };
+        self.state.apply(&e).unwrap();
+        self.events.push(e.clone());
+        e
     }
     fn note(&mut self, who: &str, n: u32, kind: EntryKind, text: &str) -> u64 {
         self.run(
@@ -649,4 +664,547 @@ fn ticks_redraw_only_when_timers_are_on_screen() {
     app.dirty = false;
     app.update(Msg::Tick(t0() + Duration::seconds(2)));
     assert!(app.dirty, "ages tick");
+}
+
+// ---- escalation, status-update cadence and the runbook checklist -------------------------
+
+fn sev1_plan() -> Plan {
+    let step = |after_secs: u64, target: &str, expected: &str| PlannedStep {
+        after_secs,
+        action: StepAction::Page,
+        target: target.into(),
+        expected: Some(expected.into()),
+    };
+    Plan {
+        severity: Severity::Sev1,
+        steps: vec![
+            step(0, "oncall.primary", "priya"),
+            step(300, "oncall.secondary", "marco"),
+            step(600, "engineering-manager", "dana"),
+            step(1200, "vp-engineering", "ines"),
+            step(1800, "cto", "ruth"),
+        ],
+        repeat: 0,
+        round_secs: 2400,
+        ack_timeout_secs: None,
+    }
+}
+
+/// What the server records by itself for a SEV1 on payments: the cadence, the runbook, the
+/// escalation run and its first page. Returns the run (the escalation_started seq).
+fn live_sev1(h: &mut History) -> u64 {
+    h.declare("alice", "Checkout down", 1, "payments");
+    let r = IncidentRef(1);
+    h.record(
+        "warroom",
+        EventKind::CadenceSet {
+            incident: r,
+            every_secs: Some(900),
+        },
+    );
+    let runbook = warroom::model::runbook::parse_markdown(
+        "payments",
+        "built-in",
+        include_str!("../assets/runbooks/payments.md"),
+    )
+    .unwrap();
+    h.record(
+        "warroom",
+        EventKind::RunbookAttached {
+            incident: r,
+            runbook,
+        },
+    );
+    let run = h
+        .record(
+            "warroom",
+            EventKind::EscalationStarted {
+                incident: r,
+                plan: sev1_plan(),
+                reason: "declared".into(),
+            },
+        )
+        .seq;
+    h.record(
+        "warroom",
+        EventKind::StepFired {
+            incident: r,
+            run,
+            round: 0,
+            step: 0,
+            action: StepAction::Page,
+            target: "oncall.primary".into(),
+            person: Some("priya".into()),
+            due_at: h.now,
+            late: false,
+        },
+    );
+    run
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    text(&draw(app, &test_theme(), w, h)).join("\n")
+}
+
+fn assert_on(all: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(all.contains(n), "'{n}' not on screen:\n{all}");
+    }
+}
+
+#[test]
+fn escalation_is_live_on_the_board_and_in_the_room() {
+    let mut h = History::new();
+    live_sev1(&mut h);
+    let mut app = live_app(&h, t0());
+    // The board, wide and narrow: whom it paged, the next step and its countdown.
+    for (w, ht) in [(160, 48), (80, 24)] {
+        app.update(Msg::Resize(w, ht));
+        let all = screen(&app, w, ht);
+        assert_on(&all, &["INC-1", "paged priya", "next: marco in 5:00"]);
+    }
+    let wide = screen(&app, 160, 48);
+    assert_on(&wide, &["update in 15:00", "payments"]);
+    // At 80 columns the row keeps the essentials; the selected incident is spelled out below.
+    let narrow = text(&draw(&app, &test_theme(), 80, 24));
+    let row = narrow.iter().find(|l| l.contains("INC-1")).unwrap();
+    assert!(
+        row.contains("no ack 0:00") && row.contains("Checkout"),
+        "{row}"
+    );
+
+    // The room, wide and narrow.
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    for (w, ht) in [(160, 48), (80, 24)] {
+        app.update(Msg::Resize(w, ht));
+        let all = screen(&app, w, ht);
+        assert_on(
+            &all,
+            &[
+                "Escalation",
+                "SEV1 policy · step 2 of 5 · round 1",
+                "paged priya (oncall.primary) at 02:00, no ack 0:00",
+                "next: marco in 5:00",
+            ],
+        );
+    }
+    let all = screen(&app, 160, 48);
+    assert_on(
+        &all,
+        &[
+            "page oncall.secondary (step 2 of 5)",
+            "1 paged priya · 2 marco ◂ next · 3 dana · 4 ines · 5 ruth",
+            "Status updates  every 15m · next due in 15:00",
+            "runbook 0/16 done (c)",
+        ],
+    );
+
+    // A minute later, with no new event: the countdowns moved.
+    app.update(Msg::Tick(t0() + Duration::seconds(60)));
+    assert!(app.dirty);
+    let all = screen(&app, 160, 48);
+    assert_on(
+        &all,
+        &["next: marco in 4:00", "no ack 1:00", "next due in 14:00"],
+    );
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Board);
+    for (w, ht) in [(160, 48), (80, 24)] {
+        let all = screen(&app, w, ht);
+        assert_on(&all, &["paged priya", "no ack 1:00", "next: marco in 4:00"]);
+    }
+
+    // Priya acknowledges: the run stops; who and when is shown.
+    h.now = t0() + Duration::seconds(75);
+    let ack = h.run(
+        "priya",
+        Command::Acknowledge {
+            incident: IncidentRef(1),
+        },
+    );
+    assert_eq!(ack.len(), 1);
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    let all = screen(&app, 160, 48);
+    assert_on(&all, &["✓ ack priya 02:01"]);
+    assert!(!all.contains("next: marco"), "{all}");
+    app.update(code(KeyCode::Enter));
+    let all = screen(&app, 160, 48);
+    assert_on(
+        &all,
+        &[
+            "acknowledged by priya at 02:01",
+            "stopped 02:01: acknowledged",
+            "no further pages",
+        ],
+    );
+
+    // Nobody wrote a status update: 15 minutes after declaration it is overdue, loudly.
+    app.update(Msg::Tick(t0() + Duration::seconds(15 * 60 + 190)));
+    let term = draw(&app, &test_theme(), 160, 48);
+    let lines = text(&term);
+    let (x, y) = find(&lines, "STATUS UPDATE OVERDUE 3:10");
+    let cell = &term.backend().buffer()[(x, y)];
+    assert_eq!(cell.fg, Color::Red);
+    assert!(cell.modifier.contains(Modifier::BOLD));
+    app.update(code(KeyCode::Esc));
+    for (w, ht) in [(160, 48), (80, 24)] {
+        let term = draw(&app, &test_theme(), w, ht);
+        let lines = text(&term);
+        let (x, y) = find(&lines, "UPDATE OVERDUE 3:10");
+        assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red, "{w}x{ht}");
+    }
+
+    // A status update resets the countdown.
+    h.now = t0() + Duration::seconds(15 * 60 + 200);
+    h.note("alice", 1, EntryKind::StatusUpdate, "rolling back 4471");
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    app.update(Msg::Tick(h.now + Duration::seconds(10)));
+    let all = screen(&app, 160, 48);
+    assert_on(&all, &["update in 14:50"]);
+    assert!(!all.contains("OVERDUE"), "{all}");
+}
+
+#[test]
+fn the_escalation_panel_marks_skipped_and_late_steps_and_a_run_that_ended_unanswered() {
+    let mut h = History::new();
+    h.declare("bot", "Ledger drift", 1, "payments");
+    let r = IncidentRef(1);
+    let mut plan = sev1_plan();
+    plan.steps.truncate(3);
+    let run = h
+        .record(
+            "warroom",
+            EventKind::EscalationStarted {
+                incident: r,
+                plan,
+                reason: "declared".into(),
+            },
+        )
+        .seq;
+    let fire = |h: &mut History, step: u32, target: &str, person: Option<&str>, due: i64| {
+        h.record(
+            "warroom",
+            EventKind::StepFired {
+                incident: r,
+                run,
+                round: 0,
+                step,
+                action: StepAction::Page,
+                target: target.into(),
+                person: person.map(String::from),
+                due_at: t0() + Duration::seconds(due),
+                late: (h.now - (t0() + Duration::seconds(due))).num_seconds() > 60,
+            },
+        );
+    };
+    fire(&mut h, 0, "oncall.primary", Some("priya"), 0);
+    h.now = t0() + Duration::seconds(300);
+    fire(&mut h, 1, "oncall.secondary", None, 300);
+    let mut app = live_app(&h, h.now + Duration::seconds(5));
+    // Step 3 is due at once after a skipped one.
+    app.update(code(KeyCode::Enter));
+    let all = screen(&app, 160, 48);
+    assert_on(
+        &all,
+        &[
+            "2 skipped (oncall.secondary: nobody on call)",
+            "next: dana due now",
+            "paged priya (oncall.primary) at 02:00, no ack 5:05",
+        ],
+    );
+    // The server was down: the last step fires 80 s late, and the run is over, unanswered.
+    h.now = t0() + Duration::seconds(380);
+    fire(&mut h, 2, "engineering-manager", Some("dana"), 300);
+    let last = h.events.len() - 1;
+    app.update(Msg::Feed(Update::Event(h.events[last].clone())));
+    app.update(Msg::Tick(h.now + Duration::seconds(20)));
+    let all = screen(&app, 160, 48);
+    assert_on(
+        &all,
+        &[
+            "3 paged dana (late 1:20)",
+            "escalation ended at 02:06, no ack",
+            "last paged dana (engineering-manager) at 02:06, 0:20 ago",
+        ],
+    );
+    app.update(code(KeyCode::Esc));
+    let term = draw(&app, &test_theme(), 160, 48);
+    let lines = text(&term);
+    let (x, y) = find(&lines, "escalation ended, no ack");
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+    let narrow = screen(&app, 80, 24);
+    assert_on(&narrow, &["ENDED", "escalation ended, no ack"]);
+}
+
+#[test]
+fn the_runbook_checklist_ticks_steps_and_follows_other_consoles() {
+    let mut h = History::new();
+    live_sev1(&mut h);
+    h.declare("bot", "Search slow", 3, "search");
+    let mut app = live_app(&h, t0());
+    app.update(Msg::Resize(100, 30));
+    app.update(code(KeyCode::Enter));
+    app.update(key('i'));
+    typed(&mut app, "draft kept");
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.mode, Mode::Normal);
+
+    // The key opens it over the room.
+    assert!(app.update(key('c')).is_empty());
+    assert_eq!(app.mode, Mode::Runbook);
+    let all = screen(&app, 100, 30);
+    assert_on(
+        &all,
+        &[
+            "Runbook · INC-1 · 0 of 16 done",
+            "Payments: checkout failing or slow",
+            "Diagnostic steps",
+            "▶ [ ]  1. Check whether a deployment happened in the last 30 minutes",
+            "Command: kubectl rollout history deployment/payments",
+            "[ ]  2. Check the payment provider's status page",
+        ],
+    );
+    // Detail lines are dimmed (muted) against the item text.
+    let mut theme = test_theme();
+    theme.muted = Style::default().fg(Color::DarkGray);
+    let term = draw(&app, &theme, 100, 30);
+    let lines = text(&term);
+    let (x, y) = find(&lines, "Command: kubectl");
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::DarkGray);
+
+    // Keys that mean something elsewhere do nothing here: nothing is sent, nothing quits.
+    for c in ['a', 'q', 'R', 's', 'p', 'i', ':'] {
+        assert!(app.update(key(c)).is_empty(), "{c}");
+        assert_eq!(app.mode, Mode::Runbook, "{c}");
+    }
+    // Down, then space: item 2 is ticked through the ordinary command path.
+    app.update(key('j'));
+    let fx = app.update(key(' '));
+    let [Effect::Send { id, command }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        command,
+        &Command::CheckRunbookStep {
+            incident: IncidentRef(1),
+            item: 2,
+            done: true
+        }
+    );
+    assert_on(&screen(&app, 100, 30), &["(ticking…)"]);
+    // The feed records it; the overlay shows it ticked, and the room says so when answered.
+    let seqs = h.run("alice", command.clone());
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::Ok {
+            seqs,
+            incident: Some(IncidentRef(1)),
+        },
+    }));
+    let all = screen(&app, 100, 30);
+    assert_on(
+        &all,
+        &[
+            "▶ [x]  2. Check the payment provider",
+            "1 of 16 done",
+            "INC-1: runbook step 2 done",
+        ],
+    );
+    assert!(!all.contains("ticking"), "{all}");
+    // Enter on a ticked item unticks it.
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Send {
+                command: Command::CheckRunbookStep {
+                    item: 2,
+                    done: false,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    // Another console ticks item 3: it shows at once, with no key pressed here.
+    h.run(
+        "bob",
+        Command::CheckRunbookStep {
+            incident: IncidentRef(1),
+            item: 3,
+            done: true,
+        },
+    );
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    assert_on(
+        &screen(&app, 100, 30),
+        &["[x]  3. Check the database connection pool"],
+    );
+    // The cursor scrolls the list at 80x24: the last item comes into view.
+    app.update(code(KeyCode::End));
+    let small = screen(&app, 80, 24);
+    assert_on(&small, &["▶ [ ] 16. Watch the error-rate dashboard"]);
+    app.update(code(KeyCode::Home));
+    assert_on(&screen(&app, 80, 24), &["▶ [ ]  1. Check whether"]);
+
+    // Esc closes the checklist only: still in the room, the draft untouched.
+    app.update(code(KeyCode::Esc));
+    assert_eq!(
+        (app.mode, app.screen),
+        (Mode::Normal, Screen::Room(IncidentRef(1)))
+    );
+    assert_eq!(
+        app.room(IncidentRef(1)).unwrap().draft.lines(),
+        ["draft kept"]
+    );
+    let all = screen(&app, 100, 30);
+    assert!(!all.contains("Runbook ·"), "{all}");
+    assert_on(
+        &all,
+        &["runbook step 2 done: Check the payment provider's status page"],
+    );
+
+    // `:runbook N` ticks item N from the palette.
+    app.update(key(':'));
+    typed(&mut app, "runbook 4");
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Send {
+                command: Command::CheckRunbookStep {
+                    incident: IncidentRef(1),
+                    item: 4,
+                    done: true
+                },
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    app.update(key(':'));
+    typed(&mut app, "runbook 99");
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    assert_on(&screen(&app, 100, 30), &["there is no item 99"]);
+    // `:runbook` opens it; an incident without a runbook says so.
+    app.update(key(':'));
+    typed(&mut app, "runbook");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.mode, Mode::Runbook);
+    app.update(code(KeyCode::Esc));
+    app.update(key(':'));
+    typed(&mut app, "runbook INC-2");
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_on(
+        &screen(&app, 100, 30),
+        &["INC-2 has no runbook attached (none is known for search)"],
+    );
+}
+
+#[test]
+fn ack_from_the_palette_in_the_room_and_on_the_board_shows_the_answer() {
+    let mut h = History::new();
+    live_sev1(&mut h);
+    let mut app = live_app(&h, t0() + Duration::seconds(30));
+    // On the board, `:ack` acts on the selected incident.
+    app.update(key(':'));
+    typed(&mut app, "ack");
+    let fx = app.update(code(KeyCode::Enter));
+    let [Effect::Send { id, command }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        command,
+        &Command::Acknowledge {
+            incident: IncidentRef(1)
+        }
+    );
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::Error {
+            code: warroom::protocol::ErrorCode::Conflict,
+            message: "INC-1 was already acknowledged by bob at 02:00 UTC".into(),
+        },
+    }));
+    assert_on(
+        &screen(&app, 100, 30),
+        &["refused (INC-1: ack): INC-1 was already acknowledged by bob"],
+    );
+    // In the room it acts on the room's incident, and success is shown.
+    app.update(code(KeyCode::Enter));
+    app.update(key(':'));
+    typed(&mut app, "ack");
+    let fx = app.update(code(KeyCode::Enter));
+    let [Effect::Send { id, command }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    let seqs = h.run("alice", command.clone());
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::Ok {
+            seqs,
+            incident: Some(IncidentRef(1)),
+        },
+    }));
+    assert_on(
+        &screen(&app, 100, 30),
+        &["INC-1 acknowledged", "acknowledged by alice at 02:00"],
+    );
+}
+
+#[test]
+fn a_declaration_answered_while_the_checklist_is_open_does_not_take_its_keys() {
+    let mut h = History::new();
+    live_sev1(&mut h);
+    let mut app = live_app(&h, t0());
+    app.update(key(':'));
+    typed(&mut app, "declare sev2 Search slow");
+    let fx = app.update(code(KeyCode::Enter));
+    let [Effect::Send { id, command }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    // Before the answer comes, the person opens INC-1's checklist.
+    app.update(code(KeyCode::Enter));
+    app.update(key('c'));
+    assert_eq!(app.mode, Mode::Runbook);
+    let seqs = h.run("alice", command.clone());
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::Ok {
+            seqs,
+            incident: Some(IncidentRef(2)),
+        },
+    }));
+    assert_eq!(
+        (app.mode, app.screen),
+        (Mode::Runbook, Screen::Room(IncidentRef(1)))
+    );
+    assert_on(&screen(&app, 100, 30), &["INC-2 declared · :open INC-2"]);
+    // Their next keys still drive the checklist of INC-1.
+    app.update(key('j'));
+    let fx = app.update(key(' '));
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Send {
+                command: Command::CheckRunbookStep {
+                    incident: IncidentRef(1),
+                    item: 2,
+                    done: true
+                },
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
 }

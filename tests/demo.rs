@@ -21,7 +21,9 @@ async fn the_payments_outage_plays_out() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let server = common::start_server(dir.path()).await;
+    // The default policy: the alerts are classified, escalation pages until priya acks.
+    let cfg = warroom::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().into());
+    let server = warroom::server::start(cfg).await.unwrap();
     // A thousand times faster: the whole script in about a fifth of a second.
     let summary = tokio::time::timeout(
         common::WAIT,
@@ -62,7 +64,7 @@ async fn the_payments_outage_plays_out() {
     let impact = pay
         .entries
         .iter()
-        .find(|e| e.text.starts_with("impact started"))
+        .find(|e| e.text.starts_with("impact started:"))
         .unwrap();
     assert!(
         impact.occurred_at < pay.declared_at,
@@ -81,6 +83,22 @@ async fn the_payments_outage_plays_out() {
     assert_eq!(
         pay.milestones.get(&Milestone::ImpactStarted),
         Some(&impact.occurred_at)
+    );
+    // Opened by Alertmanager, classified, deduplicated, escalated.
+    assert_eq!(pay.declared_by, "alertmanager");
+    assert_eq!(
+        pay.alert_count, 5,
+        "five firing alerts in four notifications, one incident"
+    );
+    assert!(
+        pay.entries
+            .iter()
+            .any(|e| e.text == "classified SEV2: error rate 12.4% on a revenue-impacting service")
+    );
+    assert!(pay.entries.iter().any(|e| e.text.starts_with("paged ")));
+    assert_eq!(
+        pay.runbook.as_ref().map(|r| r.name.as_str()),
+        Some("payments")
     );
     let search = s.incident(IncidentRef(2)).unwrap();
     assert!(search.is_active());

@@ -36,6 +36,7 @@ const OPS: &[&str] = &[
     "set_milestone",
     "acknowledge",
     "resolve",
+    "check_runbook_step",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -52,6 +53,14 @@ const EVENT_KINDS: &[&str] = &[
     "milestone_set",
     "acknowledged",
     "resolved",
+    "escalation_started",
+    "step_fired",
+    "notification_result",
+    "ack_expired",
+    "alert_received",
+    "cadence_set",
+    "runbook_attached",
+    "runbook_step_checked",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.

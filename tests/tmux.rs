@@ -324,3 +324,63 @@ fn with_no_feed_configured_consoles_share_an_embedded_one_and_take_it_over() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_sev1_pages_on_call_shows_its_runbook_and_stops_paging_when_acknowledged() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // The real server with the default policy: it pages on-call, sets the status-update
+    // cadence and attaches the payments runbook by itself.
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.wait_for("alice", "● live");
+
+    tmux.keys("alice", &[":"]);
+    tmux.type_text("alice", "declare sev1 service:payments Checkout failing");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "INC-1 declared");
+    // The room shows whom it paged and the countdown to the next step, and both move on.
+    let s = tmux.wait_for("alice", "next: ");
+    assert!(
+        s.contains("SEV1 policy") && s.contains("paged ") && s.contains("(oncall.primary)"),
+        "{s}"
+    );
+    tmux.wait_for("alice", "no ack 0:02");
+    let s = tmux.wait_for("alice", "Status updates");
+    assert!(
+        s.contains("every 15m") && s.contains("runbook 0/16 done"),
+        "{s}"
+    );
+
+    // Leave the scribe pane, then open the runbook from the palette.
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "Scribe · i tab to write");
+    tmux.keys("alice", &[":"]);
+    tmux.type_text("alice", "runbook");
+    tmux.keys("alice", &["Enter"]);
+    let s = tmux.wait_for("alice", "Check whether a deployment happened");
+    assert!(s.contains("Runbook · INC-1 · 0 of 16 done"), "{s}");
+    // Space ticks item 1; the checklist shows it, and closing it shows the timeline entry.
+    tmux.keys("alice", &["Space"]);
+    tmux.wait_for("alice", "[x]  1. Check whether a deployment happened");
+    tmux.keys("alice", &["Escape"]);
+    let s = tmux.wait_for(
+        "alice",
+        "runbook step 1 done: Check whether a deployment happened",
+    );
+    assert!(
+        s.contains("runbook 1/16 done") && !s.contains("Runbook ·"),
+        "{s}"
+    );
+
+    // Acknowledging stops the paging; the room and the board say who and when.
+    tmux.keys("alice", &[":"]);
+    tmux.type_text("alice", "ack");
+    tmux.keys("alice", &["Enter"]);
+    let s = tmux.wait_for("alice", "acknowledged by alice at");
+    assert!(s.contains("no further pages"), "{s}");
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "✓ ack alice");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}

@@ -50,30 +50,36 @@ fn next_for(
         });
     }
     if inc.escalation_owed && !inc.is_acknowledged() {
-        let reason = match inc.escalation.as_ref().and_then(|e| e.stopped.as_ref()) {
+        let reason = match &inc.escalation {
             None => "declared".to_string(),
-            Some(s) if s.reason == StopReason::Raised => {
+            Some(e) if e.plan.severity > inc.severity => {
                 format!("severity raised to {}", inc.severity)
+            }
+            Some(e) if e.stopped.as_ref().map(|s| s.reason) == Some(StopReason::Resolved) => {
+                "reopened".to_string()
             }
             Some(_) => "acknowledgement lapsed".to_string(),
         };
-        return Some(EventKind::EscalationStarted {
-            incident: r,
-            plan: policy.plan(inc.severity, inc.service.as_deref(), now),
-            reason,
-        });
+        let plan = policy.plan(inc.severity, inc.service.as_deref(), now);
+        // A severity without a policy starts nothing (and records nothing).
+        if !plan.steps.is_empty() {
+            return Some(EventKind::EscalationStarted {
+                incident: r,
+                plan,
+                reason,
+            });
+        }
     }
-    if let (Some(by), Some(esc)) = (&inc.acknowledged_by, &inc.escalation)
-        && let Some(stop) = &esc.stopped
-        && stop.reason == StopReason::Acknowledged
+    if let (Some(by), Some(acked), Some(esc)) =
+        (&inc.acknowledged_by, inc.acknowledged_at, &inc.escalation)
         && let Some(timeout) = esc.plan.ack_timeout_secs
-        && inc.last_progress_at <= stop.at
-        && now >= stop.at + secs(timeout)
+        && inc.last_progress_at <= acked
+        && now >= acked + secs(timeout)
     {
         return Some(EventKind::AckExpired {
             incident: r,
             acknowledged_by: by.clone(),
-            idle_secs: u64::try_from((now - stop.at).num_seconds()).unwrap_or(0),
+            idle_secs: u64::try_from((now - acked).num_seconds()).unwrap_or(0),
         });
     }
     let esc = inc.live_escalation()?;
@@ -106,12 +112,11 @@ pub fn next_due(state: &State) -> Option<DateTime<Utc>> {
         if let Some(p) = inc.live_escalation().and_then(|e| e.next()) {
             candidates.push(p.due_at);
         }
-        if let Some(esc) = &inc.escalation
-            && let Some(stop) = &esc.stopped
-            && stop.reason == StopReason::Acknowledged
+        if let (Some(esc), Some(acked)) = (&inc.escalation, inc.acknowledged_at)
             && let Some(t) = esc.plan.ack_timeout_secs
+            && inc.last_progress_at <= acked
         {
-            candidates.push(stop.at + secs(t));
+            candidates.push(acked + secs(t));
         }
         for c in candidates {
             best = Some(best.map_or(c, |b: DateTime<Utc>| b.min(c)));

@@ -74,8 +74,17 @@ impl std::error::Error for Rejection {}
 
 /// Checks a person's name as given in a hello or a role assignment.
 pub fn validate_name(name: &str) -> Result<String, Rejection> {
-    validate::text("name", name, validate::MAX_NAME, false)
+    let name = validate::text("name", name, validate::MAX_NAME, false)?;
+    if RESERVED_NAMES.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(Rejection::invalid(format!(
+            "'{name}' is the name warroom records its own events under; choose another"
+        )));
+    }
+    Ok(name)
 }
+
+/// Actors of events nobody types: the escalation engine and the alert sources.
+pub const RESERVED_NAMES: &[&str] = &["warroom", "alertmanager", "pagerduty", "events-api"];
 
 #[cfg(test)]
 mod tests;

@@ -66,6 +66,10 @@ pub struct Incident {
     pub milestones: BTreeMap<Milestone, DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
+    /// When the current acknowledgement was made (the `acknowledged` milestone keeps the
+    /// first one, for MTTA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
     /// When the last status update was recorded (the comms cadence counts from it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status_update: Option<DateTime<Utc>>,
@@ -516,7 +520,9 @@ impl State {
 
     /// Folds one event in. Events must arrive in sequence order with no gaps after the first.
     pub fn apply(&mut self, ev: &Event) -> Result<(), ApplyError> {
-        if ev.seq <= self.seq {
+        // The first event may start anywhere (a replica may begin mid-log); after it, each
+        // must be exactly the next.
+        if ev.seq <= self.seq || (self.seq > 0 && ev.seq != self.seq + 1) {
             return Err(ApplyError::OutOfOrder {
                 seq: ev.seq,
                 at: self.seq,
@@ -546,6 +552,7 @@ impl State {
                 role_history: Vec::new(),
                 milestones: BTreeMap::from([(Milestone::Detected, ev.at)]),
                 acknowledged_by: None,
+                acknowledged_at: None,
                 last_status_update: None,
                 entries: Vec::new(),
                 escalation: None,
@@ -607,6 +614,8 @@ impl State {
                 inc.status = *to;
                 if to.is_active() && *from == Status::Resolved {
                     inc.milestones.remove(&Milestone::Resolved);
+                    // Reopened with nobody on it: page again.
+                    inc.escalation_owed = !inc.is_acknowledged();
                 }
                 if *to == Status::Monitoring {
                     inc.milestones.entry(Milestone::Mitigated).or_insert(ev.at);
@@ -705,7 +714,12 @@ impl State {
                 inc.stop_escalation(ev.at, StopReason::Acknowledged);
                 inc.escalation_owed = false;
                 inc.acknowledged_by = Some(ev.actor.clone());
-                inc.milestones.insert(Milestone::Acknowledged, ev.at);
+                inc.acknowledged_at = Some(ev.at);
+                // The first acknowledgement is what MTTA measures; a later one (after a
+                // lapse) does not move it.
+                inc.milestones
+                    .entry(Milestone::Acknowledged)
+                    .or_insert(ev.at);
                 let text = format!("acknowledged by {}", ev.actor);
                 inc.push_entry(ev, EntryKind::Milestone, text, ev.at);
             }
@@ -837,6 +851,7 @@ impl State {
                 ..
             } => {
                 inc.acknowledged_by = None;
+                inc.acknowledged_at = None;
                 inc.escalation_owed = inc.is_active();
                 let text = format!(
                     "acknowledgement by {acknowledged_by} lapsed: no progress for {}; escalating again",
@@ -873,10 +888,11 @@ impl State {
                 inc.update_every_secs = *every_secs;
             }
             EventKind::RunbookAttached { runbook, .. } => {
+                let n = runbook.item_count();
                 let text = format!(
-                    "runbook attached: {} ({} steps, from {})",
+                    "runbook attached: {} ({n} step{}, from {})",
                     runbook.title,
-                    runbook.item_count(),
+                    if n == 1 { "" } else { "s" },
                     runbook.source
                 );
                 inc.runbook = Some(runbook.clone());

@@ -175,6 +175,16 @@ fn record(
     Ok(seq)
 }
 
+/// The log's state plus events not yet appended.
+fn rebuild(store: &SqliteStore, state: &mut State, pending: &[Event]) -> anyhow::Result<()> {
+    let mut s = load_state(store)?;
+    for e in pending {
+        s.apply(e)?;
+    }
+    *state = s;
+    Ok(())
+}
+
 /// Most events one engine pass records (a guard against a policy that loops).
 const MAX_ENGINE_EVENTS: usize = 10_000;
 
@@ -204,12 +214,16 @@ fn process(
                 continue;
             }
             CoreInput::Intake(req) => {
-                let mut scratch = state.clone();
-                let mut mine = Vec::new();
-                let outcome = super::intake::decide(&mut scratch, &mut mine, rules, now, &req);
-                if outcome.is_ok() {
-                    *state = scratch;
-                    events.extend(mine);
+                // Folded straight into the state (a copy of a large state per alert would
+                // cost more than the alert); should one alert fail, the state is rebuilt
+                // from the log plus this group's earlier events, so none of it stays.
+                let before = events.len();
+                let outcome = super::intake::decide(state, &mut events, rules, now, &req);
+                if outcome.is_err() {
+                    events.truncate(before);
+                    if let Err(e) = rebuild(store, state, &events) {
+                        tracing::error!("rebuilding state after a refused alert: {e}");
+                    }
                 }
                 intake_replies.push((req.reply, outcome));
                 continue;

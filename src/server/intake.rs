@@ -60,9 +60,16 @@ pub struct IntakeAuth {
     pub exposed: bool,
 }
 
+/// At most `max` characters, ending in "…" when cut.
 fn cut(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
+        Some(_) => {
+            let end = s
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(s.len(), |(i, _)| i);
+            format!("{}…", &s[..end])
+        }
         None => s.to_string(),
     }
 }

@@ -54,6 +54,8 @@ pub enum Mode {
     Filter,
     Help,
     ConfirmQuit,
+    /// The runbook checklist overlay has the keys.
+    Runbook,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,14 @@ fn new_draft() -> TextArea<'static> {
     let mut t = TextArea::default();
     t.set_placeholder_text("type what happened; enter records it");
     t
+}
+
+/// The runbook checklist overlay: whose runbook, and which item the cursor is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunbookView {
+    pub incident: IncidentRef,
+    /// 0-based index into the runbook's items (item number - 1).
+    pub cursor: usize,
 }
 
 /// The palette's input line and its completions.
@@ -154,6 +164,8 @@ pub struct App {
     pub rooms: HashMap<IncidentRef, RoomView>,
     pub timelines: HashMap<IncidentRef, TimelineIndex>,
     pub palette: PaletteState,
+    /// The open runbook checklist (shown while `mode` is `Runbook`).
+    pub runbook: Option<RunbookView>,
     pub flash: Option<Flash>,
     /// Problems found at start-up (config, theme), shown until the next key press.
     pub notices: Vec<String>,
@@ -166,6 +178,8 @@ pub struct App {
     pub size: (u16, u16),
     /// What this console sent, by command id, to explain the answers.
     sent: HashMap<String, String>,
+    /// Runbook ticks sent and not answered yet, by command id: (incident, item, done).
+    ticks_in_flight: HashMap<String, (IncidentRef, u32, bool)>,
     /// The declaration this console is waiting for, to open its room.
     awaiting_declare: Option<String>,
     /// A room to open as soon as its incident reaches the replica.
@@ -198,6 +212,7 @@ impl App {
             rooms: HashMap::new(),
             timelines: HashMap::new(),
             palette: PaletteState::default(),
+            runbook: None,
             flash: None,
             notices: Vec::new(),
             help_offset: 0,
@@ -206,6 +221,7 @@ impl App {
             tz,
             size: (80, 24),
             sent: HashMap::new(),
+            ticks_in_flight: HashMap::new(),
             awaiting_declare: None,
             open_when_known: None,
             session,
@@ -287,6 +303,25 @@ impl App {
             .collect()
     }
 
+    /// The tick of runbook item `item` of `r` this console has sent and not had answered:
+    /// `Some(done)` while in flight.
+    pub fn tick_in_flight(&self, r: IncidentRef, item: u32) -> Option<bool> {
+        self.ticks_in_flight
+            .values()
+            .find(|(i, n, _)| *i == r && *n == item)
+            .map(|(_, _, done)| *done)
+    }
+
+    /// Whether item `item` of `r` is ticked, counting this console's tick in flight.
+    fn item_ticked(&self, r: IncidentRef, item: u32) -> bool {
+        self.tick_in_flight(r, item).unwrap_or_else(|| {
+            self.replica
+                .state
+                .incident(r)
+                .is_some_and(|i| i.runbook_done.contains(&item))
+        })
+    }
+
     /// Text typed and not yet recorded: drafts and an open palette line.
     pub fn unsent_text(&self) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -304,11 +339,18 @@ impl App {
 
     /// Rows the timeline shows at the current size (kept in step with `ui::room_layout`).
     pub fn timeline_height(&self) -> usize {
-        let detail = match self.screen {
-            Screen::Room(r) => self.rooms.get(&r).is_some_and(|v| v.cursor.is_some()),
-            Screen::Board => false,
+        let (detail, panel) = match self.screen {
+            Screen::Room(r) => (
+                self.rooms.get(&r).is_some_and(|v| v.cursor.is_some()),
+                self.replica
+                    .state
+                    .incident(r)
+                    .map_or(0, super::ui::escalation_rows),
+            ),
+            Screen::Board => (false, 0),
         };
-        let top = !matches!(self.conn, ConnState::Live) as u16 + self.notices.len().min(4) as u16;
+        let top =
+            !matches!(self.conn, ConnState::Live) as u16 + self.notices.len().min(4) as u16 + panel;
         super::ui::timeline_rows(self.size.1, top, detail) as usize
     }
 
@@ -369,14 +411,19 @@ impl App {
         });
     }
 
-    fn send(&mut self, command: Command, what: String, fx: &mut Vec<Effect>) {
+    /// Queues a command for the feed; returns its id.
+    fn send(&mut self, command: Command, what: String, fx: &mut Vec<Effect>) -> String {
         self.next_id += 1;
         let id = format!("{}-{}", self.session, self.next_id);
         if matches!(command, Command::Declare { .. }) {
             self.awaiting_declare = Some(id.clone());
         }
         self.sent.insert(id.clone(), what);
-        fx.push(Effect::Send { id, command });
+        fx.push(Effect::Send {
+            id: id.clone(),
+            command,
+        });
+        id
     }
 
     fn open_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
@@ -393,6 +440,18 @@ impl App {
         }
         self.keep_cursor_visible(r);
         fx.push(Effect::Focus(Some(r)));
+    }
+
+    /// Opens the room of an incident this console declared, ready to write in, unless the
+    /// person is busy with something else (the palette, the checklist, a draft): the keys
+    /// they are typing must not land in another pane.
+    fn open_declared(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
+        if self.mode == Mode::Normal {
+            self.open_room(r, fx);
+            self.mode = Mode::Scribe;
+        } else {
+            self.flash(Level::Info, format!("{r} declared · :open {r} goes there"));
+        }
     }
 
     fn show_board(&mut self, fx: &mut Vec<Effect>) {
@@ -445,6 +504,7 @@ impl App {
                 _ => self.mode = Mode::Normal,
             },
             Mode::Palette => self.palette_key(k, fx),
+            Mode::Runbook => self.runbook_key(k, fx),
             Mode::Filter => self.filter_key(k),
             Mode::Scribe => self.scribe_key(k, fx),
             Mode::Normal => {
@@ -546,14 +606,16 @@ impl App {
                     };
                     let r = inc.reference;
                     match next {
-                        Some(s) => self.send(
-                            Command::SetStatus {
-                                incident: r,
-                                status: s,
-                            },
-                            format!("{r} → {s}"),
-                            fx,
-                        ),
+                        Some(s) => {
+                            self.send(
+                                Command::SetStatus {
+                                    incident: r,
+                                    status: s,
+                                },
+                                format!("{r} → {s}"),
+                                fx,
+                            );
+                        }
                         None => self.flash(
                             Level::Error,
                             format!("{r} is {}; use :status to reopen", inc.status),
@@ -561,6 +623,7 @@ impl App {
                     }
                 }
             }
+            Action::Runbook => self.runbook(current, None, fx),
             Action::Pin => {
                 if let Screen::Room(r) = self.screen {
                     match self.selected_entry(r) {
@@ -741,6 +804,7 @@ impl App {
                 self.help_offset = 0;
             }
             Ok(Intent::Quit) => self.request_quit(fx),
+            Ok(Intent::Runbook { incident, item }) => self.runbook(Some(incident), item, fx),
             Err(e) => {
                 self.flash(Level::Error, e);
                 // Keep what was typed so it can be fixed rather than retyped.
@@ -748,6 +812,140 @@ impl App {
                 self.palette.input = line.to_string();
                 self.refresh_completions();
             }
+        }
+    }
+
+    /// `:runbook` / the runbook key: opens the checklist of `r`; with `item`, ticks it.
+    fn runbook(&mut self, r: Option<IncidentRef>, item: Option<u32>, fx: &mut Vec<Effect>) {
+        let Some(r) = r else {
+            self.flash(
+                Level::Error,
+                "open an incident (or select one on the board) to see its runbook",
+            );
+            return;
+        };
+        let Some(inc) = self.replica.state.incident(r) else {
+            self.flash(Level::Error, format!("{r} does not exist"));
+            return;
+        };
+        let Some(rb) = &inc.runbook else {
+            let why = match &inc.service {
+                Some(s) => format!("{r} has no runbook attached (none is known for {})", s),
+                None => format!("{r} has no runbook attached (it names no service)"),
+            };
+            self.flash(Level::Error, why);
+            return;
+        };
+        let count = rb.item_count();
+        match item {
+            None => {
+                // Start on the first item nobody has ticked yet.
+                let cursor = (1..=count)
+                    .find(|n| !inc.runbook_done.contains(n))
+                    .map_or(0, |n| n as usize - 1);
+                self.runbook = Some(RunbookView {
+                    incident: r,
+                    cursor,
+                });
+                self.mode = Mode::Runbook;
+            }
+            Some(n) if n == 0 || n > count => self.flash(
+                Level::Error,
+                format!("{r}'s runbook has items 1 to {count}; there is no item {n}"),
+            ),
+            Some(n) if self.item_ticked(r, n) => self.flash(
+                Level::Info,
+                format!(
+                    "{r}: runbook step {n} is already ticked ({} then space unticks it)",
+                    self.keymap.keys(Action::Runbook)
+                ),
+            ),
+            Some(n) => self.tick(r, n, true, fx),
+        }
+    }
+
+    fn tick(&mut self, r: IncidentRef, item: u32, done: bool, fx: &mut Vec<Effect>) {
+        let word = if done { "tick" } else { "untick" };
+        let id = self.send(
+            Command::CheckRunbookStep {
+                incident: r,
+                item,
+                done,
+            },
+            format!("{r}: {word} runbook step {item}"),
+            fx,
+        );
+        self.ticks_in_flight.insert(id, (r, item, done));
+    }
+
+    fn close_runbook(&mut self) {
+        self.runbook = None;
+        if self.mode == Mode::Runbook {
+            self.mode = Mode::Normal;
+        }
+    }
+
+    /// Keys while the checklist is open: they move, tick, or close it, and nothing else.
+    fn runbook_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let Some(view) = self.runbook else {
+            self.mode = Mode::Normal;
+            return;
+        };
+        let r = view.incident;
+        let count = self
+            .replica
+            .state
+            .incident(r)
+            .and_then(|i| i.runbook.as_ref())
+            .map_or(0, |rb| rb.item_count() as usize);
+        let plain = !k
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let by: Option<i64> = match k.code {
+            KeyCode::Esc => {
+                self.close_runbook();
+                return;
+            }
+            KeyCode::Enter | KeyCode::Char(' ') if plain => {
+                if count == 0 {
+                    self.flash(
+                        Level::Error,
+                        format!("{r} has no runbook attached any more"),
+                    );
+                    return;
+                }
+                let item = view.cursor.min(count - 1) as u32 + 1;
+                let done = !self.item_ticked(r, item);
+                self.tick(r, item, done, fx);
+                return;
+            }
+            KeyCode::Up | KeyCode::Char('k') if plain => Some(-1),
+            KeyCode::Down | KeyCode::Char('j') if plain => Some(1),
+            KeyCode::PageUp => Some(-10),
+            KeyCode::PageDown => Some(10),
+            KeyCode::Home | KeyCode::Char('g') if plain => Some(i64::MIN / 2),
+            KeyCode::End | KeyCode::Char('G') if plain => Some(i64::MAX / 2),
+            _ => match self.keymap.action(&k) {
+                Some(Action::Up) => Some(-1),
+                Some(Action::Down) => Some(1),
+                Some(Action::PageUp) => Some(-10),
+                Some(Action::PageDown) => Some(10),
+                Some(Action::Top) => Some(i64::MIN / 2),
+                Some(Action::Bottom) => Some(i64::MAX / 2),
+                Some(Action::Runbook) => {
+                    self.close_runbook();
+                    return;
+                }
+                _ => None,
+            },
+        };
+        if let (Some(by), Some(v)) = (by, self.runbook.as_mut())
+            && count > 0
+        {
+            let next = (v.cursor as i64)
+                .saturating_add(by)
+                .clamp(0, count as i64 - 1);
+            v.cursor = next as usize;
         }
     }
 
@@ -856,16 +1054,25 @@ impl App {
                 self.index_event(&e);
                 if self.open_when_known == Some(e.kind.incident()) {
                     self.open_when_known = None;
-                    self.open_room(e.kind.incident(), fx);
-                    self.mode = Mode::Scribe;
+                    self.open_declared(e.kind.incident(), fx);
                 }
             }
-            Update::Answer { id, answer, .. } => self.answered(&id, answer, fx),
+            Update::Answer {
+                id,
+                command,
+                answer,
+            } => self.answered(&id, &command, answer, fx),
             Update::ServerError { message, .. } => self.flash(Level::Error, message),
             Update::Welcome { .. }
             | Update::Synced(_)
             | Update::Presence(_)
             | Update::Queued(_) => {}
+        }
+        // The checklist's incident can vanish with a fresh snapshot: the overlay goes too.
+        if let Some(view) = self.runbook
+            && self.replica.state.incident(view.incident).is_none()
+        {
+            self.close_runbook();
         }
         let n = self.board_rows().len();
         if self.board.selected >= n {
@@ -904,20 +1111,37 @@ impl App {
         }
     }
 
-    fn answered(&mut self, id: &str, answer: Answer, fx: &mut Vec<Effect>) {
+    fn answered(&mut self, id: &str, command: &Command, answer: Answer, fx: &mut Vec<Effect>) {
         let what = self
             .sent
             .remove(id)
             .unwrap_or_else(|| "a command queued earlier".to_string());
+        self.ticks_in_flight.remove(id);
         match answer {
             Answer::Ok { incident, .. } => {
+                match command {
+                    Command::Acknowledge { incident } => {
+                        self.flash(Level::Info, format!("{incident} acknowledged"));
+                    }
+                    Command::CheckRunbookStep {
+                        incident,
+                        item,
+                        done,
+                    } => {
+                        let word = if *done { "done" } else { "unticked" };
+                        self.flash(
+                            Level::Info,
+                            format!("{incident}: runbook step {item} {word}"),
+                        );
+                    }
+                    _ => {}
+                }
                 if self.awaiting_declare.as_deref() == Some(id) {
                     self.awaiting_declare = None;
                     if let Some(r) = incident {
                         self.flash(Level::Info, format!("{r} declared"));
                         if self.replica.state.incident(r).is_some() {
-                            self.open_room(r, fx);
-                            self.mode = Mode::Scribe;
+                            self.open_declared(r, fx);
                         } else {
                             self.open_when_known = Some(r);
                         }

@@ -30,6 +30,7 @@ pub enum Action {
     SeverityUp,
     SeverityDown,
     NextStatus,
+    Runbook,
 }
 
 /// One row of the table: the action, its config name, its default keys, and what it does.
@@ -107,6 +108,12 @@ pub const BINDINGS: &[Binding] = &[
         name: "resolve",
         defaults: &["R"],
         help: "resolve",
+    },
+    Binding {
+        action: Action::Runbook,
+        name: "runbook",
+        defaults: &["c"],
+        help: "runbook checklist (↑↓ move, space ticks, esc closes)",
     },
     Binding {
         action: Action::Pin,

@@ -15,8 +15,8 @@ pub struct PaletteEntry {
 pub const COMMANDS: &[PaletteEntry] = &[
     PaletteEntry {
         name: "declare",
-        usage: "declare [sevN] TITLE",
-        help: "declare an incident (SEV3 unless given)",
+        usage: "declare [sevN] TITLE [service:NAME]",
+        help: "declare an incident (SEV3 unless given; service:NAME names the service)",
     },
     PaletteEntry {
         name: "note",
@@ -26,7 +26,12 @@ pub const COMMANDS: &[PaletteEntry] = &[
     PaletteEntry {
         name: "ack",
         usage: "ack",
-        help: "acknowledge",
+        help: "acknowledge (stops the escalation)",
+    },
+    PaletteEntry {
+        name: "runbook",
+        usage: "runbook [N]",
+        help: "the runbook checklist; with N, tick item N",
     },
     PaletteEntry {
         name: "sev",
@@ -121,6 +126,11 @@ pub enum Intent {
     Filter(String),
     Help,
     Quit,
+    /// Open the incident's runbook checklist, or (with an item number) tick that item.
+    Runbook {
+        incident: IncidentRef,
+        item: Option<u32>,
+    },
 }
 
 /// What the palette knows about where it was opened.
@@ -189,18 +199,11 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
     Ok(match entry.name {
         "declare" => {
             need("the title")?;
-            let (first, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            let (severity, title) = match first.parse::<Severity>() {
-                Ok(s) if first.to_ascii_lowercase().starts_with("sev") => (s, tail.trim()),
-                _ => (Severity::Sev3, rest),
-            };
-            if title.is_empty() {
-                return Err("usage: :declare [sevN] TITLE — the title is missing".into());
-            }
+            let (severity, service, title) = declare_args(rest)?;
             Intent::Send(Command::Declare {
-                title: title.to_string(),
+                title,
                 severity,
-                service: None,
+                service,
                 restricted: false,
             })
         }
@@ -302,6 +305,21 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
             need("the incident")?;
             Intent::Open(rest.parse().map_err(msg)?)
         }
+        "runbook" => {
+            let item = match rest.trim_start_matches('#') {
+                "" => None,
+                n => Some(
+                    n.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("'{rest}' is not a runbook item number"))?,
+                ),
+            };
+            Intent::Runbook {
+                incident: incident()?,
+                item,
+            }
+        }
         "board" => Intent::Board,
         "archive" => Intent::ToggleResolved,
         "scribe" => Intent::Scribe,
@@ -310,6 +328,55 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
         "quit" => Intent::Quit,
         _ => return Err(format!("unknown command '{name}'")),
     })
+}
+
+/// `service:NAME` (or `svc:NAME`): the service a declaration names.
+fn service_token(t: &str) -> Option<&str> {
+    let lower = t.to_ascii_lowercase();
+    ["service:", "svc:"]
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map(|p| &t[p.len()..])
+}
+
+/// `[sevN] [service:NAME] TITLE [service:NAME]`: severity and service may lead, the service
+/// may also close the line; the rest is the title, as typed.
+fn declare_args(rest: &str) -> Result<(Severity, Option<String>, String), String> {
+    let mut title = rest.trim();
+    let mut severity = None;
+    let mut service: Option<&str> = None;
+    loop {
+        let (first, tail) = title.split_once(char::is_whitespace).unwrap_or((title, ""));
+        if let Some(name) = service_token(first) {
+            service = Some(name);
+        } else if severity.is_none()
+            && first.to_ascii_lowercase().starts_with("sev")
+            && let Ok(s) = first.parse::<Severity>()
+        {
+            severity = Some(s);
+        } else {
+            break;
+        }
+        title = tail.trim_start();
+    }
+    let (head, last) = title
+        .rsplit_once(char::is_whitespace)
+        .unwrap_or(("", title));
+    if let Some(name) = service_token(last) {
+        service = Some(name);
+        title = head.trim_end();
+    }
+    if service.is_some_and(str::is_empty) {
+        return Err("service: needs a name, as in service:payments".into());
+    }
+    if title.is_empty() {
+        return Err("usage: :declare [sevN] TITLE [service:NAME] — the title is missing".into());
+    }
+    Ok((
+        severity.unwrap_or(Severity::Sev3),
+        service.map(str::to_string),
+        title.to_string(),
+    ))
 }
 
 /// Completions for what is typed so far: whole replacement lines, best first.
@@ -513,6 +580,84 @@ mod tests {
     }
 
     #[test]
+    fn declare_takes_a_service_and_runbook_takes_an_item() {
+        let c = ctx(Some(2));
+        let declared = |line: &str| match parse(line, &c) {
+            Ok(Intent::Send(Command::Declare {
+                title,
+                severity,
+                service,
+                ..
+            })) => (title, severity, service),
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(
+            declared("declare sev1 service:payments Checkout  down"),
+            (
+                "Checkout  down".to_string(),
+                Severity::Sev1,
+                Some("payments".to_string())
+            )
+        );
+        assert_eq!(
+            declared("declare svc:auth sev2 Logins fail"),
+            (
+                "Logins fail".to_string(),
+                Severity::Sev2,
+                Some("auth".to_string())
+            )
+        );
+        assert_eq!(
+            declared("declare Logins fail service:auth"),
+            (
+                "Logins fail".to_string(),
+                Severity::Sev3,
+                Some("auth".to_string())
+            )
+        );
+        assert_eq!(
+            declared("declare sev2 several things"),
+            ("several things".to_string(), Severity::Sev2, None)
+        );
+        assert!(
+            parse("declare sev1 service:payments", &c)
+                .unwrap_err()
+                .contains("the title is missing")
+        );
+        assert!(
+            parse("declare service: Checkout", &c)
+                .unwrap_err()
+                .contains("service: needs a name")
+        );
+
+        assert_eq!(
+            parse("runbook", &c).unwrap(),
+            Intent::Runbook {
+                incident: IncidentRef(2),
+                item: None
+            }
+        );
+        assert_eq!(
+            parse("runbook INC-4 #3", &c).unwrap(),
+            Intent::Runbook {
+                incident: IncidentRef(4),
+                item: Some(3)
+            }
+        );
+        assert!(
+            parse("runbook 0", &c)
+                .unwrap_err()
+                .contains("'0' is not a runbook item number")
+        );
+        assert!(
+            parse("runbook", &ctx(None))
+                .unwrap_err()
+                .contains("open an incident first")
+        );
+        assert_eq!(complete("ru", &[]), ["runbook "]);
+    }
+
+    #[test]
     fn completes_names_and_arguments() {
         assert_eq!(complete("de", &[]), ["declare "]);
         assert_eq!(complete("st", &[]), ["status "]);
@@ -525,6 +670,10 @@ mod tests {
             complete("open INC-1", &[IncidentRef(1), IncidentRef(12)]),
             ["open INC-12"]
         );
-        assert_eq!(complete("r", &[]).len(), 4);
+        assert_eq!(
+            complete("r", &[]).len(),
+            5,
+            "release retitle resolve role runbook"
+        );
     }
 }

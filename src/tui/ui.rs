@@ -2,7 +2,7 @@
 //! state changes happen while drawing. Only visible timeline rows are touched, so a room
 //! with 100,000 entries costs what a room with forty does.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -17,7 +17,8 @@ use super::palette::{COMMANDS, kind_label};
 use super::scribe::PREFIXES;
 use super::theme::Theme;
 use crate::client::ConnState;
-use crate::model::{EntryKind, Incident, Milestone, Role};
+use crate::model::escalation::{Escalation, FiredStep, Pending, StopReason, clock_span};
+use crate::model::{EntryKind, Incident, Milestone, Role, StepAction};
 
 /// Makes text from the network safe to draw: control characters (escape sequences, bells)
 /// and bidirectional overrides become visible placeholders; newlines become ⏎.
@@ -50,6 +51,10 @@ pub fn fmt_age(secs: i64) -> String {
 
 fn hhmm(app: &App, t: DateTime<Utc>) -> String {
     t.with_timezone(&app.tz).format("%H:%M:%S").to_string()
+}
+
+fn hm(app: &App, t: DateTime<Utc>) -> String {
+    t.with_timezone(&app.tz).format("%H:%M").to_string()
 }
 
 const HEADER_ROWS: u16 = 3;
@@ -104,6 +109,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     render_status(app, theme, status, buf);
     match app.mode {
+        Mode::Runbook => render_runbook(app, theme, main, buf),
         Mode::Palette => render_palette(app, theme, area, buf),
         Mode::Help => render_help(app, theme, area, buf),
         Mode::ConfirmQuit => render_confirm_quit(app, theme, area, buf),
@@ -150,15 +156,571 @@ fn sev_span<'a>(theme: &Theme, inc: &Incident) -> Span<'a> {
     Span::styled(format!(" {} ", inc.severity), theme.severity(inc.severity))
 }
 
+// ---- escalation and status-update cadence, as of `app.now` ----------------------------
+
+/// Whole seconds from `now` until `t`, rounded up, so a countdown reads 0:00 only when due.
+fn secs_until(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    let ms = (t - now).num_milliseconds();
+    ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) > 0)
+}
+
+/// Whole seconds since `t`.
+fn secs_since(t: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    (now - t).num_seconds().max(0)
+}
+
+fn span_secs(s: i64) -> String {
+    clock_span(Duration::seconds(s))
+}
+
+/// `15m`, `1h30m`, `45s`: how often something is owed.
+fn period(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m:02}m"),
+    }
+}
+
+/// Whom a pending step will reach: the person forecast when the run started, else its target.
+fn pending_name(p: &Pending) -> String {
+    clean(p.expected.as_deref().unwrap_or(&p.target))
+}
+
+/// What a fired step did: `paged priya`, `notified omar`, `ticket in backlog`, `skipped`.
+fn fired_verb(f: &FiredStep) -> String {
+    match (&f.person, f.action) {
+        (None, _) => format!("skipped {}", clean(&f.target)),
+        (Some(p), StepAction::Ticket) => format!("ticket in {}", clean(p)),
+        (Some(p), StepAction::Page) => format!("paged {}", clean(p)),
+        (Some(p), StepAction::Notify) => format!("notified {}", clean(p)),
+    }
+}
+
+/// A plan that expects a person to answer (pages or notifications, not only tickets).
+fn expects_answer(esc: &Escalation) -> bool {
+    esc.plan
+        .steps
+        .iter()
+        .any(|s| s.action != StepAction::Ticket)
+}
+
+/// The escalation state of an active incident, most detailed first; the board shows the
+/// longest that fits. Empty when there is nothing to say (resolved incidents).
+fn escalation_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'static>>> {
+    if !inc.is_active() {
+        return Vec::new();
+    }
+    let now = app.now;
+    if let Some(by) = &inc.acknowledged_by {
+        let by = clean(by);
+        let at = inc
+            .milestones
+            .get(&Milestone::Acknowledged)
+            .map(|t| format!(" {}", hm(app, *t)))
+            .unwrap_or_default();
+        return vec![
+            vec![Span::styled(format!("✓ ack {by}{at}"), theme.acked)],
+            vec![Span::styled(format!("✓ {by}{at}"), theme.acked)],
+            vec![Span::styled(format!("✓ {by}"), theme.acked)],
+            vec![Span::styled("✓", theme.acked)],
+        ];
+    }
+    let no_ack = || {
+        vec![
+            vec![Span::styled("no ack", theme.unacked)],
+            vec![Span::styled("no", theme.unacked)],
+        ]
+    };
+    let Some(esc) = &inc.escalation else {
+        return no_ack();
+    };
+    if let Some(stop) = &esc.stopped {
+        return match stop.reason {
+            StopReason::Exhausted if expects_answer(esc) => vec![
+                vec![Span::styled(
+                    "escalation ended, no ack",
+                    theme.timer_overdue,
+                )],
+                vec![Span::styled("ENDED, no ack", theme.timer_overdue)],
+                vec![Span::styled("ENDED", theme.timer_overdue)],
+            ],
+            StopReason::Exhausted => {
+                let what = esc.last_paged().map(fired_verb).unwrap_or_default();
+                vec![
+                    vec![Span::styled(format!("{what}, no ack"), theme.muted)],
+                    vec![Span::styled(what, theme.muted)],
+                    vec![Span::styled("no ack", theme.muted)],
+                ]
+            }
+            StopReason::Lowered => vec![
+                vec![Span::styled(
+                    "no ack, paging stopped (lowered)",
+                    theme.unacked,
+                )],
+                vec![Span::styled("no ack, not paging", theme.unacked)],
+                vec![Span::styled("no ack", theme.unacked)],
+            ],
+            StopReason::Acknowledged => vec![
+                vec![Span::styled("ack lapsed, escalating again", theme.unacked)],
+                vec![Span::styled("ack lapsed", theme.unacked)],
+                vec![Span::styled("lapsed", theme.unacked)],
+            ],
+            StopReason::Raised | StopReason::Resolved => no_ack(),
+        };
+    }
+    let next = esc.next().map(|p| {
+        let left = secs_until(p.due_at, now);
+        let name = pending_name(&p);
+        if left > 0 {
+            (
+                format!("next: {name} in {}", span_secs(left)),
+                name,
+                span_secs(left),
+            )
+        } else {
+            (format!("next: {name} due now"), name, "now".to_string())
+        }
+    });
+    match (esc.last_paged(), next) {
+        (Some(f), next) => {
+            let since = span_secs(secs_since(f.at, now));
+            let person = clean(f.person.as_deref().unwrap_or(""));
+            let full = format!("{}, no ack {since}", fired_verb(f));
+            let mut v = Vec::new();
+            if let Some((n, _, _)) = &next {
+                v.push(vec![
+                    Span::styled(full.clone(), theme.unacked),
+                    Span::styled(" · ", theme.muted),
+                    Span::styled(n.clone(), theme.timer_due),
+                ]);
+            }
+            v.push(vec![Span::styled(full, theme.unacked)]);
+            v.push(vec![Span::styled(
+                format!("{person}, no ack {since}"),
+                theme.unacked,
+            )]);
+            v.push(vec![Span::styled(format!("no ack {since}"), theme.unacked)]);
+            v
+        }
+        (None, Some((n, name, left))) => vec![
+            vec![Span::styled(n, theme.timer_due)],
+            vec![Span::styled(format!("{name} in {left}"), theme.timer_due)],
+            vec![Span::styled(format!("page in {left}"), theme.timer_due)],
+        ],
+        (None, None) => no_ack(),
+    }
+}
+
+/// The status-update countdown, most detailed first; empty when no cadence applies.
+fn update_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'static>>> {
+    let Some(due) = inc.next_update_due() else {
+        return Vec::new();
+    };
+    let left = secs_until(due, app.now);
+    if left >= 0 {
+        let style = if left <= 300 {
+            theme.timer_due
+        } else {
+            theme.timer_ok
+        };
+        let t = span_secs(left);
+        vec![
+            vec![Span::styled(format!("update in {t}"), style)],
+            vec![Span::styled(format!("upd {t}"), style)],
+        ]
+    } else {
+        let t = span_secs(-left);
+        vec![
+            vec![Span::styled(
+                format!("UPDATE OVERDUE {t}"),
+                theme.timer_overdue,
+            )],
+            vec![Span::styled(format!("OVERDUE {t}"), theme.timer_overdue)],
+            vec![Span::styled(format!("LATE {t}"), theme.timer_overdue)],
+        ]
+    }
+}
+
+/// The longest variant that fits `width` columns (the shortest when none does).
+fn fit(variants: Vec<Vec<Span<'static>>>, width: u16) -> Line<'static> {
+    let n = variants.len();
+    for (i, v) in variants.into_iter().enumerate() {
+        let line = Line::from(v);
+        if line.width() <= width as usize || i + 1 == n {
+            return line;
+        }
+    }
+    Line::default()
+}
+
+/// Rows the room's escalation panel takes for this incident (shared with the update code,
+/// which keeps the timeline cursor in view). Depends on the incident only, never the clock,
+/// so ticking never moves the layout.
+pub fn escalation_rows(inc: &Incident) -> u16 {
+    let esc = if inc.escalation.is_some() { 4 } else { 0 };
+    let cadence = u16::from(inc.update_every_secs.is_some() && inc.is_active());
+    esc + cadence
+}
+
+/// The room's escalation panel: the policy and where the run is, the last page or the
+/// acknowledgement, the next step with its countdown, every step of the round, and the
+/// status-update cadence.
+fn escalation_panel(app: &App, theme: &Theme, inc: &Incident) -> Vec<Line<'static>> {
+    let now = app.now;
+    let mut lines = Vec::new();
+    if let Some(esc) = &inc.escalation {
+        let n = esc.plan.steps.len();
+        let next = esc.next();
+        let (round, step) = match (&next, esc.fired.last()) {
+            (Some(p), _) => (p.round, p.step),
+            (None, Some(f)) => (f.round, f.step),
+            (None, None) => (0, 0),
+        };
+        let rounds = if esc.plan.repeat > 0 {
+            format!(" of {}", esc.plan.repeat + 1)
+        } else {
+            String::new()
+        };
+        let mut l1 = vec![
+            Span::styled(" Escalation ", theme.title),
+            Span::styled(
+                format!(
+                    " {} policy · step {} of {n} · round {}{rounds} · started {}",
+                    esc.plan.severity,
+                    (step + 1).min(n as u32),
+                    round + 1,
+                    hm(app, esc.started_at)
+                ),
+                theme.text,
+            ),
+        ];
+        if let Some(stop) = &esc.stopped {
+            let why = match stop.reason {
+                StopReason::Acknowledged => "acknowledged",
+                StopReason::Resolved => "resolved",
+                StopReason::Raised => "severity raised",
+                StopReason::Lowered => "severity lowered",
+                StopReason::Exhausted => "every step fired",
+            };
+            l1.push(Span::styled(
+                format!(" · stopped {}: {why}", hm(app, stop.at)),
+                theme.muted,
+            ));
+        }
+        lines.push(Line::from(l1));
+
+        // The last page, and whether anybody answered.
+        let last = esc.last_paged().map(|f| {
+            let target = if f.person.as_deref() == Some(f.target.as_str()) {
+                String::new()
+            } else {
+                format!(" ({})", clean(&f.target))
+            };
+            (format!("{}{target}", fired_verb(f)), f)
+        });
+        let l2 = match (&inc.acknowledged_by, &esc.stopped) {
+            (Some(by), _) => {
+                let at = inc.milestones.get(&Milestone::Acknowledged);
+                let mut v = vec![Span::styled(
+                    format!(
+                        "  acknowledged by {}{}",
+                        clean(by),
+                        at.map(|t| format!(" at {}", hm(app, *t)))
+                            .unwrap_or_default()
+                    ),
+                    theme.acked,
+                )];
+                if let Some(t) = at {
+                    v.push(Span::styled(
+                        format!(
+                            " ({} after declaration)",
+                            span_secs(secs_since(inc.declared_at, *t))
+                        ),
+                        theme.muted,
+                    ));
+                }
+                if let Some((what, f)) = &last {
+                    v.push(Span::styled(
+                        format!(" · last {what} at {}", hm(app, f.at)),
+                        theme.muted,
+                    ));
+                }
+                v
+            }
+            (None, Some(stop))
+                if stop.reason == StopReason::Exhausted
+                    && expects_answer(esc)
+                    && inc.is_active() =>
+            {
+                let mut v = vec![Span::styled(
+                    format!("  escalation ended at {}, no ack", hm(app, stop.at)),
+                    theme.timer_overdue,
+                )];
+                if let Some((what, f)) = &last {
+                    v.push(Span::styled(
+                        format!(
+                            " · last {what} at {}, {} ago",
+                            hm(app, f.at),
+                            span_secs(secs_since(f.at, now))
+                        ),
+                        theme.unacked,
+                    ));
+                }
+                v
+            }
+            (None, stop) => match &last {
+                Some((what, f)) if inc.is_active() => vec![Span::styled(
+                    format!(
+                        "  {what} at {}, no ack {}",
+                        hm(app, f.at),
+                        span_secs(secs_since(f.at, now))
+                    ),
+                    theme.unacked,
+                )],
+                Some((what, f)) => vec![Span::styled(
+                    format!("  last {what} at {}", hm(app, f.at)),
+                    theme.muted,
+                )],
+                None if stop.is_none() && esc.fired.is_empty() => {
+                    vec![Span::styled("  nobody paged yet", theme.timer_due)]
+                }
+                None => vec![Span::styled(
+                    "  nobody reached: every step so far was skipped",
+                    theme.unacked,
+                )],
+            },
+        };
+        lines.push(Line::from(l2));
+
+        // What happens next.
+        let l3 = match &next {
+            Some(p) => {
+                let left = secs_until(p.due_at, now);
+                let when = if left > 0 {
+                    format!("in {}", span_secs(left))
+                } else {
+                    "due now".to_string()
+                };
+                let verb = match p.action {
+                    StepAction::Page => "page",
+                    StepAction::Notify => "notify",
+                    StepAction::Ticket => "ticket to",
+                };
+                let round = if p.round > 0 {
+                    format!(", round {}", p.round + 1)
+                } else {
+                    String::new()
+                };
+                vec![
+                    Span::styled(
+                        format!("  next: {} {when}", pending_name(p)),
+                        if left > 60 {
+                            theme.timer_due
+                        } else {
+                            theme.timer_overdue
+                        },
+                    ),
+                    Span::styled(
+                        format!(
+                            " · {verb} {} (step {} of {n}{round})",
+                            clean(&p.target),
+                            p.step + 1
+                        ),
+                        theme.muted,
+                    ),
+                ]
+            }
+            None => {
+                let mut v = vec![Span::styled("  no further pages", theme.muted)];
+                if let (Some(stop), Some(t)) = (&esc.stopped, esc.plan.ack_timeout_secs)
+                    && stop.reason == StopReason::Acknowledged
+                    && inc.is_acknowledged()
+                    && inc.is_active()
+                    && inc.last_progress_at <= stop.at
+                {
+                    let lapse = stop.at + crate::model::escalation::secs(t);
+                    v.push(Span::styled(
+                        format!(
+                            " · the ack lapses in {} unless someone records progress",
+                            span_secs(secs_until(lapse, now).max(0))
+                        ),
+                        theme.timer_due,
+                    ));
+                }
+                v
+            }
+        };
+        lines.push(Line::from(l3));
+
+        // Every step of the round: fired, skipped, late, next, still to come.
+        let mut l4 = vec![Span::styled("  steps", theme.muted)];
+        for (i, planned) in esc.plan.steps.iter().enumerate() {
+            l4.push(Span::styled(if i == 0 { " " } else { " · " }, theme.muted));
+            let fired = esc
+                .fired
+                .iter()
+                .find(|f| f.round == round && f.step as usize == i);
+            match fired {
+                Some(f) if f.person.is_none() => l4.push(Span::styled(
+                    format!("{} skipped ({}: nobody on call)", i + 1, clean(&f.target)),
+                    theme.timer_due,
+                )),
+                Some(f) => {
+                    l4.push(Span::styled(
+                        format!("{} {}", i + 1, fired_verb(f)),
+                        theme.text,
+                    ));
+                    if f.late {
+                        l4.push(Span::styled(
+                            format!(" (late {})", span_secs(secs_since(f.due_at, f.at))),
+                            theme.timer_due,
+                        ));
+                    }
+                }
+                None => {
+                    let name = clean(planned.expected.as_deref().unwrap_or(&planned.target));
+                    let is_next = next
+                        .as_ref()
+                        .is_some_and(|p| p.round == round && p.step as usize == i);
+                    if is_next {
+                        l4.push(Span::styled(format!("{} {name} ◂ next", i + 1), theme.key));
+                    } else {
+                        l4.push(Span::styled(format!("{} {name}", i + 1), theme.muted));
+                    }
+                }
+            }
+        }
+        lines.push(Line::from(l4));
+    }
+    if let (Some(every), Some(due)) = (inc.update_every_secs, inc.next_update_due())
+        && inc.is_active()
+    {
+        let left = secs_until(due, now);
+        let last = match inc.last_status_update {
+            Some(t) => format!("last at {}", hm(app, t)),
+            None => "none yet".to_string(),
+        };
+        let head = Span::styled(" Status updates ", theme.title);
+        let line = if left >= 0 {
+            Line::from(vec![
+                head,
+                Span::styled(
+                    format!(" every {} · next due in {}", period(every), span_secs(left)),
+                    if left <= 300 {
+                        theme.timer_due
+                    } else {
+                        theme.timer_ok
+                    },
+                ),
+                Span::styled(
+                    format!(" · {last} · u: in the scribe writes one"),
+                    theme.muted,
+                ),
+            ])
+        } else {
+            Line::from(vec![
+                head,
+                Span::styled(
+                    format!(" STATUS UPDATE OVERDUE {}", span_secs(-left)),
+                    theme.timer_overdue,
+                ),
+                Span::styled(
+                    format!(
+                        " · due every {} · {last} · u: in the scribe writes one",
+                        period(every)
+                    ),
+                    theme.muted,
+                ),
+            ])
+        };
+        lines.push(line);
+    }
+    lines
+}
+
+/// Which optional board columns fit, and how wide the escalation column is.
+struct BoardColumns {
+    service: bool,
+    update: bool,
+    escalation: u16,
+}
+
+const ESC_NARROW: u16 = 13;
+const ESC_MEDIUM: u16 = 26;
+const ESC_WIDE: u16 = 46;
+const UPDATE_W: u16 = 19;
+
+impl BoardColumns {
+    /// Columns are added while the title keeps at least 20 columns: the service (as before,
+    /// from 100 columns), then the update countdown, then a wider escalation column.
+    fn for_width(w: u16) -> BoardColumns {
+        const MIN_TITLE: u16 = 20;
+        // Highlight symbol, REF SEV STATUS AGE ESCALATION IC, and the spaces between.
+        let mut used: u16 = 2 + 7 + 6 + 13 + 7 + ESC_NARROW + 10 + 6;
+        let service = w >= 100;
+        if service {
+            used += 15;
+        }
+        let update = w >= used + UPDATE_W + 1 + MIN_TITLE;
+        if update {
+            used += UPDATE_W + 1;
+        }
+        let escalation = if w >= used + ESC_WIDE - ESC_NARROW + MIN_TITLE {
+            ESC_WIDE
+        } else if w >= used + ESC_MEDIUM - ESC_NARROW + MIN_TITLE {
+            ESC_MEDIUM
+        } else {
+            ESC_NARROW
+        };
+        BoardColumns {
+            service,
+            update,
+            escalation,
+        }
+    }
+
+    /// Everything about escalation and updates is in the columns (no footer needed).
+    fn complete(&self) -> bool {
+        self.update && self.escalation == ESC_WIDE
+    }
+}
+
 fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let filtering = app.mode == Mode::Filter || !app.board.filter.is_empty();
-    let [title, table_area, filter_area] = Layout::vertical([
+    let rows = app.board_rows();
+    let cols = BoardColumns::for_width(area.width);
+    // Narrower boards shorten the escalation cells; the selected incident's are spelled out
+    // in full under the table.
+    let footer: Option<Line> = rows
+        .get(app.board.selected)
+        .filter(|i| !cols.complete() && (i.escalation.is_some() || i.update_every_secs.is_some()))
+        .and_then(|i| {
+            let mut spans = vec![Span::styled(" ▶ ", theme.muted)];
+            let esc = escalation_variants(app, theme, i);
+            let upd = update_variants(app, theme, i);
+            if esc.is_empty() && upd.is_empty() {
+                return None;
+            }
+            if let Some(v) = esc.into_iter().next() {
+                spans.extend(v);
+            }
+            if let Some(v) = upd.into_iter().next() {
+                spans.push(Span::styled(" · ", theme.muted));
+                spans.extend(v);
+            }
+            Some(Line::from(spans))
+        });
+    let [title, table_area, footer_area, filter_area] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(1),
+        Constraint::Length(footer.is_some() as u16),
         Constraint::Length(filtering as u16),
     ])
     .areas(area);
-    let rows = app.board_rows();
     let active = app
         .replica
         .state
@@ -203,7 +765,6 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             .style(theme.muted)
             .render(table_area, buf);
     } else {
-        let wide = area.width >= 100;
         let now = app.now;
         let table_rows: Vec<Row> = rows
             .iter()
@@ -219,31 +780,27 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     None if resolved => Span::styled("—", theme.muted),
                     None => Span::styled("no IC", theme.no_ic),
                 };
-                let ack = match (resolved, i.is_acknowledged()) {
-                    (true, _) => Span::styled("", theme.muted),
-                    (false, true) => Span::styled("✓", theme.acked),
-                    (false, false) => Span::styled("no", theme.unacked),
-                };
                 let status_style = if resolved {
                     theme.status_resolved
                 } else {
                     theme.status_active
                 };
-                let mut cells = vec![
-                    Span::styled(i.reference.to_string(), base),
-                    sev_span(theme, i),
-                    Span::styled(i.status.as_str(), status_style),
-                    Span::styled(fmt_age(age_secs), base),
-                    ack,
-                    ic,
+                let mut cells: Vec<Line> = vec![
+                    Span::styled(i.reference.to_string(), base).into(),
+                    sev_span(theme, i).into(),
+                    Span::styled(i.status.as_str(), status_style).into(),
+                    Span::styled(fmt_age(age_secs), base).into(),
+                    fit(escalation_variants(app, theme, i), cols.escalation),
+                    ic.into(),
                 ];
-                if wide {
-                    cells.push(Span::styled(
-                        clean(i.service.as_deref().unwrap_or("")),
-                        base,
-                    ));
+                if cols.service {
+                    cells
+                        .push(Span::styled(clean(i.service.as_deref().unwrap_or("")), base).into());
                 }
-                cells.push(Span::styled(clean(&i.title), base));
+                if cols.update {
+                    cells.push(fit(update_variants(app, theme, i), UPDATE_W));
+                }
+                cells.push(Span::styled(clean(&i.title), base).into());
                 Row::new(cells)
             })
             .collect();
@@ -252,13 +809,17 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Constraint::Length(6),
             Constraint::Length(13),
             Constraint::Length(7),
-            Constraint::Length(3),
+            Constraint::Length(cols.escalation),
             Constraint::Length(10),
         ];
-        let mut header = vec!["REF", "SEV", "STATUS", "AGE", "ACK", "IC"];
-        if wide {
+        let mut header = vec!["REF", "SEV", "STATUS", "AGE", "ESCALATION", "IC"];
+        if cols.service {
             widths.push(Constraint::Length(14));
             header.push("SERVICE");
+        }
+        if cols.update {
+            widths.push(Constraint::Length(UPDATE_W));
+            header.push("STATUS UPDATE");
         }
         widths.push(Constraint::Min(10));
         header.push("TITLE");
@@ -268,6 +829,9 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             .highlight_symbol("▶ ");
         let mut state = TableState::default().with_selected(Some(app.board.selected));
         StatefulWidget::render(table, table_area, buf, &mut state);
+    }
+    if let Some(line) = footer {
+        Paragraph::new(line).render(footer_area, buf);
     }
     if filtering {
         let cursor = if app.mode == Mode::Filter { "▏" } else { "" };
@@ -333,8 +897,10 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
     let r = inc.reference;
     let view = app.room(r);
     let cursor_set = view.is_some_and(|v| v.cursor.is_some());
-    let [header, timeline, scribe] = Layout::vertical([
+    let panel = escalation_rows(inc);
+    let [header, panel_area, timeline, scribe] = Layout::vertical([
         Constraint::Length(HEADER_ROWS),
+        Constraint::Length(panel),
         Constraint::Min(3),
         Constraint::Length(scribe_rows(app.size.1)),
     ])
@@ -357,6 +923,20 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
             inc.service
                 .as_deref()
                 .map(|s| format!("  · {}", clean(s)))
+                .unwrap_or_default(),
+            theme.muted,
+        ),
+        Span::styled(
+            inc.runbook
+                .as_ref()
+                .map(|rb| {
+                    format!(
+                        "  · runbook {}/{} done ({})",
+                        inc.runbook_done.len(),
+                        rb.item_count(),
+                        app.keymap.keys(Action::Runbook)
+                    )
+                })
                 .unwrap_or_default(),
             theme.muted,
         ),
@@ -408,6 +988,9 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
         roles.push(Span::styled(clean(&here.join(", ")), theme.presence));
     }
     Paragraph::new(vec![line1, line2, Line::from(roles)]).render(header, buf);
+    if panel > 0 {
+        Paragraph::new(escalation_panel(app, theme, inc)).render(panel_area, buf);
+    }
 
     // Timeline: only the visible rows.
     let focused = app.mode == Mode::Normal;
@@ -548,6 +1131,171 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
         }
         ta.render(inner, buf);
     }
+}
+
+/// Word-wraps `s` into lines of at most `width` characters (longer words are cut).
+fn wrap(s: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut cur_w = 0;
+    for word in s.split(' ').filter(|w| !w.is_empty()) {
+        let mut chars: Vec<char> = word.chars().collect();
+        if cur_w > 0 && cur_w + 1 + chars.len() > width {
+            out.push(std::mem::take(&mut cur));
+            cur_w = 0;
+        }
+        while chars.len() > width {
+            if cur_w > 0 {
+                out.push(std::mem::take(&mut cur));
+                cur_w = 0;
+            }
+            let rest = chars.split_off(width);
+            out.push(chars.into_iter().collect());
+            chars = rest;
+        }
+        if cur_w > 0 {
+            cur.push(' ');
+            cur_w += 1;
+        }
+        cur_w += chars.len();
+        cur.extend(chars);
+    }
+    if cur_w > 0 || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The runbook checklist over the main area: sections, numbered items ticked from the
+/// shared state (so another console's tick shows at once), detail lines dimmed.
+fn render_runbook(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let Some(view) = app.runbook else { return };
+    let r = view.incident;
+    let inc = app.replica.state.incident(r);
+    let rb = inc.and_then(|i| i.runbook.as_ref());
+    let popup = centered(area, 100, area.height);
+    Clear.render(popup, buf);
+    let (done, count) = match (inc, rb) {
+        (Some(i), Some(rb)) => (i.runbook_done.len(), rb.item_count()),
+        _ => (0, 0),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focus)
+        .title(Span::styled(
+            format!(" Runbook · {r} · {done} of {count} done "),
+            theme.focus,
+        ))
+        .title_bottom(Span::styled(
+            " ↑↓ move · space/enter ticks · esc closes ",
+            theme.muted,
+        ));
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let (Some(inc), Some(rb)) = (inc, rb) else {
+        Paragraph::new(format!(" {r} has no runbook attached (any more)."))
+            .style(theme.muted)
+            .render(inner, buf);
+        return;
+    };
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = vec![
+        Line::styled(format!(" {}", clean(&rb.title)), theme.title),
+        Line::styled(
+            format!(
+                " from {} · a ticked step is recorded on the timeline",
+                clean(&rb.source)
+            ),
+            theme.muted,
+        ),
+    ];
+    let mut cursor_rows = (0, 0);
+    let mut n: u32 = 0;
+    for sec in &rb.sections {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(" {}", clean(&sec.heading)),
+            theme.title,
+        ));
+        if !sec.text.is_empty() {
+            for l in wrap(&clean(&sec.text), width.saturating_sub(3)) {
+                lines.push(Line::styled(format!("   {l}"), theme.muted));
+            }
+        }
+        for item in &sec.items {
+            n += 1;
+            let selected = n as usize == view.cursor + 1;
+            let ticked = inc.runbook_done.contains(&n);
+            let start = lines.len();
+            let prefix = format!(
+                " {} {} {n:>2}. ",
+                if selected { "▶" } else { " " },
+                if ticked { "[x]" } else { "[ ]" }
+            );
+            let indent = prefix.chars().count();
+            let pad = " ".repeat(indent);
+            let mut parts = item.split('\n');
+            let first = wrap(
+                &clean(parts.next().unwrap_or("")),
+                width.saturating_sub(indent),
+            );
+            let last = first.len().saturating_sub(1);
+            for (k, text) in first.into_iter().enumerate() {
+                let mut spans = vec![
+                    Span::styled(
+                        if k == 0 { prefix.clone() } else { pad.clone() },
+                        if ticked { theme.acked } else { theme.text },
+                    ),
+                    Span::styled(text, theme.text),
+                ];
+                if k == last
+                    && let Some(d) = app.tick_in_flight(r, n)
+                {
+                    spans.push(Span::styled(
+                        if d {
+                            "  (ticking…)"
+                        } else {
+                            "  (unticking…)"
+                        },
+                        theme.timer_due,
+                    ));
+                }
+                lines.push(Line::from(spans));
+            }
+            for detail in parts {
+                for l in wrap(&clean(detail), width.saturating_sub(indent + 2)) {
+                    lines.push(Line::styled(format!("{pad}  {l}"), theme.muted));
+                }
+            }
+            if selected {
+                cursor_rows = (start, lines.len());
+                for l in &mut lines[start..] {
+                    *l = std::mem::take(l).patch_style(theme.selected);
+                }
+            }
+        }
+    }
+    // Keep the selected item (with its detail lines) in view, a third of the way down.
+    let visible = inner.height as usize;
+    let offset = if lines.len() <= visible {
+        0
+    } else {
+        let (start, end) = cursor_rows;
+        let mut off = start.saturating_sub(visible / 3);
+        if end > off + visible {
+            off = end - visible;
+        }
+        off.min(start).min(lines.len() - visible)
+    };
+    Paragraph::new(
+        lines
+            .into_iter()
+            .skip(offset)
+            .take(visible)
+            .collect::<Vec<_>>(),
+    )
+    .render(inner, buf);
 }
 
 fn truncate(s: &str, n: usize) -> String {
