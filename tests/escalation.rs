@@ -423,10 +423,58 @@ async fn an_acknowledgement_without_progress_lapses_and_escalation_starts_again(
         Some("ana"),
         "progress keeps it"
     );
-    // It can be acknowledged again.
+    // It can be acknowledged again; MTTA still counts from the first acknowledgement.
+    at(&server, &clock, 12).await;
     let ok = c
         .command(json!({"op": "acknowledge", "incident": "INC-1"}))
         .await;
     assert_eq!(ok["type"], "ok", "{ok}");
+    let one = incident(&server, 1).await;
+    assert_eq!(
+        one.milestones[&warroom::model::Milestone::Acknowledged],
+        t0() + Duration::minutes(1)
+    );
+    assert_eq!(one.acknowledged_at, Some(t0() + Duration::minutes(12)));
+    // The new acknowledgement lapses in its turn, counted from itself.
+    at(&server, &clock, 21).await;
+    assert!(incident(&server, 1).await.is_acknowledged());
+    at(&server, &clock, 22).await;
+    assert!(!incident(&server, 1).await.is_acknowledged());
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raise_after_the_run_ended_and_a_reopening_page_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FakeClock::new(t0()));
+    let server = start(dir.path(), &clock, &rules(POLICY)).await;
+    let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
+    c.command(declare("Typo", 4)).await;
+    at(&server, &clock, 30).await;
+    let inc = incident(&server, 1).await;
+    let stop = inc.escalation.as_ref().unwrap().stopped.clone().unwrap();
+    assert_eq!(stop.reason, StopReason::Exhausted);
+    c.command(json!({"op": "set_severity", "incident": "INC-1", "severity": 1}))
+        .await;
+    let inc = incident(&server, 1).await;
+    assert!(
+        inc.entries
+            .iter()
+            .any(|e| e.text == "escalation started: SEV1 policy, 5 steps (severity raised to SEV1)"),
+        "{:?}",
+        inc.entries.iter().map(|e| &e.text).collect::<Vec<_>>()
+    );
+    // Resolved before anyone acknowledged, then reopened: it pages again.
+    c.command(json!({"op": "resolve", "incident": "INC-1"}))
+        .await;
+    at(&server, &clock, 40).await;
+    let ok = c
+        .command(json!({"op": "set_status", "incident": "INC-1", "status": "investigating"}))
+        .await;
+    assert_eq!(ok["type"], "ok", "{ok}");
+    let inc = incident(&server, 1).await;
+    let esc = inc.live_escalation().expect("a new run");
+    assert_eq!(esc.started_at, t0() + Duration::minutes(40));
+    assert_eq!(fired(&inc), vec![(0, 0, p("ana"))]);
     server.shutdown().await.unwrap();
 }

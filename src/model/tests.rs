@@ -802,3 +802,36 @@ fn every_event_kind_round_trips_through_json() {
         assert_eq!(back, ev, "{name}");
     }
 }
+
+#[test]
+fn the_fold_refuses_a_gap_after_its_first_event() {
+    let mut s = State::default();
+    let ev = |seq: u64, n: u32| Event {
+        seq,
+        at: t0(),
+        actor: "alice".into(),
+        kind: EventKind::Declared {
+            incident: IncidentRef(n),
+            title: "t".into(),
+            service: None,
+            severity: Severity::Sev2,
+            restricted: false,
+            alert_key: None,
+        },
+    };
+    // A replica may start mid-log.
+    s.apply(&ev(5, 1)).unwrap();
+    assert_eq!(
+        s.apply(&ev(7, 2)),
+        Err(ApplyError::OutOfOrder { seq: 7, at: 5 })
+    );
+    s.apply(&ev(6, 2)).unwrap();
+}
+
+#[test]
+fn reserved_names_are_refused() {
+    for n in ["warroom", "Alertmanager", "pagerduty", "events-api"] {
+        assert!(crate::model::validate_name(n).is_err(), "{n}");
+    }
+    assert_eq!(crate::model::validate_name(" priya ").unwrap(), "priya");
+}
