@@ -156,7 +156,7 @@ enum Reply {
 }
 
 /// Folds `kind` into `state` as a new event by `actor` and queues it for the log.
-fn record(
+pub(super) fn record(
     state: &mut State,
     events: &mut Vec<Event>,
     actor: &str,

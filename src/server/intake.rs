@@ -81,17 +81,8 @@ fn push(
     now: DateTime<Utc>,
     kind: EventKind,
 ) -> Result<u64, String> {
-    let ev = Event {
-        seq: state.seq + 1,
-        at: now,
-        actor: actor.to_string(),
-        kind,
-    };
-    state
-        .apply(&ev)
-        .map_err(|e| format!("the alert could not be recorded: {e}"))?;
-    events.push(ev);
-    Ok(state.seq)
+    super::core::record(state, events, actor, now, kind)
+        .map_err(|e| format!("the alert could not be recorded: {e}"))
 }
 
 /// The severity an alert opens an incident at, and why.
