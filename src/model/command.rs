@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+use super::postmortem::Why;
+use super::{EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status};
 
 fn default_entry_kind() -> EntryKind {
     EntryKind::Note
@@ -94,13 +95,55 @@ pub enum Command {
         #[serde(default = "yes")]
         done: bool,
     },
+    /// Write a post-mortem section; the text replaces what it held.
+    EditPostmortem {
+        incident: IncidentRef,
+        section: PmSection,
+        text: String,
+    },
+    /// Set the root cause's 5-whys chain (the whole chain; an empty list clears it).
+    SetWhys {
+        incident: IncidentRef,
+        whys: Vec<Why>,
+    },
+    AddActionItem {
+        incident: IncidentRef,
+        text: String,
+        /// `me` means the sender.
+        owner: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<chrono::NaiveDate>,
+    },
+    /// Change an action item; fields left out keep their value.
+    UpdateActionItem {
+        incident: IncidentRef,
+        item: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<chrono::NaiveDate>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<bool>,
+    },
+    /// The sender takes over from `from` at shift change: every active incident records
+    /// the handoff, and the sender becomes incident commander wherever `from` was.
+    AcceptHandoff {
+        from: String,
+    },
+    /// Close without a post-mortem, saying why.
+    WaivePostmortem {
+        incident: IncidentRef,
+        reason: String,
+    },
 }
 
 impl Command {
     /// The incident the command acts on; `None` for a declaration.
     pub fn incident(&self) -> Option<IncidentRef> {
         match self {
-            Command::Declare { .. } => None,
+            Command::Declare { .. } | Command::AcceptHandoff { .. } => None,
             Command::Retitle { incident, .. }
             | Command::SetSeverity { incident, .. }
             | Command::SetStatus { incident, .. }
@@ -112,7 +155,12 @@ impl Command {
             | Command::SetMilestone { incident, .. }
             | Command::Acknowledge { incident }
             | Command::Resolve { incident }
-            | Command::CheckRunbookStep { incident, .. } => Some(*incident),
+            | Command::CheckRunbookStep { incident, .. }
+            | Command::EditPostmortem { incident, .. }
+            | Command::SetWhys { incident, .. }
+            | Command::AddActionItem { incident, .. }
+            | Command::UpdateActionItem { incident, .. }
+            | Command::WaivePostmortem { incident, .. } => Some(*incident),
         }
     }
 }

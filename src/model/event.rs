@@ -5,8 +5,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::escalation::Plan;
+use super::postmortem::Why;
 use super::runbook::Runbook;
-use super::{AlertAction, EntryKind, IncidentRef, Milestone, Role, Severity, Status, StepAction};
+use super::{
+    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status, StepAction,
+};
 
 /// One recorded fact, with the server-assigned contiguous sequence number, the server's
 /// timestamp and the authenticated actor who caused it.
@@ -158,6 +161,40 @@ pub enum EventKind {
         item: u32,
         done: bool,
     },
+    /// A post-mortem section written (or rewritten: the text replaces the old one).
+    PostmortemEdited {
+        incident: IncidentRef,
+        section: PmSection,
+        text: String,
+    },
+    /// The root cause as a 5-whys chain, replacing the previous chain.
+    WhysSet {
+        incident: IncidentRef,
+        whys: Vec<Why>,
+    },
+    /// A post-mortem action item; its id is this event's sequence number.
+    ActionItemAdded {
+        incident: IncidentRef,
+        text: String,
+        owner: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<chrono::NaiveDate>,
+    },
+    /// An action item's new values (all of them).
+    ActionItemUpdated {
+        incident: IncidentRef,
+        item: u64,
+        text: String,
+        owner: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due: Option<chrono::NaiveDate>,
+        done: bool,
+    },
+    /// No post-mortem is needed, and why.
+    PostmortemWaived {
+        incident: IncidentRef,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -183,7 +220,12 @@ impl EventKind {
             | EventKind::AlertReceived { incident, .. }
             | EventKind::CadenceSet { incident, .. }
             | EventKind::RunbookAttached { incident, .. }
-            | EventKind::RunbookStepChecked { incident, .. } => *incident,
+            | EventKind::RunbookStepChecked { incident, .. }
+            | EventKind::PostmortemEdited { incident, .. }
+            | EventKind::WhysSet { incident, .. }
+            | EventKind::ActionItemAdded { incident, .. }
+            | EventKind::ActionItemUpdated { incident, .. }
+            | EventKind::PostmortemWaived { incident, .. } => *incident,
         }
     }
 
@@ -210,6 +252,11 @@ impl EventKind {
             EventKind::CadenceSet { .. } => "cadence_set",
             EventKind::RunbookAttached { .. } => "runbook_attached",
             EventKind::RunbookStepChecked { .. } => "runbook_step_checked",
+            EventKind::PostmortemEdited { .. } => "postmortem_edited",
+            EventKind::WhysSet { .. } => "whys_set",
+            EventKind::ActionItemAdded { .. } => "action_item_added",
+            EventKind::ActionItemUpdated { .. } => "action_item_updated",
+            EventKind::PostmortemWaived { .. } => "postmortem_waived",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod escalation;
 mod event;
 pub mod oncall;
 pub mod policy;
+pub mod postmortem;
 pub mod runbook;
 mod state;
 mod types;
@@ -17,7 +18,7 @@ pub use command::Command;
 pub use event::{Event, EventKind};
 pub use state::{ApplyError, Entry, Incident, RoleTenure, State};
 pub use types::{
-    AlertAction, EntryKind, IncidentRef, Milestone, Role, Severity, Status, StepAction,
+    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status, StepAction,
 };
 
 use std::fmt;

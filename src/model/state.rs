@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::escalation::{Escalation, FiredStep, Stop, StopReason, clock_span};
+use super::postmortem::{ActionItem, MAX_WHYS, Postmortem, Why};
 use super::runbook::Runbook;
 use super::validate::{self, MAX_ENTRY, MAX_NAME, MAX_TITLE};
 use super::{
@@ -100,6 +101,8 @@ pub struct Incident {
     /// Last time a person moved the incident on (an entry, a status, a role, a tick).
     #[serde(default = "epoch")]
     pub last_progress_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Postmortem::is_empty")]
+    pub postmortem: Postmortem,
 }
 
 fn epoch() -> DateTime<Utc> {
@@ -305,15 +308,18 @@ impl State {
                 alert_key: None,
             }]);
         }
+        if let C::AcceptHandoff { from } = cmd {
+            return self.decide_handoff(actor, now, from);
+        }
         let r = cmd
             .incident()
             .ok_or_else(|| Rejection::invalid("command names no incident"))?;
         let inc = self.existing(r)?;
         inc.ensure_writable()?;
         let events = match cmd {
-            C::Declare { .. } => {
+            C::Declare { .. } | C::AcceptHandoff { .. } => {
                 return Err(Rejection::invalid(
-                    "declare does not act on an existing incident",
+                    "this command does not act on one incident",
                 ));
             }
             C::Retitle { title, .. } => {
@@ -491,6 +497,121 @@ impl State {
                 }
                 vec![E::Acknowledged { incident: r }]
             }
+            C::EditPostmortem { section, text, .. } => {
+                let text = validate::text(section.as_str(), text, MAX_ENTRY, true)?;
+                if inc.postmortem.section(*section) == Some(text.as_str()) {
+                    return Err(Rejection::conflict(format!(
+                        "{r}'s {} already says that",
+                        section.title().to_lowercase()
+                    )));
+                }
+                vec![E::PostmortemEdited {
+                    incident: r,
+                    section: *section,
+                    text,
+                }]
+            }
+            C::SetWhys { whys, .. } => {
+                if whys.len() > MAX_WHYS {
+                    return Err(Rejection::invalid(format!(
+                        "a 5-whys chain of {} links; at most {MAX_WHYS}",
+                        whys.len()
+                    )));
+                }
+                let mut chain = Vec::with_capacity(whys.len());
+                for (i, w) in whys.iter().enumerate() {
+                    chain.push(Why {
+                        why: validate::text(
+                            &format!("why {}", i + 1),
+                            &w.why,
+                            MAX_TITLE * 5,
+                            true,
+                        )?,
+                        because: validate::text(
+                            &format!("because {}", i + 1),
+                            &w.because,
+                            MAX_TITLE * 5,
+                            true,
+                        )?,
+                    });
+                }
+                if chain == inc.postmortem.whys {
+                    return Err(Rejection::conflict(format!(
+                        "{r}'s 5-whys chain is already that"
+                    )));
+                }
+                vec![E::WhysSet {
+                    incident: r,
+                    whys: chain,
+                }]
+            }
+            C::AddActionItem {
+                text, owner, due, ..
+            } => {
+                let text = validate::text("action item", text, MAX_TITLE * 5, false)?;
+                let owner = owner_name(owner, actor)?;
+                vec![E::ActionItemAdded {
+                    incident: r,
+                    text,
+                    owner,
+                    due: *due,
+                }]
+            }
+            C::UpdateActionItem {
+                item,
+                text,
+                owner,
+                due,
+                done,
+                ..
+            } => {
+                let old = inc.postmortem.item(*item).ok_or_else(|| {
+                    let ids: Vec<String> = inc
+                        .postmortem
+                        .action_items
+                        .iter()
+                        .map(|a| a.id.to_string())
+                        .collect();
+                    Rejection::not_found(if ids.is_empty() {
+                        format!("{r} has no action items")
+                    } else {
+                        format!(
+                            "{r} has no action item {item} (its items: {})",
+                            ids.join(", ")
+                        )
+                    })
+                })?;
+                let text = match text {
+                    Some(t) => validate::text("action item", t, MAX_TITLE * 5, false)?,
+                    None => old.text.clone(),
+                };
+                let owner = match owner {
+                    Some(o) => owner_name(o, actor)?,
+                    None => old.owner.clone(),
+                };
+                let due = due.or(old.due);
+                let done = done.unwrap_or(old.done);
+                if text == old.text && owner == old.owner && due == old.due && done == old.done {
+                    return Err(Rejection::conflict(format!(
+                        "the change to action item {item} changes nothing"
+                    )));
+                }
+                vec![E::ActionItemUpdated {
+                    incident: r,
+                    item: *item,
+                    text,
+                    owner,
+                    due,
+                    done,
+                }]
+            }
+            C::WaivePostmortem { reason, .. } => {
+                let reason = validate::text("reason", reason, MAX_ENTRY, true)?;
+                vec![E::PostmortemWaived {
+                    incident: r,
+                    reason,
+                }]
+            }
             C::CheckRunbookStep { item, done, .. } => {
                 let rb = inc
                     .runbook
@@ -515,6 +636,51 @@ impl State {
                 }]
             }
         };
+        Ok(events)
+    }
+
+    /// A handoff: an entry on every active incident, and the incident commander role
+    /// wherever the outgoing person held it.
+    fn decide_handoff(
+        &self,
+        actor: &str,
+        now: DateTime<Utc>,
+        from: &str,
+    ) -> Result<Vec<EventKind>, Rejection> {
+        let from = validate::text("outgoing person", from, MAX_NAME, false)?;
+        if from == actor {
+            return Err(Rejection::invalid(
+                "a handoff is from someone else to you; name the outgoing person",
+            ));
+        }
+        let mut events = Vec::new();
+        for inc in self.incidents.values().filter(|i| i.is_active()) {
+            let r = inc.reference;
+            let ic = inc.roles.get(&Role::IncidentCommander) == Some(&from);
+            let text = if ic {
+                format!("handoff: {actor} takes over from {from}, as incident commander")
+            } else {
+                format!("handoff: {actor} takes over from {from}")
+            };
+            events.push(EventKind::EntryAdded {
+                incident: r,
+                entry_kind: EntryKind::Note,
+                text,
+                occurred_at: now,
+            });
+            if ic {
+                events.push(EventKind::RoleAssigned {
+                    incident: r,
+                    role: Role::IncidentCommander,
+                    person: actor.to_string(),
+                });
+            }
+        }
+        if events.is_empty() {
+            return Err(Rejection::conflict(
+                "there is no active incident to take over",
+            ));
+        }
         Ok(events)
     }
 
@@ -563,6 +729,7 @@ impl State {
                 runbook: None,
                 runbook_done: BTreeSet::new(),
                 last_progress_at: ev.at,
+                postmortem: Postmortem::default(),
             };
             let svc = service
                 .as_deref()
@@ -899,6 +1066,64 @@ impl State {
                 inc.runbook_done.clear();
                 inc.push_entry(ev, EntryKind::System, text, ev.at);
             }
+            EventKind::PostmortemEdited { section, text, .. } => {
+                inc.postmortem.sections.insert(*section, text.clone());
+                inc.postmortem.updated_at = Some(ev.at);
+            }
+            EventKind::WhysSet { whys, .. } => {
+                inc.postmortem.whys = whys.clone();
+                inc.postmortem.updated_at = Some(ev.at);
+            }
+            EventKind::ActionItemAdded {
+                text, owner, due, ..
+            } => {
+                inc.postmortem.action_items.push(ActionItem {
+                    id: ev.seq,
+                    text: text.clone(),
+                    owner: owner.clone(),
+                    due: *due,
+                    done: false,
+                    done_at: None,
+                });
+                inc.postmortem.updated_at = Some(ev.at);
+            }
+            EventKind::ActionItemUpdated {
+                item,
+                text,
+                owner,
+                due,
+                done,
+                ..
+            } => {
+                let a = inc
+                    .postmortem
+                    .item_mut(*item)
+                    .ok_or(ApplyError::UnknownEntry {
+                        seq: ev.seq,
+                        incident: r,
+                        entry: *item,
+                    })?;
+                if *done && !a.done {
+                    a.done_at = Some(ev.at);
+                } else if !*done {
+                    a.done_at = None;
+                }
+                a.text = text.clone();
+                a.owner = owner.clone();
+                a.due = *due;
+                a.done = *done;
+                inc.postmortem.updated_at = Some(ev.at);
+            }
+            EventKind::PostmortemWaived { reason, .. } => {
+                inc.postmortem.waived = Some(reason.clone());
+                inc.postmortem.updated_at = Some(ev.at);
+                inc.push_entry(
+                    ev,
+                    EntryKind::System,
+                    format!("post-mortem waived: {reason}"),
+                    ev.at,
+                );
+            }
             EventKind::RunbookStepChecked { item, done, .. } => {
                 let what = inc
                     .runbook
@@ -963,6 +1188,15 @@ fn is_progress(kind: &EventKind) -> bool {
     )
 }
 
+/// An action item's owner: `me` is the sender.
+fn owner_name(owner: &str, actor: &str) -> Result<String, Rejection> {
+    if owner.trim().eq_ignore_ascii_case("me") {
+        Ok(actor.to_string())
+    } else {
+        validate::text("owner", owner, MAX_NAME, false)
+    }
+}
+
 /// People write notes, decisions, actions, hypotheses, ruled-out hypotheses and status
 /// updates; warroom writes system and milestone entries itself.
 fn check_writable_kind(kind: EntryKind) -> Result<(), Rejection> {
@@ -984,6 +1218,13 @@ fn decide_status(inc: &Incident, to: Status) -> Result<Vec<EventKind>, Rejection
     if to == Status::Closed && from != Status::Resolved {
         return Err(Rejection::conflict(format!(
             "{r} is {from}; only a resolved incident can be closed"
+        )));
+    }
+    if to == Status::Closed
+        && let Some(missing) = inc.postmortem.missing_for_close()
+    {
+        return Err(Rejection::conflict(format!(
+            "{r} cannot be closed yet: its post-mortem needs {missing} (or waive it with a reason)"
         )));
     }
     if to == Status::Resolved {

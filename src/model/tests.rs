@@ -332,13 +332,42 @@ fn reopen_and_close() {
     });
     assert!(e.message.contains("not resolved yet: use resolve"), "{e}");
     log.ok("alice", Command::Resolve { incident: INC1 });
+    // Closing needs a post-mortem with a summary and an action item, or a waiver.
+    let close = Command::SetStatus {
+        incident: INC1,
+        status: Status::Closed,
+    };
+    let e = log.err(close.clone());
+    assert!(
+        e.message
+            .contains("its post-mortem needs a summary and at least one action item"),
+        "{e}"
+    );
     log.ok(
         "alice",
-        Command::SetStatus {
+        Command::EditPostmortem {
             incident: INC1,
-            status: Status::Closed,
+            section: crate::model::PmSection::Summary,
+            text: "A bad deploy exhausted the pool.".into(),
         },
     );
+    let e = log.err(close.clone());
+    assert!(
+        e.message
+            .ends_with("needs at least one action item (or waive it with a reason)"),
+        "{e}"
+    );
+    log.ok(
+        "alice",
+        Command::AddActionItem {
+            incident: INC1,
+            text: "Alert on pool saturation".into(),
+            owner: "me".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 12, 1),
+        },
+    );
+    assert_eq!(log.inc(1).postmortem.action_items[0].owner, "alice");
+    log.ok("alice", close);
     let e = log.err(note(1, "late note"));
     assert!(e.message.contains("closed"), "{e}");
 }
@@ -834,4 +863,106 @@ fn reserved_names_are_refused() {
         assert!(crate::model::validate_name(n).is_err(), "{n}");
     }
     assert_eq!(crate::model::validate_name(" priya ").unwrap(), "priya");
+}
+
+#[test]
+fn a_waived_post_mortem_lets_an_incident_close_and_action_items_track_completion() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Blip", 4));
+    log.ok("alice", Command::Resolve { incident: INC1 });
+    let e = log.err(Command::WaivePostmortem {
+        incident: INC1,
+        reason: "  ".into(),
+    });
+    assert!(e.message.contains("reason is empty"), "{e}");
+    log.ok(
+        "alice",
+        Command::WaivePostmortem {
+            incident: INC1,
+            reason: "a ten-second blip with no customer impact".into(),
+        },
+    );
+    log.ok(
+        "alice",
+        Command::SetStatus {
+            incident: INC1,
+            status: Status::Closed,
+        },
+    );
+    assert_eq!(log.inc(1).status, Status::Closed);
+
+    log.ok("bob", declare("Checkout errors", 2));
+    log.ok(
+        "bob",
+        Command::AddActionItem {
+            incident: IncidentRef(2),
+            text: "Add a pool alert".into(),
+            owner: "carol".into(),
+            due: None,
+        },
+    );
+    let id = log.inc(2).postmortem.action_items[0].id;
+    let e = log.err(Command::UpdateActionItem {
+        incident: IncidentRef(2),
+        item: id + 100,
+        text: None,
+        owner: None,
+        due: None,
+        done: Some(true),
+    });
+    assert!(e.message.contains("has no action item"), "{e}");
+    log.ok(
+        "carol",
+        Command::UpdateActionItem {
+            incident: IncidentRef(2),
+            item: id,
+            text: None,
+            owner: None,
+            due: None,
+            done: Some(true),
+        },
+    );
+    let a = &log.inc(2).postmortem.action_items[0];
+    assert!(a.done && a.done_at.is_some());
+    assert_eq!(a.owner, "carol");
+    let e = log.err(Command::SetWhys {
+        incident: IncidentRef(2),
+        whys: vec![crate::model::postmortem::Why {
+            why: "".into(),
+            because: "x".into(),
+        }],
+    });
+    assert!(e.message.contains("why 1 is empty"), "{e}");
+}
+
+#[test]
+fn accepting_a_handoff_records_it_everywhere_and_takes_the_ic_role() {
+    let mut log = Log::new();
+    log.ok("bob", declare("Checkout errors", 2));
+    log.ok("bob", declare("Search slow", 3));
+    log.ok(
+        "bob",
+        Command::AssignRole {
+            incident: INC1,
+            role: Role::IncidentCommander,
+            person: "me".into(),
+        },
+    );
+    log.ok("carol", Command::AcceptHandoff { from: "bob".into() });
+    let one = log.inc(1);
+    assert_eq!(one.roles[&Role::IncidentCommander], "carol");
+    assert!(
+        one.entries
+            .iter()
+            .any(|e| e.text == "handoff: carol takes over from bob, as incident commander")
+    );
+    let two = log.inc(2);
+    assert!(!two.roles.contains_key(&Role::IncidentCommander));
+    assert!(
+        two.entries
+            .iter()
+            .any(|e| e.text == "handoff: carol takes over from bob")
+    );
+    let e = log.err(Command::AcceptHandoff { from: "".into() });
+    assert!(e.message.contains("outgoing person is empty"), "{e}");
 }

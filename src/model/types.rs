@@ -281,3 +281,28 @@ named_enum!(
         Resolve => "resolve",
     }
 );
+
+named_enum!(
+    /// The free-text sections of a post-mortem (seed template). The root cause is a 5-whys
+    /// chain and action items are a list; both have their own commands.
+    PmSection, "post-mortem section", {
+        Summary => "summary",
+        ContributingFactors => "contributing_factors",
+        WentWell => "went_well",
+        WentPoorly => "went_poorly",
+        Lessons => "lessons",
+    }
+);
+
+impl PmSection {
+    /// The heading the export uses.
+    pub fn title(self) -> &'static str {
+        match self {
+            PmSection::Summary => "Summary",
+            PmSection::ContributingFactors => "Contributing factors",
+            PmSection::WentWell => "What went well",
+            PmSection::WentPoorly => "What went poorly",
+            PmSection::Lessons => "Lessons learned",
+        }
+    }
+}

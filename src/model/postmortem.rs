@@ -1,0 +1,95 @@
+//! The post-mortem (seed template): summary, root cause as a 5-whys chain, contributing
+//! factors, what went well, what went poorly, lessons learned, and action items with owners
+//! and due dates. Stored as events like everything else, folded into the incident.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::PmSection;
+
+/// Most whys in a root-cause chain.
+pub const MAX_WHYS: usize = 10;
+
+/// One link of the 5-whys chain: "Why did X happen?" "Because Y."
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Why {
+    pub why: String,
+    pub because: String,
+}
+
+/// A follow-up with an owner and a due date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionItem {
+    /// The sequence number of the event that added it.
+    pub id: u64,
+    pub text: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<NaiveDate>,
+    pub done: bool,
+    /// When it was marked done (the completion rate counts items done by their due date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+/// An incident's post-mortem as the events describe it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Postmortem {
+    /// Free-text sections that have been written.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sections: BTreeMap<PmSection, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub whys: Vec<Why>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_items: Vec<ActionItem>,
+    /// Why no post-mortem is needed (an incident may then be closed without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waived: Option<String>,
+    /// When it was last edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Postmortem {
+    pub fn section(&self, s: PmSection) -> Option<&str> {
+        self.sections.get(&s).map(String::as_str)
+    }
+
+    /// Complete enough to close the incident: a summary and at least one action item.
+    pub fn is_complete(&self) -> bool {
+        self.section(PmSection::Summary).is_some() && !self.action_items.is_empty()
+    }
+
+    /// Nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.sections.is_empty()
+            && self.whys.is_empty()
+            && self.action_items.is_empty()
+            && self.waived.is_none()
+    }
+
+    pub fn item(&self, id: u64) -> Option<&ActionItem> {
+        self.action_items.iter().find(|a| a.id == id)
+    }
+
+    pub fn item_mut(&mut self, id: u64) -> Option<&mut ActionItem> {
+        self.action_items.iter_mut().find(|a| a.id == id)
+    }
+
+    /// What still stands in the way of closing, for the person who tried.
+    pub fn missing_for_close(&self) -> Option<String> {
+        if self.waived.is_some() || self.is_complete() {
+            return None;
+        }
+        let mut missing = Vec::new();
+        if self.section(PmSection::Summary).is_none() {
+            missing.push("a summary");
+        }
+        if self.action_items.is_empty() {
+            missing.push("at least one action item");
+        }
+        Some(missing.join(" and "))
+    }
+}
