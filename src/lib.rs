@@ -11,6 +11,7 @@ pub mod demo;
 pub mod intake;
 pub mod model;
 pub mod protocol;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod tui;

@@ -53,6 +53,17 @@ pub enum Cmd {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Export an incident: a Markdown post-mortem draft, or JSON (events and state).
+    Export {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// md or json.
+        #[arg(long, default_value = "md", value_parser = parse_format)]
+        format: ExportFormat,
+        /// Write to FILE instead of standard output.
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
     /// Who is on call now, and the next handoffs.
     Oncall {
         /// Policy file [default: the built-in policy].
@@ -318,6 +329,81 @@ pub fn oncall(
     Ok(out)
 }
 
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+impl ExportFormat {
+    /// The file extension.
+    pub fn ext(self) -> &'static str {
+        match self {
+            ExportFormat::Markdown => "md",
+            ExportFormat::Json => "json",
+        }
+    }
+}
+
+pub fn parse_format(s: &str) -> Result<ExportFormat, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "md" | "markdown" => Ok(ExportFormat::Markdown),
+        "json" => Ok(ExportFormat::Json),
+        _ => Err(format!("'{s}' is not an export format: use md or json")),
+    }
+}
+
+/// Reads the feed's whole log, in order, then disconnects.
+pub async fn fetch_log(mut config: ClientConfig) -> anyhow::Result<Vec<Event>> {
+    config.last_seq = Some(0);
+    let mut client = Client::start(config);
+    let mut head: Option<u64> = None;
+    let mut events = Vec::new();
+    loop {
+        let u = tokio::time::timeout(SYNC_TIMEOUT, client.next())
+            .await
+            .map_err(|_| anyhow!("the feed did not answer within {}s", SYNC_TIMEOUT.as_secs()))?
+            .ok_or_else(|| anyhow!("the connection closed"))?;
+        match u {
+            Update::Welcome { head_seq, .. } => head = Some(head_seq),
+            Update::Event(e) => events.push(e),
+            Update::Snapshot(_) => bail!("the feed sent a snapshot instead of its log"),
+            Update::Conn(ConnState::Stopped { reason }) => bail!("{reason}"),
+            _ => {}
+        }
+        if let Some(h) = head
+            && events.last().map_or(0, |e| e.seq) >= h
+        {
+            return Ok(events);
+        }
+    }
+}
+
+/// An incident's export from the feed's log.
+pub fn export_text(
+    events: &[Event],
+    incident: IncidentRef,
+    format: ExportFormat,
+) -> anyhow::Result<String> {
+    let state =
+        State::from_events(events).map_err(|e| anyhow!("the feed's log does not fold: {e}"))?;
+    let inc = state.incident(incident).ok_or_else(|| {
+        anyhow!(
+            "{incident} does not exist (the feed has {} incidents)",
+            state.incidents.len()
+        )
+    })?;
+    Ok(match format {
+        ExportFormat::Markdown => crate::report::export::markdown(inc),
+        ExportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&crate::report::export::json(inc, events))?;
+            s.push('\n');
+            s
+        }
+    })
+}
+
 fn parse_ref(s: &str) -> Result<IncidentRef, String> {
     s.parse().map_err(|e: crate::model::Rejection| e.message)
 }
@@ -450,6 +536,24 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
     {
         return events(config, since, follow, json).await;
     }
+    if let Cmd::Export {
+        incident,
+        format,
+        output,
+    } = &cmd
+    {
+        let log = fetch_log(config).await?;
+        let text = export_text(&log, *incident, *format)?;
+        match output {
+            Some(path) => {
+                std::fs::write(path, &text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("{incident} exported to {}", path.display());
+            }
+            None => print!("{text}"),
+        }
+        return Ok(());
+    }
     let mut s = Session::open(config).await?;
     match cmd {
         Cmd::Declare {
@@ -545,6 +649,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         | Cmd::Events { .. }
         | Cmd::Demo { .. }
         | Cmd::Policy { .. }
+        | Cmd::Export { .. }
         | Cmd::Oncall { .. } => {}
     }
     Ok(())

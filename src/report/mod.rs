@@ -1,0 +1,3 @@
+//! Reports derived from the state: the post-mortem export, metrics and the handoff briefing. Pure: state in, text or data out.
+
+pub mod export;
