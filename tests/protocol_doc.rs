@@ -37,6 +37,12 @@ const OPS: &[&str] = &[
     "acknowledge",
     "resolve",
     "check_runbook_step",
+    "edit_postmortem",
+    "set_whys",
+    "add_action_item",
+    "update_action_item",
+    "waive_postmortem",
+    "accept_handoff",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -61,6 +67,11 @@ const EVENT_KINDS: &[&str] = &[
     "cadence_set",
     "runbook_attached",
     "runbook_step_checked",
+    "postmortem_edited",
+    "whys_set",
+    "action_item_added",
+    "action_item_updated",
+    "postmortem_waived",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.

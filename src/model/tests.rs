@@ -809,6 +809,36 @@ fn every_event_kind_round_trips_through_json() {
             item: 1,
             done: true,
         },
+        EventKind::PostmortemEdited {
+            incident: r,
+            section: crate::model::PmSection::WentWell,
+            text: "The rollback took four minutes.".into(),
+        },
+        EventKind::WhysSet {
+            incident: r,
+            whys: vec![crate::model::postmortem::Why {
+                why: "Why did checkout fail?".into(),
+                because: "The pool ran out.".into(),
+            }],
+        },
+        EventKind::ActionItemAdded {
+            incident: r,
+            text: "Alert on pool saturation".into(),
+            owner: "bob".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 21),
+        },
+        EventKind::ActionItemUpdated {
+            incident: r,
+            item: 20,
+            text: "Alert on pool saturation".into(),
+            owner: "bob".into(),
+            due: None,
+            done: true,
+        },
+        EventKind::PostmortemWaived {
+            incident: r,
+            reason: "no customer impact".into(),
+        },
     ];
     for (i, kind) in kinds.into_iter().enumerate() {
         let name = kind.name();
