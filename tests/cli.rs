@@ -263,3 +263,164 @@ fn serve_refuses_to_expose_an_open_feed() {
     );
     assert!(err.contains("--token-file FILE"), "{err}");
 }
+
+fn refused(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "expected a refusal, got: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    let s = server.addr.clone();
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &["declare", "Checkout 500s", "-s", "2"]
+        )),
+        "INC-1\n"
+    );
+    ok(warroom(&s, "alice", &["resolve", "INC-1"]));
+    let err = refused(warroom(&s, "alice", &["status", "INC-1", "closed"]));
+    assert!(
+        err.contains(
+            "INC-1 cannot be closed yet: its post-mortem needs a summary and at least one \
+             action item"
+        ),
+        "{err}"
+    );
+
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &[
+                "postmortem",
+                "INC-1",
+                "--section",
+                "summary",
+                "--text",
+                "Deploy 4471 halved the payments pool."
+            ]
+        )),
+        "INC-1: summary saved\n"
+    );
+    // The 5 whys from a file of `why | because` lines; a bad line is named.
+    let whys = dir.path().join("whys.txt");
+    std::fs::write(
+        &whys,
+        "1. Why did checkout fail? | The pool ran dry\n2. Why? | Deploy 4471 halved it\n",
+    )
+    .unwrap();
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &[
+                "postmortem",
+                "INC-1",
+                "--section",
+                "lessons-learned",
+                "--text",
+                "Review pool sizes like capacity.",
+                "--whys-file",
+                whys.to_str().unwrap()
+            ]
+        )),
+        "INC-1: lessons learned saved\nINC-1: 5 whys saved (2 links)\n"
+    );
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "a | b\nno pipe\n").unwrap();
+    let err = refused(warroom(
+        &s,
+        "alice",
+        &["postmortem", "INC-1", "--whys-file", bad.to_str().unwrap()],
+    ));
+    assert!(
+        err.contains("line 2: write the link as `why | because`"),
+        "{err}"
+    );
+    let err = refused(warroom(
+        &s,
+        "alice",
+        &["postmortem", "INC-1", "--section", "chef", "--text", "x"],
+    ));
+    assert!(err.contains("unknown post-mortem section 'chef'"), "{err}");
+    // A summary alone is not enough.
+    let err = refused(warroom(&s, "alice", &["status", "INC-1", "closed"]));
+    assert!(err.contains("needs at least one action item"), "{err}");
+
+    let out = ok(warroom(
+        &s,
+        "alice",
+        &[
+            "action",
+            "INC-1",
+            "Alert on pool saturation",
+            "--owner",
+            "bob",
+            "--due",
+            "2026-03-21",
+        ],
+    ));
+    let id = out
+        .strip_prefix("INC-1: action item ")
+        .and_then(|r| r.strip_suffix(" added\n"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    assert_eq!(
+        ok(warroom(&s, "bob", &["action-done", "INC-1", &id])),
+        format!("INC-1: action item {id} done\n")
+    );
+    let err = refused(warroom(&s, "bob", &["action-done", "INC-1", "999"]));
+    assert!(err.contains("INC-1 has no action item 999"), "{err}");
+    assert!(
+        refused(warroom(
+            &s,
+            "bob",
+            &["action", "INC-1", "x", "--due", "next week"]
+        ))
+        .contains("'next week' is not a date")
+    );
+    assert_eq!(
+        ok(warroom(&s, "alice", &["status", "INC-1", "closed"])),
+        "INC-1 is now closed\n"
+    );
+
+    // The export has it all.
+    let md = ok(warroom(&s, "carol", &["export", "INC-1"]));
+    for needle in [
+        "Deploy 4471 halved the payments pool.",
+        "1. **Why did checkout fail?** Because: The pool ran dry",
+        "| 1 | Alert on pool saturation | bob | 2026-03-21 | done ",
+        "Review pool sizes like capacity.",
+    ] {
+        assert!(md.contains(needle), "{needle}:\n{md}");
+    }
+
+    // Or no post-mortem at all, with a reason.
+    ok(warroom(
+        &s,
+        "alice",
+        &["declare", "Flaky canary", "-s", "4"],
+    ));
+    ok(warroom(&s, "alice", &["resolve", "INC-2"]));
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &["waive", "INC-2", "duplicate of INC-1"]
+        )),
+        "INC-2: post-mortem waived\n"
+    );
+    assert_eq!(
+        ok(warroom(&s, "alice", &["status", "INC-2", "closed"])),
+        "INC-2 is now closed\n"
+    );
+}

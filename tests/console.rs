@@ -511,7 +511,7 @@ fn single_keys_act_on_the_selected_incident_and_refusals_are_shown() {
     );
     assert!(app.update(key('?')).is_empty());
     assert_eq!(app.mode, Mode::Help);
-    let lines = text(&draw(&app, &test_theme(), 100, 60));
+    let lines = text(&draw(&app, &test_theme(), 100, 80));
     let all = lines.join("\n");
     assert!(
         all.contains("acknowledge")
@@ -1207,4 +1207,806 @@ fn a_declaration_answered_while_the_checklist_is_open_does_not_take_its_keys() {
         ),
         "{fx:?}"
     );
+}
+
+// ---- the incident room's record: filters, search, history, updates, post-mortem, export ----
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+/// Runs a palette line (`:` + text + enter) and returns the effects.
+fn palette(app: &mut App, line: &str) -> Vec<Effect> {
+    app.update(key(':'));
+    typed(app, line);
+    app.update(code(KeyCode::Enter))
+}
+
+/// Applies what a sent command does, the way the feed would: its events, then its answer.
+fn deliver(app: &mut App, h: &mut History, who: &str, fx: &[Effect]) -> Vec<u64> {
+    let mut all = Vec::new();
+    for f in fx {
+        let Effect::Send { id, command } = f else {
+            continue;
+        };
+        let before = h.events.len();
+        let seqs = h.run(who, command.clone());
+        for e in h.events[before..].iter().cloned() {
+            app.update(Msg::Feed(Update::Event(e)));
+        }
+        app.update(Msg::Feed(Update::Answer {
+            id: id.clone(),
+            command: command.clone(),
+            answer: Answer::Ok {
+                seqs: seqs.clone(),
+                incident: command.incident(),
+            },
+        }));
+        all.extend(seqs);
+    }
+    all
+}
+
+fn sent(fx: &[Effect]) -> Vec<&Command> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Send { command, .. } => Some(command),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One incident with people's entries of several kinds and warroom's own system entries.
+fn busy_room() -> History {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    h.now += Duration::minutes(1);
+    h.note("bob", 1, EntryKind::Hypothesis, "connection pool exhausted");
+    h.now += Duration::minutes(1);
+    h.note("alice", 1, EntryKind::Decision, "roll back deploy 4471");
+    h.run(
+        "priya",
+        Command::AssignRole {
+            incident: IncidentRef(1),
+            role: Role::IncidentCommander,
+            person: "me".into(),
+        },
+    );
+    h.now += Duration::minutes(1);
+    h.note(
+        "bob",
+        1,
+        EntryKind::Note,
+        "Pool graphs attached to the ticket",
+    );
+    h.now += Duration::minutes(1);
+    h
+}
+
+fn timeline_texts(app: &App, r: u32) -> Vec<String> {
+    let inc = app.replica.state.incident(IncidentRef(r)).unwrap();
+    app.timelines[&IncidentRef(r)]
+        .rows
+        .iter()
+        .map(|(_, id)| inc.entry(*id).unwrap().text.clone())
+        .collect()
+}
+
+#[test]
+fn the_room_timeline_filters_by_kind_and_author_and_hides_system_entries() {
+    let mut h = busy_room();
+    let mut app = live_app(&h, h.now);
+    app.update(code(KeyCode::Enter));
+    assert_eq!(timeline_texts(&app, 1).len(), 5);
+
+    // Kinds: names, plurals or scribe prefixes, comma-separated.
+    assert!(palette(&mut app, "filter kind:hypothesis,d").is_empty());
+    assert_eq!(
+        app.screen,
+        Screen::Room(IncidentRef(1)),
+        "the room stays open"
+    );
+    assert_eq!(
+        timeline_texts(&app, 1),
+        ["connection pool exhausted", "roll back deploy 4471"]
+    );
+    assert_on(
+        &screen(&app, 120, 30),
+        &["Timeline · 2 of 5 entries · filter kind:decision,hypothesis"],
+    );
+    // Authors (case does not matter); a new entry that matches arrives live, one that
+    // does not stays out.
+    palette(&mut app, "filter author:BOB");
+    assert_eq!(
+        timeline_texts(&app, 1),
+        [
+            "connection pool exhausted",
+            "Pool graphs attached to the ticket"
+        ]
+    );
+    h.note("alice", 1, EntryKind::Note, "customers tweeting");
+    h.note("bob", 1, EntryKind::Action, "raised the pool to 50");
+    let n = h.events.len();
+    for e in h.events[n - 2..].iter().cloned() {
+        app.update(Msg::Feed(Update::Event(e)));
+    }
+    assert_eq!(timeline_texts(&app, 1).len(), 3);
+    assert_eq!(timeline_texts(&app, 1)[2], "raised the pool to 50");
+    // A bad filter is refused and left in the palette to fix.
+    palette(&mut app, "filter kind:chef");
+    assert_eq!(app.mode, Mode::Palette);
+    assert_eq!(app.palette.input, "filter kind:chef");
+    assert_on(&screen(&app, 120, 30), &["unknown entry kind 'chef'"]);
+    app.update(code(KeyCode::Esc));
+    // `:filter` alone clears it.
+    palette(&mut app, "filter");
+    assert_eq!(timeline_texts(&app, 1).len(), 7);
+
+    // System entries: H hides and shows them; `:system on|off` says which.
+    let system = |app: &App| {
+        let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
+        app.timelines[&IncidentRef(1)]
+            .rows
+            .iter()
+            .filter(|(_, id)| inc.entry(*id).unwrap().kind == EntryKind::System)
+            .count()
+    };
+    assert_eq!(system(&app), 2);
+    app.update(key('H'));
+    assert_eq!(system(&app), 0);
+    let s = screen(&app, 120, 30);
+    assert_on(&s, &["Timeline · 5 of 7 entries · system hidden"]);
+    assert!(!s.contains("declared SEV2"), "{s}");
+    // While hidden, warroom's own entries arriving live stay out too.
+    h.run(
+        "alice",
+        Command::SetSeverity {
+            incident: IncidentRef(1),
+            severity: Severity::Sev1,
+        },
+    );
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    assert_eq!(system(&app), 0);
+    palette(&mut app, "system on");
+    assert_eq!(system(&app), 3);
+    palette(&mut app, "system off");
+    assert_eq!(system(&app), 0);
+    // A kind filter keeps the system choice.
+    palette(&mut app, "filter kind:note");
+    app.update(key('H'));
+    assert_eq!(
+        timeline_texts(&app, 1),
+        ["Pool graphs attached to the ticket", "customers tweeting"]
+    );
+    // On the board, `:filter` still filters incidents.
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Board);
+    palette(&mut app, "filter search");
+    assert_eq!(app.board.filter, "search");
+}
+
+#[test]
+fn searching_the_room_highlights_matches_and_n_steps_through_them() {
+    let h = busy_room();
+    let mut app = live_app(&h, h.now);
+    app.update(code(KeyCode::Enter));
+    // `/` in a room searches its timeline (on the board it still filters incidents).
+    app.update(key('/'));
+    assert_eq!(app.mode, Mode::Search);
+    typed(&mut app, "POOL");
+    let r = IncidentRef(1);
+    let selected = |app: &App| {
+        let id = app.selected_entry(r).unwrap();
+        app.replica
+            .state
+            .incident(r)
+            .unwrap()
+            .entry(id)
+            .unwrap()
+            .text
+            .clone()
+    };
+    // The nearest match above where the search started: the newest.
+    assert_eq!(selected(&app), "Pool graphs attached to the ticket");
+    let s = screen(&app, 120, 30);
+    assert_on(&s, &["/POOL▏ enter keeps · esc clears"]);
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.mode, Mode::Normal);
+    // Every match on screen is highlighted, whatever its case.
+    let term = draw(&app, &test_theme(), 120, 30);
+    let lines = text(&term);
+    let buf = term.backend().buffer();
+    let (x, y) = find(&lines, "pool exhausted");
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED));
+    assert!(!buf[(x + 5, y)].modifier.contains(Modifier::REVERSED));
+    let (x, y) = find(&lines, "Pool graphs");
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED));
+    assert_on(&lines.join("\n"), &["/POOL · n / N next / previous"]);
+
+    // N goes up (older), n down (newer), wrapping around with a word about it.
+    app.update(key('N'));
+    assert_eq!(selected(&app), "connection pool exhausted");
+    app.update(key('N'));
+    assert_eq!(selected(&app), "Pool graphs attached to the ticket");
+    assert_on(&screen(&app, 120, 30), &["wrapped to the newest match"]);
+    app.update(key('n'));
+    assert_eq!(selected(&app), "connection pool exhausted");
+    assert_on(&screen(&app, 120, 30), &["wrapped to the oldest match"]);
+    app.update(key('n'));
+    assert_eq!(selected(&app), "Pool graphs attached to the ticket");
+
+    // Esc clears the search first (n is declare again); the next Esc leaves the room.
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Room(r));
+    assert!(app.room(r).unwrap().search.is_empty());
+    let s = screen(&app, 120, 30);
+    assert!(!s.contains("/POOL"), "{s}");
+    app.update(key('n'));
+    assert_eq!(
+        (app.mode, app.palette.input.as_str()),
+        (Mode::Palette, "declare ")
+    );
+    app.update(code(KeyCode::Esc));
+    // A needle nothing matches says so; Esc while typing clears it.
+    app.update(key('/'));
+    typed(&mut app, "zebra");
+    app.update(code(KeyCode::Enter));
+    assert_on(&screen(&app, 120, 30), &["no entry matches 'zebra'"]);
+    app.update(key('/'));
+    typed(&mut app, "roll");
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.room(r).unwrap().search.is_empty());
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Board);
+}
+
+#[test]
+fn a_corrected_entry_says_so_and_its_history_opens_over_the_room() {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    h.now += Duration::minutes(2);
+    let first = h.note("bob", 1, EntryKind::Note, "pool exhausted at 01:50");
+    h.now += Duration::minutes(3);
+    h.run(
+        "carol",
+        Command::CorrectEntry {
+            incident: IncidentRef(1),
+            entry: first,
+            text: Some("pool exhausted from 01:48".into()),
+            entry_kind: Some(EntryKind::Hypothesis),
+            occurred_at: Some(t0() - Duration::minutes(12)),
+        },
+    );
+    let mut app = live_app(&h, h.now);
+    app.update(code(KeyCode::Enter));
+    let s = screen(&app, 120, 30);
+    // Only the current version is on the timeline, marked, at its corrected time.
+    assert!(!s.contains("pool exhausted at 01:50"), "{s}");
+    assert_on(
+        &s,
+        &[
+            "01:48:00   hypothesis carol        pool exhausted from 01:48 (corrected)",
+            "(logged 02:05:00)",
+        ],
+    );
+    // Selected, its detail shows both times and where the history is.
+    app.update(key('g'));
+    let s = screen(&app, 120, 30);
+    assert_on(
+        &s,
+        &["by carol at 01:48:00, logged 02:05:00 (corrected: v shows the history)"],
+    );
+    // v opens the chain of versions with authors and times.
+    app.update(key('v'));
+    assert_eq!(app.mode, Mode::History);
+    let s = screen(&app, 120, 30);
+    assert_on(
+        &s,
+        &[
+            "History · INC-1 entry #3",
+            "2 versions, the original first",
+            "original: #2 note by bob · happened 02:02:00",
+            "pool exhausted at 01:50",
+            "correction 1 (current): #3 hypothesis by carol · happened 01:48:00 · logged 02:05:00",
+            "pool exhausted from 01:48",
+        ],
+    );
+    // Keys other than its own do nothing while it is open; Esc closes only the overlay.
+    assert!(app.update(key('a')).is_empty());
+    app.update(code(KeyCode::Esc));
+    assert_eq!(
+        (app.mode, app.screen),
+        (Mode::Normal, Screen::Room(IncidentRef(1)))
+    );
+    // Enter opens it too; an entry never corrected shows itself alone.
+    app.update(key('G'));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.mode, Mode::History);
+    assert_on(&screen(&app, 120, 30), &["never corrected"]);
+    app.update(key('q'));
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn milestones_are_set_from_the_palette_with_an_optional_time() {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    h.now += Duration::minutes(10);
+    let mut app = live_app(&h, h.now);
+    app.update(code(KeyCode::Enter));
+    let fx = palette(&mut app, "milestone impact_started 01:52");
+    assert_eq!(
+        sent(&fx),
+        [&Command::SetMilestone {
+            incident: IncidentRef(1),
+            milestone: warroom::model::Milestone::ImpactStarted,
+            occurred_at: Some(t0() - Duration::minutes(8)),
+        }]
+    );
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert_on(
+        &screen(&app, 120, 30),
+        &[
+            "INC-1: impact started at 01:52",
+            "milestone  alice        impact started at 01:52",
+        ],
+    );
+    // Without a time it is now; a bad time is refused before anything is sent.
+    let fx = palette(&mut app, "milestone mitigated");
+    assert!(matches!(
+        sent(&fx)[..],
+        [Command::SetMilestone {
+            occurred_at: None,
+            ..
+        }]
+    ));
+    assert!(palette(&mut app, "milestone detected 25:99").is_empty());
+    assert_on(&screen(&app, 120, 30), &["is not a time"]);
+}
+
+#[test]
+fn the_status_update_form_posts_one_entry_and_keeps_a_cancelled_draft() {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    h.record(
+        "warroom",
+        EventKind::CadenceSet {
+            incident: IncidentRef(1),
+            every_secs: Some(15 * 60),
+        },
+    );
+    h.now += Duration::minutes(30);
+    let mut app = live_app(&h, h.now);
+    app.update(code(KeyCode::Enter));
+    let r = IncidentRef(1);
+    assert!(palette(&mut app, "update").is_empty());
+    assert_eq!(app.mode, Mode::UpdateForm);
+    let form = |app: &App, i: usize| app.room(r).unwrap().update.as_ref().unwrap().value(i);
+    // The next update defaults to the incident's cadence.
+    assert_eq!(form(&app, 3), "15");
+    let s = screen(&app, 120, 34);
+    assert_on(
+        &s,
+        &[
+            "Status update · INC-1 · Checkout returns 500s",
+            "What is happening",
+            "Impact",
+            "What we are doing",
+            "Next update in (minutes)",
+        ],
+    );
+    typed(&mut app, "Checkout fails for some customers");
+    app.update(code(KeyCode::Tab));
+    typed(&mut app, "About 30% of payments fail");
+    // Esc closes it but keeps the draft, and says so; quitting would ask first.
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.mode, Mode::Normal);
+    assert_on(
+        &screen(&app, 120, 34),
+        &["status update draft kept · :update reopens it"],
+    );
+    assert_eq!(app.unsent_text(), ["the status update draft in INC-1"]);
+    // `:update` reopens it where it was.
+    palette(&mut app, "update");
+    assert_eq!(app.mode, Mode::UpdateForm);
+    assert_eq!(form(&app, 0), "Checkout fails for some customers");
+    assert_eq!(form(&app, 1), "About 30% of payments fail");
+    // Shift-tab and tab move between fields; enter moves on until the last field.
+    app.update(code(KeyCode::BackTab));
+    app.update(code(KeyCode::Tab));
+    app.update(code(KeyCode::Tab));
+    typed(&mut app, "Rolling back deploy 4471");
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    assert_on(
+        &screen(&app, 120, 34),
+        &[
+            "Preview:",
+            "What is happening: Checkout fails for some customers. Impact:",
+        ],
+    );
+    let fx = app.update(code(KeyCode::Enter));
+    let text = "What is happening: Checkout fails for some customers. Impact: About 30% of \
+                payments fail. What we are doing: Rolling back deploy 4471. Next update: 02:45 \
+                UTC (in 15 min).";
+    assert_eq!(
+        sent(&fx),
+        [&Command::AddEntry {
+            incident: r,
+            entry_kind: EntryKind::StatusUpdate,
+            text: text.into(),
+            occurred_at: None,
+        }]
+    );
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.room(r).unwrap().update.is_none());
+
+    // A refusal brings the draft back rather than losing it.
+    let Effect::Send { id, command } = &fx[0] else {
+        unreachable!()
+    };
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::Error {
+            code: warroom::protocol::ErrorCode::Invalid,
+            message: "entry text is 4001 characters long; the limit is 4000".into(),
+        },
+    }));
+    assert_on(&screen(&app, 120, 34), &[":update reopens your draft"]);
+    palette(&mut app, "update");
+    assert_eq!(form(&app, 2), "Rolling back deploy 4471");
+    // Ctrl-S posts from any field; recorded, it restarts the countdown.
+    app.update(code(KeyCode::BackTab));
+    let fx = app.update(ctrl('s'));
+    assert_eq!(sent(&fx).len(), 1);
+    deliver(&mut app, &mut h, "carol", &fx);
+    let inc = app.replica.state.incident(r).unwrap();
+    assert_eq!(inc.last_status_update, Some(h.now));
+    assert_eq!(inc.next_update_due(), Some(h.now + Duration::minutes(15)));
+    assert_on(
+        &screen(&app, 120, 34),
+        &[
+            "INC-1: status update posted",
+            "update     carol        What is happening: Checkout fails",
+            "next due in 15:00",
+        ],
+    );
+    assert!(app.unsent_text().is_empty());
+    // An empty form asks for what is happening; a blank one closed leaves no draft.
+    palette(&mut app, "update");
+    assert!(app.update(ctrl('s')).is_empty());
+    assert_on(&screen(&app, 120, 34), &["say what is happening first"]);
+    app.update(code(KeyCode::Esc));
+    assert!(app.room(r).unwrap().update.is_none());
+    // `:update TEXT` starts with what is happening filled in.
+    palette(&mut app, "update Payments recovered");
+    assert_eq!(form(&app, 0), "Payments recovered");
+}
+
+#[test]
+fn the_postmortem_editor_sends_sections_whys_and_action_items() {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    h.run(
+        "priya",
+        Command::Resolve {
+            incident: IncidentRef(1),
+        },
+    );
+    h.now += Duration::minutes(30);
+    let mut app = live_app(&h, h.now);
+    palette(&mut app, "open INC-1");
+    let r = IncidentRef(1);
+
+    // Closing is refused while the post-mortem is missing, and the console says what to do.
+    let fx = palette(&mut app, "status closed");
+    let Effect::Send { id, command } = &fx[0] else {
+        unreachable!()
+    };
+    let refusal = h.state.decide("alice", h.now, command).unwrap_err();
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::rejected(refusal),
+    }));
+    assert_on(
+        &screen(&app, 200, 30),
+        &[
+            "INC-1 cannot be closed yet: its post-mortem needs a summary and at least one action \
+           item (or waive it with a reason) · :pm writes it, :waive REASON skips it",
+        ],
+    );
+
+    assert!(palette(&mut app, "pm").is_empty());
+    assert_eq!(app.mode, Mode::Postmortem);
+    let s = screen(&app, 120, 30);
+    assert_on(
+        &s,
+        &[
+            "Post-mortem · INC-1 Checkout returns 500s",
+            "closing needs a summary and at least one action item",
+            "▶ · Summary",
+            "Root cause (5 whys)",
+            "Contributing factors",
+            "What went well",
+            "What went poorly",
+            "Lessons learned",
+            "Action items",
+        ],
+    );
+    // The summary, sent when leaving it.
+    typed(&mut app, "Deploy 4471 halved the pool.");
+    app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    typed(&mut app, "Checkout failed for 27 minutes.");
+    assert_on(&screen(&app, 120, 30), &["● Summary"]);
+    let fx = app.update(code(KeyCode::Tab));
+    assert_eq!(
+        sent(&fx),
+        [&Command::EditPostmortem {
+            incident: r,
+            section: warroom::model::PmSection::Summary,
+            text: "Deploy 4471 halved the pool.\nCheckout failed for 27 minutes.".into(),
+        }]
+    );
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert_on(
+        &screen(&app, 120, 30),
+        &["INC-1: summary saved", "✓ Summary"],
+    );
+
+    // The 5 whys: one `why | because` line per link; a line without `|` is refused and
+    // the part keeps the keys.
+    typed(&mut app, "Why did checkout fail? | The pool ran dry");
+    app.update(code(KeyCode::Enter));
+    typed(&mut app, "why");
+    assert!(app.update(code(KeyCode::Tab)).is_empty());
+    assert_on(&screen(&app, 120, 30), &["5 whys not saved: line 2"]);
+    typed(&mut app, "? | Deploy 4471 halved it");
+    let fx = app.update(code(KeyCode::Tab));
+    assert_eq!(
+        sent(&fx),
+        [&Command::SetWhys {
+            incident: r,
+            whys: vec![
+                warroom::model::postmortem::Why {
+                    why: "Why did checkout fail?".into(),
+                    because: "The pool ran dry".into()
+                },
+                warroom::model::postmortem::Why {
+                    why: "why?".into(),
+                    because: "Deploy 4471 halved it".into()
+                },
+            ],
+        }]
+    );
+    deliver(&mut app, &mut h, "alice", &fx);
+
+    // Sections nobody touched send nothing on the way to the action items.
+    for _ in 0..4 {
+        assert!(app.update(code(KeyCode::Tab)).is_empty());
+    }
+    assert_on(
+        &screen(&app, 120, 30),
+        &["No action items yet. a (or enter) adds one."],
+    );
+    app.update(key('a'));
+    typed(&mut app, "Alert on pool saturation @bob due:2026-03-21");
+    let fx = app.update(code(KeyCode::Enter));
+    assert_eq!(
+        sent(&fx),
+        [&Command::AddActionItem {
+            incident: r,
+            text: "Alert on pool saturation".into(),
+            owner: "bob".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 21),
+        }]
+    );
+    let item = deliver(&mut app, &mut h, "alice", &fx)[0];
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.mode, Mode::Postmortem, "esc leaves the add line only");
+    assert_on(
+        &screen(&app, 120, 30),
+        &[
+            "▶ [ ] 1. Alert on pool saturation — bob · due 2026-03-21",
+            "complete enough to close",
+        ],
+    );
+    // Space marks the selected item done.
+    let fx = app.update(key(' '));
+    assert_eq!(
+        sent(&fx),
+        [&Command::UpdateActionItem {
+            incident: r,
+            item,
+            text: None,
+            owner: None,
+            due: None,
+            done: Some(true),
+        }]
+    );
+    deliver(&mut app, &mut h, "bob", &fx);
+    assert_on(
+        &screen(&app, 120, 30),
+        &["[x] 1. Alert on pool saturation", "(1/1 done)"],
+    );
+
+    // A part being edited when the editor closes is sent; the editor closes to the room.
+    app.update(code(KeyCode::Tab));
+    typed(&mut app, "Pool sizes are capacity.");
+    let fx = app.update(code(KeyCode::Esc));
+    assert_eq!(
+        sent(&fx),
+        [&Command::EditPostmortem {
+            incident: r,
+            section: warroom::model::PmSection::Summary,
+            text: "Deploy 4471 halved the pool.\nCheckout failed for 27 minutes.Pool sizes are \
+                   capacity."
+                .into(),
+        }]
+    );
+    assert_eq!((app.mode, app.screen), (Mode::Normal, Screen::Room(r)));
+
+    // From the palette too: an action item, and a waiver.
+    let fx = palette(&mut app, "action Review pool changes due:2026-03-28");
+    assert_eq!(
+        sent(&fx),
+        [&Command::AddActionItem {
+            incident: r,
+            text: "Review pool changes".into(),
+            owner: "me".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 28),
+        }]
+    );
+    let fx = palette(&mut app, "waive duplicate of INC-7");
+    assert_eq!(
+        sent(&fx),
+        [&Command::WaivePostmortem {
+            incident: r,
+            reason: "duplicate of INC-7".into(),
+        }]
+    );
+}
+
+#[test]
+fn the_postmortem_editor_keeps_unsent_text_and_follows_other_consoles() {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    let mut app = live_app(&h, h.now);
+    app.update(code(KeyCode::Enter));
+    palette(&mut app, "postmortem");
+    // A section that may not be emptied keeps the text; a bad 5-whys line too.
+    app.update(code(KeyCode::Tab));
+    typed(&mut app, "no pipe here");
+    let fx = app.update(code(KeyCode::Esc));
+    assert!(fx.is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert_on(
+        &screen(&app, 120, 30),
+        &["5 whys not saved: line 1", ":pm reopens your draft"],
+    );
+    assert_eq!(app.unsent_text(), ["unsaved post-mortem text in INC-1"]);
+    // Meanwhile another console writes the lessons: the kept draft takes them in.
+    h.run(
+        "bob",
+        Command::EditPostmortem {
+            incident: IncidentRef(1),
+            section: warroom::model::PmSection::Lessons,
+            text: "Review pool sizes like capacity.".into(),
+        },
+    );
+    app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
+    palette(&mut app, "pm");
+    assert_eq!(app.mode, Mode::Postmortem);
+    let ed = app.room(IncidentRef(1)).unwrap().pm.as_ref().unwrap();
+    assert_eq!(ed.whys.lines(), ["no pipe here"]);
+    assert_eq!(
+        ed.texts[&warroom::model::PmSection::Lessons].lines(),
+        ["Review pool sizes like capacity."]
+    );
+    // Ctrl-C asks before quitting with the draft unsent.
+    app.update(ctrl('c'));
+    assert_eq!(app.mode, Mode::ConfirmQuit);
+    assert_on(
+        &screen(&app, 120, 30),
+        &["unsaved post-mortem text in INC-1"],
+    );
+    app.update(key('n'));
+    // Pasted text lands in the part being edited; ctrl-s sends every changed part.
+    palette(&mut app, "pm");
+    app.update(Msg::Paste(" | and a reason".into()));
+    let fx = app.update(ctrl('s'));
+    assert!(matches!(sent(&fx)[..], [Command::SetWhys { .. }]));
+    assert!(app.unsent_text().is_empty());
+}
+
+#[test]
+fn export_from_the_palette_asks_the_loop_and_flashes_where_it_went() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(5));
+    app.update(code(KeyCode::Enter));
+    let fx = palette(&mut app, "export");
+    assert_eq!(
+        fx,
+        [Effect::Export {
+            incident: IncidentRef(3),
+            format: warroom::cli::ExportFormat::Markdown,
+            file: "INC-3-database-primary-unreachable.md".into(),
+        }]
+    );
+    assert_on(
+        &screen(&app, 120, 30),
+        &["exporting INC-3 to INC-3-database-primary-unreachable.md"],
+    );
+    let fx = palette(&mut app, "export INC-1 json");
+    assert_eq!(
+        fx,
+        [Effect::Export {
+            incident: IncidentRef(1),
+            format: warroom::cli::ExportFormat::Json,
+            file: "INC-1-checkout-returns-500s.json".into(),
+        }]
+    );
+    app.update(Msg::Exported {
+        incident: IncidentRef(1),
+        result: Ok("/tmp/work/INC-1-checkout-returns-500s.json".into()),
+    });
+    assert_on(
+        &screen(&app, 120, 30),
+        &["INC-1 exported to /tmp/work/INC-1-checkout-returns-500s.json"],
+    );
+    app.update(Msg::Exported {
+        incident: IncidentRef(1),
+        result: Err("cannot write /ro/INC-1.md: Permission denied".into()),
+    });
+    assert_on(
+        &screen(&app, 120, 30),
+        &["export of INC-1 failed: cannot write /ro/INC-1.md: Permission denied"],
+    );
+    assert!(palette(&mut app, "export xml").is_empty());
+    assert_on(&screen(&app, 120, 30), &["'xml' is not an export format"]);
+}
+
+#[test]
+fn the_record_overlays_draw_in_tiny_terminals() {
+    let mut h = busy_room();
+    h.run(
+        "bob",
+        Command::AddActionItem {
+            incident: IncidentRef(1),
+            text: "Alert on pool saturation before checkout fails for anyone".into(),
+            owner: "bob".into(),
+            due: None,
+        },
+    );
+    let mut app = live_app(&h, h.now);
+    app.update(code(KeyCode::Enter));
+    let sizes = [(1, 1), (10, 4), (20, 6), (40, 10), (80, 24)];
+    let draw_all = |app: &mut App| {
+        for (w, ht) in sizes {
+            app.update(Msg::Resize(w, ht));
+            draw(app, &test_theme(), w, ht);
+        }
+        app.update(Msg::Resize(100, 30));
+    };
+    app.update(key('/'));
+    typed(&mut app, "pool");
+    draw_all(&mut app);
+    app.update(code(KeyCode::Enter));
+    app.update(key('v'));
+    draw_all(&mut app);
+    app.update(code(KeyCode::Esc));
+    palette(
+        &mut app,
+        "update Checkout fails for some customers and more words to wrap",
+    );
+    draw_all(&mut app);
+    app.update(code(KeyCode::Esc));
+    palette(&mut app, "pm");
+    for _ in 0..7 {
+        typed(&mut app, "why | because");
+        draw_all(&mut app);
+        app.update(code(KeyCode::Tab));
+    }
+    assert_eq!(app.mode, Mode::Postmortem);
 }

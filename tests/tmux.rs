@@ -54,6 +54,19 @@ impl Tmux {
             name,
             home,
             &format!("{}/{name}-data", home.display()),
+            None,
+        );
+    }
+
+    /// A console started in the directory `cwd` (where `:export` writes).
+    fn console_in(&self, session: &str, url: &str, name: &str, home: &Path, cwd: &Path) {
+        self.console_with(
+            session,
+            &[("WARROOM_SERVER", url)],
+            name,
+            home,
+            &format!("{}/{name}-data", home.display()),
+            Some(cwd),
         );
     }
 
@@ -66,6 +79,7 @@ impl Tmux {
             name,
             home,
             &shared,
+            None,
         );
     }
 
@@ -76,6 +90,7 @@ impl Tmux {
         name: &str,
         home: &Path,
         data: &str,
+        cwd: Option<&Path>,
     ) {
         let script = format!(
             "{bin}; echo \"warroom exited $?\"; stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '; echo; exec sleep 120",
@@ -90,6 +105,11 @@ impl Tmux {
             .arg("-L")
             .arg(&self.socket)
             .args(["new-session", "-d", "-s", session, "-x", "160", "-y", "48"])
+            .args(
+                cwd.map(|d| ["-c".to_string(), d.display().to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(
                 env.iter()
                     .flat_map(|(k, v)| ["-e".to_string(), format!("{k}={v}")]),
@@ -383,4 +403,103 @@ fn a_sev1_pages_on_call_shows_its_runbook_and_stops_paging_when_acknowledged() {
     tmux.wait_for("alice", "✓ ack alice");
     tmux.keys("alice", &["q"]);
     tmux.wait_for("alice", "warroom exited 0");
+}
+
+#[test]
+fn a_scribe_and_a_comms_lead_record_an_incident_and_export_it_in_order() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console_in("scribe", &server.url, "lee", dir.path(), &work);
+    tmux.console("comms", &server.url, "carol", dir.path());
+    tmux.wait_for("scribe", "● live");
+    tmux.wait_for("comms", "● live");
+
+    tmux.keys("scribe", &[":"]);
+    tmux.type_text("scribe", "declare sev2 Checkout returns 500s");
+    tmux.keys("scribe", &["Enter"]);
+    tmux.wait_for("scribe", "INC-1 declared");
+    tmux.wait_for("scribe", "enter records");
+    // The scribe logs what happened: first something from ten minutes ago, backdated.
+    let earlier = chrono::Local::now() - chrono::Duration::minutes(10);
+    let hhmm = earlier.format("%H:%M").to_string();
+    tmux.type_text(
+        "scribe",
+        &format!("@{hhmm} h: connection pool exhausted after deploy 4471"),
+    );
+    tmux.keys("scribe", &["Enter"]);
+    tmux.wait_for("scribe", "connection pool exhausted after deploy 4471");
+    tmux.type_text("scribe", "d: roll back deploy 4471");
+    tmux.keys("scribe", &["Enter"]);
+    tmux.wait_for("scribe", "roll back deploy 4471");
+
+    // The comms lead opens the room and posts a status update through the form.
+    tmux.wait_for("comms", "Checkout returns 500s");
+    tmux.keys("comms", &["Enter"]);
+    tmux.wait_for("comms", "roll back deploy 4471");
+    tmux.keys("comms", &[":"]);
+    tmux.type_text("comms", "update");
+    tmux.keys("comms", &["Enter"]);
+    tmux.wait_for("comms", "What is happening");
+    tmux.type_text("comms", "Checkout fails for some customers");
+    tmux.keys("comms", &["Tab"]);
+    tmux.type_text("comms", "About 30% of payments fail");
+    tmux.keys("comms", &["Tab"]);
+    tmux.type_text("comms", "Rolling back deploy 4471");
+    // Enter moves to the last field (the next update, 30 minutes by default); Enter posts.
+    tmux.keys("comms", &["Enter"]);
+    tmux.wait_for("comms", "Next update: ");
+    tmux.keys("comms", &["Enter"]);
+    tmux.wait_for("comms", "status update posted");
+    tmux.wait_for(
+        "scribe",
+        "What is happening: Checkout fails for some customers.",
+    );
+
+    // The scribe exports the record into the directory the console runs in.
+    tmux.keys("scribe", &["Escape"]);
+    tmux.wait_for("scribe", "Scribe · i tab to write");
+    tmux.keys("scribe", &[":"]);
+    tmux.type_text("scribe", "export md");
+    tmux.keys("scribe", &["Enter"]);
+    let path = work.join("INC-1-checkout-returns-500s.md");
+    tmux.wait_for("scribe", &format!("INC-1 exported to {}", path.display()));
+    let md = std::fs::read_to_string(&path).unwrap();
+    let timeline = &md[md.find("## Timeline").expect("a timeline section")..];
+    let at = |needle: &str| {
+        timeline
+            .find(needle)
+            .unwrap_or_else(|| panic!("'{needle}' not in the exported timeline:\n{timeline}"))
+    };
+    // In occurred-at order: the backdated hypothesis before the declaration, then the
+    // decision, then the update.
+    let hypothesis = at("connection pool exhausted after deploy 4471");
+    let declared = at("declared SEV2");
+    let decision = at("roll back deploy 4471 |");
+    let update = at(
+        "What is happening: Checkout fails for some customers. Impact: About 30% \
+                     of payments fail. What we are doing: Rolling back deploy 4471. Next update:",
+    );
+    assert!(
+        hypothesis < declared && declared < decision && decision < update,
+        "{timeline}"
+    );
+    // The backdated entry carries the time typed (UTC in the export), the update its author.
+    let utc = earlier
+        .with_timezone(&chrono::Utc)
+        .format("%H:%M:00")
+        .to_string();
+    assert!(
+        // (An export spanning midnight puts the date before the time.)
+        timeline.contains(&format!("{utc} | hypothesis | lee | connection pool")),
+        "{utc}\n{timeline}"
+    );
+    assert!(
+        timeline.contains("| status update | carol | What is happening:"),
+        "{timeline}"
+    );
+    tmux.keys("scribe", &["q"]);
+    tmux.wait_for("scribe", "warroom exited 0");
 }

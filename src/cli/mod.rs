@@ -11,7 +11,9 @@ use chrono::Local;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::{Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Update, feed_url};
-use crate::model::{Command, EntryKind, Event, IncidentRef, Role, Severity, State, Status};
+use crate::model::{
+    Command, EntryKind, Event, IncidentRef, PmSection, Role, Severity, State, Status,
+};
 use crate::protocol::Answer;
 
 /// warroom: the terminal incident-commander console and its shared feed.
@@ -75,6 +77,27 @@ pub enum Cmd {
         /// How many upcoming handoffs to list per schedule.
         #[arg(long, default_value_t = 4)]
         handoffs: usize,
+    },
+    /// The handoff briefing for the incoming on-call or incident commander: active
+    /// incidents, who is on call, what the shift resolved, the noisiest alert sources.
+    Handoff {
+        /// text, md (Markdown) or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "md", "markdown", "json"])]
+        format: String,
+        /// Policy file for the on-call schedules [default: the built-in policy].
+        #[arg(long, env = "WARROOM_POLICY")]
+        policy: Option<std::path::PathBuf>,
+    },
+    /// Take over from FROM: the handoff is recorded on every active incident, and you
+    /// become incident commander wherever FROM was.
+    AcceptHandoff {
+        /// The outgoing person [default: the previous primary of the policy's default
+        /// schedule].
+        #[arg(value_name = "FROM")]
+        from: Option<String>,
+        /// Policy file for the on-call schedules [default: the built-in policy].
+        #[arg(long, env = "WARROOM_POLICY")]
+        policy: Option<std::path::PathBuf>,
     },
     /// Try warroom: a console on an embedded feed where a payments outage plays out live.
     Demo {
@@ -142,6 +165,48 @@ pub enum Cmd {
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
     },
+    /// Write the post-mortem: a section (`--section summary --text "…"`) and/or the 5-whys
+    /// chain from a file of `why | because` lines (`--whys-file FILE`, `-` for stdin).
+    Postmortem {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// summary, contributing_factors, went_well, went_poorly or lessons.
+        #[arg(long, value_parser = parse_section, requires = "text")]
+        section: Option<PmSection>,
+        /// The section's text; it replaces what the section held.
+        #[arg(long, requires = "section")]
+        text: Option<String>,
+        /// The whole 5-whys chain, one `why | because` line per link.
+        #[arg(long, value_name = "FILE")]
+        whys_file: Option<std::path::PathBuf>,
+    },
+    /// Add a post-mortem action item; prints its id.
+    Action {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        text: String,
+        /// Who owns it (`me` for yourself).
+        #[arg(long, default_value = "me")]
+        owner: String,
+        /// When it is due: YYYY-MM-DD.
+        #[arg(long, value_parser = parse_date)]
+        due: Option<chrono::NaiveDate>,
+    },
+    /// Mark a post-mortem action item done (`--undo` opens it again).
+    ActionDone {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// The item's id, as `warroom action` printed it.
+        item: u64,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Waive the post-mortem, saying why: the incident may then be closed without one.
+    Waive {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        reason: String,
+    },
     /// List incidents, active first.
     Incidents {
         /// Print the full state as JSON.
@@ -159,6 +224,19 @@ pub enum Cmd {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// Response times (MTTD, MTTA, MTTM, MTTR) per severity, incidents per week, post-mortem
+    /// and action-item completion, pages per on-call shift.
+    Metrics {
+        /// Only incidents declared on or after this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Print the figures as JSON (schema warroom.metrics/1; durations in seconds).
+        #[arg(long)]
+        json: bool,
+        /// Policy file, for the on-call schedule pages are divided by [default: built in].
+        #[arg(long, env = "WARROOM_POLICY")]
+        policy: Option<std::path::PathBuf>,
     },
 }
 
@@ -419,6 +497,27 @@ fn parse_role(s: &str) -> Result<Role, String> {
 fn parse_kind(s: &str) -> Result<EntryKind, String> {
     s.parse().map_err(|e: crate::model::Rejection| e.message)
 }
+fn parse_section(s: &str) -> Result<PmSection, String> {
+    match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+        "lessons_learned" => Ok(PmSection::Lessons),
+        "contributing" => Ok(PmSection::ContributingFactors),
+        _ => s.parse().map_err(|e: crate::model::Rejection| e.message),
+    }
+}
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a date: write YYYY-MM-DD (e.g. 2026-03-21)"))
+}
+/// `--since`: a day (from its start, UTC) or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("'{s}' is not a date: write YYYY-MM-DD (e.g. 2026-11-01)"))
+}
 
 /// The default local feed's address: `WARROOM_LOCAL_FEED`, else 127.0.0.1:7654.
 pub fn local_feed_addr() -> String {
@@ -464,13 +563,22 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Session {
     async fn open(config: ClientConfig) -> anyhow::Result<Session> {
+        Self::open_with(config, |_| {}).await
+    }
+
+    /// [`Session::open`], showing `on_update` every update taken on the way.
+    async fn open_with(
+        config: ClientConfig,
+        mut on_update: impl FnMut(&Update),
+    ) -> anyhow::Result<Session> {
         let mut s = Session {
             client: Client::start(config),
             replica: Replica::default(),
         };
         tokio::time::timeout(SYNC_TIMEOUT, async {
             while !s.replica.synced {
-                s.step().await?;
+                let u = s.step().await?;
+                on_update(&u);
             }
             Ok::<_, anyhow::Error>(())
         })
@@ -535,6 +643,14 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
     } = cmd
     {
         return events(config, since, follow, json).await;
+    }
+    if let Cmd::Metrics {
+        since,
+        json,
+        policy,
+    } = cmd
+    {
+        return metrics(config, since, json, policy.as_deref()).await;
     }
     if let Cmd::Export {
         incident,
@@ -638,6 +754,105 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             s.run(Command::Resolve { incident }).await?;
             println!("{incident} resolved");
         }
+        Cmd::Handoff { format, policy } => {
+            use crate::report::handoff;
+            let schedules = handoff_schedules(policy.as_deref())?;
+            let now = chrono::Utc::now();
+            let start = handoff::shift_start(&schedules, now);
+            let b = handoff::brief(&s.replica.state, &schedules, start, now);
+            match format.as_str() {
+                "md" | "markdown" => print!("{}", handoff::markdown(&b)),
+                "json" => println!("{}", serde_json::to_string_pretty(&b)?),
+                _ => print!("{}", handoff::text(&b)),
+            }
+        }
+        Cmd::AcceptHandoff { from, policy } => {
+            use crate::report::handoff;
+            let from = match from {
+                Some(f) => f,
+                None => {
+                    let schedules = handoff_schedules(policy.as_deref())?;
+                    handoff::outgoing(&schedules, chrono::Utc::now()).context(
+                        "the policy names no outgoing primary (no schedule, or the same person carries on): give FROM",
+                    )?
+                }
+            };
+            let (seqs, _) = s.run(Command::AcceptHandoff { from: from.clone() }).await?;
+            let done = handoff::accepted(&s.replica.state, &seqs);
+            print!("{}", handoff::accepted_text(&global.who(), &from, &done));
+        }
+        Cmd::Postmortem {
+            incident,
+            section,
+            text,
+            whys_file,
+        } => {
+            if section.is_none() && whys_file.is_none() {
+                bail!("say what to write: --section NAME --text TEXT, and/or --whys-file FILE");
+            }
+            if let (Some(section), Some(text)) = (section, text) {
+                s.run(Command::EditPostmortem {
+                    incident,
+                    section,
+                    text,
+                })
+                .await?;
+                println!("{incident}: {} saved", section.title().to_lowercase());
+            }
+            if let Some(path) = whys_file {
+                let text = if path.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+                } else {
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?
+                };
+                let whys = crate::model::postmortem::parse_whys(&text)
+                    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                let n = whys.len();
+                s.run(Command::SetWhys { incident, whys }).await?;
+                println!("{incident}: 5 whys saved ({n} links)");
+            }
+        }
+        Cmd::Action {
+            incident,
+            text,
+            owner,
+            due,
+        } => {
+            let (seqs, _) = s
+                .run(Command::AddActionItem {
+                    incident,
+                    text,
+                    owner,
+                    due,
+                })
+                .await?;
+            println!(
+                "{incident}: action item {} added",
+                seqs.first().copied().unwrap_or(0)
+            );
+        }
+        Cmd::ActionDone {
+            incident,
+            item,
+            undo,
+        } => {
+            s.run(Command::UpdateActionItem {
+                incident,
+                item,
+                text: None,
+                owner: None,
+                due: None,
+                done: Some(!undo),
+            })
+            .await?;
+            let state = if undo { "open again" } else { "done" };
+            println!("{incident}: action item {item} {state}");
+        }
+        Cmd::Waive { incident, reason } => {
+            s.run(Command::WaivePostmortem { incident, reason }).await?;
+            println!("{incident}: post-mortem waived");
+        }
         Cmd::Incidents { json } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s.replica.state)?);
@@ -647,12 +862,29 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         }
         Cmd::Serve(_)
         | Cmd::Events { .. }
+        | Cmd::Metrics { .. }
         | Cmd::Demo { .. }
         | Cmd::Policy { .. }
         | Cmd::Export { .. }
         | Cmd::Oncall { .. } => {}
     }
     Ok(())
+}
+
+/// The on-call schedules for a briefing, the policy's default schedule first.
+fn handoff_schedules(
+    policy: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<crate::model::oncall::Schedule>> {
+    let rules = crate::server::load_rules(policy).map_err(|errors| {
+        anyhow!(
+            "the policy has {} problem(s):\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        )
+    })?;
+    Ok(crate::report::handoff::schedules_default_first(
+        &rules.policy,
+    ))
 }
 
 /// The `incidents` table: reference, severity, status, title, IC.
@@ -766,6 +998,50 @@ async fn events(
             return Ok(());
         }
     }
+}
+
+/// `warroom metrics`: the whole log from the feed (from its first event), folded here, and
+/// the figures computed from it; pages are divided by the policy's default schedule.
+async fn metrics(
+    mut config: ClientConfig,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    json: bool,
+    policy: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use crate::report::metrics;
+    let rules = crate::server::load_rules(policy).map_err(|errors| {
+        anyhow!(
+            "the policy has {} problem(s):\n  {}",
+            errors.len(),
+            errors.join("\n  ")
+        )
+    })?;
+    config.last_seq = Some(0);
+    let mut log = Some(Vec::new());
+    let s = Session::open_with(config, |u| match u {
+        Update::Event(e) => {
+            if let Some(l) = log.as_mut() {
+                l.push(e.clone());
+            }
+        }
+        // The feed sent its state instead of its log: pages then come from the state.
+        Update::Snapshot(_) => log = None,
+        _ => {}
+    })
+    .await?;
+    let m = metrics::compute(
+        &s.replica.state,
+        log.as_deref(),
+        rules.policy.schedule_for(None),
+        since,
+        chrono::Utc::now(),
+    );
+    if json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+    } else {
+        print!("{}", metrics::text(&m));
+    }
+    Ok(())
 }
 
 /// The platform data directory for the event log (`WARROOM_DATA_DIR` overrides it).

@@ -93,3 +93,105 @@ impl Postmortem {
         Some(missing.join(" and "))
     }
 }
+
+/// A 5-whys chain as people write it: one link a line, `why | because`. A leading number
+/// (`1.`, `2)`) is ignored and blank lines are skipped; a line without `|` is refused with
+/// its number, so the writer can fix it.
+pub fn parse_whys(text: &str) -> Result<Vec<Why>, String> {
+    let mut whys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let line = strip_number(line);
+        let Some((why, because)) = line.split_once('|') else {
+            return Err(format!(
+                "line {}: write the link as `why | because` (no '|' in '{}')",
+                n + 1,
+                line
+            ));
+        };
+        let (why, because) = (why.trim(), because.trim());
+        if why.is_empty() || because.is_empty() {
+            return Err(format!(
+                "line {}: both sides of '|' are needed: `why | because`",
+                n + 1
+            ));
+        }
+        whys.push(Why {
+            why: why.to_string(),
+            because: because.to_string(),
+        });
+    }
+    if whys.len() > MAX_WHYS {
+        return Err(format!(
+            "{} links; a 5-whys chain has at most {MAX_WHYS}",
+            whys.len()
+        ));
+    }
+    Ok(whys)
+}
+
+/// The chain written back as `why | because` lines (what [`parse_whys`] reads).
+pub fn whys_text(whys: &[Why]) -> String {
+    whys.iter()
+        .map(|w| {
+            format!(
+                "{} | {}",
+                w.why.replace('\n', " "),
+                w.because.replace('\n', " ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `1. text` / `2) text` → `text`.
+fn strip_number(line: &str) -> &str {
+    let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return line;
+    }
+    match line[digits..].strip_prefix(['.', ')']) {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whys_parse_from_lines_and_back() {
+        let w = parse_whys(
+            "1. Why did checkout fail? | The pool ran dry\n\n2) Why? | Deploy 4471 | halved it\n",
+        )
+        .unwrap();
+        assert_eq!(
+            w,
+            vec![
+                Why {
+                    why: "Why did checkout fail?".into(),
+                    because: "The pool ran dry".into()
+                },
+                Why {
+                    why: "Why?".into(),
+                    because: "Deploy 4471 | halved it".into()
+                },
+            ]
+        );
+        assert_eq!(parse_whys(&whys_text(&w)).unwrap(), w);
+        assert!(
+            parse_whys("a | b\nno pipe here")
+                .unwrap_err()
+                .starts_with("line 2:")
+        );
+        assert!(parse_whys("a | ").unwrap_err().contains("both sides"));
+        assert_eq!(parse_whys("  \n").unwrap(), vec![]);
+        // A why that is itself a number stays as written.
+        assert_eq!(parse_whys("42 | b").unwrap()[0].why, "42");
+        assert_eq!(parse_whys("3.2 broke | x").unwrap()[0].why, "3.2 broke");
+    }
+}

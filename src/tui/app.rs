@@ -24,6 +24,11 @@ pub enum Msg {
     /// The clock moved (once a second).
     Tick(DateTime<Utc>),
     Resize(u16, u16),
+    /// An `:export` finished: the file written, or what went wrong.
+    Exported {
+        incident: IncidentRef,
+        result: Result<std::path::PathBuf, String>,
+    },
 }
 
 /// What the event loop must do for the state machine.
@@ -36,6 +41,13 @@ pub enum Effect {
     Focus(Option<IncidentRef>),
     /// The replica could not fold an event: ask the feed for a fresh snapshot.
     Resync,
+    /// Write the export of `incident` to `file` in the working directory (in the
+    /// background; the result comes back as [`Msg::Exported`]).
+    Export {
+        incident: IncidentRef,
+        format: crate::cli::ExportFormat,
+        file: String,
+    },
     Quit,
 }
 
@@ -43,6 +55,8 @@ pub enum Effect {
 pub enum Screen {
     Board,
     Room(IncidentRef),
+    /// Figures derived from the milestones (`:metrics`).
+    Metrics,
 }
 
 /// Where keys go.
@@ -56,6 +70,14 @@ pub enum Mode {
     ConfirmQuit,
     /// The runbook checklist overlay has the keys.
     Runbook,
+    /// Typing a search in the room's timeline (`/`).
+    Search,
+    /// The correction history of a timeline entry (`v`).
+    History,
+    /// The status update form (`:update`).
+    UpdateForm,
+    /// The post-mortem editor (`:postmortem`).
+    Postmortem,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +109,20 @@ pub struct RoomView {
     pub cursor: Option<usize>,
     /// First visible row, kept stable while the cursor moves inside the window.
     pub offset: usize,
+    /// What the timeline shows (kinds, authors, words, system entries).
+    pub filter: super::timeline::TimelineFilter,
+    /// The search needle (`/`); empty when not searching.
+    pub search: String,
+    /// The row the search started from.
+    pub search_origin: Option<usize>,
+    /// The correction-history overlay.
+    pub history: Option<super::timeline::HistoryView>,
+    /// The status update being written (kept when the form is closed).
+    pub update: Option<super::update_form::UpdateForm>,
+    /// The last status update sent and not yet answered: (command id, its form).
+    pub update_sent: Option<(String, super::update_form::UpdateForm)>,
+    /// The post-mortem editor's draft (kept when the editor is closed).
+    pub pm: Option<super::pm_editor::PmEditor>,
 }
 
 impl Default for RoomView {
@@ -95,6 +131,13 @@ impl Default for RoomView {
             draft: new_draft(),
             cursor: None,
             offset: 0,
+            filter: Default::default(),
+            search: String::new(),
+            search_origin: None,
+            history: None,
+            update: None,
+            update_sent: None,
+            pm: None,
         }
     }
 }
@@ -129,17 +172,6 @@ pub struct TimelineIndex {
 }
 
 impl TimelineIndex {
-    fn build(inc: &Incident) -> Self {
-        let mut rows: Vec<(DateTime<Utc>, u64)> = inc
-            .entries
-            .iter()
-            .filter(|e| e.superseded_by.is_none())
-            .map(|e| (e.occurred_at, e.id))
-            .collect();
-        rows.sort_unstable();
-        TimelineIndex { rows }
-    }
-
     fn insert(&mut self, key: (DateTime<Utc>, u64)) {
         let at = self.rows.partition_point(|r| *r < key);
         self.rows.insert(at, key);
@@ -166,6 +198,10 @@ pub struct App {
     pub palette: PaletteState,
     /// The open runbook checklist (shown while `mode` is `Runbook`).
     pub runbook: Option<RunbookView>,
+    /// The handoff briefing (`:handoff`), drawn over the screen while open.
+    pub handoff: Option<super::handoff_view::HandoffView>,
+    /// On-call schedules (the default first), for the briefing and `:accept-handoff`.
+    pub schedules: Vec<crate::model::oncall::Schedule>,
     pub flash: Option<Flash>,
     /// Problems found at start-up (config, theme), shown until the next key press.
     pub notices: Vec<String>,
@@ -213,6 +249,8 @@ impl App {
             timelines: HashMap::new(),
             palette: PaletteState::default(),
             runbook: None,
+            handoff: None,
+            schedules: Vec::new(),
             flash: None,
             notices: Vec::new(),
             help_offset: 0,
@@ -265,6 +303,7 @@ impl App {
                 .board_rows()
                 .get(self.board.selected)
                 .map(|i| i.reference),
+            Screen::Metrics => None,
         }
     }
 
@@ -330,6 +369,7 @@ impl App {
             .filter(|(_, v)| v.draft.lines().iter().any(|l| !l.trim().is_empty()))
             .map(|(r, _)| format!("the scribe draft in {r}"))
             .collect();
+        out.extend(self.record_drafts());
         out.sort();
         if self.mode == Mode::Palette && !self.palette.input.trim().is_empty() {
             out.push("the command being typed".into());
@@ -347,7 +387,7 @@ impl App {
                     .incident(r)
                     .map_or(0, super::ui::escalation_rows),
             ),
-            Screen::Board => (false, 0),
+            Screen::Board | Screen::Metrics => (false, 0),
         };
         let top =
             !matches!(self.conn, ConnState::Live) as u16 + self.notices.len().min(4) as u16 + panel;
@@ -364,6 +404,13 @@ impl App {
                 // Notices go away at the next key, which still does what it does.
                 self.notices.clear();
                 self.key(k, &mut fx);
+                // The briefing stays open only under what is drawn over it.
+                if !matches!(
+                    self.mode,
+                    Mode::Normal | Mode::Palette | Mode::Help | Mode::ConfirmQuit
+                ) {
+                    self.handoff = None;
+                }
             }
             Msg::Paste(text) => {
                 self.dirty = true;
@@ -387,6 +434,16 @@ impl App {
                     || matches!(self.conn, ConnState::Reconnecting { .. });
                 self.dirty |= timers || minute_changed;
             }
+            Msg::Exported { incident, result } => {
+                self.dirty = true;
+                match result {
+                    Ok(path) => self.flash(
+                        Level::Info,
+                        format!("{incident} exported to {}", path.display()),
+                    ),
+                    Err(e) => self.flash(Level::Error, format!("export of {incident} failed: {e}")),
+                }
+            }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.dirty = true;
@@ -403,7 +460,7 @@ impl App {
         self.notices.push(text);
     }
 
-    fn flash(&mut self, level: Level, text: impl Into<String>) {
+    pub(super) fn flash(&mut self, level: Level, text: impl Into<String>) {
         self.flash = Some(Flash {
             text: text.into(),
             level,
@@ -412,7 +469,7 @@ impl App {
     }
 
     /// Queues a command for the feed; returns its id.
-    fn send(&mut self, command: Command, what: String, fx: &mut Vec<Effect>) -> String {
+    pub(super) fn send(&mut self, command: Command, what: String, fx: &mut Vec<Effect>) -> String {
         self.next_id += 1;
         let id = format!("{}-{}", self.session, self.next_id);
         if matches!(command, Command::Declare { .. }) {
@@ -426,17 +483,20 @@ impl App {
         id
     }
 
-    fn open_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
+    pub(super) fn open_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
         if self.replica.state.incident(r).is_none() {
             self.flash(Level::Error, format!("{r} does not exist"));
             return;
         }
+        self.handoff = None;
         self.screen = Screen::Room(r);
         self.rooms.entry(r).or_default();
         if !self.timelines.contains_key(&r)
             && let Some(inc) = self.replica.state.incident(r)
         {
-            self.timelines.insert(r, TimelineIndex::build(inc));
+            let filter = self.rooms.get(&r).map(|v| &v.filter);
+            let index = TimelineIndex::filtered(inc, filter.unwrap_or(&Default::default()));
+            self.timelines.insert(r, index);
         }
         self.keep_cursor_visible(r);
         fx.push(Effect::Focus(Some(r)));
@@ -455,6 +515,7 @@ impl App {
     }
 
     fn show_board(&mut self, fx: &mut Vec<Effect>) {
+        self.handoff = None;
         if self.screen != Screen::Board {
             self.screen = Screen::Board;
             fx.push(Effect::Focus(None));
@@ -507,8 +568,15 @@ impl App {
             Mode::Runbook => self.runbook_key(k, fx),
             Mode::Filter => self.filter_key(k),
             Mode::Scribe => self.scribe_key(k, fx),
+            Mode::Search => self.search_key(k),
+            Mode::History => self.history_key(k),
+            Mode::UpdateForm => self.update_form_key(k, fx),
+            Mode::Postmortem => self.postmortem_key(k, fx),
+            Mode::Normal if self.handoff.is_some() => self.handoff_key(k, fx),
             Mode::Normal => {
-                if let Some(a) = self.keymap.action(&k) {
+                // While a room search is active, n / N step through its matches.
+                if self.search_step(&k) {
+                } else if let Some(a) = self.keymap.action(&k) {
                     self.action(a, fx);
                 }
             }
@@ -526,9 +594,15 @@ impl App {
             Action::Palette => self.open_palette(""),
             Action::Declare => self.open_palette("declare "),
             Action::Filter => {
+                if let Screen::Room(r) = self.screen {
+                    self.start_search(r);
+                    return;
+                }
                 self.show_board(fx);
                 self.mode = Mode::Filter;
             }
+            Action::History => self.open_history(),
+            Action::ToggleSystem => self.show_system(None),
             Action::ToggleResolved => {
                 self.board.show_resolved = !self.board.show_resolved;
                 self.board.selected = 0;
@@ -536,10 +610,14 @@ impl App {
             Action::Open => {
                 if let (Screen::Board, Some(r)) = (self.screen, current) {
                     self.open_room(r, fx);
+                } else if let Screen::Room(_) = self.screen {
+                    self.open_history();
                 }
             }
             Action::Back => {
-                if !self.board.filter.is_empty() && self.screen == Screen::Board {
+                if self.clear_search() {
+                    // Esc clears the room's search first; the next one leaves the room.
+                } else if !self.board.filter.is_empty() && self.screen == Screen::Board {
                     self.board.filter.clear();
                 } else {
                     self.show_board(fx);
@@ -677,6 +755,7 @@ impl App {
                 };
                 self.keep_cursor_visible(r);
             }
+            Screen::Metrics => {}
         }
     }
 
@@ -689,11 +768,12 @@ impl App {
                 self.rooms.entry(r).or_default().cursor = None;
                 self.keep_cursor_visible(r);
             }
+            Screen::Metrics => {}
         }
     }
 
     /// Moves the window only as far as needed to keep the cursor in it.
-    fn keep_cursor_visible(&mut self, r: IncidentRef) {
+    pub(super) fn keep_cursor_visible(&mut self, r: IncidentRef) {
         let h = self.timeline_height().max(1);
         let len = self.timelines.get(&r).map_or(0, |t| t.rows.len());
         let row = self.cursor_row(r).unwrap_or(0);
@@ -776,7 +856,7 @@ impl App {
             incident: self.selected_incident(),
             entry: match self.screen {
                 Screen::Room(r) => self.selected_entry(r),
-                Screen::Board => None,
+                Screen::Board | Screen::Metrics => None,
             },
             now: self.now,
             tz: self.tz,
@@ -794,6 +874,21 @@ impl App {
             Ok(Intent::Board) => self.show_board(fx),
             Ok(Intent::ToggleResolved) => self.action(Action::ToggleResolved, fx),
             Ok(Intent::Scribe) => self.action(Action::Scribe, fx),
+            Ok(Intent::Filter(f)) if matches!(self.screen, Screen::Room(_)) => {
+                // In a room, `:filter` narrows its timeline.
+                if let Screen::Room(r) = self.screen
+                    && let Err(e) = self.filter_timeline(r, &f)
+                {
+                    self.flash(Level::Error, e);
+                    self.mode = Mode::Palette;
+                    self.palette.input = line.to_string();
+                    self.refresh_completions();
+                }
+            }
+            Ok(Intent::System(show)) => self.show_system(show),
+            Ok(Intent::Update { incident, text }) => self.open_update_form(incident, &text, fx),
+            Ok(Intent::Postmortem(r)) => self.open_postmortem(r, fx),
+            Ok(Intent::Export { incident, format }) => self.export(incident, format, fx),
             Ok(Intent::Filter(f)) => {
                 self.show_board(fx);
                 self.board.filter = f;
@@ -805,6 +900,13 @@ impl App {
             }
             Ok(Intent::Quit) => self.request_quit(fx),
             Ok(Intent::Runbook { incident, item }) => self.runbook(Some(incident), item, fx),
+            Ok(Intent::Handoff) => self.handoff = Some(Default::default()),
+            Ok(Intent::AcceptHandoff { from }) => self.accept_handoff(from, fx),
+            Ok(Intent::Metrics) => {
+                // Leaves the room as the board does (focus cleared); Esc comes back.
+                self.show_board(fx);
+                self.screen = Screen::Metrics;
+            }
             Err(e) => {
                 self.flash(Level::Error, e);
                 // Keep what was typed so it can be fixed rather than retyped.
@@ -812,6 +914,36 @@ impl App {
                 self.palette.input = line.to_string();
                 self.refresh_completions();
             }
+        }
+    }
+
+    /// Keys while the handoff briefing is open: scrolling, Esc, and the palette and help.
+    fn handoff_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        use super::handoff_view::{self, Outcome};
+        let (rows, page) = handoff_view::extent(self);
+        let Some(view) = self.handoff.as_mut() else {
+            return;
+        };
+        match handoff_view::key(view, &k, &self.keymap, rows, page) {
+            Outcome::Stay => {}
+            Outcome::Close => self.handoff = None,
+            Outcome::Act(a) => self.action(a, fx),
+        }
+    }
+
+    /// `:accept-handoff [NAME]`: takes over from NAME, by default the outgoing primary of
+    /// the default schedule.
+    fn accept_handoff(&mut self, from: Option<String>, fx: &mut Vec<Effect>) {
+        let from = from.or_else(|| crate::report::handoff::outgoing(&self.schedules, self.now));
+        match from {
+            Some(from) => {
+                let what = format!("accept handoff from {from}");
+                self.send(Command::AcceptHandoff { from }, what, fx);
+            }
+            None => self.flash(
+                Level::Error,
+                "usage: :accept-handoff NAME — no on-call schedule names the outgoing primary",
+            ),
         }
     }
 
@@ -1023,6 +1155,9 @@ impl App {
                 .board
                 .filter
                 .push_str(text.lines().next().unwrap_or("")),
+            (Mode::Search, _) => self.search_paste(text),
+            (Mode::UpdateForm, _) => self.update_form_paste(text),
+            (Mode::Postmortem, _) => self.postmortem_paste(text),
             _ => {}
         }
     }
@@ -1041,7 +1176,10 @@ impl App {
                 let open: Vec<IncidentRef> = self.rooms.keys().copied().collect();
                 for r in open {
                     if let Some(inc) = self.replica.state.incident(r) {
-                        self.timelines.insert(r, TimelineIndex::build(inc));
+                        let filter = self.rooms.get(&r).map(|v| &v.filter);
+                        let index =
+                            TimelineIndex::filtered(inc, filter.unwrap_or(&Default::default()));
+                        self.timelines.insert(r, index);
                     }
                 }
                 if let Screen::Room(r) = self.screen
@@ -1068,6 +1206,7 @@ impl App {
             | Update::Presence(_)
             | Update::Queued(_) => {}
         }
+        self.sync_postmortems();
         // The checklist's incident can vanish with a fresh snapshot: the overlay goes too.
         if let Some(view) = self.runbook
             && self.replica.state.incident(view.incident).is_none()
@@ -1094,7 +1233,9 @@ impl App {
         {
             index.remove((old.occurred_at, old.id));
         }
-        if let Some(new) = inc.entry(e.seq) {
+        let shown =
+            |new: &crate::model::Entry| self.rooms.get(&r).is_none_or(|v| v.filter.matches(new));
+        if let Some(new) = inc.entry(e.seq).filter(|new| shown(new)) {
             let key = (new.occurred_at, new.id);
             let at = index.rows.partition_point(|row| *row < key);
             // A cursor below the insertion point moves with its entry.
@@ -1118,8 +1259,15 @@ impl App {
             .unwrap_or_else(|| "a command queued earlier".to_string());
         self.ticks_in_flight.remove(id);
         match answer {
-            Answer::Ok { incident, .. } => {
+            Answer::Ok { incident, seqs } => {
                 match command {
+                    Command::AcceptHandoff { from } => {
+                        let done = crate::report::handoff::accepted(&self.replica.state, &seqs);
+                        self.flash(
+                            Level::Info,
+                            crate::report::handoff::accepted_summary(from, &done),
+                        );
+                    }
                     Command::Acknowledge { incident } => {
                         self.flash(Level::Info, format!("{incident} acknowledged"));
                     }
@@ -1134,7 +1282,7 @@ impl App {
                             format!("{incident}: runbook step {item} {word}"),
                         );
                     }
-                    _ => {}
+                    _ => self.record_answered(id, command),
                 }
                 if self.awaiting_declare.as_deref() == Some(id) {
                     self.awaiting_declare = None;
@@ -1149,7 +1297,8 @@ impl App {
                 }
             }
             Answer::Error { message, .. } => {
-                self.flash(Level::Error, format!("refused ({what}): {message}"));
+                let hint = self.record_refused(id, command, &message);
+                self.flash(Level::Error, format!("refused ({what}): {message}{hint}"));
             }
         }
     }

@@ -31,6 +31,8 @@ pub enum Action {
     SeverityDown,
     NextStatus,
     Runbook,
+    History,
+    ToggleSystem,
 }
 
 /// One row of the table: the action, its config name, its default keys, and what it does.
@@ -122,10 +124,22 @@ pub const BINDINGS: &[Binding] = &[
         help: "pin / unpin the selected timeline entry",
     },
     Binding {
+        action: Action::History,
+        name: "history",
+        defaults: &["v"],
+        help: "the selected entry in full, with its corrections (enter too)",
+    },
+    Binding {
+        action: Action::ToggleSystem,
+        name: "toggle_system",
+        defaults: &["H"],
+        help: "show / hide system entries in the room's timeline",
+    },
+    Binding {
         action: Action::Filter,
         name: "filter",
         defaults: &["/"],
-        help: "filter incidents",
+        help: "filter incidents; in a room, search its timeline (n / N next / previous)",
     },
     Binding {
         action: Action::ToggleResolved,

@@ -6,11 +6,17 @@
 
 pub mod app;
 pub mod config;
+pub mod export;
+pub mod handoff_view;
 pub mod keymap;
+pub mod metrics_view;
 pub mod palette;
+pub mod pm_editor;
 pub mod scribe;
 pub mod theme;
+pub mod timeline;
 pub mod ui;
+pub mod update_form;
 
 use std::io::{Stdout, stdout};
 use std::path::PathBuf;
@@ -105,6 +111,15 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut cfg = ClientConfig::new(opts.url.clone(), opts.name.clone());
     cfg.token = opts.token.clone();
     cfg.outbox = opts.outbox.clone();
+    // Exports read the feed's log on a connection of their own; results come back here.
+    let (exported_tx, mut exported_rx) = tokio::sync::mpsc::unbounded_channel();
+    let exports = Exports {
+        config: ClientConfig {
+            outbox: None,
+            ..cfg.clone()
+        },
+        done: exported_tx,
+    };
     let mut client = Client::start(cfg);
     let clock = SystemClock;
     let session = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
@@ -115,6 +130,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         local_offset(),
         session,
     );
+    app.schedules = console_schedules(&mut opts.warnings);
     if !opts.warnings.is_empty() {
         for w in &opts.warnings {
             tracing::warn!("{w}");
@@ -143,7 +159,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     loop {
         if app.dirty {
             terminal
-                .draw(|f| ui::render(&app, &opts.theme, f.area(), f.buffer_mut()))
+                .draw(|f| handoff_view::render(&app, &opts.theme, f.area(), f.buffer_mut()))
                 .context("drawing")?;
             app.dirty = false;
         }
@@ -164,6 +180,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
                 None => { feed_open = false; continue; }
             },
             _ = tick.tick() => Msg::Tick(clock.now()),
+            Some(m) = exported_rx.recv() => m,
             _ = signalled(&mut terminate, &mut hangup) => break,
         };
         let mut fx = app.update(msg);
@@ -172,7 +189,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
             fx.extend(app.update(Msg::Feed(u)));
         }
         for effect in fx {
-            perform(&client, effect);
+            perform(&client, effect, &exports);
         }
         let attempt = match app.conn {
             ConnState::Reconnecting { attempt, .. } => Some(attempt),
@@ -199,6 +216,29 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The on-call schedules for the handoff briefing: the policy in `WARROOM_POLICY`, else
+/// the built-in one (the console does not learn the feed's policy). A broken policy file
+/// is a warning, and the briefing then shows no on-call.
+fn console_schedules(warnings: &mut Vec<String>) -> Vec<crate::model::oncall::Schedule> {
+    use crate::model::policy::Policy;
+    let policy = match std::env::var_os("WARROOM_POLICY").filter(|p| !p.is_empty()) {
+        None => Ok(Policy::default_policy()),
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|e| vec![format!("cannot read it: {e}")])
+            .and_then(|text| Policy::parse(&text)),
+    };
+    match policy {
+        Ok(p) => crate::report::handoff::schedules_default_first(&p),
+        Err(errors) => {
+            warnings.push(format!(
+                "WARROOM_POLICY: {} (on call is left out of :handoff)",
+                errors.join("; ")
+            ));
+            Vec::new()
+        }
+    }
+}
+
 #[cfg(unix)]
 async fn signalled(
     a: &mut Option<tokio::signal::unix::Signal>,
@@ -218,11 +258,33 @@ async fn signalled(
     }
 }
 
-fn perform(client: &Client, effect: Effect) {
+/// What `:export` needs from the event loop: how to reach the feed, and where to report.
+struct Exports {
+    config: ClientConfig,
+    done: tokio::sync::mpsc::UnboundedSender<Msg>,
+}
+
+fn perform(client: &Client, effect: Effect, exports: &Exports) {
     match effect {
         Effect::Send { id, command } => client.send_with_id(id, command),
         Effect::Focus(r) => client.focus(r),
         Effect::Resync => client.resync(),
+        Effect::Export {
+            incident,
+            format,
+            file,
+        } => {
+            let config = exports.config.clone();
+            let done = exports.done.clone();
+            tokio::spawn(async move {
+                let result = match std::env::current_dir() {
+                    Ok(dir) => export::write_export(config, incident, format, &dir, &file).await,
+                    Err(e) => Err(format!("no current directory to write {file} in: {e}")),
+                };
+                // The console may have quit meanwhile; then nobody needs the answer.
+                let _ = done.send(Msg::Exported { incident, result });
+            });
+        }
         Effect::Quit => {}
     }
 }

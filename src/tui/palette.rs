@@ -69,6 +69,31 @@ pub const COMMANDS: &[PaletteEntry] = &[
         help: "impact_started, detected, acknowledged, mitigated, resolved",
     },
     PaletteEntry {
+        name: "update",
+        usage: "update [TEXT]",
+        help: "write a status update (what is happening, impact, what we do, next update)",
+    },
+    PaletteEntry {
+        name: "postmortem",
+        usage: "postmortem (pm)",
+        help: "edit the post-mortem: summary, 5 whys, sections, action items",
+    },
+    PaletteEntry {
+        name: "action",
+        usage: "action TEXT [@owner] [due:YYYY-MM-DD]",
+        help: "add a post-mortem action item (owner defaults to you)",
+    },
+    PaletteEntry {
+        name: "waive",
+        usage: "waive REASON",
+        help: "no post-mortem needed: the incident may then be closed",
+    },
+    PaletteEntry {
+        name: "export",
+        usage: "export [md|json]",
+        help: "write INC-N-title.md (or .json) in the current directory",
+    },
+    PaletteEntry {
         name: "retitle",
         usage: "retitle TITLE",
         help: "change the title",
@@ -94,14 +119,34 @@ pub const COMMANDS: &[PaletteEntry] = &[
         help: "show / hide resolved and closed incidents on the board",
     },
     PaletteEntry {
+        name: "metrics",
+        usage: "metrics",
+        help: "MTTD/MTTA/MTTM/MTTR per severity, incidents per week, completion rates",
+    },
+    PaletteEntry {
+        name: "handoff",
+        usage: "handoff",
+        help: "the handoff briefing: active incidents, on call, the shift's resolved and alerts",
+    },
+    PaletteEntry {
+        name: "accept-handoff",
+        usage: "accept-handoff [NAME]",
+        help: "take over from NAME (default: the outgoing primary); IC wherever NAME was",
+    },
+    PaletteEntry {
         name: "scribe",
         usage: "scribe",
         help: "write in the scribe pane of the open incident",
     },
     PaletteEntry {
         name: "filter",
-        usage: "filter TEXT",
-        help: "filter the board (empty clears)",
+        usage: "filter TEXT | kind:K,K author:NAME",
+        help: "filter the board; in a room, its timeline by kind, author, words (empty clears)",
+    },
+    PaletteEntry {
+        name: "system",
+        usage: "system [on|off]",
+        help: "show / hide the room's system entries (H toggles)",
     },
     PaletteEntry {
         name: "help",
@@ -131,6 +176,28 @@ pub enum Intent {
         incident: IncidentRef,
         item: Option<u32>,
     },
+    /// Show (`Some(true)`), hide (`Some(false)`) or toggle the room's system entries.
+    System(Option<bool>),
+    /// The status update form, "what is happening" prefilled with `text`.
+    Update {
+        incident: IncidentRef,
+        text: String,
+    },
+    /// The post-mortem editor.
+    Postmortem(IncidentRef),
+    /// Write the incident's export in the current directory.
+    Export {
+        incident: IncidentRef,
+        format: crate::cli::ExportFormat,
+    },
+    /// The handoff briefing.
+    Handoff,
+    /// Take over from `from` (`None`: the outgoing primary, if the schedules say).
+    AcceptHandoff {
+        from: Option<String>,
+    },
+    /// The metrics screen.
+    Metrics,
 }
 
 /// What the palette knows about where it was opened.
@@ -148,6 +215,11 @@ pub struct Context {
 pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
     let line = line.trim().trim_start_matches(':').trim();
     let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let name = if name.eq_ignore_ascii_case("pm") {
+        "postmortem"
+    } else {
+        name
+    };
     let mut rest = rest.trim();
     if name.is_empty() {
         return Err("type a command; Tab completes".into());
@@ -294,6 +366,42 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
                 occurred_at: at,
             })
         }
+        "update" => Intent::Update {
+            incident: incident()?,
+            text: rest.to_string(),
+        },
+        "postmortem" => Intent::Postmortem(incident()?),
+        "action" => {
+            need("the text")?;
+            let today = ctx.now.with_timezone(&ctx.tz).date_naive();
+            let (text, owner, due) = super::pm_editor::parse_action_spec(rest, today)?;
+            Intent::Send(Command::AddActionItem {
+                incident: incident()?,
+                text,
+                owner,
+                due,
+            })
+        }
+        "waive" => {
+            need("the reason")?;
+            Intent::Send(Command::WaivePostmortem {
+                incident: incident()?,
+                reason: rest.to_string(),
+            })
+        }
+        "export" => Intent::Export {
+            incident: incident()?,
+            format: match rest {
+                "" => crate::cli::ExportFormat::Markdown,
+                f => crate::cli::parse_format(f)?,
+            },
+        },
+        "system" => Intent::System(match rest.to_ascii_lowercase().as_str() {
+            "" => None,
+            "on" | "show" => Some(true),
+            "off" | "hide" => Some(false),
+            _ => return Err("usage: :system on|off (on shows system entries)".into()),
+        }),
         "retitle" => {
             need("the title")?;
             Intent::Send(Command::Retitle {
@@ -322,6 +430,11 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
         }
         "board" => Intent::Board,
         "archive" => Intent::ToggleResolved,
+        "metrics" => Intent::Metrics,
+        "handoff" => Intent::Handoff,
+        "accept-handoff" => Intent::AcceptHandoff {
+            from: Some(rest.to_string()).filter(|r| !r.is_empty()),
+        },
         "scribe" => Intent::Scribe,
         "filter" => Intent::Filter(rest.to_string()),
         "help" => Intent::Help,
@@ -399,6 +512,9 @@ pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
                     .map(|m| m.as_str().to_string())
                     .collect(),
                 "sev" => (1..=4).map(|n| n.to_string()).collect(),
+                "export" => ["md", "json"].map(String::from).to_vec(),
+                "system" => ["on", "off"].map(String::from).to_vec(),
+                "filter" => filter_options(arg.rsplit(' ').next().unwrap_or("")),
                 "declare" if !arg.contains(' ') => (1..=4).map(|n| format!("sev{n}")).collect(),
                 "open" => incidents.iter().map(|r| r.to_string()).collect(),
                 "note" if !arg.contains(' ') => super::scribe::PREFIXES
@@ -421,6 +537,24 @@ pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
                 .map(|o| format!("{cmd} {done}{o}"))
                 .collect()
         }
+    }
+}
+
+/// `:filter` completions for the word being typed: `kind:`/`author:`, then kind names
+/// after `kind:` (and after each comma).
+fn filter_options(partial: &str) -> Vec<String> {
+    match partial.to_ascii_lowercase().strip_prefix("kind:") {
+        Some(list) => {
+            let done = match list.rfind(',') {
+                Some(i) => &partial[..5 + i + 1],
+                None => &partial[..5],
+            };
+            EntryKind::ALL
+                .iter()
+                .map(|k| format!("{done}{}", k.as_str()))
+                .collect()
+        }
+        None => ["kind:", "author:"].map(String::from).to_vec(),
     }
 }
 
@@ -655,6 +789,63 @@ mod tests {
                 .contains("open an incident first")
         );
         assert_eq!(complete("ru", &[]), ["runbook "]);
+    }
+
+    #[test]
+    fn parses_the_record_commands() {
+        let c = ctx(Some(2));
+        assert_eq!(parse("pm", &c).unwrap(), Intent::Postmortem(IncidentRef(2)));
+        assert_eq!(
+            parse("postmortem INC-5", &c).unwrap(),
+            Intent::Postmortem(IncidentRef(5))
+        );
+        assert_eq!(
+            parse("update Checkout is back", &c).unwrap(),
+            Intent::Update {
+                incident: IncidentRef(2),
+                text: "Checkout is back".into()
+            }
+        );
+        assert_eq!(
+            parse("action Alert on pool use @bob due:2026-03-21", &c).unwrap(),
+            Intent::Send(Command::AddActionItem {
+                incident: IncidentRef(2),
+                text: "Alert on pool use".into(),
+                owner: "bob".into(),
+                due: chrono::NaiveDate::from_ymd_opt(2026, 3, 21),
+            })
+        );
+        assert!(
+            parse("action", &c)
+                .unwrap_err()
+                .contains("the text is missing")
+        );
+        assert_eq!(
+            parse("waive duplicate", &c).unwrap(),
+            Intent::Send(Command::WaivePostmortem {
+                incident: IncidentRef(2),
+                reason: "duplicate".into()
+            })
+        );
+        assert_eq!(
+            parse("export json", &c).unwrap(),
+            Intent::Export {
+                incident: IncidentRef(2),
+                format: crate::cli::ExportFormat::Json
+            }
+        );
+        assert_eq!(
+            parse("system off", &c).unwrap(),
+            Intent::System(Some(false))
+        );
+        assert_eq!(parse("system", &c).unwrap(), Intent::System(None));
+        assert!(parse("system maybe", &c).unwrap_err().contains("on|off"));
+        assert_eq!(complete("export ", &[]), ["export md", "export json"]);
+        assert_eq!(
+            complete("filter kind:decision,hy", &[]),
+            ["filter kind:decision,hypothesis"]
+        );
+        assert_eq!(complete("filter a", &[]), ["filter author:"]);
     }
 
     #[test]

@@ -106,10 +106,14 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Some(inc) => render_room(app, theme, inc, main, buf),
             None => Paragraph::new(format!("{r} is not in the feed (yet)")).render(main, buf),
         },
+        Screen::Metrics => super::metrics_view::render(app, theme, main, buf),
     }
     render_status(app, theme, status, buf);
     match app.mode {
         Mode::Runbook => render_runbook(app, theme, main, buf),
+        Mode::History => super::timeline::render_history(app, theme, main, buf),
+        Mode::UpdateForm => super::update_form::render(app, theme, main, buf),
+        Mode::Postmortem => super::pm_editor::render(app, theme, main, buf),
         Mode::Palette => render_palette(app, theme, area, buf),
         Mode::Help => render_help(app, theme, area, buf),
         Mode::ConfirmQuit => render_confirm_quit(app, theme, area, buf),
@@ -616,10 +620,7 @@ fn escalation_panel(app: &App, theme: &Theme, inc: &Incident) -> Vec<Line<'stati
                         theme.timer_ok
                     },
                 ),
-                Span::styled(
-                    format!(" · {last} · u: in the scribe writes one"),
-                    theme.muted,
-                ),
+                Span::styled(format!(" · {last} · :update writes one"), theme.muted),
             ])
         } else {
             Line::from(vec![
@@ -630,7 +631,7 @@ fn escalation_panel(app: &App, theme: &Theme, inc: &Incident) -> Vec<Line<'stati
                 ),
                 Span::styled(
                     format!(
-                        " · due every {} · {last} · u: in the scribe writes one",
+                        " · due every {} · {last} · :update writes one",
                         period(every)
                     ),
                     theme.muted,
@@ -993,15 +994,19 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
     }
 
     // Timeline: only the visible rows.
-    let focused = app.mode == Mode::Normal;
+    let focused = matches!(app.mode, Mode::Normal | Mode::Search);
     let index = app.timelines.get(&r);
     let len = index.map_or(0, |t| t.rows.len());
+    let (total, tags) = super::timeline::title_parts(app, r, inc);
+    let needle = view.map_or("", |v| v.search.as_str());
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if focused { theme.focus } else { theme.border })
         .title(Span::styled(
             format!(
-                " Timeline · {len} entries{} ",
+                " Timeline · {len}{} entries{}{} ",
+                total.map(|t| format!(" of {t}")).unwrap_or_default(),
+                tags.iter().map(|t| format!(" · {t}")).collect::<String>(),
                 if cursor_set {
                     ""
                 } else {
@@ -1010,16 +1015,32 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
             ),
             if focused { theme.focus } else { theme.border },
         ))
-        .title_bottom(Span::styled(
-            format!(
-                " {} select · {} pin · {} newest · {} write ",
-                app.keymap.keys(Action::Up),
-                app.keymap.keys(Action::Pin),
-                app.keymap.keys(Action::Bottom),
-                app.keymap.keys(Action::Scribe),
-            ),
-            theme.muted,
-        ));
+        .title_bottom(if app.mode == Mode::Search {
+            Line::from(vec![
+                Span::styled(" /", theme.key),
+                Span::styled(format!("{}▏", clean(needle)), theme.input),
+                Span::styled(" enter keeps · esc clears ", theme.muted),
+            ])
+        } else if !needle.is_empty() {
+            Line::from(vec![
+                Span::styled(format!(" /{} ", clean(needle)), theme.key),
+                Span::styled("· n / N next / previous · esc clears ", theme.muted),
+            ])
+        } else {
+            Line::styled(
+                format!(
+                    " {} select · {} pin · {} history · {} search · {} system · {} newest · {} write ",
+                    app.keymap.keys(Action::Up),
+                    app.keymap.keys(Action::Pin),
+                    app.keymap.keys(Action::History),
+                    app.keymap.keys(Action::Filter),
+                    app.keymap.keys(Action::ToggleSystem),
+                    app.keymap.keys(Action::Bottom),
+                    app.keymap.keys(Action::Scribe),
+                ),
+                theme.muted,
+            )
+        });
     let inner = block.inner(timeline);
     block.render(timeline, buf);
     let detail = if cursor_set && inner.height > DETAIL_ROWS + 2 {
@@ -1051,19 +1072,31 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
                     Span::raw("  ")
                 },
                 Span::styled(format!("{:<11}", kind_label(e.kind)), kind_style),
-                Span::styled(
-                    format!("{:<12} ", truncate(&clean(&e.author), 12)),
-                    theme.muted,
-                ),
-                Span::styled(
-                    clean(&e.text),
-                    if e.kind == EntryKind::System {
-                        theme.muted
-                    } else {
-                        theme.text
-                    },
-                ),
             ];
+            let author = format!("{:<12} ", truncate(&clean(&e.author), 12));
+            let text_style = if e.kind == EntryKind::System {
+                theme.muted
+            } else {
+                theme.text
+            };
+            if needle.is_empty() {
+                spans.push(Span::styled(author, theme.muted));
+                spans.push(Span::styled(clean(&e.text), text_style));
+            } else {
+                use super::timeline::{highlight, hit_style};
+                spans.extend(highlight(
+                    author,
+                    needle,
+                    theme.muted,
+                    hit_style(theme.muted),
+                ));
+                spans.extend(highlight(
+                    clean(&e.text),
+                    needle,
+                    text_style,
+                    hit_style(text_style),
+                ));
+            }
             if e.supersedes.is_some() {
                 spans.push(Span::styled(" (corrected)", theme.muted));
             }
@@ -1087,8 +1120,21 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
     if detail > 0
         && let Some(e) = app.selected_entry(r).and_then(|id| inc.entry(id))
     {
+        let logged = if e.recorded_at != e.occurred_at {
+            format!(", logged {}", hhmm(app, e.recorded_at))
+        } else {
+            String::new()
+        };
+        let corrected = if e.supersedes.is_some() {
+            format!(
+                " (corrected: {} shows the history)",
+                app.keymap.keys(Action::History)
+            )
+        } else {
+            String::new()
+        };
         let text = format!(
-            " #{} {} by {} at {}: {}",
+            " #{} {} by {} at {}{logged}{corrected}: {}",
             e.id,
             kind_label(e.kind),
             clean(&e.author),
@@ -1390,6 +1436,20 @@ fn render_palette(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Span::styled(usage, theme.muted),
     ]))
     .render(line_area, buf);
+    // The palette covers the status line: an error (a line it could not run) shows above it.
+    let mut top = line_area.y;
+    if let Some(f) = app.flash.as_ref().filter(|f| f.level == Level::Error)
+        && top > area.y
+    {
+        top -= 1;
+        let err = Rect::new(area.x, top, area.width, 1);
+        Clear.render(err, buf);
+        Paragraph::new(Line::styled(
+            format!(" {} ", clean(&f.text)),
+            theme.banner_error,
+        ))
+        .render(err, buf);
+    }
     let shown: Vec<&String> = app.palette.completions.iter().take(8).collect();
     if shown.is_empty() {
         return;
@@ -1398,9 +1458,9 @@ fn render_palette(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let w = (shown.iter().map(|c| c.chars().count()).max().unwrap_or(10) as u16 + 4).max(24);
     let popup = Rect::new(
         area.x,
-        line_area.y.saturating_sub(h),
+        top.saturating_sub(h),
         w.min(area.width),
-        h.min(line_area.y),
+        h.min(top.saturating_sub(area.y)),
     );
     Clear.render(popup, buf);
     let lines: Vec<Line> = shown

@@ -1,0 +1,413 @@
+//! The comms lead's status update (`:update`): a small form — what is happening, the
+//! impact, what we are doing, when the next update comes — posted as one status-update
+//! entry, which restarts the update countdown. A cancelled form keeps its draft (per room)
+//! so `:update` reopens it; a refused post puts the draft back.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use tui_textarea::{CursorMove, TextArea};
+
+use super::app::{App, Effect, Level, Mode, Screen};
+use super::theme::Theme;
+use super::timeline::wrap_plain;
+use super::ui::clean;
+use crate::model::{Command, EntryKind, Incident, IncidentRef};
+
+/// The form's fields, in order.
+pub const LABELS: [&str; 4] = [
+    "What is happening",
+    "Impact",
+    "What we are doing",
+    "Next update in (minutes)",
+];
+
+const HAPPENING: usize = 0;
+const MINUTES: usize = 3;
+/// The longest promise of a next update: a day.
+const MAX_MINUTES: u64 = 24 * 60;
+
+/// A status update being written.
+#[derive(Clone)]
+pub struct UpdateForm {
+    pub fields: Vec<TextArea<'static>>,
+    /// The field that has the keys.
+    pub focus: usize,
+}
+
+impl UpdateForm {
+    pub fn new(minutes: u64) -> Self {
+        let mut fields: Vec<TextArea<'static>> = LABELS
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let mut t = TextArea::default();
+                t.set_placeholder_text(match i {
+                    0 => "e.g. Checkout fails for some customers",
+                    1 => "who is affected, and how badly",
+                    2 => "e.g. Rolling back deploy 4471",
+                    _ => "minutes",
+                });
+                t
+            })
+            .collect();
+        fields[MINUTES].insert_str(minutes.to_string());
+        UpdateForm { fields, focus: 0 }
+    }
+
+    /// A field's text on one line, trimmed.
+    pub fn value(&self, i: usize) -> String {
+        self.fields
+            .get(i)
+            .map(|f| f.lines().join(" ").trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Nothing written in the three text fields.
+    pub fn is_blank(&self) -> bool {
+        (0..MINUTES).all(|i| self.value(i).is_empty())
+    }
+
+    /// Sets a field's text, cursor at its end.
+    pub fn set(&mut self, i: usize, text: &str) {
+        if let Some(f) = self.fields.get_mut(i) {
+            let mut t = TextArea::new(vec![text.to_string()]);
+            t.set_placeholder_text(f.placeholder_text().to_string());
+            t.move_cursor(CursorMove::End);
+            *f = t;
+        }
+    }
+
+    /// The entry's text, or the field to fix and why.
+    pub fn compose(&self, now: DateTime<Utc>, tz: FixedOffset) -> Result<String, (usize, String)> {
+        let happening = self.value(HAPPENING);
+        if happening.is_empty() {
+            return Err((HAPPENING, "say what is happening first".into()));
+        }
+        let minutes = self
+            .value(MINUTES)
+            .parse::<u64>()
+            .ok()
+            .filter(|m| (1..=MAX_MINUTES).contains(m))
+            .ok_or_else(|| {
+                (
+                    MINUTES,
+                    format!("next update: a number of minutes from 1 to {MAX_MINUTES}, e.g. 15"),
+                )
+            })?;
+        let mut parts = Vec::new();
+        for (i, label) in LABELS.iter().enumerate().take(MINUTES) {
+            let v = self.value(i);
+            if !v.is_empty() {
+                parts.push(format!("{label}: {}", sentence(&v)));
+            }
+        }
+        let next = (now + Duration::minutes(minutes as i64)).with_timezone(&tz);
+        parts.push(format!(
+            "Next update: {} {} (in {minutes} min).",
+            next.format("%H:%M"),
+            zone_label(tz)
+        ));
+        Ok(parts.join(" "))
+    }
+}
+
+/// Ends the text with a full stop unless it already ends a sentence.
+fn sentence(s: &str) -> String {
+    if s.ends_with(['.', '!', '?']) {
+        s.to_string()
+    } else {
+        format!("{s}.")
+    }
+}
+
+/// `UTC`, `UTC+2`, `UTC-5`, `UTC+5:30`: the console's zone as readers elsewhere need it.
+pub fn zone_label(tz: FixedOffset) -> String {
+    let secs = tz.local_minus_utc();
+    if secs == 0 {
+        return "UTC".into();
+    }
+    let sign = if secs < 0 { '-' } else { '+' };
+    let (h, m) = (secs.abs() / 3600, (secs.abs() % 3600) / 60);
+    if m == 0 {
+        format!("UTC{sign}{h}")
+    } else {
+        format!("UTC{sign}{h}:{m:02}")
+    }
+}
+
+/// The promised next update, in minutes: the incident's cadence, else 30.
+pub fn default_minutes(inc: &Incident) -> u64 {
+    inc.update_every_secs
+        .map(|s| s.div_ceil(60).clamp(1, MAX_MINUTES))
+        .unwrap_or(30)
+}
+
+impl App {
+    /// `:update`: the form for `r` (its room opens), with the kept draft if there is one.
+    pub(super) fn open_update_form(&mut self, r: IncidentRef, prefill: &str, fx: &mut Vec<Effect>) {
+        let Some(minutes) = self.replica.state.incident(r).map(default_minutes) else {
+            self.flash(Level::Error, format!("{r} does not exist"));
+            return;
+        };
+        if self.screen != Screen::Room(r) {
+            self.open_room(r, fx);
+        }
+        let view = self.rooms.entry(r).or_default();
+        let form = view.update.get_or_insert_with(|| UpdateForm::new(minutes));
+        if !prefill.trim().is_empty() && form.value(HAPPENING).is_empty() {
+            form.set(HAPPENING, prefill.trim());
+        }
+        self.mode = Mode::UpdateForm;
+    }
+
+    fn update_room(&self) -> Option<IncidentRef> {
+        match self.screen {
+            Screen::Room(r) => self.rooms.get(&r)?.update.as_ref().map(|_| r),
+            _ => None,
+        }
+    }
+
+    /// Keys while the form is open: they edit it, move between its fields, post it, or
+    /// close it (keeping the draft). Nothing else.
+    pub(super) fn update_form_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let Some(r) = self.update_room() else {
+            self.mode = Mode::Normal;
+            return;
+        };
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut()) else {
+            return;
+        };
+        let last = LABELS.len() - 1;
+        match k.code {
+            KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                if form.is_blank() {
+                    if let Some(v) = self.rooms.get_mut(&r) {
+                        v.update = None;
+                    }
+                } else {
+                    self.flash(
+                        Level::Info,
+                        format!("{r}: status update draft kept · :update reopens it"),
+                    );
+                }
+            }
+            KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % LABELS.len(),
+            KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + last) % LABELS.len(),
+            KeyCode::Enter if form.focus < last && !ctrl => form.focus += 1,
+            KeyCode::Enter => self.post_update(r, fx),
+            KeyCode::Char('s') if ctrl => self.post_update(r, fx),
+            _ => {
+                let i = form.focus;
+                form.fields[i].input(k);
+            }
+        }
+    }
+
+    pub(super) fn update_form_paste(&mut self, text: &str) {
+        if let Some(r) = self.update_room()
+            && let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut())
+        {
+            let i = form.focus;
+            form.fields[i].insert_str(text.replace(['\r', '\n'], " "));
+        }
+    }
+
+    fn post_update(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
+        let (now, tz) = (self.now, self.tz);
+        let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut()) else {
+            return;
+        };
+        match form.compose(now, tz) {
+            Ok(text) => {
+                let draft = form.clone();
+                let id = self.send(
+                    Command::AddEntry {
+                        incident: r,
+                        entry_kind: EntryKind::StatusUpdate,
+                        text,
+                        occurred_at: None,
+                    },
+                    format!("{r}: status update"),
+                    fx,
+                );
+                let view = self.rooms.entry(r).or_default();
+                view.update = None;
+                view.update_sent = Some((id, draft));
+                // Follow the newest entry: the update appears at the bottom.
+                view.cursor = None;
+                self.keep_cursor_visible(r);
+                self.mode = Mode::Normal;
+            }
+            Err((field, why)) => {
+                form.focus = field;
+                self.flash(Level::Error, why);
+            }
+        }
+    }
+
+    /// The status update sent as `id` was refused: its draft comes back (unless a new one
+    /// was started meanwhile) so nothing typed is lost.
+    pub(super) fn update_refused(&mut self, id: &str) {
+        for (r, v) in self.rooms.iter_mut() {
+            if v.update_sent.as_ref().is_some_and(|(sent, _)| sent == id)
+                && let Some((_, draft)) = v.update_sent.take()
+            {
+                if v.update.is_none() {
+                    v.update = Some(draft);
+                    tracing::info!("{r}: refused status update kept as a draft");
+                }
+                return;
+            }
+        }
+    }
+
+    /// The status update sent as `id` was recorded.
+    pub(super) fn update_posted(&mut self, id: &str) -> bool {
+        let found = self
+            .rooms
+            .iter_mut()
+            .find(|(_, v)| v.update_sent.as_ref().is_some_and(|(sent, _)| sent == id));
+        match found {
+            Some((r, v)) => {
+                v.update_sent = None;
+                let r = *r;
+                self.flash(
+                    Level::Info,
+                    format!("{r}: status update posted · the update countdown restarts"),
+                );
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The form over the room.
+pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let Screen::Room(r) = app.screen else { return };
+    let Some(form) = app.rooms.get(&r).and_then(|v| v.update.as_ref()) else {
+        return;
+    };
+    let inc = app.replica.state.incident(r);
+    let width = area.width.min(96);
+    let inner_w = width.saturating_sub(2);
+    let preview: Vec<String> = match form.compose(app.now, app.tz) {
+        Ok(t) => wrap_plain(&clean(&t), inner_w.saturating_sub(2) as usize),
+        Err((_, why)) => vec![format!("({why})")],
+    };
+    let preview_rows = preview.len().min(5) as u16;
+    let height = (1 + 3 * LABELS.len() as u16 + 1 + preview_rows + 2).min(area.height);
+    let popup = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + area.height.saturating_sub(height) / 2,
+        width,
+        height,
+    );
+    Clear.render(popup, buf);
+    let title = match inc {
+        Some(i) => format!(" Status update · {r} · {} ", clean(&i.title)),
+        None => format!(" Status update · {r} "),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focus)
+        .title(Span::styled(title, theme.focus))
+        .title_bottom(Span::styled(
+            " tab/shift-tab fields · enter on the last field or ctrl-s posts · esc keeps the draft ",
+            theme.muted,
+        ));
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let mut y = inner.y;
+    let bottom = inner.y + inner.height;
+    let last = inc
+        .and_then(|i| i.last_status_update)
+        .map(|t| {
+            format!(
+                "last update {} ago",
+                super::ui::fmt_age((app.now - t).num_seconds())
+            )
+        })
+        .unwrap_or_else(|| "no status update yet".into());
+    Paragraph::new(Line::styled(
+        format!(" Posted on the timeline as a status update · {last}"),
+        theme.muted,
+    ))
+    .render(Rect::new(inner.x, y, inner.width, 1), buf);
+    y += 1;
+    for (i, label) in LABELS.iter().enumerate() {
+        if y + 3 > bottom {
+            break;
+        }
+        let focused = i == form.focus;
+        let field = Rect::new(inner.x, y, inner.width, 3);
+        let b = Block::default()
+            .borders(Borders::ALL)
+            .border_style(if focused { theme.focus } else { theme.border })
+            .title(Span::styled(
+                format!(" {label} "),
+                if focused { theme.focus } else { theme.muted },
+            ));
+        let fi = b.inner(field);
+        b.render(field, buf);
+        let mut ta = form.fields[i].clone();
+        ta.set_style(theme.input);
+        ta.set_cursor_line_style(Style::default());
+        ta.set_placeholder_style(theme.muted);
+        if !focused {
+            ta.set_cursor_style(Style::default());
+        }
+        ta.render(fi, buf);
+        y += 3;
+    }
+    if y < bottom {
+        let mut lines = vec![Line::styled(" Preview:", theme.title)];
+        lines.extend(
+            preview
+                .into_iter()
+                .take(preview_rows as usize)
+                .map(|l| Line::styled(format!("  {l}"), theme.text)),
+        );
+        Paragraph::new(lines).render(Rect::new(inner.x, y, inner.width, bottom - y), buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn composes_the_update_text() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 10, 2, 30, 0).unwrap();
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let mut f = UpdateForm::new(15);
+        assert_eq!(f.compose(now, utc).unwrap_err().0, 0);
+        f.set(0, "Checkout fails for some customers");
+        f.set(2, "Rolling back deploy 4471.");
+        assert_eq!(
+            f.compose(now, utc).unwrap(),
+            "What is happening: Checkout fails for some customers. What we are doing: \
+             Rolling back deploy 4471. Next update: 02:45 UTC (in 15 min)."
+        );
+        let plus2 = FixedOffset::east_opt(2 * 3600).unwrap();
+        assert!(
+            f.compose(now, plus2)
+                .unwrap()
+                .ends_with("Next update: 04:45 UTC+2 (in 15 min).")
+        );
+        f.set(3, "0");
+        assert_eq!(f.compose(now, utc).unwrap_err().0, 3);
+        assert_eq!(
+            zone_label(FixedOffset::west_opt(5 * 3600 + 1800).unwrap()),
+            "UTC-5:30"
+        );
+    }
+}
