@@ -59,6 +59,7 @@ fn history(entries: usize) -> State {
                     60 + i % 40
                 ),
                 occurred_at: at,
+                next_update_secs: None,
             },
             at,
         );

@@ -53,6 +53,7 @@ fn note(inc: IncidentRef, kind: EntryKind, text: &str) -> Act {
         entry_kind: kind,
         text: text.to_string(),
         occurred_at: None,
+        next_update_secs: None,
     })
 }
 
@@ -178,6 +179,7 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
                 text: "impact started: first 5xx on payments-api (from the load balancer logs)"
                     .into(),
                 occurred_at: Some(now - chrono::Duration::minutes(4)),
+                next_update_secs: None,
             }),
         ),
         s(

@@ -84,6 +84,7 @@ impl History {
                 entry_kind: kind,
                 text: text.into(),
                 occurred_at: None,
+                next_update_secs: None,
             },
         )[0]
     }
@@ -298,6 +299,7 @@ fn the_room_shows_header_roles_timeline_and_an_overdue_target() {
             entry_kind: EntryKind::Note,
             text: "impact started".into(),
             occurred_at: Some(t0() - Duration::minutes(8)),
+            next_update_secs: None,
         },
     );
     let mut app = live_app(&h, t0() + Duration::minutes(7) + Duration::seconds(30));
@@ -410,7 +412,8 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
             incident: IncidentRef(1),
             entry_kind: EntryKind::Decision,
             text: "roll back 4471".into(),
-            occurred_at: None
+            occurred_at: None,
+            next_update_secs: None,
         }
     );
     // Alt-Enter makes a new line instead of recording.
@@ -1636,6 +1639,7 @@ fn the_status_update_form_posts_one_entry_and_keeps_a_cancelled_draft() {
             entry_kind: EntryKind::StatusUpdate,
             text: text.into(),
             occurred_at: None,
+            next_update_secs: Some(15 * 60),
         }]
     );
     assert_eq!(app.mode, Mode::Normal);

@@ -105,6 +105,7 @@ impl History {
                 entry_kind: kind,
                 text: text.into(),
                 occurred_at: None,
+                next_update_secs: None,
             },
         )[0]
     }
@@ -569,6 +570,7 @@ fn the_plain_text_briefing_and_text_from_the_feed_are_safe() {
             entry_kind: EntryKind::Hypothesis,
             text: "evil \u{1b}[2J | *bold* [link](x)\nsecond line".into(),
             occurred_at: now(),
+            next_update_secs: None,
         },
     );
     let s = schedules();

@@ -705,6 +705,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                     entry_kind: kind,
                     text,
                     occurred_at,
+                    next_update_secs: None,
                 })
                 .await?;
             println!(

@@ -165,6 +165,7 @@ mod tests {
             entry_kind: crate::model::EntryKind::Note,
             text: t.into(),
             occurred_at: None,
+            next_update_secs: None,
         };
         ob.push("b-2", &c("first"), None).unwrap();
         ob.push("a-1", &c("second"), Some("feed-a")).unwrap();

@@ -57,6 +57,10 @@ pub enum Command {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         occurred_at: Option<DateTime<Utc>>,
+        /// Status updates only: when the next one is promised, in seconds from now (the
+        /// countdown follows it instead of the policy's cadence).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_update_secs: Option<u64>,
     },
     /// Supersede an entry; fields left out keep the original's value.
     CorrectEntry {

@@ -71,6 +71,9 @@ pub enum EventKind {
         entry_kind: EntryKind,
         text: String,
         occurred_at: DateTime<Utc>,
+        /// Status updates: the next one is promised this many seconds after this event.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_update_secs: Option<u64>,
     },
     /// A correction: a new entry (id = this event's seq) that supersedes `entry`, which stays.
     EntryCorrected {

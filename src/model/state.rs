@@ -90,6 +90,9 @@ pub struct Incident {
     /// Alerts received for it (triggers, including the one that opened it).
     #[serde(default)]
     pub alert_count: u32,
+    /// When the last status update promised the next one, if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_update_at: Option<DateTime<Utc>>,
     /// How often the comms lead owes a status update, by the policy for its severity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_every_secs: Option<u64>,
@@ -199,10 +202,14 @@ impl Incident {
     /// When the next status update is due (cadence counted from the last update, or from
     /// the declaration before the first one).
     pub fn next_update_due(&self) -> Option<DateTime<Utc>> {
-        let every = self.update_every_secs?;
         if !self.is_active() {
             return None;
         }
+        // The comms lead's own promise ("next update in 10 minutes") wins over the policy.
+        if let Some(at) = self.next_update_at {
+            return Some(at);
+        }
+        let every = self.update_every_secs?;
         let from = self.last_status_update.unwrap_or(self.declared_at);
         Some(from + super::escalation::secs(every))
     }
@@ -376,17 +383,31 @@ impl State {
                 entry_kind,
                 text,
                 occurred_at,
+                next_update_secs,
                 ..
             } => {
                 check_writable_kind(*entry_kind)?;
                 let text = validate::text("entry text", text, MAX_ENTRY, true)?;
                 let occurred_at = occurred_at.unwrap_or(now);
                 validate::past_time("occurred-at", occurred_at, now)?;
+                if let Some(n) = next_update_secs {
+                    if *entry_kind != EntryKind::StatusUpdate {
+                        return Err(Rejection::invalid(
+                            "next_update_secs belongs to status updates only",
+                        ));
+                    }
+                    if !(60..=24 * 3600).contains(n) {
+                        return Err(Rejection::invalid(format!(
+                            "the next update in {n} s: give 1 minute to 24 hours"
+                        )));
+                    }
+                }
                 vec![E::EntryAdded {
                     incident: r,
                     entry_kind: *entry_kind,
                     text,
                     occurred_at,
+                    next_update_secs: *next_update_secs,
                 }]
             }
             C::CorrectEntry {
@@ -667,6 +688,7 @@ impl State {
                 entry_kind: EntryKind::Note,
                 text,
                 occurred_at: now,
+                next_update_secs: None,
             });
             if ic {
                 events.push(EventKind::RoleAssigned {
@@ -726,6 +748,7 @@ impl State {
                 alert_key: alert_key.clone(),
                 alert_count: 0,
                 update_every_secs: None,
+                next_update_at: None,
                 runbook: None,
                 runbook_done: BTreeSet::new(),
                 last_progress_at: ev.at,
@@ -822,10 +845,13 @@ impl State {
                 entry_kind,
                 text,
                 occurred_at,
+                next_update_secs,
                 ..
             } => {
                 if *entry_kind == EntryKind::StatusUpdate {
                     inc.last_status_update = Some(ev.at);
+                    inc.next_update_at =
+                        next_update_secs.map(|n| ev.at + super::escalation::secs(n));
                 }
                 inc.push_entry(ev, *entry_kind, text.clone(), *occurred_at);
             }

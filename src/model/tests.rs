@@ -45,6 +45,18 @@ impl Log {
         self.run(actor, cmd).unwrap()
     }
 
+    /// Records what the server itself would (the engine's events).
+    fn apply_kind(&mut self, kind: EventKind) {
+        let ev = Event {
+            seq: self.state.seq + 1,
+            at: self.now,
+            actor: "warroom".into(),
+            kind,
+        };
+        self.state.apply(&ev).unwrap();
+        self.events.push(ev);
+    }
+
     fn err(&mut self, cmd: Command) -> Rejection {
         let before = self.state.clone();
         let e = self.run("alice", cmd).unwrap_err();
@@ -76,6 +88,7 @@ fn note(n: u32, text: &str) -> Command {
         entry_kind: EntryKind::Note,
         text: text.into(),
         occurred_at: None,
+        next_update_secs: None,
     }
 }
 
@@ -234,6 +247,7 @@ fn backdated_entries_sort_by_occurrence_and_keep_recorded_time() {
             entry_kind: EntryKind::Note,
             text: "impact started".into(),
             occurred_at: Some(t0() - Duration::minutes(8)),
+            next_update_secs: None,
         },
     )[..] else {
         panic!()
@@ -468,6 +482,7 @@ fn rejections_name_the_problem() {
                 entry_kind: EntryKind::System,
                 text: "x".into(),
                 occurred_at: None,
+                next_update_secs: None,
             },
             RejectCode::Invalid,
             "recorded by warroom itself",
@@ -478,6 +493,7 @@ fn rejections_name_the_problem() {
                 entry_kind: EntryKind::Note,
                 text: "x".into(),
                 occurred_at: Some(t0() + Duration::minutes(30)),
+                next_update_secs: None,
             },
             RejectCode::Invalid,
             "is in the future",
@@ -722,6 +738,7 @@ fn every_event_kind_round_trips_through_json() {
             entry_kind: EntryKind::Decision,
             text: "x".into(),
             occurred_at: t - Duration::minutes(3),
+            next_update_secs: None,
         },
         EventKind::EntryCorrected {
             incident: r,
@@ -995,4 +1012,49 @@ fn accepting_a_handoff_records_it_everywhere_and_takes_the_ic_role() {
     );
     let e = log.err(Command::AcceptHandoff { from: "".into() });
     assert!(e.message.contains("outgoing person is empty"), "{e}");
+}
+
+#[test]
+fn a_status_update_may_promise_when_the_next_one_comes() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 1));
+    log.apply_kind(EventKind::CadenceSet {
+        incident: INC1,
+        every_secs: Some(15 * 60),
+    });
+    let declared = log.inc(1).declared_at;
+    assert_eq!(
+        log.inc(1).next_update_due(),
+        Some(declared + Duration::minutes(15))
+    );
+    let update = |next: Option<u64>| Command::AddEntry {
+        incident: INC1,
+        entry_kind: EntryKind::StatusUpdate,
+        text: "Rolling back.".into(),
+        occurred_at: None,
+        next_update_secs: next,
+    };
+    log.ok("carol", update(Some(10 * 60)));
+    let at = log.inc(1).last_status_update.unwrap();
+    assert_eq!(
+        log.inc(1).next_update_due(),
+        Some(at + Duration::minutes(10))
+    );
+    // Without a promise, the policy's cadence counts again from the update.
+    log.ok("carol", update(None));
+    let at = log.inc(1).last_status_update.unwrap();
+    assert_eq!(
+        log.inc(1).next_update_due(),
+        Some(at + Duration::minutes(15))
+    );
+    let e = log.err(update(Some(5)));
+    assert!(e.message.contains("1 minute to 24 hours"), "{e}");
+    let e = log.err(Command::AddEntry {
+        incident: INC1,
+        entry_kind: EntryKind::Note,
+        text: "x".into(),
+        occurred_at: None,
+        next_update_secs: Some(600),
+    });
+    assert!(e.message.contains("status updates only"), "{e}");
 }

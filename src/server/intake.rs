@@ -210,6 +210,7 @@ fn decide_one(
                     entry_kind: EntryKind::System,
                     text: verdict.summary(),
                     occurred_at: now,
+                    next_update_secs: None,
                 },
             )?;
             if let Some(started) = alert.started_at {
@@ -245,6 +246,7 @@ fn decide_one(
                         entry_kind: EntryKind::System,
                         text: cut(&format!("alert details: {}", facts.join(", ")), 3000),
                         occurred_at: now,
+                        next_update_secs: None,
                     },
                 )?;
             }

@@ -1124,6 +1124,7 @@ impl App {
                                 entry_kind: line.kind,
                                 text: line.text,
                                 occurred_at: line.occurred_at,
+                                next_update_secs: None,
                             },
                             format!("{r}: {short}"),
                             fx,

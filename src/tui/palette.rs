@@ -287,6 +287,7 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
                 entry_kind: l.kind,
                 text: l.text,
                 occurred_at: l.occurred_at,
+                next_update_secs: None,
             })
         }
         "ack" => Intent::Send(Command::Acknowledge {

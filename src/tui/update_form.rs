@@ -83,6 +83,14 @@ impl UpdateForm {
     }
 
     /// The entry's text, or the field to fix and why.
+    /// The promised minutes until the next update, when valid.
+    pub fn minutes(&self) -> Option<u64> {
+        self.value(MINUTES)
+            .parse::<u64>()
+            .ok()
+            .filter(|m| (1..=MAX_MINUTES).contains(m))
+    }
+
     pub fn compose(&self, now: DateTime<Utc>, tz: FixedOffset) -> Result<String, (usize, String)> {
         let happening = self.value(HAPPENING);
         if happening.is_empty() {
@@ -227,12 +235,14 @@ impl App {
         match form.compose(now, tz) {
             Ok(text) => {
                 let draft = form.clone();
+                let next_update_secs = form.minutes().map(|m| m * 60);
                 let id = self.send(
                     Command::AddEntry {
                         incident: r,
                         entry_kind: EntryKind::StatusUpdate,
                         text,
                         occurred_at: None,
+                        next_update_secs,
                     },
                     format!("{r}: status update"),
                     fx,
