@@ -424,3 +424,60 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         "INC-2 is now closed\n"
     );
 }
+
+#[test]
+fn a_scribe_corrects_an_entry_and_both_versions_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    ok(warroom(
+        &s,
+        "alice",
+        &["declare", "Checkout errors", "-s", "3"],
+    ));
+    let out = ok(warroom(
+        &s,
+        "lee",
+        &["note", "INC-1", "error rate back under 1% at 02:17"],
+    ));
+    let entry = out
+        .trim()
+        .strip_prefix("INC-1: entry ")
+        .and_then(|r| r.strip_suffix(" recorded"))
+        .unwrap()
+        .to_string();
+    let out = ok(warroom(
+        &s,
+        "lee",
+        &[
+            "correct",
+            "INC-1",
+            &entry,
+            "error rate back under 1% at 02:19",
+            "--kind",
+            "decision",
+        ],
+    ));
+    assert!(
+        out.starts_with(&format!("INC-1: entry {entry} corrected by entry ")),
+        "{out}"
+    );
+    let out = warroom(&s, "lee", &["correct", "INC-1", &entry]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("say what to correct"));
+    // The original was already corrected: the server says which entry to correct instead.
+    let out = warroom(&s, "lee", &["correct", "INC-1", &entry, "again"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already corrected"));
+    let state: Value =
+        serde_json::from_str(&ok(warroom(&s, "carol", &["incidents", "--json"]))).unwrap();
+    let entries = state["incidents"][0]["entries"].as_array().unwrap();
+    let old = entries
+        .iter()
+        .find(|e| e["id"].to_string() == entry)
+        .unwrap();
+    let new = entries.iter().find(|e| e["supersedes"] == n).unwrap();
+    assert_eq!(old["superseded_by"], new["id"]);
+    assert_eq!(new["kind"], "decision");
+    assert_eq!(new["text"], "error rate back under 1% at 02:19");
+}

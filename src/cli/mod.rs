@@ -129,6 +129,21 @@ pub enum Cmd {
         #[arg(long, default_value = "note", value_parser = parse_kind)]
         kind: EntryKind,
     },
+    /// Correct a timeline entry: a new entry supersedes it; the original stays in its history.
+    Correct {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// The entry's number (its id, as `warroom events` and the console show it).
+        entry: u64,
+        /// The corrected text (left out: keep the text).
+        text: Option<String>,
+        /// When it happened: HH:MM (today, local time) or RFC 3339.
+        #[arg(long)]
+        at: Option<String>,
+        /// note, decision, action, hypothesis, ruled_out, status_update.
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<EntryKind>,
+    },
     /// Acknowledge an incident (stops its escalation).
     Ack {
         #[arg(value_parser = parse_ref)]
@@ -710,6 +725,34 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 .await?;
             println!(
                 "{incident}: entry {} recorded",
+                seqs.first().copied().unwrap_or(0)
+            );
+        }
+        Cmd::Correct {
+            incident,
+            entry,
+            text,
+            at,
+            kind,
+        } => {
+            let occurred_at = match at {
+                Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
+                None => None,
+            };
+            if text.is_none() && occurred_at.is_none() && kind.is_none() {
+                bail!("say what to correct: the text, --at or --kind");
+            }
+            let (seqs, _) = s
+                .run(Command::CorrectEntry {
+                    incident,
+                    entry,
+                    text,
+                    entry_kind: kind,
+                    occurred_at,
+                })
+                .await?;
+            println!(
+                "{incident}: entry {entry} corrected by entry {}",
                 seqs.first().copied().unwrap_or(0)
             );
         }

@@ -15,7 +15,13 @@ use crate::report::metrics;
 
 /// Draws the metrics screen into `area`.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let m = metrics::compute(&app.replica.state, None, None, None, app.now);
+    let m = metrics::compute(
+        &app.replica.state,
+        None,
+        app.schedules.first(),
+        None,
+        app.now,
+    );
     let mut lines: Vec<Line> = vec![Line::from(vec![
         Span::styled(" warroom ", theme.title),
         Span::styled(format!("· metrics · {}", metrics::heading(&m)), theme.text),

@@ -59,6 +59,11 @@ pub const COMMANDS: &[PaletteEntry] = &[
         help: "pin the selected (or numbered) entry",
     },
     PaletteEntry {
+        name: "correct",
+        usage: "correct [ENTRY] [@HH:MM] [d:|a:|h:|r:|u:|n:] TEXT",
+        help: "supersede the selected (or numbered) entry; the original stays in its history",
+    },
+    PaletteEntry {
         name: "unpin",
         usage: "unpin [ENTRY]",
         help: "unpin an entry",
@@ -344,6 +349,58 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
                 incident: incident()?,
                 entry: entry_id,
                 pinned: entry.name == "pin",
+            })
+        }
+        "correct" => {
+            let (first, tail) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let numbered = first
+                .trim_start_matches('#')
+                .parse::<u64>()
+                .ok()
+                .filter(|_| !first.is_empty());
+            let (entry_id, body) = match numbered {
+                Some(n) => (n, tail.trim()),
+                None => (
+                    ctx.entry
+                        .ok_or("select a timeline entry first (↑/↓), or give its number")?,
+                    rest,
+                ),
+            };
+            if body.is_empty() {
+                return Err("say what the entry should read (or @HH:MM for its time)".into());
+            }
+            // Only a time (`@01:52`) or only a kind (`d:`) is a correction too: the scribe's
+            // parser wants text, so give it a placeholder and drop it again.
+            let line = match super::scribe::parse(body, ctx.now, ctx.tz) {
+                Ok(l) => l,
+                Err(e) => {
+                    let mut l = super::scribe::parse(&format!("{body} \u{1}"), ctx.now, ctx.tz)
+                        .map_err(|_| e)?;
+                    l.text = l.text.replace('\u{1}', "");
+                    l
+                }
+            };
+            // A kind prefix given (even `n:`) changes the kind; none keeps the entry's own.
+            let explicit_kind = line.kind != EntryKind::Note || {
+                let mut b = body.trim_start();
+                while let Some(after) = b.strip_prefix('@') {
+                    b = after
+                        .split_once(char::is_whitespace)
+                        .map_or("", |(_, t)| t.trim_start());
+                }
+                let b = b.to_ascii_lowercase();
+                b.starts_with("n:") || b.starts_with("note:")
+            };
+            let text = line.text.trim();
+            if text.is_empty() && line.occurred_at.is_none() && !explicit_kind {
+                return Err("say what the entry should read (or @HH:MM for its time)".into());
+            }
+            Intent::Send(Command::CorrectEntry {
+                incident: incident()?,
+                entry: entry_id,
+                text: (!text.is_empty()).then(|| text.to_string()),
+                entry_kind: explicit_kind.then_some(line.kind),
+                occurred_at: line.occurred_at,
             })
         }
         "milestone" => {
@@ -790,6 +847,54 @@ mod tests {
                 .contains("open an incident first")
         );
         assert_eq!(complete("ru", &[]), ["runbook "]);
+    }
+
+    #[test]
+    fn parses_corrections() {
+        let mut c = ctx(Some(2));
+        c.entry = Some(7);
+        assert_eq!(
+            parse("correct Error rate back under 1% at 02:19", &c).unwrap(),
+            Intent::Send(Command::CorrectEntry {
+                incident: IncidentRef(2),
+                entry: 7,
+                text: Some("Error rate back under 1% at 02:19".into()),
+                entry_kind: None,
+                occurred_at: None,
+            })
+        );
+        match parse("correct #9 d: roll back", &c).unwrap() {
+            Intent::Send(Command::CorrectEntry {
+                entry,
+                entry_kind,
+                text,
+                ..
+            }) => {
+                assert_eq!(entry, 9);
+                assert_eq!(entry_kind, Some(EntryKind::Decision));
+                assert_eq!(text.as_deref(), Some("roll back"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse("correct 9 @01:52", &c).unwrap() {
+            Intent::Send(Command::CorrectEntry {
+                text,
+                occurred_at,
+                entry_kind,
+                ..
+            }) => {
+                assert_eq!(text, None);
+                assert_eq!(entry_kind, None);
+                assert!(occurred_at.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        c.entry = None;
+        assert!(
+            parse("correct some text", &c)
+                .unwrap_err()
+                .contains("select a timeline entry")
+        );
     }
 
     #[test]
