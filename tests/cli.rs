@@ -472,10 +472,8 @@ fn a_scribe_corrects_an_entry_and_both_versions_stay() {
     let state: Value =
         serde_json::from_str(&ok(warroom(&s, "carol", &["incidents", "--json"]))).unwrap();
     let entries = state["incidents"][0]["entries"].as_array().unwrap();
-    let old = entries
-        .iter()
-        .find(|e| e["id"].to_string() == entry)
-        .unwrap();
+    let n: u64 = entry.parse().unwrap();
+    let old = entries.iter().find(|e| e["id"] == n).unwrap();
     let new = entries.iter().find(|e| e["supersedes"] == n).unwrap();
     assert_eq!(old["superseded_by"], new["id"]);
     assert_eq!(new["kind"], "decision");
