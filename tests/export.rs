@@ -66,7 +66,8 @@ async fn script(server: &RunningServer, clock: &FakeClock) {
         (
             400,
             "bob",
-            json!({"op": "add_entry", "incident": "INC-1", "entry_kind": "action", "text": "Rolling back deploy 4471", "occurred_at": at(2, 14)}),
+            // Backdated from the command line, as a script or a scribe would.
+            json!({"cli": ["note", "INC-1", "Rolling back deploy 4471", "--kind", "action", "--at", at(2, 14)]}),
         ),
         (
             401,
@@ -156,6 +157,29 @@ async fn script(server: &RunningServer, clock: &FakeClock) {
     ];
     for (offset, who, cmd) in steps {
         clock.set(t0() + Duration::seconds(offset));
+        if let Some(args) = cmd["cli"].as_array() {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            let addr = server.addr.to_string();
+            let who = who.to_string();
+            let out = tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+                    .args(&args)
+                    .args(["--server", &addr, "--name", &who])
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
         let c = people.get_mut(who).unwrap();
         let answer = c.command(cmd.clone()).await;
         assert_eq!(answer["type"], "ok", "{who}: {cmd}: {answer}");
