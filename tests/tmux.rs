@@ -219,7 +219,9 @@ fn two_consoles_share_a_live_war_room() {
     tmux.keys("alice", &["Escape"]);
     tmux.wait_for("alice", "Scribe · i tab to write");
     tmux.keys("alice", &["q"]);
-    let s = tmux.wait_for("alice", "warroom exited 0");
+    tmux.wait_for("alice", "warroom exited 0");
+    // The terminal settings are printed just after the exit line: wait for them too.
+    let s = tmux.wait_for("alice", "icanon");
     assert!(s.contains("icanon") && !s.contains("-icanon"), "{s}");
     assert!(s.contains("echo") && !s.contains("-echo "), "{s}");
     assert!(
