@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             Some(Cmd::Serve(args)) => serve(args).await,
             Some(Cmd::Demo { speed }) => demo(&cli.global, cli.theme.as_deref(), speed).await,
             Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
+            Some(Cmd::Token { action }) => warroom::cli::token(&action),
             Some(Cmd::Oncall {
                 policy,
                 at,
@@ -49,7 +50,9 @@ fn init_logging(command: &Option<Cmd>) {
     let default = if matches!(command, Some(Cmd::Serve(_))) {
         "info"
     } else {
-        "warn"
+        // The client says why a certificate was refused; the verifier's own log line would
+        // say it twice.
+        "warn,rustls_platform_verifier=off"
     };
     let filter = EnvFilter::try_from_env("WARROOM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     if matches!(command, None | Some(Cmd::Demo { .. })) {
@@ -99,6 +102,7 @@ async fn demo(
         warnings: setup.warnings,
         host: None,
         hosting: Some(server),
+        tls: None,
     })
     .await;
     player.abort();
@@ -127,6 +131,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.rules = std::sync::Arc::new(rules);
     config.intake.token = args.intake_token.clone().filter(|t| !t.is_empty());
     config.intake.pagerduty_secret = args.pagerduty_secret.clone().filter(|t| !t.is_empty());
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(warroom::server::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+    }
+    config.allowed_origins = args.allow_origins.clone();
+    config.limits.max_connections = args.max_connections;
+    config.limits.commands_per_second = args.max_commands_per_second;
+    config.limits.command_burst = args.max_commands_per_second.saturating_mul(4);
     let server = warroom::server::start(config).await?;
     let stop = server.stopper();
     tokio::spawn(async move {

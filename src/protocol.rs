@@ -48,6 +48,46 @@ fn default_protocol() -> u32 {
     PROTOCOL_VERSION
 }
 
+/// A person's role on a feed, given by their token (not an incident role such as incident
+/// commander): viewers read, responders act on incidents, admins may do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    Viewer,
+    Responder,
+    Admin,
+}
+
+impl Access {
+    pub const ALL: [Access; 3] = [Access::Viewer, Access::Responder, Access::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Viewer => "viewer",
+            Access::Responder => "responder",
+            Access::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Access {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        Access::ALL
+            .into_iter()
+            .find(|a| a.as_str() == t)
+            .ok_or_else(|| format!("unknown role '{s}': use viewer, responder or admin"))
+    }
+}
+
 /// How the server will bring a client up to date after `welcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,6 +122,10 @@ pub enum ServerMessage {
         feed_id: String,
         /// The name this connection acts as (the token's owner when tokens are in use).
         name: String,
+        /// What this connection may do, on a feed with tokens; absent on a feed without
+        /// them, where every connection may do everything.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access: Option<Access>,
         /// The server's latest sequence number when the connection was accepted.
         head_seq: u64,
         mode: SyncMode,
@@ -137,12 +181,17 @@ pub enum ErrorCode {
     FrameTooLarge,
     /// The first frame must be `hello`; or `hello` was sent twice.
     ExpectedHello,
-    /// The token is missing or not valid.
+    /// The token is missing or not valid, or it was revoked.
     Unauthorized,
+    /// The connection's role does not allow this command (a viewer cannot act).
+    Forbidden,
     /// The client's protocol version is not spoken here.
     UnsupportedProtocol,
     /// The server could not store the command; nothing was recorded. Safe to retry.
     Unavailable,
+    /// The connection sent frames faster than its limit; this one was not processed and
+    /// nothing was recorded. Retry (with the same id) after a pause.
+    RateLimited,
 }
 
 impl From<RejectCode> for ErrorCode {

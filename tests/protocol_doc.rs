@@ -93,8 +93,10 @@ const ERROR_CODES: &[&str] = &[
     "frame_too_large",
     "expected_hello",
     "unauthorized",
+    "forbidden",
     "unsupported_protocol",
     "unavailable",
+    "rate_limited",
 ];
 
 const DOC: &str = "docs/protocol.md";

@@ -158,6 +158,22 @@ impl Tmux {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// Waits until the screen shows every one of `needles` at once.
+    fn wait_for_all(&self, session: &str, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let s = self.screen(session);
+            if needles.iter().all(|n| s.contains(n)) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needles:?} never appeared together on {session}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for Tmux {
@@ -233,6 +249,9 @@ fn two_consoles_share_a_live_war_room() {
     tmux.keys("bob", &["i"]);
     tmux.type_text("bob", "half-written thought");
     // Escape and q sent in one write would read as alt-q; wait for the pane to leave first.
+    // (First see the pane focused with the draft in it, so the wait below cannot match the
+    // screen from before `i` was read.)
+    tmux.wait_for_all("bob", &["enter records", "half-written thought"]);
     tmux.keys("bob", &["Escape"]);
     tmux.wait_for("bob", "Scribe · i tab to write");
     tmux.keys("bob", &["q"]);
@@ -332,13 +351,33 @@ fn with_no_feed_configured_consoles_share_an_embedded_one_and_take_it_over() {
     let s = tmux.wait_for("second", "present: marco");
     assert!(s.contains("Checkout slow"), "{s}");
     tmux.wait_for("second", "● live");
-    // Scripts on the machine reach the same feed with no configuration either.
+    // Scripts on the machine reach the same feed with no configuration either: they read
+    // the local token the first console made in the (same) data directory.
+    let data = dir.path().join("local-data");
+    assert!(data.join("local-token").exists() && data.join("tokens.json").exists());
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
         .arg("incidents")
         .env("WARROOM_LOCAL_FEED", &local)
+        .env("WARROOM_DATA_DIR", &data)
         .env_remove("WARROOM_SERVER")
+        .env_remove("WARROOM_TOKEN")
         .output()
         .unwrap();
+    // Without it (another account, another data directory), the local feed is closed.
+    let elsewhere = dir.path().join("another-account");
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("incidents")
+        .env("WARROOM_LOCAL_FEED", &local)
+        .env("WARROOM_DATA_DIR", &elsewhere)
+        .env_remove("WARROOM_SERVER")
+        .env_remove("WARROOM_TOKEN")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("requires a token"),
+        "{err}"
+    );
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && table.contains("Checkout slow"),

@@ -14,7 +14,7 @@ use crate::client::{Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Upda
 use crate::model::{
     Command, EntryKind, Event, IncidentRef, PmSection, Role, Severity, State, Status,
 };
-use crate::protocol::Answer;
+use crate::protocol::{Access, Answer, ErrorCode};
 
 /// warroom: the terminal incident-commander console and its shared feed.
 #[derive(Debug, Parser)]
@@ -44,12 +44,22 @@ pub struct Global {
     /// Access token, when the feed requires one.
     #[arg(long, global = true, env = "WARROOM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// PEM file of CA certificates trusted for wss:// in addition to the system's (a
+    /// private CA that signed the feed's certificate).
+    #[arg(long, global = true, env = "WARROOM_CA", value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the shared feed server.
     Serve(ServeArgs),
+    /// Tokens for a feed (in its data directory): add one for a person and role, list them,
+    /// revoke one. A running feed picks changes up by itself.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Check or print a policy file (severity rules, escalation, on-call, runbooks).
     Policy {
         #[command(subcommand)]
@@ -256,6 +266,109 @@ pub enum Cmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make a token for NAME and print it, once: only its hash is kept.
+    Add {
+        /// The person (their name on the feed).
+        name: String,
+        /// viewer (reads), responder (acts on incidents) or admin (everything).
+        #[arg(long, value_parser = parse_access)]
+        role: Access,
+        /// The feed's data directory [default: the platform data directory].
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+    /// Who has a token: name, role, when it was made, whether it is revoked (never the
+    /// token itself).
+    List {
+        /// The feed's data directory [default: the platform data directory].
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+    /// Revoke NAME's token: refused at its next handshake; live sessions are closed.
+    Revoke {
+        name: String,
+        /// The feed's data directory [default: the platform data directory].
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+}
+
+fn parse_access(s: &str) -> Result<Access, String> {
+    s.parse()
+}
+
+/// `warroom token add|list|revoke`, on the token store in the data directory.
+pub fn token(action: &TokenAction) -> anyhow::Result<()> {
+    use crate::server::auth;
+    let dir = |d: &Option<std::path::PathBuf>| match d {
+        Some(d) => Ok(d.clone()),
+        None => default_data_dir(),
+    };
+    match action {
+        TokenAction::Add { name, role, data } => {
+            let dir = dir(data)?;
+            let token = auth::add_token(&dir, name, *role)?;
+            println!("{token}");
+            eprintln!(
+                "A {role} token for {name}, shown only this once (the feed keeps its hash in {}).\n\
+                 Give it to {name} privately; they connect with WARROOM_TOKEN=<the token above> \
+                 (or --token) and --server pointing at the feed.",
+                dir.join(auth::STORE_FILE).display()
+            );
+        }
+        TokenAction::List { data } => {
+            let dir = dir(data)?;
+            let tokens = auth::list_tokens(&dir)?;
+            if tokens.is_empty() {
+                println!(
+                    "no tokens in {}: a feed on this data directory is open on loopback (and \
+                     refuses to listen beyond it); `warroom token add NAME --role ROLE` makes one",
+                    dir.display()
+                );
+                return Ok(());
+            }
+            print!("{}", tokens_table(&tokens));
+        }
+        TokenAction::Revoke { name, data } => {
+            let dir = dir(data)?;
+            let t = auth::revoke_token(&dir, name)?;
+            println!(
+                "{}'s {} token is revoked: a running feed refuses it from now on and closes its \
+                 live sessions within seconds",
+                t.name, t.role
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `token list` table: name, role, created, state. Never the token.
+pub fn tokens_table(tokens: &[crate::server::auth::StoredToken]) -> String {
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let mut out = format!(
+        "{:<16} {:<10} {:<21} {}\n",
+        "NAME", "ROLE", "CREATED", "STATE"
+    );
+    for t in tokens {
+        let state = match t.revoked_at {
+            Some(r) => format!("revoked {}", when(r)),
+            None if t.local => {
+                "active (this machine's account; acts under each client's name)".to_string()
+            }
+            None => "active".to_string(),
+        };
+        out.push_str(&format!(
+            "{:<16} {:<10} {:<21} {state}\n",
+            t.name,
+            t.role.as_str(),
+            when(t.created_at)
+        ));
+    }
+    out
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PolicyAction {
     /// Validate a policy file; every problem is listed with its line.
     Check { file: std::path::PathBuf },
@@ -347,6 +460,34 @@ pub struct ServeArgs {
     /// PagerDuty webhook signing secret: X-PagerDuty-Signature is then verified.
     #[arg(long, env = "WARROOM_PAGERDUTY_SECRET", hide_env_values = true)]
     pub pagerduty_secret: Option<String>,
+    /// Serve wss:// with this PEM certificate chain (the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// A web origin (https://host[:port]) whose pages may open the feed; repeatable.
+    /// Without any, browsers may connect only from loopback origins. Clients that send no
+    /// Origin header (the console, scripts) are not affected.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "WARROOM_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allow_origins: Vec<String>,
+    /// Open WebSocket connections at most; more are answered 503.
+    #[arg(long, value_name = "N", default_value_t = crate::server::Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// Frames one connection may send a second on average, in bursts of up to four times as
+    /// many; more are answered `rate_limited` and not processed.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::server::Limits::default().commands_per_second,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_commands_per_second: u32,
 }
 
 /// `warroom oncall`: who is on call now and the next handoffs, per schedule.
@@ -549,6 +690,14 @@ impl Global {
         feed_url(self.server.as_deref().unwrap_or(&local)).map_err(|e| anyhow!(e))
     }
 
+    /// What a `wss://` URL trusts: the system's roots plus `--ca`. `None` for `ws://`.
+    pub fn tls(&self, url: &str) -> anyhow::Result<Option<std::sync::Arc<rustls::ClientConfig>>> {
+        if !url.starts_with("wss://") {
+            return Ok(None);
+        }
+        crate::tls::client_config(self.ca.as_deref()).map(Some)
+    }
+
     /// Who we are: `--name`, `WARROOM_NAME`, else the OS user.
     pub fn who(&self) -> String {
         self.name
@@ -560,9 +709,23 @@ impl Global {
             .unwrap_or_else(|| "responder".to_string())
     }
 
+    /// This machine's token for the local feed, when `url` is the local feed and no token
+    /// was given (see `warroom token`).
+    pub fn local_token(&self, url: &str) -> Option<String> {
+        if self.token.is_some() {
+            return None;
+        }
+        let local = feed_url(&local_feed_addr()).ok()?;
+        if url != local {
+            return None;
+        }
+        crate::server::auth::read_local_token(&default_data_dir().ok()?)
+    }
+
     fn client_config(&self) -> anyhow::Result<ClientConfig> {
         let mut c = ClientConfig::new(self.url()?, self.who());
-        c.token = self.token.clone();
+        c.token = self.token.clone().or_else(|| self.local_token(&c.url));
+        c.tls = self.tls(&c.url)?;
         c.reconnect = false;
         Ok(c)
     }
@@ -637,6 +800,11 @@ impl Session {
                 }
                 Ok((seqs, incident))
             }
+            // "not allowed: …" says it all.
+            Answer::Error {
+                code: ErrorCode::Forbidden,
+                message,
+            } => bail!("{message}"),
             Answer::Error { code, message } => {
                 let code = serde_json::to_value(code)
                     .ok()
@@ -905,6 +1073,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             }
         }
         Cmd::Serve(_)
+        | Cmd::Token { .. }
         | Cmd::Events { .. }
         | Cmd::Metrics { .. }
         | Cmd::Demo { .. }
@@ -1157,9 +1326,15 @@ pub fn outbox_dir(url: &str, name: &str) -> Option<std::path::PathBuf> {
 /// `warroom` with no subcommand: the console on the configured feed, or on the default
 /// local feed, hosting it here when nobody else does.
 pub async fn console(global: &Global, theme_flag: Option<&str>) -> anyhow::Result<()> {
-    let setup = console_setup(global, theme_flag);
+    let mut setup = console_setup(global, theme_flag);
     let (url, host, hosting) = match &setup.server {
-        Some(s) => (feed_url(s).map_err(|e| anyhow!(e))?, None, None),
+        Some(s) => {
+            let url = feed_url(s).map_err(|e| anyhow!(e))?;
+            if setup.token.is_none() {
+                setup.token = global.local_token(&url);
+            }
+            (url, None, None)
+        }
         None => {
             let local = local_feed_addr();
             let addr: std::net::SocketAddr = local.parse().with_context(|| {
@@ -1167,10 +1342,23 @@ pub async fn console(global: &Global, theme_flag: Option<&str>) -> anyhow::Resul
             })?;
             if !addr.ip().is_loopback() {
                 bail!(
-                    "WARROOM_LOCAL_FEED must be a loopback address (the embedded feed has no tokens), got {addr}"
+                    "WARROOM_LOCAL_FEED must be a loopback address (the embedded feed is for this machine only), got {addr}"
                 );
             }
-            let host = crate::server::ServerConfig::new(addr, default_data_dir()?);
+            let data = default_data_dir()?;
+            // The local feed admits this machine's account by its own token, made on the
+            // first run (mode 0600): no set-up, and other accounts on the machine stay out.
+            match crate::server::auth::ensure_local_token(&data) {
+                Ok(t) => {
+                    if setup.token.is_none() {
+                        setup.token = t;
+                    }
+                }
+                Err(e) => setup
+                    .warnings
+                    .push(format!("the local feed's token could not be made: {e:#}")),
+            }
+            let host = crate::server::ServerConfig::new(addr, data);
             let taken = tokio::time::timeout(
                 Duration::from_millis(500),
                 tokio::net::TcpStream::connect(addr),
@@ -1192,6 +1380,7 @@ pub async fn console(global: &Global, theme_flag: Option<&str>) -> anyhow::Resul
     };
     crate::tui::run(crate::tui::ConsoleOptions {
         outbox: outbox_dir(&url, &setup.name),
+        tls: global.tls(&url)?,
         url,
         name: setup.name,
         token: setup.token,

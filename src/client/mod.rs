@@ -6,11 +6,13 @@ pub mod outbox;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -99,6 +101,8 @@ pub struct ClientConfig {
     /// Keep queued commands on disk here.
     pub outbox: Option<PathBuf>,
     pub connect_timeout: Duration,
+    /// What `wss://` trusts (see [`crate::tls::client_config`]); `None`: the system's roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl ClientConfig {
@@ -112,6 +116,7 @@ impl ClientConfig {
             last_seq: None,
             outbox: None,
             connect_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -417,19 +422,56 @@ impl Task {
         }
     }
 
-    async fn connect(&self) -> Result<Ws, String> {
+    async fn connect(&mut self) -> Result<Ws, String> {
         let cfg = WebSocketConfig::default()
             .max_message_size(Some(64 << 20))
             .max_frame_size(Some(16 << 20));
-        let url = &self.config.url;
+        let url = self.config.url.clone();
+        let connector = if url.starts_with("wss://") {
+            let tls = match &self.config.tls {
+                Some(t) => t.clone(),
+                // The system's roots, read once per client.
+                None => {
+                    let t = crate::tls::client_config(None)
+                        .map_err(|e| format!("cannot reach the warroom feed at {url}: {e:#}"))?;
+                    self.config.tls = Some(t.clone());
+                    t
+                }
+            };
+            tokio_tungstenite::Connector::Rustls(tls)
+        } else {
+            tokio_tungstenite::Connector::Plain
+        };
         match tokio::time::timeout(
             self.config.connect_timeout,
-            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(cfg), true),
+            tokio_tungstenite::connect_async_tls_with_config(
+                url.as_str(),
+                Some(cfg),
+                true,
+                Some(connector),
+            ),
         )
         .await
         {
             Ok(Ok((ws, _))) => Ok(ws),
-            Ok(Err(e)) => Err(format!("cannot reach the warroom feed at {url}: {e}")),
+            Ok(Err(e)) => Err(match crate::tls::certificate_problem(&e) {
+                Some(why) => format!("cannot connect to the warroom feed at {url}: {why}"),
+                // What a TLS port answers to a plain upgrade.
+                None if url.starts_with("ws://")
+                    && matches!(
+                        e,
+                        tungstenite::Error::Protocol(
+                            tungstenite::error::ProtocolError::HttparseError(_)
+                        )
+                    ) =>
+                {
+                    format!(
+                        "cannot reach the warroom feed at {url}: {e} (if the feed serves TLS, \
+                         use wss://)"
+                    )
+                }
+                None => format!("cannot reach the warroom feed at {url}: {e}"),
+            }),
             Err(_) => Err(format!(
                 "cannot reach the warroom feed at {url}: no answer within {}s",
                 self.config.connect_timeout.as_secs()
@@ -580,9 +622,9 @@ impl Task {
                             self.answered(&id, Answer::Ok { seqs, incident });
                         }
                         ServerMessage::Error { id: Some(id), code, message } => {
-                            if code == ErrorCode::Unavailable {
+                            if matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited) {
                                 // Nothing was recorded; it stays queued and goes again after
-                                // the reconnect.
+                                // the reconnect (and its backoff).
                                 return lost(message, synced);
                             }
                             self.answered(&id, Answer::Error { code, message });

@@ -344,15 +344,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Checks a bearer token (or an Events v2 routing key) against the intake token and the
-/// people's tokens; the answer to send when it does not pass.
+/// people's tokens (a responder's or admin's: alerts change incidents); the answer to send
+/// when it does not pass.
 fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
     let auth = &app.intake;
     let known = |t: &str| {
-        auth.token.as_deref().is_some_and(|k| constant_eq(k, t))
-            || app
-                .tokens
-                .as_ref()
-                .is_some_and(|tt| tt.name_for(t).is_some())
+        auth.token.as_deref().is_some_and(|k| constant_eq(k, t)) || app.auth.may_post_alerts(t)
     };
     let required = auth.exposed || auth.token.is_some();
     if !required {
@@ -364,7 +361,7 @@ fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
             StatusCode::UNAUTHORIZED,
             "the intake token is wrong",
         )),
-        None if auth.token.is_none() && app.tokens.is_none() => Some(refuse(
+        None if auth.token.is_none() && !app.auth.has_tokens() => Some(refuse(
             StatusCode::FORBIDDEN,
             "alert intake is closed: this server listens beyond loopback and has no intake \
              token (start it with --intake-token or WARROOM_INTAKE_TOKEN)",

@@ -2,16 +2,20 @@
 //! `GET /healthz`. Commands become events in the core, are appended durably, and only then
 //! are acknowledged and fanned out to every session.
 
-mod auth;
+pub mod auth;
 mod core;
 pub mod intake;
+mod limits;
 mod notify;
+pub mod origin;
 mod presence;
 mod session;
+mod tls;
 
 pub use auth::TokenTable;
 pub use core::{Rules, SYSTEM_ACTOR, load_state};
 pub use intake::IntakeAuth;
+pub use origin::OriginPolicy;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,7 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::State as AxState;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -39,7 +43,8 @@ use crate::store::{EventStore, SqliteStore, StoreError};
 use core::Published;
 use presence::PresenceBoard;
 
-/// Limits that keep one misbehaving client from hurting the others.
+/// Limits that keep one misbehaving client from hurting the others. The defaults are safe
+/// for a feed facing a company network; `docs/protocol.md` (Limits) documents them.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Open WebSocket connections at most; more are answered 503.
@@ -48,6 +53,28 @@ pub struct Limits {
     pub broadcast_capacity: usize,
     /// Commands waiting for the core at most before senders wait.
     pub command_queue: usize,
+    /// Largest WebSocket frame and message the transport reads; a larger one closes the
+    /// connection (1009). Frames over `protocol::MAX_FRAME_BYTES` but under this are
+    /// answered `frame_too_large` and the connection stays open.
+    pub max_message_bytes: usize,
+    /// Bytes read from a connection's socket at a time.
+    pub read_buffer_bytes: usize,
+    /// Bytes of outgoing frames gathered before they are written to the socket.
+    pub write_buffer_bytes: usize,
+    /// Longest a write to one connection may take before it is cut (plus a second per 64 KiB
+    /// of a large frame): a client that stops reading holds at most its socket buffers and
+    /// one frame, and only for this long.
+    pub write_timeout: Duration,
+    /// The request line and headers of an HTTP request (the WebSocket upgrade included) at
+    /// most, in bytes; more are answered 431.
+    pub max_header_bytes: usize,
+    /// Frames per second one connection may send after `hello`, on average…
+    pub commands_per_second: u32,
+    /// …with bursts of up to this many.
+    pub command_burst: u32,
+    /// Frames refused `rate_limited` with less than a second between them before the
+    /// connection is closed (1008).
+    pub max_rate_refusals: u32,
 }
 
 impl Default for Limits {
@@ -56,6 +83,14 @@ impl Default for Limits {
             max_connections: 10_000,
             broadcast_capacity: 4096,
             command_queue: 4096,
+            max_message_bytes: protocol::HARD_FRAME_BYTES,
+            read_buffer_bytes: 16 * 1024,
+            write_buffer_bytes: 16 * 1024,
+            write_timeout: Duration::from_secs(10),
+            max_header_bytes: 32 * 1024,
+            commands_per_second: 50,
+            command_burst: 200,
+            max_rate_refusals: 100,
         }
     }
 }
@@ -75,6 +110,22 @@ pub struct ServerConfig {
     pub notify_backoff: Option<Duration>,
     /// How often the escalation engine looks at the clock.
     pub tick_every: Duration,
+    /// How often the token store (`tokens.json` in the data directory) is looked at for
+    /// changes; live sessions of a revoked token are closed within this. Handshakes always
+    /// see the store as it is.
+    pub token_check_every: Duration,
+    /// Serve over TLS (`wss://`) with this certificate and key.
+    pub tls: Option<TlsFiles>,
+    /// Web origins allowed to open the feed (see [`origin`]); empty: loopback only.
+    pub allowed_origins: Vec<String>,
+}
+
+/// The PEM files of `warroom serve --tls-cert FILE --tls-key FILE`.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's own certificate first.
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl ServerConfig {
@@ -89,6 +140,9 @@ impl ServerConfig {
             intake: IntakeAuth::default(),
             notify_backoff: None,
             tick_every: Duration::from_secs(1),
+            token_check_every: Duration::from_secs(1),
+            tls: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -179,11 +233,12 @@ pub(crate) struct App {
     feed_id: String,
     presence: PresenceBoard,
     clock: Arc<dyn Clock>,
-    tokens: Option<TokenTable>,
+    auth: Arc<auth::Auth>,
     shutdown: watch::Receiver<bool>,
     connections: AtomicUsize,
     limits: Limits,
     intake: IntakeAuth,
+    origins: OriginPolicy,
 }
 
 /// Counts a connection while it is open.
@@ -219,12 +274,15 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     core: mpsc::WeakSender<core::CoreInput>,
+    auth: Arc<auth::Auth>,
+    tls: bool,
 }
 
 impl RunningServer {
     /// The URL clients connect to.
     pub fn url(&self) -> String {
-        format!("ws://{}/feed", self.addr)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/feed", self.addr)
     }
 
     /// Stops accepting, closes every session, lets the core finish its last group, and waits.
@@ -249,20 +307,29 @@ impl RunningServer {
         rx.await.context("the server stopped during the tick")
     }
 
+    /// Re-reads the token store now and has every live session check its token again
+    /// (revoked ones are closed), as the periodic check does every `token_check_every`.
+    pub fn check_tokens(&self) {
+        self.auth.recheck();
+    }
+
     /// A handle that can stop the server from elsewhere (a signal handler).
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.shutdown.clone()
     }
 }
 
-/// Refuses to expose an unauthenticated feed beyond this machine.
-pub fn check_exposure(listen: &SocketAddr, tokens: Option<&TokenTable>) -> anyhow::Result<()> {
-    if !listen.ip().is_loopback() && tokens.is_none() {
+/// Refuses to expose an unauthenticated feed beyond this machine. `has_tokens`: a token file
+/// or a token store (`tokens.json` in the data directory).
+pub fn check_exposure(listen: &SocketAddr, has_tokens: bool) -> anyhow::Result<()> {
+    if !listen.ip().is_loopback() && !has_tokens {
         bail!(
             "refusing to listen on {listen} without tokens: anyone who can reach it could read \
-             and change incidents.\n  Create a file with one `name token` line per person \
-             (tokens of 16+ characters, e.g. from `openssl rand -hex 16`) and pass \
-             --token-file FILE, or listen on 127.0.0.1."
+             and change incidents.\n  Give people tokens with `warroom token add NAME --role \
+             viewer|responder|admin --data DIR` (stored in DIR/{store}), or create a file with \
+             one `name token` line per person (tokens of 16+ characters, e.g. from `openssl \
+             rand -hex 16`) and pass --token-file FILE; or listen on 127.0.0.1.",
+            store = auth::STORE_FILE
         );
     }
     Ok(())
@@ -270,7 +337,24 @@ pub fn check_exposure(listen: &SocketAddr, tokens: Option<&TokenTable>) -> anyho
 
 /// Opens the log, rebuilds state from it, binds and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    check_exposure(&config.listen, config.tokens.as_ref())?;
+    let auth = Arc::new(auth::Auth::new(
+        config.tokens.clone(),
+        &config.data_dir,
+        !config.listen.ip().is_loopback(),
+    )?);
+    check_exposure(&config.listen, auth.has_tokens())?;
+    let origins = OriginPolicy::new(&config.allowed_origins).map_err(|e| anyhow::anyhow!(e))?;
+    let tls = match &config.tls {
+        Some(files) => Some(crate::tls::server_config(&files.cert, &files.key)?),
+        None => None,
+    };
+    if tls.is_none() && !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {} without TLS: tokens, incidents and notes cross the network in \
+             clear; pass --tls-cert FILE --tls-key FILE to serve wss://",
+            config.listen
+        );
+    }
     // Bind first: a taken port is found at once, before the log is opened and folded.
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -327,13 +411,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     ));
 
     let addr = listener.local_addr()?;
-    // Frames are small and answered at once: without TCP_NODELAY, Nagle's algorithm and
-    // delayed acknowledgements add ~40 ms to every command.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("TCP_NODELAY on an incoming connection: {e}");
-        }
-    });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let core_handle = cmd_tx.downgrade();
     let ticker = cmd_tx.downgrade();
@@ -344,7 +421,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         feed_id,
         presence: PresenceBoard::default(),
         clock: config.clock.clone(),
-        tokens: config.tokens.clone(),
+        auth: auth.clone(),
         shutdown: shutdown_rx.clone(),
         connections: AtomicUsize::new(0),
         limits: config.limits.clone(),
@@ -352,6 +429,21 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             exposed: !config.listen.ip().is_loopback(),
             ..config.intake.clone()
         },
+        origins,
+    });
+    // The token store is looked at every `token_check_every` (handshakes look at it too):
+    // sessions of a revoked token are closed.
+    let mut check_stop = shutdown_rx.clone();
+    let check_every = config.token_check_every;
+    let checker = auth.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(check_every) => {}
+                _ = check_stop.wait_for(|s| *s) => return,
+            }
+            checker.refresh();
+        }
     });
     // The engine looks at the clock every `tick_every`; commands trigger it as well.
     let mut tick_stop = shutdown_rx.clone();
@@ -375,16 +467,40 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .route("/webhook/pagerduty", post(intake::pagerduty))
         .route("/v2/enqueue", post(intake::enqueue))
         .layer(DefaultBodyLimit::max(intake::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            limits::limit_head,
+        ))
         .with_state(app);
-    tracing::info!("listening on ws://{addr}/feed");
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    tracing::info!("listening on {scheme}://{addr}/feed");
     let mut stop = shutdown_rx;
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let served_tls = tls.is_some();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
-            .context("serving")?;
+        match tls {
+            Some(tls) => {
+                let listener = tls::TlsListener::new(listener, tls)?;
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+            None => {
+                // Frames are small and answered at once: without TCP_NODELAY, Nagle's
+                // algorithm and delayed acknowledgements add ~40 ms to every command.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::debug!("TCP_NODELAY on an incoming connection: {e}");
+                    }
+                });
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        }
+        .context("serving")?;
         // Every session has closed and dropped its command sender; the core drains and exits.
         tokio::task::spawn_blocking(move || core.join())
             .await
@@ -398,17 +514,31 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: shutdown_tx,
         task,
         core: core_handle,
+        auth,
+        tls: served_tls,
     })
 }
 
-async fn feed(ws: WebSocketUpgrade, AxState(app): AxState<Arc<App>>) -> Response {
+async fn feed(
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    AxState(app): AxState<Arc<App>>,
+) -> Response {
+    // Browsers send Origin; a page elsewhere must not open the feed with a responder's
+    // credentials.
+    let origin = headers.get(header::ORIGIN).map(|v| v.as_bytes());
+    if let Err(reason) = app.origins.check(origin) {
+        tracing::info!("refused a feed connection: {}", reason.trim_end());
+        return (StatusCode::FORBIDDEN, reason).into_response();
+    }
     if app.connections.load(Ordering::SeqCst) >= app.limits.max_connections {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
     }
-    ws.max_message_size(protocol::HARD_FRAME_BYTES)
-        .max_frame_size(protocol::HARD_FRAME_BYTES)
-        .read_buffer_size(16 * 1024)
-        .write_buffer_size(16 * 1024)
+    let l = &app.limits;
+    ws.max_message_size(l.max_message_bytes)
+        .max_frame_size(l.max_message_bytes)
+        .read_buffer_size(l.read_buffer_bytes)
+        .write_buffer_size(l.write_buffer_bytes)
         .on_upgrade(move |socket| session::run(socket, app))
 }
 

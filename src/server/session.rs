@@ -9,8 +9,9 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::oneshot;
 
 use super::App;
+use super::auth::Identity;
 use super::core::CommandRequest;
-use crate::model::validate_name;
+use super::limits::{RateLimiter, Verdict};
 use crate::protocol::{
     self, Answer, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode,
 };
@@ -36,16 +37,47 @@ async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> Sent {
 }
 
 async fn send_raw(socket: &mut WebSocket, frame: Utf8Bytes) -> Sent {
-    socket.send(Message::Text(frame)).await.map_err(|_| Closed)
+    let len = frame.len();
+    write(len, socket.send(Message::Text(frame))).await
+}
+
+tokio::task_local! {
+    /// This connection's `Limits::write_timeout` (set by [`run`]).
+    static WRITE_TIMEOUT: Duration;
+}
+
+/// Slowest reading allowed on a large message (a snapshot), on top of the write timeout.
+const MIN_READ_BYTES_PER_SEC: usize = 64 * 1024;
+
+/// One write of `len` bytes to the socket, bounded in time: a client that stops reading
+/// blocks its own session's writes once the socket buffers are full, and is cut when one
+/// takes too long: the write timeout, plus a second per 64 KiB of the message. (Fan-out
+/// never waits for a session: a session that falls behind the broadcast resumes from the log.)
+async fn write(len: usize, w: impl Future<Output = Result<(), axum::Error>>) -> Sent {
+    let base = WRITE_TIMEOUT
+        .try_with(|t| *t)
+        .unwrap_or(super::Limits::default().write_timeout);
+    let limit = base + Duration::from_secs((len / MIN_READ_BYTES_PER_SEC) as u64);
+    match tokio::time::timeout(limit, w).await {
+        Ok(r) => r.map_err(|_| Closed),
+        Err(_) => {
+            tracing::info!(
+                "a write to a client took over {limit:?}: it is not reading; cutting it off"
+            );
+            Err(Closed)
+        }
+    }
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
+    let _ = write(
+        0,
+        socket.send(Message::Close(Some(CloseFrame {
             code,
             reason: Utf8Bytes::from(reason),
-        })))
-        .await;
+        }))),
+    )
+    .await;
 }
 
 fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
@@ -60,10 +92,20 @@ struct Hello {
     name: String,
     last_seq: Option<u64>,
     feed_id: Option<String>,
+    /// Who this is and what they may do.
+    who: Identity,
+    /// Changes of the tokens after this hello was checked: the session checks itself again.
+    auth_changes: tokio::sync::watch::Receiver<u64>,
 }
 
-/// Runs one connection to its end.
-pub async fn run(mut socket: WebSocket, app: Arc<App>) {
+/// Runs one connection to its end, every write bounded by the write timeout.
+pub async fn run(socket: WebSocket, app: Arc<App>) {
+    WRITE_TIMEOUT
+        .scope(app.limits.write_timeout, run_session(socket, app))
+        .await
+}
+
+async fn run_session(mut socket: WebSocket, app: Arc<App>) {
     let _slot = app.connection_slot();
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, handshake(&mut socket, &app)).await {
         Ok(Ok(h)) => h,
@@ -115,8 +157,8 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
             }
             Some(Ok(_)) => continue,
             Some(Err(e)) => {
-                if is_too_large(e) {
-                    close(socket, 1009, "frame larger than the transport limit").await;
+                if let Some((code, reason)) = transport_close(e) {
+                    close(socket, code, reason).await;
                 }
                 return Err(Closed);
             }
@@ -138,23 +180,22 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
                     close(socket, 1002, "unsupported protocol").await;
                     return Err(Closed);
                 }
-                match authenticate(app, &name, token.as_deref()) {
-                    Ok(name) => {
+                // Subscribed first, so a revocation right after the check is not missed.
+                let auth_changes = app.auth.subscribe();
+                match app.auth.authenticate(&name, token.as_deref()) {
+                    Ok(who) => {
                         return Ok(Hello {
-                            name,
+                            name: who.name.clone(),
                             last_seq,
                             feed_id,
+                            who,
+                            auth_changes,
                         });
                     }
-                    Err((code, msg)) => {
+                    Err(refusal) => {
                         // A refused hello ends the connection: retrying the same hello cannot help.
-                        send(socket, &error(None, code, msg)).await?;
-                        let reason = if code == ErrorCode::Unauthorized {
-                            "unauthorized"
-                        } else {
-                            "invalid hello"
-                        };
-                        close(socket, 1008, reason).await;
+                        send(socket, &error(None, refusal.code, refusal.message)).await?;
+                        close(socket, 1008, refusal.reason).await;
                         return Err(Closed);
                     }
                 }
@@ -180,28 +221,22 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
     }
 }
 
-/// Whether a receive error is tungstenite refusing an over-limit frame or message.
-fn is_too_large(e: axum::Error) -> bool {
+/// The close code and reason for a receive error, when the connection can still be told:
+/// an over-limit frame or message (1009), a text frame that is not UTF-8 (1007), a broken
+/// WebSocket rule such as an unmasked client frame (1002).
+fn transport_close(e: axum::Error) -> Option<(u16, &'static str)> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
     let inner = e.into_inner();
-    matches!(
-        inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
-        Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
-    )
-}
-
-fn authenticate(app: &App, name: &str, token: Option<&str>) -> Result<String, (ErrorCode, String)> {
-    match &app.tokens {
-        Some(table) => match token.and_then(|t| table.name_for(t)) {
-            Some(owner) => Ok(owner.to_string()),
-            None => Err((
-                ErrorCode::Unauthorized,
-                match token {
-                    None => "this feed requires a token: pass --token or set WARROOM_TOKEN".into(),
-                    Some(_) => "the token is not valid on this feed".into(),
-                },
-            )),
-        },
-        None => validate_name(name).map_err(|r| (ErrorCode::Invalid, format!("hello: {r}"))),
+    match inner.downcast_ref::<WsError>()? {
+        WsError::Capacity(_) => Some((1009, "frame larger than the transport limit")),
+        WsError::Utf8(_) => Some((1007, "text frame is not valid UTF-8")),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        WsError::Protocol(ProtocolError::UnmaskedFrameFromClient) => {
+            Some((1002, "client frames must be masked"))
+        }
+        WsError::Protocol(_) => Some((1002, "WebSocket protocol error")),
+        _ => None,
     }
 }
 
@@ -230,6 +265,7 @@ async fn serve(
             protocol: PROTOCOL_VERSION,
             feed_id: app.feed_id.clone(),
             name: hello.name.clone(),
+            access: hello.who.access,
             head_seq: head,
             mode,
             server_time: app.clock.now(),
@@ -257,14 +293,28 @@ async fn serve(
     let mut presence_tick = tokio::time::interval(PRESENCE_INTERVAL);
     presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut presence_due = false;
+    let mut rate = RateLimiter::new(&app.limits);
+    let mut auth_changes = hello.auth_changes.clone();
 
     loop {
         tokio::select! {
             biased;
             _ = shutdown.changed() => return Ok(()),
+            Ok(()) = auth_changes.changed() => {
+                // The tokens changed: a revoked one's session ends here.
+                if let Err(refusal) = app.auth.still_valid(&hello.who) {
+                    tracing::info!(name = %hello.name, "closing the session: {}", refusal.reason);
+                    send(socket, &error(None, refusal.code, refusal.message)).await?;
+                    close(socket, 1008, refusal.reason).await;
+                    return Err(Closed);
+                }
+            }
             frame = socket.recv() => match frame {
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) if rate.check() != Verdict::Pass => {
+                    refuse(socket, &rate, &m).await?;
+                }
                 Some(Ok(Message::Text(t))) => {
-                    if let Some((reply, upto)) = handle_text(app, &hello.name, &t, present).await {
+                    if let Some((reply, upto)) = handle_text(app, &hello.who, &t, present).await {
                         // A command's own events reach its sender before its answer.
                         if upto > sent {
                             sent = forward_until(socket, app, &mut live, sent, upto).await?;
@@ -279,8 +329,8 @@ async fn serve(
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::debug!(name = %hello.name, "connection error: {e}");
-                    if is_too_large(e) {
-                        close(socket, 1009, "frame larger than the transport limit").await;
+                    if let Some((code, reason)) = transport_close(e) {
+                        close(socket, code, reason).await;
                     }
                     return Err(Closed);
                 }
@@ -294,7 +344,7 @@ async fn serve(
                         catch_up(socket, app, sent, f.seq - 1).await?;
                     }
                     // Under load several events wait; write them all, then flush once.
-                    socket.feed(Message::Text(f.frame.clone())).await.map_err(|_| Closed)?;
+                    write(f.frame.len(), socket.feed(Message::Text(f.frame.clone()))).await?;
                     sent = f.seq;
                     let mut burst = 1;
                     while burst < MAX_BURST {
@@ -305,7 +355,7 @@ async fn serve(
                                     // Fill the gap from the log (catch_up flushes what was fed).
                                     catch_up(socket, app, sent, f.seq - 1).await?;
                                 }
-                                socket.feed(Message::Text(f.frame.clone())).await.map_err(|_| Closed)?;
+                                write(f.frame.len(), socket.feed(Message::Text(f.frame.clone()))).await?;
                                 sent = f.seq;
                                 burst += 1;
                             }
@@ -317,7 +367,7 @@ async fn serve(
                             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                         }
                     }
-                    socket.flush().await.map_err(|_| Closed)?;
+                    write(0, socket.flush()).await?;
                 }
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(name = %hello.name, missed = n, "slow client: resuming from the log");
@@ -339,6 +389,37 @@ async fn serve(
             }
         }
     }
+}
+
+/// Answers a frame over the connection's rate `rate_limited` (with the command's id, so the
+/// client can retry it), or closes the connection when it keeps flooding.
+async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &Message) -> Sent {
+    /// Just enough of a frame to answer a command by its id.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "type")]
+        ty: Option<String>,
+        id: Option<String>,
+    }
+    let id = match frame {
+        Message::Text(t) => serde_json::from_str::<Probe>(t)
+            .ok()
+            .filter(|p| p.ty.as_deref() == Some("command"))
+            .and_then(|p| p.id),
+        _ => None,
+    };
+    let message = format!(
+        "more than {} frames a second (bursts of {}): this one was not processed and nothing \
+         was recorded; retry after a pause",
+        rate.per_second(),
+        rate.burst(),
+    );
+    send(socket, &error(id, ErrorCode::RateLimited, message)).await?;
+    if rate.last() == Verdict::Cut {
+        close(socket, 1008, "too many frames").await;
+        return Err(Closed);
+    }
+    Ok(())
 }
 
 async fn send_presence(socket: &mut WebSocket, app: &App) -> Sent {
@@ -410,7 +491,7 @@ async fn forward_until(
 /// number the reply refers to (0 when none).
 async fn handle_text(
     app: &App,
-    actor: &str,
+    who: &Identity,
     text: &str,
     present: &super::presence::PresenceGuard<'_>,
 ) -> Option<(ServerMessage, u64)> {
@@ -421,9 +502,12 @@ async fn handle_text(
             "hello was already received on this connection",
         ),
         Ok(ClientMessage::Command { id, command }) => {
+            if let Err(refusal) = who.may(&command) {
+                return Some((error(Some(id), ErrorCode::Forbidden, refusal), 0));
+            }
             let (tx, rx) = oneshot::channel();
             let req = CommandRequest {
-                actor: actor.to_string(),
+                actor: who.name.clone(),
                 id: id.clone(),
                 command,
                 reply: tx,

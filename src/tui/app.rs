@@ -1297,9 +1297,14 @@ impl App {
                     }
                 }
             }
-            Answer::Error { message, .. } => {
+            Answer::Error { code, message } => {
                 let hint = self.record_refused(id, command, &message);
-                self.flash(Level::Error, format!("refused ({what}): {message}{hint}"));
+                if code == crate::protocol::ErrorCode::Forbidden {
+                    // "not allowed: …" says it plainly.
+                    self.flash(Level::Error, format!("{message} ({what}){hint}"));
+                } else {
+                    self.flash(Level::Error, format!("refused ({what}): {message}{hint}"));
+                }
             }
         }
     }

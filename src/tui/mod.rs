@@ -57,6 +57,8 @@ pub struct ConsoleOptions {
     pub host: Option<ServerConfig>,
     /// A feed this console started and stops when it quits.
     pub hosting: Option<RunningServer>,
+    /// What a `wss://` feed is trusted with (`--ca`); `None`: the system's roots.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Restores the terminal on every way out: normal quit, error, and panic.
@@ -111,6 +113,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut cfg = ClientConfig::new(opts.url.clone(), opts.name.clone());
     cfg.token = opts.token.clone();
     cfg.outbox = opts.outbox.clone();
+    cfg.tls = opts.tls.clone();
     // Exports read the feed's log on a connection of their own; results come back here.
     let (exported_tx, mut exported_rx) = tokio::sync::mpsc::unbounded_channel();
     let exports = Exports {
