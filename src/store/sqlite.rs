@@ -36,11 +36,34 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the log in `dir` for writing.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+        let data_dir_error = |source| StoreError::DataDir {
             path: dir.display().to_string(),
             source,
-        })?;
+        };
+        let fresh = !dir.exists();
+        std::fs::create_dir_all(dir).map_err(data_dir_error)?;
         let path = dir.join("events.db");
+        // The log holds every incident, security ones included: a directory and a log that
+        // warroom creates are readable by their owner only. (Ones an operator made are left
+        // as they are.) SQLite gives the -wal and -shm files the log's own mode.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            if fresh {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(data_dir_error)?;
+            }
+            if !path.exists() {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(data_dir_error)?;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = fresh;
         let conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -186,6 +209,20 @@ mod tests {
                 alert_key: None,
             },
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_log_and_its_directory_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("feed");
+        let mut store = SqliteStore::open(&dir).unwrap();
+        store.append(&[ev(1)], &[]).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("events.db")), 0o600);
+        assert_eq!(mode(&dir.join("events.db-wal")), 0o600);
     }
 
     #[test]
