@@ -206,7 +206,7 @@ fn one_line(s: &str, max: usize) -> String {
 }
 
 /// `s` cut to `max` characters, on a character boundary, ending in "…" when cut.
-fn clip(s: &str, max: usize) -> String {
+pub fn clip(s: &str, max: usize) -> String {
     if s.char_indices().nth(max).is_none() {
         return s.to_string();
     }

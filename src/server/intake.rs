@@ -60,20 +60,6 @@ pub struct IntakeAuth {
     pub exposed: bool,
 }
 
-/// At most `max` characters, ending in "…" when cut.
-fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some(_) => {
-            let end = s
-                .char_indices()
-                .nth(max.saturating_sub(1))
-                .map_or(s.len(), |(i, _)| i);
-            format!("{}…", &s[..end])
-        }
-        None => s.to_string(),
-    }
-}
-
 fn push(
     state: &mut State,
     events: &mut Vec<Event>,
@@ -124,7 +110,7 @@ fn decide_one(
     may_resolve: bool,
 ) -> Result<AlertOutcome, String> {
     let source = alert.source.as_str();
-    let key = cut(&alert.dedup_key, 400);
+    let key = intake::clip(&alert.dedup_key, 400);
     let open = state
         .incidents
         .values()
@@ -133,9 +119,9 @@ fn decide_one(
     let summary = if alert.summary.trim().is_empty() {
         format!("alert from {source}")
     } else {
-        cut(alert.summary.trim(), 200)
+        intake::clip(alert.summary.trim(), 200)
     };
-    let by = alert.by.as_ref().map(|b| cut(b, 64));
+    let by = alert.by.as_ref().map(|b| intake::clip(b, 64));
     let action = match alert.action {
         intake::AlertAction::Trigger => AlertAction::Trigger,
         intake::AlertAction::Acknowledge => AlertAction::Acknowledge,
@@ -185,7 +171,11 @@ fn decide_one(
                 Classification::Incident { severity, .. } => *severity,
             };
             let r = state.next_reference();
-            let service = alert.context.service.as_ref().map(|s| cut(s.trim(), 64));
+            let service = alert
+                .context
+                .service
+                .as_ref()
+                .map(|s| intake::clip(s.trim(), 64));
             push(
                 state,
                 events,
@@ -244,7 +234,7 @@ fn decide_one(
                     EventKind::EntryAdded {
                         incident: r,
                         entry_kind: EntryKind::System,
-                        text: cut(&format!("alert details: {}", facts.join(", ")), 3000),
+                        text: intake::clip(&format!("alert details: {}", facts.join(", ")), 3000),
                         occurred_at: now,
                         next_update_secs: None,
                     },
@@ -349,7 +339,10 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
     let auth = &app.intake;
     let known = |t: &str| {
-        auth.token.as_deref().is_some_and(|k| constant_eq(k, t)) || app.auth.may_post_alerts(t)
+        auth.token
+            .as_deref()
+            .is_some_and(|k| super::auth::constant_time_eq(k.as_bytes(), t.as_bytes()))
+            || app.auth.may_post_alerts(t)
     };
     let required = auth.exposed || auth.token.is_some();
     if !required {
@@ -371,14 +364,6 @@ fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
             "alert intake needs a token: send `Authorization: Bearer <token>`",
         )),
     }
-}
-
-fn constant_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn submit(app: &App, alerts: Vec<(Alert, bool)>) -> Result<Vec<AlertOutcome>, Response> {
