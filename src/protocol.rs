@@ -200,6 +200,7 @@ impl From<RejectCode> for ErrorCode {
             RejectCode::Invalid => ErrorCode::Invalid,
             RejectCode::NotFound => ErrorCode::NotFound,
             RejectCode::Conflict => ErrorCode::Conflict,
+            RejectCode::Forbidden => ErrorCode::Forbidden,
         }
     }
 }

@@ -141,6 +141,20 @@ pub enum Command {
         incident: IncidentRef,
         reason: String,
     },
+    /// Make the incident need-to-know: the sender and its role holders become its members.
+    Restrict {
+        incident: IncidentRef,
+    },
+    /// Let `person` (`me`: the sender) see a restricted incident. Admins only.
+    AddMember {
+        incident: IncidentRef,
+        person: String,
+    },
+    /// Stop `person` (`me`: the sender) seeing a restricted incident. Admins only.
+    RemoveMember {
+        incident: IncidentRef,
+        person: String,
+    },
 }
 
 impl Command {
@@ -164,7 +178,10 @@ impl Command {
             | Command::SetWhys { incident, .. }
             | Command::AddActionItem { incident, .. }
             | Command::UpdateActionItem { incident, .. }
-            | Command::WaivePostmortem { incident, .. } => Some(*incident),
+            | Command::WaivePostmortem { incident, .. }
+            | Command::Restrict { incident }
+            | Command::AddMember { incident, .. }
+            | Command::RemoveMember { incident, .. } => Some(*incident),
         }
     }
 }

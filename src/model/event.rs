@@ -198,6 +198,28 @@ pub enum EventKind {
         incident: IncidentRef,
         reason: String,
     },
+    /// The incident became need-to-know after it was declared: from now on only `members`
+    /// (and admins) receive its content.
+    Restricted {
+        incident: IncidentRef,
+        members: Vec<String>,
+    },
+    /// `person` may now see the restricted incident.
+    MemberAdded {
+        incident: IncidentRef,
+        person: String,
+    },
+    /// `person` may no longer see the restricted incident.
+    MemberRemoved {
+        incident: IncidentRef,
+        person: String,
+    },
+    /// Never in the log: what a reader who may not see a restricted incident receives in
+    /// place of each of its events, so its sequence stays whole. It says only that the
+    /// incident exists.
+    Withheld {
+        incident: IncidentRef,
+    },
 }
 
 impl EventKind {
@@ -228,7 +250,11 @@ impl EventKind {
             | EventKind::WhysSet { incident, .. }
             | EventKind::ActionItemAdded { incident, .. }
             | EventKind::ActionItemUpdated { incident, .. }
-            | EventKind::PostmortemWaived { incident, .. } => *incident,
+            | EventKind::PostmortemWaived { incident, .. }
+            | EventKind::Restricted { incident, .. }
+            | EventKind::MemberAdded { incident, .. }
+            | EventKind::MemberRemoved { incident, .. }
+            | EventKind::Withheld { incident } => *incident,
         }
     }
 
@@ -260,6 +286,10 @@ impl EventKind {
             EventKind::ActionItemAdded { .. } => "action_item_added",
             EventKind::ActionItemUpdated { .. } => "action_item_updated",
             EventKind::PostmortemWaived { .. } => "postmortem_waived",
+            EventKind::Restricted { .. } => "restricted",
+            EventKind::MemberAdded { .. } => "member_added",
+            EventKind::MemberRemoved { .. } => "member_removed",
+            EventKind::Withheld { .. } => "withheld",
         }
     }
 }

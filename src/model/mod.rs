@@ -2,6 +2,7 @@
 //! against the folded state. No I/O, no async runtime, no terminal: the server and every
 //! console run this same code over the same events, so they never disagree about state.
 
+pub mod access;
 mod command;
 pub mod engine;
 pub mod escalation;
@@ -42,6 +43,8 @@ pub enum RejectCode {
     NotFound,
     /// The command does not fit the incident's current state (acknowledging a resolved one).
     Conflict,
+    /// The sender may not do this (act on a restricted incident it is not a member of).
+    Forbidden,
 }
 
 impl Rejection {
@@ -60,6 +63,12 @@ impl Rejection {
     pub fn conflict(message: impl Into<String>) -> Self {
         Rejection {
             code: RejectCode::Conflict,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Rejection {
+            code: RejectCode::Forbidden,
             message: message.into(),
         }
     }

@@ -23,6 +23,10 @@ pub struct State {
     /// By reference number. On the wire: a list of incidents in reference order.
     #[serde(with = "incident_list")]
     pub incidents: BTreeMap<u32, Incident>,
+    /// Restricted incidents this reader may not see: only that they exist (never on the
+    /// server, whose state holds everything).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub withheld: BTreeSet<IncidentRef>,
 }
 
 /// Incidents travel as a list (JSON object keys are strings, and a list is what other
@@ -55,7 +59,12 @@ pub struct Incident {
     pub service: Option<String>,
     pub severity: Severity,
     pub status: Status,
+    /// Need to know: only `members` and admins receive its content.
     pub restricted: bool,
+    /// Who may see it while restricted, each with the sequence number from which they may
+    /// (0: from the start; otherwise the event that added them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub members: BTreeMap<String, u64>,
     pub declared_at: DateTime<Utc>,
     pub declared_by: String,
     /// Time of the last event on this incident.
@@ -322,9 +331,17 @@ impl State {
             .incident()
             .ok_or_else(|| Rejection::invalid("command names no incident"))?;
         let inc = self.existing(r)?;
+        if let Some(events) = decide_membership(inc, actor, cmd)? {
+            // Membership is not part of the record: it may change after the incident closes.
+            return Ok(events);
+        }
         inc.ensure_writable()?;
         let events = match cmd {
-            C::Declare { .. } | C::AcceptHandoff { .. } => {
+            C::Declare { .. }
+            | C::AcceptHandoff { .. }
+            | C::Restrict { .. }
+            | C::AddMember { .. }
+            | C::RemoveMember { .. } => {
                 return Err(Rejection::invalid(
                     "this command does not act on one incident",
                 ));
@@ -358,6 +375,12 @@ impl State {
                     return Err(Rejection::conflict(format!(
                         "{person} is already {} of {r}",
                         role.title().to_lowercase()
+                    )));
+                }
+                if inc.restricted && !inc.members.contains_key(&person) {
+                    return Err(Rejection::conflict(format!(
+                        "{person} is not a member of {r}, which is restricted: an admin adds \
+                         them first (:member add {person})"
                     )));
                 }
                 vec![E::RoleAssigned {
@@ -675,7 +698,14 @@ impl State {
             ));
         }
         let mut events = Vec::new();
-        for inc in self.incidents.values().filter(|i| i.is_active()) {
+        // A restricted incident is taken over only by its members (an admin adds them first).
+        let mine = |i: &&Incident| !i.restricted || i.members.contains_key(actor);
+        for inc in self
+            .incidents
+            .values()
+            .filter(|i| i.is_active())
+            .filter(mine)
+        {
             let r = inc.reference;
             let ic = inc.roles.get(&Role::IncidentCommander) == Some(&from);
             let text = if ic {
@@ -733,6 +763,11 @@ impl State {
                 severity: *severity,
                 status: Status::Investigating,
                 restricted: *restricted,
+                members: if *restricted {
+                    BTreeMap::from([(ev.actor.clone(), 0)])
+                } else {
+                    BTreeMap::new()
+                },
                 declared_at: ev.at,
                 declared_by: ev.actor.clone(),
                 updated_at: ev.at,
@@ -758,13 +793,26 @@ impl State {
                 .as_deref()
                 .map(|s| format!(" on {s}"))
                 .unwrap_or_default();
+            let need = if *restricted {
+                " (restricted: need to know)"
+            } else {
+                ""
+            };
             inc.push_entry(
                 ev,
                 EntryKind::System,
-                format!("declared {severity}{svc}: {title}"),
+                format!("declared {severity}{svc}: {title}{need}"),
                 ev.at,
             );
+            self.withheld.remove(incident);
             self.incidents.insert(incident.0, inc);
+            self.seq = ev.seq;
+            return Ok(());
+        }
+        if let EventKind::Withheld { incident } = &ev.kind {
+            // This reader may not see it (any more): keep only that it exists.
+            self.incidents.remove(&incident.0);
+            self.withheld.insert(*incident);
             self.seq = ev.seq;
             return Ok(());
         }
@@ -776,7 +824,41 @@ impl State {
                 incident: r,
             })?;
         match &ev.kind {
-            EventKind::Declared { .. } => {}
+            EventKind::Declared { .. } | EventKind::Withheld { .. } => {}
+            EventKind::Restricted { members, .. } => {
+                inc.restricted = true;
+                for m in members {
+                    inc.members.entry(m.clone()).or_insert(0);
+                }
+                let names: Vec<&str> = inc.members.keys().map(String::as_str).collect();
+                inc.push_entry(
+                    ev,
+                    EntryKind::System,
+                    format!(
+                        "restricted (need to know): only members and admins see it; members: {}",
+                        names.join(", ")
+                    ),
+                    ev.at,
+                );
+            }
+            EventKind::MemberAdded { person, .. } => {
+                inc.members.insert(person.clone(), ev.seq);
+                inc.push_entry(
+                    ev,
+                    EntryKind::System,
+                    format!("{person} added to the members"),
+                    ev.at,
+                );
+            }
+            EventKind::MemberRemoved { person, .. } => {
+                inc.members.remove(person);
+                inc.push_entry(
+                    ev,
+                    EntryKind::System,
+                    format!("{person} removed from the members"),
+                    ev.at,
+                );
+            }
             EventKind::Retitled { title, .. } => {
                 let text = format!("retitled: {title} (was: {})", inc.title);
                 inc.title = title.clone();
@@ -1193,6 +1275,65 @@ impl State {
         v.sort_by_key(|i| (!i.is_active(), i.severity, i.declared_at, i.reference));
         v
     }
+}
+
+/// Restricting and membership; `None` when `cmd` is neither.
+fn decide_membership(
+    inc: &Incident,
+    actor: &str,
+    cmd: &Command,
+) -> Result<Option<Vec<EventKind>>, Rejection> {
+    let r = inc.reference;
+    let person = |p: &str| {
+        if p.trim().eq_ignore_ascii_case("me") {
+            Ok(actor.to_string())
+        } else {
+            super::validate_name(p)
+        }
+    };
+    let events = match cmd {
+        Command::Restrict { .. } => {
+            if inc.restricted {
+                return Err(Rejection::conflict(format!("{r} is already restricted")));
+            }
+            // Whoever restricts it and whoever holds a role keep seeing it.
+            let mut members: BTreeSet<String> = inc.roles.values().cloned().collect();
+            members.insert(actor.to_string());
+            vec![EventKind::Restricted {
+                incident: r,
+                members: members.into_iter().collect(),
+            }]
+        }
+        Command::AddMember { person: p, .. } => {
+            let p = person(p)?;
+            if !inc.restricted {
+                return Err(Rejection::conflict(format!(
+                    "{r} is not restricted: everyone on the feed sees it (restrict it first)"
+                )));
+            }
+            if inc.members.contains_key(&p) {
+                return Err(Rejection::conflict(format!(
+                    "{p} is already a member of {r}"
+                )));
+            }
+            vec![EventKind::MemberAdded {
+                incident: r,
+                person: p,
+            }]
+        }
+        Command::RemoveMember { person: p, .. } => {
+            let p = person(p)?;
+            if !inc.members.contains_key(&p) {
+                return Err(Rejection::not_found(format!("{p} is not a member of {r}")));
+            }
+            vec![EventKind::MemberRemoved {
+                incident: r,
+                person: p,
+            }]
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(events))
 }
 
 /// Whether a person moved the incident on (for the acknowledgement timeout). Escalation,

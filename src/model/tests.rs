@@ -838,6 +838,19 @@ fn every_event_kind_round_trips_through_json() {
                 because: "The pool ran out.".into(),
             }],
         },
+        EventKind::Restricted {
+            incident: r,
+            members: vec!["ana".into(), "lee".into()],
+        },
+        EventKind::MemberAdded {
+            incident: r,
+            person: "bob".into(),
+        },
+        EventKind::MemberRemoved {
+            incident: r,
+            person: "bob".into(),
+        },
+        EventKind::Withheld { incident: r },
         EventKind::ActionItemAdded {
             incident: r,
             text: "Alert on pool saturation".into(),

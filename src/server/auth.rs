@@ -44,7 +44,9 @@ const LOCK_FILE: &str = "tokens.lock";
 const STORE_VERSION: u32 = 1;
 
 /// What a viewer is told when they try to change something.
-pub const VIEWER_REFUSAL: &str =
+pub const MEMBERSHIP_REFUSAL: &str =
+    "only an admin adds or removes the members of a restricted incident";
+const VIEWER_REFUSAL: &str =
     "not allowed: viewers can read but not change incidents (ask an admin for a responder token)";
 
 type Hash = [u8; 32];
@@ -472,12 +474,22 @@ enum Credential {
 
 impl Identity {
     /// Whether this connection may send `command`; the refusal to send when not.
-    pub fn may(&self, _command: &Command) -> Result<(), &'static str> {
-        match self.access {
-            Some(Access::Viewer) => Err(VIEWER_REFUSAL),
-            // Every command today acts on incidents. (Token management and restricted
-            // membership over the wire will be admin-only.)
-            Some(Access::Responder | Access::Admin) | None => Ok(()),
+    pub fn may(&self, command: &Command) -> Result<(), &'static str> {
+        match (self.access, command) {
+            (Some(Access::Viewer), _) => Err(VIEWER_REFUSAL),
+            (Some(Access::Responder), Command::AddMember { .. } | Command::RemoveMember { .. }) => {
+                Err(MEMBERSHIP_REFUSAL)
+            }
+            (Some(Access::Responder | Access::Admin) | None, _) => Ok(()),
+        }
+    }
+
+    /// Who reads through this connection. On an open feed (no tokens) names are only
+    /// claimed, so nobody sees all: restricted incidents reach the names that are members.
+    pub fn viewer(&self) -> crate::model::access::Viewer<'_> {
+        crate::model::access::Viewer {
+            name: &self.name,
+            sees_all: self.access == Some(Access::Admin),
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::clock::Clock;
 use crate::model::policy::Policy;
 use crate::model::runbook::Runbook;
-use crate::model::{Command, Event, EventKind, State, engine};
+use crate::model::{Command, Event, EventKind, State, access, engine};
 use crate::protocol::{self, Answer, ErrorCode, ServerMessage};
 use crate::store::{CommandRecord, EventStore, SqliteStore};
 
@@ -52,9 +52,29 @@ pub struct Delivery {
     pub already: Vec<String>,
 }
 
+impl Delivery {
+    /// The title and service a page carries: a restricted incident's stay in warroom,
+    /// since a page goes through channels (chat, SMS bridges) its members do not control.
+    pub fn shown(inc: &crate::model::Incident) -> (String, Option<String>) {
+        if inc.restricted {
+            (
+                format!(
+                    "restricted incident {}: details in warroom (need to know)",
+                    inc.reference
+                ),
+                None,
+            )
+        } else {
+            (inc.title.clone(), inc.service.clone())
+        }
+    }
+}
+
 /// A command from a session, with where to send its answer.
 pub struct CommandRequest {
     pub actor: String,
+    /// The sender sees (and may act on) every incident, restricted or not: an admin.
+    pub sees_all: bool,
     pub id: String,
     pub command: Command,
     pub reply: oneshot::Sender<Answer>,
@@ -65,6 +85,15 @@ pub struct CommandRequest {
 pub struct Fanout {
     pub seq: u64,
     pub frame: Utf8Bytes,
+    /// Set when the event belongs to a restricted incident: who may have `frame`, and the
+    /// `withheld` stand-in (also encoded once) for everyone else.
+    pub restricted: Option<Restricted>,
+}
+
+#[derive(Debug)]
+pub struct Restricted {
+    pub audience: access::Audience,
+    pub withheld: Utf8Bytes,
 }
 
 /// What sessions read: the committed state and the live event stream.
@@ -83,13 +112,6 @@ impl Published {
             .read()
             .map(|s| s.seq)
             .unwrap_or_else(|p| p.into_inner().seq)
-    }
-
-    pub fn snapshot(&self) -> State {
-        match self.state.read() {
-            Ok(s) => s.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
     }
 }
 
@@ -247,6 +269,27 @@ fn process(
             replies.push((req.reply, Reply::SameAs(i)));
             continue;
         }
+        if let Some(r) = req.command.incident()
+            && let Some(inc) = state.incident(r)
+            && !inc.visible_to(access::Viewer {
+                name: &req.actor,
+                sees_all: req.sees_all,
+            })
+        {
+            // Not remembered: it may be allowed once an admin adds the sender.
+            let message = format!(
+                "{r} is restricted (need to know): only its members and admins may see it or \
+                 act on it; ask an admin to add you"
+            );
+            replies.push((
+                req.reply,
+                Reply::Answer(Answer::Error {
+                    code: ErrorCode::Forbidden,
+                    message,
+                }),
+            ));
+            continue;
+        }
         match store.answer(&req.actor, &req.id) {
             Ok(Some(previous)) => {
                 replies.push((req.reply, Reply::Answer(previous)));
@@ -356,11 +399,12 @@ fn process(
     for i in fired {
         let ev = &events[i];
         if let Some(inc) = state.incident(ev.kind.incident()) {
+            let (title, service) = Delivery::shown(inc);
             let _ = deliveries.send(Delivery {
                 event: ev.clone(),
-                title: inc.title.clone(),
+                title,
                 severity: inc.severity,
-                service: inc.service.clone(),
+                service,
                 steps: inc.escalation.as_ref().map_or(0, |e| e.plan.steps.len()),
                 already: Vec::new(),
             });
@@ -370,20 +414,31 @@ fn process(
     published
         .commits
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut outgoing = Vec::with_capacity(events.len());
     {
         let mut shared = published.state.write().unwrap_or_else(|p| p.into_inner());
-        for e in &events {
-            if let Err(err) = shared.apply(e) {
+        for e in events {
+            if let Err(err) = shared.apply(&e) {
                 tracing::error!("published state diverged: {err}");
             }
+            // Judged as of this event: who may have it.
+            let restricted = access::audience(&shared, &e).map(|audience| Restricted {
+                audience,
+                withheld: Utf8Bytes::from(protocol::encode(&ServerMessage::Event {
+                    event: access::withheld(&e),
+                })),
+            });
+            outgoing.push((e, restricted));
         }
     }
-    for e in events {
-        let frame = protocol::encode(&ServerMessage::Event { event: e.clone() });
+    for (e, restricted) in outgoing {
+        let seq = e.seq;
+        let frame = protocol::encode(&ServerMessage::Event { event: e });
         // No receivers is fine: nobody is connected.
         let _ = published.events.send(Arc::new(Fanout {
-            seq: e.seq,
+            seq,
             frame: Utf8Bytes::from(frame),
+            restricted,
         }));
     }
     finish(replies, intake_replies, ticks);

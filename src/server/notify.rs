@@ -333,6 +333,7 @@ pub fn undelivered(
             if wanted.iter().all(|w| already.contains(w)) {
                 continue;
             }
+            let shown = Delivery::shown(inc);
             v.push(Delivery {
                 event: crate::model::Event {
                     seq: f.seq,
@@ -350,9 +351,9 @@ pub fn undelivered(
                         late: f.late,
                     },
                 },
-                title: inc.title.clone(),
+                title: shown.0,
                 severity: inc.severity,
-                service: inc.service.clone(),
+                service: shown.1,
                 steps: esc.plan.steps.len(),
                 already,
             });

@@ -10,8 +10,9 @@ use tokio::sync::oneshot;
 
 use super::App;
 use super::auth::Identity;
-use super::core::CommandRequest;
+use super::core::{CommandRequest, Fanout};
 use super::limits::{RateLimiter, Verdict};
+use crate::model::access::{Delivery, Viewer};
 use crate::protocol::{
     self, Answer, ClientMessage, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode,
 };
@@ -33,10 +34,7 @@ struct Closed;
 type Sent = Result<(), Closed>;
 
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> Sent {
-    send_raw(socket, Utf8Bytes::from(protocol::encode(msg))).await
-}
-
-async fn send_raw(socket: &mut WebSocket, frame: Utf8Bytes) -> Sent {
+    let frame = Utf8Bytes::from(protocol::encode(msg));
     let len = frame.len();
     write(len, socket.send(Message::Text(frame))).await
 }
@@ -253,10 +251,11 @@ async fn serve(
     let mut presence = app.presence.subscribe();
     let mut shutdown = app.shutdown.clone();
     let head = app.published.head();
+    let viewer = hello.who.viewer();
     // A position in another feed's log means nothing here.
     let same_feed = hello.feed_id.as_deref().is_none_or(|f| f == app.feed_id);
     let mode = match hello.last_seq {
-        Some(n) if n <= head && same_feed => SyncMode::Events,
+        Some(n) if n <= head && same_feed && !needs_snapshot(app, viewer, n) => SyncMode::Events,
         _ => SyncMode::Snapshot,
     };
     send(
@@ -274,20 +273,15 @@ async fn serve(
     )
     .await?;
     let mut sent = match mode {
-        SyncMode::Snapshot => {
-            let state = app.published.snapshot();
-            let seq = state.seq;
-            send(socket, &ServerMessage::Snapshot { state }).await?;
-            seq
-        }
+        SyncMode::Snapshot => resync(socket, app, viewer).await?,
         SyncMode::Events => {
             let from = hello.last_seq.unwrap_or(0);
-            catch_up(socket, app, from, head).await?
+            catch_up(socket, app, viewer, from, head).await?
         }
     };
     send(socket, &ServerMessage::Synced { seq: sent }).await?;
     presence.mark_unchanged();
-    send_presence(socket, app).await?;
+    send_presence(socket, app, viewer).await?;
     // Presence goes out at most every PRESENCE_INTERVAL, latest state only: a room of a
     // thousand consoles reconnecting at once must not cost a million full lists.
     let mut presence_tick = tokio::time::interval(PRESENCE_INTERVAL);
@@ -317,7 +311,7 @@ async fn serve(
                     if let Some((reply, upto)) = handle_text(app, &hello.who, &t, present).await {
                         // A command's own events reach its sender before its answer.
                         if upto > sent {
-                            sent = forward_until(socket, app, &mut live, sent, upto).await?;
+                            sent = forward_until(socket, app, viewer, &mut live, sent, upto).await?;
                         }
                         send(socket, &reply).await?;
                     }
@@ -340,28 +334,19 @@ async fn serve(
                     if f.seq <= sent {
                         continue;
                     }
-                    if f.seq > sent + 1 {
-                        catch_up(socket, app, sent, f.seq - 1).await?;
-                    }
                     // Under load several events wait; write them all, then flush once.
-                    write(f.frame.len(), socket.feed(Message::Text(f.frame.clone()))).await?;
-                    sent = f.seq;
+                    sent = feed_live(socket, app, viewer, &f, sent).await?;
                     let mut burst = 1;
                     while burst < MAX_BURST {
                         match live.try_recv() {
                             Ok(f) if f.seq <= sent => continue,
                             Ok(f) => {
-                                if f.seq > sent + 1 {
-                                    // Fill the gap from the log (catch_up flushes what was fed).
-                                    catch_up(socket, app, sent, f.seq - 1).await?;
-                                }
-                                write(f.frame.len(), socket.feed(Message::Text(f.frame.clone()))).await?;
-                                sent = f.seq;
+                                sent = feed_live(socket, app, viewer, &f, sent).await?;
                                 burst += 1;
                             }
                             Err(TryRecvError::Lagged(_)) => {
                                 let head = app.published.head();
-                                sent = catch_up(socket, app, sent, head).await?;
+                                sent = catch_up(socket, app, viewer, sent, head).await?;
                                 break;
                             }
                             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
@@ -372,7 +357,7 @@ async fn serve(
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(name = %hello.name, missed = n, "slow client: resuming from the log");
                     let head = app.published.head();
-                    sent = catch_up(socket, app, sent, head).await?;
+                    sent = catch_up(socket, app, viewer, sent, head).await?;
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
@@ -385,7 +370,7 @@ async fn serve(
             _ = presence_tick.tick(), if presence_due => {
                 presence_due = false;
                 presence.mark_unchanged();
-                send_presence(socket, app).await?;
+                send_presence(socket, app, viewer).await?;
             }
         }
     }
@@ -422,13 +407,96 @@ async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &Message) -> 
     Ok(())
 }
 
-async fn send_presence(socket: &mut WebSocket, app: &App) -> Sent {
-    let present = app.presence.current().as_ref().clone();
+async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) -> Sent {
+    let mut present = app.presence.current().as_ref().clone();
+    // Who is in a restricted incident's room is part of it.
+    let hidden: Vec<_> = {
+        let state = app
+            .published
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        present
+            .iter()
+            .flat_map(|p| &p.viewing)
+            .filter(|r| !state.may_see(**r, viewer))
+            .copied()
+            .collect()
+    };
+    if !hidden.is_empty() {
+        for p in &mut present {
+            p.viewing.retain(|r| !hidden.contains(r));
+        }
+    }
     send(socket, &ServerMessage::Presence { present }).await
 }
 
-/// Sends the logged events after `from` up to `upto` and returns the last seq sent.
-async fn catch_up(socket: &mut WebSocket, app: &App, from: u64, upto: u64) -> Result<u64, Closed> {
+/// Whether a reader holding the feed up to `from` must be sent a snapshot instead of the
+/// events since: it was let into a restricted incident it holds only the reference of.
+fn needs_snapshot(app: &App, viewer: Viewer<'_>, from: u64) -> bool {
+    let state = app
+        .published
+        .state
+        .read()
+        .unwrap_or_else(|p| p.into_inner());
+    state.resume_needs_snapshot(viewer, from)
+}
+
+/// Sends the state as this reader may have it; returns its seq.
+async fn resync(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) -> Result<u64, Closed> {
+    let state = {
+        let shared = app
+            .published
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        shared.view_for(viewer)
+    };
+    let seq = state.seq;
+    send(socket, &ServerMessage::Snapshot { state }).await?;
+    Ok(seq)
+}
+
+/// Feeds (without flushing) one live event as this reader may have it, filling any gap
+/// before it from the log first; returns the seq the reader now holds.
+async fn feed_live(
+    socket: &mut WebSocket,
+    app: &App,
+    viewer: Viewer<'_>,
+    f: &Fanout,
+    mut sent: u64,
+) -> Result<u64, Closed> {
+    if f.seq > sent + 1 {
+        // Fill the gap from the log (catch_up flushes what was fed).
+        sent = catch_up(socket, app, viewer, sent, f.seq - 1).await?;
+        if sent >= f.seq {
+            return Ok(sent); // it resynchronised past this event
+        }
+    }
+    let frame = match &f.restricted {
+        None => &f.frame,
+        Some(r) => match r.audience.delivery(viewer) {
+            Delivery::Event => &f.frame,
+            Delivery::Withheld => &r.withheld,
+            Delivery::Snapshot => return resync(socket, app, viewer).await,
+        },
+    };
+    write(frame.len(), socket.feed(Message::Text(frame.clone()))).await?;
+    Ok(f.seq)
+}
+
+/// Sends the logged events after `from` up to `upto`, as this reader may have them, and
+/// returns the last seq sent (beyond `upto` when it sent a snapshot instead).
+async fn catch_up(
+    socket: &mut WebSocket,
+    app: &App,
+    viewer: Viewer<'_>,
+    from: u64,
+    upto: u64,
+) -> Result<u64, Closed> {
+    if needs_snapshot(app, viewer, from) {
+        return resync(socket, app, viewer).await;
+    }
     let mut sent = from;
     while sent < upto {
         let chunk = app
@@ -451,6 +519,18 @@ async fn catch_up(socket: &mut WebSocket, app: &App, from: u64, upto: u64) -> Re
                 return Err(Closed);
             }
         };
+        // Judged by today's membership: a reader let in since `from` was sent a snapshot
+        // above, so whoever may see an incident now already holds it.
+        let events: Vec<_> = if viewer.sees_all {
+            events
+        } else {
+            let state = app
+                .published
+                .state
+                .read()
+                .unwrap_or_else(|p| p.into_inner());
+            events.iter().map(|e| state.event_for(e, viewer)).collect()
+        };
         for event in events {
             let seq = event.seq;
             send(socket, &ServerMessage::Event { event }).await?;
@@ -465,23 +545,19 @@ async fn catch_up(socket: &mut WebSocket, app: &App, from: u64, upto: u64) -> Re
 async fn forward_until(
     socket: &mut WebSocket,
     app: &App,
-    live: &mut tokio::sync::broadcast::Receiver<Arc<super::core::Fanout>>,
+    viewer: Viewer<'_>,
+    live: &mut tokio::sync::broadcast::Receiver<Arc<Fanout>>,
     mut sent: u64,
     upto: u64,
 ) -> Result<u64, Closed> {
     while sent < upto {
         match live.try_recv() {
             Ok(f) if f.seq <= sent => continue,
-            Ok(f) if f.seq == sent + 1 => {
-                send_raw(socket, f.frame.clone()).await?;
-                sent = f.seq;
-            }
             Ok(f) => {
-                catch_up(socket, app, sent, f.seq - 1).await?;
-                send_raw(socket, f.frame.clone()).await?;
-                sent = f.seq;
+                sent = feed_live(socket, app, viewer, &f, sent).await?;
+                write(0, socket.flush()).await?;
             }
-            Err(_) => return catch_up(socket, app, sent, upto).await,
+            Err(_) => return catch_up(socket, app, viewer, sent, upto).await,
         }
     }
     Ok(sent)
@@ -508,6 +584,7 @@ async fn handle_text(
             let (tx, rx) = oneshot::channel();
             let req = CommandRequest {
                 actor: who.name.clone(),
+                sees_all: who.viewer().sees_all,
                 id: id.clone(),
                 command,
                 reply: tx,
