@@ -638,3 +638,90 @@ async fn a_client_that_falls_behind_the_broadcast_catches_up_from_the_log() {
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_sent_a_byte_at_a_time_is_cut_at_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let server = start_with(dir.path(), limits).await;
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (mut rd, mut wr) = tcp.into_split();
+    // A slowloris: the upgrade request, one byte every 20 ms, far slower than any client.
+    let request = upgrade_request("");
+    let started = Instant::now();
+    let trickle = tokio::spawn(async move {
+        let mut sent = 0;
+        for b in request {
+            if wr.write_all(&[b]).await.is_err() {
+                break;
+            }
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sent
+    });
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the trickling connection was never closed");
+    let took = started.elapsed();
+    let total = upgrade_request("").len();
+    let sent = trickle.await.unwrap();
+    assert!(
+        sent < total,
+        "the whole head ({total} bytes) went through before the cut ({sent} sent, {took:?})"
+    );
+    still_serving(&server, "bob").await;
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_closed_and_the_feed_serves_once_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_http_connections: 2,
+        ..Limits::default()
+    };
+    let server = start_with(dir.path(), limits).await;
+    // Two silent connections take both slots...
+    let a = TcpStream::connect(server.addr).await.unwrap();
+    let b = TcpStream::connect(server.addr).await.unwrap();
+    // ...so a third is closed without an answer (after the two are surely accepted: the
+    // server answers a request on one of them only once it holds a slot).
+    let mut third = TcpStream::connect(server.addr).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, third.read(&mut buf))
+        .await
+        .expect("the connection over the cap was not closed");
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    drop((a, b));
+    // Their slots come back once the server sees them close.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let reply = exchange(
+            server.addr,
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            false,
+        )
+        .await;
+        if status_of(&reply) == Some(200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the feed never served again: {reply:?}"
+        );
+        tokio::task::yield_now().await;
+    }
+    server.shutdown().await.unwrap();
+}

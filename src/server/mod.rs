@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod core;
+mod http;
 pub mod intake;
 mod limits;
 mod notify;
@@ -49,6 +50,12 @@ use presence::PresenceBoard;
 pub struct Limits {
     /// Open WebSocket connections at most; more are answered 503.
     pub max_connections: usize,
+    /// Open HTTP connections that are not (yet) WebSocket sessions at most; more are
+    /// closed as soon as they are accepted.
+    pub max_http_connections: usize,
+    /// Longest a client may take to send a request's head (the upgrade included); then
+    /// the connection is closed.
+    pub header_read_timeout: Duration,
     /// Events buffered for a session before it must resume from the log.
     pub broadcast_capacity: usize,
     /// Commands waiting for the core at most before senders wait.
@@ -81,6 +88,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 10_000,
+            max_http_connections: 4096,
+            header_read_timeout: Duration::from_secs(10),
             broadcast_capacity: 4096,
             command_queue: 4096,
             max_message_bytes: protocol::HARD_FRAME_BYTES,
@@ -490,18 +499,14 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_state(app);
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     tracing::info!("listening on {scheme}://{addr}/feed");
-    let mut stop = shutdown_rx;
-    let stopped = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
+    let stop = shutdown_rx;
+    let limits = config.limits.clone();
     let served_tls = tls.is_some();
     let task = tokio::spawn(async move {
         match tls {
             Some(tls) => {
                 let listener = tls::TlsListener::new(listener, tls)?;
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stopped)
-                    .await
+                http::serve(listener, router, &limits, stop).await
             }
             None => {
                 // Frames are small and answered at once: without TCP_NODELAY, Nagle's
@@ -511,9 +516,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                         tracing::debug!("TCP_NODELAY on an incoming connection: {e}");
                     }
                 });
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stopped)
-                    .await
+                http::serve(listener, router, &limits, stop).await
             }
         }
         .context("serving")?;
