@@ -1,13 +1,35 @@
 //! Who is in the room: every open connection, grouped by name, pushed to every session.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::extract::ws::Utf8Bytes;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::model::IncidentRef;
-use crate::protocol::Presence;
+use crate::protocol::{self, Presence, ServerMessage};
+
+/// Everyone present, and its `presence` frame, encoded once by the first session that
+/// sends it (a thousand consoles share one encoding instead of making a thousand).
+#[derive(Default)]
+pub struct PresenceList {
+    pub list: Vec<Presence>,
+    frame: OnceLock<Utf8Bytes>,
+}
+
+impl PresenceList {
+    pub fn frame(&self) -> Utf8Bytes {
+        self.frame
+            .get_or_init(|| {
+                Utf8Bytes::from(protocol::encode(&ServerMessage::Presence {
+                    present: self.list.clone(),
+                }))
+            })
+            .clone()
+    }
+}
 
 #[derive(Default)]
 struct Inner {
@@ -24,14 +46,14 @@ struct Conn {
 /// The registry of open connections.
 pub struct PresenceBoard {
     inner: Mutex<Inner>,
-    tx: watch::Sender<Arc<Vec<Presence>>>,
+    tx: watch::Sender<Arc<PresenceList>>,
 }
 
 impl Default for PresenceBoard {
     fn default() -> Self {
         PresenceBoard {
             inner: Mutex::new(Inner::default()),
-            tx: watch::Sender::new(Arc::new(Vec::new())),
+            tx: watch::Sender::new(Arc::default()),
         }
     }
 }
@@ -79,11 +101,11 @@ impl PresenceBoard {
         PresenceGuard { board: self, id }
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<Arc<Vec<Presence>>> {
+    pub fn subscribe(&self) -> watch::Receiver<Arc<PresenceList>> {
         self.tx.subscribe()
     }
 
-    pub fn current(&self) -> Arc<Vec<Presence>> {
+    pub fn current(&self) -> Arc<PresenceList> {
         self.tx.borrow().clone()
     }
 
@@ -110,10 +132,13 @@ impl PresenceBoard {
         let list: Vec<Presence> = by_name.into_values().collect();
         // Sessions are woken only when what people see actually changed.
         self.tx.send_if_modified(|current| {
-            if **current == list {
+            if current.list == list {
                 false
             } else {
-                *current = Arc::new(list);
+                *current = Arc::new(PresenceList {
+                    list,
+                    frame: OnceLock::new(),
+                });
                 true
             }
         });

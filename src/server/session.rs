@@ -408,25 +408,31 @@ async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &Message) -> 
 }
 
 async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) -> Sent {
-    let mut present = app.presence.current().as_ref().clone();
+    let current = app.presence.current();
     // Who is in a restricted incident's room is part of it.
-    let hidden: Vec<_> = {
+    let hidden: Vec<_> = if viewer.sees_all {
+        Vec::new()
+    } else {
         let state = app
             .published
             .state
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        present
+        current
+            .list
             .iter()
             .flat_map(|p| &p.viewing)
             .filter(|r| !state.may_see(**r, viewer))
             .copied()
             .collect()
     };
-    if !hidden.is_empty() {
-        for p in &mut present {
-            p.viewing.retain(|r| !hidden.contains(r));
-        }
+    if hidden.is_empty() {
+        let frame = current.frame();
+        return write(frame.len(), socket.send(Message::Text(frame))).await;
+    }
+    let mut present = current.list.clone();
+    for p in &mut present {
+        p.viewing.retain(|r| !hidden.contains(r));
     }
     send(socket, &ServerMessage::Presence { present }).await
 }
