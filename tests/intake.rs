@@ -524,3 +524,39 @@ command = ["sh", "-c", "echo \"$WARROOM_PERSON $WARROOM_INCIDENT $WARROOM_SEVERI
     assert_eq!(hook["step_seq"], step_seq);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_over_the_intake_rate_get_429_and_record_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), |c| {
+        c.limits.intake_per_second = 1;
+        c.limits.intake_burst = 2;
+    })
+    .await;
+    let (mut accepted, mut limited) = (0, 0);
+    for n in 0..10 {
+        let (code, answer) = post(
+            &server,
+            "/v2/enqueue",
+            &enqueue("trigger", &format!("disk-{n}")),
+            &[],
+        )
+        .await;
+        match code {
+            StatusCode::ACCEPTED => accepted += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                limited += 1;
+                assert_eq!(answer["status"], "rate_limited");
+                let why = answer["error"].as_str().unwrap();
+                assert!(why.contains("not recorded; retry"), "{why}");
+            }
+            other => panic!("unexpected answer {other}: {answer}"),
+        }
+    }
+    // Ten requests in far less than the eight seconds the rate would need.
+    assert!(limited >= 1, "none of 10 alerts was limited");
+    assert!(accepted >= 2, "the burst of 2 was not let through");
+    // Every accepted alert opened its incident; no refused one did.
+    assert_eq!(state(&server).await.incidents.len(), accepted);
+    server.shutdown().await.unwrap();
+}

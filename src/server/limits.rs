@@ -44,13 +44,21 @@ const FLOOD_GAP: Duration = Duration::from_secs(1);
 
 impl RateLimiter {
     pub(crate) fn new(limits: &Limits) -> Self {
-        let burst = f64::from(limits.command_burst.max(1));
+        Self::with_rate(
+            limits.commands_per_second,
+            limits.command_burst,
+            limits.max_rate_refusals,
+        )
+    }
+
+    pub(crate) fn with_rate(rate: u32, burst: u32, max_refusals: u32) -> Self {
+        let burst = f64::from(burst.max(1));
         RateLimiter {
-            rate: f64::from(limits.commands_per_second.max(1)),
+            rate: f64::from(rate.max(1)),
             burst,
             tokens: burst,
             last: Instant::now(),
-            max_refusals: limits.max_rate_refusals.max(1),
+            max_refusals: max_refusals.max(1),
             refusals: 0,
             last_refusal: None,
             verdict: Verdict::Pass,
@@ -133,17 +141,45 @@ pub(crate) async fn limit_head(State(app): State<Arc<App>>, req: Request, next: 
     next.run(req).await
 }
 
+/// Answers 429 to an alert over the feed's intake rate, before its body is read: a
+/// monitoring system stuck in a loop (or anyone else) cannot bury the core in alerts.
+/// Alertmanager and PagerDuty's senders retry a 429 later.
+pub(crate) async fn limit_intake(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let verdict = app
+        .intake_rate
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check();
+    if verdict != Verdict::Pass {
+        let l = &app.limits;
+        tracing::warn!("alert intake over its rate; answered 429");
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "1")],
+            axum::Json(serde_json::json!({
+                "status": "rate_limited",
+                "error": format!(
+                    "more than {} alert requests a second (bursts of {}): this one was not \
+                     recorded; retry after a second",
+                    l.intake_per_second, l.intake_burst
+                ),
+            })),
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn limiter(rate: u32, burst: u32, max_refusals: u32) -> RateLimiter {
-        RateLimiter::new(&Limits {
-            commands_per_second: rate,
-            command_burst: burst,
-            max_rate_refusals: max_refusals,
-            ..Limits::default()
-        })
+        RateLimiter::with_rate(rate, burst, max_refusals)
     }
 
     #[test]

@@ -82,6 +82,10 @@ pub struct Limits {
     /// Frames refused `rate_limited` with less than a second between them before the
     /// connection is closed (1008).
     pub max_rate_refusals: u32,
+    /// Webhook requests per second the feed takes from all senders together, on average…
+    pub intake_per_second: u32,
+    /// …with bursts of up to this many; more are answered 429.
+    pub intake_burst: u32,
 }
 
 impl Default for Limits {
@@ -100,6 +104,8 @@ impl Default for Limits {
             commands_per_second: 50,
             command_burst: 200,
             max_rate_refusals: 100,
+            intake_per_second: 100,
+            intake_burst: 1000,
         }
     }
 }
@@ -246,6 +252,8 @@ pub(crate) struct App {
     shutdown: watch::Receiver<bool>,
     connections: AtomicUsize,
     limits: Limits,
+    /// Webhook requests, all senders together (`Limits::intake_per_second`).
+    intake_rate: std::sync::Mutex<limits::RateLimiter>,
     intake: IntakeAuth,
     origins: OriginPolicy,
 }
@@ -449,6 +457,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         auth: auth.clone(),
         shutdown: shutdown_rx.clone(),
         connections: AtomicUsize::new(0),
+        intake_rate: std::sync::Mutex::new(limits::RateLimiter::with_rate(
+            config.limits.intake_per_second,
+            config.limits.intake_burst,
+            u32::MAX,
+        )),
         limits: config.limits.clone(),
         intake: IntakeAuth {
             exposed: !config.listen.ip().is_loopback(),
@@ -488,9 +501,16 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let router = Router::new()
         .route("/feed", get(feed))
         .route("/healthz", get(healthz))
-        .route("/webhook/alertmanager", post(intake::alertmanager))
-        .route("/webhook/pagerduty", post(intake::pagerduty))
-        .route("/v2/enqueue", post(intake::enqueue))
+        .merge(
+            Router::new()
+                .route("/webhook/alertmanager", post(intake::alertmanager))
+                .route("/webhook/pagerduty", post(intake::pagerduty))
+                .route("/v2/enqueue", post(intake::enqueue))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    limits::limit_intake,
+                )),
+        )
         .layer(DefaultBodyLimit::max(intake::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
