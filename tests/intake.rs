@@ -560,3 +560,76 @@ async fn alerts_over_the_intake_rate_get_429_and_record_nothing() {
     assert_eq!(state(&server).await.incidents.len(), accepted);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_channel_gets_text_and_a_restricted_incident_pages_without_its_title() {
+    let (url, seen) = receiver().await;
+    let policy = format!(
+        r#"
+[escalation.sev1]
+steps = [{{ after = "0m", page = "oncall.primary" }}]
+
+[[schedule]]
+name = "platform"
+start = "2026-11-23"
+primary = ["ana"]
+
+[people.ana]
+channels = ["chat"]
+
+[channel.chat]
+webhook = "{url}"
+format = "slack"
+"#
+    );
+    let rules = Arc::new(Rules {
+        policy: Policy::parse(&policy).unwrap(),
+        runbooks: Default::default(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_with(dir.path(), |c| {
+        c.rules = rules;
+        c.notify_backoff = Some(StdDuration::from_millis(20));
+    })
+    .await;
+    let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
+    c.command(declare("Checkout down", 1)).await;
+    let mut secret = declare("Customer records copied to an unknown host", 1);
+    secret["restricted"] = json!(true);
+    c.command(secret).await;
+    // Each page: the receiver's first answer is a 500, so each is delivered on a retry.
+    let mut results = 0;
+    while results < 2 {
+        let f = c.next().await.expect("feed closed");
+        if f["type"] == "event" && f["event"]["kind"] == "notification_result" {
+            assert_eq!(f["event"]["delivered"], true, "{f}");
+            results += 1;
+        }
+    }
+    let seen = seen.lock().unwrap().clone();
+    let texts: Vec<&str> = seen
+        .iter()
+        .filter_map(|(_, b)| b["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts.len(),
+        seen.len(),
+        "every body is Slack's {{text}}: {seen:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("SEV1 INC-1: Checkout down — paging ana")),
+        "{texts:?}"
+    );
+    let restricted: Vec<&&str> = texts.iter().filter(|t| t.contains("INC-2")).collect();
+    assert!(!restricted.is_empty(), "{texts:?}");
+    for t in restricted {
+        assert!(
+            !t.contains("Customer records"),
+            "the page leaked the title: {t}"
+        );
+        assert!(t.contains("restricted incident INC-2"), "{t}");
+    }
+    server.shutdown().await.unwrap();
+}
