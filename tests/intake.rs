@@ -633,3 +633,55 @@ format = "slack"
     }
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exposed_feed_takes_no_alert_without_a_token_or_signature() {
+    // What a feed listening beyond loopback does, on a loopback port (tests stay on it).
+    let dir = tempfile::tempdir().unwrap();
+    let closed = serve_with(dir.path(), |c| c.intake.exposed = true).await;
+    let body = alertmanager("firing", "firing");
+    let (code, answer) = post(&closed, "/webhook/alertmanager", &body, &[]).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{answer}");
+    let why = answer["error"].as_str().unwrap();
+    assert!(why.contains("alert intake is closed"), "{why}");
+    assert!(why.contains("--intake-token"), "{why}");
+    // Events v2 always carries a routing key, and this one is no token here.
+    let (code, _) = post(&closed, "/v2/enqueue", &enqueue("trigger", "k"), &[]).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, answer) = post(
+        &closed,
+        "/webhook/pagerduty",
+        &pd("incident.triggered", None),
+        &[],
+    )
+    .await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("--pagerduty-secret")
+    );
+    assert!(state(&closed).await.incidents.is_empty());
+    closed.shutdown().await.unwrap();
+
+    // With an intake token it takes alerts that carry it.
+    let dir = tempfile::tempdir().unwrap();
+    let open = serve_with(dir.path(), |c| {
+        c.intake.exposed = true;
+        c.intake.token = Some("intake-token-0123456789".into());
+    })
+    .await;
+    let (code, _) = post(&open, "/webhook/alertmanager", &body, &[]).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let (code, answer) = post(
+        &open,
+        "/webhook/alertmanager",
+        &body,
+        &[("authorization", "Bearer intake-token-0123456789")],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(state(&open).await.incidents.len(), 1);
+    open.shutdown().await.unwrap();
+}

@@ -56,7 +56,8 @@ pub struct IntakeAuth {
     pub token: Option<String>,
     /// Verifies `X-PagerDuty-Signature`.
     pub pagerduty_secret: Option<String>,
-    /// The server listens beyond loopback: intake without a token or secret is refused.
+    /// Intake without a token or secret is refused: set by itself when the server listens
+    /// beyond loopback (and may be set to close a loopback server's intake the same way).
     pub exposed: bool,
 }
 

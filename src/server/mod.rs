@@ -464,7 +464,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         )),
         limits: config.limits.clone(),
         intake: IntakeAuth {
-            exposed: !config.listen.ip().is_loopback(),
+            exposed: config.intake.exposed || !config.listen.ip().is_loopback(),
             ..config.intake.clone()
         },
         origins,
