@@ -479,3 +479,207 @@ fn a_scribe_corrects_an_entry_and_both_versions_stay() {
     assert_eq!(new["kind"], "decision");
     assert_eq!(new["text"], "error rate back under 1% at 02:19");
 }
+
+/// The real binary as the holder of `token` (tokens name the person), away from this
+/// machine's own feed and data.
+fn as_holder(server: &str, token: &str, home: &std::path::Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .env("WARROOM_SERVER", server)
+        .env("WARROOM_TOKEN", token)
+        .env_remove("WARROOM_NAME")
+        .env("WARROOM_DATA_DIR", home)
+        .env("WARROOM_LOCAL_FEED", "127.0.0.1:9")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `warroom token add NAME --role ROLE --data DIR`: the token it printed.
+fn token_add(data: &std::path::Path, name: &str, role: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["token", "add", name, "--role", role, "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    ok(out).trim().to_string()
+}
+
+#[test]
+fn a_restricted_incident_reaches_its_members_only_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let data = dir.path().join("feed");
+    let root = token_add(&data, "root", "admin");
+    let ana = token_add(&data, "ana", "responder");
+    let bob = token_add(&data, "bob", "responder");
+    let server = ServeProcess::start(&data);
+    let s = server.addr.clone();
+    let run = |token: &str, args: &[&str]| as_holder(&s, token, home.path(), args);
+
+    // The admin declares it need-to-know: only the declarer (and admins) see it.
+    let out = run(
+        &root,
+        &[
+            "declare",
+            "Leaked credentials in the public bucket",
+            "-s",
+            "1",
+            "--restricted",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(ok(out), "INC-1\n", "only the reference on stdout");
+    assert!(err.contains("INC-1 is restricted (need to know)"), "{err}");
+    assert_eq!(
+        ok(run(&root, &["declare", "Search slow", "-s", "3"])),
+        "INC-2\n"
+    );
+    assert_eq!(
+        ok(run(&root, &["member", "add", "INC-1", "ana"])),
+        "INC-1: ana added to the members\n"
+    );
+    // Membership is the admins' to give.
+    let err = refused(run(&ana, &["member", "add", "INC-1", "bob"]));
+    assert!(
+        err.contains("not allowed: only an admin adds or removes the members"),
+        "{err}"
+    );
+    let list = ok(run(&root, &["member", "list", "INC-1"]));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].starts_with("ana ") && lines[0].contains("since event "),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with("root ") && lines[1].ends_with("from the start"),
+        "{list}"
+    );
+    assert_eq!(ok(run(&ana, &["member", "list", "INC-1"])), list);
+
+    // bob is not a member: he may not act on it, export it or list its members.
+    let err = refused(run(&bob, &["note", "INC-1", "looking"]));
+    assert!(
+        err.contains("not allowed: INC-1 is restricted (need to know)"),
+        "{err}"
+    );
+    let restricted_error =
+        "INC-1 is restricted (need to know): you are not a member; ask an admin to add you";
+    for args in [
+        &["export", "INC-1"][..],
+        &["export", "INC-1", "--format", "json"],
+        &["member", "list", "INC-1"],
+    ] {
+        let err = refused(run(&bob, args));
+        assert!(err.contains(restricted_error), "{args:?}: {err}");
+        assert!(!err.contains("does not exist"), "{err}");
+    }
+    let table = ok(run(&bob, &["incidents"]));
+    assert!(
+        table.contains("INC-2") && !table.contains("Leaked"),
+        "{table}"
+    );
+    assert!(
+        table.ends_with("1 restricted incident you are not a member of: INC-1\n"),
+        "{table}"
+    );
+    // His event stream has only stand-ins for it, which say nothing but that it exists.
+    let events = ok(run(&bob, &["events", "--json"]));
+    let inc1: Vec<Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["incident"] == "INC-1")
+        .collect();
+    assert!(!inc1.is_empty());
+    for e in &inc1 {
+        assert_eq!(e["kind"], "withheld", "{e}");
+        assert_eq!(e["actor"], "warroom", "{e}");
+    }
+    assert!(!events.contains("Leaked"), "{events}");
+
+    // Metrics as bob leave it out; as the admin and as a member, it counts.
+    let metrics = |token: &str| -> Value {
+        serde_json::from_str(&ok(run(token, &["metrics", "--json"]))).unwrap()
+    };
+    let m = metrics(&bob);
+    assert_eq!(m["incidents"], 1, "{m}");
+    assert_eq!(m["severities"][0]["incidents"], 0, "no SEV1 for bob: {m}");
+    assert_eq!(m["severities"][2]["incidents"], 1, "{m}");
+    for token in [&root, &ana] {
+        let m = metrics(token);
+        assert_eq!(m["incidents"], 2, "{m}");
+        assert_eq!(m["severities"][0]["incidents"], 1, "{m}");
+    }
+
+    // ana, a member, acts on it and exports it with its access and its deadline.
+    ok(run(&ana, &["note", "INC-1", "rotating the keys"]));
+    let md = ok(run(&ana, &["export", "INC-1"]));
+    assert!(
+        md.contains("| Access | Restricted (need to know) |"),
+        "{md}"
+    );
+    assert!(md.contains("| Members | ana, root |"), "{md}");
+    assert!(md.contains("| Breach notice due | "), "{md}");
+    assert!(md.contains("(72 h after detection at "), "{md}");
+    assert!(md.contains("rotating the keys"), "{md}");
+    let doc: Value =
+        serde_json::from_str(&ok(run(&ana, &["export", "INC-1", "--format", "json"]))).unwrap();
+    assert_eq!(doc["restricted"]["access"], "Restricted (need to know)");
+    assert_eq!(
+        doc["restricted"]["members"],
+        serde_json::json!(["ana", "root"])
+    );
+    assert_eq!(doc["restricted"]["breach_notice_passed"], false);
+    let declared =
+        chrono::DateTime::parse_from_rfc3339(doc["incident"]["declared_at"].as_str().unwrap())
+            .unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(
+        doc["restricted"]["breach_notice_due"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(due - declared, chrono::Duration::hours(72));
+    // The incident open to all exports as before.
+    let md = ok(run(&bob, &["export", "INC-2"]));
+    assert!(!md.contains("Access") && !md.contains("Breach"), "{md}");
+
+    // Restricting later; removing a member shuts them out again.
+    assert_eq!(
+        ok(run(&root, &["restrict", "INC-2"])),
+        "INC-2 is restricted (need to know): only its members and admins see it; members: root\n"
+    );
+    let err = refused(run(&bob, &["export", "INC-2"]));
+    assert!(
+        err.contains("INC-2 is restricted (need to know): you are not a member"),
+        "{err}"
+    );
+    assert_eq!(
+        ok(run(&root, &["member", "remove", "INC-1", "ana"])),
+        "INC-1: ana removed from the members\n"
+    );
+    let err = refused(run(&ana, &["note", "INC-1", "still here?"]));
+    assert!(err.contains("not allowed: INC-1 is restricted"), "{err}");
+    let err = refused(run(&root, &["member", "list", "INC-9"]));
+    assert!(err.contains("INC-9 does not exist"), "{err}");
+
+    // The handoff briefing: the admin sees both, with their deadlines; bob only references.
+    let brief = ok(run(&root, &["handoff"]));
+    assert!(
+        brief.contains("Leaked credentials in the public bucket  [restricted]"),
+        "{brief}"
+    );
+    assert_eq!(
+        brief.matches("  breach notice     due ").count(),
+        2,
+        "{brief}"
+    );
+    let brief = ok(run(&bob, &["handoff"]));
+    assert!(
+        brief.contains("also: 2 restricted incidents you are not a member of: INC-1, INC-2"),
+        "{brief}"
+    );
+    assert!(
+        !brief.contains("Leaked") && !brief.contains("Search slow"),
+        "{brief}"
+    );
+}

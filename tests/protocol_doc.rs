@@ -43,6 +43,9 @@ const OPS: &[&str] = &[
     "update_action_item",
     "waive_postmortem",
     "accept_handoff",
+    "restrict",
+    "add_member",
+    "remove_member",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -72,6 +75,10 @@ const EVENT_KINDS: &[&str] = &[
     "action_item_added",
     "action_item_updated",
     "postmortem_waived",
+    "restricted",
+    "member_added",
+    "member_removed",
+    "withheld",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.

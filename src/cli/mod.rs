@@ -232,6 +232,17 @@ pub enum Cmd {
         incident: IncidentRef,
         reason: String,
     },
+    /// Make an incident need-to-know (a security incident): from now on only its members
+    /// (you, its role holders, and whoever an admin adds) and admins see it.
+    Restrict {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+    },
+    /// Who may see a restricted incident: list its members, or (admins) add or remove one.
+    Member {
+        #[command(subcommand)]
+        action: MemberAction,
+    },
     /// List incidents, active first.
     Incidents {
         /// Print the full state as JSON.
@@ -262,6 +273,31 @@ pub enum Cmd {
         /// Policy file, for the on-call schedule pages are divided by [default: built in].
         #[arg(long, env = "WARROOM_POLICY")]
         policy: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// Let NAME (`me` for yourself) see a restricted incident. Admins only (on a feed
+    /// without tokens, its members).
+    Add {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_name = "NAME")]
+        person: String,
+    },
+    /// Stop NAME (`me` for yourself) seeing a restricted incident. Admins only (on a feed
+    /// without tokens, its members).
+    Remove {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_name = "NAME")]
+        person: String,
+    },
+    /// Print a restricted incident's members, one per line, with when each was let in.
+    List {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
     },
 }
 
@@ -602,7 +638,12 @@ pub async fn fetch_log(mut config: ClientConfig) -> anyhow::Result<Vec<Event>> {
         match u {
             Update::Welcome { head_seq, .. } => head = Some(head_seq),
             Update::Event(e) => events.push(e),
-            Update::Snapshot(_) => bail!("the feed sent a snapshot instead of its log"),
+            // What this reader may see changed while the log was read (an admin let them
+            // into a restricted incident): the feed sends its state, not the events.
+            Update::Snapshot(_) => bail!(
+                "the feed sent its state instead of its log: what you may see changed while it \
+                 was read (you were added to a restricted incident); run the command again"
+            ),
             Update::Conn(ConnState::Stopped { reason }) => bail!("{reason}"),
             _ => {}
         }
@@ -622,6 +663,9 @@ pub fn export_text(
 ) -> anyhow::Result<String> {
     let state =
         State::from_events(events).map_err(|e| anyhow!("the feed's log does not fold: {e}"))?;
+    if let Some(e) = withheld_error(&state, incident) {
+        return Err(e);
+    }
     let inc = state.incident(incident).ok_or_else(|| {
         anyhow!(
             "{incident} does not exist (the feed has {} incidents)",
@@ -800,11 +844,12 @@ impl Session {
                 }
                 Ok((seqs, incident))
             }
-            // "not allowed: …" says it all.
+            // "not allowed: …" says it all (the feed's refusals of restricted incidents and
+            // of membership changes say why, not that they are refusals).
             Answer::Error {
                 code: ErrorCode::Forbidden,
                 message,
-            } => bail!("{message}"),
+            } => bail!("{}", not_allowed(&message)),
             Answer::Error { code, message } => {
                 let code = serde_json::to_value(code)
                     .ok()
@@ -814,6 +859,100 @@ impl Session {
             }
         }
     }
+}
+
+/// A `forbidden` answer as a person reads it: always "not allowed: …".
+pub fn not_allowed(message: &str) -> String {
+    if message.starts_with("not allowed") {
+        message.to_string()
+    } else {
+        format!("not allowed: {message}")
+    }
+}
+
+/// Why `incident` cannot be shown to this reader, when the state holds only its reference.
+fn withheld_error(state: &State, incident: IncidentRef) -> Option<anyhow::Error> {
+    state.withheld.contains(&incident).then(|| {
+        anyhow!(
+            "{incident} is restricted (need to know): you are not a member; ask an admin to add you"
+        )
+    })
+}
+
+/// `warroom member add|remove|list`.
+async fn member(s: &mut Session, action: MemberAction) -> anyhow::Result<()> {
+    let members = |s: &Session, r: IncidentRef| -> Vec<String> {
+        s.replica
+            .state
+            .incident(r)
+            .map(|i| i.members.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    match action {
+        MemberAction::List { incident } => {
+            let state = &s.replica.state;
+            if let Some(e) = withheld_error(state, incident) {
+                return Err(e);
+            }
+            let inc = state.incident(incident).ok_or_else(|| {
+                anyhow!(
+                    "{incident} does not exist (the feed has {} incidents)",
+                    state.incidents.len()
+                )
+            })?;
+            if !inc.restricted {
+                bail!("{incident} is not restricted: everyone on the feed sees it");
+            }
+            print!("{}", members_table(inc));
+        }
+        MemberAction::Add { incident, person } => {
+            let before = members(s, incident);
+            s.run(Command::AddMember {
+                incident,
+                person: person.clone(),
+            })
+            .await?;
+            let added = members(s, incident)
+                .into_iter()
+                .find(|m| !before.contains(m))
+                .unwrap_or(person);
+            println!("{incident}: {added} added to the members");
+        }
+        MemberAction::Remove { incident, person } => {
+            let before = members(s, incident);
+            s.run(Command::RemoveMember {
+                incident,
+                person: person.clone(),
+            })
+            .await?;
+            let after = members(s, incident);
+            let removed = before
+                .into_iter()
+                .find(|m| !after.contains(m))
+                .unwrap_or(person);
+            let gone = if s.replica.state.withheld.contains(&incident) {
+                " (you no longer see it)"
+            } else {
+                ""
+            };
+            println!("{incident}: {removed} removed from the members{gone}");
+        }
+    }
+    Ok(())
+}
+
+/// `member list`: one member a line, with when they were let in.
+pub fn members_table(inc: &crate::model::Incident) -> String {
+    let mut out = String::new();
+    for (name, since) in &inc.members {
+        let when = if *since == 0 {
+            "from the start".to_string()
+        } else {
+            format!("since event {since}")
+        };
+        out.push_str(&format!("{name:<16} {when}\n"));
+    }
+    out
 }
 
 /// Runs a client subcommand (everything but the console and `serve`).
@@ -871,6 +1010,12 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 .await?;
             let r = r.context("the server did not name the new incident")?;
             println!("{r}");
+            if restricted {
+                eprintln!(
+                    "{r} is restricted (need to know): only its members (you) and admins see it; \
+                     an admin lets others in with `warroom member add {r} NAME`"
+                );
+            }
         }
         Cmd::Note {
             incident,
@@ -1065,6 +1210,20 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             s.run(Command::WaivePostmortem { incident, reason }).await?;
             println!("{incident}: post-mortem waived");
         }
+        Cmd::Restrict { incident } => {
+            s.run(Command::Restrict { incident }).await?;
+            let members = s
+                .replica
+                .state
+                .incident(incident)
+                .map(|i| i.members.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            println!(
+                "{incident} is restricted (need to know): only its members and admins see it; members: {}",
+                members.join(", ")
+            );
+        }
+        Cmd::Member { action } => member(&mut s, action).await?,
         Cmd::Incidents { json } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s.replica.state)?);
@@ -1104,7 +1263,10 @@ fn handoff_schedules(
 pub fn incidents_table(state: &State) -> String {
     let board = state.board();
     if board.is_empty() {
-        return "no incidents\n".to_string();
+        return match withheld_line(state) {
+            Some(w) => format!("no incidents you may see\n{w}\n"),
+            None => "no incidents\n".to_string(),
+        };
     }
     let mut out = format!(
         "{:<8} {:<5} {:<14} {:<8} {}\n",
@@ -1124,7 +1286,17 @@ pub fn incidents_table(state: &State) -> String {
             i.title
         ));
     }
+    if let Some(w) = withheld_line(state) {
+        out.push_str(&w);
+        out.push('\n');
+    }
     out
+}
+
+/// `2 restricted incidents you are not a member of: INC-3, INC-7`, when there are any.
+fn withheld_line(state: &State) -> Option<String> {
+    let refs: Vec<IncidentRef> = state.withheld.iter().copied().collect();
+    crate::report::handoff::withheld_line(&refs)
 }
 
 /// One line per event for people: seq, time, actor, what happened.

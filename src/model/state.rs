@@ -379,8 +379,8 @@ impl State {
                 }
                 if inc.restricted && !inc.members.contains_key(&person) {
                     return Err(Rejection::conflict(format!(
-                        "{person} is not a member of {r}, which is restricted: an admin adds \
-                         them first (:member add {person})"
+                        "{person} is not a member of {r}, which is restricted: add them to its \
+                         members first"
                     )));
                 }
                 vec![E::RoleAssigned {

@@ -1,13 +1,16 @@
 //! The incident export: a Markdown post-mortem draft (seed template) and a JSON document
 //! with the incident's full event history and its derived state. Pure: the incident and its
 //! events in, text out. Times are UTC; the export depends only on the log, never on the
-//! clock, so exporting twice gives the same file.
+//! clock, so exporting twice gives the same file. A restricted incident's export says so,
+//! names its members and gives its breach-notice deadline (whether it had passed is judged
+//! at the incident's last event, not now).
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::model::access::BREACH_NOTICE_HOURS;
 use crate::model::{EntryKind, Event, Incident, Milestone, PmSection, Role};
 
 /// The JSON export's schema, for tools that read it.
@@ -26,6 +29,38 @@ pub struct JsonExport {
     pub events: Vec<Event>,
     /// Times to detect, acknowledge, mitigate and resolve, in seconds.
     pub times: Times,
+    /// Set only on a restricted (need-to-know) incident: who may see it and when the
+    /// breach notice is due. Added in schema 1 as an optional field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted: Option<Restricted>,
+}
+
+/// What a restricted incident's export says about its access and its breach notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restricted {
+    /// `Restricted (need to know)`.
+    pub access: String,
+    /// Its members (admins see it too without being members), by name.
+    pub members: Vec<String>,
+    /// When the personal-data breach notice is due: 72 hours from detection (GDPR).
+    pub breach_notice_due: DateTime<Utc>,
+    /// Whether that was already past at the incident's last event. From the log alone, so
+    /// exporting later gives the same file: compare `breach_notice_due` with your clock.
+    pub breach_notice_passed: bool,
+}
+
+/// The words the export uses for a restricted incident.
+pub const RESTRICTED_LABEL: &str = "Restricted (need to know)";
+
+/// The access section of `inc`'s export; `None` when it is not restricted.
+pub fn restricted(inc: &Incident) -> Option<Restricted> {
+    let due = inc.breach_notice_due()?;
+    Some(Restricted {
+        access: RESTRICTED_LABEL.to_string(),
+        members: inc.members.keys().cloned().collect(),
+        breach_notice_due: due,
+        breach_notice_passed: inc.updated_at >= due,
+    })
 }
 
 /// The incident's own MTTD / MTTA / MTTM / MTTR inputs, in seconds (absent when a
@@ -69,6 +104,7 @@ pub fn json(inc: &Incident, events: &[Event]) -> JsonExport {
         incident: inc.clone(),
         events,
         times: times(inc),
+        restricted: restricted(inc),
     }
 }
 
@@ -193,6 +229,34 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
         stamp(inc.declared_at),
         cell(&inc.declared_by)
     )?;
+    if let Some(r) = restricted(inc) {
+        writeln!(out, "| Access | {} |", r.access)?;
+        let members = if r.members.is_empty() {
+            "none (only admins)".to_string()
+        } else {
+            r.members
+                .iter()
+                .map(|m| cell(m))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(out, "| Members | {members} |")?;
+        let detected = r.breach_notice_due - Duration::hours(BREACH_NOTICE_HOURS);
+        let passed = if r.breach_notice_passed {
+            format!(
+                "; already passed at the last event, {}",
+                stamp(inc.updated_at)
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "| Breach notice due | {} ({BREACH_NOTICE_HOURS} h after detection at {}){passed} |",
+            stamp(r.breach_notice_due),
+            stamp(detected)
+        )?;
+    }
     let end = m(Milestone::Resolved);
     let duration = match (start, end) {
         (Some(s), Some(e)) => format!(
@@ -421,4 +485,100 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Command, Severity, State};
+
+    fn at(min: i64) -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 3, 14, 2, 0, 0).unwrap()
+            + Duration::minutes(min)
+    }
+
+    /// Decides and folds `cmd` as `actor` at minute `min`; returns the events.
+    fn run(s: &mut State, log: &mut Vec<Event>, actor: &str, min: i64, cmd: Command) {
+        for kind in s.decide(actor, at(min), &cmd).expect("decided") {
+            let ev = Event {
+                seq: s.seq + 1,
+                at: at(min),
+                actor: actor.into(),
+                kind,
+            };
+            s.apply(&ev).expect("folds");
+            log.push(ev);
+        }
+    }
+
+    fn declare(restricted: bool) -> Command {
+        Command::Declare {
+            title: "Leaked credentials in the public bucket".into(),
+            severity: Severity::Sev1,
+            service: Some("storage".into()),
+            restricted,
+        }
+    }
+
+    #[test]
+    fn a_restricted_export_names_its_members_and_the_breach_deadline() {
+        let mut s = State::default();
+        let mut log = Vec::new();
+        run(&mut s, &mut log, "ana", 0, declare(true));
+        run(&mut s, &mut log, "ana", 1, declare(false));
+        let r = crate::model::IncidentRef(1);
+        let add = Command::AddMember {
+            incident: r,
+            person: "bob".into(),
+        };
+        run(&mut s, &mut log, "root", 2, add);
+        let inc = s.incident(r).unwrap();
+        let md = markdown(inc);
+        assert!(
+            md.contains("| Access | Restricted (need to know) |"),
+            "{md}"
+        );
+        assert!(md.contains("| Members | ana, bob |"), "{md}");
+        assert!(
+            md.contains(
+                "| Breach notice due | 2026-03-17 02:00 UTC (72 h after detection at \
+                 2026-03-14 02:00 UTC) |"
+            ),
+            "{md}"
+        );
+        let doc = json(inc, &log);
+        let access = doc.restricted.as_ref().expect("restricted section");
+        assert_eq!(access.access, "Restricted (need to know)");
+        assert_eq!(access.members, ["ana", "bob"]);
+        assert_eq!(access.breach_notice_due, at(72 * 60));
+        assert!(!access.breach_notice_passed);
+        let v = serde_json::to_value(&doc).unwrap();
+        assert_eq!(v["restricted"]["breach_notice_due"], "2026-03-17T02:00:00Z");
+
+        // Still open three days later: the deadline passed before its last event.
+        let note = Command::AddEntry {
+            incident: r,
+            entry_kind: EntryKind::Note,
+            text: "regulator informed".into(),
+            occurred_at: None,
+            next_update_secs: None,
+        };
+        run(&mut s, &mut log, "ana", 73 * 60, note);
+        let inc = s.incident(r).unwrap();
+        assert!(json(inc, &log).restricted.unwrap().breach_notice_passed);
+        assert!(
+            markdown(inc).contains("; already passed at the last event, 2026-03-17 03:00 UTC |")
+        );
+
+        // An incident open to all has none of it, in either form.
+        let open = s.incident(crate::model::IncidentRef(2)).unwrap();
+        assert!(!markdown(open).contains("Access"));
+        let v = serde_json::to_value(json(open, &log)).unwrap();
+        assert!(v.get("restricted").is_none(), "{v}");
+        // An export from before these fields were added still reads.
+        let mut old = v.clone();
+        old.as_object_mut().unwrap().remove("restricted");
+        let back: JsonExport = serde_json::from_value(old).unwrap();
+        assert_eq!(back.restricted, None);
+    }
 }

@@ -2,7 +2,9 @@
 //! shift change. Every active incident (severity, status, age, roles, the last status update
 //! and when the next is due, open and ruled-out hypotheses, open action items, the pending
 //! escalation step, the key timeline entries); who is on call now and next; what was
-//! resolved during the outgoing shift; and the shift's noisiest alert sources.
+//! resolved during the outgoing shift; and the shift's noisiest alert sources. A restricted
+//! incident the reader is a member of is marked and carries its breach-notice deadline; one
+//! they are not a member of is only counted and named by reference (need to know).
 //!
 //! Pure: the state, the on-call schedules and two instants in; a [`Briefing`] (serialisable,
 //! for scripts) and its Markdown ([`markdown`]) or plain-text ([`text`]) rendering out.
@@ -55,6 +57,10 @@ pub struct Briefing {
     pub resolved: Vec<ResolvedIncident>,
     /// Alert counts by service over incidents declared during the shift, most first.
     pub noisiest: Vec<AlertSource>,
+    /// Restricted incidents the reader is not a member of: their references only (need
+    /// to know), in order. Never on an admin's briefing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<IncidentRef>,
 }
 
 /// One active incident, as the incoming person needs it.
@@ -67,6 +73,9 @@ pub struct ActiveIncident {
     pub severity: Severity,
     pub status: Status,
     pub restricted: bool,
+    /// A restricted incident's breach-notice deadline: 72 hours from detection (GDPR).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach_notice_due: Option<DateTime<Utc>>,
     pub declared_at: DateTime<Utc>,
     pub declared_by: String,
     /// Seconds since it was declared.
@@ -345,6 +354,7 @@ pub fn brief(
         on_call: schedules.iter().map(|s| on_call(s, now)).collect(),
         resolved,
         noisiest,
+        withheld: state.withheld.iter().copied().collect(),
     }
 }
 
@@ -415,6 +425,7 @@ fn active_incident(inc: &Incident, now: DateTime<Utc>) -> ActiveIncident {
         severity: inc.severity,
         status: inc.status,
         restricted: inc.restricted,
+        breach_notice_due: inc.breach_notice_due(),
         declared_at: inc.declared_at,
         declared_by: inc.declared_by.clone(),
         age_secs: (now - inc.declared_at).num_seconds().max(0),
@@ -705,6 +716,38 @@ fn update_line(i: &ActiveIncident, now: DateTime<Utc>, esc: Esc) -> Option<Strin
     }
 }
 
+/// `due 2026-11-29 14:10 UTC (in 2d23h)`, or `PASSED at …` once it has.
+fn breach_line(due: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if due <= now {
+        format!(
+            "PASSED at {} ({}): report the breach now if personal data is involved",
+            when(due, now),
+            relative(due, now)
+        )
+    } else {
+        format!(
+            "due {} ({}), {}h after detection",
+            when(due, now),
+            relative(due, now),
+            crate::model::access::BREACH_NOTICE_HOURS
+        )
+    }
+}
+
+/// `2 restricted incidents you are not a member of: INC-3, INC-7`; `None` when there are
+/// none. Only their references: what they are is need to know.
+pub fn withheld_line(withheld: &[IncidentRef]) -> Option<String> {
+    let n = withheld.len();
+    (n > 0).then(|| {
+        let refs: Vec<String> = withheld.iter().map(ToString::to_string).collect();
+        format!(
+            "{n} restricted incident{} you are not a member of: {}",
+            if n == 1 { "" } else { "s" },
+            refs.join(", ")
+        )
+    })
+}
+
 fn entry_line(e: &EntrySummary, now: DateTime<Utc>, esc: Esc) -> String {
     format!(
         "#{} {} {}: {} ({}){}",
@@ -821,6 +864,10 @@ fn write_markdown(out: &mut String, b: &Briefing) -> std::fmt::Result {
         writeln!(out, "None.")?;
         writeln!(out)?;
     }
+    if let Some(w) = withheld_line(&b.withheld) {
+        writeln!(out, "_Also: {w}._")?;
+        writeln!(out)?;
+    }
     for i in &b.active {
         writeln!(
             out,
@@ -848,6 +895,9 @@ fn write_markdown(out: &mut String, b: &Briefing) -> std::fmt::Result {
                 ""
             }
         )?;
+        if let Some(due) = i.breach_notice_due {
+            writeln!(out, "- **Breach notice:** {}", breach_line(due, now))?;
+        }
         writeln!(out, "- **Roles:** {}", roles_line(i, md))?;
         match &i.acknowledged_by {
             Some(a) => writeln!(out, "- **Acknowledged by:** {}", md(a))?,
@@ -1007,6 +1057,9 @@ fn write_text(out: &mut String, b: &Briefing) -> std::fmt::Result {
     if b.active.is_empty() {
         writeln!(out, "  none")?;
     }
+    if let Some(w) = withheld_line(&b.withheld) {
+        writeln!(out, "  also: {w}")?;
+    }
     for i in &b.active {
         writeln!(out)?;
         writeln!(
@@ -1033,6 +1086,9 @@ fn write_text(out: &mut String, b: &Briefing) -> std::fmt::Result {
                 one_line(&i.declared_by)
             ),
         )?;
+        if let Some(due) = i.breach_notice_due {
+            field(out, "breach notice", &breach_line(due, now))?;
+        }
         field(out, "roles", &roles_line(i, one_line))?;
         field(
             out,
@@ -1134,4 +1190,123 @@ fn write_text(out: &mut String, b: &Briefing) -> std::fmt::Result {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::access::Viewer;
+    use crate::model::{Command, Event};
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 26, h, m, 0).unwrap()
+    }
+
+    fn run(s: &mut State, actor: &str, t: DateTime<Utc>, cmd: Command) {
+        for kind in s.decide(actor, t, &cmd).expect("decided") {
+            let ev = Event {
+                seq: s.seq + 1,
+                at: t,
+                actor: actor.into(),
+                kind,
+            };
+            s.apply(&ev).expect("folds");
+        }
+    }
+
+    fn declare(title: &str, restricted: bool) -> Command {
+        Command::Declare {
+            title: title.into(),
+            severity: Severity::Sev1,
+            service: None,
+            restricted,
+        }
+    }
+
+    /// INC-1 and INC-3 restricted (ana's), INC-2 open to all.
+    fn feed() -> State {
+        let mut s = State::default();
+        run(&mut s, "ana", at(9, 0), declare("Leaked keys", true));
+        run(&mut s, "ana", at(9, 5), declare("Checkout slow", false));
+        run(&mut s, "ana", at(9, 10), declare("Phishing wave", true));
+        s
+    }
+
+    #[test]
+    fn a_member_sees_the_breach_deadline_and_a_non_member_only_references() {
+        let server = feed();
+        let now = at(14, 0);
+        let ana = server.view_for(Viewer {
+            name: "ana",
+            sees_all: false,
+        });
+        let b = brief(&ana, &[], now - Duration::hours(12), now);
+        let leaked = b
+            .active
+            .iter()
+            .find(|i| i.reference == IncidentRef(1))
+            .unwrap();
+        assert!(leaked.restricted);
+        assert_eq!(
+            leaked.breach_notice_due,
+            Some(at(9, 0) + Duration::hours(72))
+        );
+        assert!(b.withheld.is_empty());
+        let t = text(&b);
+        assert!(t.contains("Leaked keys  [restricted]"), "{t}");
+        assert!(
+            t.contains(
+                "  breach notice     due 2026-11-29 09:00 UTC (in 2d19h), 72h after detection"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("you are not a member"), "{t}");
+        let md = markdown(&b);
+        assert!(
+            md.contains("- **Breach notice:** due 2026-11-29 09:00 UTC"),
+            "{md}"
+        );
+
+        // Past the deadline, it says so loudly.
+        let late = brief(&ana, &[], now, at(9, 0) + Duration::hours(73));
+        assert!(
+            text(&late).contains("breach notice     PASSED at"),
+            "{}",
+            text(&late)
+        );
+
+        let bob = server.view_for(Viewer {
+            name: "bob",
+            sees_all: false,
+        });
+        let b = brief(&bob, &[], now - Duration::hours(12), now);
+        assert_eq!(b.active.len(), 1);
+        assert_eq!(b.withheld, [IncidentRef(1), IncidentRef(3)]);
+        let t = text(&b);
+        assert!(
+            t.contains("  also: 2 restricted incidents you are not a member of: INC-1, INC-3"),
+            "{t}"
+        );
+        assert!(!t.contains("Leaked") && !t.contains("Phishing"), "{t}");
+        let md = markdown(&b);
+        assert!(
+            md.contains("_Also: 2 restricted incidents you are not a member of: INC-1, INC-3._"),
+            "{md}"
+        );
+        let v = serde_json::to_value(&b).unwrap();
+        assert_eq!(v["withheld"], serde_json::json!(["INC-1", "INC-3"]));
+        // An open incident carries no deadline, and a briefing with nothing withheld no list.
+        assert!(v["active"][0].get("breach_notice_due").is_none());
+        let admin = brief(&server, &[], now - Duration::hours(12), now);
+        assert!(
+            serde_json::to_value(&admin)
+                .unwrap()
+                .get("withheld")
+                .is_none()
+        );
+        assert_eq!(
+            withheld_line(&[IncidentRef(7)]).as_deref(),
+            Some("1 restricted incident you are not a member of: INC-7")
+        );
+    }
 }
