@@ -514,12 +514,16 @@ fn single_keys_act_on_the_selected_incident_and_refusals_are_shown() {
     );
     assert!(app.update(key('?')).is_empty());
     assert_eq!(app.mode, Mode::Help);
-    let lines = text(&draw(&app, &test_theme(), 100, 80));
+    // Tall enough for all of it (long help texts wrap in their column, never cut).
+    let lines = text(&draw(&app, &test_theme(), 100, 120));
     let all = lines.join("\n");
     assert!(
         all.contains("acknowledge")
-            && all.contains("declare [sevN] TITLE")
-            && all.contains("d: decision"),
+            && all.contains("declare [-r] [sevN] TITLE")
+            && all.contains("--restricted: need to know")
+            && all.contains("@HH:MM backdates")
+            && all.contains("d: decision")
+            && !all.contains("↓ more"),
         "{all}"
     );
     // At 80x24 it scrolls: the scribe prefixes at the end are reachable.
@@ -528,7 +532,7 @@ fn single_keys_act_on_the_selected_incident_and_refusals_are_shown() {
         small.contains("↓ more") && !small.contains("d: decision"),
         "{small}"
     );
-    for _ in 0..5 {
+    for _ in 0..10 {
         app.update(code(KeyCode::PageDown));
     }
     assert_eq!(app.mode, Mode::Help, "scrolling keeps help open");
@@ -2013,4 +2017,425 @@ fn the_record_overlays_draw_in_tiny_terminals() {
         app.update(code(KeyCode::Tab));
     }
     assert_eq!(app.mode, Mode::Postmortem);
+}
+
+// ---- restricted (need-to-know) incidents ------------------------------------------------
+
+use warroom::model::access::{Viewer, withheld};
+
+const ANA: Viewer = Viewer {
+    name: "ana",
+    sees_all: false,
+};
+
+/// A public incident, one restricted incident ana is a member of (with carol), and two she
+/// is not; `root` is an admin.
+fn need_to_know() -> History {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    h.run(
+        "ana",
+        Command::Declare {
+            title: "Leaked credentials in bucket".into(),
+            severity: Severity::Sev1,
+            service: Some("storage".into()),
+            restricted: true,
+        },
+    );
+    h.run(
+        "root",
+        Command::AddMember {
+            incident: IncidentRef(2),
+            person: "carol".into(),
+        },
+    );
+    for title in ["Payroll export exposed", "Laptop with HR files stolen"] {
+        h.run(
+            "root",
+            Command::Declare {
+                title: title.into(),
+                severity: Severity::Sev2,
+                service: None,
+                restricted: true,
+            },
+        );
+    }
+    h
+}
+
+/// A console for `v`, given what the feed gives `v`.
+fn app_for(h: &History, v: Viewer<'_>, now: DateTime<Utc>) -> App {
+    let mut app = App::new(
+        "ws://127.0.0.1:7654/feed".into(),
+        Keymap::default(),
+        now,
+        FixedOffset::east_opt(0).unwrap(),
+        "s".into(),
+    );
+    app.update(Msg::Resize(160, 48));
+    app.update(Msg::Feed(Update::Welcome {
+        name: v.name.into(),
+        head_seq: h.state.seq,
+        mode: warroom::protocol::SyncMode::Snapshot,
+    }));
+    app.update(Msg::Feed(Update::Snapshot(h.state.view_for(v))));
+    app.update(Msg::Feed(Update::Synced(h.state.seq)));
+    app.update(Msg::Feed(Update::Conn(ConnState::Live)));
+    app
+}
+
+/// Runs `cmd` on the feed and gives `v` what the server would: each event, or its
+/// `withheld` stand-in, or (when `v` was just let in) a fresh snapshot.
+fn feed_as(app: &mut App, h: &mut History, who: &str, cmd: Command, v: Viewer<'_>) {
+    let before = h.events.len();
+    h.run(who, cmd);
+    for e in h.events[before..].iter().cloned() {
+        let delivery = warroom::model::access::audience(&h.state, &e).map(|a| a.delivery(v));
+        use warroom::model::access::Delivery;
+        let update = match delivery {
+            None | Some(Delivery::Event) => Update::Event(e),
+            Some(Delivery::Withheld) => Update::Event(withheld(&e)),
+            Some(Delivery::Snapshot) => Update::Snapshot(h.state.view_for(v)),
+        };
+        app.update(Msg::Feed(update));
+    }
+}
+
+fn restricted_theme() -> Theme {
+    let mut t = test_theme();
+    t.restricted = Style::default().fg(Color::Magenta);
+    t
+}
+
+#[test]
+fn the_board_marks_restricted_incidents_and_names_only_the_references_withheld() {
+    let h = need_to_know();
+    let app = app_for(&h, ANA, t0() + Duration::minutes(2));
+    assert_eq!(
+        app.replica.state.withheld.iter().collect::<Vec<_>>(),
+        [&IncidentRef(3), &IncidentRef(4)]
+    );
+    for (w, ht, mark) in [(160, 48, "RESTRICTED"), (80, 24, "RSTR")] {
+        let term = draw(&app, &restricted_theme(), w, ht);
+        let lines = text(&term);
+        let all = lines.join("\n");
+        for secret in ["Payroll", "Laptop", "HR files"] {
+            assert!(!all.contains(secret), "{w}x{ht} shows '{secret}':\n{all}");
+        }
+        let row = |r: &str| {
+            lines
+                .iter()
+                .position(|l| l.contains(&format!("{r} ")) && l.contains(" SEV"))
+                .unwrap_or_else(|| panic!("no row for {r} at {w}x{ht}:\n{all}"))
+        };
+        // Only the incidents ana may see are rows; the others are one line under them.
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.contains("INC-") && l.contains(" SEV"))
+                .count(),
+            2,
+            "{all}"
+        );
+        let (r1, r2) = (row("INC-1"), row("INC-2"));
+        assert!(
+            lines[r2].contains(&format!("{mark} Leaked")),
+            "{}",
+            lines[r2]
+        );
+        assert!(!lines[r1].contains(mark), "{}", lines[r1]);
+        let (_, wy) = find(
+            &lines,
+            "2 restricted incidents you are not a member of: INC-3, INC-4",
+        );
+        assert!(wy > r1.max(r2) as u16, "{all}");
+        if w == 160 {
+            assert!(
+                lines[wy as usize].contains("(ask an admin to add you)"),
+                "{all}"
+            );
+        }
+        // The columns stay aligned: the marker starts where the other titles start.
+        let header = lines.iter().position(|l| l.contains("TITLE")).unwrap();
+        let col =
+            |y: usize, needle: &str| lines[y][..lines[y].find(needle).unwrap()].chars().count();
+        assert_eq!(col(header, "TITLE"), col(r2, mark), "{all}");
+        assert_eq!(col(r1, "Checkout"), col(r2, mark), "{all}");
+        assert_eq!(col(r1, "SEV2"), col(r2, "SEV1"), "{all}");
+        assert_eq!(col(r1, "no IC"), col(r2, "no IC"), "{all}");
+        // The marker and the withheld count are drawn in the restricted slot's colour.
+        let buf = term.backend().buffer();
+        let (x, y) = find(&lines, mark);
+        assert_eq!(buf[(x, y)].fg, Color::Magenta);
+        assert_eq!(buf[(1, wy)].fg, Color::Magenta);
+    }
+}
+
+#[test]
+fn a_withheld_incident_cannot_be_opened_and_says_why() {
+    let h = need_to_know();
+    let mut app = app_for(&h, ANA, t0() + Duration::minutes(2));
+    // Down as far as it goes: only the two visible incidents are ever selected (INC-2, a
+    // SEV1, first).
+    assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
+    for _ in 0..5 {
+        app.update(key('j'));
+    }
+    assert_eq!(app.selected_incident(), Some(IncidentRef(1)));
+    let fx = palette(&mut app, "open INC-3");
+    assert!(fx.is_empty(), "{fx:?}");
+    assert_eq!(app.screen, Screen::Board);
+    let flash = app.flash.as_ref().unwrap().text.clone();
+    assert!(
+        flash.contains("INC-3 is restricted (need to know) and you are not a member")
+            && flash.contains("ask an admin"),
+        "{flash}"
+    );
+    // Acting on it goes to the feed, whose refusal is shown as it is.
+    let fx = palette(&mut app, "note INC-3 what is this");
+    let [Effect::Send { id, command }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    // (The feed's words; the console says it is a refusal.)
+    let message = "INC-3 is restricted (need to know): only its members and admins may see it or act on it; ask an admin to add you";
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::Error {
+            code: warroom::protocol::ErrorCode::Forbidden,
+            message: message.into(),
+        },
+    }));
+    let lines = text(&draw(&app, &restricted_theme(), 200, 48));
+    find(&lines, "not allowed: INC-3 is restricted (need to know)");
+}
+
+#[test]
+fn the_room_of_a_restricted_incident_shows_its_members_and_the_breach_deadline() {
+    let h = need_to_know();
+    let mut app = app_for(&h, ANA, t0() + Duration::minutes(2));
+    let fx = app.update(code(KeyCode::Enter));
+    assert_eq!(fx, [Effect::Focus(Some(IncidentRef(2)))]);
+    let term = draw(&app, &restricted_theme(), 160, 48);
+    let lines = text(&term);
+    let all = lines.join("\n");
+    assert!(
+        lines[0].contains("INC-2")
+            && lines[0].contains("RESTRICTED")
+            && lines[0].contains("Leaked credentials in bucket"),
+        "{all}"
+    );
+    // Detected at declaration (02:00 Tuesday): the notice is due 72 hours later.
+    let (_, y) = find(
+        &lines,
+        "RESTRICTED  need to know · breach notice (GDPR 72 h) due Fri 02:00, in 71:58:00 · members: ana, carol",
+    );
+    assert_eq!(y, 3, "the line under the header:\n{all}");
+    let buf = term.backend().buffer();
+    let (x, y) = find(&lines, "breach notice");
+    assert_eq!(buf[(x, y)].fg, Color::Reset, "far off: not loud");
+    // The timeline says who restricted it and who was added.
+    assert_on(
+        &all,
+        &["(restricted: need to know)", "carol added to the members"],
+    );
+    // In an 80-column room the deadline comes before the members.
+    let narrow = screen(&app, 80, 24);
+    assert_on(
+        &narrow,
+        &["RESTRICTED  need to know · breach notice (GDPR 72 h) due Fri 02:00"],
+    );
+
+    // The clock runs on: under a day left it turns due, past the deadline it is loud.
+    app.update(Msg::Tick(t0() + Duration::hours(50)));
+    let term = draw(&app, &restricted_theme(), 160, 48);
+    let lines = text(&term);
+    let (x, y) = find(
+        &lines,
+        "breach notice (GDPR 72 h) due Fri 02:00, in 22:00:00",
+    );
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Yellow);
+    app.update(Msg::Tick(t0() + Duration::hours(73) + Duration::minutes(5)));
+    let term = draw(&app, &restricted_theme(), 160, 48);
+    let lines = text(&term);
+    let (x, y) = find(
+        &lines,
+        "BREACH NOTICE OVERDUE 1:05:00 (GDPR 72 h, was due Fri 02:00)",
+    );
+    let cell = &term.backend().buffer()[(x, y)];
+    assert_eq!(cell.fg, Color::Red);
+    assert!(cell.modifier.contains(Modifier::BOLD));
+
+    // `:member` lists the members; adding one is a command for the feed (admins only).
+    palette(&mut app, "member");
+    let flash = app.flash.as_ref().unwrap().text.clone();
+    assert!(
+        flash.contains("INC-2 is restricted · need to know · members: ana, carol"),
+        "{flash}"
+    );
+    let fx = palette(&mut app, "member add bob");
+    assert_eq!(
+        sent(&fx),
+        [&Command::AddMember {
+            incident: IncidentRef(2),
+            person: "bob".into()
+        }]
+    );
+}
+
+#[test]
+fn declare_restricted_and_restrict_from_the_palette() {
+    let mut h = need_to_know();
+    let mut app = app_for(&h, ANA, t0());
+    let fx = palette(
+        &mut app,
+        "declare --restricted sev1 Leaked tokens in CI logs",
+    );
+    assert_eq!(
+        sent(&fx),
+        [&Command::Declare {
+            title: "Leaked tokens in CI logs".into(),
+            severity: Severity::Sev1,
+            service: None,
+            restricted: true,
+        }]
+    );
+    // `:restrict` in INC-1's room makes it need-to-know; the answer says what that means.
+    app.update(code(KeyCode::Esc));
+    app.update(key('j'));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    let fx = palette(&mut app, "restrict");
+    assert_eq!(
+        sent(&fx),
+        [&Command::Restrict {
+            incident: IncidentRef(1)
+        }]
+    );
+    deliver(&mut app, &mut h, "ana", &fx);
+    let flash = app.flash.as_ref().unwrap().text.clone();
+    assert!(
+        flash.contains("INC-1 is restricted: only its members and admins see it"),
+        "{flash}"
+    );
+    let all = screen(&app, 160, 48);
+    assert_on(&all, &["RESTRICTED  need to know", "members: ana"]);
+}
+
+#[test]
+fn an_open_room_withheld_from_its_reader_goes_back_to_the_board_and_keeps_the_draft() {
+    let mut h = need_to_know();
+    let mut app = app_for(&h, ANA, t0() + Duration::minutes(2));
+    app.update(code(KeyCode::Enter));
+    app.update(key('i'));
+    typed(&mut app, "rotating the keys now");
+    assert_eq!(
+        (app.screen, app.mode),
+        (Screen::Room(IncidentRef(2)), Mode::Scribe)
+    );
+
+    // An admin takes ana off the members: her console gets a withheld stand-in.
+    let mut fx = Vec::new();
+    let before = h.events.len();
+    h.run(
+        "root",
+        Command::RemoveMember {
+            incident: IncidentRef(2),
+            person: "ana".into(),
+        },
+    );
+    for e in &h.events[before..] {
+        let e = match warroom::model::access::audience(&h.state, e).map(|a| a.delivery(ANA)) {
+            Some(warroom::model::access::Delivery::Withheld) => withheld(e),
+            other => panic!("{other:?}"),
+        };
+        fx.extend(app.update(Msg::Feed(Update::Event(e))));
+    }
+    assert_eq!(fx, [Effect::Focus(None)]);
+    assert_eq!((app.screen, app.mode), (Screen::Board, Mode::Normal));
+    let flash = app.flash.as_ref().unwrap().text.clone();
+    assert!(
+        flash.contains("INC-2 is restricted (need to know) and you are not a member")
+            && flash.contains("back to the board"),
+        "{flash}"
+    );
+    let all = screen(&app, 160, 48);
+    assert!(!all.contains("Leaked"), "{all}");
+    assert_on(
+        &all,
+        &["3 restricted incidents you are not a member of: INC-2, INC-3, INC-4"],
+    );
+    // What she typed is still hers (and quitting asks about it).
+    assert_eq!(app.unsent_text(), ["the scribe draft in INC-2".to_string()]);
+
+    // She starts typing a command; meanwhile an admin adds her back, and the feed sends
+    // her a fresh snapshot mid-stream. The line being typed stays, and so does the draft.
+    app.update(key(':'));
+    typed(&mut app, "note INC-1 che");
+    feed_as(
+        &mut app,
+        &mut h,
+        "root",
+        Command::AddMember {
+            incident: IncidentRef(2),
+            person: "ana".into(),
+        },
+        ANA,
+    );
+    assert_eq!(app.mode, Mode::Palette);
+    assert_eq!(app.palette.input, "note INC-1 che");
+    let flash = app.flash.as_ref().unwrap().text.clone();
+    assert!(
+        flash.contains("you were added to the members of INC-2"),
+        "{flash}"
+    );
+    assert!(app.replica.state.incident(IncidentRef(2)).is_some());
+    let all = screen(&app, 160, 48);
+    assert_on(
+        &all,
+        &[
+            "RESTRICTED Leaked credential",
+            "2 restricted incidents you are not a member of: INC-3, INC-4",
+        ],
+    );
+    app.update(code(KeyCode::Esc));
+    palette(&mut app, "open INC-2");
+    assert_eq!(
+        app.room(IncidentRef(2)).unwrap().draft.lines(),
+        ["rotating the keys now"]
+    );
+    assert_on(&screen(&app, 160, 48), &["ana added to the members"]);
+
+    // A snapshot while she writes in a room it still holds changes neither.
+    app.update(key('i'));
+    typed(&mut app, " and the bucket policy");
+    app.update(Msg::Feed(Update::Snapshot(h.state.view_for(ANA))));
+    assert_eq!(
+        (app.screen, app.mode),
+        (Screen::Room(IncidentRef(2)), Mode::Scribe)
+    );
+    assert_eq!(
+        app.room(IncidentRef(2)).unwrap().draft.lines(),
+        ["rotating the keys now and the bucket policy"]
+    );
+}
+
+#[test]
+fn the_withheld_line_stays_on_a_board_that_scrolls() {
+    let mut h = need_to_know();
+    for n in 0..30 {
+        h.declare("bot", &format!("Noise {n}"), 3, "web");
+    }
+    let mut app = app_for(&h, ANA, t0());
+    app.update(key('G'));
+    for (w, ht) in [(80, 24), (160, 48)] {
+        let all = screen(&app, w, ht);
+        assert_on(
+            &all,
+            &[
+                "2 restricted incidents you are not a member of: INC-3, INC-4",
+                "▶ INC-34",
+            ],
+        );
+    }
 }

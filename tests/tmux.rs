@@ -544,3 +544,135 @@ fn a_scribe_and_a_comms_lead_record_an_incident_and_export_it_in_order() {
     tmux.keys("scribe", &["q"]);
     tmux.wait_for("scribe", "warroom exited 0");
 }
+
+/// `warroom token add NAME --role ROLE --data DIR` with the real binary; the token printed.
+fn token_add(data: &Path, name: &str, role: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["token", "add", name, "--role", role, "--data"])
+        .arg(data)
+        .env_remove("WARROOM_TOKEN")
+        .env_remove("WARROOM_SERVER")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_restricted_incident_is_seen_only_by_its_members() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("feed");
+    let ana = token_add(&data, "ana", "admin");
+    let bob = token_add(&data, "bob", "responder");
+    let server = ServeProcess::start(&data);
+    let console = |session: &str, name: &str, token: &str| {
+        tmux.console_with(
+            session,
+            &[("WARROOM_SERVER", &server.url), ("WARROOM_TOKEN", token)],
+            name,
+            dir.path(),
+            &format!("{}/{name}-data", dir.path().display()),
+            None,
+        );
+    };
+    console("ana", "ana", &ana);
+    console("bob", "bob", &bob);
+    tmux.wait_for("ana", "● live");
+    tmux.wait_for("bob", "● live");
+    tmux.wait_for("ana", "present: ana, bob");
+
+    // Ana declares it need-to-know from the start; her room says so.
+    tmux.keys("ana", &[":"]);
+    tmux.type_text(
+        "ana",
+        "declare --restricted sev1 Leaked credentials in bucket",
+    );
+    tmux.keys("ana", &["Enter"]);
+    tmux.wait_for("ana", "INC-1 declared");
+    let s = tmux.wait_for_all(
+        "ana",
+        &[
+            "RESTRICTED  need to know",
+            "breach notice (GDPR 72 h) due",
+            "members: ana",
+        ],
+    );
+    assert!(s.contains("Leaked credentials in bucket"), "{s}");
+    tmux.keys("ana", &["Escape"]);
+    tmux.wait_for("ana", "Scribe · i tab to write");
+
+    // Bob learns that it exists, and nothing else.
+    let s = tmux.wait_for(
+        "bob",
+        "1 restricted incident you are not a member of: INC-1 (ask an admin to add you)",
+    );
+    assert!(!s.contains("Leaked"), "{s}");
+    assert!(s.contains("No incidents you may see"), "{s}");
+    // Acting on it from his console is refused, and says why.
+    tmux.keys("bob", &[":"]);
+    tmux.type_text("bob", "ack INC-1");
+    tmux.keys("bob", &["Enter"]);
+    let s = tmux.wait_for("bob", "not allowed: INC-1 is restricted (need to know)");
+    assert!(!s.contains("Leaked"), "{s}");
+    // So is a script of his.
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["note", "INC-1", "what is in the bucket?"])
+        .env("WARROOM_SERVER", &server.url)
+        .env("WARROOM_TOKEN", &bob)
+        .env("WARROOM_DATA_DIR", dir.path().join("bob-cli"))
+        .env_remove("WARROOM_NAME")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not allowed: INC-1 is restricted (need to know)"),
+        "{err}"
+    );
+    assert!(!err.contains("Leaked"), "{err}");
+
+    // Ana (an admin) adds him: his board shows it at once; he opens the room.
+    tmux.keys("ana", &[":"]);
+    tmux.type_text("ana", "member add bob");
+    tmux.keys("ana", &["Enter"]);
+    tmux.wait_for("ana", "INC-1: bob added to the members");
+    let s = tmux.wait_for_all(
+        "bob",
+        &[
+            "RESTRICTED Leaked credential",
+            "you were added to the members of INC-1",
+        ],
+    );
+    assert!(!s.contains("you are not a member of"), "{s}");
+    tmux.keys("bob", &["Enter"]);
+    let s = tmux.wait_for_all(
+        "bob",
+        &["Leaked credentials in bucket", "members: ana, bob"],
+    );
+    assert!(s.contains("bob added to the members"), "{s}");
+    tmux.wait_for("ana", "here: ana, bob");
+
+    // And takes him off again: his room closes, the title goes, the reference stays.
+    tmux.keys("ana", &[":"]);
+    tmux.type_text("ana", "member remove bob");
+    tmux.keys("ana", &["Enter"]);
+    tmux.wait_for("ana", "INC-1: bob removed from the members");
+    let s = tmux.wait_for_all(
+        "bob",
+        &[
+            "INC-1 is restricted (need to know) and you are not a member: back to the board",
+            "1 restricted incident you are not a member of: INC-1",
+        ],
+    );
+    assert!(!s.contains("Leaked"), "{s}");
+    tmux.keys("bob", &["q"]);
+    tmux.wait_for("bob", "warroom exited 0");
+    tmux.keys("ana", &["q"]);
+    tmux.wait_for("ana", "warroom exited 0");
+}

@@ -227,6 +227,9 @@ pub struct App {
     pub quitting: bool,
 }
 
+/// How far the help overlay scrolls at most (drawing stops it at its last line).
+const HELP_SCROLL: usize = 200;
+
 /// How long a flash message stays.
 const FLASH_SECONDS: i64 = 8;
 
@@ -485,7 +488,7 @@ impl App {
 
     pub(super) fn open_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
         if self.replica.state.incident(r).is_none() {
-            self.flash(Level::Error, format!("{r} does not exist"));
+            self.flash(Level::Error, self.not_here(r));
             return;
         }
         self.handoff = None;
@@ -500,6 +503,66 @@ impl App {
         }
         self.keep_cursor_visible(r);
         fx.push(Effect::Focus(Some(r)));
+    }
+
+    /// Why incident `r` cannot be shown: restricted and this person is not a member, or
+    /// unknown to the feed.
+    pub(super) fn not_here(&self, r: IncidentRef) -> String {
+        if self.replica.state.withheld.contains(&r) {
+            format!(
+                "{r} is restricted (need to know) and you are not a member: ask an admin to add you"
+            )
+        } else {
+            format!("{r} does not exist")
+        }
+    }
+
+    /// `:member`: who may see incident `r`.
+    fn show_members(&mut self, r: IncidentRef) {
+        let Some(inc) = self.replica.state.incident(r) else {
+            self.flash(Level::Error, self.not_here(r));
+            return;
+        };
+        if !inc.restricted {
+            self.flash(
+                Level::Info,
+                format!(
+                    "{r} is not restricted: everyone on the feed sees it (:restrict makes it need-to-know)"
+                ),
+            );
+            return;
+        }
+        let names: Vec<&str> = inc.members.keys().map(String::as_str).collect();
+        let names = if names.is_empty() {
+            "none (admins only)".to_string()
+        } else {
+            names.join(", ")
+        };
+        self.flash(
+            Level::Info,
+            format!("{r} is restricted · need to know · members: {names} · admins see it too"),
+        );
+    }
+
+    /// The room on screen is gone from the replica (restricted and this person no longer a
+    /// member, or a snapshot without it): back to the board, saying why. What was being
+    /// typed stays: the palette line stays open, drafts stay with their room.
+    fn leave_vanished_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
+        self.timelines.remove(&r);
+        let keep = matches!(self.mode, Mode::Palette | Mode::Help | Mode::ConfirmQuit);
+        let mode = self.mode;
+        self.show_board(fx);
+        if keep {
+            self.mode = mode;
+        }
+        let why = if self.replica.state.withheld.contains(&r) {
+            format!(
+                "{r} is restricted (need to know) and you are not a member: back to the board · ask an admin to add you"
+            )
+        } else {
+            format!("{r} is no longer in this feed: back to the board")
+        };
+        self.flash(Level::Error, why);
     }
 
     /// Opens the room of an incident this console declared, ready to write in, unless the
@@ -553,13 +616,13 @@ impl App {
             },
             Mode::Help => match k.code {
                 KeyCode::Down | KeyCode::Char('j') => {
-                    self.help_offset = (self.help_offset + 1).min(60)
+                    self.help_offset = (self.help_offset + 1).min(HELP_SCROLL)
                 }
                 KeyCode::Up | KeyCode::Char('k') => {
                     self.help_offset = self.help_offset.saturating_sub(1)
                 }
                 KeyCode::PageDown | KeyCode::Char(' ') => {
-                    self.help_offset = (self.help_offset + 10).min(60)
+                    self.help_offset = (self.help_offset + 10).min(HELP_SCROLL)
                 }
                 KeyCode::PageUp => self.help_offset = self.help_offset.saturating_sub(10),
                 _ => self.mode = Mode::Normal,
@@ -902,6 +965,7 @@ impl App {
             Ok(Intent::Runbook { incident, item }) => self.runbook(Some(incident), item, fx),
             Ok(Intent::Handoff) => self.handoff = Some(Default::default()),
             Ok(Intent::AcceptHandoff { from }) => self.accept_handoff(from, fx),
+            Ok(Intent::Members(r)) => self.show_members(r),
             Ok(Intent::Metrics) => {
                 // Leaves the room as the board does (focus cleared); Esc comes back.
                 self.show_board(fx);
@@ -957,7 +1021,7 @@ impl App {
             return;
         };
         let Some(inc) = self.replica.state.incident(r) else {
-            self.flash(Level::Error, format!("{r} does not exist"));
+            self.flash(Level::Error, self.not_here(r));
             return;
         };
         let Some(rb) = &inc.runbook else {
@@ -1164,6 +1228,10 @@ impl App {
     }
 
     fn feed_update(&mut self, u: Update, fx: &mut Vec<Effect>) {
+        // A snapshot mid-stream may let this person into restricted incidents: say which.
+        let was_withheld = matches!(u, Update::Snapshot(_))
+            .then(|| self.replica.state.withheld.clone())
+            .unwrap_or_default();
         if let Err(e) = self.replica.apply(&u) {
             self.flash(Level::Error, format!("resynchronising: {e}"));
             fx.push(Effect::Resync);
@@ -1173,6 +1241,20 @@ impl App {
         match u {
             Update::Conn(c) => self.conn = c,
             Update::Snapshot(_) => {
+                let let_in: Vec<String> = was_withheld
+                    .iter()
+                    .filter(|r| self.replica.state.incident(**r).is_some())
+                    .map(|r| r.to_string())
+                    .collect();
+                if !let_in.is_empty() {
+                    self.flash(
+                        Level::Info,
+                        format!(
+                            "you were added to the members of {} (restricted: need to know)",
+                            let_in.join(", ")
+                        ),
+                    );
+                }
                 self.timelines.clear();
                 let open: Vec<IncidentRef> = self.rooms.keys().copied().collect();
                 for r in open {
@@ -1182,11 +1264,6 @@ impl App {
                             TimelineIndex::filtered(inc, filter.unwrap_or(&Default::default()));
                         self.timelines.insert(r, index);
                     }
-                }
-                if let Screen::Room(r) = self.screen
-                    && self.replica.state.incident(r).is_none()
-                {
-                    self.show_board(fx);
                 }
             }
             Update::Event(e) => {
@@ -1206,6 +1283,13 @@ impl App {
             | Update::Synced(_)
             | Update::Presence(_)
             | Update::Queued(_) => {}
+        }
+        // A snapshot without it, or a `withheld` event (restricted, and this person was
+        // taken off its members), takes the open room away.
+        if let Screen::Room(r) = self.screen
+            && self.replica.state.incident(r).is_none()
+        {
+            self.leave_vanished_room(r, fx);
         }
         self.sync_postmortems();
         // The checklist's incident can vanish with a fresh snapshot: the overlay goes too.
@@ -1227,6 +1311,8 @@ impl App {
             return;
         };
         let Some(inc) = self.replica.state.incident(r) else {
+            // Withheld from this reader now: its index goes with it.
+            self.timelines.remove(&r);
             return;
         };
         if let crate::model::EventKind::EntryCorrected { entry, .. } = &e.kind
@@ -1272,6 +1358,28 @@ impl App {
                     Command::Acknowledge { incident } => {
                         self.flash(Level::Info, format!("{incident} acknowledged"));
                     }
+                    Command::Restrict { incident } => {
+                        self.flash(
+                            Level::Info,
+                            format!(
+                                "{incident} is restricted: only its members and admins see it (:member lists them)"
+                            ),
+                        );
+                    }
+                    Command::AddMember { incident, person }
+                    | Command::RemoveMember { incident, person } => {
+                        let who = if person.eq_ignore_ascii_case("me") {
+                            "you"
+                        } else {
+                            person.as_str()
+                        };
+                        let what = if matches!(command, Command::AddMember { .. }) {
+                            "added to"
+                        } else {
+                            "removed from"
+                        };
+                        self.flash(Level::Info, format!("{incident}: {who} {what} the members"));
+                    }
                     Command::CheckRunbookStep {
                         incident,
                         item,
@@ -1300,7 +1408,9 @@ impl App {
             Answer::Error { code, message } => {
                 let hint = self.record_refused(id, command, &message);
                 if code == crate::protocol::ErrorCode::Forbidden {
-                    // "not allowed: …" says it plainly.
+                    // "not allowed: …" says it plainly (the refusals of restricted incidents
+                    // and of membership changes say why, not that they are refusals).
+                    let message = crate::cli::not_allowed(&message);
                     self.flash(Level::Error, format!("{message} ({what}){hint}"));
                 } else {
                     self.flash(Level::Error, format!("refused ({what}): {message}{hint}"));

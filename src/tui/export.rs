@@ -65,7 +65,7 @@ impl App {
     /// `:export md|json`: asks the event loop to write the file.
     pub(super) fn export(&mut self, r: IncidentRef, format: ExportFormat, fx: &mut Vec<Effect>) {
         let Some(inc) = self.replica.state.incident(r) else {
-            self.flash(Level::Error, format!("{r} does not exist"));
+            self.flash(Level::Error, self.not_here(r));
             return;
         };
         let file = file_name(r, &inc.title, format);

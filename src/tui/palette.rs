@@ -15,8 +15,8 @@ pub struct PaletteEntry {
 pub const COMMANDS: &[PaletteEntry] = &[
     PaletteEntry {
         name: "declare",
-        usage: "declare [sevN] TITLE [service:NAME]",
-        help: "declare an incident (SEV3 unless given; service:NAME names the service)",
+        usage: "declare [-r] [sevN] TITLE [service:NAME]",
+        help: "declare an incident (SEV3 unless given); -r or --restricted: need to know",
     },
     PaletteEntry {
         name: "note",
@@ -109,6 +109,16 @@ pub const COMMANDS: &[PaletteEntry] = &[
         help: "resolve the incident",
     },
     PaletteEntry {
+        name: "restrict",
+        usage: "restrict",
+        help: "make the incident need-to-know: only its members and admins see it",
+    },
+    PaletteEntry {
+        name: "member",
+        usage: "member [add|remove NAME|me]",
+        help: "list a restricted incident's members (also :members); admins add or remove them",
+    },
+    PaletteEntry {
         name: "open",
         usage: "open INC-N",
         help: "open an incident room",
@@ -165,6 +175,19 @@ pub const COMMANDS: &[PaletteEntry] = &[
     },
 ];
 
+/// Commands added after people learnt the short forms of older ones: each answers only to
+/// a prefix at least this long, so `:res` stays `resolve` and `:me` stays `metrics`.
+const SHORTEST_PREFIX: &[(&str, usize)] = &[("restrict", 4), ("member", 3)];
+
+/// Whether `typed` names `entry` (the whole name, or a long enough prefix of it).
+fn answers_to(entry: &PaletteEntry, typed: &str) -> bool {
+    let floor = SHORTEST_PREFIX
+        .iter()
+        .find(|(n, _)| *n == entry.name)
+        .map_or(1, |(_, len)| *len);
+    entry.name.starts_with(typed) && (typed.len() >= floor || typed == entry.name)
+}
+
 /// What a palette line asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Intent {
@@ -203,6 +226,8 @@ pub enum Intent {
     },
     /// The metrics screen.
     Metrics,
+    /// Show who may see a (restricted) incident.
+    Members(IncidentRef),
 }
 
 /// What the palette knows about where it was opened.
@@ -222,6 +247,8 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
     let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
     let name = if name.eq_ignore_ascii_case("pm") {
         "postmortem"
+    } else if name.eq_ignore_ascii_case("members") {
+        "member"
     } else {
         name
     };
@@ -229,10 +256,7 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
     if name.is_empty() {
         return Err("type a command; Tab completes".into());
     }
-    let matches: Vec<&PaletteEntry> = COMMANDS
-        .iter()
-        .filter(|c| c.name.starts_with(name))
-        .collect();
+    let matches: Vec<&PaletteEntry> = COMMANDS.iter().filter(|c| answers_to(c, name)).collect();
     let entry = match COMMANDS.iter().find(|c| c.name == name) {
         Some(e) => e,
         None if matches.len() == 1 => matches[0],
@@ -276,12 +300,49 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
     Ok(match entry.name {
         "declare" => {
             need("the title")?;
-            let (severity, service, title) = declare_args(rest)?;
+            let d = declare_args(rest)?;
             Intent::Send(Command::Declare {
-                title,
-                severity,
-                service,
-                restricted: false,
+                title: d.title,
+                severity: d.severity,
+                service: d.service,
+                restricted: d.restricted,
+            })
+        }
+        "restrict" => {
+            if !rest.is_empty() {
+                return Err(format!(
+                    "usage: :restrict [INC-N] — '{rest}' is not an incident (:member add NAME adds people)"
+                ));
+            }
+            Intent::Send(Command::Restrict {
+                incident: incident()?,
+            })
+        }
+        "member" => {
+            let (verb, person) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let person = person.trim();
+            let incident = incident()?;
+            let add = match verb.to_ascii_lowercase().as_str() {
+                "" | "list" | "ls" => return Ok(Intent::Members(incident)),
+                "add" | "+" => true,
+                "remove" | "rm" | "-" => false,
+                _ => {
+                    return Err(format!(
+                        "usage: :member [add|remove NAME] — '{verb}' is neither add nor remove"
+                    ));
+                }
+            };
+            if person.is_empty() || person.contains(char::is_whitespace) {
+                return Err(format!(
+                    "usage: :member {} NAME|me — one name, as on their token",
+                    if add { "add" } else { "remove" }
+                ));
+            }
+            let person = person.to_string();
+            Intent::Send(if add {
+                Command::AddMember { incident, person }
+            } else {
+                Command::RemoveMember { incident, person }
             })
         }
         "note" => {
@@ -510,16 +571,35 @@ fn service_token(t: &str) -> Option<&str> {
         .map(|p| &t[p.len()..])
 }
 
-/// `[sevN] [service:NAME] TITLE [service:NAME]`: severity and service may lead, the service
-/// may also close the line; the rest is the title, as typed.
-fn declare_args(rest: &str) -> Result<(Severity, Option<String>, String), String> {
+/// What `:declare` was given.
+struct DeclareArgs {
+    severity: Severity,
+    service: Option<String>,
+    title: String,
+    restricted: bool,
+}
+
+/// `-r` / `--restricted`: the incident is need-to-know from its declaration.
+fn restricted_flag(t: &str) -> bool {
+    matches!(
+        t.to_ascii_lowercase().as_str(),
+        "-r" | "--restricted" | "--restrict"
+    )
+}
+
+/// `[-r] [sevN] [service:NAME] TITLE [service:NAME]`: the flag, severity and service may
+/// lead (in any order), the service may also close the line; the rest is the title, as typed.
+fn declare_args(rest: &str) -> Result<DeclareArgs, String> {
     let mut title = rest.trim();
     let mut severity = None;
     let mut service: Option<&str> = None;
+    let mut restricted = false;
     loop {
         let (first, tail) = title.split_once(char::is_whitespace).unwrap_or((title, ""));
         if let Some(name) = service_token(first) {
             service = Some(name);
+        } else if restricted_flag(first) {
+            restricted = true;
         } else if severity.is_none()
             && first.to_ascii_lowercase().starts_with("sev")
             && let Ok(s) = first.parse::<Severity>()
@@ -540,14 +620,31 @@ fn declare_args(rest: &str) -> Result<(Severity, Option<String>, String), String
     if service.is_some_and(str::is_empty) {
         return Err("service: needs a name, as in service:payments".into());
     }
-    if title.is_empty() {
-        return Err("usage: :declare [sevN] TITLE [service:NAME] — the title is missing".into());
+    if let Some(flag) = title
+        .split_whitespace()
+        .next()
+        .filter(|w| w.starts_with('-'))
+        && flag.len() > 1
+        && flag
+            .trim_start_matches('-')
+            .chars()
+            .all(|c| c.is_ascii_alphabetic())
+    {
+        return Err(format!(
+            "unknown option '{flag}' (:declare knows -r / --restricted)"
+        ));
     }
-    Ok((
-        severity.unwrap_or(Severity::Sev3),
-        service.map(str::to_string),
-        title.to_string(),
-    ))
+    if title.is_empty() {
+        return Err(
+            "usage: :declare [-r] [sevN] TITLE [service:NAME] — the title is missing".into(),
+        );
+    }
+    Ok(DeclareArgs {
+        severity: severity.unwrap_or(Severity::Sev3),
+        service: service.map(str::to_string),
+        title: title.to_string(),
+        restricted,
+    })
 }
 
 /// Completions for what is typed so far: whole replacement lines, best first.
@@ -573,7 +670,18 @@ pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
                 "export" => ["md", "json"].map(String::from).to_vec(),
                 "system" => ["on", "off"].map(String::from).to_vec(),
                 "filter" => filter_options(arg.rsplit(' ').next().unwrap_or("")),
-                "declare" if !arg.contains(' ') => (1..=4).map(|n| format!("sev{n}")).collect(),
+                // Leading words: the severity and the flag, in either order.
+                "declare"
+                    if arg.split(' ').rev().skip(1).all(|w| {
+                        restricted_flag(w) || w.to_ascii_lowercase().starts_with("sev")
+                    }) =>
+                {
+                    (1..=4)
+                        .map(|n| format!("sev{n}"))
+                        .chain(["--restricted".to_string()])
+                        .collect()
+                }
+                "member" if !arg.contains(' ') => ["add", "remove"].map(String::from).to_vec(),
                 "open" => incidents.iter().map(|r| r.to_string()).collect(),
                 "note" if !arg.contains(' ') => super::scribe::PREFIXES
                     .iter()
@@ -969,8 +1077,177 @@ mod tests {
         );
         assert_eq!(
             complete("r", &[]).len(),
-            5,
-            "release retitle resolve role runbook"
+            6,
+            "release retitle resolve restrict role runbook"
         );
+    }
+
+    #[test]
+    fn declares_restricted_and_manages_members() {
+        let c = ctx(Some(2));
+        let declared = |line: &str| match parse(line, &c) {
+            Ok(Intent::Send(Command::Declare {
+                title,
+                severity,
+                service,
+                restricted,
+            })) => (title, severity, service, restricted),
+            other => panic!("{line}: {other:?}"),
+        };
+        let leaked = |sev, service: Option<&str>, restricted| {
+            (
+                "Leaked credentials in bucket".to_string(),
+                sev,
+                service.map(str::to_string),
+                restricted,
+            )
+        };
+        assert_eq!(
+            declared(":declare --restricted sev1 Leaked credentials in bucket"),
+            leaked(Severity::Sev1, None, true)
+        );
+        assert_eq!(
+            declared("declare sev1 -r service:storage Leaked credentials in bucket"),
+            leaked(Severity::Sev1, Some("storage"), true)
+        );
+        assert_eq!(
+            declared("declare -R Leaked credentials in bucket svc:storage"),
+            leaked(Severity::Sev3, Some("storage"), true)
+        );
+        assert_eq!(
+            declared("declare sev1 Leaked credentials in bucket"),
+            leaked(Severity::Sev1, None, false)
+        );
+        // A mistyped flag must not declare it in the open with the flag in its title.
+        let e = parse("declare --restriced sev1 Leaked credentials", &c).unwrap_err();
+        assert!(e.contains("unknown option '--restriced'"), "{e}");
+        assert!(
+            parse("declare -r sev1", &c)
+                .unwrap_err()
+                .contains("the title is missing")
+        );
+        // A title may still start with a number or a dash-less word.
+        assert_eq!(
+            declared("declare -r 2 buckets public").0,
+            "2 buckets public"
+        );
+
+        assert_eq!(
+            parse("restrict", &c).unwrap(),
+            Intent::Send(Command::Restrict {
+                incident: IncidentRef(2)
+            })
+        );
+        assert_eq!(
+            parse("rest INC-7", &c).unwrap(),
+            Intent::Send(Command::Restrict {
+                incident: IncidentRef(7)
+            })
+        );
+        assert!(
+            parse("restrict bob", &c)
+                .unwrap_err()
+                .contains("usage: :restrict")
+        );
+        assert!(
+            parse("restrict", &ctx(None))
+                .unwrap_err()
+                .contains("open an incident first")
+        );
+        assert_eq!(
+            parse("member add bob", &c).unwrap(),
+            Intent::Send(Command::AddMember {
+                incident: IncidentRef(2),
+                person: "bob".into()
+            })
+        );
+        assert_eq!(
+            parse("mem INC-3 remove carol", &c).unwrap(),
+            Intent::Send(Command::RemoveMember {
+                incident: IncidentRef(3),
+                person: "carol".into()
+            })
+        );
+        assert_eq!(
+            parse("member rm me", &c).unwrap(),
+            Intent::Send(Command::RemoveMember {
+                incident: IncidentRef(2),
+                person: "me".into()
+            })
+        );
+        assert_eq!(
+            parse("member", &c).unwrap(),
+            Intent::Members(IncidentRef(2))
+        );
+        assert_eq!(
+            parse("members INC-4", &c).unwrap(),
+            Intent::Members(IncidentRef(4))
+        );
+        assert!(
+            parse("member add", &c)
+                .unwrap_err()
+                .contains("usage: :member add NAME")
+        );
+        assert!(
+            parse("member add bob carol", &c)
+                .unwrap_err()
+                .contains("one name")
+        );
+        assert!(
+            parse("member kick bob", &c)
+                .unwrap_err()
+                .contains("'kick' is neither add nor remove")
+        );
+        assert_eq!(complete("member ", &[]), ["member add", "member remove"]);
+        assert_eq!(complete("declare --r", &[]), ["declare --restricted"]);
+        assert_eq!(
+            complete("declare -r s", &[]),
+            [
+                "declare -r sev1",
+                "declare -r sev2",
+                "declare -r sev3",
+                "declare -r sev4"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_new_commands_keep_the_old_short_forms() {
+        let c = ctx(Some(2));
+        // `res` was resolve and `me` was metrics before restrict and member existed.
+        assert_eq!(
+            parse("res", &c).unwrap(),
+            Intent::Send(Command::Resolve {
+                incident: IncidentRef(2)
+            })
+        );
+        assert_eq!(parse("me", &c).unwrap(), Intent::Metrics);
+        assert_eq!(parse("met", &c).unwrap(), Intent::Metrics);
+        assert_eq!(parse("mem", &c).unwrap(), Intent::Members(IncidentRef(2)));
+        assert!(
+            parse("m", &c)
+                .unwrap_err()
+                .contains("could be milestone, metrics")
+        );
+        // Every prefix that named one command before still names the same one.
+        let older: Vec<&PaletteEntry> = COMMANDS
+            .iter()
+            .filter(|e| !SHORTEST_PREFIX.iter().any(|(n, _)| *n == e.name))
+            .collect();
+        for e in &older {
+            assert!(answers_to(e, e.name), "{}", e.name);
+            for len in 1..=e.name.len() {
+                let p = &e.name[..len];
+                if older.iter().filter(|o| o.name.starts_with(p)).count() != 1 {
+                    continue;
+                }
+                let now: Vec<&str> = COMMANDS
+                    .iter()
+                    .filter(|c| answers_to(c, p))
+                    .map(|c| c.name)
+                    .collect();
+                assert_eq!(now, [e.name], "'{p}'");
+            }
+        }
     }
 }

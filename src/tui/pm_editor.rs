@@ -225,7 +225,7 @@ impl App {
     /// `:postmortem` / `:pm`: the editor for `r` (its room opens), with the kept draft.
     pub(super) fn open_postmortem(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
         let Some(inc) = self.replica.state.incident(r) else {
-            self.flash(Level::Error, format!("{r} does not exist"));
+            self.flash(Level::Error, self.not_here(r));
             return;
         };
         let pm = inc.postmortem.clone();

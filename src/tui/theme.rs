@@ -48,6 +48,8 @@ pub struct Theme {
     pub presence: Style,
     pub input: Style,
     pub palette: Style,
+    /// Restricted (need-to-know) incidents and what is withheld from this reader.
+    pub restricted: Style,
     pub kind_note: Style,
     pub kind_decision: Style,
     pub kind_action: Style,
@@ -86,6 +88,7 @@ const SLOTS: &[(&str, &str, Slot)] = &[
     ("ui", "presence", |t| &mut t.presence),
     ("ui", "input", |t| &mut t.input),
     ("ui", "palette", |t| &mut t.palette),
+    ("ui", "restricted", |t| &mut t.restricted),
     ("kind", "note", |t| &mut t.kind_note),
     ("kind", "decision", |t| &mut t.kind_decision),
     ("kind", "action", |t| &mut t.kind_action),

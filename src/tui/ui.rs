@@ -104,7 +104,9 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Screen::Board => render_board(app, theme, main, buf),
         Screen::Room(r) => match app.replica.state.incident(r) {
             Some(inc) => render_room(app, theme, inc, main, buf),
-            None => Paragraph::new(format!("{r} is not in the feed (yet)")).render(main, buf),
+            None => Paragraph::new(format!(" {}", app.not_here(r)))
+                .style(theme.muted)
+                .render(main, buf),
         },
         Screen::Metrics => super::metrics_view::render(app, theme, main, buf),
     }
@@ -367,15 +369,127 @@ fn fit(variants: Vec<Vec<Span<'static>>>, width: u16) -> Line<'static> {
 pub fn escalation_rows(inc: &Incident) -> u16 {
     let esc = if inc.escalation.is_some() { 4 } else { 0 };
     let cadence = u16::from(inc.update_every_secs.is_some() && inc.is_active());
-    esc + cadence
+    u16::from(inc.restricted) + esc + cadence
+}
+
+/// The breach-notification deadline of a restricted incident, as of `app.now`: due when and
+/// in how long, loud once it has passed (while the incident is active). Empty otherwise.
+fn breach_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'static>>> {
+    let Some(due) = inc.breach_notice_due() else {
+        return Vec::new();
+    };
+    let hours = crate::model::access::BREACH_NOTICE_HOURS;
+    let when = due.with_timezone(&app.tz).format("%a %H:%M").to_string();
+    let left = secs_until(due, app.now);
+    if !inc.is_active() {
+        let was = if left >= 0 { "due" } else { "was due" };
+        return vec![
+            vec![Span::styled(
+                format!("breach notice (GDPR {hours} h) {was} {when}"),
+                theme.muted,
+            )],
+            vec![Span::styled(format!("notice {was} {when}"), theme.muted)],
+        ];
+    }
+    if left >= 0 {
+        let style = if left <= 24 * 3600 {
+            theme.timer_due
+        } else {
+            theme.timer_ok
+        };
+        let t = span_secs(left);
+        vec![
+            vec![Span::styled(
+                format!("breach notice (GDPR {hours} h) due {when}, in {t}"),
+                style,
+            )],
+            vec![Span::styled(
+                format!("breach notice due {when}, in {t}"),
+                style,
+            )],
+            vec![Span::styled(format!("notice in {t}"), style)],
+        ]
+    } else {
+        let t = span_secs(-left);
+        vec![
+            vec![Span::styled(
+                format!("BREACH NOTICE OVERDUE {t} (GDPR {hours} h, was due {when})"),
+                theme.timer_overdue,
+            )],
+            vec![Span::styled(
+                format!("BREACH NOTICE OVERDUE {t}"),
+                theme.timer_overdue,
+            )],
+            vec![Span::styled(
+                format!("NOTICE LATE {t}"),
+                theme.timer_overdue,
+            )],
+        ]
+    }
+}
+
+/// The room's line for a restricted incident: need to know, the breach-notice deadline
+/// (first: it is what must not be missed), and the members, as many as fit.
+fn restricted_line(app: &App, theme: &Theme, inc: &Incident, width: u16) -> Line<'static> {
+    let head = || {
+        vec![
+            Span::styled(" RESTRICTED ", theme.restricted),
+            Span::styled(" need to know", theme.text),
+        ]
+    };
+    let names: Vec<String> = inc.members.keys().map(|m| clean(m)).collect();
+    let members = |shown: usize| -> String {
+        if names.is_empty() {
+            return "members: none (admins only)".to_string();
+        }
+        let mut s = format!("members: {}", names[..shown.min(names.len())].join(", "));
+        if names.len() > shown {
+            s.push_str(&format!(", +{} (:member lists them)", names.len() - shown));
+        }
+        s
+    };
+    let breach = breach_variants(app, theme, inc);
+    let mut variants = Vec::new();
+    let member_forms = [
+        Some(members(names.len())),
+        (names.len() > 3).then(|| members(3)),
+        Some(format!("{} members", names.len())),
+    ];
+    for b in breach.iter().take(1) {
+        for m in member_forms.iter().flatten() {
+            let mut v = head();
+            v.push(Span::styled(" · ", theme.muted));
+            v.extend(b.iter().cloned());
+            v.push(Span::styled(format!(" · {m}"), theme.muted));
+            variants.push(v);
+        }
+    }
+    // Then the deadline alone, in shorter and shorter words.
+    for b in &breach {
+        let mut v = head();
+        v.push(Span::styled(" · ", theme.muted));
+        v.extend(b.iter().cloned());
+        variants.push(v);
+    }
+    if breach.is_empty() {
+        for m in member_forms.iter().flatten() {
+            let mut v = head();
+            v.push(Span::styled(format!(" · {m}"), theme.muted));
+            variants.push(v);
+        }
+    }
+    fit(variants, width)
 }
 
 /// The room's escalation panel: the policy and where the run is, the last page or the
 /// acknowledgement, the next step with its countdown, every step of the round, and the
 /// status-update cadence.
-fn escalation_panel(app: &App, theme: &Theme, inc: &Incident) -> Vec<Line<'static>> {
+fn escalation_panel(app: &App, theme: &Theme, inc: &Incident, width: u16) -> Vec<Line<'static>> {
     let now = app.now;
     let mut lines = Vec::new();
+    if inc.restricted {
+        lines.push(restricted_line(app, theme, inc, width));
+    }
     if let Some(esc) = &inc.escalation {
         let n = esc.plan.steps.len();
         let next = esc.next();
@@ -648,6 +762,8 @@ struct BoardColumns {
     service: bool,
     update: bool,
     escalation: u16,
+    /// What is left for the title.
+    title: u16,
 }
 
 const ESC_NARROW: u16 = 13;
@@ -681,6 +797,7 @@ impl BoardColumns {
             service,
             update,
             escalation,
+            title: w.saturating_sub(used + escalation - ESC_NARROW),
         }
     }
 
@@ -715,9 +832,26 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             }
             Some(Line::from(spans))
         });
-    let [title, table_area, footer_area, filter_area] = Layout::vertical([
+    let withheld = withheld_line(app, theme, area.width);
+    // The withheld line sits right under the table's rows (the table takes no more than
+    // its rows; it scrolls when they do not fit).
+    let table_rows = if rows.is_empty() {
+        Constraint::Length(2)
+    } else {
+        Constraint::Max(rows.len() as u16 + 1)
+    };
+    let [
+        title,
+        table_area,
+        withheld_area,
+        _,
+        footer_area,
+        filter_area,
+    ] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Min(1),
+        table_rows,
+        Constraint::Length(withheld.is_some() as u16),
+        Constraint::Min(0),
         Constraint::Length(footer.is_some() as u16),
         Constraint::Length(filtering as u16),
     ])
@@ -751,7 +885,12 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
 
     if rows.is_empty() {
         let msg = if app.replica.state.incidents.is_empty() {
-            if app.replica.synced {
+            if app.replica.synced && !app.replica.state.withheld.is_empty() {
+                format!(
+                    "\n  No incidents you may see. Declare one with {} or :declare sev2 TITLE",
+                    app.keymap.keys(Action::Declare)
+                )
+            } else if app.replica.synced {
                 format!(
                     "\n  No incidents. Declare one with {} or :declare sev2 TITLE",
                     app.keymap.keys(Action::Declare)
@@ -801,7 +940,19 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                 if cols.update {
                     cells.push(fit(update_variants(app, theme, i), UPDATE_W));
                 }
-                cells.push(Span::styled(clean(&i.title), base).into());
+                let mut title = Vec::new();
+                if i.restricted {
+                    // The word while the title keeps 16 columns; an abbreviation below.
+                    let mark = if cols.title >= 11 + 16 {
+                        "RESTRICTED"
+                    } else {
+                        "RSTR"
+                    };
+                    title.push(Span::styled(mark, theme.restricted));
+                    title.push(Span::raw(" "));
+                }
+                title.push(Span::styled(clean(&i.title), base));
+                cells.push(Line::from(title));
                 Row::new(cells)
             })
             .collect();
@@ -831,6 +982,9 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         let mut state = TableState::default().with_selected(Some(app.board.selected));
         StatefulWidget::render(table, table_area, buf, &mut state);
     }
+    if let Some(line) = withheld {
+        Paragraph::new(line).render(withheld_area, buf);
+    }
     if let Some(line) = footer {
         Paragraph::new(line).render(footer_area, buf);
     }
@@ -843,6 +997,56 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         ]))
         .render(filter_area, buf);
     }
+}
+
+/// The restricted incidents this person may not see: their references and nothing else
+/// (the feed sends nothing else). Not a table row, so never selected or opened.
+fn withheld_line(app: &App, theme: &Theme, width: u16) -> Option<Line<'static>> {
+    let refs: Vec<String> = app
+        .replica
+        .state
+        .withheld
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    if refs.is_empty() {
+        return None;
+    }
+    let n = refs.len();
+    let what = if n == 1 {
+        format!(" {n} restricted incident")
+    } else {
+        format!(" {n} restricted incidents")
+    };
+    let list = |shown: usize| {
+        let mut s = refs[..shown.min(n)].join(", ");
+        if n > shown {
+            s.push_str(&format!(", +{} more", n - shown));
+        }
+        s
+    };
+    let variant = |list: String, tail: &str| {
+        vec![
+            Span::styled(what.clone(), theme.restricted),
+            Span::styled(" you are not a member of: ", theme.muted),
+            Span::styled(list, theme.text),
+            Span::styled(tail.to_string(), theme.muted),
+        ]
+    };
+    let mut variants = vec![
+        variant(list(n), " (ask an admin to add you)"),
+        variant(list(n), " (ask an admin)"),
+    ];
+    for shown in [8, 4, 2] {
+        if n > shown {
+            variants.push(variant(list(shown), " (ask an admin)"));
+        }
+    }
+    variants.push(vec![
+        Span::styled(what.clone(), theme.restricted),
+        Span::styled(" not shown (need to know)", theme.muted),
+    ]);
+    Some(fit(variants, width))
 }
 
 /// The response-target line: met, due in, or missed.
@@ -919,6 +1123,11 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
         Span::raw(" "),
         Span::styled(inc.status.as_str(), status_style),
         Span::raw("  "),
+        Span::styled(
+            if inc.restricted { "RESTRICTED" } else { "" },
+            theme.restricted,
+        ),
+        Span::raw(if inc.restricted { "  " } else { "" }),
         Span::styled(clean(&inc.title), theme.title),
         Span::styled(
             inc.service
@@ -990,7 +1199,7 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
     }
     Paragraph::new(vec![line1, line2, Line::from(roles)]).render(header, buf);
     if panel > 0 {
-        Paragraph::new(escalation_panel(app, theme, inc)).render(panel_area, buf);
+        Paragraph::new(escalation_panel(app, theme, inc, panel_area.width)).render(panel_area, buf);
     }
 
     // Timeline: only the visible rows.
@@ -1485,21 +1694,36 @@ fn render_palette(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .render(popup, buf);
 }
 
+/// The help overlay's width, borders included.
+const HELP_WIDTH: u16 = 76;
+
 fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    // Inside the popup's borders; the help texts wrap in their column rather than being cut.
+    let inner = area.width.min(HELP_WIDTH).saturating_sub(2) as usize;
     let mut lines: Vec<Line> = vec![Line::styled(" Keys", theme.title)];
+    let row = |lines: &mut Vec<Line>, label: String, col: usize, help: &str| {
+        let label_w = label.chars().count();
+        let mut parts = wrap(help, inner.saturating_sub(col + 1).max(16)).into_iter();
+        if label_w < col {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{label:<col$}"), theme.key),
+                Span::styled(parts.next().unwrap_or_default(), theme.text),
+            ]));
+        } else {
+            // A long usage takes the row; its help goes under it, in the help column.
+            lines.push(Line::styled(label, theme.key));
+        }
+        for p in parts {
+            lines.push(Line::styled(format!("{:col$}{p}", ""), theme.text));
+        }
+    };
     for (keys, help) in app.keymap.help_rows() {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {keys:<14}"), theme.key),
-            Span::styled(help, theme.text),
-        ]));
+        row(&mut lines, format!("  {keys}"), 16, help);
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(" Commands (:)", theme.title));
     for c in COMMANDS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<24}", c.usage), theme.key),
-            Span::styled(c.help, theme.text),
-        ]));
+        row(&mut lines, format!("  {}", c.usage), 26, c.help);
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(" Scribe prefixes", theme.title));
@@ -1507,12 +1731,12 @@ fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|(p, _, k)| format!("{p} {}", kind_label(*k)))
         .collect();
-    lines.push(Line::styled(
-        format!("  {}   @HH:MM backdates", prefixes.join(" · ")),
-        theme.text,
-    ));
+    let prefixes = format!("{} · @HH:MM backdates", prefixes.join(" · "));
+    for l in wrap(&prefixes, inner.saturating_sub(3).max(16)) {
+        lines.push(Line::styled(format!("  {l}"), theme.text));
+    }
     let h = (lines.len() as u16 + 2).min(area.height);
-    let popup = centered(area, 76, h);
+    let popup = centered(area, HELP_WIDTH, h);
     let visible = h.saturating_sub(2) as usize;
     let offset = app.help_offset.min(lines.len().saturating_sub(visible));
     let more = lines.len() > offset + visible;

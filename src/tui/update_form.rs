@@ -159,7 +159,7 @@ impl App {
     /// `:update`: the form for `r` (its room opens), with the kept draft if there is one.
     pub(super) fn open_update_form(&mut self, r: IncidentRef, prefill: &str, fx: &mut Vec<Effect>) {
         let Some(minutes) = self.replica.state.incident(r).map(default_minutes) else {
-            self.flash(Level::Error, format!("{r} does not exist"));
+            self.flash(Level::Error, self.not_here(r));
             return;
         };
         if self.screen != Screen::Room(r) {
