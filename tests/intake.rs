@@ -631,6 +631,25 @@ format = "slack"
         );
         assert!(t.contains("restricted incident INC-2"), "{t}");
     }
+    // Ana was paged about it, so she was let in: she sees it and can acknowledge it.
+    let (mut ana, frames) = Raw::join(&server.url(), "ana", None).await;
+    let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
+    let s: State = serde_json::from_value(snap["state"].clone()).unwrap();
+    let inc = &s.incidents[&2];
+    assert!(inc.members.contains_key("ana"), "{:?}", inc.members);
+    let let_in = inc
+        .entries
+        .iter()
+        .find(|e| e.text == "ana added to the members");
+    assert_eq!(let_in.map(|e| e.author.as_str()), Some("warroom"));
+    let answer = ana
+        .command(json!({"op": "acknowledge", "incident": "INC-2"}))
+        .await;
+    assert_eq!(answer["type"], "ok", "{answer}");
+    // Someone neither paged nor a member still sees only the reference.
+    let s = state(&server).await;
+    assert!(s.incident(warroom::model::IncidentRef(2)).is_none());
+    assert!(s.withheld.contains(&warroom::model::IncidentRef(2)));
     server.shutdown().await.unwrap();
 }
 

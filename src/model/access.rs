@@ -91,6 +91,26 @@ impl State {
     }
 }
 
+/// A person paged about a restricted incident must be able to see it and acknowledge it:
+/// after a fired step (already folded into `state`) pages someone who is not a member,
+/// the event that lets them in. (The policy that pages them is the admins' to write; the
+/// page itself carries no title.)
+pub fn let_in_paged(state: &State, fired: &EventKind) -> Option<EventKind> {
+    let EventKind::StepFired {
+        incident,
+        person: Some(person),
+        ..
+    } = fired
+    else {
+        return None;
+    };
+    let inc = state.incident(*incident)?;
+    (inc.restricted && !inc.members.contains_key(person)).then(|| EventKind::MemberAdded {
+        incident: *incident,
+        person: person.clone(),
+    })
+}
+
 /// What a reader who may not see `ev`'s incident receives in its place.
 pub fn withheld(ev: &Event) -> Event {
     Event {
@@ -303,6 +323,35 @@ mod tests {
         assert!(!s.resume_needs_snapshot(BOB, 2));
         assert!(!s.resume_needs_snapshot(BOB, 0));
         assert!(!s.resume_needs_snapshot(ADMIN, 1));
+    }
+
+    #[test]
+    fn a_person_paged_about_a_restricted_incident_is_let_in_once() {
+        let mut s = State::default();
+        run(&mut s, "ana", declare(true));
+        let fired_on = |n: u32, person: &str| EventKind::StepFired {
+            incident: IncidentRef(n),
+            run: 1,
+            round: 1,
+            step: 0,
+            action: crate::model::StepAction::Page,
+            target: "oncall.primary".into(),
+            person: Some(person.into()),
+            due_at: at(0),
+            late: false,
+        };
+        let fired = |person: &str| fired_on(1, person);
+        assert_eq!(
+            let_in_paged(&s, &fired("sam")),
+            Some(EventKind::MemberAdded {
+                incident: IncidentRef(1),
+                person: "sam".into()
+            })
+        );
+        // A member already, or an incident everyone sees: nothing to do.
+        assert_eq!(let_in_paged(&s, &fired("ana")), None);
+        run(&mut s, "ana", declare(false));
+        assert_eq!(let_in_paged(&s, &fired_on(2, "sam")), None);
     }
 
     #[test]

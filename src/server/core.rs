@@ -363,7 +363,18 @@ fn process(
             }
         );
         match record(state, &mut events, SYSTEM_ACTOR, now, kind) {
-            Ok(_) if is_step => fired.push(events.len() - 1),
+            Ok(_) if is_step => {
+                fired.push(events.len() - 1);
+                // Whoever is paged about a restricted incident may see it and acknowledge.
+                let member = events
+                    .last()
+                    .and_then(|e| access::let_in_paged(state, &e.kind));
+                if let Some(member) = member
+                    && let Err(e) = record(state, &mut events, SYSTEM_ACTOR, now, member)
+                {
+                    tracing::error!("letting a paged person in did not fold: {e}");
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::error!("an escalation event did not fold: {e}");
