@@ -547,7 +547,12 @@ fn a_restricted_incident_reaches_its_members_only_from_the_command_line() {
     );
     let list = ok(run(&root, &["member", "list", "INC-1"]));
     let lines: Vec<&str> = list.lines().collect();
-    assert_eq!(lines.len(), 2, "{list}");
+    // sam is the default policy's on-call primary: paged about it, so let in.
+    assert_eq!(lines.len(), 3, "{list}");
+    assert!(
+        lines[2].starts_with("sam ") && lines[2].contains("since event "),
+        "{list}"
+    );
     assert!(
         lines[0].starts_with("ana ") && lines[0].contains("since event "),
         "{list}"
@@ -619,7 +624,7 @@ fn a_restricted_incident_reaches_its_members_only_from_the_command_line() {
         md.contains("| Access | Restricted (need to know) |"),
         "{md}"
     );
-    assert!(md.contains("| Members | ana, root |"), "{md}");
+    assert!(md.contains("| Members | ana, root, sam |"), "{md}");
     assert!(md.contains("| Breach notice due | "), "{md}");
     assert!(md.contains("(72 h after detection at "), "{md}");
     assert!(md.contains("rotating the keys"), "{md}");
@@ -628,7 +633,7 @@ fn a_restricted_incident_reaches_its_members_only_from_the_command_line() {
     assert_eq!(doc["restricted"]["access"], "Restricted (need to know)");
     assert_eq!(
         doc["restricted"]["members"],
-        serde_json::json!(["ana", "root"])
+        serde_json::json!(["ana", "root", "sam"])
     );
     assert_eq!(doc["restricted"]["breach_notice_passed"], false);
     let declared =

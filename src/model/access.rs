@@ -417,5 +417,27 @@ mod tests {
             .collect();
         assert!(timeline.iter().any(|t| t.starts_with("restricted")));
         assert!(timeline.iter().any(|t| t == "bob added to the members"));
+        // Taken off the members, bob gives up the roles he held there.
+        run(
+            &mut s,
+            "ana",
+            Command::AssignRole {
+                incident: r,
+                role: crate::model::Role::Scribe,
+                person: "bob".into(),
+            },
+        );
+        let evs = run(
+            &mut s,
+            "ana",
+            Command::RemoveMember {
+                incident: r,
+                person: "bob".into(),
+            },
+        );
+        assert_eq!(evs.len(), 2, "{evs:?}");
+        let inc = s.incident(r).unwrap();
+        assert!(inc.roles.get(&crate::model::Role::Scribe).is_none());
+        assert!(!inc.members.contains_key("bob"));
     }
 }

@@ -1326,10 +1326,22 @@ fn decide_membership(
             if !inc.members.contains_key(&p) {
                 return Err(Rejection::not_found(format!("{p} is not a member of {r}")));
             }
-            vec![EventKind::MemberRemoved {
+            // Nobody holds a role in an incident they may not see.
+            let mut events: Vec<EventKind> = inc
+                .roles
+                .iter()
+                .filter(|(_, holder)| **holder == p)
+                .map(|(role, _)| EventKind::RoleReleased {
+                    incident: r,
+                    role: *role,
+                    person: p.clone(),
+                })
+                .collect();
+            events.push(EventKind::MemberRemoved {
                 incident: r,
                 person: p,
-            }]
+            });
+            events
         }
         _ => return Ok(None),
     };

@@ -492,7 +492,8 @@ async fn feed_live(
 }
 
 /// Sends the logged events after `from` up to `upto`, as this reader may have them, and
-/// returns the last seq sent (beyond `upto` when it sent a snapshot instead).
+/// returns the last seq sent (beyond `upto` when it sent a snapshot instead, or when
+/// today's state was further on).
 async fn catch_up(
     socket: &mut WebSocket,
     app: &App,
@@ -500,9 +501,24 @@ async fn catch_up(
     from: u64,
     upto: u64,
 ) -> Result<u64, Closed> {
-    if needs_snapshot(app, viewer, from) {
+    // One judgement for the whole catch-up: today's membership, with the log read through
+    // today's seq. (Judging by today's state only up to `upto` and the rest live, each event
+    // as of itself, would withhold an incident just restricted, or a reader just removed
+    // from it, then send its events committed before that: a fold the reader cannot make.)
+    // A reader let in since `from` is sent a snapshot instead, so whoever may see an
+    // incident now already holds it.
+    let judged = {
+        let state = app
+            .published
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        (!state.resume_needs_snapshot(viewer, from)).then(|| Judged::of(&state, viewer))
+    };
+    let Some(judged) = judged else {
         return resync(socket, app, viewer).await;
-    }
+    };
+    let upto = upto.max(judged.seq);
     let mut sent = from;
     while sent < upto {
         let chunk = app
@@ -525,25 +541,48 @@ async fn catch_up(
                 return Err(Closed);
             }
         };
-        // Judged by today's membership: a reader let in since `from` was sent a snapshot
-        // above, so whoever may see an incident now already holds it.
-        let events: Vec<_> = if viewer.sees_all {
-            events
-        } else {
-            let state = app
-                .published
-                .state
-                .read()
-                .unwrap_or_else(|p| p.into_inner());
-            events.iter().map(|e| state.event_for(e, viewer)).collect()
-        };
         for event in events {
             let seq = event.seq;
+            let event = if judged.may_see(event.kind.incident()) {
+                event
+            } else {
+                crate::model::access::withheld(&event)
+            };
             send(socket, &ServerMessage::Event { event }).await?;
             sent = seq;
         }
     }
     Ok(sent)
+}
+
+/// Who may see what, as of one state: a catch-up judges all its events by it.
+struct Judged {
+    seq: u64,
+    sees_all: bool,
+    /// The newest incident the state holds (judging fails closed for any later one).
+    newest: u32,
+    /// The restricted incidents this reader may not see.
+    hidden: std::collections::BTreeSet<crate::model::IncidentRef>,
+}
+
+impl Judged {
+    fn of(state: &crate::model::State, viewer: Viewer<'_>) -> Judged {
+        Judged {
+            seq: state.seq,
+            sees_all: viewer.sees_all,
+            newest: state.incidents.keys().next_back().copied().unwrap_or(0),
+            hidden: state
+                .incidents
+                .values()
+                .filter(|i| i.restricted && !i.visible_to(viewer))
+                .map(|i| i.reference)
+                .collect(),
+        }
+    }
+
+    fn may_see(&self, r: crate::model::IncidentRef) -> bool {
+        self.sees_all || (r.0 <= self.newest && !self.hidden.contains(&r))
+    }
 }
 
 /// Sends the events after `sent` up to `upto`, from the live channel where they already
