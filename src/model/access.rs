@@ -437,7 +437,7 @@ mod tests {
         );
         assert_eq!(evs.len(), 2, "{evs:?}");
         let inc = s.incident(r).unwrap();
-        assert!(inc.roles.get(&crate::model::Role::Scribe).is_none());
+        assert!(!inc.roles.contains_key(&crate::model::Role::Scribe));
         assert!(!inc.members.contains_key("bob"));
     }
 }
