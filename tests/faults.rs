@@ -37,33 +37,6 @@ use warroom::client::{Backoff, Client, ClientConfig, ConnState, Replica, Update}
 use warroom::model::{Command as Cmd, EntryKind, Event, IncidentRef, State};
 use warroom::protocol::{Answer, SyncMode};
 
-/// A count from the environment (the full runs), or the CI default.
-fn env_count(var: &str, default: usize) -> usize {
-    match std::env::var(var) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{var}={v} is not a count")),
-        Err(_) => default,
-    }
-}
-
-/// `WARROOM_FAULT_SEED`, or a fresh one; printed so a failing run can be replayed.
-fn seed() -> u64 {
-    match std::env::var("WARROOM_FAULT_SEED") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("WARROOM_FAULT_SEED={v} is not a number")),
-        Err(_) => {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            t.as_nanos() as u64 ^ u64::from(std::process::id())
-        }
-    }
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -357,7 +330,7 @@ async fn sigkill_during_concurrent_writes_loses_and_duplicates_nothing() {
     const FLOWING: usize = 8;
     const MAX_DELAY_MS: u64 = 150;
     let rounds = env_count("WARROOM_FAULT_ROUNDS", 5);
-    let seed = seed();
+    let seed = seed_from("WARROOM_FAULT_SEED");
     println!(
         "sigkill: {rounds} rounds, {WRITERS} writers, seed {seed} \
          (replay: WARROOM_FAULT_SEED={seed})"

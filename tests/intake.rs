@@ -406,6 +406,19 @@ async fn an_intake_token_is_required_once_configured() {
     server.shutdown().await.unwrap();
 }
 
+/// A feed that pages by `policy`, retrying deliveries quickly.
+async fn serve_paging(dir: &std::path::Path, policy: &str) -> RunningServer {
+    let rules = Arc::new(Rules {
+        policy: Policy::parse(policy).unwrap(),
+        runbooks: Default::default(),
+    });
+    serve_with(dir, |c| {
+        c.rules = rules;
+        c.notify_backoff = Some(StdDuration::from_millis(20));
+    })
+    .await
+}
+
 /// A receiver on a loopback port: answers 500 to the first request, then 200; keeps every
 /// request's idempotency key and body.
 async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
@@ -466,16 +479,8 @@ command = ["sh", "-c", "echo \"$WARROOM_PERSON $WARROOM_INCIDENT $WARROOM_SEVERI
 "#,
         marker.display()
     );
-    let rules = Arc::new(Rules {
-        policy: Policy::parse(&policy).unwrap(),
-        runbooks: Default::default(),
-    });
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with(dir.path(), |c| {
-        c.rules = rules;
-        c.notify_backoff = Some(StdDuration::from_millis(20));
-    })
-    .await;
+    let server = serve_paging(dir.path(), &policy).await;
     let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
     c.command(declare("Checkout down", 1)).await;
     // Wait, bounded, for both delivery results to arrive on the feed.
@@ -582,16 +587,8 @@ webhook = "{url}"
 format = "slack"
 "#
     );
-    let rules = Arc::new(Rules {
-        policy: Policy::parse(&policy).unwrap(),
-        runbooks: Default::default(),
-    });
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with(dir.path(), |c| {
-        c.rules = rules;
-        c.notify_backoff = Some(StdDuration::from_millis(20));
-    })
-    .await;
+    let server = serve_paging(dir.path(), &policy).await;
     let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
     c.command(declare("Checkout down", 1)).await;
     let mut secret = declare("Customer records copied to an unknown host", 1);

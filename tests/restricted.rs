@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{WAIT, quiet_rules};
+use common::{WAIT, env_count, quiet_rules, seed_from};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -48,33 +48,6 @@ type Ws =
 const INTAKE_TOKEN: &str = "intake-token-restricted-0123456789";
 const MARK: &str = "MK-";
 const ROLES: [&str; 4] = ["incident_commander", "tech_lead", "comms_lead", "scribe"];
-
-/// A count from the environment, or the default.
-fn env_count(var: &str, default: usize) -> usize {
-    match std::env::var(var) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{var}={v} is not a count")),
-        Err(_) => default,
-    }
-}
-
-/// `WARROOM_RESTRICTED_SEED`, or a fresh one (printed, so a failing run can be replayed).
-fn seed() -> u64 {
-    match std::env::var("WARROOM_RESTRICTED_SEED") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("WARROOM_RESTRICTED_SEED={v} is not a number")),
-        Err(_) => {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap();
-            t.as_nanos() as u64 ^ u64::from(std::process::id())
-        }
-    }
-}
 
 #[derive(Clone)]
 struct Person {
@@ -1098,7 +1071,7 @@ fn state_diff(got: &State, want: &State) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_non_member_ever_receives_a_restricted_incidents_content() {
     let started = Instant::now();
-    let seed = seed();
+    let seed = seed_from("WARROOM_RESTRICTED_SEED");
     let ops = env_count("WARROOM_RESTRICTED_OPS", 600);
     let mut rng = fastrand::Rng::with_seed(seed);
     // Half the runs with a tiny broadcast buffer: sessions fall behind and catch up from
@@ -1431,7 +1404,7 @@ async fn a_resume_racing_a_restriction_folds() {
     let mut a = Conn::open(url.clone(), ada, 0, None, "ada".into()).await;
     let mut b = Conn::open(url.clone(), bob, 1, None, "bob".into()).await;
     let mut e = Conn::open(url.clone(), eve, 2, None, "eve".into()).await;
-    let mut rng = fastrand::Rng::with_seed(seed());
+    let mut rng = fastrand::Rng::with_seed(seed_from("WARROOM_RESTRICTED_SEED"));
     let mut failed = Vec::new();
     for it in 0..iterations {
         // Odd rounds: cat is a member of a restricted incident and is removed; even ones:

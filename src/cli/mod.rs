@@ -663,15 +663,7 @@ pub fn export_text(
 ) -> anyhow::Result<String> {
     let state =
         State::from_events(events).map_err(|e| anyhow!("the feed's log does not fold: {e}"))?;
-    if let Some(e) = withheld_error(&state, incident) {
-        return Err(e);
-    }
-    let inc = state.incident(incident).ok_or_else(|| {
-        anyhow!(
-            "{incident} does not exist (the feed has {} incidents)",
-            state.incidents.len()
-        )
-    })?;
+    let inc = visible_incident(&state, incident)?;
     Ok(match format {
         ExportFormat::Markdown => crate::report::export::markdown(inc),
         ExportFormat::Json => {
@@ -870,11 +862,21 @@ pub fn not_allowed(message: &str) -> String {
     }
 }
 
-/// Why `incident` cannot be shown to this reader, when the state holds only its reference.
-fn withheld_error(state: &State, incident: IncidentRef) -> Option<anyhow::Error> {
-    state.withheld.contains(&incident).then(|| {
-        anyhow!(
+/// The incident, or why this reader cannot have it: restricted and withheld from them (the
+/// state holds only its reference), or not there at all.
+fn visible_incident(
+    state: &State,
+    incident: IncidentRef,
+) -> anyhow::Result<&crate::model::Incident> {
+    if state.withheld.contains(&incident) {
+        bail!(
             "{incident} is restricted (need to know): you are not a member; ask an admin to add you"
+        );
+    }
+    state.incident(incident).ok_or_else(|| {
+        anyhow!(
+            "{incident} does not exist (the feed has {} incidents)",
+            state.incidents.len()
         )
     })
 }
@@ -890,16 +892,7 @@ async fn member(s: &mut Session, action: MemberAction) -> anyhow::Result<()> {
     };
     match action {
         MemberAction::List { incident } => {
-            let state = &s.replica.state;
-            if let Some(e) = withheld_error(state, incident) {
-                return Err(e);
-            }
-            let inc = state.incident(incident).ok_or_else(|| {
-                anyhow!(
-                    "{incident} does not exist (the feed has {} incidents)",
-                    state.incidents.len()
-                )
-            })?;
+            let inc = visible_incident(&s.replica.state, incident)?;
             if !inc.restricted {
                 bail!("{incident} is not restricted: everyone on the feed sees it");
             }

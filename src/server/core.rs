@@ -108,10 +108,13 @@ pub struct Published {
 
 impl Published {
     pub fn head(&self) -> u64 {
-        self.state
-            .read()
-            .map(|s| s.seq)
-            .unwrap_or_else(|p| p.into_inner().seq)
+        self.read().seq
+    }
+
+    /// The committed state, to read (a writer that panicked leaves it whole: each event is
+    /// folded in completely or not at all).
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 }
 

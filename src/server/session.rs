@@ -413,11 +413,7 @@ async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) ->
     let hidden: Vec<_> = if viewer.sees_all {
         Vec::new()
     } else {
-        let state = app
-            .published
-            .state
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let state = app.published.read();
         current
             .list
             .iter()
@@ -440,22 +436,14 @@ async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) ->
 /// Whether a reader holding the feed up to `from` must be sent a snapshot instead of the
 /// events since: it was let into a restricted incident it holds only the reference of.
 fn needs_snapshot(app: &App, viewer: Viewer<'_>, from: u64) -> bool {
-    let state = app
-        .published
-        .state
-        .read()
-        .unwrap_or_else(|p| p.into_inner());
+    let state = app.published.read();
     state.resume_needs_snapshot(viewer, from)
 }
 
 /// Sends the state as this reader may have it; returns its seq.
 async fn resync(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) -> Result<u64, Closed> {
     let state = {
-        let shared = app
-            .published
-            .state
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let shared = app.published.read();
         shared.view_for(viewer)
     };
     let seq = state.seq;
@@ -508,11 +496,7 @@ async fn catch_up(
     // A reader let in since `from` is sent a snapshot instead, so whoever may see an
     // incident now already holds it.
     let judged = {
-        let state = app
-            .published
-            .state
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
+        let state = app.published.read();
         (!state.resume_needs_snapshot(viewer, from)).then(|| Judged::of(&state, viewer))
     };
     let Some(judged) = judged else {

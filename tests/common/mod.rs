@@ -258,3 +258,30 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A count from the environment (a test's full run), or the default.
+pub fn env_count(var: &str, default: usize) -> usize {
+    match std::env::var(var) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{var}={v} is not a count")),
+        Err(_) => default,
+    }
+}
+
+/// The seed in `var`, or a fresh one (the test prints it, so a failing run can be replayed).
+pub fn seed_from(var: &str) -> u64 {
+    match std::env::var(var) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{var}={v} is not a number")),
+        Err(_) => {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            t.as_nanos() as u64 ^ u64::from(std::process::id())
+        }
+    }
+}
