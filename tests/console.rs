@@ -452,6 +452,66 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
 }
 
 #[test]
+fn the_board_cursor_stays_on_its_incident_while_rows_move() {
+    let mut h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(3));
+    // Board: INC-3 (SEV1), INC-1 (SEV2), INC-2 (SEV3). The person picks INC-2.
+    app.update(key('j'));
+    app.update(key('j'));
+    assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
+    // A new SEV1 sorts in above it: the cursor moves down with it.
+    let before = h.events.len();
+    h.declare("bot", "Payments queue backing up", 1, "payments");
+    for e in h.events[before..].to_vec() {
+        app.update(Msg::Feed(Update::Event(e)));
+    }
+    assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
+    // A row above it resolves and leaves the board: the cursor moves up with it.
+    let before = h.events.len();
+    h.run(
+        "priya",
+        Command::Resolve {
+            incident: IncidentRef(3),
+        },
+    );
+    for e in h.events[before..].to_vec() {
+        app.update(Msg::Feed(Update::Event(e)));
+    }
+    assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
+    // A single key still acts on the incident chosen.
+    let fx = app.update(key('a'));
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Send {
+                command: Command::Acknowledge {
+                    incident: IncidentRef(2)
+                },
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    // When the chosen incident itself leaves the board, the cursor stays in range.
+    let before = h.events.len();
+    h.run(
+        "priya",
+        Command::Resolve {
+            incident: IncidentRef(2),
+        },
+    );
+    for e in h.events[before..].to_vec() {
+        app.update(Msg::Feed(Update::Event(e)));
+    }
+    let rows = app.board_rows().len();
+    assert!(
+        app.board.selected < rows,
+        "{} of {rows}",
+        app.board.selected
+    );
+}
+
+#[test]
 fn single_keys_act_on_the_selected_incident_and_refusals_are_shown() {
     let h = sample();
     let mut app = live_app(&h, t0() + Duration::minutes(3));

@@ -1228,6 +1228,13 @@ impl App {
     }
 
     fn feed_update(&mut self, u: Update, fx: &mut Vec<Effect>) {
+        // The board's cursor stays on its incident while rows come, go and re-sort: a
+        // single key (`a`, `+`) must act on the incident the person chose, not on whatever
+        // moved into its row.
+        let pinned = self
+            .board_rows()
+            .get(self.board.selected)
+            .map(|i| i.reference);
         // A snapshot mid-stream may let this person into restricted incidents: say which.
         let was_withheld = matches!(u, Update::Snapshot(_))
             .then(|| self.replica.state.withheld.clone())
@@ -1298,8 +1305,11 @@ impl App {
         {
             self.close_runbook();
         }
-        let n = self.board_rows().len();
-        if self.board.selected >= n {
+        let rows = self.board_rows();
+        let n = rows.len();
+        if let Some(i) = pinned.and_then(|r| rows.iter().position(|x| x.reference == r)) {
+            self.board.selected = i;
+        } else if self.board.selected >= n {
             self.board.selected = n.saturating_sub(1);
         }
     }
