@@ -462,7 +462,7 @@ fn the_board_cursor_stays_on_its_incident_while_rows_move() {
     // A new SEV1 sorts in above it: the cursor moves down with it.
     let before = h.events.len();
     h.declare("bot", "Payments queue backing up", 1, "payments");
-    for e in h.events[before..].to_vec() {
+    for e in h.events[before..].iter().cloned() {
         app.update(Msg::Feed(Update::Event(e)));
     }
     assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
@@ -474,7 +474,7 @@ fn the_board_cursor_stays_on_its_incident_while_rows_move() {
             incident: IncidentRef(3),
         },
     );
-    for e in h.events[before..].to_vec() {
+    for e in h.events[before..].iter().cloned() {
         app.update(Msg::Feed(Update::Event(e)));
     }
     assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
@@ -500,7 +500,7 @@ fn the_board_cursor_stays_on_its_incident_while_rows_move() {
             incident: IncidentRef(2),
         },
     );
-    for e in h.events[before..].to_vec() {
+    for e in h.events[before..].iter().cloned() {
         app.update(Msg::Feed(Update::Event(e)));
     }
     let rows = app.board_rows().len();
