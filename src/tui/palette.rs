@@ -176,8 +176,15 @@ pub const COMMANDS: &[PaletteEntry] = &[
 ];
 
 /// Commands added after people learnt the short forms of older ones: each answers only to
-/// a prefix at least this long, so `:res` stays `resolve` and `:me` stays `metrics`.
-const SHORTEST_PREFIX: &[(&str, usize)] = &[("restrict", 4), ("member", 3)];
+/// a prefix at least this long, so `:res` stays `resolve`, `:me` stays `metrics`, `:h` is
+/// help and `:ac` is ack (the commands a responder types most, under pressure).
+const SHORTEST_PREFIX: &[(&str, usize)] = &[
+    ("restrict", 4),
+    ("member", 3),
+    ("handoff", 2),
+    ("accept-handoff", 3),
+    ("action", 3),
+];
 
 /// Whether `typed` names `entry` (the whole name, or a long enough prefix of it).
 fn answers_to(entry: &PaletteEntry, typed: &str) -> bool {
@@ -1224,6 +1231,22 @@ mod tests {
         assert_eq!(parse("me", &c).unwrap(), Intent::Metrics);
         assert_eq!(parse("met", &c).unwrap(), Intent::Metrics);
         assert_eq!(parse("mem", &c).unwrap(), Intent::Members(IncidentRef(2)));
+        // `h` is help and `ac` is ack; handoff, accept-handoff and action answer to `ha`,
+        // `acc` and `act`.
+        assert_eq!(parse("h", &c).unwrap(), Intent::Help);
+        assert_eq!(parse("ha", &c).unwrap(), Intent::Handoff);
+        assert_eq!(
+            parse("ac", &c).unwrap(),
+            Intent::Send(Command::Acknowledge {
+                incident: IncidentRef(2)
+            })
+        );
+        assert_eq!(
+            parse("acc bob", &c).unwrap(),
+            Intent::AcceptHandoff {
+                from: Some("bob".into())
+            }
+        );
         assert!(
             parse("m", &c)
                 .unwrap_err()
