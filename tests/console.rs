@@ -416,6 +416,26 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
             next_update_secs: None,
         }
     );
+    // A command typed at the start of an empty line goes to the palette, not the timeline
+    // (`:` inside a line, as in the prefixes, is text).
+    assert!(app.update(key(':')).is_empty());
+    assert_eq!(app.mode, Mode::Palette);
+    typed(&mut app, "ack");
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(
+            &fx[..],
+            [Effect::Send {
+                command: Command::Acknowledge {
+                    incident: IncidentRef(1)
+                },
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    app.update(key('i'));
+    assert_eq!(app.mode, Mode::Scribe);
     // Alt-Enter makes a new line instead of recording.
     typed(&mut app, "line one");
     let alt_enter = Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));

@@ -1199,10 +1199,24 @@ impl App {
                     Err(e) => self.flash(Level::Error, e),
                 }
             }
+            // `:` on an empty draft is the palette, as everywhere else: a command typed
+            // here must not land on the timeline, which keeps every entry for good.
+            KeyCode::Char(':')
+                if !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                    && self.draft_is_empty(r) =>
+            {
+                self.open_palette("");
+            }
             _ => {
                 self.rooms.entry(r).or_default().draft.input(k);
             }
         }
+    }
+
+    fn draft_is_empty(&self, r: IncidentRef) -> bool {
+        self.rooms
+            .get(&r)
+            .is_none_or(|v| v.draft.lines().iter().all(|l| l.is_empty()))
     }
 
     fn paste(&mut self, text: &str) {

@@ -1731,7 +1731,10 @@ fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .iter()
         .map(|(p, _, k)| format!("{p} {}", kind_label(*k)))
         .collect();
-    let prefixes = format!("{} · @HH:MM backdates", prefixes.join(" · "));
+    let prefixes = format!(
+        "{} · @HH:MM backdates · : on an empty line opens the palette",
+        prefixes.join(" · ")
+    );
     for l in wrap(&prefixes, inner.saturating_sub(3).max(16)) {
         lines.push(Line::styled(format!("  {l}"), theme.text));
     }
