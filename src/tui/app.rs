@@ -1202,7 +1202,9 @@ impl App {
             // `:` on an empty draft is the palette, as everywhere else: a command typed
             // here must not land on the timeline, which keeps every entry for good.
             KeyCode::Char(':')
-                if !k.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+                if !k
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
                     && self.draft_is_empty(r) =>
             {
                 self.open_palette("");
