@@ -90,6 +90,13 @@ impl History {
     }
 }
 
+/// Delivers to `app` what the feed recorded after the first `before` events.
+fn deliver_since(app: &mut App, h: &History, before: usize) {
+    for e in h.events[before..].iter().cloned() {
+        app.update(Msg::Feed(Update::Event(e)));
+    }
+}
+
 fn live_app(h: &History, now: DateTime<Utc>) -> App {
     let mut app = App::new(
         "ws://127.0.0.1:7654/feed".into(),
@@ -482,9 +489,7 @@ fn the_board_cursor_stays_on_its_incident_while_rows_move() {
     // A new SEV1 sorts in above it: the cursor moves down with it.
     let before = h.events.len();
     h.declare("bot", "Payments queue backing up", 1, "payments");
-    for e in h.events[before..].iter().cloned() {
-        app.update(Msg::Feed(Update::Event(e)));
-    }
+    deliver_since(&mut app, &h, before);
     assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
     // A row above it resolves and leaves the board: the cursor moves up with it.
     let before = h.events.len();
@@ -494,9 +499,7 @@ fn the_board_cursor_stays_on_its_incident_while_rows_move() {
             incident: IncidentRef(3),
         },
     );
-    for e in h.events[before..].iter().cloned() {
-        app.update(Msg::Feed(Update::Event(e)));
-    }
+    deliver_since(&mut app, &h, before);
     assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
     // A single key still acts on the incident chosen.
     let fx = app.update(key('a'));
@@ -520,9 +523,7 @@ fn the_board_cursor_stays_on_its_incident_while_rows_move() {
             incident: IncidentRef(2),
         },
     );
-    for e in h.events[before..].iter().cloned() {
-        app.update(Msg::Feed(Update::Event(e)));
-    }
+    deliver_since(&mut app, &h, before);
     let rows = app.board_rows().len();
     assert!(
         app.board.selected < rows,

@@ -139,6 +139,13 @@ impl Tmux {
     }
 
     /// Types literal text (no key-name interpretation).
+    /// Runs a palette command: `:`, the line, Enter.
+    fn palette(&self, session: &str, line: &str) {
+        self.keys(session, &[":"]);
+        self.type_text(session, line);
+        self.keys(session, &["Enter"]);
+    }
+
     fn type_text(&self, session: &str, text: &str) {
         self.cmd(&["send-keys", "-t", session, "-l", text]);
     }
@@ -341,9 +348,7 @@ fn with_no_feed_configured_consoles_share_an_embedded_one_and_take_it_over() {
     tmux.local_console("second", &local, "marco", dir.path());
     tmux.wait_for("second", "● live");
     tmux.wait_for("first", "present: marco, priya");
-    tmux.keys("second", &[":"]);
-    tmux.type_text("second", "declare sev2 Checkout slow");
-    tmux.keys("second", &["Enter"]);
+    tmux.palette("second", "declare sev2 Checkout slow");
     tmux.wait_for("first", "Checkout slow");
     // The hosting console quits; the other takes the feed over, with its history.
     tmux.keys("first", &["q"]);
@@ -396,9 +401,7 @@ fn a_sev1_pages_on_call_shows_its_runbook_and_stops_paging_when_acknowledged() {
     tmux.console("alice", &server.url, "alice", dir.path());
     tmux.wait_for("alice", "● live");
 
-    tmux.keys("alice", &[":"]);
-    tmux.type_text("alice", "declare sev1 service:payments Checkout failing");
-    tmux.keys("alice", &["Enter"]);
+    tmux.palette("alice", "declare sev1 service:payments Checkout failing");
     tmux.wait_for("alice", "INC-1 declared");
     // The room shows whom it paged and the countdown to the next step, and both move on.
     let s = tmux.wait_for("alice", "next: ");
@@ -416,9 +419,7 @@ fn a_sev1_pages_on_call_shows_its_runbook_and_stops_paging_when_acknowledged() {
     // Leave the scribe pane, then open the runbook from the palette.
     tmux.keys("alice", &["Escape"]);
     tmux.wait_for("alice", "Scribe · i tab to write");
-    tmux.keys("alice", &[":"]);
-    tmux.type_text("alice", "runbook");
-    tmux.keys("alice", &["Enter"]);
+    tmux.palette("alice", "runbook");
     let s = tmux.wait_for("alice", "Check whether a deployment happened");
     assert!(s.contains("Runbook · INC-1 · 0 of 16 done"), "{s}");
     // Space ticks item 1; the checklist shows it, and closing it shows the timeline entry.
@@ -435,9 +436,7 @@ fn a_sev1_pages_on_call_shows_its_runbook_and_stops_paging_when_acknowledged() {
     );
 
     // Acknowledging stops the paging; the room and the board say who and when.
-    tmux.keys("alice", &[":"]);
-    tmux.type_text("alice", "ack");
-    tmux.keys("alice", &["Enter"]);
+    tmux.palette("alice", "ack");
     let s = tmux.wait_for("alice", "acknowledged by alice at");
     assert!(s.contains("no further pages"), "{s}");
     tmux.keys("alice", &["Escape"]);
@@ -458,9 +457,7 @@ fn a_scribe_and_a_comms_lead_record_an_incident_and_export_it_in_order() {
     tmux.wait_for("scribe", "● live");
     tmux.wait_for("comms", "● live");
 
-    tmux.keys("scribe", &[":"]);
-    tmux.type_text("scribe", "declare sev2 Checkout returns 500s");
-    tmux.keys("scribe", &["Enter"]);
+    tmux.palette("scribe", "declare sev2 Checkout returns 500s");
     tmux.wait_for("scribe", "INC-1 declared");
     tmux.wait_for("scribe", "enter records");
     // The scribe logs what happened: first something from ten minutes ago, backdated.
@@ -480,9 +477,7 @@ fn a_scribe_and_a_comms_lead_record_an_incident_and_export_it_in_order() {
     tmux.wait_for("comms", "Checkout returns 500s");
     tmux.keys("comms", &["Enter"]);
     tmux.wait_for("comms", "roll back deploy 4471");
-    tmux.keys("comms", &[":"]);
-    tmux.type_text("comms", "update");
-    tmux.keys("comms", &["Enter"]);
+    tmux.palette("comms", "update");
     tmux.wait_for("comms", "What is happening");
     tmux.type_text("comms", "Checkout fails for some customers");
     tmux.keys("comms", &["Tab"]);
@@ -502,9 +497,7 @@ fn a_scribe_and_a_comms_lead_record_an_incident_and_export_it_in_order() {
     // The scribe exports the record into the directory the console runs in.
     tmux.keys("scribe", &["Escape"]);
     tmux.wait_for("scribe", "Scribe · i tab to write");
-    tmux.keys("scribe", &[":"]);
-    tmux.type_text("scribe", "export md");
-    tmux.keys("scribe", &["Enter"]);
+    tmux.palette("scribe", "export md");
     let path = work.join("INC-1-checkout-returns-500s.md");
     tmux.wait_for("scribe", &format!("INC-1 exported to {}", path.display()));
     let md = std::fs::read_to_string(&path).unwrap();
@@ -588,12 +581,10 @@ fn a_restricted_incident_is_seen_only_by_its_members() {
     tmux.wait_for("ana", "present: ana, bob");
 
     // Ana declares it need-to-know from the start; her room says so.
-    tmux.keys("ana", &[":"]);
-    tmux.type_text(
+    tmux.palette(
         "ana",
         "declare --restricted sev1 Leaked credentials in bucket",
     );
-    tmux.keys("ana", &["Enter"]);
     tmux.wait_for("ana", "INC-1 declared");
     let s = tmux.wait_for_all(
         "ana",
@@ -615,9 +606,7 @@ fn a_restricted_incident_is_seen_only_by_its_members() {
     assert!(!s.contains("Leaked"), "{s}");
     assert!(s.contains("No incidents you may see"), "{s}");
     // Acting on it from his console is refused, and says why.
-    tmux.keys("bob", &[":"]);
-    tmux.type_text("bob", "ack INC-1");
-    tmux.keys("bob", &["Enter"]);
+    tmux.palette("bob", "ack INC-1");
     let s = tmux.wait_for("bob", "not allowed: INC-1 is restricted (need to know)");
     assert!(!s.contains("Leaked"), "{s}");
     // So is a script of his.
@@ -638,9 +627,7 @@ fn a_restricted_incident_is_seen_only_by_its_members() {
     assert!(!err.contains("Leaked"), "{err}");
 
     // Ana (an admin) adds him: his board shows it at once; he opens the room.
-    tmux.keys("ana", &[":"]);
-    tmux.type_text("ana", "member add bob");
-    tmux.keys("ana", &["Enter"]);
+    tmux.palette("ana", "member add bob");
     tmux.wait_for("ana", "INC-1: bob added to the members");
     let s = tmux.wait_for_all(
         "bob",
@@ -659,9 +646,7 @@ fn a_restricted_incident_is_seen_only_by_its_members() {
     tmux.wait_for("ana", "here: ana, bob");
 
     // And takes him off again: his room closes, the title goes, the reference stays.
-    tmux.keys("ana", &[":"]);
-    tmux.type_text("ana", "member remove bob");
-    tmux.keys("ana", &["Enter"]);
+    tmux.palette("ana", "member remove bob");
     tmux.wait_for("ana", "INC-1: bob removed from the members");
     let s = tmux.wait_for_all(
         "bob",
