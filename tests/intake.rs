@@ -89,7 +89,13 @@ fn alertmanager(status: &str, alert_status: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alertmanager_opens_a_classified_incident_dedups_and_resolves() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve_with(dir.path(), |_| {}).await;
+    // The feed's clock stands eight minutes after the alert started, whatever today is (a
+    // start in the feed's future would be taken as "now").
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-26T02:00:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = Arc::new(warroom::clock::FakeClock::new(at));
+    let server = serve_with(dir.path(), |c| c.clock = clock.clone()).await;
 
     let (code, body) = post(
         &server,

@@ -282,7 +282,16 @@ fn the_feed_dies_mid_incident_and_nothing_typed_is_lost() {
             common::seqs(&c.command(common::declare("Checkout returns 500s", 1)).await);
         });
     }
-    tmux.console("lee", &url, "lee", dir.path());
+    // The scribe works in India (UTC+05:30 all year): "@01:52" is 01:52 there, whatever
+    // zone the machine running the test is in.
+    tmux.console_with(
+        "lee",
+        &[("WARROOM_SERVER", &url), ("TZ", "Asia/Kolkata")],
+        "lee",
+        dir.path(),
+        &format!("{}/lee-data", dir.path().display()),
+        None,
+    );
     tmux.wait_for("lee", "Checkout returns 500s");
     tmux.keys("lee", &["Enter"]);
     tmux.wait_for("lee", "Timeline");
@@ -325,7 +334,7 @@ fn the_feed_dies_mid_incident_and_nothing_typed_is_lost() {
         notes[0]["occurred_at"]
             .as_str()
             .unwrap()
-            .contains("T01:52:00"),
+            .contains("T20:22:00"),
         "{:?}",
         notes[0]
     );

@@ -189,10 +189,17 @@ impl ServeProcess {
     }
 
     pub fn start_on(data: &std::path::Path, listen: &str) -> ServeProcess {
+        Self::start_with(data, listen, &[])
+    }
+
+    /// As `start_on`, with more arguments for `warroom serve` (a `--policy` of the test's
+    /// own, so what it asserts does not hang on the real date).
+    pub fn start_with(data: &std::path::Path, listen: &str, args: &[&str]) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
             .args(["serve", "--listen", listen, "--data"])
             .arg(data)
+            .args(args)
             .env("WARROOM_LOG", "info")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
