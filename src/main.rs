@@ -25,13 +25,15 @@ fn main() -> ExitCode {
             Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
             Some(Cmd::Token { action }) => warroom::cli::token(&action),
             Some(Cmd::Oncall {
-                policy,
+                policy: Some(policy),
                 at,
                 handoffs,
-            }) => warroom::cli::oncall(policy.as_deref(), at.as_deref(), handoffs)
-                .map(|out| print!("{out}")),
+            }) => warroom::cli::oncall(&policy, at.as_deref(), handoffs).map(|out| print!("{out}")),
             Some(cmd) => run_client(&cli.global, cmd).await,
-            None => warroom::cli::console(&cli.global, cli.theme.as_deref()).await,
+            None => {
+                warroom::cli::console(&cli.global, cli.theme.as_deref(), cli.policy.as_deref())
+                    .await
+            }
         }
     });
     match result {
@@ -118,17 +120,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.token_file {
         config.tokens = Some(TokenTable::load(path).map_err(|e| anyhow::anyhow!(e))?);
     }
-    let rules = warroom::server::load_rules(args.policy.as_deref()).map_err(|errors| {
-        anyhow::anyhow!(
-            "the policy {} has {} problem(s):\n  {}",
-            args.policy
-                .as_deref()
-                .map_or("(built in)".into(), |p| p.display().to_string()),
-            errors.len(),
-            errors.join("\n  ")
-        )
-    })?;
-    config.rules = std::sync::Arc::new(rules);
+    config.rules = std::sync::Arc::new(warroom::cli::load_policy(args.policy.as_deref())?);
     config.intake.token = args.intake_token.clone().filter(|t| !t.is_empty());
     config.intake.pagerduty_secret = args.pagerduty_secret.clone().filter(|t| !t.is_empty());
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {

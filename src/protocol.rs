@@ -132,6 +132,12 @@ pub enum ServerMessage {
         server_time: DateTime<Utc>,
         max_frame_bytes: usize,
     },
+    /// What consoles may read of the feed's policy (on-call schedules, escalation steps,
+    /// cadences, targets, runbooks; never channels or secrets). Sent after `welcome`, before
+    /// the catch-up, on every join.
+    Policy {
+        policy: crate::model::policy::PublicPolicy,
+    },
     Snapshot {
         state: State,
     },

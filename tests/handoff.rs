@@ -1062,3 +1062,53 @@ fn warroom_accept_handoff_against_a_real_server() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refused (invalid)"), "{err}");
 }
+
+#[test]
+fn the_cli_briefs_and_hands_over_by_the_feeds_policy_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, common::olga_covers_for_pete()).unwrap();
+    let server = common::ServeProcess::start_with(
+        &dir.path().join("feed"),
+        "127.0.0.1:0",
+        &["--policy", policy.to_str().unwrap()],
+    );
+    let s = server.addr.clone();
+    // Nothing here says which policy: the feed does.
+    ok(warroom(
+        &s,
+        "zed",
+        &["declare", "Disk full on db-3", "-s", "1"],
+    ));
+
+    let text = ok(warroom(&s, "zed", &["handoff"]));
+    assert!(text.contains("Outgoing: pete"), "{text}");
+    assert!(text.contains("night-shift"), "{text}");
+    let on_call = text.split("ON CALL").nth(1).unwrap();
+    assert!(on_call.contains("primary         olga"), "{text}");
+    assert!(on_call.contains("secondary       quinn"), "{text}");
+    for builtin in ["priya", "marco", "lee", "sam", "platform"] {
+        assert!(!text.contains(builtin), "{builtin} in\n{text}");
+    }
+    let json: Value =
+        serde_json::from_str(&ok(warroom(&s, "zed", &["handoff", "--format", "json"]))).unwrap();
+    assert_eq!(json["outgoing"], "pete", "{json:#}");
+
+    let oncall = ok(warroom(&s, "zed", &["oncall"]));
+    assert!(
+        oncall.starts_with("night-shift (rotation 1w, UTC)"),
+        "{oncall}"
+    );
+    assert!(oncall.contains("primary   olga"), "{oncall}");
+
+    // Accepting without naming anyone takes over from whom the feed's schedule says.
+    let out = ok(warroom(&s, "olga", &["accept-handoff"]));
+    assert!(
+        out.starts_with("olga took over from pete on 1 active incident"),
+        "{out}"
+    );
+
+    // Pages per shift are counted against the feed's schedule.
+    let m = ok(warroom(&s, "zed", &["metrics"]));
+    assert!(m.contains("of night-shift) · olga 1"), "{m}");
+}

@@ -83,7 +83,7 @@ const EVENT_KINDS: &[&str] = &[
 
 /// Every `type` of `protocol::ServerMessage`.
 const SERVER_TYPES: &[&str] = &[
-    "welcome", "snapshot", "event", "synced", "ok", "error", "presence",
+    "welcome", "policy", "snapshot", "event", "synced", "ok", "error", "presence",
 ];
 
 /// Every `type` of `protocol::ClientMessage`.

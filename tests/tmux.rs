@@ -670,3 +670,34 @@ fn a_restricted_incident_is_seen_only_by_its_members() {
     tmux.keys("ana", &["q"]);
     tmux.wait_for("ana", "warroom exited 0");
 }
+
+#[test]
+fn the_console_briefs_by_the_feeds_policy() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, common::olga_covers_for_pete()).unwrap();
+    let server = ServeProcess::start_with(
+        &dir.path().join("feed"),
+        "127.0.0.1:0",
+        &["--policy", policy.to_str().unwrap()],
+    );
+    // The console is told nothing of the policy: it learns it from the feed.
+    tmux.console("zed", &server.url, "zed", dir.path());
+    tmux.wait_for("zed", "● live");
+    tmux.palette("zed", "declare sev1 Disk full on db-3");
+    tmux.wait_for("zed", "INC-1 declared");
+    tmux.keys("zed", &["Escape"]);
+    tmux.palette("zed", "handoff");
+    let s = tmux.wait_for_all("zed", &["Outgoing: pete", "olga"]);
+    assert!(s.contains("night-shift"), "{s}");
+    for builtin in ["priya", "marco", "sam"] {
+        assert!(!s.contains(builtin), "{builtin} on\n{s}");
+    }
+    tmux.keys("zed", &["Escape"]);
+    // Accepting without a name takes over from the outgoing primary the feed's schedule names.
+    tmux.palette("zed", "accept-handoff");
+    tmux.wait_for("zed", "took over from pete on INC-1");
+    tmux.keys("zed", &["q"]);
+    tmux.wait_for("zed", "warroom exited 0");
+}

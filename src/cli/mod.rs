@@ -28,6 +28,11 @@ pub struct Cli {
     /// Print a commented default config file and exit.
     #[arg(long)]
     pub print_default_config: bool,
+    /// Policy file for the local feed this console hosts when no feed is configured
+    /// (severity rules, escalation, on-call, runbooks) [default: the built-in policy]. A
+    /// feed elsewhere pages by its own.
+    #[arg(long, env = "WARROOM_POLICY", value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -76,10 +81,11 @@ pub enum Cmd {
         #[arg(long, short = 'o')]
         output: Option<std::path::PathBuf>,
     },
-    /// Who is on call now, and the next handoffs.
+    /// Who is on call now, and the next handoffs: as the feed's policy has it, or as a
+    /// policy file would (`--policy`, to check one before serving it).
     Oncall {
-        /// Policy file [default: the built-in policy].
-        #[arg(long, env = "WARROOM_POLICY")]
+        /// Read this policy file instead of asking the feed.
+        #[arg(long, value_name = "FILE")]
         policy: Option<std::path::PathBuf>,
         /// Show the schedule as of this time (RFC 3339) instead of now.
         #[arg(long)]
@@ -94,20 +100,14 @@ pub enum Cmd {
         /// text, md (Markdown) or json.
         #[arg(long, default_value = "text", value_parser = ["text", "md", "markdown", "json"])]
         format: String,
-        /// Policy file for the on-call schedules [default: the built-in policy].
-        #[arg(long, env = "WARROOM_POLICY")]
-        policy: Option<std::path::PathBuf>,
     },
     /// Take over from FROM: the handoff is recorded on every active incident, and you
     /// become incident commander wherever FROM was.
     AcceptHandoff {
-        /// The outgoing person [default: the previous primary of the policy's default
-        /// schedule].
+        /// The outgoing person [default: the previous primary of the default schedule of
+        /// the feed's policy].
         #[arg(value_name = "FROM")]
         from: Option<String>,
-        /// Policy file for the on-call schedules [default: the built-in policy].
-        #[arg(long, env = "WARROOM_POLICY")]
-        policy: Option<std::path::PathBuf>,
     },
     /// Try warroom: a console on an embedded feed where a payments outage plays out live.
     Demo {
@@ -270,9 +270,6 @@ pub enum Cmd {
         /// Print the figures as JSON (schema warroom.metrics/1; durations in seconds).
         #[arg(long)]
         json: bool,
-        /// Policy file, for the on-call schedule pages are divided by [default: built in].
-        #[arg(long, env = "WARROOM_POLICY")]
-        policy: Option<std::path::PathBuf>,
     },
 }
 
@@ -526,21 +523,38 @@ pub struct ServeArgs {
     pub max_commands_per_second: u32,
 }
 
-/// `warroom oncall`: who is on call now and the next handoffs, per schedule.
+/// The rules of a policy file (the built-in policy without one), or every problem with it.
+pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<crate::server::Rules> {
+    crate::server::load_rules(path).map_err(|errors| {
+        anyhow!(
+            "the policy {} has {} problem(s):\n  {}",
+            path.map_or("(built in)".into(), |p| p.display().to_string()),
+            errors.len(),
+            errors.join("\n  ")
+        )
+    })
+}
+
+/// `warroom oncall --policy FILE`: who is on call now and the next handoffs, per schedule,
+/// as that file has it.
 pub fn oncall(
-    policy: Option<&std::path::Path>,
+    policy: &std::path::Path,
+    at: Option<&str>,
+    handoffs: usize,
+) -> anyhow::Result<String> {
+    let rules = load_policy(Some(policy))?;
+    oncall_text(&rules.policy, at, handoffs)
+}
+
+/// Who is on call as of `at` (RFC 3339; default now) and the next `handoffs` handoffs, per
+/// schedule of `policy`.
+pub fn oncall_text(
+    policy: &crate::model::policy::Policy,
     at: Option<&str>,
     handoffs: usize,
 ) -> anyhow::Result<String> {
     use crate::model::oncall::Layer;
     use std::fmt::Write as _;
-    let rules = crate::server::load_rules(policy).map_err(|errors| {
-        anyhow!(
-            "the policy has {} problem(s):\n  {}",
-            errors.len(),
-            errors.join("\n  ")
-        )
-    })?;
     let now = match at {
         Some(t) => chrono::DateTime::parse_from_rfc3339(t)
             .map_err(|e| anyhow!("--at '{t}' is not an RFC 3339 time: {e}"))?
@@ -548,7 +562,7 @@ pub fn oncall(
         None => chrono::Utc::now(),
     };
     let mut out = String::new();
-    let schedules = rules.policy.schedules();
+    let schedules = policy.schedules();
     if schedules.is_empty() {
         writeln!(out, "No on-call schedules in the policy.")?;
         return Ok(out);
@@ -801,6 +815,21 @@ impl Session {
         Ok(s)
     }
 
+    /// The feed's policy, as it told this session when it joined: what on call, handoffs
+    /// and pages per shift are read from.
+    fn policy(&self) -> anyhow::Result<crate::model::policy::Policy> {
+        let public = self.replica.policy.as_ref().ok_or_else(|| {
+            anyhow!("the feed did not send its policy (a warroom feed older than this client?)")
+        })?;
+        public.check().map_err(|errors| {
+            anyhow!(
+                "the feed's policy has {} problem(s) here:\n  {}",
+                errors.len(),
+                errors.join("\n  ")
+            )
+        })
+    }
+
     /// Takes the next update into the replica; returns it.
     async fn step(&mut self) -> anyhow::Result<Update> {
         let u = self
@@ -959,13 +988,8 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
     {
         return events(config, since, follow, json).await;
     }
-    if let Cmd::Metrics {
-        since,
-        json,
-        policy,
-    } = cmd
-    {
-        return metrics(config, since, json, policy.as_deref()).await;
+    if let Cmd::Metrics { since, json } = cmd {
+        return metrics(config, since, json).await;
     }
     if let Cmd::Export {
         incident,
@@ -1104,9 +1128,9 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             s.run(Command::Resolve { incident }).await?;
             println!("{incident} resolved");
         }
-        Cmd::Handoff { format, policy } => {
+        Cmd::Handoff { format } => {
             use crate::report::handoff;
-            let schedules = handoff_schedules(policy.as_deref())?;
+            let schedules = handoff::schedules_default_first(&s.policy()?);
             let now = chrono::Utc::now();
             let start = handoff::shift_start(&schedules, now);
             let b = handoff::brief(&s.replica.state, &schedules, start, now);
@@ -1116,14 +1140,14 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 _ => print!("{}", handoff::text(&b)),
             }
         }
-        Cmd::AcceptHandoff { from, policy } => {
+        Cmd::AcceptHandoff { from } => {
             use crate::report::handoff;
             let from = match from {
                 Some(f) => f,
                 None => {
-                    let schedules = handoff_schedules(policy.as_deref())?;
+                    let schedules = handoff::schedules_default_first(&s.policy()?);
                     handoff::outgoing(&schedules, chrono::Utc::now()).context(
-                        "the policy names no outgoing primary (no schedule, or the same person carries on): give FROM",
+                        "the feed's policy names no outgoing primary (no schedule, or the same person carries on): give FROM",
                     )?
                 }
             };
@@ -1217,6 +1241,9 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             );
         }
         Cmd::Member { action } => member(&mut s, action).await?,
+        Cmd::Oncall { at, handoffs, .. } => {
+            print!("{}", oncall_text(&s.policy()?, at.as_deref(), handoffs)?)
+        }
         Cmd::Incidents { json } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s.replica.state)?);
@@ -1230,26 +1257,9 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         | Cmd::Metrics { .. }
         | Cmd::Demo { .. }
         | Cmd::Policy { .. }
-        | Cmd::Export { .. }
-        | Cmd::Oncall { .. } => {}
+        | Cmd::Export { .. } => {}
     }
     Ok(())
-}
-
-/// The on-call schedules for a briefing, the policy's default schedule first.
-fn handoff_schedules(
-    policy: Option<&std::path::Path>,
-) -> anyhow::Result<Vec<crate::model::oncall::Schedule>> {
-    let rules = crate::server::load_rules(policy).map_err(|errors| {
-        anyhow!(
-            "the policy has {} problem(s):\n  {}",
-            errors.len(),
-            errors.join("\n  ")
-        )
-    })?;
-    Ok(crate::report::handoff::schedules_default_first(
-        &rules.policy,
-    ))
 }
 
 /// The `incidents` table: reference, severity, status, title, IC.
@@ -1379,21 +1389,14 @@ async fn events(
 }
 
 /// `warroom metrics`: the whole log from the feed (from its first event), folded here, and
-/// the figures computed from it; pages are divided by the policy's default schedule.
+/// the figures computed from it; pages are divided by the default schedule of the feed's
+/// policy.
 async fn metrics(
     mut config: ClientConfig,
     since: Option<chrono::DateTime<chrono::Utc>>,
     json: bool,
-    policy: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     use crate::report::metrics;
-    let rules = crate::server::load_rules(policy).map_err(|errors| {
-        anyhow!(
-            "the policy has {} problem(s):\n  {}",
-            errors.len(),
-            errors.join("\n  ")
-        )
-    })?;
     config.last_seq = Some(0);
     let mut log = Some(Vec::new());
     let s = Session::open_with(config, |u| match u {
@@ -1407,10 +1410,11 @@ async fn metrics(
         _ => {}
     })
     .await?;
+    let policy = s.policy()?;
     let m = metrics::compute(
         &s.replica.state,
         log.as_deref(),
-        rules.policy.schedule_for(None),
+        policy.schedule_for(None),
         since,
         chrono::Utc::now(),
     );
@@ -1490,7 +1494,11 @@ pub fn outbox_dir(url: &str, name: &str) -> Option<std::path::PathBuf> {
 
 /// `warroom` with no subcommand: the console on the configured feed, or on the default
 /// local feed, hosting it here when nobody else does.
-pub async fn console(global: &Global, theme_flag: Option<&str>) -> anyhow::Result<()> {
+pub async fn console(
+    global: &Global,
+    theme_flag: Option<&str>,
+    policy: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let mut setup = console_setup(global, theme_flag);
     let (url, host, hosting) = match &setup.server {
         Some(s) => {
@@ -1523,7 +1531,8 @@ pub async fn console(global: &Global, theme_flag: Option<&str>) -> anyhow::Resul
                     .warnings
                     .push(format!("the local feed's token could not be made: {e:#}")),
             }
-            let host = crate::server::ServerConfig::new(addr, data);
+            let mut host = crate::server::ServerConfig::new(addr, data);
+            host.rules = std::sync::Arc::new(load_policy(policy)?);
             let taken = tokio::time::timeout(
                 Duration::from_millis(500),
                 tokio::net::TcpStream::connect(addr),

@@ -148,6 +148,8 @@ pub enum Update {
         head_seq: u64,
         mode: SyncMode,
     },
+    /// What the feed tells its consoles of its policy (on-call, escalation, cadences).
+    Policy(Box<crate::model::policy::PublicPolicy>),
     /// Replace the replica's state with this one.
     Snapshot(State),
     /// The next event; always contiguous with what came before.
@@ -262,6 +264,8 @@ pub struct Replica {
     pub me: Option<String>,
     pub synced: bool,
     pub queued: usize,
+    /// The feed's policy as it last told us (absent from a feed that does not send it).
+    pub policy: Option<crate::model::policy::PublicPolicy>,
 }
 
 impl Replica {
@@ -272,6 +276,7 @@ impl Replica {
                 self.me = Some(name.clone());
                 self.synced = false;
             }
+            Update::Policy(p) => self.policy = Some((**p).clone()),
             Update::Snapshot(s) => self.state = s.clone(),
             Update::Event(e) => self.state.apply(e)?,
             Update::Synced(_) => self.synced = true,
@@ -585,6 +590,7 @@ impl Task {
                             self.arrived_at(feed_id);
                             self.emit(Update::Welcome { name, head_seq, mode });
                         }
+                        ServerMessage::Policy { policy } => self.emit(Update::Policy(Box::new(policy))),
                         ServerMessage::Snapshot { state } => {
                             self.last_seq = Some(state.seq);
                             self.emit(Update::Snapshot(state));

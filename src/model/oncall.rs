@@ -62,8 +62,9 @@ fn default_handoff() -> String {
     "09:00".into()
 }
 
-/// A schedule as a policy file writes it (a `[[schedule]]` table), unchecked.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// A schedule as a policy file writes it (a `[[schedule]]` table), unchecked. The feed
+/// sends it to consoles in this form too (see [`super::policy::PublicPolicy`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     pub name: String,
@@ -83,15 +84,15 @@ pub struct ScheduleSpec {
     pub primary: Vec<String>,
     /// Who takes the secondary shifts, in turn. When absent, the secondary is the person
     /// after the current primary in `primary` (nobody if `primary` has fewer than two).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secondary: Option<Vec<String>>,
     /// Cover for part of a shift, written `[[schedule.override]]`.
-    #[serde(default, rename = "override")]
+    #[serde(default, rename = "override", skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<OverrideSpec>,
 }
 
 /// One person covering one layer for a while, in place of whoever the rotation says.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideSpec {
     pub layer: Layer,
@@ -125,6 +126,8 @@ pub struct Schedule {
     secondary: Option<Vec<String>>,
     /// In file order; where two overlap in a layer, the later one wins.
     overrides: Vec<Override>,
+    /// What it was checked from, as written: what the feed tells consoles.
+    spec: ScheduleSpec,
 }
 
 /// Someone on call: one rotation shift or one override, as seen from a given instant.
@@ -319,6 +322,7 @@ impl Schedule {
                 primary,
                 secondary,
                 overrides,
+                spec: spec.clone(),
             }),
             _ => Err(errors),
         }
@@ -345,6 +349,11 @@ impl Schedule {
         } else {
             Err(errors)
         }
+    }
+
+    /// The schedule as its policy file wrote it.
+    pub fn spec(&self) -> &ScheduleSpec {
+        &self.spec
     }
 
     pub fn name(&self) -> &str {

@@ -9,11 +9,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::escalation::{Plan, PlannedStep};
 use super::oncall::{Layer, Schedule, ScheduleSpec};
+
+mod public;
 use super::{Severity, StepAction};
+pub use public::{PublicPolicy, RunbookRef};
 
 /// The default policy, embedded.
 pub const DEFAULT_POLICY: &str = include_str!("../../assets/policy.toml");
@@ -55,6 +58,12 @@ impl fmt::Display for Span {
             s if s % 60 == 0 && s > 0 => write!(f, "{}m", s / 60),
             s => write!(f, "{s}s"),
         }
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -123,7 +132,7 @@ pub struct Rule {
     pub why: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Services {
     #[serde(default)]
@@ -133,30 +142,36 @@ struct Services {
 }
 
 /// One escalation step as written: `{ after = "5m", page = "oncall.secondary" }`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StepSpec {
     after: Span,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     page: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     notify: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     ticket: Option<String>,
 }
 
 /// The escalation policy for one severity, as written.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EscalationSpec {
     #[serde(default)]
     steps: Vec<StepSpec>,
     #[serde(default)]
     repeat: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     round: Option<Span>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     ack_timeout: Option<Span>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OncallSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     default_schedule: Option<String>,
     #[serde(default)]
     services: BTreeMap<String, String>,

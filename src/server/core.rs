@@ -40,6 +40,21 @@ pub struct Rules {
     pub runbooks: BTreeMap<String, Runbook>,
 }
 
+impl Rules {
+    /// What consoles are told of the policy: no channels, no secrets.
+    pub fn public_policy(&self) -> crate::model::policy::PublicPolicy {
+        self.policy.public(
+            self.runbooks
+                .iter()
+                .map(|(name, r)| crate::model::policy::RunbookRef {
+                    name: name.clone(),
+                    title: r.title.clone(),
+                })
+                .collect(),
+        )
+    }
+}
+
 /// A fired step to deliver, sent to the notifier once it is durable.
 #[derive(Debug, Clone)]
 pub struct Delivery {

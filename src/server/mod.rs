@@ -246,6 +246,8 @@ pub(crate) struct App {
     reader: Arc<Mutex<SqliteStore>>,
     /// This feed's identity (see `Welcome::feed_id`).
     feed_id: String,
+    /// The `policy` message every join gets, encoded once.
+    policy_frame: axum::extract::ws::Utf8Bytes,
     presence: PresenceBoard,
     clock: Arc<dyn Clock>,
     auth: Arc<auth::Auth>,
@@ -447,11 +449,16 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let core_handle = cmd_tx.downgrade();
     let ticker = cmd_tx.downgrade();
+    let policy_frame = crate::protocol::encode(&crate::protocol::ServerMessage::Policy {
+        policy: config.rules.public_policy(),
+    })
+    .into();
     let app = Arc::new(App {
         published,
         commands: cmd_tx,
         reader: Arc::new(Mutex::new(reader)),
         feed_id,
+        policy_frame,
         presence: PresenceBoard::default(),
         clock: config.clock.clone(),
         auth: auth.clone(),

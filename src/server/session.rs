@@ -272,6 +272,8 @@ async fn serve(
         },
     )
     .await?;
+    let policy = app.policy_frame.clone();
+    write(policy.len(), socket.send(Message::Text(policy))).await?;
     let mut sent = match mode {
         SyncMode::Snapshot => resync(socket, app, viewer).await?,
         SyncMode::Events => {

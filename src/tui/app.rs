@@ -200,7 +200,8 @@ pub struct App {
     pub runbook: Option<RunbookView>,
     /// The handoff briefing (`:handoff`), drawn over the screen while open.
     pub handoff: Option<super::handoff_view::HandoffView>,
-    /// On-call schedules (the default first), for the briefing and `:accept-handoff`.
+    /// On-call schedules of the feed's policy (the default first), for the briefing,
+    /// `:accept-handoff` and pages per shift; empty until the feed has said.
     pub schedules: Vec<crate::model::oncall::Schedule>,
     pub flash: Option<Flash>,
     /// Problems found at start-up (config, theme), shown until the next key press.
@@ -459,6 +460,28 @@ impl App {
     }
 
     /// Shows a problem found at start-up (a broken config or theme file).
+    /// The on-call schedules of the feed's policy, the default first. A policy this console
+    /// cannot read is said once, and the briefing then names no one on call rather than
+    /// someone the feed would not page.
+    fn feed_schedules(
+        &mut self,
+        policy: &crate::model::policy::PublicPolicy,
+    ) -> Vec<crate::model::oncall::Schedule> {
+        match policy.check() {
+            Ok(p) => crate::report::handoff::schedules_default_first(&p),
+            Err(errors) => {
+                let text = format!(
+                    "the feed's policy could not be read here ({}): :handoff names no one on call",
+                    errors.join("; ")
+                );
+                if !self.notices.contains(&text) {
+                    self.show_warning(text);
+                }
+                Vec::new()
+            }
+        }
+    }
+
     pub fn show_warning(&mut self, text: String) {
         self.notices.push(text);
     }
@@ -1302,6 +1325,7 @@ impl App {
                 answer,
             } => self.answered(&id, &command, answer, fx),
             Update::ServerError { message, .. } => self.flash(Level::Error, message),
+            Update::Policy(p) => self.schedules = self.feed_schedules(&p),
             Update::Welcome { .. }
             | Update::Synced(_)
             | Update::Presence(_)

@@ -133,7 +133,6 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         local_offset(),
         session,
     );
-    app.schedules = console_schedules(&mut opts.warnings);
     if !opts.warnings.is_empty() {
         for w in &opts.warnings {
             tracing::warn!("{w}");
@@ -217,29 +216,6 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
     }
     Ok(())
-}
-
-/// The on-call schedules for the handoff briefing: the policy in `WARROOM_POLICY`, else
-/// the built-in one (the console does not learn the feed's policy). A broken policy file
-/// is a warning, and the briefing then shows no on-call.
-fn console_schedules(warnings: &mut Vec<String>) -> Vec<crate::model::oncall::Schedule> {
-    use crate::model::policy::Policy;
-    let policy = match std::env::var_os("WARROOM_POLICY").filter(|p| !p.is_empty()) {
-        None => Ok(Policy::default_policy()),
-        Some(path) => std::fs::read_to_string(&path)
-            .map_err(|e| vec![format!("cannot read it: {e}")])
-            .and_then(|text| Policy::parse(&text)),
-    };
-    match policy {
-        Ok(p) => crate::report::handoff::schedules_default_first(&p),
-        Err(errors) => {
-            warnings.push(format!(
-                "WARROOM_POLICY: {} (on call is left out of :handoff)",
-                errors.join("; ")
-            ));
-            Vec::new()
-        }
-    }
 }
 
 #[cfg(unix)]

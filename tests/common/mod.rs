@@ -292,3 +292,34 @@ pub fn seed_from(var: &str) -> u64 {
         }
     }
 }
+
+/// A policy whose on-call are people the built-in policy never names: pete's rotation, with
+/// olga covering the primary from an hour ago to an hour from now (times relative to the
+/// test's clock, so whatever the date, olga is on call and pete has just handed over).
+pub fn olga_covers_for_pete() -> String {
+    let now = chrono::Utc::now();
+    let t = |h: i64| (now + chrono::Duration::hours(h)).format("%Y-%m-%dT%H:%M:%SZ");
+    format!(
+        r#"
+[escalation.sev1]
+steps = [{{ after = "0m", page = "oncall.primary" }}]
+
+[oncall]
+default_schedule = "night-shift"
+
+[[schedule]]
+name = "night-shift"
+start = "2000-01-03"
+primary = ["pete"]
+secondary = ["quinn"]
+
+[[schedule.override]]
+layer = "primary"
+person = "olga"
+from = "{}"
+until = "{}"
+"#,
+        t(-1),
+        t(1)
+    )
+}
