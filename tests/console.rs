@@ -2520,3 +2520,497 @@ fn the_withheld_line_stays_on_a_board_that_scrolls() {
         );
     }
 }
+
+// ---- pastes, refusals and the palette's history ----
+
+fn paste(app: &mut App, text: &str) -> Vec<Effect> {
+    app.update(Msg::Paste(text.into()))
+}
+
+/// The screen's rows trimmed and joined with spaces: a message wrapped over several rows
+/// reads as one line again.
+fn unwrapped(app: &App, w: u16, h: u16) -> String {
+    let rows = text(&draw(app, &test_theme(), w, h));
+    rows.iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// No cell of the drawn screen holds a control character (which would move the real
+/// terminal's cursor and write over the screen).
+fn assert_no_control_characters(app: &App, w: u16, h: u16) {
+    let term = draw(app, &test_theme(), w, h);
+    let buf = term.backend().buffer();
+    for y in 0..h {
+        for x in 0..w {
+            let sym = buf[(x, y)].symbol();
+            assert!(
+                !sym.chars().any(char::is_control),
+                "control character {sym:?} at {x},{y}:\n{}",
+                text(&term).join("\n")
+            );
+        }
+    }
+}
+
+fn refuse(app: &mut App, fx: &[Effect], code: warroom::protocol::ErrorCode, message: &str) {
+    let [Effect::Send { id, command }] = fx else {
+        panic!("{fx:?}")
+    };
+    app.update(Msg::Feed(Update::Answer {
+        id: id.clone(),
+        command: command.clone(),
+        answer: Answer::Error {
+            code,
+            message: message.into(),
+        },
+    }));
+}
+
+/// A room with an incident, the scribe pane focused, at 80x24.
+fn scribing() -> (History, App) {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    let mut app = live_app(&h, t0() + Duration::minutes(5));
+    app.update(Msg::Resize(80, 24));
+    app.update(code(KeyCode::Enter));
+    app.update(key('i'));
+    assert_eq!(
+        (app.screen, app.mode),
+        (Screen::Room(IncidentRef(1)), Mode::Scribe)
+    );
+    (h, app)
+}
+
+#[test]
+fn a_paste_with_cr_line_breaks_onto_a_draft_records_one_entry_with_its_lines() {
+    let (mut h, mut app) = scribing();
+    let r = IncidentRef(1);
+    typed(&mut app, "pool errors since deploy: ");
+    // Terminals send a paste's line breaks as CR; a log brings escapes and bells too.
+    let fx = paste(
+        &mut app,
+        "ERROR pool exhausted\rWARN retrying\r\n\tat db.rs:42\x1b[31m red\x07",
+    );
+    assert!(fx.is_empty(), "a paste is text, never keys: {fx:?}");
+    assert_eq!(
+        app.room(r).unwrap().draft.lines(),
+        [
+            "pool errors since deploy: ERROR pool exhausted",
+            "WARN retrying",
+            "\tat db.rs:42\u{FFFD}[31m red\u{FFFD}",
+        ]
+    );
+    // Nothing raw reaches the terminal, and the pane's border is whole.
+    assert_no_control_characters(&app, 80, 24);
+    let s = screen(&app, 80, 24);
+    assert_on(&s, &["WARN retrying", "�[31m red�"]);
+    // Enter records one entry with the line breaks, which the feed accepts.
+    let fx = app.update(code(KeyCode::Enter));
+    let text = "pool errors since deploy: ERROR pool exhausted\nWARN retrying\n\tat db.rs:42\
+                \u{FFFD}[31m red\u{FFFD}";
+    assert_eq!(
+        sent(&fx),
+        [&Command::AddEntry {
+            incident: r,
+            entry_kind: EntryKind::Note,
+            text: text.into(),
+            occurred_at: None,
+            next_update_secs: None,
+        }]
+    );
+    h.now = app.now;
+    deliver(&mut app, &mut h, "alice", &fx);
+    let inc = app.replica.state.incident(r).unwrap();
+    assert_eq!(inc.timeline().last().unwrap().text, text);
+    assert!(app.room(r).unwrap().draft.is_empty());
+    assert_no_control_characters(&app, 80, 24);
+    assert_on(
+        &screen(&app, 160, 30),
+        &["ERROR pool exhausted ⏎ WARN retrying ⏎  at db.rs:42�[31m red�"],
+    );
+}
+
+#[test]
+fn a_paste_over_the_entry_limit_is_refused_with_the_limit_and_the_draft_kept() {
+    let (_, mut app) = scribing();
+    let r = IncidentRef(1);
+    typed(&mut app, "d: the log");
+    // A megabyte of log.
+    let log = "2026-03-10T02:00:00Z ERROR pool exhausted\n".repeat(25_000);
+    let log = &log[..1_048_576];
+    assert!(paste(&mut app, log).is_empty());
+    assert_eq!(app.room(r).unwrap().draft.lines(), ["d: the log"]);
+    let all = unwrapped(&app, 80, 24);
+    assert!(
+        all.contains(
+            "paste too long: 1,048,576 characters; an entry holds at most 4,000 · nothing was \
+             pasted, what you wrote is as it was"
+        ),
+        "{all}"
+    );
+    // One that fits alone but not with what is written is refused the same way; the
+    // prefix does not count (the entry's text is what the feed limits).
+    let refused = "x".repeat(3995);
+    paste(&mut app, &refused);
+    assert_eq!(app.room(r).unwrap().draft.lines(), ["d: the log"]);
+    assert!(
+        unwrapped(&app, 80, 24).contains(
+            "paste too long: 3,995 characters onto 7 already written; an entry holds at most 4,000"
+        ),
+        "{}",
+        unwrapped(&app, 80, 24)
+    );
+    // Up to the limit, it is taken.
+    paste(&mut app, &"y".repeat(3993));
+    assert_eq!(app.room(r).unwrap().draft.lines()[0].chars().count(), 4003);
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(
+        matches!(&sent(&fx)[..], [Command::AddEntry { text, entry_kind: EntryKind::Decision, .. }] if text.chars().count() == 4000),
+        "{fx:?}"
+    );
+    // Typed past the limit, Enter says why and keeps the draft: nothing leaves the pane.
+    assert_eq!(app.mode, Mode::Scribe);
+    paste(&mut app, &"z".repeat(4000));
+    typed(&mut app, "!");
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    assert_eq!(app.room(r).unwrap().draft.lines()[0].chars().count(), 4001);
+    let all = unwrapped(&app, 80, 24);
+    assert!(
+        all.contains(
+            "not recorded: entry text is 4001 characters long; the limit is 4000 · your draft \
+             is as it was"
+        ),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_refused_entry_comes_back_to_the_draft_and_the_reason_is_readable_at_80x24() {
+    let (_, mut app) = scribing();
+    let r = IncidentRef(1);
+    typed(&mut app, "@02:03 h: ");
+    paste(&mut app, "connection pool\rexhausted");
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(app.room(r).unwrap().draft.is_empty());
+    // Meanwhile the scribe starts the next entry, and the connection drops and comes back
+    // (the entry waited in the outbox and goes again).
+    typed(&mut app, "next thought");
+    app.update(Msg::Feed(Update::Conn(ConnState::Reconnecting {
+        attempt: 1,
+        retry_at: tokio::time::Instant::now(),
+        reason: "connection lost".into(),
+        queued: 1,
+    })));
+    app.update(Msg::Feed(Update::Conn(ConnState::Live)));
+    // The feed refuses it for a reason the console cannot know (a viewer's token).
+    let reason = "not allowed: viewers can read but not change incidents (ask an admin for a \
+                  responder token)";
+    refuse(
+        &mut app,
+        &fx,
+        warroom::protocol::ErrorCode::Forbidden,
+        reason,
+    );
+    // The refused text is back as it was typed, before what was typed since.
+    assert_eq!(
+        app.room(r).unwrap().draft.lines(),
+        ["@02:03 h: connection pool", "exhausted", "next thought"]
+    );
+    let all = unwrapped(&app, 80, 24);
+    assert!(
+        all.contains(&format!("{reason} (INC-1: connection pool"))
+            && all.contains("· your text is back in the scribe pane"),
+        "{all}"
+    );
+    assert_no_control_characters(&app, 80, 24);
+    // The message has rows of its own; the scribe pane and the status line stay.
+    let rows = text(&draw(&app, &test_theme(), 80, 24));
+    assert!(rows[23].contains("● live"), "{}", rows.join("\n"));
+    assert!(
+        rows.iter().any(|l| l.contains("next thought")),
+        "{}",
+        rows.join("\n")
+    );
+
+    // An entry queued on disk by an earlier run and refused now comes back too, rebuilt
+    // from the command (its time and kind as prefixes): here one from a console that sent
+    // a paste's CRs as they were.
+    app.update(Msg::Feed(Update::Answer {
+        id: "earlier-run-7".into(),
+        command: Command::AddEntry {
+            incident: r,
+            entry_kind: EntryKind::Decision,
+            text: "roll back\rnow".into(),
+            occurred_at: Some(t0() + Duration::minutes(4)),
+            next_update_secs: None,
+        },
+        answer: Answer::Error {
+            code: warroom::protocol::ErrorCode::Invalid,
+            message: "entry text contains a control character (U+000D)".into(),
+        },
+    }));
+    assert_eq!(
+        app.room(r).unwrap().draft.lines(),
+        [
+            "@02:04 d: roll back\rnow",
+            "@02:03 h: connection pool",
+            "exhausted",
+            "next thought"
+        ]
+    );
+    let all = unwrapped(&app, 80, 24);
+    assert!(
+        all.contains(
+            "refused (a command queued earlier): entry text contains a control character \
+             (U+000D) · your text is back in the scribe pane"
+        ),
+        "{all}"
+    );
+    assert_no_control_characters(&app, 80, 24);
+}
+
+#[test]
+fn pastes_into_one_line_fields_become_one_line() {
+    let mut h = busy_room();
+    h.now += Duration::minutes(5);
+    let mut app = live_app(&h, h.now);
+    // The palette: line breaks are spaces; a CR never runs the line.
+    app.update(key(':'));
+    let fx = paste(&mut app, "note pool\rexhausted\r\n\tagain\x1b");
+    assert!(fx.is_empty());
+    assert_eq!(app.mode, Mode::Palette);
+    assert_eq!(app.palette.input, "note pool exhausted  again\u{FFFD}");
+    assert_no_control_characters(&app, 80, 24);
+    app.update(code(KeyCode::Esc));
+    // The board's filter.
+    app.update(key('/'));
+    assert_eq!(app.mode, Mode::Filter);
+    paste(&mut app, "Checkout\r\n");
+    assert_eq!(app.board.filter, "Checkout ");
+    app.update(code(KeyCode::Enter));
+    app.update(code(KeyCode::Esc));
+    // The room's search line.
+    app.update(code(KeyCode::Enter));
+    app.update(key('/'));
+    assert_eq!(app.mode, Mode::Search);
+    paste(&mut app, "pool\rsize");
+    assert_eq!(app.room(IncidentRef(1)).unwrap().search, "pool size");
+    app.update(code(KeyCode::Esc));
+    // A status update's fields.
+    palette(&mut app, "update");
+    assert_eq!(app.mode, Mode::UpdateForm);
+    paste(&mut app, "Checkout fails\r\nfor some\tcustomers");
+    let form = app.room(IncidentRef(1)).unwrap().update.as_ref().unwrap();
+    assert_eq!(
+        form.fields[0].lines(),
+        ["Checkout fails for some customers"]
+    );
+    let err = paste(&mut app, &"x".repeat(5000));
+    assert!(err.is_empty());
+    assert_on(
+        &unwrapped(&app, 120, 40),
+        &["paste too long: 5,000 characters; a status update holds at most 4,000"],
+    );
+    // Three fields that fit one by one but not together: refused before the form closes.
+    paste(&mut app, &" x".repeat(1900));
+    app.update(code(KeyCode::Tab));
+    paste(&mut app, &"y".repeat(3000));
+    assert!(app.update(ctrl('s')).is_empty());
+    assert_eq!(app.mode, Mode::UpdateForm);
+    assert_on(
+        &unwrapped(&app, 120, 40),
+        &[
+            "not posted: the status update is",
+            "the limit is 4000 · shorten a field",
+        ],
+    );
+}
+
+#[test]
+fn pastes_into_the_postmortem_keep_lines_in_sections_and_the_add_line_is_one_line() {
+    let mut h = History::new();
+    h.declare("priya", "Checkout returns 500s", 2, "payments");
+    h.run(
+        "priya",
+        Command::Resolve {
+            incident: IncidentRef(1),
+        },
+    );
+    h.now += Duration::minutes(30);
+    let mut app = live_app(&h, h.now);
+    let r = IncidentRef(1);
+    palette(&mut app, "open INC-1");
+    palette(&mut app, "pm");
+    assert_eq!(app.mode, Mode::Postmortem);
+    paste(
+        &mut app,
+        "Deploy 4471 halved the pool.\rCheckout failed for 20 min.",
+    );
+    let ed = app.room(r).unwrap().pm.as_ref().unwrap();
+    assert_eq!(
+        ed.texts[&warroom::model::PmSection::Summary].lines(),
+        [
+            "Deploy 4471 halved the pool.",
+            "Checkout failed for 20 min."
+        ]
+    );
+    assert_no_control_characters(&app, 80, 24);
+    // Tab sends the summary with its line break, which the feed takes.
+    let fx = app.update(code(KeyCode::Tab));
+    assert!(
+        matches!(&sent(&fx)[..], [Command::EditPostmortem { text, .. }] if text == "Deploy 4471 halved the pool.\nCheckout failed for 20 min."),
+        "{fx:?}"
+    );
+    deliver(&mut app, &mut h, "alice", &fx);
+    // The 5 whys: one link a line.
+    paste(
+        &mut app,
+        "Why did checkout fail? | The pool ran out\r\nWhy? | Deploy 4471 halved it\r",
+    );
+    let ed = app.room(r).unwrap().pm.as_ref().unwrap();
+    assert_eq!(
+        ed.whys.lines(),
+        [
+            "Why did checkout fail? | The pool ran out",
+            "Why? | Deploy 4471 halved it",
+            ""
+        ]
+    );
+    // Action items: the add line takes a paste on one line.
+    for _ in 0..5 {
+        let fx = app.update(code(KeyCode::Tab));
+        deliver(&mut app, &mut h, "alice", &fx);
+    }
+    paste(&mut app, "Alert on pool\rsaturation @bob\r\ndue:2026-03-21");
+    let ed = app.room(r).unwrap().pm.as_ref().unwrap();
+    assert!(ed.adding);
+    assert_eq!(
+        ed.new_item.lines(),
+        ["Alert on pool saturation @bob due:2026-03-21"]
+    );
+    // Refused by the feed, the item comes back to the add line.
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(
+        app.room(r)
+            .unwrap()
+            .pm
+            .as_ref()
+            .unwrap()
+            .new_item
+            .is_empty()
+    );
+    refuse(
+        &mut app,
+        &fx,
+        warroom::protocol::ErrorCode::Forbidden,
+        "not allowed: viewers can read but not change incidents",
+    );
+    let ed = app.room(r).unwrap().pm.as_ref().unwrap();
+    assert_eq!(
+        ed.new_item.lines(),
+        ["Alert on pool saturation @bob due:2026-03-21"]
+    );
+    assert_on(
+        &unwrapped(&app, 80, 24),
+        &["your text is back in the post-mortem's add line"],
+    );
+}
+
+#[test]
+fn the_palette_keeps_a_history_and_a_refused_command_is_in_it() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(3));
+    palette(&mut app, "open INC-1");
+    let fx = palette(&mut app, "sev 1");
+    assert_eq!(sent(&fx).len(), 1);
+    palette(&mut app, "filter kind:decision");
+    // Up (or ctrl-p) walks back from the newest; what was being typed comes back at the end.
+    app.update(key(':'));
+    typed(&mut app, "ro");
+    app.update(code(KeyCode::Up));
+    assert_eq!(app.palette.input, "filter kind:decision");
+    app.update(ctrl('p'));
+    assert_eq!(app.palette.input, "sev 1");
+    app.update(code(KeyCode::Up));
+    assert_eq!(app.palette.input, "open INC-1");
+    app.update(code(KeyCode::Up));
+    assert_eq!(app.palette.input, "open INC-1", "the oldest stays");
+    app.update(code(KeyCode::Down));
+    assert_eq!(app.palette.input, "sev 1");
+    app.update(ctrl('n'));
+    app.update(ctrl('n'));
+    assert_eq!(app.palette.input, "ro");
+    // Edited, a history line is run as edited; it becomes the newest, once.
+    app.update(code(KeyCode::Up));
+    app.update(code(KeyCode::Up));
+    app.update(code(KeyCode::Backspace));
+    typed(&mut app, "2");
+    assert_eq!(app.palette.input, "sev 2");
+    let fx = app.update(code(KeyCode::Enter));
+    assert_eq!(
+        app.palette.history,
+        ["open INC-1", "sev 1", "filter kind:decision", "sev 2"]
+    );
+    // Completion: tab takes the highlighted suggestion, shift-tab highlights the next.
+    app.update(key(':'));
+    typed(&mut app, "ac");
+    assert_eq!(
+        app.palette.completions,
+        ["ack ", "action ", "accept-handoff "]
+    );
+    app.update(code(KeyCode::BackTab));
+    app.update(code(KeyCode::Tab));
+    assert_eq!(app.palette.input, "action ");
+    app.update(code(KeyCode::Esc));
+
+    // The feed refuses `sev 2`: the message says how to get the line back, and ↑ does.
+    refuse(
+        &mut app,
+        &fx,
+        warroom::protocol::ErrorCode::Forbidden,
+        "not allowed: viewers can read but not change incidents (ask an admin for a responder \
+         token)",
+    );
+    let all = unwrapped(&app, 80, 24);
+    assert!(
+        all.contains(
+            "not allowed: viewers can read but not change incidents (ask an admin for a \
+             responder token) (INC-1: sev 2) · : then ↑ brings the command back"
+        ),
+        "{all}"
+    );
+    app.update(key(':'));
+    app.update(code(KeyCode::Up));
+    assert_eq!(app.palette.input, "sev 2");
+    // A line the console can refuse itself stays in the palette, the reason above it.
+    app.update(ctrl('u'));
+    typed(&mut app, "note ");
+    paste(&mut app, &"w".repeat(4001));
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(fx.is_empty());
+    assert_eq!(app.mode, Mode::Palette);
+    assert_eq!(app.palette.input.chars().count(), 4006);
+    let all = unwrapped(&app, 80, 24);
+    assert!(
+        all.contains("entry text is 4001 characters long; the limit is 4000"),
+        "{all}"
+    );
+    assert!(all.contains("…wwww"), "the line shows its end: {all}");
+}
+
+#[test]
+fn a_paste_where_nothing_takes_text_says_so_and_presses_no_keys() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(3));
+    // `q` would quit and `a` acknowledge if the paste were read as keys.
+    let fx = paste(&mut app, "qa\r");
+    assert!(fx.is_empty() && !app.quitting, "{fx:?}");
+    assert_eq!(app.mode, Mode::Normal);
+    assert_on(
+        &unwrapped(&app, 100, 30),
+        &["nothing here takes text: : opens the palette; then paste"],
+    );
+}

@@ -647,11 +647,15 @@ fn a_restricted_incident_is_seen_only_by_its_members() {
     );
     assert!(!s.contains("you are not a member of"), "{s}");
     tmux.keys("bob", &["Enter"]);
-    let s = tmux.wait_for_all(
+    // (The header and the timeline below it may be drawn by separate writes.)
+    tmux.wait_for_all(
         "bob",
-        &["Leaked credentials in bucket", "members: ana, bob"],
+        &[
+            "Leaked credentials in bucket",
+            "members: ana, bob",
+            "bob added to the members",
+        ],
     );
-    assert!(s.contains("bob added to the members"), "{s}");
     tmux.wait_for("ana", "here: ana, bob");
 
     // And takes him off again: his room closes, the title goes, the reference stays.
@@ -687,17 +691,144 @@ fn the_console_briefs_by_the_feeds_policy() {
     tmux.wait_for("zed", "● live");
     tmux.palette("zed", "declare sev1 Disk full on db-3");
     tmux.wait_for("zed", "INC-1 declared");
+    tmux.wait_for("zed", "enter records");
     tmux.keys("zed", &["Escape"]);
+    // (An Escape and the next key in one read would be taken as Alt and that key.)
+    tmux.wait_for("zed", "Scribe · i tab to write");
     tmux.palette("zed", "handoff");
     let s = tmux.wait_for_all("zed", &["Outgoing: pete", "olga"]);
     assert!(s.contains("night-shift"), "{s}");
     for builtin in ["priya", "marco", "sam"] {
         assert!(!s.contains(builtin), "{builtin} on\n{s}");
     }
-    tmux.keys("zed", &["Escape"]);
-    // Accepting without a name takes over from the outgoing primary the feed's schedule names.
+    // Accepting without a name (from the briefing, as its title says) takes over from the outgoing primary the feed's schedule names.
     tmux.palette("zed", "accept-handoff");
     tmux.wait_for("zed", "took over from pete on INC-1");
     tmux.keys("zed", &["q"]);
     tmux.wait_for("zed", "warroom exited 0");
+}
+
+/// `tmux paste-buffer -p`: `text` arrives as one bracketed paste (tmux sends each LF as CR,
+/// as terminals do).
+impl Tmux {
+    fn paste(&self, session: &str, text: &str) {
+        self.cmd(&["set-buffer", "-b", "warroom-paste", text]);
+        self.cmd(&["paste-buffer", "-p", "-b", "warroom-paste", "-t", session]);
+    }
+}
+
+#[test]
+fn a_paste_with_cr_line_breaks_is_one_entry_and_a_refused_entry_keeps_its_draft() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("feed");
+    let lee = token_add(&data, "lee", "responder");
+    let vic = token_add(&data, "vic", "viewer");
+    let server = ServeProcess::start(&data);
+    let console = |session: &str, name: &str, token: &str| {
+        tmux.console_with(
+            session,
+            &[("WARROOM_SERVER", &server.url), ("WARROOM_TOKEN", token)],
+            name,
+            dir.path(),
+            &format!("{}/{name}-data", dir.path().display()),
+            None,
+        );
+    };
+    console("lee", "lee", &lee);
+    tmux.wait_for("lee", "● live");
+    tmux.palette("lee", "declare sev2 Checkout returns 500s");
+    tmux.wait_for("lee", "INC-1 declared");
+    tmux.wait_for("lee", "enter records");
+
+    // A draft, then a pasted log on top of it: its line breaks arrive as CR.
+    tmux.type_text("lee", "pool errors since deploy: ");
+    tmux.wait_for("lee", "│pool errors since deploy:");
+    tmux.paste(
+        "lee",
+        "ERROR pool exhausted\nWARN retrying\nINFO pool resized",
+    );
+    // Each line in the pane, inside its border (a raw CR would write over it).
+    let s = tmux.wait_for_all(
+        "lee",
+        &[
+            "│pool errors since deploy: ERROR pool exhausted",
+            "│WARN retrying",
+            "│INFO pool resized",
+        ],
+    );
+    assert!(!s.contains("control character"), "{s}");
+    tmux.keys("lee", &["Enter"]);
+    tmux.wait_for(
+        "lee",
+        "pool errors since deploy: ERROR pool exhausted ⏎ WARN retrying ⏎ INFO pool resized",
+    );
+    // One entry in the feed's log, its text with the line breaks.
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["events", "--since", "0", "--json"])
+        .env("WARROOM_SERVER", &server.url)
+        .env("WARROOM_TOKEN", &lee)
+        .env("WARROOM_DATA_DIR", dir.path().join("lee-cli"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let texts: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|e| e["text"].as_str().map(str::to_string))
+        .filter(|t| t.contains("pool exhausted"))
+        .collect();
+    assert_eq!(
+        texts,
+        ["pool errors since deploy: ERROR pool exhausted\nWARN retrying\nINFO pool resized"]
+    );
+
+    // A viewer's entry is refused by the feed: the draft comes back, the reason is shown.
+    console("vic", "vic", &vic);
+    tmux.wait_for("vic", "Checkout returns 500s");
+    tmux.keys("vic", &["Enter"]);
+    tmux.wait_for("vic", "Timeline");
+    tmux.keys("vic", &["i"]);
+    tmux.wait_for("vic", "enter records");
+    tmux.type_text("vic", "seen from the status page: ");
+    tmux.wait_for("vic", "│seen from the status page:");
+    tmux.paste("vic", "checkout 500s\nsince 02:10");
+    tmux.wait_for_all(
+        "vic",
+        &["│seen from the status page: checkout 500s", "│since 02:10"],
+    );
+    tmux.keys("vic", &["Enter"]);
+    let s = tmux.wait_for_all(
+        "vic",
+        &[
+            "not allowed: viewers can read but not change incidents",
+            "│seen from the status page: checkout 500s",
+            "│since 02:10",
+        ],
+    );
+    // The message wraps over rows of its own when it is long: read it as one line.
+    let joined: Vec<&str> = s.lines().map(str::trim).collect();
+    assert!(
+        joined
+            .join(" ")
+            .contains("(INC-1: seen from the status page: checkout 500s) · your text is back in the scribe pane"),
+        "{s}"
+    );
+    assert!(!s.contains("since 02:10 ⏎"), "nothing was recorded:\n{s}");
+    // The draft is still unrecorded text: quitting asks first.
+    tmux.keys("vic", &["Escape"]);
+    tmux.wait_for("vic", "Scribe · i tab to write");
+    tmux.keys("vic", &["q"]);
+    tmux.wait_for("vic", "the scribe draft in INC-1");
+    tmux.keys("vic", &["y"]);
+    tmux.wait_for("vic", "warroom exited 0");
+    tmux.keys("lee", &["Escape"]);
+    tmux.wait_for("lee", "Scribe · i tab to write");
+    tmux.keys("lee", &["q"]);
+    tmux.wait_for("lee", "warroom exited 0");
 }

@@ -13,7 +13,7 @@ pub mod postmortem;
 pub mod runbook;
 mod state;
 mod types;
-mod validate;
+pub mod validate;
 
 pub use command::Command;
 pub use event::{Event, EventKind};

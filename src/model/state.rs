@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::escalation::{Escalation, FiredStep, Stop, StopReason, clock_span};
 use super::postmortem::{ActionItem, MAX_WHYS, Postmortem, Why};
 use super::runbook::Runbook;
-use super::validate::{self, MAX_ENTRY, MAX_NAME, MAX_TITLE};
+use super::validate::{self, MAX_ENTRY, MAX_ITEM, MAX_NAME, MAX_TITLE};
 use super::{
     AlertAction, Command, EntryKind, Event, EventKind, IncidentRef, Milestone, Rejection, Role,
     Severity, Status, StepAction,
@@ -565,16 +565,11 @@ impl State {
                 let mut chain = Vec::with_capacity(whys.len());
                 for (i, w) in whys.iter().enumerate() {
                     chain.push(Why {
-                        why: validate::text(
-                            &format!("why {}", i + 1),
-                            &w.why,
-                            MAX_TITLE * 5,
-                            true,
-                        )?,
+                        why: validate::text(&format!("why {}", i + 1), &w.why, MAX_ITEM, true)?,
                         because: validate::text(
                             &format!("because {}", i + 1),
                             &w.because,
-                            MAX_TITLE * 5,
+                            MAX_ITEM,
                             true,
                         )?,
                     });
@@ -592,7 +587,7 @@ impl State {
             C::AddActionItem {
                 text, owner, due, ..
             } => {
-                let text = validate::text("action item", text, MAX_TITLE * 5, false)?;
+                let text = validate::text("action item", text, MAX_ITEM, false)?;
                 let owner = owner_name(owner, actor)?;
                 vec![E::ActionItemAdded {
                     incident: r,
@@ -626,7 +621,7 @@ impl State {
                     })
                 })?;
                 let text = match text {
-                    Some(t) => validate::text("action item", t, MAX_TITLE * 5, false)?,
+                    Some(t) => validate::text("action item", t, MAX_ITEM, false)?,
                     None => old.text.clone(),
                 };
                 let owner = match owner {

@@ -8,6 +8,8 @@ use super::Rejection;
 pub const MAX_TITLE: usize = 200;
 /// Longest timeline entry, in characters.
 pub const MAX_ENTRY: usize = 4000;
+/// Longest action item, and each side of a 5-whys link, in characters.
+pub const MAX_ITEM: usize = MAX_TITLE * 5;
 /// Longest person or service name, in characters.
 pub const MAX_NAME: usize = 64;
 /// How far in the future an occurred-at may lie (clock skew between laptops and the server).

@@ -12,7 +12,8 @@ use super::keymap::{Action, Keymap};
 use super::palette::{self, Intent};
 use super::scribe;
 use crate::client::{ConnState, Replica, Update};
-use crate::model::{Command, Event, Incident, IncidentRef, Severity, Status};
+use crate::model::validate::MAX_ENTRY;
+use crate::model::{Command, EntryKind, Event, Incident, IncidentRef, Severity, Status};
 use crate::protocol::Answer;
 
 /// Something that happened to the console.
@@ -148,6 +149,32 @@ fn new_draft() -> TextArea<'static> {
     t
 }
 
+/// A scribe draft holding `text`, the cursor at its end.
+fn draft_with(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(text.split('\n').map(str::to_string).collect());
+    t.set_placeholder_text("type what happened; enter records it");
+    t.move_cursor(tui_textarea::CursorMove::Bottom);
+    t.move_cursor(tui_textarea::CursorMove::End);
+    t
+}
+
+/// The longest palette line: an entry's worth of text and room for the command around it.
+pub const MAX_PALETTE_LINE: usize = MAX_ENTRY + 100;
+
+/// How many palette lines the history keeps.
+const PALETTE_HISTORY: usize = 500;
+
+/// Text that left a field for the feed and has no answer yet: given back if it is refused.
+#[derive(Debug, Clone)]
+pub(super) enum Unsent {
+    /// A scribe entry, as it was typed (prefixes and `@HH:MM` included).
+    Scribe { incident: IncidentRef, text: String },
+    /// A palette line.
+    Palette(String),
+    /// The post-mortem editor's add line.
+    ActionItem { incident: IncidentRef, line: String },
+}
+
 /// The runbook checklist overlay: whose runbook, and which item the cursor is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunbookView {
@@ -156,12 +183,19 @@ pub struct RunbookView {
     pub cursor: usize,
 }
 
-/// The palette's input line and its completions.
+/// The palette's input line, its completions, and the lines run before (for the
+/// console's lifetime), which Up / ctrl-p and Down / ctrl-n walk as in a shell.
 #[derive(Debug, Clone, Default)]
 pub struct PaletteState {
     pub input: String,
     pub completions: Vec<String>,
     pub selected: usize,
+    /// Lines run, oldest first.
+    pub history: Vec<String>,
+    /// The history line on show while walking it; `None`: the line being typed.
+    pub history_pos: Option<usize>,
+    /// The line being typed when the walk started, given back by Down past the newest.
+    pub stash: String,
 }
 
 /// A room's timeline in occurred-at order, superseded entries left out. Kept up to date
@@ -217,6 +251,8 @@ pub struct App {
     sent: HashMap<String, String>,
     /// Runbook ticks sent and not answered yet, by command id: (incident, item, done).
     ticks_in_flight: HashMap<String, (IncidentRef, u32, bool)>,
+    /// Typed text sent and not answered yet, by command id, to give back on a refusal.
+    pub(super) unsent: HashMap<String, Unsent>,
     /// The declaration this console is waiting for, to open its room.
     awaiting_declare: Option<String>,
     /// A room to open as soon as its incident reaches the replica.
@@ -264,6 +300,7 @@ impl App {
             size: (80, 24),
             sent: HashMap::new(),
             ticks_in_flight: HashMap::new(),
+            unsent: HashMap::new(),
             awaiting_declare: None,
             open_when_known: None,
             session,
@@ -393,8 +430,10 @@ impl App {
             ),
             Screen::Board | Screen::Metrics => (false, 0),
         };
-        let top =
-            !matches!(self.conn, ConnState::Live) as u16 + self.notices.len().min(4) as u16 + panel;
+        let top = !matches!(self.conn, ConnState::Live) as u16
+            + self.notices.len().min(4) as u16
+            + panel
+            + super::ui::message_rows(self, self.size.0);
         super::ui::timeline_rows(self.size.1, top, detail) as usize
     }
 
@@ -431,6 +470,7 @@ impl App {
                     .is_some_and(|f| (now - f.at).num_seconds() >= FLASH_SECONDS)
                 {
                     self.flash = None;
+                    self.dirty = true;
                 }
                 // Ages and countdowns are on screen whenever an incident is active or the
                 // connection is counting down to a retry.
@@ -880,7 +920,46 @@ impl App {
         self.mode = Mode::Palette;
         self.palette = PaletteState {
             input: prefill.to_string(),
+            history: std::mem::take(&mut self.palette.history),
             ..Default::default()
+        };
+        self.refresh_completions();
+    }
+
+    /// Keeps a palette line in the history (once, as the newest).
+    fn remember_palette_line(&mut self, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        let history = &mut self.palette.history;
+        history.retain(|l| l != line);
+        history.push(line.to_string());
+        if history.len() > PALETTE_HISTORY {
+            history.remove(0);
+        }
+    }
+
+    /// Up / ctrl-p (`back`) and Down / ctrl-n: the previous or next line of the history;
+    /// past the newest, the line that was being typed.
+    fn walk_palette_history(&mut self, back: bool) {
+        let p = &mut self.palette;
+        let n = p.history.len();
+        let next = match (p.history_pos, back) {
+            (_, _) if n == 0 => return,
+            (None, true) => {
+                p.stash = p.input.clone();
+                Some(n - 1)
+            }
+            (None, false) => return,
+            (Some(i), true) => Some(i.saturating_sub(1)),
+            (Some(i), false) if i + 1 < n => Some(i + 1),
+            (Some(_), false) => None,
+        };
+        p.history_pos = next;
+        p.input = match next {
+            Some(i) => p.history[i].clone(),
+            None => std::mem::take(&mut p.stash),
         };
         self.refresh_completions();
     }
@@ -898,10 +977,18 @@ impl App {
     }
 
     fn palette_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let walks_history = matches!(k.code, KeyCode::Up | KeyCode::Down)
+            || (ctrl && matches!(k.code, KeyCode::Char('p' | 'n')));
+        if !walks_history {
+            // Editing a line taken from the history makes it the line being typed.
+            self.palette.history_pos = None;
+        }
         match k.code {
             KeyCode::Esc => self.mode = Mode::Normal,
             KeyCode::Enter => {
                 let line = std::mem::take(&mut self.palette.input);
+                self.remember_palette_line(&line);
                 self.mode = Mode::Normal;
                 self.run_palette(&line, fx);
             }
@@ -911,14 +998,15 @@ impl App {
                     self.refresh_completions();
                 }
             }
-            KeyCode::Down => {
+            // Shift-tab picks the next suggestion for tab to take.
+            KeyCode::BackTab => {
                 let n = self.palette.completions.len().max(1);
                 self.palette.selected = (self.palette.selected + 1) % n;
             }
-            KeyCode::Up => {
-                let n = self.palette.completions.len().max(1);
-                self.palette.selected = (self.palette.selected + n - 1) % n;
-            }
+            KeyCode::Up => self.walk_palette_history(true),
+            KeyCode::Down => self.walk_palette_history(false),
+            KeyCode::Char('p') if ctrl => self.walk_palette_history(true),
+            KeyCode::Char('n') if ctrl => self.walk_palette_history(false),
             KeyCode::Backspace => {
                 if self.palette.input.pop().is_none() {
                     self.mode = Mode::Normal;
@@ -947,14 +1035,26 @@ impl App {
             now: self.now,
             tz: self.tz,
         };
-        match palette::parse(line, &ctx) {
+        // What the feed would refuse in an entry's text is refused here, the line kept.
+        let parsed = palette::parse(line, &ctx).and_then(|intent| match &intent {
+            Intent::Send(
+                Command::AddEntry { text, .. }
+                | Command::CorrectEntry {
+                    text: Some(text), ..
+                },
+            ) => entry_text_problem(text).map_or(Ok(intent), Err),
+            _ => Ok(intent),
+        });
+        match parsed {
             Ok(Intent::Send(cmd)) => {
                 let what = line.trim().trim_start_matches(':').to_string();
                 let what = match (cmd.incident(), &cmd) {
                     (Some(r), _) if !what.contains("INC-") => format!("{r}: {what}"),
                     _ => what,
                 };
-                self.send(cmd, what, fx);
+                let id = self.send(cmd, what, fx);
+                self.unsent
+                    .insert(id, Unsent::Palette(line.trim().to_string()));
             }
             Ok(Intent::Open(r)) => self.open_room(r, fx),
             Ok(Intent::Board) => self.show_board(fx),
@@ -1202,10 +1302,17 @@ impl App {
                 if text.trim().is_empty() {
                     return;
                 }
-                match scribe::parse(&text, self.now, self.tz) {
+                // What the feed would refuse for its text is refused here, before the
+                // draft leaves the pane.
+                let parsed = scribe::parse(&text, self.now, self.tz).and_then(|line| {
+                    entry_text_problem(&line.text).map_or(Ok(line), |why| {
+                        Err(format!("not recorded: {why} · your draft is as it was"))
+                    })
+                });
+                match parsed {
                     Ok(line) => {
                         let short: String = line.text.chars().take(40).collect();
-                        self.send(
+                        let id = self.send(
                             Command::AddEntry {
                                 incident: r,
                                 entry_kind: line.kind,
@@ -1216,6 +1323,7 @@ impl App {
                             format!("{r}: {short}"),
                             fx,
                         );
+                        self.unsent.insert(id, Unsent::Scribe { incident: r, text });
                         self.rooms.entry(r).or_default().draft = new_draft();
                         self.follow();
                     }
@@ -1244,25 +1352,61 @@ impl App {
             .is_none_or(|v| v.draft.lines().iter().all(|l| l.is_empty()))
     }
 
+    /// A bracketed paste: one event, so nothing in it is read as a key. The field with the
+    /// keys takes it through [`super::paste`]; one that would grow past its limit takes
+    /// none of it and says why.
     fn paste(&mut self, text: &str) {
-        match (self.mode, self.screen) {
+        use super::paste::{self, Lines};
+        tracing::debug!(
+            "paste of {} characters ({} CR, {} LF) in {:?}",
+            text.chars().count(),
+            text.matches('\r').count(),
+            text.matches('\n').count(),
+            self.mode
+        );
+        let done = match (self.mode, self.screen) {
             (Mode::Scribe, Screen::Room(r)) => {
-                self.rooms.entry(r).or_default().draft.insert_str(text);
+                let (now, tz) = (self.now, self.tz);
+                let draft = &mut self.rooms.entry(r).or_default().draft;
+                paste::into_area(draft, text, Lines::Many, MAX_ENTRY, "an entry holds", |t| {
+                    scribe_entry_len(t, now, tz)
+                })
             }
             (Mode::Palette, _) => {
-                self.palette
-                    .input
-                    .push_str(&text.replace(['\n', '\r'], " "));
+                let done = paste::onto_line(
+                    &mut self.palette.input,
+                    text,
+                    MAX_PALETTE_LINE,
+                    "a command line holds",
+                );
+                self.palette.history_pos = None;
                 self.refresh_completions();
+                done
             }
-            (Mode::Filter, _) => self
-                .board
-                .filter
-                .push_str(text.lines().next().unwrap_or("")),
+            (Mode::Filter, _) => {
+                self.board.selected = 0;
+                paste::onto_line(&mut self.board.filter, text, MAX_ENTRY, "a filter holds")
+            }
             (Mode::Search, _) => self.search_paste(text),
             (Mode::UpdateForm, _) => self.update_form_paste(text),
             (Mode::Postmortem, _) => self.postmortem_paste(text),
-            _ => {}
+            (Mode::Normal, _) if self.handoff.is_none() => {
+                let writes = match self.screen {
+                    Screen::Room(_) => format!(
+                        "{} writes in the scribe pane, ",
+                        self.keymap.keys(Action::Scribe)
+                    ),
+                    _ => String::new(),
+                };
+                Err(format!(
+                    "nothing here takes text: {writes}{} opens the palette; then paste",
+                    self.keymap.keys(Action::Palette)
+                ))
+            }
+            _ => Ok(()),
+        };
+        if let Err(why) = done {
+            self.flash(Level::Error, why);
         }
     }
 
@@ -1389,12 +1533,112 @@ impl App {
         }
     }
 
+    /// A command the feed refused gives back the text it carried, to where it was typed:
+    /// a scribe entry to its room's draft (before whatever was typed since), a palette
+    /// line to the palette's history, an action item to the post-mortem's add line.
+    /// Entries queued by an earlier run come back to their room's draft, rebuilt from the
+    /// command. Returns what to add to the refusal's message.
+    fn give_back(&mut self, id: &str, unsent: Option<Unsent>, command: &Command) -> String {
+        let unsent = match (unsent, command) {
+            (Some(u), _) => u,
+            // The status-update form takes its own refusals back.
+            (None, Command::AddEntry { .. })
+                if self
+                    .rooms
+                    .values()
+                    .any(|v| v.update_sent.as_ref().is_some_and(|(s, _)| s == id)) =>
+            {
+                return String::new();
+            }
+            (
+                None,
+                Command::AddEntry {
+                    incident,
+                    entry_kind,
+                    text,
+                    occurred_at,
+                    ..
+                },
+            ) => Unsent::Scribe {
+                incident: *incident,
+                text: self.entry_as_typed(*entry_kind, text, *occurred_at),
+            },
+            (
+                None,
+                Command::AddActionItem {
+                    incident,
+                    text,
+                    owner,
+                    due,
+                },
+            ) => Unsent::ActionItem {
+                incident: *incident,
+                line: action_line(text, owner, *due),
+            },
+            (None, _) => return String::new(),
+        };
+        match unsent {
+            Unsent::Scribe { incident, text } => {
+                let view = self.rooms.entry(incident).or_default();
+                let typed = view.draft.lines().join("\n");
+                view.draft = if typed.trim().is_empty() {
+                    draft_with(&text)
+                } else {
+                    draft_with(&format!("{text}\n{typed}"))
+                };
+                if self.screen == Screen::Room(incident) {
+                    " · your text is back in the scribe pane".to_string()
+                } else {
+                    format!(" · your text is back in the scribe pane of {incident}")
+                }
+            }
+            Unsent::Palette(line) => {
+                self.remember_palette_line(&line);
+                format!(
+                    " · {} then ↑ brings the command back",
+                    self.keymap.keys(Action::Palette)
+                )
+            }
+            Unsent::ActionItem { incident, line } => {
+                if self.give_back_action_item(incident, &line) {
+                    " · your text is back in the post-mortem's add line (:pm)".to_string()
+                } else {
+                    self.remember_palette_line(&format!("action {incident} {line}"));
+                    format!(
+                        " · {} then ↑ brings it back as :action",
+                        self.keymap.keys(Action::Palette)
+                    )
+                }
+            }
+        }
+    }
+
+    /// An entry as the scribe would have typed it: `@HH:MM` when backdated, the kind's
+    /// prefix unless it is a note.
+    fn entry_as_typed(
+        &self,
+        kind: EntryKind,
+        text: &str,
+        occurred_at: Option<DateTime<Utc>>,
+    ) -> String {
+        let at = occurred_at
+            .map(|t| format!("@{} ", t.with_timezone(&self.tz).format("%H:%M")))
+            .unwrap_or_default();
+        let prefix = scribe::PREFIXES
+            .iter()
+            .find(|(_, _, k)| *k == kind && kind != EntryKind::Note)
+            .map(|(p, _, _)| format!("{p} "))
+            .unwrap_or_default();
+        format!("{at}{prefix}{text}")
+    }
+
     fn answered(&mut self, id: &str, command: &Command, answer: Answer, fx: &mut Vec<Effect>) {
         let what = self
             .sent
             .remove(id)
             .unwrap_or_else(|| "a command queued earlier".to_string());
         self.ticks_in_flight.remove(id);
+        let unsent = self.unsent.remove(id);
         match answer {
             Answer::Ok { incident, seqs } => {
                 match command {
@@ -1456,7 +1700,8 @@ impl App {
                 }
             }
             Answer::Error { code, message } => {
-                let hint = self.record_refused(id, command, &message);
+                let given_back = self.give_back(id, unsent, command);
+                let hint = self.record_refused(id, command, &message) + &given_back;
                 if code == crate::protocol::ErrorCode::Forbidden {
                     // "not allowed: …" says it plainly (the refusals of restricted incidents
                     // and of membership changes say why, not that they are refusals).
@@ -1468,6 +1713,29 @@ impl App {
             }
         }
     }
+}
+
+/// What the feed would refuse in an entry's text (too long, control characters), in its
+/// own words; `None` when it is fine.
+pub(super) fn entry_text_problem(text: &str) -> Option<String> {
+    crate::model::validate::text("entry text", text, MAX_ENTRY, true)
+        .err()
+        .map(|r| r.message)
+}
+
+/// How long the entry in a scribe draft is, as the feed counts it: the text without the
+/// `@HH:MM` and kind prefixes.
+fn scribe_entry_len(draft: &str, now: DateTime<Utc>, tz: FixedOffset) -> usize {
+    scribe::parse(draft, now, tz).map_or_else(
+        |_| super::paste::trimmed_len(draft),
+        |l| l.text.chars().count(),
+    )
+}
+
+/// An action item as the add line takes it: `TEXT @owner due:YYYY-MM-DD`.
+fn action_line(text: &str, owner: &str, due: Option<chrono::NaiveDate>) -> String {
+    let due = due.map(|d| format!(" due:{d}")).unwrap_or_default();
+    format!("{text} @{owner}{due}")
 }
 
 fn matches_filter(i: &Incident, needle: &str) -> bool {

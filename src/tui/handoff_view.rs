@@ -91,7 +91,7 @@ pub fn extent(app: &App) -> (usize, usize) {
 }
 
 /// Where the briefing goes: everything but the banner and notices at the top, the status
-/// line at the bottom, and the palette's completions while it is open.
+/// line (and a long message) at the bottom, and the palette's completions while it is open.
 fn frame_area(app: &App, area: Rect) -> Rect {
     let top = u16::from(!matches!(app.conn, ConnState::Live)) + app.notices.len().min(4) as u16;
     let completions = app.palette.completions.len().min(8) as u16;
@@ -100,7 +100,8 @@ fn frame_area(app: &App, area: Rect) -> Rect {
     } else {
         0
     };
-    let bottom = 1 + popup;
+    // A long message has rows of its own above the status line.
+    let bottom = 1 + popup + super::ui::message_rows(app, area.width);
     Rect::new(
         area.x,
         area.y + top.min(area.height),

@@ -11,6 +11,7 @@ pub mod handoff_view;
 pub mod keymap;
 pub mod metrics_view;
 pub mod palette;
+pub mod paste;
 pub mod pm_editor;
 pub mod scribe;
 pub mod theme;

@@ -16,11 +16,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 use tui_textarea::{CursorMove, TextArea};
 
-use super::app::{App, Effect, Level, Mode, Screen};
+use super::app::{App, Effect, Level, Mode, Screen, Unsent};
+use super::paste::{self, Lines};
 use super::theme::Theme;
 use super::timeline::wrap_plain;
 use super::ui::clean;
-use crate::model::postmortem::{Postmortem, parse_whys, whys_text};
+use crate::model::postmortem::{MAX_WHYS, Postmortem, parse_whys, whys_text};
+use crate::model::validate::{self, MAX_ENTRY, MAX_ITEM};
 use crate::model::{Command, IncidentRef, PmSection, Status};
 
 /// One part of the editor.
@@ -408,7 +410,7 @@ impl App {
         match parse_action_spec(&line, today) {
             Ok((text, owner, due)) => {
                 let short: String = text.chars().take(40).collect();
-                self.send(
+                let id = self.send(
                     Command::AddActionItem {
                         incident: r,
                         text,
@@ -418,6 +420,8 @@ impl App {
                     format!("{r}: action item {short}"),
                     fx,
                 );
+                self.unsent
+                    .insert(id, Unsent::ActionItem { incident: r, line });
                 if let Some(ed) = self.editor(r) {
                     ed.new_item = new_item_line();
                 }
@@ -455,6 +459,9 @@ impl App {
                         s.title()
                     ));
                 }
+                // Too long for the feed: said here, the text kept and not sent.
+                validate::text(s.title(), &text, MAX_ENTRY, true)
+                    .map_err(|e| format!("not saved: {}", e.message))?;
                 ed.bases.insert(s, text.clone());
                 self.send(
                     Command::EditPostmortem {
@@ -500,23 +507,60 @@ impl App {
         }
     }
 
-    pub(super) fn postmortem_paste(&mut self, text: &str) {
-        let Some(r) = self.pm_room() else { return };
-        let Some(ed) = self.editor(r) else { return };
+    /// A paste into the part with the keys: sections and the 5 whys keep its line breaks,
+    /// the action items' add line takes it on one line.
+    pub(super) fn postmortem_paste(&mut self, text: &str) -> Result<(), String> {
+        let Some(r) = self.pm_room() else {
+            return Ok(());
+        };
+        let Some(ed) = self.editor(r) else {
+            return Ok(());
+        };
+        let len = paste::trimmed_len;
         match ed.part() {
-            Part::Text(s) => {
-                if let Some(t) = ed.texts.get_mut(&s) {
-                    t.insert_str(text);
+            Part::Text(s) => match ed.texts.get_mut(&s) {
+                Some(t) => {
+                    paste::into_area(t, text, Lines::Many, MAX_ENTRY, "a section holds", len)
                 }
-            }
-            Part::Whys => {
-                ed.whys.insert_str(text);
-            }
+                None => Ok(()),
+            },
+            Part::Whys => paste::into_area(
+                &mut ed.whys,
+                text,
+                Lines::Many,
+                MAX_WHYS * 2 * MAX_ITEM,
+                "the 5 whys hold",
+                len,
+            ),
             Part::Actions => {
                 ed.adding = true;
-                ed.new_item.insert_str(text.replace(['\r', '\n'], " "));
+                paste::into_area(
+                    &mut ed.new_item,
+                    text,
+                    Lines::One,
+                    MAX_ITEM,
+                    "an action item holds",
+                    len,
+                )
             }
         }
+    }
+
+    /// A refused action item goes back to the add line of `r`'s editor (before what was
+    /// typed there since). False when there is no editor to take it.
+    pub(super) fn give_back_action_item(&mut self, r: IncidentRef, line: &str) -> bool {
+        let Some(ed) = self.editor(r) else {
+            return false;
+        };
+        let typed = text_of(&ed.new_item);
+        let text = if typed.is_empty() {
+            line.to_string()
+        } else {
+            format!("{line} {typed}")
+        };
+        let ph = ed.new_item.placeholder_text().to_string();
+        ed.new_item = area_with(&text, &ph);
+        true
     }
 
     /// After each feed update: kept drafts take in what others saved.

@@ -353,13 +353,20 @@ impl App {
         self.jump_to_match(r);
     }
 
-    /// Pastes into the search line (first line only).
-    pub(super) fn search_paste(&mut self, text: &str) {
-        if let Some(r) = self.room_in_view() {
-            let line = text.lines().next().unwrap_or("");
-            self.rooms.entry(r).or_default().search.push_str(line);
-            self.jump_to_match(r);
-        }
+    /// Pastes into the search line (one line: line breaks become spaces).
+    pub(super) fn search_paste(&mut self, text: &str) -> Result<(), String> {
+        let Some(r) = self.room_in_view() else {
+            return Ok(());
+        };
+        let search = &mut self.rooms.entry(r).or_default().search;
+        super::paste::onto_line(
+            search,
+            text,
+            crate::model::validate::MAX_ENTRY,
+            "a search holds",
+        )?;
+        self.jump_to_match(r);
+        Ok(())
     }
 
     /// While typing: the nearest match at or above where the search started (the newest

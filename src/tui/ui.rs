@@ -72,17 +72,64 @@ pub fn timeline_rows(height: u16, top_rows: u16, detail: bool) -> u16 {
     height.saturating_sub(fixed)
 }
 
+/// Most rows a message takes above the status line.
+const MESSAGE_ROWS: usize = 4;
+
+/// The message (flash) wrapped to the screen's width, when it is too long for the status
+/// line: a refusal's full reason stays readable on a small terminal. Empty when it fits.
+fn message_lines(app: &App, width: u16) -> Vec<String> {
+    let Some(f) = &app.flash else {
+        return Vec::new();
+    };
+    let text = clean(&f.text);
+    if Span::raw(format!(" {text} ")).width() <= width as usize {
+        return Vec::new();
+    }
+    let mut lines = wrap(&text, (width as usize).saturating_sub(2));
+    if lines.len() > MESSAGE_ROWS {
+        lines.truncate(MESSAGE_ROWS);
+        if let Some(last) = lines.last_mut() {
+            last.push('…');
+        }
+    }
+    lines
+}
+
+/// Rows the message area above the status line takes at this width (shared with the
+/// update code, whose timeline height depends on it).
+pub fn message_rows(app: &App, width: u16) -> u16 {
+    message_lines(app, width).len() as u16
+}
+
 /// Draws the whole console.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let banner = !matches!(app.conn, ConnState::Live);
     let notices = app.notices.len().min(4) as u16;
-    let [banner_area, notice_area, main, status] = Layout::vertical([
+    let message = message_lines(app, area.width);
+    let [banner_area, notice_area, main, message_area, status] = Layout::vertical([
         Constraint::Length(banner as u16),
         Constraint::Length(notices),
         Constraint::Min(1),
+        Constraint::Length(message.len() as u16),
         Constraint::Length(1),
     ])
     .areas(area);
+    if let Some(f) = app.flash.as_ref().filter(|_| !message.is_empty()) {
+        let style = if f.level == Level::Error {
+            theme.banner_error
+        } else {
+            theme.banner_info
+        };
+        Clear.render(message_area, buf);
+        Paragraph::new(
+            message
+                .iter()
+                .map(|l| Line::from(format!(" {l} ")))
+                .collect::<Vec<_>>(),
+        )
+        .style(style)
+        .render(message_area, buf);
+    }
     if banner {
         render_banner(app, theme, banner_area, buf);
     }
@@ -992,7 +1039,7 @@ fn render_board(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         let cursor = if app.mode == Mode::Filter { "▏" } else { "" };
         Paragraph::new(Line::from(vec![
             Span::styled(" filter: ", theme.key),
-            Span::styled(format!("{}{cursor}", app.board.filter), theme.input),
+            Span::styled(format!("{}{cursor}", clean(&app.board.filter)), theme.input),
             Span::styled("   enter keeps · esc clears", theme.muted),
         ]))
         .render(filter_area, buf);
@@ -1268,6 +1315,11 @@ fn render_room(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut B
         }
     });
     let cursor = if cursor_set { app.cursor_row(r) } else { None };
+    // The window can shrink under the cursor (a message took rows): keep it in sight.
+    let offset = match cursor {
+        Some(c) if h > 0 && c >= offset + h => c + 1 - h,
+        _ => offset,
+    };
     let mut lines = Vec::with_capacity(h);
     if let Some(index) = index {
         for (row, (_, id)) in index.rows.iter().enumerate().skip(offset).take(h) {
@@ -1583,6 +1635,8 @@ fn render_status(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             theme.timer_due,
         ));
     }
+    // Short of room for a message, the status line keeps this much.
+    let short = Line::from(spans.clone());
     spans.push(Span::styled(format!("  {}", app.feed), theme.muted));
     let present: Vec<String> = app
         .replica
@@ -1594,8 +1648,13 @@ fn render_status(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled("  present: ", theme.muted));
         spans.push(Span::styled(present.join(", "), theme.presence));
     }
-    let left = Line::from(spans);
-    let right = match &app.flash {
+    let mut left = Line::from(spans);
+    // A message too long for this line has rows of its own above it.
+    let flash = app
+        .flash
+        .as_ref()
+        .filter(|_| message_rows(app, area.width) == 0);
+    let right = match flash {
         Some(f) => Line::from(Span::styled(
             format!(" {} ", clean(&f.text)),
             if f.level == Level::Error {
@@ -1613,6 +1672,14 @@ fn render_status(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Span::styled(" quit ", theme.muted),
         ]),
     };
+    let room = (area.width as usize).saturating_sub(right.width());
+    if left.width() > room {
+        left = if short.width() <= room {
+            short
+        } else {
+            Line::default()
+        };
+    }
     let right_w = (right.width() as u16).min(area.width);
     let [l, r] = Layout::horizontal([Constraint::Min(0), Constraint::Length(right_w)]).areas(area);
     Paragraph::new(left).render(l, buf);
@@ -1639,15 +1706,28 @@ fn render_palette(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .find(|c| c.name == name)
         .map(|c| format!("   {} — {}", c.usage, c.help))
         .unwrap_or_default();
+    // A long line shows its end, where the typing is.
+    let input = clean(&app.palette.input);
+    let room = (area.width as usize).saturating_sub(3);
+    let shown_input: String = match input.chars().count().checked_sub(room) {
+        Some(cut) if cut > 0 => std::iter::once('…')
+            .chain(input.chars().skip(cut + 1))
+            .collect(),
+        _ => input,
+    };
     Paragraph::new(Line::from(vec![
         Span::styled(":", theme.key),
-        Span::styled(format!("{}▏", app.palette.input), theme.palette),
+        Span::styled(format!("{shown_input}▏"), theme.palette),
         Span::styled(usage, theme.muted),
     ]))
     .render(line_area, buf);
-    // The palette covers the status line: an error (a line it could not run) shows above it.
+    // The palette covers the status line: an error (a line it could not run) shows above it,
+    // in the message rows when it is long, else on a row of its own.
     let mut top = line_area.y;
-    if let Some(f) = app.flash.as_ref().filter(|f| f.level == Level::Error)
+    let message = message_rows(app, area.width);
+    if message > 0 {
+        top = top.saturating_sub(message).max(area.y);
+    } else if let Some(f) = app.flash.as_ref().filter(|f| f.level == Level::Error)
         && top > area.y
     {
         top -= 1;
@@ -1689,7 +1769,7 @@ fn render_palette(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.focus)
-                .title(" tab completes "),
+                .title(" tab completes · shift-tab next "),
         )
         .render(popup, buf);
 }
@@ -1722,6 +1802,13 @@ fn render_help(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(" Commands (:)", theme.title));
+    for l in wrap(
+        "tab completes (shift-tab: the next suggestion) · ↑ or ctrl-p and ↓ or ctrl-n walk \
+         the commands run before · a paste lands on one line",
+        inner.saturating_sub(3).max(16),
+    ) {
+        lines.push(Line::styled(format!("  {l}"), theme.muted));
+    }
     for c in COMMANDS {
         row(&mut lines, format!("  {}", c.usage), 26, c.help);
     }

@@ -13,9 +13,11 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 use tui_textarea::{CursorMove, TextArea};
 
 use super::app::{App, Effect, Level, Mode, Screen};
+use super::paste::{self, Lines};
 use super::theme::Theme;
 use super::timeline::wrap_plain;
 use super::ui::clean;
+use crate::model::validate::{self, MAX_ENTRY};
 use crate::model::{Command, EntryKind, Incident, IncidentRef};
 
 /// The form's fields, in order.
@@ -218,13 +220,22 @@ impl App {
         }
     }
 
-    pub(super) fn update_form_paste(&mut self, text: &str) {
+    /// A paste into the field with the keys: each field is one line of the update.
+    pub(super) fn update_form_paste(&mut self, text: &str) -> Result<(), String> {
         if let Some(r) = self.update_room()
             && let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut())
         {
             let i = form.focus;
-            form.fields[i].insert_str(text.replace(['\r', '\n'], " "));
+            return paste::into_area(
+                &mut form.fields[i],
+                text,
+                Lines::One,
+                MAX_ENTRY,
+                "a status update holds",
+                paste::trimmed_len,
+            );
         }
+        Ok(())
     }
 
     fn post_update(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
@@ -232,7 +243,17 @@ impl App {
         let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut()) else {
             return;
         };
-        match form.compose(now, tz) {
+        // The feed's limits on an entry, checked before the form closes.
+        let composed = form.compose(now, tz).and_then(|text| {
+            match validate::text("the status update", &text, MAX_ENTRY, true) {
+                Ok(_) => Ok(text),
+                Err(e) => Err((
+                    form.focus,
+                    format!("not posted: {} · shorten a field", e.message),
+                )),
+            }
+        });
+        match composed {
             Ok(text) => {
                 let draft = form.clone();
                 let next_update_secs = form.minutes().map(|m| m * 60);
