@@ -832,3 +832,55 @@ fn a_paste_with_cr_line_breaks_is_one_entry_and_a_refused_entry_keeps_its_draft(
     tmux.keys("lee", &["q"]);
     tmux.wait_for("lee", "warroom exited 0");
 }
+
+#[test]
+fn the_local_feed_a_console_hosts_pages_by_warroom_policy() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, common::olga_covers_for_pete()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let local = format!("127.0.0.1:{port}");
+    let data = format!("{}/local-data", dir.path().display());
+    // No feed configured: the console hosts the local one, with the policy it was given.
+    tmux.console_with(
+        "zed",
+        &[
+            ("WARROOM_LOCAL_FEED", &local),
+            ("WARROOM_POLICY", policy.to_str().unwrap()),
+        ],
+        "zed",
+        dir.path(),
+        &data,
+        None,
+    );
+    tmux.wait_for("zed", &format!("● live  ws://{local}/feed"));
+    tmux.palette("zed", "declare sev1 Disk full on db-3");
+    // Its escalation pages whom that policy names.
+    tmux.wait_for("zed", "paged olga as oncall.primary");
+    // A script on the machine, with no policy of its own, hears the same from the feed.
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("oncall")
+        .env("WARROOM_LOCAL_FEED", &local)
+        .env("WARROOM_DATA_DIR", &data)
+        .env_remove("WARROOM_SERVER")
+        .env_remove("WARROOM_TOKEN")
+        .env_remove("WARROOM_POLICY")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("primary   olga"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.wait_for("zed", "enter records");
+    tmux.keys("zed", &["Escape"]);
+    tmux.wait_for("zed", "Scribe · i tab to write");
+    tmux.keys("zed", &["q"]);
+    tmux.wait_for("zed", "warroom exited 0");
+}
