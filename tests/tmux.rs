@@ -58,6 +58,18 @@ impl Tmux {
         );
     }
 
+    /// A console on `url` that presents `token` (the feed names it after the token's owner).
+    fn console_as(&self, session: &str, url: &str, name: &str, token: &str, home: &Path) {
+        self.console_with(
+            session,
+            &[("WARROOM_SERVER", url), ("WARROOM_TOKEN", token)],
+            name,
+            home,
+            &format!("{}/{name}-data", home.display()),
+            None,
+        );
+    }
+
     /// A console started in the directory `cwd` (where `:export` writes).
     fn console_in(&self, session: &str, url: &str, name: &str, home: &Path, cwd: &Path) {
         self.console_with(
@@ -574,14 +586,7 @@ fn a_restricted_incident_is_seen_only_by_its_members() {
     let bob = token_add(&data, "bob", "responder");
     let server = ServeProcess::start(&data);
     let console = |session: &str, name: &str, token: &str| {
-        tmux.console_with(
-            session,
-            &[("WARROOM_SERVER", &server.url), ("WARROOM_TOKEN", token)],
-            name,
-            dir.path(),
-            &format!("{}/{name}-data", dir.path().display()),
-            None,
-        );
+        tmux.console_as(session, &server.url, name, token, dir.path())
     };
     console("ana", "ana", &ana);
     console("bob", "bob", &bob);
@@ -726,14 +731,7 @@ fn a_paste_with_cr_line_breaks_is_one_entry_and_a_refused_entry_keeps_its_draft(
     let vic = token_add(&data, "vic", "viewer");
     let server = ServeProcess::start(&data);
     let console = |session: &str, name: &str, token: &str| {
-        tmux.console_with(
-            session,
-            &[("WARROOM_SERVER", &server.url), ("WARROOM_TOKEN", token)],
-            name,
-            dir.path(),
-            &format!("{}/{name}-data", dir.path().display()),
-            None,
-        );
+        tmux.console_as(session, &server.url, name, token, dir.path())
     };
     console("lee", "lee", &lee);
     tmux.wait_for("lee", "● live");
