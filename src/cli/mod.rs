@@ -32,22 +32,64 @@ pub struct Cli {
     pub command: Option<Cmd>,
 }
 
-/// Where the feed is and who you are. Shared by every subcommand.
-#[derive(Debug, Clone, Args)]
+/// Where the feed is and who you are: the console's options. They may also come before a
+/// subcommand that talks to a feed (`warroom --server HOST:PORT incidents`, as scripts have
+/// always written it); this is also where the environment is read.
+#[derive(Debug, Clone, Default, Args)]
 pub struct Global {
     /// Feed address: ws://host:port (path /feed), wss://…, or host:port.
-    #[arg(long, global = true, env = "WARROOM_SERVER")]
+    #[arg(long, help_heading = "Feed", env = "WARROOM_SERVER")]
     pub server: Option<String>,
     /// Your name on the feed [default: your OS user name].
-    #[arg(long, global = true, env = "WARROOM_NAME")]
+    #[arg(long, help_heading = "Feed", env = "WARROOM_NAME")]
     pub name: Option<String>,
     /// Access token, when the feed requires one.
-    #[arg(long, global = true, env = "WARROOM_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        help_heading = "Feed",
+        env = "WARROOM_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// PEM file of CA certificates trusted for wss:// in addition to the system's (a
     /// private CA that signed the feed's certificate).
-    #[arg(long, global = true, env = "WARROOM_CA", value_name = "FILE")]
+    #[arg(long, help_heading = "Feed", env = "WARROOM_CA", value_name = "FILE")]
     pub ca: Option<std::path::PathBuf>,
+}
+
+/// The same options on each subcommand that talks to a feed, and only there (`serve`,
+/// `token`, `policy` and `oncall` have no use for them). Given here they win over those
+/// before the subcommand, which win over the environment. The environment is read once, by
+/// [`Global`]: were it read here too, `WARROOM_SERVER=a warroom --server b incidents` would
+/// go to `a`. `global` carries them down to `member add|remove|list`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FeedArgs {
+    /// Feed address: ws://host:port (path /feed), wss://…, or host:port [env:
+    /// WARROOM_SERVER] [default: the local feed].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub server: Option<String>,
+    /// Your name on the feed [env: WARROOM_NAME] [default: your OS user name].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub name: Option<String>,
+    /// Access token, when the feed requires one [env: WARROOM_TOKEN].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub token: Option<String>,
+    /// PEM file of CA certificates trusted for wss:// in addition to the system's (a
+    /// private CA that signed the feed's certificate) [env: WARROOM_CA].
+    #[arg(long, help_heading = "Feed", global = true, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl Global {
+    /// These options with a subcommand's own on top.
+    pub fn with(&self, sub: &FeedArgs) -> Global {
+        Global {
+            server: sub.server.clone().or_else(|| self.server.clone()),
+            name: sub.name.clone().or_else(|| self.name.clone()),
+            token: sub.token.clone().or_else(|| self.token.clone()),
+            ca: sub.ca.clone().or_else(|| self.ca.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +109,8 @@ pub enum Cmd {
     },
     /// Export an incident: a Markdown post-mortem draft, or JSON (events and state).
     Export {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// md or json.
@@ -91,6 +135,8 @@ pub enum Cmd {
     /// The handoff briefing for the incoming on-call or incident commander: active
     /// incidents, who is on call, what the shift resolved, the noisiest alert sources.
     Handoff {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// text, md (Markdown) or json.
         #[arg(long, default_value = "text", value_parser = ["text", "md", "markdown", "json"])]
         format: String,
@@ -101,6 +147,8 @@ pub enum Cmd {
     /// Take over from FROM: the handoff is recorded on every active incident, and you
     /// become incident commander wherever FROM was.
     AcceptHandoff {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// The outgoing person [default: the previous primary of the policy's default
         /// schedule].
         #[arg(value_name = "FROM")]
@@ -114,9 +162,14 @@ pub enum Cmd {
         /// Play the scenario faster (2 = twice as fast).
         #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
         speed: f64,
+        /// Your name in the demo [env: WARROOM_NAME] [default: your OS user name].
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Declare an incident; prints its reference (INC-N).
     Declare {
+        #[command(flatten)]
+        feed: FeedArgs,
         title: String,
         /// 1 (SEV1, critical) to 4 (SEV4, low).
         #[arg(long, short = 's', value_parser = parse_severity)]
@@ -129,6 +182,8 @@ pub enum Cmd {
     },
     /// Record a timeline entry.
     Note {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         text: String,
@@ -141,6 +196,8 @@ pub enum Cmd {
     },
     /// Correct a timeline entry: a new entry supersedes it; the original stays in its history.
     Correct {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// The entry's number (its id, as `warroom events` and the console show it).
@@ -156,11 +213,15 @@ pub enum Cmd {
     },
     /// Acknowledge an incident (stops its escalation).
     Ack {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
     },
     /// Change an incident's severity.
     Sev {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         #[arg(value_parser = parse_severity)]
@@ -168,6 +229,8 @@ pub enum Cmd {
     },
     /// Change an incident's status: investigating, identified, monitoring, resolved, closed.
     Status {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         #[arg(value_parser = parse_status)]
@@ -176,6 +239,8 @@ pub enum Cmd {
     /// Give a role (incident_commander|ic, tech_lead|tl, comms_lead|comms, scribe) to NAME
     /// (`me` for yourself), or release it with `--release`.
     Role {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         #[arg(value_parser = parse_role)]
@@ -187,12 +252,16 @@ pub enum Cmd {
     },
     /// Resolve an incident.
     Resolve {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
     },
     /// Write the post-mortem: a section (`--section summary --text "…"`) and/or the 5-whys
     /// chain from a file of `why | because` lines (`--whys-file FILE`, `-` for stdin).
     Postmortem {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// summary, contributing_factors, went_well, went_poorly or lessons.
@@ -207,6 +276,8 @@ pub enum Cmd {
     },
     /// Add a post-mortem action item; prints its id.
     Action {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         text: String,
@@ -219,6 +290,8 @@ pub enum Cmd {
     },
     /// Mark a post-mortem action item done (`--undo` opens it again).
     ActionDone {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// The item's id, as `warroom action` printed it.
@@ -228,6 +301,8 @@ pub enum Cmd {
     },
     /// Waive the post-mortem, saying why: the incident may then be closed without one.
     Waive {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         reason: String,
@@ -235,22 +310,30 @@ pub enum Cmd {
     /// Make an incident need-to-know (a security incident): from now on only its members
     /// (you, its role holders, and whoever an admin adds) and admins see it.
     Restrict {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
     },
     /// Who may see a restricted incident: list its members, or (admins) add or remove one.
     Member {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[command(subcommand)]
         action: MemberAction,
     },
     /// List incidents, active first.
     Incidents {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// Print the full state as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Print events, one per line.
     Events {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// Only events after this sequence number.
         #[arg(long, default_value_t = 0)]
         since: u64,
@@ -264,6 +347,8 @@ pub enum Cmd {
     /// Response times (MTTD, MTTA, MTTM, MTTR) per severity, incidents per week, post-mortem
     /// and action-item completion, pages per on-call shift.
     Metrics {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// Only incidents declared on or after this day (YYYY-MM-DD, UTC) or time (RFC 3339).
         #[arg(long, value_name = "DATE", value_parser = parse_since)]
         since: Option<chrono::DateTime<chrono::Utc>>,
@@ -274,6 +359,39 @@ pub enum Cmd {
         #[arg(long, env = "WARROOM_POLICY")]
         policy: Option<std::path::PathBuf>,
     },
+}
+
+impl Cmd {
+    /// The feed options given on the subcommand, for those that talk to a feed.
+    pub fn feed(&self) -> Option<&FeedArgs> {
+        match self {
+            Cmd::Export { feed, .. }
+            | Cmd::Handoff { feed, .. }
+            | Cmd::AcceptHandoff { feed, .. }
+            | Cmd::Declare { feed, .. }
+            | Cmd::Note { feed, .. }
+            | Cmd::Correct { feed, .. }
+            | Cmd::Ack { feed, .. }
+            | Cmd::Sev { feed, .. }
+            | Cmd::Status { feed, .. }
+            | Cmd::Role { feed, .. }
+            | Cmd::Resolve { feed, .. }
+            | Cmd::Postmortem { feed, .. }
+            | Cmd::Action { feed, .. }
+            | Cmd::ActionDone { feed, .. }
+            | Cmd::Waive { feed, .. }
+            | Cmd::Restrict { feed, .. }
+            | Cmd::Member { feed, .. }
+            | Cmd::Incidents { feed, .. }
+            | Cmd::Events { feed, .. }
+            | Cmd::Metrics { feed, .. } => Some(feed),
+            Cmd::Serve(_)
+            | Cmd::Token { .. }
+            | Cmd::Policy { .. }
+            | Cmd::Oncall { .. }
+            | Cmd::Demo { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -948,13 +1066,20 @@ pub fn members_table(inc: &crate::model::Incident) -> String {
     out
 }
 
-/// Runs a client subcommand (everything but the console and `serve`).
+/// Runs a client subcommand (one that talks to a feed: not the console, `serve`, `demo`,
+/// `token`, `policy` or `oncall`), with `global` (the options before the subcommand) under
+/// the subcommand's own.
 pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
+    let global = &match cmd.feed() {
+        Some(feed) => global.with(feed),
+        None => global.clone(),
+    };
     let config = global.client_config()?;
     if let Cmd::Events {
         since,
         follow,
         json,
+        ..
     } = cmd
     {
         return events(config, since, follow, json).await;
@@ -963,6 +1088,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         since,
         json,
         policy,
+        ..
     } = cmd
     {
         return metrics(config, since, json, policy.as_deref()).await;
@@ -971,6 +1097,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         incident,
         format,
         output,
+        ..
     } = &cmd
     {
         let log = fetch_log(config).await?;
@@ -992,6 +1119,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             severity,
             service,
             restricted,
+            ..
         } => {
             let (_, r) = s
                 .run(Command::Declare {
@@ -1015,6 +1143,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             text,
             at,
             kind,
+            ..
         } => {
             let occurred_at = match at {
                 Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
@@ -1040,6 +1169,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             text,
             at,
             kind,
+            ..
         } => {
             let occurred_at = match at {
                 Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
@@ -1062,15 +1192,19 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 seqs.first().copied().unwrap_or(0)
             );
         }
-        Cmd::Ack { incident } => {
+        Cmd::Ack { incident, .. } => {
             s.run(Command::Acknowledge { incident }).await?;
             println!("{incident} acknowledged");
         }
-        Cmd::Sev { incident, severity } => {
+        Cmd::Sev {
+            incident, severity, ..
+        } => {
             s.run(Command::SetSeverity { incident, severity }).await?;
             println!("{incident} is now {severity}");
         }
-        Cmd::Status { incident, status } => {
+        Cmd::Status {
+            incident, status, ..
+        } => {
             s.run(Command::SetStatus { incident, status }).await?;
             println!("{incident} is now {status}");
         }
@@ -1079,6 +1213,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             role,
             person,
             release,
+            ..
         } => {
             if release {
                 s.run(Command::ReleaseRole { incident, role }).await?;
@@ -1100,11 +1235,11 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 println!("{incident}: {holder} is {}", role.title().to_lowercase());
             }
         }
-        Cmd::Resolve { incident } => {
+        Cmd::Resolve { incident, .. } => {
             s.run(Command::Resolve { incident }).await?;
             println!("{incident} resolved");
         }
-        Cmd::Handoff { format, policy } => {
+        Cmd::Handoff { format, policy, .. } => {
             use crate::report::handoff;
             let schedules = handoff_schedules(policy.as_deref())?;
             let now = chrono::Utc::now();
@@ -1116,7 +1251,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 _ => print!("{}", handoff::text(&b)),
             }
         }
-        Cmd::AcceptHandoff { from, policy } => {
+        Cmd::AcceptHandoff { from, policy, .. } => {
             use crate::report::handoff;
             let from = match from {
                 Some(f) => f,
@@ -1136,6 +1271,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             section,
             text,
             whys_file,
+            ..
         } => {
             if section.is_none() && whys_file.is_none() {
                 bail!("say what to write: --section NAME --text TEXT, and/or --whys-file FILE");
@@ -1168,6 +1304,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             text,
             owner,
             due,
+            ..
         } => {
             let (seqs, _) = s
                 .run(Command::AddActionItem {
@@ -1186,6 +1323,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             incident,
             item,
             undo,
+            ..
         } => {
             s.run(Command::UpdateActionItem {
                 incident,
@@ -1199,11 +1337,13 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             let state = if undo { "open again" } else { "done" };
             println!("{incident}: action item {item} {state}");
         }
-        Cmd::Waive { incident, reason } => {
+        Cmd::Waive {
+            incident, reason, ..
+        } => {
             s.run(Command::WaivePostmortem { incident, reason }).await?;
             println!("{incident}: post-mortem waived");
         }
-        Cmd::Restrict { incident } => {
+        Cmd::Restrict { incident, .. } => {
             s.run(Command::Restrict { incident }).await?;
             let members = s
                 .replica
@@ -1216,8 +1356,8 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 members.join(", ")
             );
         }
-        Cmd::Member { action } => member(&mut s, action).await?,
-        Cmd::Incidents { json } => {
+        Cmd::Member { action, .. } => member(&mut s, action).await?,
+        Cmd::Incidents { json, .. } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s.replica.state)?);
             } else {
