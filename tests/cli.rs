@@ -242,13 +242,63 @@ fn dead_port() -> u16 {
 #[test]
 fn an_unreachable_feed_is_reported_as_such() {
     let port = dead_port();
+    let started = std::time::Instant::now();
     let out = warroom(&format!("127.0.0.1:{port}"), "alice", &["incidents"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
+    // Refused at once, not after the connect timeout (10 s) or retries.
     assert!(
-        err.contains("cannot reach the warroom feed at ws://127.0.0.1:"),
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains(&format!(
+            "no feed at ws://127.0.0.1:{port}/feed: connection refused ("
+        )),
         "{err}"
     );
+    // An address someone named: the hint is about that address, not the local feed.
+    assert!(
+        err.contains(&format!(
+            "Check the address (--server, WARROOM_SERVER), and that a feed runs there: \
+             `warroom serve --listen 127.0.0.1:{port}`."
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("hosts the local feed"), "{err}");
+}
+
+#[test]
+fn with_no_feed_running_a_script_is_told_how_to_start_one() {
+    // No --server: the local feed, which nobody hosts.
+    let home = tempfile::tempdir().unwrap();
+    let port = dead_port();
+    for cmd in [&["incidents"][..], &["events"], &["export", "INC-1"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+            .args(cmd)
+            .env("WARROOM_LOCAL_FEED", format!("127.0.0.1:{port}"))
+            .env("WARROOM_DATA_DIR", home.path())
+            .env_remove("WARROOM_SERVER")
+            .env_remove("WARROOM_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{cmd:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "no feed at ws://127.0.0.1:{port}/feed: connection refused ("
+            )),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "Start one: `warroom` opens the console and hosts the local feed; \
+                 `warroom serve --listen 127.0.0.1:{port}` runs a shared feed."
+            )),
+            "{cmd:?}: {err}"
+        );
+    }
 }
 
 /// The options a help text lists (`--name`, not `--name` mentioned in a sentence).

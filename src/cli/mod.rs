@@ -881,7 +881,47 @@ impl Global {
         c.token = self.token.clone().or_else(|| self.local_token(&c.url));
         c.tls = self.tls(&c.url)?;
         c.reconnect = false;
+        c.refused_hint = Some(self.refused_hint(&c.url));
         Ok(c)
+    }
+
+    /// What a script is told when nothing listens at `url`: how to start a feed there. At
+    /// the local feed's address, `warroom` (the console) hosts one; anywhere else the
+    /// address may be wrong, or `warroom serve` is not running there.
+    fn refused_hint(&self, url: &str) -> String {
+        let local = local_feed_addr();
+        let addr = url
+            .split_once("://")
+            .map_or(url, |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or(url);
+        if feed_url(&local).is_ok_and(|l| l == url) {
+            let serve = if local == DEFAULT_ADDR {
+                "`warroom serve`".to_string()
+            } else {
+                format!("`warroom serve --listen {addr}`")
+            };
+            return format!(
+                "Start one: `warroom` opens the console and hosts the local feed; {serve} runs \
+                 a shared feed."
+            );
+        }
+        let tls = if url.starts_with("wss://") {
+            " (with --tls-cert and --tls-key for wss://)"
+        } else {
+            ""
+        };
+        // `--listen` takes an IP address; a host name is the reader's to resolve.
+        let listen = if addr.parse::<std::net::SocketAddr>().is_ok() {
+            addr
+        } else {
+            "IP:PORT"
+        };
+        format!(
+            "Check the address (--server, WARROOM_SERVER), and that a feed runs there: \
+             `warroom serve --listen {listen}`{tls}."
+        )
     }
 }
 
