@@ -21,13 +21,20 @@ fn main() -> ExitCode {
     let result = rt.block_on(async move {
         match cli.command {
             Some(Cmd::Serve(args)) => serve(args).await,
-            Some(Cmd::Demo { speed }) => demo(&cli.global, cli.theme.as_deref(), speed).await,
+            Some(Cmd::Demo { speed, name }) => {
+                let global = warroom::cli::Global {
+                    name: name.or(cli.global.name),
+                    ..Default::default()
+                };
+                demo(&global, cli.theme.as_deref(), speed).await
+            }
             Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
             Some(Cmd::Token { action }) => warroom::cli::token(&action),
             Some(Cmd::Oncall {
                 policy: Some(policy),
                 at,
                 handoffs,
+                ..
             }) => warroom::cli::oncall(&policy, at.as_deref(), handoffs).map(|out| print!("{out}")),
             Some(cmd) => run_client(&cli.global, cmd).await,
             None => {

@@ -230,21 +230,208 @@ fn policy_check_and_print() {
     assert!(err.contains("has 2 problem(s)"), "{err}");
 }
 
-#[test]
-fn an_unreachable_feed_is_reported_as_such() {
-    // Bind and drop to find a port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A loopback port nothing listens on: bound, then let go.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+#[test]
+fn an_unreachable_feed_is_reported_as_such() {
+    let port = dead_port();
+    let started = std::time::Instant::now();
     let out = warroom(&format!("127.0.0.1:{port}"), "alice", &["incidents"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
+    // Refused at once, not after the connect timeout (10 s) or retries.
     assert!(
-        err.contains("cannot reach the warroom feed at ws://127.0.0.1:"),
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains(&format!(
+            "no feed at ws://127.0.0.1:{port}/feed: connection refused ("
+        )),
         "{err}"
     );
+    // An address someone named: the hint is about that address, not the local feed.
+    assert!(
+        err.contains(&format!(
+            "Check the address (--server, WARROOM_SERVER), and that a feed runs there: \
+             `warroom serve --listen 127.0.0.1:{port}`."
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("hosts the local feed"), "{err}");
+}
+
+#[test]
+fn with_no_feed_running_a_script_is_told_how_to_start_one() {
+    // No --server: the local feed, which nobody hosts.
+    let home = tempfile::tempdir().unwrap();
+    let port = dead_port();
+    for cmd in [&["incidents"][..], &["events"], &["export", "INC-1"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+            .args(cmd)
+            .env("WARROOM_LOCAL_FEED", format!("127.0.0.1:{port}"))
+            .env("WARROOM_DATA_DIR", home.path())
+            .env_remove("WARROOM_SERVER")
+            .env_remove("WARROOM_TOKEN")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{cmd:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "no feed at ws://127.0.0.1:{port}/feed: connection refused ("
+            )),
+            "{cmd:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "Start one: `warroom` opens the console and hosts the local feed; \
+                 `warroom serve --listen 127.0.0.1:{port}` runs a shared feed."
+            )),
+            "{cmd:?}: {err}"
+        );
+    }
+}
+
+/// The options a help text lists (`--name`, not `--name` mentioned in a sentence).
+fn options_in_help(args: &[&str]) -> Vec<String> {
+    let out = ok(std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .env_remove("WARROOM_SERVER")
+        .output()
+        .unwrap());
+    out.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .filter_map(|l| {
+            l.split(|c: char| c.is_whitespace() || c == ',')
+                .find(|w| w.starts_with("--"))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn each_subcommand_help_lists_only_the_options_that_apply_to_it() {
+    let feed = ["--server", "--name", "--token", "--ca"];
+    // Commands that never talk to a feed.
+    for cmd in [
+        &["serve", "--help"][..],
+        &["token", "add", "--help"],
+        &["policy", "check", "--help"],
+    ] {
+        let options = options_in_help(cmd);
+        assert!(
+            options.contains(&"--help".to_string()),
+            "{cmd:?}: {options:?}"
+        );
+        for o in feed {
+            assert!(
+                !options.iter().any(|x| x == o),
+                "{cmd:?} lists {o}: {options:?}"
+            );
+        }
+    }
+    // The demo hosts its own feed: only your name applies.
+    let options = options_in_help(&["demo", "--help"]);
+    assert!(options.iter().any(|x| x == "--name"), "{options:?}");
+    for o in ["--server", "--token", "--ca"] {
+        assert!(
+            !options.iter().any(|x| x == o),
+            "demo lists {o}: {options:?}"
+        );
+    }
+    // Commands that talk to a feed, and the console itself, list all four.
+    for cmd in [
+        &["--help"][..],
+        &["incidents", "--help"],
+        &["declare", "--help"],
+        &["export", "--help"],
+        &["member", "add", "--help"],
+        // Asks the feed who is on call (unless given --policy FILE).
+        &["oncall", "--help"],
+    ] {
+        let options = options_in_help(cmd);
+        for o in feed {
+            assert!(
+                options.iter().any(|x| x == o),
+                "{cmd:?} lacks {o}: {options:?}"
+            );
+        }
+    }
+    // And `serve` refuses them rather than ignoring them.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["serve", "--server", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unexpected argument '--server'"), "{err}");
+}
+
+#[test]
+fn feed_options_work_before_and_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let live = server.addr.clone();
+    // WARROOM_SERVER names a port where nothing listens: each command reaching the feed
+    // shows a flag, wherever it stands, beating the environment.
+    let dead = format!("127.0.0.1:{}", dead_port());
+    let run = |args: &[&str]| warroom(&dead, "env-name", args);
+
+    // Before the subcommand, as scripts have written it.
+    assert_eq!(
+        ok(run(&[
+            "--server",
+            &live,
+            "--name",
+            "alice",
+            "declare",
+            "Keys leaked",
+            "-s",
+            "1",
+            "--restricted"
+        ])),
+        "INC-1\n"
+    );
+    // After it.
+    let list = ok(run(&[
+        "incidents",
+        "--json",
+        "--server",
+        &live,
+        "--name",
+        "alice",
+    ]));
+    assert!(list.contains("Keys leaked"), "{list}");
+    // Both: the subcommand's own win.
+    let list = ok(run(&["--server", &dead, "incidents", "--server", &live]));
+    assert!(list.contains("INC-1"), "{list}");
+    // Under `member`, before and after its action.
+    for args in [
+        &[
+            "member", "--server", &live, "--name", "alice", "list", "INC-1",
+        ][..],
+        &[
+            "member", "list", "INC-1", "--server", &live, "--name", "alice",
+        ],
+        &[
+            "--server", &live, "--name", "alice", "member", "list", "INC-1",
+        ],
+    ] {
+        let members = ok(run(args));
+        assert!(members.contains("alice"), "{args:?}: {members}");
+    }
+    // The environment alone still reaches the feed.
+    assert!(ok(warroom(&live, "bob", &["incidents"])).contains("INC-1"));
 }
 
 #[test]

@@ -37,22 +37,64 @@ pub struct Cli {
     pub command: Option<Cmd>,
 }
 
-/// Where the feed is and who you are. Shared by every subcommand.
-#[derive(Debug, Clone, Args)]
+/// Where the feed is and who you are: the console's options. They may also come before a
+/// subcommand that talks to a feed (`warroom --server HOST:PORT incidents`, as scripts have
+/// always written it); this is also where the environment is read.
+#[derive(Debug, Clone, Default, Args)]
 pub struct Global {
     /// Feed address: ws://host:port (path /feed), wss://…, or host:port.
-    #[arg(long, global = true, env = "WARROOM_SERVER")]
+    #[arg(long, help_heading = "Feed", env = "WARROOM_SERVER")]
     pub server: Option<String>,
     /// Your name on the feed [default: your OS user name].
-    #[arg(long, global = true, env = "WARROOM_NAME")]
+    #[arg(long, help_heading = "Feed", env = "WARROOM_NAME")]
     pub name: Option<String>,
     /// Access token, when the feed requires one.
-    #[arg(long, global = true, env = "WARROOM_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        help_heading = "Feed",
+        env = "WARROOM_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// PEM file of CA certificates trusted for wss:// in addition to the system's (a
     /// private CA that signed the feed's certificate).
-    #[arg(long, global = true, env = "WARROOM_CA", value_name = "FILE")]
+    #[arg(long, help_heading = "Feed", env = "WARROOM_CA", value_name = "FILE")]
     pub ca: Option<std::path::PathBuf>,
+}
+
+/// The same options on each subcommand that talks to a feed, and only there (`serve`,
+/// `token` and `policy` have no use for them). Given here they win over those
+/// before the subcommand, which win over the environment. The environment is read once, by
+/// [`Global`]: were it read here too, `WARROOM_SERVER=a warroom --server b incidents` would
+/// go to `a`. `global` carries them down to `member add|remove|list`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FeedArgs {
+    /// Feed address: ws://host:port (path /feed), wss://…, or host:port [env:
+    /// WARROOM_SERVER] [default: the local feed].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub server: Option<String>,
+    /// Your name on the feed [env: WARROOM_NAME] [default: your OS user name].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub name: Option<String>,
+    /// Access token, when the feed requires one [env: WARROOM_TOKEN].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub token: Option<String>,
+    /// PEM file of CA certificates trusted for wss:// in addition to the system's (a
+    /// private CA that signed the feed's certificate) [env: WARROOM_CA].
+    #[arg(long, help_heading = "Feed", global = true, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl Global {
+    /// These options with a subcommand's own on top.
+    pub fn with(&self, sub: &FeedArgs) -> Global {
+        Global {
+            server: sub.server.clone().or_else(|| self.server.clone()),
+            name: sub.name.clone().or_else(|| self.name.clone()),
+            token: sub.token.clone().or_else(|| self.token.clone()),
+            ca: sub.ca.clone().or_else(|| self.ca.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +114,8 @@ pub enum Cmd {
     },
     /// Export an incident: a Markdown post-mortem draft, or JSON (events and state).
     Export {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// md or json.
@@ -84,6 +128,8 @@ pub enum Cmd {
     /// Who is on call now, and the next handoffs: as the feed's policy has it, or as a
     /// policy file would (`--policy`, to check one before serving it).
     Oncall {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// Read this policy file instead of asking the feed.
         #[arg(long, value_name = "FILE")]
         policy: Option<std::path::PathBuf>,
@@ -97,6 +143,8 @@ pub enum Cmd {
     /// The handoff briefing for the incoming on-call or incident commander: active
     /// incidents, who is on call, what the shift resolved, the noisiest alert sources.
     Handoff {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// text, md (Markdown) or json.
         #[arg(long, default_value = "text", value_parser = ["text", "md", "markdown", "json"])]
         format: String,
@@ -104,6 +152,8 @@ pub enum Cmd {
     /// Take over from FROM: the handoff is recorded on every active incident, and you
     /// become incident commander wherever FROM was.
     AcceptHandoff {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// The outgoing person [default: the previous primary of the default schedule of
         /// the feed's policy].
         #[arg(value_name = "FROM")]
@@ -114,9 +164,14 @@ pub enum Cmd {
         /// Play the scenario faster (2 = twice as fast).
         #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
         speed: f64,
+        /// Your name in the demo [env: WARROOM_NAME] [default: your OS user name].
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Declare an incident; prints its reference (INC-N).
     Declare {
+        #[command(flatten)]
+        feed: FeedArgs,
         title: String,
         /// 1 (SEV1, critical) to 4 (SEV4, low).
         #[arg(long, short = 's', value_parser = parse_severity)]
@@ -129,6 +184,8 @@ pub enum Cmd {
     },
     /// Record a timeline entry.
     Note {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         text: String,
@@ -141,6 +198,8 @@ pub enum Cmd {
     },
     /// Correct a timeline entry: a new entry supersedes it; the original stays in its history.
     Correct {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// The entry's number (its id, as `warroom events` and the console show it).
@@ -156,11 +215,15 @@ pub enum Cmd {
     },
     /// Acknowledge an incident (stops its escalation).
     Ack {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
     },
     /// Change an incident's severity.
     Sev {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         #[arg(value_parser = parse_severity)]
@@ -168,6 +231,8 @@ pub enum Cmd {
     },
     /// Change an incident's status: investigating, identified, monitoring, resolved, closed.
     Status {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         #[arg(value_parser = parse_status)]
@@ -176,6 +241,8 @@ pub enum Cmd {
     /// Give a role (incident_commander|ic, tech_lead|tl, comms_lead|comms, scribe) to NAME
     /// (`me` for yourself), or release it with `--release`.
     Role {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         #[arg(value_parser = parse_role)]
@@ -187,12 +254,16 @@ pub enum Cmd {
     },
     /// Resolve an incident.
     Resolve {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
     },
     /// Write the post-mortem: a section (`--section summary --text "…"`) and/or the 5-whys
     /// chain from a file of `why | because` lines (`--whys-file FILE`, `-` for stdin).
     Postmortem {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// summary, contributing_factors, went_well, went_poorly or lessons.
@@ -207,6 +278,8 @@ pub enum Cmd {
     },
     /// Add a post-mortem action item; prints its id.
     Action {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         text: String,
@@ -219,6 +292,8 @@ pub enum Cmd {
     },
     /// Mark a post-mortem action item done (`--undo` opens it again).
     ActionDone {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         /// The item's id, as `warroom action` printed it.
@@ -228,6 +303,8 @@ pub enum Cmd {
     },
     /// Waive the post-mortem, saying why: the incident may then be closed without one.
     Waive {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         reason: String,
@@ -235,22 +312,30 @@ pub enum Cmd {
     /// Make an incident need-to-know (a security incident): from now on only its members
     /// (you, its role holders, and whoever an admin adds) and admins see it.
     Restrict {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
     },
     /// Who may see a restricted incident: list its members, or (admins) add or remove one.
     Member {
+        #[command(flatten)]
+        feed: FeedArgs,
         #[command(subcommand)]
         action: MemberAction,
     },
     /// List incidents, active first.
     Incidents {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// Print the full state as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Print events, one per line.
     Events {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// Only events after this sequence number.
         #[arg(long, default_value_t = 0)]
         since: u64,
@@ -264,6 +349,8 @@ pub enum Cmd {
     /// Response times (MTTD, MTTA, MTTM, MTTR) per severity, incidents per week, post-mortem
     /// and action-item completion, pages per on-call shift.
     Metrics {
+        #[command(flatten)]
+        feed: FeedArgs,
         /// Only incidents declared on or after this day (YYYY-MM-DD, UTC) or time (RFC 3339).
         #[arg(long, value_name = "DATE", value_parser = parse_since)]
         since: Option<chrono::DateTime<chrono::Utc>>,
@@ -271,6 +358,36 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+impl Cmd {
+    /// The feed options given on the subcommand, for those that talk to a feed.
+    pub fn feed(&self) -> Option<&FeedArgs> {
+        match self {
+            Cmd::Export { feed, .. }
+            | Cmd::Handoff { feed, .. }
+            | Cmd::AcceptHandoff { feed, .. }
+            | Cmd::Declare { feed, .. }
+            | Cmd::Note { feed, .. }
+            | Cmd::Correct { feed, .. }
+            | Cmd::Ack { feed, .. }
+            | Cmd::Sev { feed, .. }
+            | Cmd::Status { feed, .. }
+            | Cmd::Role { feed, .. }
+            | Cmd::Resolve { feed, .. }
+            | Cmd::Postmortem { feed, .. }
+            | Cmd::Action { feed, .. }
+            | Cmd::ActionDone { feed, .. }
+            | Cmd::Waive { feed, .. }
+            | Cmd::Restrict { feed, .. }
+            | Cmd::Member { feed, .. }
+            | Cmd::Incidents { feed, .. }
+            | Cmd::Events { feed, .. }
+            | Cmd::Metrics { feed, .. }
+            | Cmd::Oncall { feed, .. } => Some(feed),
+            Cmd::Serve(_) | Cmd::Token { .. } | Cmd::Policy { .. } | Cmd::Demo { .. } => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -777,7 +894,47 @@ impl Global {
         c.token = self.token.clone().or_else(|| self.local_token(&c.url));
         c.tls = self.tls(&c.url)?;
         c.reconnect = false;
+        c.refused_hint = Some(self.refused_hint(&c.url));
         Ok(c)
+    }
+
+    /// What a script is told when nothing listens at `url`: how to start a feed there. At
+    /// the local feed's address, `warroom` (the console) hosts one; anywhere else the
+    /// address may be wrong, or `warroom serve` is not running there.
+    fn refused_hint(&self, url: &str) -> String {
+        let local = local_feed_addr();
+        let addr = url
+            .split_once("://")
+            .map_or(url, |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or(url);
+        if feed_url(&local).is_ok_and(|l| l == url) {
+            let serve = if local == DEFAULT_ADDR {
+                "`warroom serve`".to_string()
+            } else {
+                format!("`warroom serve --listen {addr}`")
+            };
+            return format!(
+                "Start one: `warroom` opens the console and hosts the local feed; {serve} runs \
+                 a shared feed."
+            );
+        }
+        let tls = if url.starts_with("wss://") {
+            " (with --tls-cert and --tls-key for wss://)"
+        } else {
+            ""
+        };
+        // `--listen` takes an IP address; a host name is the reader's to resolve.
+        let listen = if addr.parse::<std::net::SocketAddr>().is_ok() {
+            addr
+        } else {
+            "IP:PORT"
+        };
+        format!(
+            "Check the address (--server, WARROOM_SERVER), and that a feed runs there: \
+             `warroom serve --listen {listen}`{tls}."
+        )
     }
 }
 
@@ -977,24 +1134,32 @@ pub fn members_table(inc: &crate::model::Incident) -> String {
     out
 }
 
-/// Runs a client subcommand (everything but the console and `serve`).
+/// Runs a client subcommand (one that talks to a feed: not the console, `serve`, `demo`,
+/// `token`, `policy` or `oncall`), with `global` (the options before the subcommand) under
+/// the subcommand's own.
 pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
+    let global = &match cmd.feed() {
+        Some(feed) => global.with(feed),
+        None => global.clone(),
+    };
     let config = global.client_config()?;
     if let Cmd::Events {
         since,
         follow,
         json,
+        ..
     } = cmd
     {
         return events(config, since, follow, json).await;
     }
-    if let Cmd::Metrics { since, json } = cmd {
+    if let Cmd::Metrics { since, json, .. } = cmd {
         return metrics(config, since, json).await;
     }
     if let Cmd::Export {
         incident,
         format,
         output,
+        ..
     } = &cmd
     {
         let log = fetch_log(config).await?;
@@ -1016,6 +1181,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             severity,
             service,
             restricted,
+            ..
         } => {
             let (_, r) = s
                 .run(Command::Declare {
@@ -1039,6 +1205,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             text,
             at,
             kind,
+            ..
         } => {
             let occurred_at = match at {
                 Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
@@ -1064,6 +1231,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             text,
             at,
             kind,
+            ..
         } => {
             let occurred_at = match at {
                 Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
@@ -1086,15 +1254,19 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 seqs.first().copied().unwrap_or(0)
             );
         }
-        Cmd::Ack { incident } => {
+        Cmd::Ack { incident, .. } => {
             s.run(Command::Acknowledge { incident }).await?;
             println!("{incident} acknowledged");
         }
-        Cmd::Sev { incident, severity } => {
+        Cmd::Sev {
+            incident, severity, ..
+        } => {
             s.run(Command::SetSeverity { incident, severity }).await?;
             println!("{incident} is now {severity}");
         }
-        Cmd::Status { incident, status } => {
+        Cmd::Status {
+            incident, status, ..
+        } => {
             s.run(Command::SetStatus { incident, status }).await?;
             println!("{incident} is now {status}");
         }
@@ -1103,6 +1275,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             role,
             person,
             release,
+            ..
         } => {
             if release {
                 s.run(Command::ReleaseRole { incident, role }).await?;
@@ -1124,11 +1297,11 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 println!("{incident}: {holder} is {}", role.title().to_lowercase());
             }
         }
-        Cmd::Resolve { incident } => {
+        Cmd::Resolve { incident, .. } => {
             s.run(Command::Resolve { incident }).await?;
             println!("{incident} resolved");
         }
-        Cmd::Handoff { format } => {
+        Cmd::Handoff { format, .. } => {
             use crate::report::handoff;
             let schedules = handoff::schedules_default_first(&s.policy()?);
             let now = chrono::Utc::now();
@@ -1140,7 +1313,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 _ => print!("{}", handoff::text(&b)),
             }
         }
-        Cmd::AcceptHandoff { from } => {
+        Cmd::AcceptHandoff { from, .. } => {
             use crate::report::handoff;
             let from = match from {
                 Some(f) => f,
@@ -1160,6 +1333,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             section,
             text,
             whys_file,
+            ..
         } => {
             if section.is_none() && whys_file.is_none() {
                 bail!("say what to write: --section NAME --text TEXT, and/or --whys-file FILE");
@@ -1192,6 +1366,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             text,
             owner,
             due,
+            ..
         } => {
             let (seqs, _) = s
                 .run(Command::AddActionItem {
@@ -1210,6 +1385,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             incident,
             item,
             undo,
+            ..
         } => {
             s.run(Command::UpdateActionItem {
                 incident,
@@ -1223,11 +1399,13 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             let state = if undo { "open again" } else { "done" };
             println!("{incident}: action item {item} {state}");
         }
-        Cmd::Waive { incident, reason } => {
+        Cmd::Waive {
+            incident, reason, ..
+        } => {
             s.run(Command::WaivePostmortem { incident, reason }).await?;
             println!("{incident}: post-mortem waived");
         }
-        Cmd::Restrict { incident } => {
+        Cmd::Restrict { incident, .. } => {
             s.run(Command::Restrict { incident }).await?;
             let members = s
                 .replica
@@ -1240,11 +1418,11 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 members.join(", ")
             );
         }
-        Cmd::Member { action } => member(&mut s, action).await?,
+        Cmd::Member { action, .. } => member(&mut s, action).await?,
         Cmd::Oncall { at, handoffs, .. } => {
             print!("{}", oncall_text(&s.policy()?, at.as_deref(), handoffs)?)
         }
-        Cmd::Incidents { json } => {
+        Cmd::Incidents { json, .. } => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s.replica.state)?);
             } else {

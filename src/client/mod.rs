@@ -103,6 +103,9 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// What `wss://` trusts (see [`crate::tls::client_config`]); `None`: the system's roots.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Added to the reason when the connection is refused (nothing listens at the address):
+    /// how to start a feed there. Scripts, which give up at once, say it; a console retries.
+    pub refused_hint: Option<String>,
 }
 
 impl ClientConfig {
@@ -117,6 +120,7 @@ impl ClientConfig {
             outbox: None,
             connect_timeout: Duration::from_secs(10),
             tls: None,
+            refused_hint: None,
         }
     }
 }
@@ -474,6 +478,18 @@ impl Task {
                         "cannot reach the warroom feed at {url}: {e} (if the feed serves TLS, \
                          use wss://)"
                     )
+                }
+                // Nothing listens there: say so first, the OS's words after.
+                None if matches!(&e, tungstenite::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::ConnectionRefused) =>
+                {
+                    let hint = self
+                        .config
+                        .refused_hint
+                        .as_deref()
+                        .map(|h| format!(". {h}"))
+                        .unwrap_or_default();
+                    format!("no feed at {url}: connection refused ({e}){hint}")
                 }
                 None => format!("cannot reach the warroom feed at {url}: {e}"),
             }),
