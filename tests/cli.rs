@@ -274,7 +274,12 @@ fn with_no_feed_running_a_script_is_told_how_to_start_one() {
     // No --server: the local feed, which nobody hosts.
     let home = tempfile::tempdir().unwrap();
     let port = dead_port();
-    for cmd in [&["incidents"][..], &["events"], &["export", "INC-1"]] {
+    for cmd in [
+        &["incidents"][..],
+        &["events"],
+        &["export", "INC-1"],
+        &["oncall"],
+    ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
             .args(cmd)
             .env("WARROOM_LOCAL_FEED", format!("127.0.0.1:{port}"))
@@ -296,6 +301,12 @@ fn with_no_feed_running_a_script_is_told_how_to_start_one() {
                 "Start one: `warroom` opens the console and hosts the local feed; \
                  `warroom serve --listen 127.0.0.1:{port}` runs a shared feed."
             )),
+            "{cmd:?}: {err}"
+        );
+        // On call is the feed's to say, and a policy file can be read without one.
+        assert_eq!(
+            cmd == ["oncall"],
+            err.contains("`warroom oncall --policy FILE` reads a policy file instead"),
             "{cmd:?}: {err}"
         );
     }

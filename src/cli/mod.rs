@@ -1174,7 +1174,15 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut s = Session::open(config).await?;
+    let opened = Session::open(config).await;
+    let mut s = match (opened, &cmd) {
+        (Ok(s), _) => s,
+        // On call is the feed's to say; a file can be read without one.
+        (Err(e), Cmd::Oncall { .. }) => {
+            bail!("{e:#}\n(`warroom oncall --policy FILE` reads a policy file instead)")
+        }
+        (Err(e), _) => return Err(e),
+    };
     match cmd {
         Cmd::Declare {
             title,
