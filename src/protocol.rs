@@ -288,6 +288,8 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         )
     })?;
     let id = obj.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    // An `id` that is there but not a string can answer nothing: said as such, not as absent.
+    let id_of_wrong_type = obj.get("id").filter(|v| !v.is_string()).map(json_kind);
     let ty = match obj.get("type") {
         None => {
             return Err(err(
@@ -318,6 +320,16 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
                 id,
                 ErrorCode::MissingField,
                 "missing field `command`".into(),
+            ));
+        }
+        if let Some(kind) = id_of_wrong_type {
+            return Err(err(
+                None,
+                ErrorCode::Invalid,
+                format!(
+                    "command id must be a string (1 to {MAX_COMMAND_ID} bytes of printable \
+                     characters), not {kind}"
+                ),
             ));
         }
         match &id {
@@ -352,6 +364,18 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         let what = ty.as_str();
         err(id, code, format!("{what}: {msg}"))
     })
+}
+
+/// "a number", "null", … for messages about a value of the wrong type.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// Encodes a server frame. Serialising these types cannot fail (no non-string map keys).
@@ -394,6 +418,31 @@ mod tests {
         let e = decode_client(r#"{"type":"dance"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::UnknownType);
         assert!(e.message.contains("'dance'"));
+
+        // An id that is there but not a string is not "missing".
+        for (id, kind) in [
+            ("5", "a number"),
+            ("null", "null"),
+            ("true", "a boolean"),
+            ("[1]", "an array"),
+            ("{}", "an object"),
+        ] {
+            let frame = format!(
+                r#"{{"type":"command","id":{id},"command":{{"op":"resolve","incident":"INC-1"}}}}"#
+            );
+            let e = decode_client(&frame).unwrap_err();
+            assert_eq!(
+                (e.code, e.id.as_deref()),
+                (ErrorCode::Invalid, None),
+                "{id}"
+            );
+            assert!(
+                e.message.contains("command id must be a string"),
+                "{id}: {}",
+                e.message
+            );
+            assert!(e.message.ends_with(&format!("not {kind}")), "{}", e.message);
+        }
 
         let e = decode_client(r#"{"type":"command","id":"x"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::MissingField);
