@@ -14,6 +14,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const HARD_FRAME_BYTES: usize = 1024 * 1024;
 /// Longest client-generated command id.
 pub const MAX_COMMAND_ID: usize = 128;
+/// Deepest nesting of arrays and objects in JSON a client sends (a frame, a webhook body):
+/// `{}` is one level, `{"a":[1]}` two. Deeper input is refused before it is parsed.
+pub const MAX_JSON_DEPTH: usize = 128;
 
 /// Frames a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,7 +281,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
             ),
         ));
     }
-    let value: serde_json::Value = serde_json::from_str(text)
+    let value = parse_json(text.as_bytes())
         .map_err(|e| err(None, ErrorCode::BadFrame, format!("malformed JSON: {e}")))?;
     let obj = value.as_object().ok_or_else(|| {
         err(
@@ -364,6 +367,63 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         let what = ty.as_str();
         err(id, code, format!("{what}: {msg}"))
     })
+}
+
+/// Parses JSON from a client, refusing input nested deeper than [`MAX_JSON_DEPTH`] with a
+/// message that names the limit and where it was passed. (serde_json's own limit, which
+/// this replaces, stops at 127 levels and says only "recursion limit exceeded".)
+pub fn parse_json(text: &[u8]) -> Result<serde_json::Value, String> {
+    if let Some(at) = deeper_than(text, MAX_JSON_DEPTH) {
+        let before = &text[..at];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        return Err(format!(
+            "nested deeper than {MAX_JSON_DEPTH} levels (arrays and objects) at line {line} \
+             column {column}"
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(text);
+    // The scan above bounds how deep this parse can recurse.
+    de.disable_recursion_limit();
+    let value = serde::Deserialize::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// The offset of the first `[` or `{` (outside strings) that opens level `max + 1`, if any.
+/// On malformed input this may count more than a parser would reach, never fewer: the
+/// parser stops at the first byte that does not fit, and up to there both read strings
+/// and brackets the same way.
+fn deeper_than(text: &[u8], max: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, b) in text.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// "a number", "null", … for messages about a value of the wrong type.
@@ -482,5 +542,37 @@ mod tests {
 
         let deep = "[".repeat(10_000);
         assert_eq!(decode_client(&deep).unwrap_err().code, ErrorCode::BadFrame);
+    }
+
+    /// `levels` nested arrays around `1`.
+    fn nested(levels: usize) -> String {
+        format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn json_nests_up_to_the_limit_and_no_deeper() {
+        assert!(parse_json(nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let e = parse_json(nested(MAX_JSON_DEPTH + 1).as_bytes()).unwrap_err();
+        assert_eq!(
+            e,
+            "nested deeper than 128 levels (arrays and objects) at line 1 column 129"
+        );
+        // Objects count as arrays do; brackets inside strings do not count.
+        let objects = r#"{"a":"[[[{{","b":"#.repeat(MAX_JSON_DEPTH - 1)
+            + "{}"
+            + &"}".repeat(MAX_JSON_DEPTH - 1);
+        assert!(parse_json(objects.as_bytes()).is_ok(), "{objects:.80}");
+        let e = parse_json(format!("{{\"x\":\n{}", "{\"a\":".repeat(200)).as_bytes()).unwrap_err();
+        assert!(e.ends_with("at line 2 column 636"), "{e}");
+        // An escaped quote does not end a string.
+        let tricky = format!(r#"["\"{}"]"#, "[".repeat(500));
+        assert!(parse_json(tricky.as_bytes()).is_ok());
+        // Still JSON: trailing bytes and bad syntax are refused as before.
+        assert!(
+            parse_json(b"[1] x")
+                .unwrap_err()
+                .contains("trailing characters")
+        );
+        assert!(parse_json(b"]]]]").is_err());
     }
 }
