@@ -14,6 +14,9 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 pub const HARD_FRAME_BYTES: usize = 1024 * 1024;
 /// Longest client-generated command id.
 pub const MAX_COMMAND_ID: usize = 128;
+/// Deepest nesting of arrays and objects in JSON a client sends (a frame, a webhook body):
+/// `{}` is one level, `{"a":[1]}` two. Deeper input is refused before it is parsed.
+pub const MAX_JSON_DEPTH: usize = 128;
 
 /// Frames a client sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -284,7 +287,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
             ),
         ));
     }
-    let value: serde_json::Value = serde_json::from_str(text)
+    let value = parse_json(text.as_bytes())
         .map_err(|e| err(None, ErrorCode::BadFrame, format!("malformed JSON: {e}")))?;
     let obj = value.as_object().ok_or_else(|| {
         err(
@@ -294,6 +297,8 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         )
     })?;
     let id = obj.get("id").and_then(|v| v.as_str()).map(str::to_string);
+    // An `id` that is there but not a string can answer nothing: said as such, not as absent.
+    let id_of_wrong_type = obj.get("id").filter(|v| !v.is_string()).map(json_kind);
     let ty = match obj.get("type") {
         None => {
             return Err(err(
@@ -324,6 +329,16 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
                 id,
                 ErrorCode::MissingField,
                 "missing field `command`".into(),
+            ));
+        }
+        if let Some(kind) = id_of_wrong_type {
+            return Err(err(
+                None,
+                ErrorCode::Invalid,
+                format!(
+                    "command id must be a string (1 to {MAX_COMMAND_ID} bytes of printable \
+                     characters), not {kind}"
+                ),
             ));
         }
         match &id {
@@ -358,6 +373,75 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         let what = ty.as_str();
         err(id, code, format!("{what}: {msg}"))
     })
+}
+
+/// Parses JSON from a client, refusing input nested deeper than [`MAX_JSON_DEPTH`] with a
+/// message that names the limit and where it was passed. (serde_json's own limit, which
+/// this replaces, stops at 127 levels and says only "recursion limit exceeded".)
+pub fn parse_json(text: &[u8]) -> Result<serde_json::Value, String> {
+    if let Some(at) = deeper_than(text, MAX_JSON_DEPTH) {
+        let before = &text[..at];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        return Err(format!(
+            "nested deeper than {MAX_JSON_DEPTH} levels (arrays and objects) at line {line} \
+             column {column}"
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(text);
+    // The scan above bounds how deep this parse can recurse.
+    de.disable_recursion_limit();
+    let value = serde::Deserialize::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// The offset of the first `[` or `{` (outside strings) that opens level `max + 1`, if any.
+/// On malformed input this may count more than a parser would reach, never fewer: the
+/// parser stops at the first byte that does not fit, and up to there both read strings
+/// and brackets the same way.
+fn deeper_than(text: &[u8], max: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, b) in text.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// "a number", "null", … for messages about a value of the wrong type.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// Encodes a server frame. Serialising these types cannot fail (no non-string map keys).
@@ -401,6 +485,31 @@ mod tests {
         assert_eq!(e.code, ErrorCode::UnknownType);
         assert!(e.message.contains("'dance'"));
 
+        // An id that is there but not a string is not "missing".
+        for (id, kind) in [
+            ("5", "a number"),
+            ("null", "null"),
+            ("true", "a boolean"),
+            ("[1]", "an array"),
+            ("{}", "an object"),
+        ] {
+            let frame = format!(
+                r#"{{"type":"command","id":{id},"command":{{"op":"resolve","incident":"INC-1"}}}}"#
+            );
+            let e = decode_client(&frame).unwrap_err();
+            assert_eq!(
+                (e.code, e.id.as_deref()),
+                (ErrorCode::Invalid, None),
+                "{id}"
+            );
+            assert!(
+                e.message.contains("command id must be a string"),
+                "{id}: {}",
+                e.message
+            );
+            assert!(e.message.ends_with(&format!("not {kind}")), "{}", e.message);
+        }
+
         let e = decode_client(r#"{"type":"command","id":"x"}"#).unwrap_err();
         assert_eq!(e.code, ErrorCode::MissingField);
         assert_eq!(e.id.as_deref(), Some("x"));
@@ -439,5 +548,37 @@ mod tests {
 
         let deep = "[".repeat(10_000);
         assert_eq!(decode_client(&deep).unwrap_err().code, ErrorCode::BadFrame);
+    }
+
+    /// `levels` nested arrays around `1`.
+    fn nested(levels: usize) -> String {
+        format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn json_nests_up_to_the_limit_and_no_deeper() {
+        assert!(parse_json(nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+        let e = parse_json(nested(MAX_JSON_DEPTH + 1).as_bytes()).unwrap_err();
+        assert_eq!(
+            e,
+            "nested deeper than 128 levels (arrays and objects) at line 1 column 129"
+        );
+        // Objects count as arrays do; brackets inside strings do not count.
+        let objects = r#"{"a":"[[[{{","b":"#.repeat(MAX_JSON_DEPTH - 1)
+            + "{}"
+            + &"}".repeat(MAX_JSON_DEPTH - 1);
+        assert!(parse_json(objects.as_bytes()).is_ok(), "{objects:.80}");
+        let e = parse_json(format!("{{\"x\":\n{}", "{\"a\":".repeat(200)).as_bytes()).unwrap_err();
+        assert!(e.ends_with("at line 2 column 636"), "{e}");
+        // An escaped quote does not end a string.
+        let tricky = format!(r#"["\"{}"]"#, "[".repeat(500));
+        assert!(parse_json(tricky.as_bytes()).is_ok());
+        // Still JSON: trailing bytes and bad syntax are refused as before.
+        assert!(
+            parse_json(b"[1] x")
+                .unwrap_err()
+                .contains("trailing characters")
+        );
+        assert!(parse_json(b"]]]]").is_err());
     }
 }

@@ -177,7 +177,7 @@ async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
         (json!({"type": "command", "id": "q", "command": {"op": "launch"}}).to_string(), "invalid", "unknown variant `launch`"),
         (format!("{{\"type\":\"hello\",\"name\":\"{}\"}}", "x".repeat(70_000)), "frame_too_large", "the limit is 65536"),
         ("[".repeat(100_000), "frame_too_large", "the limit is 65536"),
-        ("[".repeat(5_000), "bad_frame", "recursion limit"),
+        ("[".repeat(5_000), "bad_frame", "nested deeper than 128 levels"),
         (json!({"type": "hello", "name": "alice"}).to_string(), "expected_hello", "already received"),
     ];
     for (frame, code, needle) in cases {

@@ -13,14 +13,35 @@
 //! A ```text block whose fence line says `transcript` has frames on lines starting with `→`
 //! (client to server) and `←` (server to client); each one that starts with `{` is checked
 //! like a `client` or `server` block.
+//!
+//! Then the doc against a real feed on a loopback port: every field of every frame the feed
+//! sends must be in the doc's field tables, and every field those tables list must be sent
+//! (see `every_field_the_feed_sends_is_in_the_doc`); and behaviours the doc states in prose
+//! (the command id, the nesting limit, close frames, the rate limit, reserved names, quoted
+//! messages) are checked one by one.
+
+mod common;
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use chrono::{DateTime, TimeZone, Utc};
+use common::WAIT;
+use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use warroom::clock::FakeClock;
+use warroom::model::policy::Policy;
 use warroom::model::{Command, Event};
 use warroom::protocol::{ErrorCode, ServerMessage, decode_client};
+use warroom::server::{Rules, RunningServer, ServerConfig, TokenTable};
 
 /// Every `op` of `model::Command`.
 const OPS: &[&str] = &[
@@ -553,4 +574,1423 @@ fn the_checker_catches_wrong_examples() {
     let e = check_block(&b, &mut seen).expect_err("non-canonical reference");
     assert!(e.contains("canonical"), "{e}");
     assert!(fenced_blocks("```json other\n{}\n").is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The doc's field tables against the frames a real feed sends.
+//
+// The doc describes every object the feed sends with a table whose header is
+// `| field | type | |`: one row per field, `name` in backticks, and a description that says
+// "omitted" when the field may be left out (otherwise it is always present). A type with `→`
+// (`object role → name`) is a map: its keys are data, not fields.
+//
+// `every_field_the_feed_sends_is_in_the_doc` drives a feed through a scenario that makes it
+// send every frame type, event kind and optional field, collects every frame every connection
+// received (and the `/healthz` body), and walks them against those tables: a field the feed
+// sends that its table does not list fails, as does a field listed as always present that
+// the feed left out, and a listed field the scenario never saw (the scenario must make the
+// feed send it, or the doc must stop listing it). A new message or field in the protocol is
+// one row in the doc, plus a line in `TABLES` / `NESTED` below when it is a new object.
+// ---------------------------------------------------------------------------------------------
+
+/// One row of a field table.
+#[derive(Debug, Clone)]
+struct FieldRow {
+    name: String,
+    ty: String,
+    desc: String,
+    line: usize,
+}
+
+impl FieldRow {
+    /// The doc says when the feed leaves it out; otherwise it is always there.
+    fn optional(&self) -> bool {
+        self.desc.to_lowercase().contains("omitted")
+    }
+
+    /// `object K → V`: the keys are data (roles, names, milestones), not fields.
+    fn is_map(&self) -> bool {
+        self.ty.contains('→')
+    }
+}
+
+/// A `| field | type | |` table of the doc.
+#[derive(Debug, Clone)]
+struct FieldTable {
+    /// The headings above it, outermost first.
+    path: Vec<String>,
+    /// The paragraph right above it (joined into one line); empty when there is none.
+    lead: String,
+    line: usize,
+    rows: Vec<FieldRow>,
+}
+
+impl FieldTable {
+    fn heading(&self) -> &str {
+        self.path.last().map(String::as_str).unwrap_or_default()
+    }
+
+    fn row(&self, name: &str) -> Option<&FieldRow> {
+        self.rows.iter().find(|r| r.name == name)
+    }
+
+    fn place(&self) -> String {
+        format!("{DOC}:{} (table under \"{}\")", self.line, self.heading())
+    }
+}
+
+fn cells(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+    inner.split('|').map(|c| c.trim().to_string()).collect()
+}
+
+/// Every field table of the doc, outside code blocks.
+fn field_tables(doc: &str) -> Result<Vec<FieldTable>, Vec<String>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut path: Vec<(usize, String)> = Vec::new();
+    let mut paragraph: Vec<String> = Vec::new();
+    let mut last_paragraph = String::new();
+    let mut in_code = false;
+    let mut table: Option<FieldTable> = None;
+    let mut in_other_table = false;
+    for (i, line) in doc.lines().enumerate() {
+        let n = i + 1;
+        let t = line.trim();
+        if t.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        if t.starts_with('|') {
+            if let Some(tab) = &mut table {
+                let c = cells(t);
+                if c.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')) {
+                    continue; // the separator
+                }
+                let name = c[0].strip_prefix('`').and_then(|s| s.strip_suffix('`'));
+                match name {
+                    Some(name)
+                        if c.len() == 3
+                            && !name.is_empty()
+                            && name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_') =>
+                    {
+                        tab.rows.push(FieldRow {
+                            name: name.to_string(),
+                            ty: c[1].clone(),
+                            desc: c[2].clone(),
+                            line: n,
+                        });
+                    }
+                    _ => errors.push(format!(
+                        "{DOC}:{n}: a field table row must be | `name` | type | description |: {t}"
+                    )),
+                }
+            } else if !in_other_table {
+                if cells(t).first().map(String::as_str) == Some("field") {
+                    table = Some(FieldTable {
+                        path: path.iter().map(|(_, h)| h.clone()).collect(),
+                        lead: std::mem::take(&mut last_paragraph),
+                        line: n,
+                        rows: Vec::new(),
+                    });
+                } else {
+                    in_other_table = true;
+                }
+            }
+            continue;
+        }
+        if let Some(tab) = table.take() {
+            out.push(tab);
+        }
+        in_other_table = false;
+        let hashes = t.chars().take_while(|c| *c == '#').count();
+        if hashes > 0 && t[hashes..].starts_with(' ') {
+            path.retain(|(level, _)| *level < hashes);
+            path.push((hashes, t[hashes..].trim().to_string()));
+            paragraph.clear();
+            last_paragraph.clear();
+        } else if t.is_empty() {
+            if !paragraph.is_empty() {
+                last_paragraph = paragraph.join(" ");
+                paragraph.clear();
+            }
+        } else {
+            paragraph.push(t.to_string());
+            last_paragraph.clear();
+        }
+    }
+    if let Some(tab) = table.take() {
+        out.push(tab);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Where the doc describes each object the feed sends: this test's name for it, the heading
+/// of the doc section its table is in, and how the paragraph above the table starts (empty:
+/// the section's only field table). Each event kind's own fields are the first field table
+/// in the section headed with the kind, under "Events"; the envelope is `event`.
+const TABLES: &[(&str, &str, &str)] = &[
+    ("healthz", "Transport", "`GET /healthz`"),
+    ("welcome", "`welcome`", ""),
+    ("snapshot", "`snapshot`", ""),
+    ("event frame", "`event`", ""),
+    ("synced", "`synced`", ""),
+    ("ok", "`ok`", ""),
+    ("error", "`error`", ""),
+    ("presence", "`presence`", ""),
+    ("presence entry", "Presence", ""),
+    ("event", "Events", "An event is one JSON object"),
+    ("plan", "`escalation_started`", "A plan:"),
+    ("step", "`escalation_started`", "A step of a plan:"),
+    ("runbook", "`runbook_attached`", "A runbook:"),
+    (
+        "runbook section",
+        "`runbook_attached`",
+        "A section of a runbook:",
+    ),
+    (
+        "state",
+        "The snapshot state",
+        "`state` in a `snapshot` frame",
+    ),
+    ("incident", "The snapshot state", "An incident:"),
+    ("tenure", "The snapshot state", "A tenure"),
+    ("postmortem", "The snapshot state", "A post-mortem:"),
+    ("why", "The snapshot state", "A why"),
+    ("action item", "The snapshot state", "An action item:"),
+    ("entry", "The snapshot state", "An entry:"),
+    ("escalation run", "The snapshot state", "An escalation run:"),
+    ("fired step", "The snapshot state", "A fired step:"),
+    ("stop", "The snapshot state", "A stop:"),
+];
+
+/// Which table describes the objects in a field: (table, field, table of its objects). For
+/// an array, its elements; for a map, its values. An event kind's table is named by the kind
+/// in backticks.
+const NESTED: &[(&str, &str, &str)] = &[
+    ("snapshot", "state", "state"),
+    ("event frame", "event", "event"),
+    ("presence", "present", "presence entry"),
+    ("state", "incidents", "incident"),
+    ("incident", "role_history", "tenure"),
+    ("incident", "entries", "entry"),
+    ("incident", "escalation", "escalation run"),
+    ("incident", "runbook", "runbook"),
+    ("incident", "postmortem", "postmortem"),
+    ("postmortem", "whys", "why"),
+    ("postmortem", "action_items", "action item"),
+    ("escalation run", "plan", "plan"),
+    ("escalation run", "fired", "fired step"),
+    ("escalation run", "stopped", "stop"),
+    ("plan", "steps", "step"),
+    ("runbook", "sections", "runbook section"),
+    ("`escalation_started`", "plan", "plan"),
+    ("`runbook_attached`", "runbook", "runbook"),
+    ("`whys_set`", "whys", "why"),
+];
+
+/// Frames by `type`: the table of each server message.
+fn message_table(ty: &str) -> Option<&'static str> {
+    Some(match ty {
+        "welcome" => "welcome",
+        "snapshot" => "snapshot",
+        "event" => "event frame",
+        "synced" => "synced",
+        "ok" => "ok",
+        "error" => "error",
+        "presence" => "presence",
+        _ => return None,
+    })
+}
+
+/// The doc's field tables by this test's names.
+struct Schema {
+    tables: std::collections::BTreeMap<String, FieldTable>,
+}
+
+impl Schema {
+    fn from_doc(doc: &str) -> Result<Schema, Vec<String>> {
+        let all = field_tables(doc)?;
+        let mut errors = Vec::new();
+        let mut tables = std::collections::BTreeMap::new();
+        let mut bound = BTreeSet::new();
+        for (name, heading, lead) in TABLES {
+            let found: Vec<(usize, &FieldTable)> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.heading() == *heading && t.lead.starts_with(lead))
+                .collect();
+            match found.as_slice() {
+                [(i, t)] => {
+                    bound.insert(*i);
+                    tables.insert(name.to_string(), (*t).clone());
+                }
+                [] => errors.push(format!(
+                    "{DOC}: no field table for {name}: expected one under the heading {heading} \
+                     after a paragraph starting {lead:?}"
+                )),
+                many => errors.push(format!(
+                    "{DOC}: {} field tables could be the one for {name} (under {heading}, after \
+                     {lead:?}): lines {:?}",
+                    many.len(),
+                    many.iter().map(|(_, t)| t.line).collect::<Vec<_>>()
+                )),
+            }
+        }
+        for kind in EVENT_KINDS {
+            let heading = format!("`{kind}`");
+            let first = all
+                .iter()
+                .enumerate()
+                .find(|(_, t)| t.heading() == heading && t.path.iter().any(|h| h == "Events"));
+            if let Some((i, t)) = first {
+                if !bound.contains(&i) {
+                    bound.insert(i);
+                    tables.insert(heading, t.clone());
+                }
+            } else if !doc.contains(&format!("### {heading}")) {
+                errors.push(format!("{DOC}: no section ### {heading} under Events"));
+            }
+        }
+        // Every table of what the feed sends is checked here: one this test does not know
+        // of would describe fields nothing checks.
+        for (i, t) in all.iter().enumerate() {
+            let client_side = t
+                .path
+                .iter()
+                .any(|h| h == "Client messages" || h == "Commands");
+            if !client_side && !bound.contains(&i) {
+                errors.push(format!(
+                    "{}: a field table this test does not check: add it to TABLES (and NESTED) \
+                     in tests/protocol_doc.rs",
+                    t.place()
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Schema { tables })
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn table(&self, name: &str) -> &FieldTable {
+        &self.tables[name]
+    }
+}
+
+/// Walks frames against the schema, remembering what it saw and what did not match.
+struct Walker<'a> {
+    schema: &'a Schema,
+    /// (table, field) pairs seen in some frame.
+    seen: BTreeSet<(String, String)>,
+    kinds: BTreeSet<String>,
+    types: BTreeSet<String>,
+    /// Problem → one place it showed (a problem is reported once, however often it shows).
+    problems: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Walker<'a> {
+    fn new(schema: &'a Schema) -> Self {
+        Walker {
+            schema,
+            seen: BTreeSet::new(),
+            kinds: BTreeSet::new(),
+            types: BTreeSet::new(),
+            problems: Default::default(),
+        }
+    }
+
+    fn problem(&mut self, what: String, at: &str) {
+        self.problems.entry(what).or_insert_with(|| at.to_string());
+    }
+
+    /// A frame the feed sent on the WebSocket.
+    fn frame(&mut self, frame: &Value) {
+        let ty = frame.get("type").and_then(Value::as_str).unwrap_or("?");
+        match message_table(ty) {
+            Some(table) => {
+                self.types.insert(ty.to_string());
+                self.object(frame, &[table.to_string()], ty);
+            }
+            None => self.problem(
+                format!("a frame of type {ty:?}, which the doc does not describe"),
+                &frame.to_string(),
+            ),
+        }
+    }
+
+    /// An object described by `tables` together (an event: the envelope and its kind's).
+    fn object(&mut self, v: &Value, tables: &[String], path: &str) {
+        let Some(obj) = v.as_object() else {
+            self.problem(
+                format!(
+                    "{} is described as an object, but the feed sent {v}",
+                    tables[0]
+                ),
+                path,
+            );
+            return;
+        };
+        let mut tables = tables.to_vec();
+        if tables == ["event"] {
+            let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("?");
+            self.kinds.insert(kind.to_string());
+            let own = format!("`{kind}`");
+            if self.schema.tables.contains_key(&own) {
+                tables.push(own);
+            }
+        }
+        for (key, value) in obj {
+            let owner = tables
+                .iter()
+                .find(|t| self.schema.table(t).row(key).is_some())
+                .cloned();
+            let Some(owner) = owner else {
+                let t = self.schema.table(&tables[tables.len() - 1]);
+                let shown: String = value.to_string().chars().take(60).collect();
+                self.problem(
+                    format!(
+                        "the feed sends `{key}` in {} (e.g. {shown}), but {} does not list it",
+                        tables.join(" + "),
+                        t.place()
+                    ),
+                    path,
+                );
+                continue;
+            };
+            self.seen.insert((owner.clone(), key.clone()));
+            let row = self.schema.table(&owner).row(key).cloned().expect("found");
+            self.value(value, &owner, &row, &format!("{path}.{key}"));
+        }
+        for t in &tables {
+            let table = self.schema.table(t);
+            let missing: Vec<FieldRow> = table
+                .rows
+                .iter()
+                .filter(|r| !r.optional() && !obj.contains_key(&r.name))
+                .cloned()
+                .collect();
+            for r in missing {
+                self.problem(
+                    format!(
+                        "{DOC}:{}: `{}` ({t}) is listed as always present (its description does \
+                         not say when it is omitted), but the feed left it out",
+                        r.line, r.name
+                    ),
+                    path,
+                );
+            }
+        }
+    }
+
+    /// The value of a field: objects in it must have their own table.
+    fn value(&mut self, v: &Value, owner: &str, row: &FieldRow, path: &str) {
+        let nested = || {
+            NESTED
+                .iter()
+                .find(|(t, f, _)| *t == owner && *f == row.name)
+                .map(|(_, _, child)| child.to_string())
+        };
+        let inner = |w: &mut Self, v: &Value, path: &str| match v {
+            Value::Object(_) => match nested() {
+                Some(child) => w.object(v, &[child], path),
+                None => w.problem(
+                    format!(
+                        "`{}` ({owner}) holds objects, and no table describes them: add one to \
+                         the doc, and to NESTED in tests/protocol_doc.rs",
+                        row.name
+                    ),
+                    path,
+                ),
+            },
+            Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => w
+                .problem(
+                    format!(
+                        "`{}` ({owner}) holds arrays of arrays of arrays or objects, which no \
+                         table can describe",
+                        row.name
+                    ),
+                    path,
+                ),
+            _ => {}
+        };
+        match v {
+            Value::Object(map) if row.is_map() => {
+                for (k, item) in map {
+                    inner(self, item, &format!("{path}[{k:?}]"));
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        // Pairs such as `[channel, delivered]` are values, not objects.
+                        Value::Array(pair) if pair.iter().all(|x| !x.is_object()) => {}
+                        _ => inner(self, item, &format!("{path}[{i}]")),
+                    }
+                }
+            }
+            _ => inner(self, v, path),
+        }
+    }
+
+    /// Rows of the walked tables no frame showed.
+    fn never_seen(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, table) in &self.schema.tables {
+            for r in &table.rows {
+                if !self.seen.contains(&(name.clone(), r.name.clone())) {
+                    out.push(format!(
+                        "{DOC}:{}: `{}` ({name}) never appeared in what the feed sent during the \
+                         test: make the scenario drive the feed to send it, or, if the feed \
+                         never does, take it out of the doc",
+                        r.line, r.name
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn the_field_tables_of_the_doc_are_all_found() {
+    let doc = read_doc();
+    let schema = Schema::from_doc(&doc).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    // Each event kind has its own section; all but three have fields.
+    let without_fields: Vec<&str> = EVENT_KINDS
+        .iter()
+        .copied()
+        .filter(|k| !schema.tables.contains_key(&format!("`{k}`")))
+        .collect();
+    assert_eq!(without_fields, ["acknowledged", "resolved", "withheld"]);
+    assert!(
+        schema
+            .table("incident")
+            .row("postmortem")
+            .unwrap()
+            .optional()
+    );
+    assert!(!schema.table("incident").row("roles").unwrap().optional());
+    assert!(schema.table("incident").row("roles").unwrap().is_map());
+}
+
+#[test]
+fn the_walker_catches_unlisted_and_missing_fields() {
+    let doc = read_doc();
+    let schema = Schema::from_doc(&doc).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    let mut w = Walker::new(&schema);
+    w.frame(&serde_json::json!({"type": "synced", "seq": 3}));
+    assert!(w.problems.is_empty(), "{:?}", w.problems);
+    w.frame(&serde_json::json!({"type": "synced", "seq": 3, "extra": 1}));
+    w.frame(&serde_json::json!({"type": "ok", "seqs": [1]}));
+    w.frame(&serde_json::json!({"type": "event", "event": {"seq": 1, "at": "x", "actor": "a", "kind": "retitled", "incident": "INC-1", "title": "t", "old_title": "u"}}));
+    w.frame(&serde_json::json!({"type": "snapshot", "state": {"seq": 1, "incidents": [], "novel": {"a": 1}}}));
+    let problems: Vec<&String> = w.problems.keys().collect();
+    assert_eq!(problems.len(), 4, "{problems:#?}");
+    assert!(problems.iter().any(|p| p.contains("`extra`")));
+    assert!(problems.iter().any(|p| p.contains("`id` (ok)")));
+    assert!(problems.iter().any(|p| p.contains("`old_title`")));
+    assert!(problems.iter().any(|p| p.contains("`novel`")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real feed on a loopback port.
+// ---------------------------------------------------------------------------------------------
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What came from the feed: a text frame, a close frame (its code and reason; `None`: an
+/// empty one), or the end of the connection without a close frame.
+#[derive(Debug)]
+enum Got {
+    Frame(Value),
+    Closed(Option<(u16, String)>),
+    Ended(String),
+}
+
+/// A connection that keeps every frame it received.
+struct Conn {
+    ws: Ws,
+    name: String,
+    next_id: u64,
+    frames: Vec<Value>,
+    /// The highest seq this connection holds (events, snapshots, synced).
+    held: u64,
+}
+
+impl Conn {
+    async fn connect(url: &str, name: &str) -> Conn {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect timed out")
+            .expect("connect failed");
+        Conn {
+            ws,
+            name: name.to_string(),
+            next_id: 0,
+            frames: Vec::new(),
+            held: 0,
+        }
+    }
+
+    /// Connects, sends `hello` and reads up to `synced`.
+    async fn open(url: &str, hello: Value) -> Conn {
+        let name = hello["name"].as_str().unwrap_or("?").to_string();
+        let mut c = Conn::connect(url, &name).await;
+        c.send(&hello).await;
+        c.until("synced", |f| f["type"] == "synced").await;
+        c
+    }
+
+    async fn send(&mut self, v: &Value) {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn got(&mut self) -> Got {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{}: nothing from the feed within {WAIT:?}", self.name));
+            match next {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    let seq = match v["type"].as_str() {
+                        Some("event") => v["event"]["seq"].as_u64(),
+                        Some("snapshot") => v["state"]["seq"].as_u64(),
+                        Some("synced") => v["seq"].as_u64(),
+                        _ => None,
+                    };
+                    self.held = self.held.max(seq.unwrap_or(0));
+                    self.frames.push(v.clone());
+                    return Got::Frame(v);
+                }
+                Some(Ok(Message::Close(c))) => {
+                    return Got::Closed(c.map(|c| (u16::from(c.code), c.reason.to_string())));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Got::Ended(e.to_string()),
+                None => return Got::Ended("the stream ended".into()),
+            }
+        }
+    }
+
+    /// Reads until a frame that `pred` accepts, and returns it.
+    async fn until(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            match self.got().await {
+                Got::Frame(f) if pred(&f) => return f,
+                Got::Frame(_) => {}
+                end => panic!("{}: {end:?} before {what}", self.name),
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Value) -> Value {
+        self.next_id += 1;
+        let id = format!("{}-{}", self.name, self.next_id);
+        self.send(&json!({"type": "command", "id": id, "command": cmd}))
+            .await;
+        self.until(&format!("the answer to {id}"), |f| {
+            (f["type"] == "ok" || f["type"] == "error") && f["id"] == id
+        })
+        .await
+    }
+
+    /// Sends a command that must be accepted; returns its seqs.
+    async fn ok(&mut self, cmd: Value) -> Vec<u64> {
+        let answer = self.command(cmd.clone()).await;
+        assert_eq!(
+            answer["type"], "ok",
+            "{}: {cmd} was answered {answer}",
+            self.name
+        );
+        common::seqs(&answer)
+    }
+
+    /// Reads until this connection holds `seq`.
+    async fn caught_up(&mut self, seq: u64) {
+        while self.held < seq {
+            if let end @ (Got::Closed(_) | Got::Ended(_)) = self.got().await {
+                panic!("{}: {end:?} before reaching {seq}", self.name);
+            }
+        }
+    }
+
+    /// Closes the connection and returns every frame it received.
+    async fn finish(mut self) -> Vec<Value> {
+        let _ = self.ws.close(None).await;
+        while let Got::Frame(_) = self.got().await {}
+        self.frames
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; the status and the body.
+async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (mut rd, mut wr) = tcp.split();
+    let mut got = Vec::new();
+    let exchange = async {
+        let _ = wr.write_all(request.as_bytes()).await;
+        let _ = rd.read_to_end(&mut got).await;
+    };
+    tokio::time::timeout(WAIT, exchange)
+        .await
+        .expect("no HTTP answer");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // The JSON object, were the body chunked.
+    let body = match (body.find('{'), body.rfind('}')) {
+        (Some(a), Some(b)) if a < b => &body[a..=b],
+        _ => body,
+    };
+    (status, body.to_string())
+}
+
+/// The doc as one line: quotes in prose may be broken across lines.
+fn flat(doc: &str) -> String {
+    doc.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Panics unless the doc quotes `message` word for word.
+fn doc_quotes(doc: &str, message: &str, what: &str) {
+    assert!(
+        flat(doc).contains(&flat(message)),
+        "{DOC} should quote what the feed answers {what}, word for word: {message:?}"
+    );
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap()
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::minutes(minutes)
+}
+
+/// A policy under which the scenario's feed does everything it can by itself: cadences,
+/// runbooks, a run with a step that reaches someone with a channel, one whose target has
+/// nobody (skipped, no `expected`), an acknowledgement timeout.
+const SCENARIO_POLICY: &str = r#"
+[escalation.sev1]
+steps = [
+  { after = "0m", page = "oncall.primary" },
+  { after = "5m", page = "nobody-yet" },
+  { after = "10m", notify = "team-lead" },
+]
+ack_timeout = "10m"
+
+[cadence]
+sev1 = "15m"
+sev3 = "60m"
+
+[targets]
+team-lead = "marco"
+nobody-yet = "empty.primary"
+
+[oncall]
+default_schedule = "platform"
+
+[[schedule]]
+name = "platform"
+start = "2026-11-23"
+primary = ["ana"]
+
+[[schedule]]
+name = "empty"
+start = "2026-11-23"
+primary = []
+
+[people.ana]
+channels = ["pager"]
+
+[channel.pager]
+command = ["true"]
+"#;
+
+const ALICE: &str = "alice-token-0123456789abcdef";
+const BOB: &str = "bob-token-0123456789abcdef01";
+const CAROL: &str = "carol-token-0123456789abcdef";
+const VERA: &str = "vera-token-0123456789abcdef0";
+
+fn hello(name: &str, token: &str) -> Value {
+    json!({"type": "hello", "name": name, "token": token})
+}
+
+fn kind_is(f: &Value, kind: &str) -> bool {
+    f["type"] == "event" && f["event"]["kind"] == kind
+}
+
+/// An Alertmanager notification of one firing `SLOBurnRateHigh` alert.
+fn slo_alert() -> Value {
+    json!({
+        "version": "4",
+        "groupKey": "{}:{alertname=\"SLOBurnRateHigh\"}",
+        "status": "firing",
+        "receiver": "warroom",
+        "groupLabels": {"alertname": "SLOBurnRateHigh"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "SLOBurnRateHigh", "service": "search", "burn_rate": "14.4", "burn_window": "5m"},
+            "annotations": {"summary": "Search error budget burning 14.4x"},
+            "startsAt": "2026-11-26T02:18:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": "5fd1a1b2c3d4e5f6"
+        }]
+    })
+}
+
+/// A PagerDuty v3 webhook about one incident.
+fn pagerduty(event_type: &str, agent: Option<&str>) -> Value {
+    json!({
+        "event": {
+            "id": format!("01DEN1HF5DPRNXXSOQ5T4JEH{}", event_type.len()),
+            "event_type": event_type,
+            "resource_type": "incident",
+            "occurred_at": "2026-11-26T02:19:00.000Z",
+            "agent": agent.map(|a| json!({"id": "PLH1HKV", "summary": a, "type": "user_reference"})),
+            "data": {
+                "id": "PGR0VU2",
+                "type": "incident",
+                "number": 2,
+                "status": if event_type == "incident.triggered" { "triggered" } else { "acknowledged" },
+                "incident_key": "d3640fbd41094207a1c11e58e46b1662",
+                "created_at": "2026-11-26T02:19:00Z",
+                "title": "Login failures on auth",
+                "service": {"id": "PF9KMXH", "summary": "auth", "type": "service_reference"},
+                "priority": {"id": "PSO75BM", "summary": "P2", "type": "priority_reference"},
+                "urgency": "high"
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_field_the_feed_sends_is_in_the_doc() {
+    let doc = read_doc();
+    let schema = Schema::from_doc(&doc).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(FakeClock::new(t0()));
+    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+    cfg.clock = clock.clone();
+    cfg.rules = Arc::new(Rules {
+        policy: Policy::parse(SCENARIO_POLICY).unwrap_or_else(|e| panic!("{e:?}")),
+        runbooks: warroom::server::default_rules().runbooks,
+    });
+    cfg.tick_every = Duration::from_secs(3600); // only the test's ticks move the engine
+    cfg.tokens = Some(
+        TokenTable::parse(&format!(
+            "alice {ALICE} admin\nbob {BOB} responder\ncarol {CAROL} responder\nvera {VERA} viewer\n"
+        ))
+        .unwrap(),
+    );
+    let server = warroom::server::start(cfg).await.unwrap();
+    let url = server.url();
+    let mut alice = Conn::open(&url, hello("alice", ALICE)).await;
+    let mut bob = Conn::open(&url, hello("bob", BOB)).await;
+    let mut carol = Conn::open(&url, hello("carol", CAROL)).await;
+    let vera = Conn::open(&url, hello("vera", VERA)).await;
+    alice
+        .send(&json!({"type": "focus", "incident": "INC-1"}))
+        .await;
+
+    // INC-1: the engine's cadence, runbook and escalation run, a page delivered by a
+    // channel, a step skipped for want of anyone on call, an acknowledgement that lapses.
+    alice
+        .ok(json!({"op": "declare", "title": "Checkout returns 500s", "severity": 1, "service": "payments"}))
+        .await;
+    alice
+        .until("the first page's delivery", |f| {
+            kind_is(f, "notification_result")
+        })
+        .await;
+    clock.set(at(5));
+    server.tick().await.unwrap();
+    clock.set(at(6));
+    bob.ok(json!({"op": "acknowledge", "incident": "INC-1"}))
+        .await;
+    clock.set(at(17));
+    server.tick().await.unwrap();
+    alice
+        .until("the second page's delivery", |f| {
+            kind_is(f, "notification_result")
+        })
+        .await;
+
+    // People work it, then write it up and close it.
+    clock.set(at(18));
+    let inc = |extra: Value| {
+        let mut c = json!({"incident": "INC-1"});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    alice
+        .ok(inc(
+            json!({"op": "retitle", "title": "Checkout 500s after deploy 4471"}),
+        ))
+        .await;
+    alice
+        .ok(inc(
+            json!({"op": "assign_role", "role": "incident_commander", "person": "me"}),
+        ))
+        .await;
+    alice
+        .ok(inc(
+            json!({"op": "assign_role", "role": "tech_lead", "person": "bob"}),
+        ))
+        .await;
+    alice
+        .ok(inc(
+            json!({"op": "assign_role", "role": "tech_lead", "person": "carol"}),
+        ))
+        .await;
+    alice
+        .ok(inc(json!({"op": "release_role", "role": "tech_lead"})))
+        .await;
+    let hypothesis = bob
+        .ok(inc(json!({"op": "add_entry", "entry_kind": "hypothesis", "text": "Pool exhausted since deploy 4471"})))
+        .await[0];
+    let update = carol
+        .ok(inc(json!({"op": "add_entry", "entry_kind": "status_update", "text": "Some customers cannot pay.", "next_update_secs": 600})))
+        .await[0];
+    carol
+        .ok(inc(json!({"op": "correct_entry", "entry": update, "text": "Some customers cannot pay; rollback under way."})))
+        .await;
+    bob.ok(inc(json!({"op": "pin_entry", "entry": hypothesis})))
+        .await;
+    alice
+        .ok(inc(json!({"op": "set_milestone", "milestone": "impact_started", "occurred_at": "2026-11-26T01:52:00Z"})))
+        .await;
+    bob.ok(inc(json!({"op": "acknowledge"}))).await;
+    bob.ok(inc(json!({"op": "set_status", "status": "identified"})))
+        .await;
+    bob.ok(inc(json!({"op": "check_runbook_step", "item": 1})))
+        .await;
+    alice
+        .ok(inc(json!({"op": "set_severity", "severity": 2})))
+        .await;
+    alice.ok(inc(json!({"op": "resolve"}))).await;
+    alice
+        .ok(inc(json!({"op": "edit_postmortem", "section": "summary", "text": "Deploy 4471 halved the pool."})))
+        .await;
+    alice
+        .ok(inc(json!({"op": "set_whys", "whys": [{"why": "Why 500s?", "because": "No connections left."}]})))
+        .await;
+    let item = alice
+        .ok(inc(json!({"op": "add_action_item", "text": "Alert on pool use", "owner": "bob", "due": "2026-12-03"})))
+        .await[0];
+    alice
+        .ok(inc(
+            json!({"op": "add_action_item", "text": "Load-test the pool", "owner": "me"}),
+        ))
+        .await;
+    bob.ok(inc(
+        json!({"op": "update_action_item", "item": item, "done": true}),
+    ))
+    .await;
+    alice
+        .ok(inc(json!({"op": "set_status", "status": "closed"})))
+        .await;
+
+    // INC-2: restricted after it was declared; carol let in (a live snapshot) and out
+    // again (withheld stand-ins); vera, a viewer and no member, gets stand-ins throughout.
+    bob.ok(json!({"op": "declare", "title": "Odd admin logins", "severity": 3}))
+        .await;
+    bob.ok(json!({"op": "restrict", "incident": "INC-2"})).await;
+    alice
+        .ok(json!({"op": "add_member", "incident": "INC-2", "person": "carol"}))
+        .await;
+    carol
+        .until("the snapshot that lets her in", |f| f["type"] == "snapshot")
+        .await;
+    bob.ok(json!({"op": "assign_role", "incident": "INC-2", "role": "scribe", "person": "carol"}))
+        .await;
+    let refused = bob
+        .command(
+            json!({"op": "assign_role", "incident": "INC-2", "role": "scribe", "person": "dave"}),
+        )
+        .await;
+    assert_eq!(refused["code"], "conflict", "{refused}");
+    alice
+        .ok(json!({"op": "remove_member", "incident": "INC-2", "person": "carol"}))
+        .await;
+    bob.ok(json!({"op": "waive_postmortem", "incident": "INC-2", "reason": "a false alarm"}))
+        .await;
+
+    // INC-3 from Alertmanager, INC-4 from PagerDuty, acknowledged there by a person.
+    clock.set(at(20));
+    let (status, answer) = http(
+        server.addr,
+        "POST",
+        "/webhook/alertmanager",
+        &slo_alert().to_string(),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    for (event, agent) in [
+        ("incident.triggered", None),
+        ("incident.acknowledged", Some("Priya Raman")),
+    ] {
+        let body = pagerduty(event, agent).to_string();
+        let (status, answer) = http(server.addr, "POST", "/webhook/pagerduty", &body).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    // Shift change: carol takes over from bob (the `ok` names no incident).
+    carol
+        .ok(json!({"op": "accept_handoff", "from": "bob"}))
+        .await;
+    // A command id that is not a string: an error without `id`.
+    bob.send(
+        &json!({"type": "command", "id": 5, "command": {"op": "resolve", "incident": "INC-3"}}),
+    )
+    .await;
+    bob.until("the answer to an id of the wrong type", |f| {
+        f["type"] == "error" && f.get("id").is_none()
+    })
+    .await;
+
+    let (status, health) = http(server.addr, "GET", "/healthz", "").await;
+    assert_eq!(status, 200, "{health}");
+    let health: Value = serde_json::from_str(&health).unwrap();
+    let head = health["seq"].as_u64().unwrap();
+
+    // Everyone reads to the end; then fresh snapshots and whole-log replays, as an admin
+    // (everything) and as readers who may not see INC-2.
+    let mut frames = Vec::new();
+    for mut c in [alice, bob, carol, vera] {
+        c.caught_up(head).await;
+        frames.extend(c.finish().await);
+    }
+    for h in [
+        hello("alice", ALICE),
+        hello("carol", CAROL),
+        json!({"type": "hello", "name": "alice", "token": ALICE, "last_seq": 0}),
+        json!({"type": "hello", "name": "vera", "token": VERA, "last_seq": 0}),
+    ] {
+        let c = Conn::open(&url, h).await;
+        frames.extend(c.finish().await);
+    }
+    server.shutdown().await.unwrap();
+
+    let mut walker = Walker::new(&schema);
+    walker.object(&health, &["healthz".to_string()], "GET /healthz");
+    for f in &frames {
+        walker.frame(f);
+    }
+    let mut failures: Vec<String> = walker
+        .problems
+        .iter()
+        .map(|(what, at)| format!("{what}\n    at {at}"))
+        .collect();
+    failures.extend(walker.never_seen());
+    let missing: Vec<&str> = EVENT_KINDS
+        .iter()
+        .copied()
+        .filter(|k| !walker.kinds.contains(*k))
+        .collect();
+    if !missing.is_empty() {
+        failures.push(format!(
+            "the scenario never made the feed send the event kind(s) {}: extend it, so that \
+             their fields are checked too",
+            missing.join(", ")
+        ));
+    }
+    let missing: Vec<&str> = SERVER_TYPES
+        .iter()
+        .copied()
+        .filter(|t| !walker.types.contains(*t))
+        .collect();
+    if !missing.is_empty() {
+        failures.push(format!(
+            "the scenario never made the feed send the frame type(s) {}: extend it",
+            missing.join(", ")
+        ));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} difference(s) between {DOC} and what the feed sent ({} frames):\n\n{}",
+        failures.len(),
+        frames.len(),
+        failures.join("\n\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviours the doc states, against the feed (issue 11, point 4).
+// ---------------------------------------------------------------------------------------------
+
+/// A feed without tokens, on a policy that adds no events of its own.
+async fn plain_feed(dir: &std::path::Path) -> RunningServer {
+    common::start_server(dir).await
+}
+
+/// A command whose `id` is there but not a string is `invalid` (it is not missing), and the
+/// answer has no `id`; the doc quotes the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_id_that_is_not_a_string_is_invalid_not_missing() {
+    let doc = read_doc();
+    let dir = tempfile::tempdir().unwrap();
+    let server = plain_feed(dir.path()).await;
+    let mut c = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    for (id, kind) in [
+        (json!(5), "a number"),
+        (json!(null), "null"),
+        (json!(true), "a boolean"),
+        (json!([1]), "an array"),
+        (json!({}), "an object"),
+    ] {
+        c.send(&json!({"type": "command", "id": id, "command": {"op": "acknowledge", "incident": "INC-1"}}))
+            .await;
+        let e = c
+            .until("the answer", |f| f["type"] == "error" || f["type"] == "ok")
+            .await;
+        assert_eq!(e["code"], "invalid", "id {id}: {e}");
+        assert!(e.get("id").is_none(), "id {id}: {e}");
+        let message = e["message"].as_str().unwrap();
+        assert_eq!(
+            message,
+            format!(
+                "command id must be a string (1 to 128 bytes of printable characters), not {kind}"
+            ),
+            "id {id}"
+        );
+        if id == json!(5) {
+            doc_quotes(&doc, message, "a command whose id is 5");
+        }
+    }
+    // Without any id it is missing, as before.
+    c.send(&json!({"type": "command", "command": {"op": "acknowledge", "incident": "INC-1"}}))
+        .await;
+    let e = c.until("the answer", |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "missing_field", "{e}");
+    server.shutdown().await.unwrap();
+}
+
+/// `levels` nested arrays around `1`.
+fn nested(levels: usize) -> String {
+    format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
+}
+
+/// The doc's nesting limit is exact: 128 levels are JSON the feed reads, in a frame and in a
+/// webhook body; 129 are refused, with the message the doc quotes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_nests_128_levels_and_not_129() {
+    let doc = read_doc();
+    let limit = warroom::protocol::MAX_JSON_DEPTH;
+    assert_eq!(limit, 128);
+    assert!(
+        flat(&doc).contains(&format!(
+            "| JSON nesting, in a frame or a webhook body | {limit} levels of arrays and objects"
+        )),
+        "{DOC}'s Limits table should give the nesting limit, {limit} levels"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = plain_feed(dir.path()).await;
+    let mut c = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    // The frame's object is level 1 and the command level 2: a title nested 126 deep is at
+    // level 128 (read, and refused as a title), 127 deep at 129 (not read).
+    let frame = |title_levels: usize| {
+        format!(
+            r#"{{"type":"command","id":"deep","command":{{"op":"declare","severity":1,"title":{}}}}}"#,
+            nested(title_levels)
+        )
+    };
+    c.ws.send(Message::Text(frame(limit - 2).into()))
+        .await
+        .unwrap();
+    let e = c.until("the answer", |f| f["type"] == "error").await;
+    assert_eq!(
+        (&e["code"], &e["id"]),
+        (&json!("invalid"), &json!("deep")),
+        "{e}"
+    );
+    c.ws.send(Message::Text(frame(limit - 1).into()))
+        .await
+        .unwrap();
+    let e = c.until("the answer", |f| f["type"] == "error").await;
+    assert_eq!(e["code"], "bad_frame", "{e}");
+    assert!(e.get("id").is_none(), "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("malformed JSON: nested deeper than 128 levels (arrays and objects)"),
+        "{message}"
+    );
+    // The doc's example: 129 arrays.
+    c.ws.send(Message::Text(nested(limit + 1).into()))
+        .await
+        .unwrap();
+    let e = c.until("the answer", |f| f["type"] == "error").await;
+    doc_quotes(&doc, e["message"].as_str().unwrap(), "129 nested arrays");
+    c.ws.send(Message::Text(nested(limit).into()))
+        .await
+        .unwrap();
+    let e = c.until("the answer", |f| f["type"] == "error").await;
+    assert!(
+        !e["message"].as_str().unwrap().contains("nested"),
+        "128 levels are JSON, only not a frame: {e}"
+    );
+
+    // A webhook body: 128 levels are read (and refused for what they say), 129 are not read.
+    for path in ["/webhook/alertmanager", "/webhook/pagerduty", "/v2/enqueue"] {
+        let body = |levels: usize| {
+            format!(
+                r#"{{"version":"4","groupKey":"g","alerts":[{{"labels":{}}}]}}"#,
+                nested(levels - 3)
+            )
+        };
+        let (status, answer) = http(server.addr, "POST", path, &body(limit)).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(!answer.contains("nested deeper"), "{path}: {answer}");
+        let (status, answer) = http(server.addr, "POST", path, &body(limit + 1)).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(
+            answer.contains("nested deeper than 128 levels (arrays and objects)"),
+            "{path}: {answer}"
+        );
+    }
+    server.shutdown().await.unwrap();
+}
+
+/// RFC 6455 §5.5.1: a close frame is answered with a close frame (the client's code and
+/// reason), before `hello` and after, and then the connection ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_frame_is_answered_with_a_close_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = plain_feed(dir.path()).await;
+    /// A close frame's code and reason; `None`: an empty close frame.
+    type Close = Option<(u16, &'static str)>;
+    let cases: [(bool, Close, Close); 5] = [
+        // (after hello, what the client sends, what the feed must answer)
+        (true, Some((1000, "bye")), Some((1000, "bye"))),
+        (true, None, None),
+        (
+            false,
+            Some((4000, "changed my mind")),
+            Some((4000, "changed my mind")),
+        ),
+        (true, Some((1001, "")), Some((1001, ""))),
+        // 1005 may not be sent in a close frame: a protocol violation.
+        (true, Some((1005, "")), Some((1002, "Protocol violation"))),
+    ];
+    for (joined, sent, expected) in cases {
+        let mut c = if joined {
+            Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await
+        } else {
+            Conn::connect(&server.url(), "alice").await
+        };
+        let frame = sent.map(|(code, reason)| CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        });
+        c.ws.send(Message::Close(frame)).await.unwrap();
+        let answer = loop {
+            match c.got().await {
+                Got::Frame(_) => continue, // presence, sent before the close arrived
+                Got::Closed(answer) => break answer,
+                Got::Ended(e) => panic!(
+                    "after hello: {joined}; sent {sent:?}: the connection ended without a \
+                     close frame ({e})"
+                ),
+            }
+        };
+        let expected = expected.map(|(code, reason)| (code, reason.to_string()));
+        assert_eq!(
+            answer, expected,
+            "after hello: {joined}; sent {sent:?}: the feed's close frame"
+        );
+        // Then the feed closes the connection.
+        let end = tokio::time::timeout(WAIT, c.ws.next()).await.unwrap();
+        assert!(
+            end.is_none(),
+            "sent {sent:?}: after the close frames, the stream should end: {end:?}"
+        );
+    }
+    server.shutdown().await.unwrap();
+}
+
+/// Frames sent together are counted as the feed reads them: the first `burst` pass, then one
+/// more per token the time spent on them brought back, and the others are refused. The doc's
+/// section on the rate limit says so with the feed's numbers, and quotes the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_sent_together_are_limited_as_the_doc_says() {
+    let doc = read_doc();
+    let limits = warroom::server::Limits::default();
+    let (rate, burst) = (
+        u128::from(limits.commands_per_second),
+        limits.command_burst as usize,
+    );
+    let every_ms = 1000 / rate;
+    for claim in [
+        format!("Each connection has a bucket of {burst} tokens"),
+        format!("{rate} a second (one every {every_ms} ms), up to {burst}"),
+        format!(
+            "the first {burst} pass; after them, one more passes for each {every_ms} ms the feed has spent on them so far"
+        ),
+    ] {
+        assert!(
+            flat(&doc).contains(&claim),
+            "{DOC} (The rate limit) should say: {claim:?}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = plain_feed(dir.path()).await;
+    let mut bob = Conn::open(&server.url(), json!({"type": "hello", "name": "bob"})).await;
+    bob.ok(common::declare("Checkout 500s", 2)).await;
+    // A fresh connection, its bucket full: 230 notes in one write.
+    let mut alice = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    let n = 230;
+    let started = Instant::now();
+    for i in 0..n {
+        let frame = json!({"type": "command", "id": format!("n{i}"), "command": common::note("INC-1", &format!("note {i}"))});
+        alice
+            .ws
+            .feed(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+    }
+    alice.ws.flush().await.unwrap();
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < n {
+        let f = alice
+            .until("the answers", |f| f["type"] == "ok" || f["type"] == "error")
+            .await;
+        let id = f["id"].as_str().expect("every answer carries its id");
+        let i: usize = id[1..].parse().unwrap();
+        answers.insert(i, f);
+    }
+    let elapsed = started.elapsed();
+    let passed = answers.values().filter(|a| a["type"] == "ok").count();
+    for (i, a) in &answers {
+        if *i < burst {
+            assert_eq!(a["type"], "ok", "the first {burst} pass: {a}");
+        } else if a["type"] != "ok" {
+            assert_eq!(a["code"], "rate_limited", "the others are refused: {a}");
+        }
+    }
+    // Tokens came back only while the feed was answering, which took less than `elapsed`.
+    let most = burst + (elapsed.as_millis() / every_ms) as usize + 1;
+    assert!(
+        (burst..=most).contains(&passed),
+        "{passed} passed; the doc says {burst}, plus one per {every_ms} ms of the {elapsed:?} \
+         the feed took at most"
+    );
+    let refused = answers
+        .values()
+        .find(|a| a["type"] == "error")
+        .expect("230 at once: some are refused");
+    doc_quotes(
+        &doc,
+        refused["message"].as_str().unwrap(),
+        "a command over the rate",
+    );
+    server.shutdown().await.unwrap();
+}
+
+/// Only a member can be given a role on a restricted incident; the doc quotes the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_for_a_non_member_is_refused_as_the_doc_says() {
+    let doc = read_doc();
+    let dir = tempfile::tempdir().unwrap();
+    let server = plain_feed(dir.path()).await;
+    let mut alice = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    alice.ok(common::declare("Checkout 500s", 2)).await;
+    alice.ok(common::declare("Search slow", 3)).await;
+    alice
+        .ok(json!({"op": "declare", "title": "Access keys leaked", "severity": 1, "restricted": true}))
+        .await;
+    let e = alice
+        .command(
+            json!({"op": "assign_role", "incident": "INC-3", "role": "scribe", "person": "bob"}),
+        )
+        .await;
+    assert_eq!(e["code"], "conflict", "{e}");
+    doc_quotes(
+        &doc,
+        e["message"].as_str().unwrap(),
+        "an assign_role to a non-member of a restricted incident",
+    );
+    // Once bob is a member, he may.
+    alice
+        .ok(json!({"op": "add_member", "incident": "INC-3", "person": "bob"}))
+        .await;
+    alice
+        .ok(json!({"op": "assign_role", "incident": "INC-3", "role": "scribe", "person": "bob"}))
+        .await;
+    server.shutdown().await.unwrap();
+}
+
+/// The names of what the feed records by itself are reserved, as the `hello` table says, and
+/// the doc says nothing else anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reserved_names_are_refused_as_the_doc_says() {
+    let doc = read_doc();
+    let tables = field_tables(&doc).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    let name = tables
+        .iter()
+        .find(|t| t.heading() == "`hello`")
+        .and_then(|t| t.row("name"))
+        .expect("the hello table has a name row");
+    for reserved in warroom::model::RESERVED_NAMES {
+        assert!(
+            name.desc.contains(&format!("`{reserved}`")),
+            "{DOC}:{}: the hello name row should list `{reserved}` as reserved",
+            name.line
+        );
+    }
+    assert!(name.desc.contains("reserved"), "{}", name.desc);
+    for denial in ["does not reserve", "not reserved"] {
+        assert!(
+            !flat(&doc).contains(denial),
+            "{DOC} says the feed {denial:?} its own names, but it does"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = plain_feed(dir.path()).await;
+    for who in ["warroom", "Alertmanager", "pagerduty", "EVENTS-API"] {
+        let mut c = Conn::connect(&server.url(), who).await;
+        c.send(&json!({"type": "hello", "name": who})).await;
+        let e = c.until("the answer", |f| f["type"] == "error").await;
+        assert_eq!(e["code"], "invalid", "{who}: {e}");
+        match c.got().await {
+            Got::Closed(Some((1008, reason))) => assert_eq!(reason, "invalid hello", "{who}"),
+            other => panic!("{who}: expected close 1008 invalid hello, got {other:?}"),
+        }
+    }
+    // Any other name joins.
+    Conn::open(
+        &server.url(),
+        json!({"type": "hello", "name": "warroom-fan"}),
+    )
+    .await
+    .finish()
+    .await;
+    server.shutdown().await.unwrap();
 }

@@ -22,7 +22,7 @@ const SEVERITIES: [&str; 4] = ["critical", "error", "warning", "info"];
 /// token; `None` when the body is not a JSON object with a non-empty string `routing_key`.
 /// [`parse_events_v2`] checks it is present but does not return it.
 pub fn routing_key(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
+    let value: Value = crate::protocol::parse_json(body).ok()?;
     let key = value.get("routing_key")?.as_str()?.trim();
     (!key.is_empty()).then(|| key.to_string())
 }

@@ -5,9 +5,10 @@ use serde_json::{Map, Value};
 
 use super::{IntakeError, clip};
 
-/// Parses a webhook body as JSON.
+/// Parses a webhook body as JSON (nested at most `protocol::MAX_JSON_DEPTH` levels).
 pub(super) fn parse_body(body: &[u8]) -> Result<Value, IntakeError> {
-    serde_json::from_slice(body).map_err(|e| IntakeError::new("body", format!("not JSON: {e}")))
+    crate::protocol::parse_json(body)
+        .map_err(|e| IntakeError::new("body", format!("not JSON: {e}")))
 }
 
 /// "a string", "an array", … for messages.

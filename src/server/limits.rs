@@ -202,6 +202,28 @@ mod tests {
         assert_eq!(l.check_at(t2), Verdict::Refuse);
     }
 
+    /// The numbers `docs/protocol.md` (The rate limit) gives: 200 frames at one instant pass
+    /// and the 201st does not; then one more passes for each 20 ms gone by.
+    #[test]
+    fn the_default_bucket_is_200_and_refills_one_per_20_ms() {
+        let mut l = RateLimiter::new(&Limits::default());
+        let t0 = Instant::now();
+        for _ in 0..200 {
+            assert_eq!(l.check_at(t0), Verdict::Pass);
+        }
+        assert_eq!(l.check_at(t0), Verdict::Refuse);
+        let t1 = t0 + Duration::from_millis(19);
+        assert_eq!(l.check_at(t1), Verdict::Refuse);
+        let t2 = t0 + Duration::from_millis(20);
+        assert_eq!(l.check_at(t2), Verdict::Pass);
+        assert_eq!(l.check_at(t2), Verdict::Refuse);
+        let t3 = t2 + Duration::from_millis(100);
+        for _ in 0..5 {
+            assert_eq!(l.check_at(t3), Verdict::Pass);
+        }
+        assert_eq!(l.check_at(t3), Verdict::Refuse);
+    }
+
     #[test]
     fn a_flood_is_cut_and_a_pause_forgives() {
         let mut l = limiter(1, 1, 3);

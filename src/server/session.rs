@@ -78,6 +78,14 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     .await;
 }
 
+/// Answers the client's close frame (RFC 6455 §5.5.1: an endpoint that receives one MUST
+/// send one back). The WebSocket layer has queued the reply, echoing the client's status
+/// code and reason, when it read the close; sending it is this flush. The session then
+/// ends, closing the TCP connection, as the server should (§7.1.1).
+async fn answer_close(socket: &mut WebSocket) {
+    let _ = write(0, socket.flush()).await;
+}
+
 fn error(id: Option<String>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
     ServerMessage::Error {
         id,
@@ -152,6 +160,10 @@ async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello, Closed> {
                     return Err(Closed);
                 }
                 continue;
+            }
+            Some(Ok(Message::Close(_))) => {
+                answer_close(socket).await;
+                return Err(Closed);
             }
             Some(Ok(_)) => continue,
             Some(Err(e)) => {
@@ -321,7 +333,11 @@ async fn serve(
                 Some(Ok(Message::Binary(_))) => {
                     send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary")).await?;
                 }
-                Some(Ok(Message::Close(_))) | None => return Err(Closed),
+                Some(Ok(Message::Close(_))) => {
+                    answer_close(socket).await;
+                    return Err(Closed);
+                }
+                None => return Err(Closed),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::debug!(name = %hello.name, "connection error: {e}");
