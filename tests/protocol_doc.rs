@@ -739,6 +739,19 @@ fn field_tables(doc: &str) -> Result<Vec<FieldTable>, Vec<String>> {
 const TABLES: &[(&str, &str, &str)] = &[
     ("healthz", "Transport", "`GET /healthz`"),
     ("welcome", "`welcome`", ""),
+    ("policy", "`policy`", "What a client may read"),
+    (
+        "public policy",
+        "`policy`",
+        "The policy, as the feed pages by it",
+    ),
+    ("policy services", "`policy`", "Its services:"),
+    ("escalation policy", "`policy`", "An escalation policy:"),
+    ("policy step", "`policy`", "A policy step"),
+    ("policy oncall", "`policy`", "Its on-call:"),
+    ("schedule", "`policy`", "A schedule"),
+    ("override", "`policy`", "An override:"),
+    ("runbook name", "`policy`", "A runbook name:"),
     ("snapshot", "`snapshot`", ""),
     ("event frame", "`event`", ""),
     ("synced", "`synced`", ""),
@@ -775,6 +788,14 @@ const TABLES: &[(&str, &str, &str)] = &[
 /// an array, its elements; for a map, its values. An event kind's table is named by the kind
 /// in backticks.
 const NESTED: &[(&str, &str, &str)] = &[
+    ("policy", "policy", "public policy"),
+    ("public policy", "services", "policy services"),
+    ("public policy", "escalation", "escalation policy"),
+    ("escalation policy", "steps", "policy step"),
+    ("public policy", "oncall", "policy oncall"),
+    ("public policy", "schedules", "schedule"),
+    ("schedule", "override", "override"),
+    ("public policy", "runbooks", "runbook name"),
     ("snapshot", "state", "state"),
     ("event frame", "event", "event"),
     ("presence", "present", "presence entry"),
@@ -800,6 +821,7 @@ const NESTED: &[(&str, &str, &str)] = &[
 fn message_table(ty: &str) -> Option<&'static str> {
     Some(match ty {
         "welcome" => "welcome",
+        "policy" => "policy",
         "snapshot" => "snapshot",
         "event" => "event frame",
         "synced" => "synced",
@@ -1291,8 +1313,18 @@ fn at(minutes: i64) -> DateTime<Utc> {
 
 /// A policy under which the scenario's feed does everything it can by itself: cadences,
 /// runbooks, a run with a step that reaches someone with a channel, one whose target has
-/// nobody (skipped, no `expected`), an acknowledgement timeout.
+/// nobody (skipped, no `expected`), an acknowledgement timeout. It also has every part the
+/// `policy` message can carry (SEV4's policy, the service map, the override and the
+/// secondary change nobody's pages here).
 const SCENARIO_POLICY: &str = r#"
+[services]
+critical = ["payments"]
+high = ["search"]
+
+[escalation.sev4]
+steps = [{ after = "0m", ticket = "triage" }]
+round = "1d"
+
 [escalation.sev1]
 steps = [
   { after = "0m", page = "oncall.primary" },
@@ -1311,11 +1343,19 @@ nobody-yet = "empty.primary"
 
 [oncall]
 default_schedule = "platform"
+services = { search = "platform" }
 
 [[schedule]]
 name = "platform"
 start = "2026-11-23"
 primary = ["ana"]
+secondary = ["ana"]
+
+[[schedule.override]]
+layer = "primary"
+person = "ana"
+from = "2026-11-26 00:00"
+until = "2026-11-27 00:00"
 
 [[schedule]]
 name = "empty"
