@@ -109,8 +109,7 @@ async fn demo(
         keymap: setup.keymap,
         outbox: None,
         warnings: setup.warnings,
-        host: None,
-        hosting: Some(server),
+        local_feed: Some(Box::new(warroom::cli::HostedFeed::running(server))),
         tls: None,
     })
     .await;

@@ -444,6 +444,15 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
+/// A `forbidden` answer as a person reads it: always "not allowed: …".
+pub fn not_allowed(message: &str) -> String {
+    if message.starts_with("not allowed") {
+        message.to_string()
+    } else {
+        format!("not allowed: {message}")
+    }
+}
+
 /// Encodes a server frame. Serialising these types cannot fail (no non-string map keys).
 pub fn encode(msg: &ServerMessage) -> String {
     serde_json::to_string(msg).unwrap_or_else(|e| {

@@ -2019,7 +2019,7 @@ fn export_from_the_palette_asks_the_loop_and_flashes_where_it_went() {
         fx,
         [Effect::Export {
             incident: IncidentRef(3),
-            format: warroom::cli::ExportFormat::Markdown,
+            format: warroom::report::export::ExportFormat::Markdown,
             file: "INC-3-database-primary-unreachable.md".into(),
         }]
     );
@@ -2032,7 +2032,7 @@ fn export_from_the_palette_asks_the_loop_and_flashes_where_it_went() {
         fx,
         [Effect::Export {
             incident: IncidentRef(1),
-            format: warroom::cli::ExportFormat::Json,
+            format: warroom::report::export::ExportFormat::Json,
             file: "INC-1-checkout-returns-500s.json".into(),
         }]
     );

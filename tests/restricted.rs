@@ -1209,7 +1209,7 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         let mut config = ClientConfig::new(url.clone(), p.name.clone());
         config.token = Some(p.token.clone());
         config.reconnect = false;
-        let log = tokio::time::timeout(WAIT, warroom::cli::fetch_log(config))
+        let log = tokio::time::timeout(WAIT, warroom::client::fetch_log(config))
             .await
             .expect("fetch_log timed out")
             .expect("fetch_log");
@@ -1229,10 +1229,10 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         outputs.push(serde_json::to_string(&m).unwrap());
         for n in full.incidents.keys() {
             for format in [
-                warroom::cli::ExportFormat::Markdown,
-                warroom::cli::ExportFormat::Json,
+                warroom::report::export::ExportFormat::Markdown,
+                warroom::report::export::ExportFormat::Json,
             ] {
-                match warroom::cli::export_text(&log, IncidentRef(*n), format) {
+                match warroom::report::export::export_text(&log, IncidentRef(*n), format) {
                     Ok(text) => {
                         assert!(
                             folded.incidents.contains_key(n),

@@ -7,14 +7,16 @@ pub mod time;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use chrono::Local;
 use clap::{Args, Parser, Subcommand};
 
-use crate::client::{Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Update, feed_url};
+use crate::client::{
+    Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Update, feed_url, fetch_log,
+};
 use crate::model::{
     Command, EntryKind, Event, IncidentRef, PmSection, Role, Severity, State, Status,
 };
-use crate::protocol::{Access, Answer, ErrorCode};
+use crate::protocol::{Access, Answer, ErrorCode, not_allowed};
+use crate::report::export::{ExportFormat, export_text, parse_format, visible_incident};
 
 /// warroom: the terminal incident-commander console and its shared feed.
 #[derive(Debug, Parser)]
@@ -730,81 +732,6 @@ pub fn oncall_text(
     Ok(out)
 }
 
-/// The export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Markdown,
-    Json,
-}
-
-impl ExportFormat {
-    /// The file extension.
-    pub fn ext(self) -> &'static str {
-        match self {
-            ExportFormat::Markdown => "md",
-            ExportFormat::Json => "json",
-        }
-    }
-}
-
-pub fn parse_format(s: &str) -> Result<ExportFormat, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "md" | "markdown" => Ok(ExportFormat::Markdown),
-        "json" => Ok(ExportFormat::Json),
-        _ => Err(format!("'{s}' is not an export format: use md or json")),
-    }
-}
-
-/// Reads the feed's whole log, in order, then disconnects.
-pub async fn fetch_log(mut config: ClientConfig) -> anyhow::Result<Vec<Event>> {
-    config.last_seq = Some(0);
-    let mut client = Client::start(config);
-    let mut head: Option<u64> = None;
-    let mut events = Vec::new();
-    loop {
-        let u = tokio::time::timeout(SYNC_TIMEOUT, client.next())
-            .await
-            .map_err(|_| anyhow!("the feed did not answer within {}s", SYNC_TIMEOUT.as_secs()))?
-            .ok_or_else(|| anyhow!("the connection closed"))?;
-        match u {
-            Update::Welcome { head_seq, .. } => head = Some(head_seq),
-            Update::Event(e) => events.push(e),
-            // What this reader may see changed while the log was read (an admin let them
-            // into a restricted incident): the feed sends its state, not the events.
-            Update::Snapshot(_) => bail!(
-                "the feed sent its state instead of its log: what you may see changed while it \
-                 was read (you were added to a restricted incident); run the command again"
-            ),
-            Update::Conn(ConnState::Stopped { reason }) => bail!("{reason}"),
-            _ => {}
-        }
-        if let Some(h) = head
-            && events.last().map_or(0, |e| e.seq) >= h
-        {
-            return Ok(events);
-        }
-    }
-}
-
-/// An incident's export from the feed's log.
-pub fn export_text(
-    events: &[Event],
-    incident: IncidentRef,
-    format: ExportFormat,
-) -> anyhow::Result<String> {
-    let state =
-        State::from_events(events).map_err(|e| anyhow!("the feed's log does not fold: {e}"))?;
-    let inc = visible_incident(&state, incident)?;
-    Ok(match format {
-        ExportFormat::Markdown => crate::report::export::markdown(inc),
-        ExportFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&crate::report::export::json(inc, events))?;
-            s.push('\n');
-            s
-        }
-    })
-}
-
 fn parse_ref(s: &str) -> Result<IncidentRef, String> {
     s.parse().map_err(|e: crate::model::Rejection| e.message)
 }
@@ -1039,34 +966,6 @@ impl Session {
     }
 }
 
-/// A `forbidden` answer as a person reads it: always "not allowed: …".
-pub fn not_allowed(message: &str) -> String {
-    if message.starts_with("not allowed") {
-        message.to_string()
-    } else {
-        format!("not allowed: {message}")
-    }
-}
-
-/// The incident, or why this reader cannot have it: restricted and withheld from them (the
-/// state holds only its reference), or not there at all.
-fn visible_incident(
-    state: &State,
-    incident: IncidentRef,
-) -> anyhow::Result<&crate::model::Incident> {
-    if state.withheld.contains(&incident) {
-        bail!(
-            "{incident} is restricted (need to know): you are not a member; ask an admin to add you"
-        );
-    }
-    state.incident(incident).ok_or_else(|| {
-        anyhow!(
-            "{incident} does not exist (the feed has {} incidents)",
-            state.incidents.len()
-        )
-    })
-}
-
 /// `warroom member add|remove|list`.
 async fn member(s: &mut Session, action: MemberAction) -> anyhow::Result<()> {
     let members = |s: &Session, r: IncidentRef| -> Vec<String> {
@@ -1078,7 +977,7 @@ async fn member(s: &mut Session, action: MemberAction) -> anyhow::Result<()> {
     };
     match action {
         MemberAction::List { incident } => {
-            let inc = visible_incident(&s.replica.state, incident)?;
+            let inc = visible_incident(&s.replica.state, incident).map_err(|e| anyhow!(e))?;
             if !inc.restricted {
                 bail!("{incident} is not restricted: everyone on the feed sees it");
             }
@@ -1163,7 +1062,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
     } = &cmd
     {
         let log = fetch_log(config).await?;
-        let text = export_text(&log, *incident, *format)?;
+        let text = export_text(&log, *incident, *format).map_err(|e| anyhow!(e))?;
         match output {
             Some(path) => {
                 std::fs::write(path, &text)
@@ -1216,7 +1115,10 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             ..
         } => {
             let occurred_at = match at {
-                Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
+                Some(a) => Some(
+                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
+                        .map_err(|e| anyhow!(e))?,
+                ),
                 None => None,
             };
             let (seqs, _) = s
@@ -1242,7 +1144,10 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             ..
         } => {
             let occurred_at = match at {
-                Some(a) => Some(time::parse_at(&a, Local::now()).map_err(|e| anyhow!(e))?),
+                Some(a) => Some(
+                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
+                        .map_err(|e| anyhow!(e))?,
+                ),
                 None => None,
             };
             if text.is_none() && occurred_at.is_none() && kind.is_none() {
@@ -1686,13 +1591,13 @@ pub async fn console(
     policy: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let mut setup = console_setup(global, theme_flag);
-    let (url, host, hosting) = match &setup.server {
+    let (url, local_feed) = match &setup.server {
         Some(s) => {
             let url = feed_url(s).map_err(|e| anyhow!(e))?;
             if setup.token.is_none() {
                 setup.token = global.local_token(&url);
             }
-            (url, None, None)
+            (url, None)
         }
         None => {
             let local = local_feed_addr();
@@ -1725,17 +1630,16 @@ pub async fn console(
             )
             .await
             .is_ok_and(|r| r.is_ok());
-            let hosting = if taken {
-                None
-            } else {
-                // Another console may win the race to bind; then we simply join it.
-                crate::server::start(host.clone()).await.ok()
+            let mut feed = HostedFeed {
+                config: Some(host),
+                running: None,
             };
-            (
-                feed_url(&local).map_err(|e| anyhow!(e))?,
-                Some(host),
-                hosting,
-            )
+            if !taken {
+                // Another console may win the race to bind; then we simply join it.
+                crate::tui::LocalFeed::take_over(&mut feed).await;
+            }
+            let feed: Box<dyn crate::tui::LocalFeed> = Box::new(feed);
+            (feed_url(&local).map_err(|e| anyhow!(e))?, Some(feed))
         }
     };
     crate::tui::run(crate::tui::ConsoleOptions {
@@ -1747,8 +1651,51 @@ pub async fn console(
         theme: setup.theme,
         keymap: setup.keymap,
         warnings: setup.warnings,
-        host,
-        hosting,
+        local_feed,
     })
     .await
+}
+
+/// The local feed as a console hosts it: how to start it, and the server while this
+/// console runs it.
+pub struct HostedFeed {
+    /// `None`: a feed that is not hosted again once it stops (the demo's).
+    config: Option<crate::server::ServerConfig>,
+    running: Option<crate::server::RunningServer>,
+}
+
+impl HostedFeed {
+    /// A feed already running here, for this console's lifetime only.
+    pub fn running(server: crate::server::RunningServer) -> HostedFeed {
+        HostedFeed {
+            config: None,
+            running: Some(server),
+        }
+    }
+}
+
+impl crate::tui::LocalFeed for HostedFeed {
+    fn hosting(&self) -> bool {
+        self.running.is_some()
+    }
+
+    fn take_over(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let Some(config) = &self.config else { return };
+            if let Ok(server) = crate::server::start(config.clone()).await {
+                tracing::info!("now hosting the local feed at {}", server.url());
+                self.running = Some(server);
+            }
+        })
+    }
+
+    fn stop(self: Box<Self>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            if let Some(server) = self.running {
+                let _ = server.shutdown().await;
+            }
+        })
+    }
 }

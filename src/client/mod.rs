@@ -2,7 +2,10 @@
 //! the same model fold the server runs, reconnection with exponential backoff and jitter,
 //! and commands queued while disconnected and sent exactly once (by id) afterwards.
 
+mod fetch;
 pub mod outbox;
+
+pub use fetch::fetch_log;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;

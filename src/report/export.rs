@@ -11,7 +11,69 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::access::BREACH_NOTICE_HOURS;
-use crate::model::{EntryKind, Event, Incident, Milestone, PmSection, Role};
+use crate::model::{EntryKind, Event, Incident, IncidentRef, Milestone, PmSection, Role, State};
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+impl ExportFormat {
+    /// The file extension.
+    pub fn ext(self) -> &'static str {
+        match self {
+            ExportFormat::Markdown => "md",
+            ExportFormat::Json => "json",
+        }
+    }
+}
+
+/// `md`, `markdown` or `json`, as a person writes it.
+pub fn parse_format(s: &str) -> Result<ExportFormat, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "md" | "markdown" => Ok(ExportFormat::Markdown),
+        "json" => Ok(ExportFormat::Json),
+        _ => Err(format!("'{s}' is not an export format: use md or json")),
+    }
+}
+
+/// An incident's export from the feed's log as this reader received it.
+pub fn export_text(
+    events: &[Event],
+    incident: IncidentRef,
+    format: ExportFormat,
+) -> Result<String, String> {
+    let state =
+        State::from_events(events).map_err(|e| format!("the feed's log does not fold: {e}"))?;
+    let inc = visible_incident(&state, incident)?;
+    Ok(match format {
+        ExportFormat::Markdown => markdown(inc),
+        ExportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&json(inc, events))
+                .map_err(|e| format!("the export could not be written as JSON: {e}"))?;
+            s.push('\n');
+            s
+        }
+    })
+}
+
+/// The incident, or why this reader cannot have it: restricted and withheld from them (the
+/// state holds only its reference), or not there at all.
+pub fn visible_incident(state: &State, incident: IncidentRef) -> Result<&Incident, String> {
+    if state.withheld.contains(&incident) {
+        return Err(format!(
+            "{incident} is restricted (need to know): you are not a member; ask an admin to add you"
+        ));
+    }
+    state.incident(incident).ok_or_else(|| {
+        format!(
+            "{incident} does not exist (the feed has {} incidents)",
+            state.incidents.len()
+        )
+    })
+}
 
 /// The JSON export's schema, for tools that read it.
 pub const JSON_SCHEMA: &str = "warroom.incident-export/1";

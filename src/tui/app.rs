@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::clock::Zone;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_textarea::TextArea;
 
@@ -46,7 +48,7 @@ pub enum Effect {
     /// background; the result comes back as [`Msg::Exported`]).
     Export {
         incident: IncidentRef,
-        format: crate::cli::ExportFormat,
+        format: crate::report::export::ExportFormat,
         file: String,
     },
     Quit,
@@ -245,7 +247,7 @@ pub struct App {
     pub keymap: Keymap,
     pub now: DateTime<Utc>,
     /// The local time zone's offset, for showing and typing times.
-    pub tz: FixedOffset,
+    pub tz: Zone,
     pub size: (u16, u16),
     /// What this console sent, by command id, to explain the answers.
     sent: HashMap<String, String>,
@@ -275,7 +277,7 @@ impl App {
         feed: String,
         keymap: Keymap,
         now: DateTime<Utc>,
-        tz: FixedOffset,
+        tz: impl Into<Zone>,
         session: String,
     ) -> App {
         App {
@@ -296,7 +298,7 @@ impl App {
             help_offset: 0,
             keymap,
             now,
-            tz,
+            tz: tz.into(),
             size: (80, 24),
             sent: HashMap::new(),
             ticks_in_flight: HashMap::new(),
@@ -1705,7 +1707,7 @@ impl App {
                 if code == crate::protocol::ErrorCode::Forbidden {
                     // "not allowed: …" says it plainly (the refusals of restricted incidents
                     // and of membership changes say why, not that they are refusals).
-                    let message = crate::cli::not_allowed(&message);
+                    let message = crate::protocol::not_allowed(&message);
                     self.flash(Level::Error, format!("{message} ({what}){hint}"));
                 } else {
                     self.flash(Level::Error, format!("refused ({what}): {message}{hint}"));
@@ -1725,7 +1727,7 @@ pub(super) fn entry_text_problem(text: &str) -> Option<String> {
 
 /// How long the entry in a scribe draft is, as the feed counts it: the text without the
 /// `@HH:MM` and kind prefixes.
-fn scribe_entry_len(draft: &str, now: DateTime<Utc>, tz: FixedOffset) -> usize {
+fn scribe_entry_len(draft: &str, now: DateTime<Utc>, tz: Zone) -> usize {
     scribe::parse(draft, now, tz).map_or_else(
         |_| super::paste::trimmed_len(draft),
         |l| l.text.chars().count(),

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use super::app::{App, Effect, Level};
-use crate::cli::{ExportFormat, export_text, fetch_log};
-use crate::client::ClientConfig;
+use crate::client::{ClientConfig, fetch_log};
 use crate::model::IncidentRef;
+use crate::report::export::{ExportFormat, export_text};
 
 /// The title as a file-name part: lower-case letters and digits, dashes between words, at
 /// most 40 characters.

@@ -19,12 +19,13 @@ pub mod timeline;
 pub mod ui;
 pub mod update_form;
 
+use std::future::Future;
 use std::io::{Stdout, stdout};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{FixedOffset, Local};
 use crossterm::event::{
     DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream, KeyEventKind,
 };
@@ -38,7 +39,6 @@ use ratatui::backend::CrosstermBackend;
 
 use crate::client::{Client, ClientConfig, ConnState};
 use crate::clock::{Clock, SystemClock};
-use crate::server::{RunningServer, ServerConfig};
 use app::{App, Effect, Msg};
 use keymap::Keymap;
 use theme::Theme;
@@ -54,12 +54,22 @@ pub struct ConsoleOptions {
     pub outbox: Option<PathBuf>,
     /// Problems with the config or theme files, shown when the console opens.
     pub warnings: Vec<String>,
-    /// When this console relies on the default local feed: how to host it if it goes away.
-    pub host: Option<ServerConfig>,
-    /// A feed this console started and stops when it quits.
-    pub hosting: Option<RunningServer>,
+    /// The local feed, when this console relies on it: hosted here now, or to be hosted
+    /// here if it goes away.
+    pub local_feed: Option<Box<dyn LocalFeed>>,
     /// What a `wss://` feed is trusted with (`--ca`); `None`: the system's roots.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// A feed on this machine that the console can host: the binary provides it (the console
+/// knows nothing of servers), and the console asks for it when the feed it was on went away.
+pub trait LocalFeed: Send {
+    /// Whether this console hosts the feed now.
+    fn hosting(&self) -> bool;
+    /// Tries to host the feed here (another console may have taken it over first).
+    fn take_over(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Stops the feed if this console hosts it; called once, when the console quits.
+    fn stop(self: Box<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
 /// Restores the terminal on every way out: normal quit, error, and panic.
@@ -104,11 +114,6 @@ fn setup_terminal() -> anyhow::Result<(Terminal<CrosstermBackend<Stdout>>, Termi
     Ok((terminal, guard))
 }
 
-/// The local time zone's current offset (injected into the app so tests can fix it).
-pub fn local_offset() -> FixedOffset {
-    *Local::now().offset()
-}
-
 /// Runs the console until the person quits.
 pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut cfg = ClientConfig::new(opts.url.clone(), opts.name.clone());
@@ -131,7 +136,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         opts.url.clone(),
         opts.keymap.clone(),
         clock.now(),
-        local_offset(),
+        crate::clock::Zone::Local,
         session,
     );
     if !opts.warnings.is_empty() {
@@ -198,23 +203,20 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
             ConnState::Reconnecting { attempt, .. } => Some(attempt),
             _ => None,
         };
-        if opts.hosting.is_none()
-            && attempt.is_some()
+        if attempt.is_some()
             && attempt != last_host_attempt
-            && let Some(host) = &opts.host
+            && let Some(local) = opts.local_feed.as_mut()
+            && !local.hosting()
         {
             last_host_attempt = attempt;
             // The local feed went away with the console that hosted it: host it here.
-            if let Ok(server) = crate::server::start(host.clone()).await {
-                tracing::info!("now hosting the local feed at {}", server.url());
-                opts.hosting = Some(server);
-            }
+            local.take_over().await;
         }
     }
     drop(terminal);
     drop(client);
-    if let Some(server) = opts.hosting {
-        let _ = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
+    if let Some(local) = opts.local_feed {
+        let _ = tokio::time::timeout(Duration::from_secs(5), local.stop()).await;
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The command palette: `:` then a command, with completion. Every action the console has
 //! is reachable here, so nothing depends on memorised keys.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::clock::Zone;
 
 use crate::model::{Command, EntryKind, IncidentRef, Milestone, Role, Severity, Status};
 
@@ -223,7 +225,7 @@ pub enum Intent {
     /// Write the incident's export in the current directory.
     Export {
         incident: IncidentRef,
-        format: crate::cli::ExportFormat,
+        format: crate::report::export::ExportFormat,
     },
     /// The handoff briefing.
     Handoff,
@@ -245,7 +247,7 @@ pub struct Context {
     pub entry: Option<u64>,
     /// Whether that entry is pinned (so `pin` toggles sensibly).
     pub now: DateTime<Utc>,
-    pub tz: FixedOffset,
+    pub tz: Zone,
 }
 
 /// Parses one palette line.
@@ -518,8 +520,8 @@ pub fn parse(line: &str, ctx: &Context) -> Result<Intent, String> {
         "export" => Intent::Export {
             incident: incident()?,
             format: match rest {
-                "" => crate::cli::ExportFormat::Markdown,
-                f => crate::cli::parse_format(f)?,
+                "" => crate::report::export::ExportFormat::Markdown,
+                f => crate::report::export::parse_format(f)?,
             },
         },
         "system" => Intent::System(match rest.to_ascii_lowercase().as_str() {
@@ -755,7 +757,7 @@ mod tests {
             incident: incident.map(IncidentRef),
             entry: Some(7),
             now: Utc.with_ymd_and_hms(2026, 3, 10, 2, 10, 0).unwrap(),
-            tz: FixedOffset::east_opt(0).unwrap(),
+            tz: chrono::FixedOffset::east_opt(0).unwrap().into(),
         }
     }
 
@@ -1052,7 +1054,7 @@ mod tests {
             parse("export json", &c).unwrap(),
             Intent::Export {
                 incident: IncidentRef(2),
-                format: crate::cli::ExportFormat::Json
+                format: crate::report::export::ExportFormat::Json
             }
         );
         assert_eq!(

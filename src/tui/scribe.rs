@@ -2,7 +2,9 @@
 //! a short prefix sets its kind (`d:` decision, `a:` action, `h:` hypothesis, `r:` ruled
 //! out, `u:` status update, `n:` note), in either order.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::clock::Zone;
 
 use crate::model::EntryKind;
 
@@ -26,7 +28,7 @@ pub struct ScribeLine {
 
 /// Parses the scribe's text. `now` and the local offset are injected; `@HH:MM` later than
 /// a few minutes from now means yesterday (logging at 00:10 what happened at 23:50).
-pub fn parse(input: &str, now: DateTime<Utc>, tz: FixedOffset) -> Result<ScribeLine, String> {
+pub fn parse(input: &str, now: DateTime<Utc>, tz: Zone) -> Result<ScribeLine, String> {
     let mut rest = input.trim();
     let mut kind = None;
     let mut occurred_at = None;
@@ -66,9 +68,12 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: FixedOffset) -> Result<ScribeL
     })
 }
 
-fn local_time(word: &str, now: DateTime<Utc>, tz: FixedOffset) -> Result<DateTime<Utc>, String> {
-    crate::clock::recent_local_time(word, now, tz)
-        .ok_or_else(|| format!("'@{word}' is not a time: write @HH:MM, e.g. @01:52"))
+fn local_time(word: &str, now: DateTime<Utc>, tz: Zone) -> Result<DateTime<Utc>, String> {
+    crate::clock::recent_local_time(word, now, &tz).unwrap_or_else(|| {
+        Err(format!(
+            "'@{word}' is not a time: write @HH:MM, e.g. @01:52"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -79,8 +84,8 @@ mod tests {
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 10, 2, 10, 0).unwrap()
     }
-    fn utc() -> FixedOffset {
-        FixedOffset::east_opt(0).unwrap()
+    fn utc() -> Zone {
+        chrono::FixedOffset::east_opt(0).unwrap().into()
     }
 
     #[test]
@@ -109,7 +114,12 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 3, 9, 23, 50, 0).unwrap())
         );
         // A local zone two hours ahead: @04:00 local is 02:00 UTC.
-        let l = parse("@04:00 x", now(), FixedOffset::east_opt(7200).unwrap()).unwrap();
+        let l = parse(
+            "@04:00 x",
+            now(),
+            chrono::FixedOffset::east_opt(7200).unwrap().into(),
+        )
+        .unwrap();
         assert_eq!(
             l.occurred_at,
             Some(Utc.with_ymd_and_hms(2026, 3, 10, 2, 0, 0).unwrap())

@@ -4,6 +4,8 @@
 //! so `:update` reopens it; a refused post puts the draft back.
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
+
+use crate::clock::Zone;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -93,7 +95,7 @@ impl UpdateForm {
             .filter(|m| (1..=MAX_MINUTES).contains(m))
     }
 
-    pub fn compose(&self, now: DateTime<Utc>, tz: FixedOffset) -> Result<String, (usize, String)> {
+    pub fn compose(&self, now: DateTime<Utc>, tz: Zone) -> Result<String, (usize, String)> {
         let happening = self.value(HAPPENING);
         if happening.is_empty() {
             return Err((HAPPENING, "say what is happening first".into()));
@@ -120,7 +122,7 @@ impl UpdateForm {
         parts.push(format!(
             "Next update: {} {} (in {minutes} min).",
             next.format("%H:%M"),
-            zone_label(tz)
+            zone_label(*next.offset())
         ));
         Ok(parts.join(" "))
     }
@@ -418,7 +420,7 @@ mod tests {
     #[test]
     fn composes_the_update_text() {
         let now = Utc.with_ymd_and_hms(2026, 3, 10, 2, 30, 0).unwrap();
-        let utc = FixedOffset::east_opt(0).unwrap();
+        let utc = Zone::Fixed(FixedOffset::east_opt(0).unwrap());
         let mut f = UpdateForm::new(15);
         assert_eq!(f.compose(now, utc).unwrap_err().0, 0);
         f.set(0, "Checkout fails for some customers");
@@ -428,7 +430,7 @@ mod tests {
             "What is happening: Checkout fails for some customers. What we are doing: \
              Rolling back deploy 4471. Next update: 02:45 UTC (in 15 min)."
         );
-        let plus2 = FixedOffset::east_opt(2 * 3600).unwrap();
+        let plus2 = Zone::Fixed(FixedOffset::east_opt(2 * 3600).unwrap());
         assert!(
             f.compose(now, plus2)
                 .unwrap()
