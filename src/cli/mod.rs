@@ -17,6 +17,7 @@ use crate::model::{
 };
 use crate::protocol::{Access, Answer, ErrorCode, not_allowed};
 use crate::report::export::{ExportFormat, export_text, parse_format, visible_incident};
+use crate::report::format::role_name;
 
 /// warroom: the terminal incident-commander console and its shared feed.
 #[derive(Debug, Parser)]
@@ -497,7 +498,7 @@ pub fn token(action: &TokenAction) -> anyhow::Result<()> {
 
 /// The `token list` table: name, role, created, state. Never the token.
 pub fn tokens_table(tokens: &[crate::server::auth::StoredToken]) -> String {
-    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    let when = crate::report::format::utc_stamp;
     let mut out = format!(
         "{:<16} {:<10} {:<21} {}\n",
         "NAME", "ROLE", "CREATED", "STATE"
@@ -1192,7 +1193,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         } => {
             if release {
                 s.run(Command::ReleaseRole { incident, role }).await?;
-                println!("{incident}: {} released", role.title().to_lowercase());
+                println!("{incident}: {} released", role_name(role));
             } else {
                 let person = person.context("give a NAME (or `me`), or --release")?;
                 s.run(Command::AssignRole {
@@ -1207,7 +1208,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                     .incident(incident)
                     .and_then(|i| i.roles.get(&role).cloned())
                     .unwrap_or_default();
-                println!("{incident}: {holder} is {}", role.title().to_lowercase());
+                println!("{incident}: {holder} is {}", role_name(role));
             }
         }
         Cmd::Resolve { incident, .. } => {
@@ -1390,7 +1391,7 @@ pub fn incidents_table(state: &State) -> String {
 /// `2 restricted incidents you are not a member of: INC-3, INC-7`, when there are any.
 fn withheld_line(state: &State) -> Option<String> {
     let refs: Vec<IncidentRef> = state.withheld.iter().copied().collect();
-    crate::report::handoff::withheld_line(&refs)
+    crate::report::format::withheld_line(&refs)
 }
 
 /// One line per event for people: seq, time, actor, what happened.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::access::BREACH_NOTICE_HOURS;
 use crate::model::{EntryKind, Event, Incident, IncidentRef, Milestone, PmSection, Role, State};
+use crate::report::format::{human_duration, kind_name, log_time, utc_stamp};
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,22 +171,6 @@ pub fn json(inc: &Incident, events: &[Event]) -> JsonExport {
     }
 }
 
-/// `1h 12m`, `14m 05s`, `42s`.
-pub fn human_duration(secs: i64) -> String {
-    let neg = if secs < 0 { "-" } else { "" };
-    let s = secs.abs();
-    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60, s % 60);
-    if d > 0 {
-        format!("{neg}{d}d {h}h {m:02}m")
-    } else if h > 0 {
-        format!("{neg}{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{neg}{m}m {sec:02}s")
-    } else {
-        format!("{neg}{sec}s")
-    }
-}
-
 /// Text that is safe inside a Markdown table cell: one line, pipes escaped.
 fn cell(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -225,10 +210,6 @@ fn para(s: &str) -> String {
     out
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// The Markdown post-mortem draft: title, severity, duration, impact; roles and who held
 /// them when; the post-mortem sections; the times to detect, acknowledge, mitigate and
 /// resolve; the timeline in occurred-at order with authors; the pinned entries again under
@@ -258,13 +239,7 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
             .unwrap_or(inc.updated_at);
         first.date_naive() == last.date_naive()
     };
-    let when = |t: DateTime<Utc>| {
-        if same_day {
-            t.format("%H:%M:%S").to_string()
-        } else {
-            t.format("%Y-%m-%d %H:%M:%S").to_string()
-        }
-    };
+    let when = |t: DateTime<Utc>| log_time(t, same_day);
 
     writeln!(out, "# {}: {}", inc.reference, inc.title.replace('\n', " "))?;
     writeln!(out)?;
@@ -288,7 +263,7 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
     writeln!(
         out,
         "| Declared | {} by {} |",
-        stamp(inc.declared_at),
+        utc_stamp(inc.declared_at),
         cell(&inc.declared_by)
     )?;
     if let Some(r) = restricted(inc) {
@@ -307,7 +282,7 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
         let passed = if r.breach_notice_passed {
             format!(
                 "; already passed at the last event, {}",
-                stamp(inc.updated_at)
+                utc_stamp(inc.updated_at)
             )
         } else {
             String::new()
@@ -315,8 +290,8 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
         writeln!(
             out,
             "| Breach notice due | {} ({BREACH_NOTICE_HOURS} h after detection at {}){passed} |",
-            stamp(r.breach_notice_due),
-            stamp(detected)
+            utc_stamp(r.breach_notice_due),
+            utc_stamp(detected)
         )?;
     }
     let end = m(Milestone::Resolved);
@@ -324,10 +299,10 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
         (Some(s), Some(e)) => format!(
             "{} ({} → {})",
             human_duration((e - s).num_seconds()),
-            stamp(s),
-            stamp(e)
+            utc_stamp(s),
+            utc_stamp(e)
         ),
-        (Some(s), None) => format!("ongoing since {}", stamp(s)),
+        (Some(s), None) => format!("ongoing since {}", utc_stamp(s)),
         _ => "unknown".into(),
     };
     writeln!(out, "| Duration | {duration} |")?;
@@ -337,7 +312,7 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
             "customer impact for {} (until mitigated)",
             human_duration((e - s).num_seconds())
         )),
-        (Some(s), None) => impact.push(format!("impact since {}", stamp(s))),
+        (Some(s), None) => impact.push(format!("impact since {}", utc_stamp(s))),
         _ => {}
     }
     if inc.alert_count > 0 {
@@ -518,7 +493,7 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
             out,
             "| {} | {}{pin} | {} | {} |",
             when(e.occurred_at),
-            e.kind.as_str().replace('_', " "),
+            kind_name(e.kind),
             cell(&e.author),
             cell(&text)
         )?;
@@ -542,7 +517,7 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
                 when(e.occurred_at),
                 e.text.replace('\n', " "),
                 e.author,
-                e.kind.as_str().replace('_', " ")
+                kind_name(e.kind)
             )?;
         }
     }

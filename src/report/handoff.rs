@@ -26,6 +26,9 @@ use crate::model::policy::Policy;
 use crate::model::{
     Entry, EntryKind, Incident, IncidentRef, Milestone, Role, Severity, State, Status, StepAction,
 };
+use crate::report::format::{
+    kind_name, one_line, relative, role_name, span, utc_stamp, when, withheld_line,
+};
 
 /// How far back the shift reaches when no schedule says when it started.
 pub const FALLBACK_SHIFT_HOURS: i64 = 12;
@@ -586,65 +589,6 @@ pub fn accepted_text(actor: &str, from: &str, done: &[Accepted]) -> String {
 /// How text from the feed is made safe for the output at hand ([`one_line`] or Markdown).
 type Esc = fn(&str) -> String;
 
-/// `42s`, `14m`, `3h05m`, `2d04h`: an age or a countdown, coarse enough to read aloud.
-pub fn span(secs: i64) -> String {
-    let s = secs.abs();
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
-/// `14:05 UTC` on the day of `now`, `2026-03-09 14:05 UTC` on another day.
-pub fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    if t.date_naive() == now.date_naive() {
-        t.format("%H:%M UTC").to_string()
-    } else {
-        t.format("%Y-%m-%d %H:%M UTC").to_string()
-    }
-}
-
-/// `in 12m`, `12m ago`, `now`.
-pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (t - now).num_seconds();
-    match secs {
-        0 => "now".to_string(),
-        s if s > 0 => format!("in {}", span(s)),
-        s => format!("{} ago", span(s)),
-    }
-}
-
-/// Text from the feed on one line, with control characters (escape sequences) made visible
-/// so a briefing printed to a terminal cannot drive it.
-pub fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.trim().chars() {
-        match c {
-            '\r' => {}
-            '\n' => out.push_str(" ⏎ "),
-            '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
-                out.push('\u{FFFD}')
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `incident commander`, `tech lead` …
-pub fn role_name(r: Role) -> String {
-    r.title().to_lowercase()
-}
-
-/// `ruled out`, `status update` …
-pub fn kind_name(k: EntryKind) -> String {
-    k.as_str().replace('_', " ")
-}
-
 /// `page engineering-manager (dana)`, `notify oncall.primary`.
 pub fn step_what(p: &PendingStep) -> String {
     match &p.expected {
@@ -732,20 +676,6 @@ fn breach_line(due: DateTime<Utc>, now: DateTime<Utc>) -> String {
             crate::model::access::BREACH_NOTICE_HOURS
         )
     }
-}
-
-/// `2 restricted incidents you are not a member of: INC-3, INC-7`; `None` when there are
-/// none. Only their references: what they are is need to know.
-pub fn withheld_line(withheld: &[IncidentRef]) -> Option<String> {
-    let n = withheld.len();
-    (n > 0).then(|| {
-        let refs: Vec<String> = withheld.iter().map(ToString::to_string).collect();
-        format!(
-            "{n} restricted incident{} you are not a member of: {}",
-            if n == 1 { "" } else { "s" },
-            refs.join(", ")
-        )
-    })
 }
 
 fn entry_line(e: &EntrySummary, now: DateTime<Utc>, esc: Esc) -> String {
@@ -840,11 +770,7 @@ pub fn markdown(b: &Briefing) -> String {
 
 fn write_markdown(out: &mut String, b: &Briefing) -> std::fmt::Result {
     let now = b.generated_at;
-    writeln!(
-        out,
-        "# Handoff briefing — {}",
-        b.generated_at.format("%Y-%m-%d %H:%M UTC")
-    )?;
+    writeln!(out, "# Handoff briefing — {}", utc_stamp(b.generated_at))?;
     writeln!(out)?;
     writeln!(out, "- **Shift:** {}", shift_line(b))?;
     match &b.outgoing {
@@ -1039,11 +965,7 @@ pub fn text_lines(b: &Briefing) -> Vec<String> {
 
 fn write_text(out: &mut String, b: &Briefing) -> std::fmt::Result {
     let now = b.generated_at;
-    writeln!(
-        out,
-        "HANDOFF BRIEFING  {}",
-        b.generated_at.format("%Y-%m-%d %H:%M UTC")
-    )?;
+    writeln!(out, "HANDOFF BRIEFING  {}", utc_stamp(b.generated_at))?;
     writeln!(out, "Shift {}", shift_line(b))?;
     writeln!(
         out,

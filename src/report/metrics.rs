@@ -53,6 +53,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::oncall::{Layer, Schedule};
 use crate::model::{Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction};
+use crate::report::format::{table_clock, utc_stamp};
 
 /// The JSON form's schema, for tools that read it.
 pub const SCHEMA: &str = "warroom.metrics/1";
@@ -495,20 +496,6 @@ pub fn primary_shifts(s: &Schedule, from: DateTime<Utc>, to: DateTime<Utc>) -> u
 
 // ---- text ----------------------------------------------------------------------------------
 
-/// A duration as responders read it: `04:12`, `1:02:03`; `-` for none.
-pub fn clock(secs: Option<i64>) -> String {
-    let Some(s) = secs else {
-        return "-".to_string();
-    };
-    let t = s.max(0);
-    let (h, m, s) = (t / 3600, (t % 3600) / 60, t % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m:02}:{s:02}")
-    }
-}
-
 /// `67% (2/3)`; `n/a (0/0)` when there is nothing to count.
 pub fn percent(r: &Rate) -> String {
     match r.rate {
@@ -532,8 +519,8 @@ pub fn severity_table(m: &Metrics) -> Vec<String> {
         for d in [&s.mttd, &s.mtta, &s.mttm, &s.mttr] {
             line.push_str(&format!(
                 " {:>8} {:>8}",
-                clock(d.mean_secs),
-                clock(d.median_secs)
+                table_clock(d.mean_secs),
+                table_clock(d.median_secs)
             ));
         }
         out.push(line);
@@ -657,7 +644,7 @@ pub fn heading(m: &Metrics) -> String {
         "{} incident{} ({since}), as of {}",
         m.incidents,
         if m.incidents == 1 { "" } else { "s" },
-        m.generated_at.format("%Y-%m-%d %H:%M UTC")
+        utc_stamp(m.generated_at)
     )
 }
 
