@@ -1,0 +1,303 @@
+//! Looking after a feed rather than an incident: tokens in its data directory, policy files
+//! (checked, printed, loaded), who is on call by a policy, and who may see a restricted
+//! incident (`member add|remove|list`).
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+
+use super::args::{MemberAction, PolicyAction, TokenAction};
+use super::console::default_data_dir;
+use super::session::Session;
+use crate::model::{Command, IncidentRef, Severity};
+use crate::report::export::visible_incident;
+
+/// `warroom token add|list|revoke`, on the token store in the data directory.
+pub fn token(action: &TokenAction) -> anyhow::Result<()> {
+    use crate::server::auth;
+    let dir = |d: &Option<std::path::PathBuf>| match d {
+        Some(d) => Ok(d.clone()),
+        None => default_data_dir(),
+    };
+    match action {
+        TokenAction::Add { name, role, data } => {
+            let dir = dir(data)?;
+            let token = auth::add_token(&dir, name, *role)?;
+            println!("{token}");
+            eprintln!(
+                "A {role} token for {name}, shown only this once (the feed keeps its hash in {}).\n\
+                 Give it to {name} privately; they connect with WARROOM_TOKEN=<the token above> \
+                 (or --token) and --server pointing at the feed.",
+                dir.join(auth::STORE_FILE).display()
+            );
+        }
+        TokenAction::List { data } => {
+            let dir = dir(data)?;
+            let tokens = auth::list_tokens(&dir)?;
+            if tokens.is_empty() {
+                println!(
+                    "no tokens in {}: a feed on this data directory is open on loopback (and \
+                     refuses to listen beyond it); `warroom token add NAME --role ROLE` makes one",
+                    dir.display()
+                );
+                return Ok(());
+            }
+            print!("{}", tokens_table(&tokens));
+        }
+        TokenAction::Revoke { name, data } => {
+            let dir = dir(data)?;
+            let t = auth::revoke_token(&dir, name)?;
+            println!(
+                "{}'s {} token is revoked: a running feed refuses it from now on and closes its \
+                 live sessions within seconds",
+                t.name, t.role
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `token list` table: name, role, created, state. Never the token.
+pub fn tokens_table(tokens: &[crate::server::auth::StoredToken]) -> String {
+    let when = crate::report::format::utc_stamp;
+    let mut out = format!(
+        "{:<16} {:<10} {:<21} {}\n",
+        "NAME", "ROLE", "CREATED", "STATE"
+    );
+    for t in tokens {
+        let state = match t.revoked_at {
+            Some(r) => format!("revoked {}", when(r)),
+            None if t.local => {
+                "active (this machine's account; acts under each client's name)".to_string()
+            }
+            None => "active".to_string(),
+        };
+        out.push_str(&format!(
+            "{:<16} {:<10} {:<21} {state}\n",
+            t.name,
+            t.role.as_str(),
+            when(t.created_at)
+        ));
+    }
+    out
+}
+
+/// `warroom policy check|print`.
+pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
+    use crate::model::policy::DEFAULT_POLICY;
+    match action {
+        PolicyAction::Print => {
+            print!("{DEFAULT_POLICY}");
+            Ok(())
+        }
+        PolicyAction::Check { file } => match crate::server::load_rules(Some(file)) {
+            Ok(rules) => {
+                let p = &rules.policy;
+                println!(
+                    "{}: ok ({} severity rules, {} schedules, {} runbooks)",
+                    file.display(),
+                    p.rules().len(),
+                    p.schedules().len(),
+                    rules.runbooks.len()
+                );
+                let now = chrono::Utc::now();
+                for sev in Severity::ALL {
+                    let plan = p.plan(sev, None, now);
+                    let steps: Vec<String> = plan
+                        .steps
+                        .iter()
+                        .map(|s| {
+                            format!(
+                                "{} {} {}",
+                                crate::model::policy::Span(Duration::from_secs(s.after_secs)),
+                                s.action,
+                                s.target
+                            )
+                        })
+                        .collect();
+                    let cadence = p
+                        .cadence(sev)
+                        .map(|c| {
+                            format!(
+                                "; status updates every {}",
+                                crate::model::policy::Span(Duration::from_secs(c))
+                            )
+                        })
+                        .unwrap_or_default();
+                    println!(
+                        "  {sev}: {}{cadence}",
+                        if steps.is_empty() {
+                            "no escalation".to_string()
+                        } else {
+                            steps.join(", ")
+                        }
+                    );
+                }
+                Ok(())
+            }
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{}: {e}", file.display());
+                }
+                bail!("{} has {} problem(s)", file.display(), errors.len())
+            }
+        },
+    }
+}
+
+/// The rules of a policy file (the built-in policy without one), or every problem with it.
+pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<crate::server::Rules> {
+    crate::server::load_rules(path).map_err(|errors| {
+        anyhow!(
+            "the policy {} has {} problem(s):\n  {}",
+            path.map_or("(built in)".into(), |p| p.display().to_string()),
+            errors.len(),
+            errors.join("\n  ")
+        )
+    })
+}
+
+/// `warroom oncall --policy FILE`: who is on call now and the next handoffs, per schedule,
+/// as that file has it.
+pub fn oncall(
+    policy: &std::path::Path,
+    at: Option<&str>,
+    handoffs: usize,
+) -> anyhow::Result<String> {
+    let rules = load_policy(Some(policy))?;
+    oncall_text(&rules.policy, at, handoffs)
+}
+
+/// Who is on call as of `at` (RFC 3339; default now) and the next `handoffs` handoffs, per
+/// schedule of `policy`.
+pub fn oncall_text(
+    policy: &crate::model::policy::Policy,
+    at: Option<&str>,
+    handoffs: usize,
+) -> anyhow::Result<String> {
+    use crate::model::oncall::Layer;
+    use std::fmt::Write as _;
+    let now = match at {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| anyhow!("--at '{t}' is not an RFC 3339 time: {e}"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let mut out = String::new();
+    let schedules = policy.schedules();
+    if schedules.is_empty() {
+        writeln!(out, "No on-call schedules in the policy.")?;
+        return Ok(out);
+    }
+    let local = |t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz| {
+        t.with_timezone(&tz)
+            .format("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    for s in schedules {
+        let tz = s.time_zone();
+        writeln!(
+            out,
+            "{} (rotation {}, {}) as of {}",
+            s.name(),
+            s.rotation(),
+            tz,
+            local(now, tz)
+        )?;
+        for layer in [Layer::Primary, Layer::Secondary] {
+            match s.on_call(layer, now) {
+                Some(shift) => writeln!(
+                    out,
+                    "  {:<9} {:<16} until {}{}",
+                    layer.to_string(),
+                    shift.person,
+                    local(shift.until, tz),
+                    if shift.overridden { " (override)" } else { "" }
+                )?,
+                None => writeln!(out, "  {:<9} nobody", layer.to_string())?,
+            }
+        }
+        let next = s.handoffs(now, handoffs);
+        if !next.is_empty() {
+            writeln!(out, "  next handoffs:")?;
+            for h in next {
+                writeln!(
+                    out,
+                    "    {}  {:<9} {} → {}",
+                    local(h.at, tz),
+                    h.layer.to_string(),
+                    h.from.as_deref().unwrap_or("nobody"),
+                    h.to.as_deref().unwrap_or("nobody")
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `warroom member add|remove|list`.
+pub(super) async fn member(s: &mut Session, action: MemberAction) -> anyhow::Result<()> {
+    let members = |s: &Session, r: IncidentRef| -> Vec<String> {
+        s.replica
+            .state
+            .incident(r)
+            .map(|i| i.members.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    match action {
+        MemberAction::List { incident } => {
+            let inc = visible_incident(&s.replica.state, incident).map_err(|e| anyhow!(e))?;
+            if !inc.restricted {
+                bail!("{incident} is not restricted: everyone on the feed sees it");
+            }
+            print!("{}", members_table(inc));
+        }
+        MemberAction::Add { incident, person } => {
+            let before = members(s, incident);
+            s.run(Command::AddMember {
+                incident,
+                person: person.clone(),
+            })
+            .await?;
+            let added = members(s, incident)
+                .into_iter()
+                .find(|m| !before.contains(m))
+                .unwrap_or(person);
+            println!("{incident}: {added} added to the members");
+        }
+        MemberAction::Remove { incident, person } => {
+            let before = members(s, incident);
+            s.run(Command::RemoveMember {
+                incident,
+                person: person.clone(),
+            })
+            .await?;
+            let after = members(s, incident);
+            let removed = before
+                .into_iter()
+                .find(|m| !after.contains(m))
+                .unwrap_or(person);
+            let gone = if s.replica.state.withheld.contains(&incident) {
+                " (you no longer see it)"
+            } else {
+                ""
+            };
+            println!("{incident}: {removed} removed from the members{gone}");
+        }
+    }
+    Ok(())
+}
+
+/// `member list`: one member a line, with when they were let in.
+pub fn members_table(inc: &crate::model::Incident) -> String {
+    let mut out = String::new();
+    for (name, since) in &inc.members {
+        let when = if *since == 0 {
+            "from the start".to_string()
+        } else {
+            format!("since event {since}")
+        };
+        out.push_str(&format!("{name:<16} {when}\n"));
+    }
+    out
+}

@@ -1,0 +1,539 @@
+//! The command line as clap reads it: the console's options, the feed options every
+//! subcommand that talks to a feed takes, each subcommand with its arguments, and the
+//! parsers that turn what a person types into the model's values (with the model's own
+//! refusal messages).
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::DEFAULT_ADDR;
+use crate::model::{EntryKind, IncidentRef, PmSection, Role, Severity, Status};
+use crate::protocol::Access;
+use crate::report::export::{ExportFormat, parse_format};
+
+/// warroom: the terminal incident-commander console and its shared feed.
+#[derive(Debug, Parser)]
+#[command(name = "warroom", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    /// Console theme: dark, light, high-contrast, or a theme file (overrides the config).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Print a commented default config file and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
+    /// Policy file for the local feed this console hosts when no feed is configured
+    /// (severity rules, escalation, on-call, runbooks) [default: the built-in policy]. A
+    /// feed elsewhere pages by its own.
+    #[arg(long, env = "WARROOM_POLICY", value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+/// Where the feed is and who you are: the console's options. They may also come before a
+/// subcommand that talks to a feed (`warroom --server HOST:PORT incidents`, as scripts have
+/// always written it); this is also where the environment is read.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Global {
+    /// Feed address: ws://host:port (path /feed), wss://…, or host:port.
+    #[arg(long, help_heading = "Feed", env = "WARROOM_SERVER")]
+    pub server: Option<String>,
+    /// Your name on the feed [default: your OS user name].
+    #[arg(long, help_heading = "Feed", env = "WARROOM_NAME")]
+    pub name: Option<String>,
+    /// Access token, when the feed requires one.
+    #[arg(
+        long,
+        help_heading = "Feed",
+        env = "WARROOM_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// PEM file of CA certificates trusted for wss:// in addition to the system's (a
+    /// private CA that signed the feed's certificate).
+    #[arg(long, help_heading = "Feed", env = "WARROOM_CA", value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+}
+
+/// The same options on each subcommand that talks to a feed, and only there (`serve`,
+/// `token` and `policy` have no use for them). Given here they win over those
+/// before the subcommand, which win over the environment. The environment is read once, by
+/// [`Global`]: were it read here too, `WARROOM_SERVER=a warroom --server b incidents` would
+/// go to `a`. `global` carries them down to `member add|remove|list`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FeedArgs {
+    /// Feed address: ws://host:port (path /feed), wss://…, or host:port [env:
+    /// WARROOM_SERVER] [default: the local feed].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub server: Option<String>,
+    /// Your name on the feed [env: WARROOM_NAME] [default: your OS user name].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub name: Option<String>,
+    /// Access token, when the feed requires one [env: WARROOM_TOKEN].
+    #[arg(long, help_heading = "Feed", global = true)]
+    pub token: Option<String>,
+    /// PEM file of CA certificates trusted for wss:// in addition to the system's (a
+    /// private CA that signed the feed's certificate) [env: WARROOM_CA].
+    #[arg(long, help_heading = "Feed", global = true, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl Global {
+    /// These options with a subcommand's own on top.
+    pub fn with(&self, sub: &FeedArgs) -> Global {
+        Global {
+            server: sub.server.clone().or_else(|| self.server.clone()),
+            name: sub.name.clone().or_else(|| self.name.clone()),
+            token: sub.token.clone().or_else(|| self.token.clone()),
+            ca: sub.ca.clone().or_else(|| self.ca.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the shared feed server.
+    Serve(ServeArgs),
+    /// Tokens for a feed (in its data directory): add one for a person and role, list them,
+    /// revoke one. A running feed picks changes up by itself.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Check or print a policy file (severity rules, escalation, on-call, runbooks).
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+    /// Export an incident: a Markdown post-mortem draft, or JSON (events and state).
+    Export {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// md or json.
+        #[arg(long, default_value = "md", value_parser = parse_format)]
+        format: ExportFormat,
+        /// Write to FILE instead of standard output.
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Who is on call now, and the next handoffs: as the feed's policy has it, or as a
+    /// policy file would (`--policy`, to check one before serving it).
+    Oncall {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// Read this policy file instead of asking the feed.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<std::path::PathBuf>,
+        /// Show the schedule as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// How many upcoming handoffs to list per schedule.
+        #[arg(long, default_value_t = 4)]
+        handoffs: usize,
+    },
+    /// The handoff briefing for the incoming on-call or incident commander: active
+    /// incidents, who is on call, what the shift resolved, the noisiest alert sources.
+    Handoff {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// text, md (Markdown) or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "md", "markdown", "json"])]
+        format: String,
+    },
+    /// Take over from FROM: the handoff is recorded on every active incident, and you
+    /// become incident commander wherever FROM was.
+    AcceptHandoff {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// The outgoing person [default: the previous primary of the default schedule of
+        /// the feed's policy].
+        #[arg(value_name = "FROM")]
+        from: Option<String>,
+    },
+    /// Try warroom: a console on an embedded feed where a payments outage plays out live.
+    Demo {
+        /// Play the scenario faster (2 = twice as fast).
+        #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
+        speed: f64,
+        /// Your name in the demo [env: WARROOM_NAME] [default: your OS user name].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Declare an incident; prints its reference (INC-N).
+    Declare {
+        #[command(flatten)]
+        feed: FeedArgs,
+        title: String,
+        /// 1 (SEV1, critical) to 4 (SEV4, low).
+        #[arg(long, short = 's', value_parser = parse_severity)]
+        severity: Severity,
+        #[arg(long)]
+        service: Option<String>,
+        /// Need-to-know (security) incident.
+        #[arg(long)]
+        restricted: bool,
+    },
+    /// Record a timeline entry.
+    Note {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        text: String,
+        /// When it happened: HH:MM (today, local time) or RFC 3339.
+        #[arg(long)]
+        at: Option<String>,
+        /// note, decision, action, hypothesis, ruled_out, status_update.
+        #[arg(long, default_value = "note", value_parser = parse_kind)]
+        kind: EntryKind,
+    },
+    /// Correct a timeline entry: a new entry supersedes it; the original stays in its history.
+    Correct {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// The entry's number (its id, as `warroom events` and the console show it).
+        entry: u64,
+        /// The corrected text (left out: keep the text).
+        text: Option<String>,
+        /// When it happened: HH:MM (today, local time) or RFC 3339.
+        #[arg(long)]
+        at: Option<String>,
+        /// note, decision, action, hypothesis, ruled_out, status_update.
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<EntryKind>,
+    },
+    /// Acknowledge an incident (stops its escalation).
+    Ack {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+    },
+    /// Change an incident's severity.
+    Sev {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_parser = parse_severity)]
+        severity: Severity,
+    },
+    /// Change an incident's status: investigating, identified, monitoring, resolved, closed.
+    Status {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_parser = parse_status)]
+        status: Status,
+    },
+    /// Give a role (incident_commander|ic, tech_lead|tl, comms_lead|comms, scribe) to NAME
+    /// (`me` for yourself), or release it with `--release`.
+    Role {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+        #[arg(value_name = "NAME")]
+        person: Option<String>,
+        #[arg(long, conflicts_with = "person")]
+        release: bool,
+    },
+    /// Resolve an incident.
+    Resolve {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+    },
+    /// Write the post-mortem: a section (`--section summary --text "…"`) and/or the 5-whys
+    /// chain from a file of `why | because` lines (`--whys-file FILE`, `-` for stdin).
+    Postmortem {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// summary, contributing_factors, went_well, went_poorly or lessons.
+        #[arg(long, value_parser = parse_section, requires = "text")]
+        section: Option<PmSection>,
+        /// The section's text; it replaces what the section held.
+        #[arg(long, requires = "section")]
+        text: Option<String>,
+        /// The whole 5-whys chain, one `why | because` line per link.
+        #[arg(long, value_name = "FILE")]
+        whys_file: Option<std::path::PathBuf>,
+    },
+    /// Add a post-mortem action item; prints its id.
+    Action {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        text: String,
+        /// Who owns it (`me` for yourself).
+        #[arg(long, default_value = "me")]
+        owner: String,
+        /// When it is due: YYYY-MM-DD.
+        #[arg(long, value_parser = parse_date)]
+        due: Option<chrono::NaiveDate>,
+    },
+    /// Mark a post-mortem action item done (`--undo` opens it again).
+    ActionDone {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// The item's id, as `warroom action` printed it.
+        item: u64,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Waive the post-mortem, saying why: the incident may then be closed without one.
+    Waive {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        reason: String,
+    },
+    /// Make an incident need-to-know (a security incident): from now on only its members
+    /// (you, its role holders, and whoever an admin adds) and admins see it.
+    Restrict {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+    },
+    /// Who may see a restricted incident: list its members, or (admins) add or remove one.
+    Member {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+    /// List incidents, active first.
+    Incidents {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// Print the full state as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print events, one per line.
+    Events {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// Only events after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        /// Keep printing new events as they happen.
+        #[arg(long)]
+        follow: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Response times (MTTD, MTTA, MTTM, MTTR) per severity, incidents per week, post-mortem
+    /// and action-item completion, pages per on-call shift.
+    Metrics {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// Only incidents declared on or after this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Print the figures as JSON (schema warroom.metrics/1; durations in seconds).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cmd {
+    /// The feed options given on the subcommand, for those that talk to a feed.
+    pub fn feed(&self) -> Option<&FeedArgs> {
+        match self {
+            Cmd::Export { feed, .. }
+            | Cmd::Handoff { feed, .. }
+            | Cmd::AcceptHandoff { feed, .. }
+            | Cmd::Declare { feed, .. }
+            | Cmd::Note { feed, .. }
+            | Cmd::Correct { feed, .. }
+            | Cmd::Ack { feed, .. }
+            | Cmd::Sev { feed, .. }
+            | Cmd::Status { feed, .. }
+            | Cmd::Role { feed, .. }
+            | Cmd::Resolve { feed, .. }
+            | Cmd::Postmortem { feed, .. }
+            | Cmd::Action { feed, .. }
+            | Cmd::ActionDone { feed, .. }
+            | Cmd::Waive { feed, .. }
+            | Cmd::Restrict { feed, .. }
+            | Cmd::Member { feed, .. }
+            | Cmd::Incidents { feed, .. }
+            | Cmd::Events { feed, .. }
+            | Cmd::Metrics { feed, .. }
+            | Cmd::Oncall { feed, .. } => Some(feed),
+            Cmd::Serve(_) | Cmd::Token { .. } | Cmd::Policy { .. } | Cmd::Demo { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// Let NAME (`me` for yourself) see a restricted incident. Admins only (on a feed
+    /// without tokens, its members).
+    Add {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_name = "NAME")]
+        person: String,
+    },
+    /// Stop NAME (`me` for yourself) seeing a restricted incident. Admins only (on a feed
+    /// without tokens, its members).
+    Remove {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        #[arg(value_name = "NAME")]
+        person: String,
+    },
+    /// Print a restricted incident's members, one per line, with when each was let in.
+    List {
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Make a token for NAME and print it, once: only its hash is kept.
+    Add {
+        /// The person (their name on the feed).
+        name: String,
+        /// viewer (reads), responder (acts on incidents) or admin (everything).
+        #[arg(long, value_parser = parse_access)]
+        role: Access,
+        /// The feed's data directory [default: the platform data directory].
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+    /// Who has a token: name, role, when it was made, whether it is revoked (never the
+    /// token itself).
+    List {
+        /// The feed's data directory [default: the platform data directory].
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+    /// Revoke NAME's token: refused at its next handshake; live sessions are closed.
+    Revoke {
+        name: String,
+        /// The feed's data directory [default: the platform data directory].
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+    },
+}
+
+fn parse_access(s: &str) -> Result<Access, String> {
+    s.parse()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Validate a policy file; every problem is listed with its line.
+    Check { file: std::path::PathBuf },
+    /// Print the default policy (a starting point for your own).
+    Print,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    pub listen: std::net::SocketAddr,
+    /// Directory for the event log [default: the platform data directory].
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// File of `name token` lines; required to listen beyond loopback.
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Policy file: severity rules, escalation, on-call, runbooks [default: built in].
+    #[arg(long, env = "WARROOM_POLICY")]
+    pub policy: Option<std::path::PathBuf>,
+    /// Token monitoring presents to post alerts (`Authorization: Bearer …`, or the Events
+    /// v2 routing_key). Required for intake beyond loopback.
+    #[arg(long, env = "WARROOM_INTAKE_TOKEN", hide_env_values = true)]
+    pub intake_token: Option<String>,
+    /// PagerDuty webhook signing secret: X-PagerDuty-Signature is then verified.
+    #[arg(long, env = "WARROOM_PAGERDUTY_SECRET", hide_env_values = true)]
+    pub pagerduty_secret: Option<String>,
+    /// Serve wss:// with this PEM certificate chain (the server's certificate first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// A web origin (https://host[:port]) whose pages may open the feed; repeatable.
+    /// Without any, browsers may connect only from loopback origins. Clients that send no
+    /// Origin header (the console, scripts) are not affected.
+    #[arg(
+        long = "allow-origin",
+        value_name = "ORIGIN",
+        env = "WARROOM_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allow_origins: Vec<String>,
+    /// Open WebSocket connections at most; more are answered 503.
+    #[arg(long, value_name = "N", default_value_t = crate::server::Limits::default().max_connections)]
+    pub max_connections: usize,
+    /// Frames one connection may send a second on average, in bursts of up to four times as
+    /// many; more are answered `rate_limited` and not processed.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::server::Limits::default().commands_per_second,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub max_commands_per_second: u32,
+}
+
+fn parse_ref(s: &str) -> Result<IncidentRef, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse_loose(s).map_err(|e| e.message)
+}
+fn parse_kind(s: &str) -> Result<EntryKind, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+fn parse_section(s: &str) -> Result<PmSection, String> {
+    match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+        "lessons_learned" => Ok(PmSection::Lessons),
+        "contributing" => Ok(PmSection::ContributingFactors),
+        _ => s.parse().map_err(|e: crate::model::Rejection| e.message),
+    }
+}
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("'{s}' is not a date: write YYYY-MM-DD (e.g. 2026-03-21)"))
+}
+/// `--since`: a day (from its start, UTC) or an RFC 3339 time.
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("'{s}' is not a date: write YYYY-MM-DD (e.g. 2026-11-01)"))
+}

@@ -1,0 +1,336 @@
+//! The incident commands for scripts and bots: `warroom declare`, `note`, `ack`, `sev`,
+//! `status`, `role`, `resolve`, the post-mortem, `restrict`, `handoff` and the rest. Each
+//! opens a session, does one thing, and prints what it did on one line (the new reference
+//! or entry, the new state), or fails with the feed's reason.
+
+use anyhow::{Context, anyhow, bail};
+
+use super::admin::{member, oncall_text};
+use super::args::{Cmd, Global};
+use super::reads::{events, incidents_table, metrics};
+use super::session::Session;
+use super::time;
+use crate::client::fetch_log;
+use crate::model::Command;
+use crate::report::export::export_text;
+use crate::report::format::role_name;
+
+/// Runs a client subcommand (one that talks to a feed: not the console, `serve`, `demo`,
+/// `token`, `policy` or `oncall`), with `global` (the options before the subcommand) under
+/// the subcommand's own.
+pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
+    let global = &match cmd.feed() {
+        Some(feed) => global.with(feed),
+        None => global.clone(),
+    };
+    let config = global.client_config()?;
+    if let Cmd::Events {
+        since,
+        follow,
+        json,
+        ..
+    } = cmd
+    {
+        return events(config, since, follow, json).await;
+    }
+    if let Cmd::Metrics { since, json, .. } = cmd {
+        return metrics(config, since, json).await;
+    }
+    if let Cmd::Export {
+        incident,
+        format,
+        output,
+        ..
+    } = &cmd
+    {
+        let log = fetch_log(config).await?;
+        let text = export_text(&log, *incident, *format).map_err(|e| anyhow!(e))?;
+        match output {
+            Some(path) => {
+                std::fs::write(path, &text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!("{incident} exported to {}", path.display());
+            }
+            None => print!("{text}"),
+        }
+        return Ok(());
+    }
+    let opened = Session::open(config).await;
+    let mut s = match (opened, &cmd) {
+        (Ok(s), _) => s,
+        // On call is the feed's to say; a file can be read without one.
+        (Err(e), Cmd::Oncall { .. }) => {
+            bail!("{e:#}\n(`warroom oncall --policy FILE` reads a policy file instead)")
+        }
+        (Err(e), _) => return Err(e),
+    };
+    match cmd {
+        Cmd::Declare {
+            title,
+            severity,
+            service,
+            restricted,
+            ..
+        } => {
+            let (_, r) = s
+                .run(Command::Declare {
+                    title,
+                    severity,
+                    service,
+                    restricted,
+                })
+                .await?;
+            let r = r.context("the server did not name the new incident")?;
+            println!("{r}");
+            if restricted {
+                eprintln!(
+                    "{r} is restricted (need to know): only its members (you) and admins see it; \
+                     an admin lets others in with `warroom member add {r} NAME`"
+                );
+            }
+        }
+        Cmd::Note {
+            incident,
+            text,
+            at,
+            kind,
+            ..
+        } => {
+            let occurred_at = match at {
+                Some(a) => Some(
+                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
+                        .map_err(|e| anyhow!(e))?,
+                ),
+                None => None,
+            };
+            let (seqs, _) = s
+                .run(Command::AddEntry {
+                    incident,
+                    entry_kind: kind,
+                    text,
+                    occurred_at,
+                    next_update_secs: None,
+                })
+                .await?;
+            println!(
+                "{incident}: entry {} recorded",
+                seqs.first().copied().unwrap_or(0)
+            );
+        }
+        Cmd::Correct {
+            incident,
+            entry,
+            text,
+            at,
+            kind,
+            ..
+        } => {
+            let occurred_at = match at {
+                Some(a) => Some(
+                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
+                        .map_err(|e| anyhow!(e))?,
+                ),
+                None => None,
+            };
+            if text.is_none() && occurred_at.is_none() && kind.is_none() {
+                bail!("say what to correct: the text, --at or --kind");
+            }
+            let (seqs, _) = s
+                .run(Command::CorrectEntry {
+                    incident,
+                    entry,
+                    text,
+                    entry_kind: kind,
+                    occurred_at,
+                })
+                .await?;
+            println!(
+                "{incident}: entry {entry} corrected by entry {}",
+                seqs.first().copied().unwrap_or(0)
+            );
+        }
+        Cmd::Ack { incident, .. } => {
+            s.run(Command::Acknowledge { incident }).await?;
+            println!("{incident} acknowledged");
+        }
+        Cmd::Sev {
+            incident, severity, ..
+        } => {
+            s.run(Command::SetSeverity { incident, severity }).await?;
+            println!("{incident} is now {severity}");
+        }
+        Cmd::Status {
+            incident, status, ..
+        } => {
+            s.run(Command::SetStatus { incident, status }).await?;
+            println!("{incident} is now {status}");
+        }
+        Cmd::Role {
+            incident,
+            role,
+            person,
+            release,
+            ..
+        } => {
+            if release {
+                s.run(Command::ReleaseRole { incident, role }).await?;
+                println!("{incident}: {} released", role_name(role));
+            } else {
+                let person = person.context("give a NAME (or `me`), or --release")?;
+                s.run(Command::AssignRole {
+                    incident,
+                    role,
+                    person,
+                })
+                .await?;
+                let holder = s
+                    .replica
+                    .state
+                    .incident(incident)
+                    .and_then(|i| i.roles.get(&role).cloned())
+                    .unwrap_or_default();
+                println!("{incident}: {holder} is {}", role_name(role));
+            }
+        }
+        Cmd::Resolve { incident, .. } => {
+            s.run(Command::Resolve { incident }).await?;
+            println!("{incident} resolved");
+        }
+        Cmd::Handoff { format, .. } => {
+            use crate::report::handoff;
+            let schedules = handoff::schedules_default_first(&s.policy()?);
+            let now = chrono::Utc::now();
+            let start = handoff::shift_start(&schedules, now);
+            let b = handoff::brief(&s.replica.state, &schedules, start, now);
+            match format.as_str() {
+                "md" | "markdown" => print!("{}", handoff::markdown(&b)),
+                "json" => println!("{}", serde_json::to_string_pretty(&b)?),
+                _ => print!("{}", handoff::text(&b)),
+            }
+        }
+        Cmd::AcceptHandoff { from, .. } => {
+            use crate::report::handoff;
+            let from = match from {
+                Some(f) => f,
+                None => {
+                    let schedules = handoff::schedules_default_first(&s.policy()?);
+                    handoff::outgoing(&schedules, chrono::Utc::now()).context(
+                        "the feed's policy names no outgoing primary (no schedule, or the same person carries on): give FROM",
+                    )?
+                }
+            };
+            let (seqs, _) = s.run(Command::AcceptHandoff { from: from.clone() }).await?;
+            let done = handoff::accepted(&s.replica.state, &seqs);
+            print!("{}", handoff::accepted_text(&global.who(), &from, &done));
+        }
+        Cmd::Postmortem {
+            incident,
+            section,
+            text,
+            whys_file,
+            ..
+        } => {
+            if section.is_none() && whys_file.is_none() {
+                bail!("say what to write: --section NAME --text TEXT, and/or --whys-file FILE");
+            }
+            if let (Some(section), Some(text)) = (section, text) {
+                s.run(Command::EditPostmortem {
+                    incident,
+                    section,
+                    text,
+                })
+                .await?;
+                println!("{incident}: {} saved", section.title().to_lowercase());
+            }
+            if let Some(path) = whys_file {
+                let text = if path.as_os_str() == "-" {
+                    std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+                } else {
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?
+                };
+                let whys = crate::model::postmortem::parse_whys(&text)
+                    .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                let n = whys.len();
+                s.run(Command::SetWhys { incident, whys }).await?;
+                println!("{incident}: 5 whys saved ({n} links)");
+            }
+        }
+        Cmd::Action {
+            incident,
+            text,
+            owner,
+            due,
+            ..
+        } => {
+            let (seqs, _) = s
+                .run(Command::AddActionItem {
+                    incident,
+                    text,
+                    owner,
+                    due,
+                })
+                .await?;
+            println!(
+                "{incident}: action item {} added",
+                seqs.first().copied().unwrap_or(0)
+            );
+        }
+        Cmd::ActionDone {
+            incident,
+            item,
+            undo,
+            ..
+        } => {
+            s.run(Command::UpdateActionItem {
+                incident,
+                item,
+                text: None,
+                owner: None,
+                due: None,
+                done: Some(!undo),
+            })
+            .await?;
+            let state = if undo { "open again" } else { "done" };
+            println!("{incident}: action item {item} {state}");
+        }
+        Cmd::Waive {
+            incident, reason, ..
+        } => {
+            s.run(Command::WaivePostmortem { incident, reason }).await?;
+            println!("{incident}: post-mortem waived");
+        }
+        Cmd::Restrict { incident, .. } => {
+            s.run(Command::Restrict { incident }).await?;
+            let members = s
+                .replica
+                .state
+                .incident(incident)
+                .map(|i| i.members.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            println!(
+                "{incident} is restricted (need to know): only its members and admins see it; members: {}",
+                members.join(", ")
+            );
+        }
+        Cmd::Member { action, .. } => member(&mut s, action).await?,
+        Cmd::Oncall { at, handoffs, .. } => {
+            print!("{}", oncall_text(&s.policy()?, at.as_deref(), handoffs)?)
+        }
+        Cmd::Incidents { json, .. } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s.replica.state)?);
+            } else {
+                print!("{}", incidents_table(&s.replica.state));
+            }
+        }
+        Cmd::Serve(_)
+        | Cmd::Token { .. }
+        | Cmd::Events { .. }
+        | Cmd::Metrics { .. }
+        | Cmd::Demo { .. }
+        | Cmd::Policy { .. }
+        | Cmd::Export { .. } => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! Computing the figures from the state (and the event log when there is one): response
+//! times per severity, incidents per week, post-mortem and action-item completion, pages
+//! per on-call shift. The definitions are in the module documentation of `metrics`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
+
+use super::{
+    ActionItemRate, Durations, Metrics, Pages, PostmortemRates, Rate, SCHEMA, SeverityMetrics,
+    WeekCount,
+};
+use crate::model::oncall::{Layer, Schedule};
+use crate::model::{Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction};
+
+/// Most primary shifts walked when counting them (a one-hour rotation over eleven years).
+const MAX_SHIFTS: u32 = 100_000;
+
+/// Computes every figure. `events` is the whole log when the caller has it (pages are then
+/// counted from it; see the module documentation); `schedule` is the default on-call
+/// schedule; `since` limits the incidents counted and starts the period; `now` ends it.
+pub fn compute(
+    state: &State,
+    events: Option<&[Event]>,
+    schedule: Option<&Schedule>,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Metrics {
+    let counted: Vec<&Incident> = state
+        .incidents
+        .values()
+        .filter(|i| since.is_none_or(|s| i.declared_at >= s))
+        .collect();
+    let period_start = since
+        .or_else(|| counted.iter().map(|i| i.declared_at).min())
+        .unwrap_or(now)
+        .min(now);
+    Metrics {
+        schema: SCHEMA.to_string(),
+        generated_at: now,
+        since,
+        period_start,
+        incidents: count(counted.len()),
+        severities: Severity::ALL
+            .iter()
+            .map(|&s| severity_metrics(s, &counted))
+            .collect(),
+        weeks: weeks(&counted),
+        postmortems: postmortems(&counted),
+        action_items: action_items(&counted, now.date_naive()),
+        pages: pages(state, events, schedule, period_start, now),
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The time from milestone `from` (or, when it is not set, `or_from`) to `to`.
+fn span(
+    inc: &Incident,
+    from: Milestone,
+    or_from: Option<Milestone>,
+    to: Milestone,
+) -> Option<Duration> {
+    let m = |k: Milestone| inc.milestones.get(&k).copied();
+    let start = m(from).or_else(|| or_from.and_then(m))?;
+    Some(m(to)? - start)
+}
+
+fn severity_metrics(severity: Severity, counted: &[&Incident]) -> SeverityMetrics {
+    use Milestone as M;
+    let of: Vec<&Incident> = counted
+        .iter()
+        .copied()
+        .filter(|i| i.severity == severity)
+        .collect();
+    let measure =
+        |from, or_from, to| durations(of.iter().filter_map(|i| span(i, from, or_from, to)));
+    SeverityMetrics {
+        severity,
+        incidents: count(of.len()),
+        mttd: measure(M::ImpactStarted, None, M::Detected),
+        mtta: measure(M::Detected, None, M::Acknowledged),
+        mttm: measure(M::ImpactStarted, Some(M::Detected), M::Mitigated),
+        mttr: measure(M::ImpactStarted, Some(M::Detected), M::Resolved),
+    }
+}
+
+/// Count, mean and median of the non-negative spans; negative ones are inconsistent.
+fn durations(spans: impl Iterator<Item = Duration>) -> Durations {
+    let mut inconsistent = 0u32;
+    let mut ms: Vec<i64> = Vec::new();
+    for d in spans {
+        if d < Duration::zero() {
+            inconsistent = inconsistent.saturating_add(1);
+        } else {
+            ms.push(d.num_milliseconds());
+        }
+    }
+    ms.sort_unstable();
+    let n = ms.len();
+    let to_secs = |ms: i128| i64::try_from((ms + 500).div_euclid(1000)).unwrap_or(i64::MAX);
+    let mean = (n > 0).then(|| {
+        let sum: i128 = ms.iter().map(|&x| i128::from(x)).sum();
+        // Rounded to the nearest millisecond, then to the nearest second.
+        let len = i128::try_from(n).unwrap_or(i128::MAX);
+        to_secs((sum * 2 + len) / (len * 2))
+    });
+    let median = match n {
+        0 => None,
+        n if n % 2 == 1 => Some(to_secs(i128::from(ms[n / 2]))),
+        n => Some(to_secs(
+            (i128::from(ms[n / 2 - 1]) + i128::from(ms[n / 2]) + 1) / 2,
+        )),
+    };
+    Durations {
+        count: count(n),
+        mean_secs: mean,
+        median_secs: median,
+        inconsistent,
+    }
+}
+
+/// The Monday of the ISO week `d` is in.
+fn monday(d: NaiveDate) -> NaiveDate {
+    let w = d.iso_week();
+    NaiveDate::from_isoywd_opt(w.year(), w.week(), Weekday::Mon).unwrap_or(d)
+}
+
+fn weeks(counted: &[&Incident]) -> Vec<WeekCount> {
+    let mut by_week: BTreeMap<NaiveDate, Vec<Severity>> = BTreeMap::new();
+    for i in counted {
+        by_week
+            .entry(monday(i.declared_at.date_naive()))
+            .or_default()
+            .push(i.severity);
+    }
+    let (Some(first), Some(last)) = (
+        by_week.keys().next().copied(),
+        by_week.keys().next_back().copied(),
+    ) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut week = first;
+    while week <= last {
+        let iso = week.iso_week();
+        let mut w = WeekCount {
+            week: format!("{:04}-W{:02}", iso.year(), iso.week()),
+            starts: week,
+            total: 0,
+            sev1: 0,
+            sev2: 0,
+            sev3: 0,
+            sev4: 0,
+        };
+        for &s in by_week.get(&week).into_iter().flatten() {
+            w.add(s);
+        }
+        out.push(w);
+        match week.checked_add_signed(Duration::days(7)) {
+            Some(next) => week = next,
+            None => break,
+        }
+    }
+    out
+}
+
+fn postmortems(counted: &[&Incident]) -> PostmortemRates {
+    let mut done = [0u32; 2];
+    let mut total = [0u32; 2];
+    let mut waived = 0u32;
+    for i in counted {
+        let k = match i.severity {
+            Severity::Sev1 => 0,
+            Severity::Sev2 => 1,
+            _ => continue,
+        };
+        if !matches!(i.status, Status::Resolved | Status::Closed) {
+            continue;
+        }
+        total[k] += 1;
+        if i.postmortem.is_complete() {
+            done[k] += 1;
+        } else if i.postmortem.waived.is_some() {
+            done[k] += 1;
+            waived += 1;
+        }
+    }
+    PostmortemRates {
+        sev1: Rate::new(done[0], total[0]),
+        sev2: Rate::new(done[1], total[1]),
+        overall: Rate::new(done[0] + done[1], total[0] + total[1]),
+        waived,
+    }
+}
+
+fn action_items(counted: &[&Incident], today: NaiveDate) -> ActionItemRate {
+    let mut r = ActionItemRate::default();
+    for a in counted.iter().flat_map(|i| &i.postmortem.action_items) {
+        if a.done {
+            let on_time = match (a.due, a.done_at) {
+                (Some(due), Some(at)) => at.date_naive() <= due,
+                _ => true,
+            };
+            if on_time {
+                r.on_time += 1;
+            } else {
+                r.late += 1;
+            }
+        } else if a.due.is_some_and(|due| due < today) {
+            r.overdue += 1;
+        } else {
+            r.not_due += 1;
+        }
+    }
+    r.rate = Rate::new(r.on_time, r.on_time + r.late + r.overdue);
+    r
+}
+
+fn pages(
+    state: &State,
+    events: Option<&[Event]>,
+    schedule: Option<&Schedule>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Pages {
+    let within = |at: DateTime<Utc>| at >= from && at <= to;
+    let mut by_person: BTreeMap<String, u32> = BTreeMap::new();
+    let mut add = |p: &str| *by_person.entry(p.to_string()).or_default() += 1;
+    let source = match events {
+        Some(events) => {
+            for e in events {
+                // A page of a restricted incident this reader may no longer see (removed
+                // from its members after the log was read) is not theirs to count.
+                if let EventKind::StepFired {
+                    incident,
+                    action: StepAction::Page,
+                    person: Some(p),
+                    ..
+                } = &e.kind
+                    && within(e.at)
+                    && !state.withheld.contains(incident)
+                {
+                    add(p);
+                }
+            }
+            "events"
+        }
+        None => {
+            let fired = state
+                .incidents
+                .values()
+                .filter_map(|i| i.escalation.as_ref())
+                .flat_map(|e| &e.fired);
+            for f in fired {
+                if f.action == StepAction::Page
+                    && within(f.at)
+                    && let Some(p) = &f.person
+                {
+                    add(p);
+                }
+            }
+            "state"
+        }
+    };
+    let pages = by_person.values().fold(0u32, |n, k| n.saturating_add(*k));
+    let shifts = schedule.map_or(1, |s| primary_shifts(s, from, to)).max(1);
+    Pages {
+        pages,
+        shifts,
+        per_shift: f64::from(pages) / f64::from(shifts),
+        schedule: schedule.map(|s| s.name().to_string()),
+        source: source.to_string(),
+        by_person,
+    }
+}
+
+/// How many primary shifts of `s` overlap `[from, to]`: stretches one person is primary,
+/// as [`Schedule::on_call`] reports them. Stretches with nobody on call are not shifts.
+pub fn primary_shifts(s: &Schedule, from: DateTime<Utc>, to: DateTime<Utc>) -> u32 {
+    let mut n = 0u32;
+    let mut t = from;
+    for _ in 0..MAX_SHIFTS {
+        let next = match s.on_call(Layer::Primary, t) {
+            Some(shift) => {
+                n += 1;
+                Some(shift.until)
+            }
+            // Nobody on call now: skip to when somebody is (or give up: nobody ever is).
+            None => s
+                .handoffs(t, 64)
+                .into_iter()
+                .find(|h| h.layer == Layer::Primary && h.to.is_some())
+                .map(|h| h.at),
+        };
+        match next {
+            Some(next) if next > t && next < to => t = next,
+            _ => break,
+        }
+    }
+    n
+}
