@@ -907,3 +907,17 @@ fn a_restricted_incident_reaches_its_members_only_from_the_command_line() {
         "{brief}"
     );
 }
+
+#[test]
+fn the_incidents_table_prints_others_text_as_the_console_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    // A right-to-left override in a title would reorder the rest of the terminal line.
+    let title = "Refunds fail \u{202E}gnimoc won";
+    ok(warroom(&s, "ann", &["declare", title, "-s", "2"]));
+    ok(warroom(&s, "ann", &["role", "INC-1", "ic", "me"]));
+    let table = ok(warroom(&s, "ann", &["incidents"]));
+    assert!(!table.contains('\u{202E}'), "{table:?}");
+    assert!(table.contains("Refunds fail \u{FFFD}gnimoc won"), "{table}");
+}

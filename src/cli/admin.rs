@@ -297,6 +297,7 @@ pub fn members_table(inc: &crate::model::Incident) -> String {
         } else {
             format!("since event {since}")
         };
+        let name = crate::report::format::one_line(name);
         out.push_str(&format!("{name:<16} {when}\n"));
     }
     out

@@ -6,6 +6,7 @@ use anyhow::bail;
 use super::session::{SYNC_TIMEOUT, Session};
 use crate::client::{Client, ClientConfig, ConnState, Update};
 use crate::model::{Event, IncidentRef, Role, State};
+use crate::report::format::one_line;
 
 /// The `incidents` table: reference, severity, status, title, IC.
 pub fn incidents_table(state: &State) -> String {
@@ -21,17 +22,19 @@ pub fn incidents_table(state: &State) -> String {
         "REF", "SEV", "STATUS", "IC", "TITLE"
     );
     for i in board {
+        // Titles and names were typed by others: printed as the console shows them, so a
+        // direction override in one cannot reorder what the terminal displays.
         let ic = i
             .roles
             .get(&Role::IncidentCommander)
-            .map_or("-", String::as_str);
+            .map_or("-".to_string(), |n| one_line(n));
         out.push_str(&format!(
             "{:<8} {:<5} {:<14} {:<8} {}\n",
             i.reference.to_string(),
             i.severity.to_string(),
             i.status.as_str(),
             ic,
-            i.title
+            one_line(&i.title)
         ));
     }
     if let Some(w) = withheld_line(state) {
