@@ -19,7 +19,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone,
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::policy::Span;
+use super::types::Span;
 use super::validate;
 
 /// Shortest rotation a schedule may have.
