@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::intake::Alert;
 use crate::model::{Command, Event, EventKind, State, access, engine};
 use crate::protocol::{self, Answer, ErrorCode, ServerMessage};
-use crate::store::{CommandRecord, EventStore, SqliteStore};
+use crate::store::{CommandRecord, EventStore, LogReader};
 
 /// Most commands folded into one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -120,7 +120,7 @@ impl Published {
 }
 
 /// Folds the whole log into a state, reading it in chunks.
-pub fn load_state(store: &SqliteStore) -> anyhow::Result<State> {
+pub fn load_state<R: LogReader + ?Sized>(store: &R) -> anyhow::Result<State> {
     let mut state = State::default();
     loop {
         let chunk = store.read_since(state.seq, 10_000)?;
@@ -137,7 +137,7 @@ pub fn load_state(store: &SqliteStore) -> anyhow::Result<State> {
 
 /// Runs the core until every sender is gone.
 pub fn run(
-    mut store: SqliteStore,
+    mut store: Box<dyn EventStore>,
     mut state: State,
     published: Arc<Published>,
     clock: Arc<dyn Clock>,
@@ -163,7 +163,7 @@ pub fn run(
         let now = clock.now().max(last_at);
         last_at = now;
         process(
-            &mut store,
+            store.as_mut(),
             &mut state,
             &published,
             &rules,
@@ -182,7 +182,7 @@ enum Reply {
 }
 
 /// The log's state plus events not yet appended.
-fn rebuild(store: &SqliteStore, state: &mut State, pending: &[Event]) -> anyhow::Result<()> {
+fn rebuild(store: &dyn EventStore, state: &mut State, pending: &[Event]) -> anyhow::Result<()> {
     let mut s = load_state(store)?;
     for e in pending {
         s.apply(e)?;
@@ -198,7 +198,7 @@ const MAX_ENGINE_EVENTS: usize = 10_000;
 pub const SYSTEM_ACTOR: &str = "warroom";
 
 fn process(
-    store: &mut SqliteStore,
+    store: &mut dyn EventStore,
     state: &mut State,
     published: &Published,
     rules: &Rules,

@@ -41,7 +41,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::intake::Alert;
 use crate::model::Event;
 use crate::protocol;
-use crate::store::{EventStore, SqliteStore, StoreError};
+use crate::store::{EventStore, LogReader, SqliteStore, StoreError};
 use alerts::IntakeAnswer;
 use core::Published;
 use presence::PresenceBoard;
@@ -168,7 +168,8 @@ impl ServerConfig {
 pub(crate) struct App {
     published: Arc<Published>,
     commands: mpsc::Sender<core::CoreInput>,
-    reader: Arc<Mutex<SqliteStore>>,
+    /// The log, read by catch-ups on a handle of its own (never the core's writer).
+    reader: Arc<Mutex<Box<dyn LogReader>>>,
     /// This feed's identity (see `Welcome::feed_id`).
     feed_id: String,
     /// The `policy` message every join gets, encoded once.
@@ -340,8 +341,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         log = %store.path().display(),
         "state rebuilt from the event log"
     );
-    let reader = store.reader()?;
+    let reader = store.open_reader()?;
     let feed_id = store.feed_id()?;
+    // The core works through the trait: the backend is chosen here, and only here.
+    let store: Box<dyn EventStore> = Box::new(store);
     let (events_tx, _) = broadcast::channel(config.limits.broadcast_capacity);
     let published = Arc::new(Published {
         state: RwLock::new(state.clone()),
