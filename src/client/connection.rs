@@ -4,17 +4,23 @@
 
 use std::collections::VecDeque;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::outbox::Outbox;
-use super::queue::Pending;
+use super::outbox::{Outbox, Queued};
 use super::{ClientConfig, ConnState, Request, Update};
 use crate::model::IncidentRef;
-use crate::protocol::ErrorCode;
+use crate::protocol::{Answer, ErrorCode};
 
+/// A command waiting for its answer, with whoever waits for it.
+pub(super) struct Pending {
+    pub(super) queued: Queued,
+    pub(super) reply: Option<oneshot::Sender<Answer>>,
+}
+
+/// How a session ended, and so what the task does next.
 pub(super) enum Ended {
     /// Every handle was dropped.
     Shutdown,
@@ -24,9 +30,12 @@ pub(super) enum Ended {
     Fatal(String),
 }
 
+/// One connection to the feed, plain or TLS.
 pub(super) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The connection task's state, kept across reconnects: where it is in the log, which feed
+/// that is, and the commands waiting for answers.
 pub(super) struct Task {
     pub(super) config: ClientConfig,
     pub(super) requests: mpsc::UnboundedReceiver<Request>,

@@ -2,18 +2,12 @@
 //! matched to their answer by id and then forgotten.
 
 use futures_util::SinkExt;
-use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::connection::{Task, Ws};
+use super::connection::{Pending, Task, Ws};
 use super::outbox::Queued;
 use super::{Request, Update};
 use crate::protocol::{self, Answer, ClientMessage, ErrorCode};
-
-pub(super) struct Pending {
-    pub(super) queued: Queued,
-    pub(super) reply: Option<oneshot::Sender<Answer>>,
-}
 
 impl Task {
     /// Adds a command to the queue (on disk first, when there is a disk outbox).
