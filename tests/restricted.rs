@@ -40,7 +40,7 @@ use warroom::model::{Event, IncidentRef, State};
 use warroom::protocol::{Access, Presence};
 use warroom::server::auth::add_token;
 use warroom::server::{Limits, RunningServer, ServerConfig};
-use warroom::store::{EventStore, SqliteStore};
+use warroom::store::{LogReader, SqliteStore};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -19,7 +19,8 @@ pub use command::Command;
 pub use event::{Event, EventKind};
 pub use state::{ApplyError, Entry, Incident, RoleTenure, State};
 pub use types::{
-    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status, StepAction,
+    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Span, Status,
+    StepAction,
 };
 
 use std::fmt;

@@ -3,18 +3,19 @@
 //! durable transaction (one fsync shared by every writer in the group), and only then
 //! publishes them: replies to the senders and frames to every session.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::alerts::{self, IntakeAnswer, record};
+use super::rules::Rules;
 use crate::clock::Clock;
-use crate::model::policy::Policy;
-use crate::model::runbook::Runbook;
+use crate::intake::Alert;
 use crate::model::{Command, Event, EventKind, State, access, engine};
 use crate::protocol::{self, Answer, ErrorCode, ServerMessage};
-use crate::store::{CommandRecord, EventStore, SqliteStore};
+use crate::store::{CommandRecord, EventStore, LogReader};
 
 /// Most commands folded into one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -25,34 +26,12 @@ pub enum CoreInput {
     /// Run the escalation engine now; the sender (if any) hears when that is done.
     Tick(Option<oneshot::Sender<()>>),
     /// Alerts from a webhook, recorded all together or not at all.
-    Intake(super::intake::IntakeRequest),
+    Intake(IntakeRequest),
     /// Facts the server observed itself (notification deliveries), recorded as `actor`.
     Record {
         actor: String,
         events: Vec<EventKind>,
     },
-}
-
-/// What the engine works from: the policy and the runbooks it found.
-pub struct Rules {
-    pub policy: Policy,
-    /// By service or alert name.
-    pub runbooks: BTreeMap<String, Runbook>,
-}
-
-impl Rules {
-    /// What consoles are told of the policy: no channels, no secrets.
-    pub fn public_policy(&self) -> crate::model::policy::PublicPolicy {
-        self.policy.public(
-            self.runbooks
-                .iter()
-                .map(|(name, r)| crate::model::policy::RunbookRef {
-                    name: name.clone(),
-                    title: r.title.clone(),
-                })
-                .collect(),
-        )
-    }
 }
 
 /// A fired step to deliver, sent to the notifier once it is durable.
@@ -83,6 +62,13 @@ impl Delivery {
             (inc.title.clone(), inc.service.clone())
         }
     }
+}
+
+/// Alerts to decide together, each with whether it may resolve its incident (an
+/// Alertmanager group resolves only when none of its alerts is still firing).
+pub struct IntakeRequest {
+    pub alerts: Vec<(Alert, bool)>,
+    pub reply: oneshot::Sender<IntakeAnswer>,
 }
 
 /// A command from a session, with where to send its answer.
@@ -134,7 +120,7 @@ impl Published {
 }
 
 /// Folds the whole log into a state, reading it in chunks.
-pub fn load_state(store: &SqliteStore) -> anyhow::Result<State> {
+pub fn load_state<R: LogReader + ?Sized>(store: &R) -> anyhow::Result<State> {
     let mut state = State::default();
     loop {
         let chunk = store.read_since(state.seq, 10_000)?;
@@ -151,7 +137,7 @@ pub fn load_state(store: &SqliteStore) -> anyhow::Result<State> {
 
 /// Runs the core until every sender is gone.
 pub fn run(
-    mut store: SqliteStore,
+    mut store: Box<dyn EventStore>,
     mut state: State,
     published: Arc<Published>,
     clock: Arc<dyn Clock>,
@@ -177,7 +163,7 @@ pub fn run(
         let now = clock.now().max(last_at);
         last_at = now;
         process(
-            &mut store,
+            store.as_mut(),
             &mut state,
             &published,
             &rules,
@@ -195,28 +181,8 @@ enum Reply {
     SameAs(usize),
 }
 
-/// Folds `kind` into `state` as a new event by `actor` and queues it for the log.
-pub(super) fn record(
-    state: &mut State,
-    events: &mut Vec<Event>,
-    actor: &str,
-    now: chrono::DateTime<chrono::Utc>,
-    kind: EventKind,
-) -> Result<u64, crate::model::ApplyError> {
-    let ev = Event {
-        seq: state.seq + 1,
-        at: now,
-        actor: actor.to_string(),
-        kind,
-    };
-    state.apply(&ev)?;
-    let seq = ev.seq;
-    events.push(ev);
-    Ok(seq)
-}
-
 /// The log's state plus events not yet appended.
-fn rebuild(store: &SqliteStore, state: &mut State, pending: &[Event]) -> anyhow::Result<()> {
+fn rebuild(store: &dyn EventStore, state: &mut State, pending: &[Event]) -> anyhow::Result<()> {
     let mut s = load_state(store)?;
     for e in pending {
         s.apply(e)?;
@@ -232,7 +198,7 @@ const MAX_ENGINE_EVENTS: usize = 10_000;
 pub const SYSTEM_ACTOR: &str = "warroom";
 
 fn process(
-    store: &mut SqliteStore,
+    store: &mut dyn EventStore,
     state: &mut State,
     published: &Published,
     rules: &Rules,
@@ -258,7 +224,7 @@ fn process(
                 // cost more than the alert); should one alert fail, the state is rebuilt
                 // from the log plus this group's earlier events, so none of it stays.
                 let before = events.len();
-                let outcome = super::intake::decide(state, &mut events, rules, now, &req);
+                let outcome = alerts::decide(state, &mut events, rules, now, &req.alerts);
                 if outcome.is_err() {
                     events.truncate(before);
                     if let Err(e) = rebuild(store, state, &events) {
@@ -473,10 +439,7 @@ fn process(
     finish(replies, intake_replies, ticks);
 }
 
-type IntakeReply = (
-    oneshot::Sender<super::intake::IntakeAnswer>,
-    super::intake::IntakeAnswer,
-);
+type IntakeReply = (oneshot::Sender<IntakeAnswer>, IntakeAnswer);
 
 fn finish(
     replies: Vec<(oneshot::Sender<Answer>, Reply)>,

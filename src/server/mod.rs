@@ -2,6 +2,7 @@
 //! `GET /healthz`. Commands become events in the core, are appended durably, and only then
 //! are acknowledged and fanned out to every session.
 
+mod alerts;
 pub mod auth;
 mod core;
 mod http;
@@ -10,17 +11,18 @@ mod limits;
 mod notify;
 pub mod origin;
 mod presence;
+mod rules;
 mod session;
 mod tls;
 
 pub use auth::TokenTable;
-pub use core::{Rules, SYSTEM_ACTOR, load_state};
+pub use core::{SYSTEM_ACTOR, load_state};
 pub use intake::IntakeAuth;
 pub use origin::OriginPolicy;
+pub use rules::{BUILT_IN_RUNBOOKS, Rules, default_rules, load_rules};
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -36,11 +38,11 @@ use axum::routing::{get, post};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::clock::{Clock, SystemClock};
+use crate::intake::Alert;
 use crate::model::Event;
-use crate::model::policy::{DEFAULT_POLICY, Policy};
-use crate::model::runbook::{self, Runbook};
 use crate::protocol;
-use crate::store::{EventStore, SqliteStore, StoreError};
+use crate::store::{EventStore, LogReader, SqliteStore, StoreError};
+use alerts::IntakeAnswer;
 use core::Published;
 use presence::PresenceBoard;
 
@@ -162,88 +164,12 @@ impl ServerConfig {
     }
 }
 
-/// The runbooks that ship with warroom (`assets/runbooks/`), by service or alert name.
-pub const BUILT_IN_RUNBOOKS: &[(&str, &str)] = &[
-    (
-        "payments",
-        include_str!("../../assets/runbooks/payments.md"),
-    ),
-    ("auth", include_str!("../../assets/runbooks/auth.md")),
-    (
-        "database-primary",
-        include_str!("../../assets/runbooks/database-primary.md"),
-    ),
-    (
-        "api-gateway",
-        include_str!("../../assets/runbooks/api-gateway.md"),
-    ),
-    (
-        "SLOBurnRateHigh",
-        include_str!("../../assets/runbooks/SLOBurnRateHigh.md"),
-    ),
-];
-
-fn built_in_runbooks() -> BTreeMap<String, Runbook> {
-    BUILT_IN_RUNBOOKS
-        .iter()
-        .filter_map(|(name, text)| {
-            runbook::parse_markdown(name, &format!("built-in {name}.md"), text)
-                .map_err(|e| tracing::error!("built-in runbook {name}: {e}"))
-                .ok()
-                .map(|r| (name.to_string(), r))
-        })
-        .collect()
-}
-
-/// The default policy with the built-in runbooks.
-pub fn default_rules() -> Rules {
-    Rules {
-        policy: Policy::default_policy(),
-        runbooks: built_in_runbooks(),
-    }
-}
-
-/// Reads a policy file (or the default) and the runbooks it names (paths relative to the
-/// file), over the built-in ones. Every problem is reported, with its line where it has one.
-pub fn load_rules(path: Option<&Path>) -> Result<Rules, Vec<String>> {
-    let (text, base) = match path {
-        Some(p) => (
-            std::fs::read_to_string(p)
-                .map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?,
-            p.parent().map(Path::to_path_buf).unwrap_or_default(),
-        ),
-        None => (DEFAULT_POLICY.to_string(), PathBuf::new()),
-    };
-    let policy = Policy::parse(&text)?;
-    let mut runbooks = built_in_runbooks();
-    let mut errors = Vec::new();
-    for (name, rel) in policy.runbook_paths() {
-        let file = base.join(rel);
-        match std::fs::read_to_string(&file) {
-            Ok(t) => match runbook::parse_markdown(name, &file.display().to_string(), &t) {
-                Ok(rb) => {
-                    runbooks.insert(name.clone(), rb);
-                }
-                Err(e) => errors.push(format!("[runbooks] {name}: {e}")),
-            },
-            Err(e) => errors.push(format!(
-                "[runbooks] {name}: cannot read {}: {e}",
-                file.display()
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(Rules { policy, runbooks })
-    } else {
-        Err(errors)
-    }
-}
-
 /// Shared by every session.
 pub(crate) struct App {
     published: Arc<Published>,
     commands: mpsc::Sender<core::CoreInput>,
-    reader: Arc<Mutex<SqliteStore>>,
+    /// The log, read by catch-ups on a handle of its own (never the core's writer).
+    reader: Arc<Mutex<Box<dyn LogReader>>>,
     /// This feed's identity (see `Welcome::feed_id`).
     feed_id: String,
     /// The `policy` message every join gets, encoded once.
@@ -273,6 +199,18 @@ impl App {
     fn connection_slot(&self) -> ConnectionSlot<'_> {
         self.connections.fetch_add(1, Ordering::SeqCst);
         ConnectionSlot(&self.connections)
+    }
+
+    /// Hands a webhook's alerts to the core, which decides them together with the commands
+    /// of its batch; `None` when the core has stopped (the server is shutting down).
+    async fn decide_alerts(&self, alerts: Vec<(Alert, bool)>) -> Option<IntakeAnswer> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let req = core::IntakeRequest { alerts, reply };
+        self.commands
+            .send(core::CoreInput::Intake(req))
+            .await
+            .ok()?;
+        answer.await.ok()
     }
 
     async fn read_log(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
@@ -403,8 +341,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         log = %store.path().display(),
         "state rebuilt from the event log"
     );
-    let reader = store.reader()?;
+    let reader = store.open_reader()?;
     let feed_id = store.feed_id()?;
+    // The core works through the trait: the backend is chosen here, and only here.
+    let store: Box<dyn EventStore> = Box::new(store);
     let (events_tx, _) = broadcast::channel(config.limits.broadcast_capacity);
     let published = Arc::new(Published {
         state: RwLock::new(state.clone()),

@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use super::core::{CoreInput, Delivery, Rules, SYSTEM_ACTOR};
+use super::core::{CoreInput, Delivery, SYSTEM_ACTOR};
+use super::rules::Rules;
 use crate::model::policy::{Channel, WebhookFormat};
 use crate::model::{EventKind, State, StepAction};
 

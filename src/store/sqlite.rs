@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{CommandRecord, EventStore, StoreError};
+use super::{CommandRecord, EventStore, LogReader, StoreError};
 use crate::model::Event;
 use crate::protocol::Answer;
 
@@ -138,6 +138,32 @@ impl EventStore for SqliteStore {
         Ok(())
     }
 
+    fn answer(&self, actor: &str, id: &str) -> Result<Option<Answer>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT answer FROM commands WHERE actor = ?1 AND id = ?2",
+                params![actor, id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match body {
+            None => Ok(None),
+            Some(b) => serde_json::from_str(&b)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    seq: 0,
+                    reason: format!("stored answer to command {id}: {e}"),
+                }),
+        }
+    }
+
+    fn open_reader(&self) -> Result<Box<dyn LogReader>, StoreError> {
+        Ok(Box::new(self.reader()?))
+    }
+}
+
+impl LogReader for SqliteStore {
     fn feed_id(&self) -> Result<String, StoreError> {
         Ok(self
             .conn
@@ -166,26 +192,6 @@ impl EventStore for SqliteStore {
             out.push(decode(seq as u64, &body)?);
         }
         Ok(out)
-    }
-
-    fn answer(&self, actor: &str, id: &str) -> Result<Option<Answer>, StoreError> {
-        let body: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT answer FROM commands WHERE actor = ?1 AND id = ?2",
-                params![actor, id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match body {
-            None => Ok(None),
-            Some(b) => serde_json::from_str(&b)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    seq: 0,
-                    reason: format!("stored answer to command {id}: {e}"),
-                }),
-        }
     }
 }
 

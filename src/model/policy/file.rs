@@ -1,0 +1,155 @@
+//! The policy file's shapes as written: the tables of `policy.toml` (services, escalation,
+//! on-call, people, channels, notification settings) as serde reads them, unchecked. The
+//! checks live in `check`; the feed sends some of these shapes to consoles (`public`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Rule;
+use super::Span;
+use crate::model::oncall::ScheduleSpec;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Services {
+    #[serde(default)]
+    pub(super) critical: Vec<String>,
+    #[serde(default)]
+    pub(super) high: Vec<String>,
+}
+
+/// One escalation step as written: `{ after = "5m", page = "oncall.secondary" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StepSpec {
+    pub(super) after: Span,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) page: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) notify: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) ticket: Option<String>,
+}
+
+/// The escalation policy for one severity, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EscalationSpec {
+    #[serde(default)]
+    pub(super) steps: Vec<StepSpec>,
+    #[serde(default)]
+    pub(super) repeat: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) round: Option<Span>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) ack_timeout: Option<Span>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OncallSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) default_schedule: Option<String>,
+    #[serde(default)]
+    pub(super) services: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PersonSpec {
+    #[serde(default)]
+    pub(super) channels: Vec<String>,
+}
+
+/// The body a webhook channel sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// warroom's own JSON (documented in the README).
+    #[default]
+    Json,
+    /// A Slack-compatible incoming-webhook body (`{"text": …}`).
+    Slack,
+}
+
+/// Where notifications go: an HTTP webhook, a command, or both.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channel {
+    /// POST the notification here.
+    pub webhook: Option<String>,
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Run this program (first element) with these arguments; details are in `WARROOM_*`
+    /// environment variables.
+    pub command: Option<Vec<String>>,
+}
+
+/// How notifications are delivered.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Channels for people who name none of their own.
+    #[serde(default)]
+    pub default_channels: Vec<String>,
+    /// Tries per channel before the delivery is recorded as failed.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// Wait before the first retry; doubled before each next one.
+    #[serde(default = "default_backoff")]
+    pub backoff: Span,
+    /// Longest wait for one try.
+    #[serde(default = "default_timeout")]
+    pub timeout: Span,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_backoff() -> Span {
+    Span(Duration::from_secs(2))
+}
+fn default_timeout() -> Span {
+    Span(Duration::from_secs(10))
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            default_channels: Vec::new(),
+            attempts: default_attempts(),
+            backoff: default_backoff(),
+            timeout: default_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyFile {
+    #[serde(default)]
+    pub(super) services: Services,
+    #[serde(default, rename = "rule")]
+    pub(super) rules: Vec<toml::Spanned<Rule>>,
+    #[serde(default)]
+    pub(super) escalation: BTreeMap<String, toml::Spanned<EscalationSpec>>,
+    #[serde(default)]
+    pub(super) cadence: BTreeMap<String, Span>,
+    #[serde(default)]
+    pub(super) targets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) oncall: OncallSpec,
+    #[serde(default, rename = "schedule")]
+    pub(super) schedules: Vec<toml::Spanned<ScheduleSpec>>,
+    #[serde(default)]
+    pub(super) people: BTreeMap<String, PersonSpec>,
+    #[serde(default, rename = "channel")]
+    pub(super) channels: BTreeMap<String, Channel>,
+    #[serde(default)]
+    pub(super) notify: NotifySettings,
+    /// Runbook files by service or alert name, relative to the policy file.
+    #[serde(default)]
+    pub(super) runbooks: BTreeMap<String, String>,
+}

@@ -1,0 +1,248 @@
+//! The fold's data: every incident as the events describe it ([`State`], [`Incident`], its
+//! timeline [`Entry`]s and role tenures), and the questions read from it. Turning commands
+//! into events is in `decide`, folding events into the state in `apply`: the two halves the
+//! server runs on every command and every console runs on every event.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::escalation::Escalation;
+use super::postmortem::Postmortem;
+use super::runbook::Runbook;
+use super::{EntryKind, Event, IncidentRef, Milestone, Role, Severity, Status};
+
+/// Every incident, as of event `seq`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// The sequence number of the last event folded in (0: none yet).
+    pub seq: u64,
+    /// By reference number. On the wire: a list of incidents in reference order.
+    #[serde(with = "incident_list")]
+    pub incidents: BTreeMap<u32, Incident>,
+    /// Restricted incidents this reader may not see: only that they exist (never on the
+    /// server, whose state holds everything).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub withheld: BTreeSet<IncidentRef>,
+}
+
+/// Incidents travel as a list (JSON object keys are strings, and a list is what other
+/// clients want anyway); the map is rebuilt from each incident's reference.
+mod incident_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Incident;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<u32, Incident>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.values())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u32, Incident>, D::Error> {
+        let v = Vec::<Incident>::deserialize(d)?;
+        Ok(v.into_iter().map(|i| (i.reference.0, i)).collect())
+    }
+}
+
+/// One incident as the events describe it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub reference: IncidentRef,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub severity: Severity,
+    pub status: Status,
+    /// Need to know: only `members` and admins receive its content.
+    pub restricted: bool,
+    /// Who may see it while restricted, each with the sequence number from which they may
+    /// (0: from the start; otherwise the event that added them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub members: BTreeMap<String, u64>,
+    pub declared_at: DateTime<Utc>,
+    pub declared_by: String,
+    /// Time of the last event on this incident.
+    pub updated_at: DateTime<Utc>,
+    /// Current holder of each role; a vacant role is absent.
+    pub roles: BTreeMap<Role, String>,
+    /// Every holder of every role, with when they held it.
+    pub role_history: Vec<RoleTenure>,
+    pub milestones: BTreeMap<Milestone, DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// When the current acknowledgement was made (the `acknowledged` milestone keeps the
+    /// first one, for MTTA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When the last status update was recorded (the comms cadence counts from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_update: Option<DateTime<Utc>>,
+    /// Entries in recorded order (ascending id). See [`Incident::timeline`] for the
+    /// occurred-at order people read.
+    pub entries: Vec<Entry>,
+    /// The current (or last) escalation run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+    /// A run is due to start: just declared, raised while unacknowledged, or an
+    /// acknowledgement lapsed.
+    #[serde(default)]
+    pub escalation_owed: bool,
+    /// The key of the alert that opened it (see `Declared::alert_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_key: Option<String>,
+    /// Alerts received for it (triggers, including the one that opened it).
+    #[serde(default)]
+    pub alert_count: u32,
+    /// When the last status update promised the next one, if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_update_at: Option<DateTime<Utc>>,
+    /// How often the comms lead owes a status update, by the policy for its severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_every_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<Runbook>,
+    /// Runbook checklist items ticked (1-based).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub runbook_done: BTreeSet<u32>,
+    /// Last time a person moved the incident on (an entry, a status, a role, a tick).
+    #[serde(default = "epoch")]
+    pub last_progress_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Postmortem::is_empty")]
+    pub postmortem: Postmortem,
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// One person's time in one role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleTenure {
+    pub role: Role,
+    pub person: String,
+    pub from: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    pub assigned_by: String,
+}
+
+/// A timeline entry. Its id is the sequence number of the event that recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: u64,
+    pub kind: EntryKind,
+    pub text: String,
+    pub author: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub pinned: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<u64>,
+}
+
+/// The log and the state disagree: an event names something that does not exist, or a
+/// sequence number is out of order. A replica that sees this must resynchronise.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("event {seq} is out of order: state is at {at}")]
+    OutOfOrder { seq: u64, at: u64 },
+    #[error("event {seq} refers to {incident}, which does not exist")]
+    UnknownIncident { seq: u64, incident: IncidentRef },
+    #[error(
+        "event {seq} refers to escalation run {run} of {incident}, which is not its current run"
+    )]
+    UnknownRun {
+        seq: u64,
+        incident: IncidentRef,
+        run: u64,
+    },
+    #[error("event {seq} refers to entry {entry} of {incident}, which does not exist")]
+    UnknownEntry {
+        seq: u64,
+        incident: IncidentRef,
+        entry: u64,
+    },
+}
+
+mod apply;
+mod decide;
+
+impl Incident {
+    /// Entries in the order things happened (occurred-at, then recording order).
+    pub fn timeline(&self) -> Vec<&Entry> {
+        let mut v: Vec<&Entry> = self.entries.iter().collect();
+        v.sort_by_key(|e| (e.occurred_at, e.id));
+        v
+    }
+
+    /// The entry with this id.
+    pub fn entry(&self, id: u64) -> Option<&Entry> {
+        self.entries
+            .binary_search_by_key(&id, |e| e.id)
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status.is_active()
+    }
+
+    pub fn is_acknowledged(&self) -> bool {
+        self.acknowledged_by.is_some()
+    }
+
+    /// The live escalation run, if one is running.
+    pub fn live_escalation(&self) -> Option<&Escalation> {
+        self.escalation.as_ref().filter(|e| e.is_live())
+    }
+
+    /// When the next status update is due (cadence counted from the last update, or from
+    /// the declaration before the first one).
+    pub fn next_update_due(&self) -> Option<DateTime<Utc>> {
+        if !self.is_active() {
+            return None;
+        }
+        // The comms lead's own promise ("next update in 10 minutes") wins over the policy.
+        if let Some(at) = self.next_update_at {
+            return Some(at);
+        }
+        let every = self.update_every_secs?;
+        let from = self.last_status_update.unwrap_or(self.declared_at);
+        Some(from + crate::model::escalation::secs(every))
+    }
+}
+
+impl State {
+    /// The reference the next declaration will get.
+    pub fn next_reference(&self) -> IncidentRef {
+        IncidentRef(self.incidents.keys().next_back().map_or(1, |n| n + 1))
+    }
+
+    pub fn incident(&self, r: IncidentRef) -> Option<&Incident> {
+        self.incidents.get(&r.0)
+    }
+
+    /// Folds a whole log from the start.
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+    ) -> Result<State, ApplyError> {
+        let mut s = State::default();
+        for e in events {
+            s.apply(e)?;
+        }
+        Ok(s)
+    }
+
+    /// Incidents in board order: active first, then by severity, then oldest first.
+    pub fn board(&self) -> Vec<&Incident> {
+        let mut v: Vec<&Incident> = self.incidents.values().collect();
+        v.sort_by_key(|i| (!i.is_active(), i.severity, i.declared_at, i.reference));
+        v
+    }
+}

@@ -1,0 +1,109 @@
+//! What the feed's engine and intake work from: the policy (classification, escalation,
+//! on-call, cadences, channels) and the runbooks it attaches, built in or named by the
+//! policy file. Read once at start (`warroom serve --policy FILE`); consoles are told the
+//! readable part of it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::model::policy::{DEFAULT_POLICY, Policy, PublicPolicy, RunbookRef};
+use crate::model::runbook::{self, Runbook};
+
+/// What the engine works from: the policy and the runbooks it found.
+pub struct Rules {
+    pub policy: Policy,
+    /// By service or alert name.
+    pub runbooks: BTreeMap<String, Runbook>,
+}
+
+impl Rules {
+    /// What consoles are told of the policy: no channels, no secrets.
+    pub fn public_policy(&self) -> PublicPolicy {
+        self.policy.public(
+            self.runbooks
+                .iter()
+                .map(|(name, r)| RunbookRef {
+                    name: name.clone(),
+                    title: r.title.clone(),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The runbooks that ship with warroom (`assets/runbooks/`), by service or alert name.
+pub const BUILT_IN_RUNBOOKS: &[(&str, &str)] = &[
+    (
+        "payments",
+        include_str!("../../assets/runbooks/payments.md"),
+    ),
+    ("auth", include_str!("../../assets/runbooks/auth.md")),
+    (
+        "database-primary",
+        include_str!("../../assets/runbooks/database-primary.md"),
+    ),
+    (
+        "api-gateway",
+        include_str!("../../assets/runbooks/api-gateway.md"),
+    ),
+    (
+        "SLOBurnRateHigh",
+        include_str!("../../assets/runbooks/SLOBurnRateHigh.md"),
+    ),
+];
+
+fn built_in_runbooks() -> BTreeMap<String, Runbook> {
+    BUILT_IN_RUNBOOKS
+        .iter()
+        .filter_map(|(name, text)| {
+            runbook::parse_markdown(name, &format!("built-in {name}.md"), text)
+                .map_err(|e| tracing::error!("built-in runbook {name}: {e}"))
+                .ok()
+                .map(|r| (name.to_string(), r))
+        })
+        .collect()
+}
+
+/// The default policy with the built-in runbooks.
+pub fn default_rules() -> Rules {
+    Rules {
+        policy: Policy::default_policy(),
+        runbooks: built_in_runbooks(),
+    }
+}
+
+/// Reads a policy file (or the default) and the runbooks it names (paths relative to the
+/// file), over the built-in ones. Every problem is reported, with its line where it has one.
+pub fn load_rules(path: Option<&Path>) -> Result<Rules, Vec<String>> {
+    let (text, base) = match path {
+        Some(p) => (
+            std::fs::read_to_string(p)
+                .map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?,
+            p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ),
+        None => (DEFAULT_POLICY.to_string(), PathBuf::new()),
+    };
+    let policy = Policy::parse(&text)?;
+    let mut runbooks = built_in_runbooks();
+    let mut errors = Vec::new();
+    for (name, rel) in policy.runbook_paths() {
+        let file = base.join(rel);
+        match std::fs::read_to_string(&file) {
+            Ok(t) => match runbook::parse_markdown(name, &file.display().to_string(), &t) {
+                Ok(rb) => {
+                    runbooks.insert(name.clone(), rb);
+                }
+                Err(e) => errors.push(format!("[runbooks] {name}: {e}")),
+            },
+            Err(e) => errors.push(format!(
+                "[runbooks] {name}: cannot read {}: {e}",
+                file.display()
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(Rules { policy, runbooks })
+    } else {
+        Err(errors)
+    }
+}

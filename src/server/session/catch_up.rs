@@ -1,0 +1,125 @@
+//! Bringing a reader up to date: a snapshot of the state as this reader may have it, or the
+//! logged events since what it holds, judged once for the whole catch-up, read from the log
+//! through the store's reader (never the core's writer).
+
+use axum::extract::ws::WebSocket;
+
+use super::send::{Closed, error, send};
+use crate::model::access::Viewer;
+use crate::protocol::{ErrorCode, ServerMessage};
+use crate::server::App;
+
+/// Events read from the log per catch-up query.
+const CATCH_UP_CHUNK: usize = 500;
+
+/// Whether a reader holding the feed up to `from` must be sent a snapshot instead of the
+/// events since: it was let into a restricted incident it holds only the reference of.
+pub(super) fn needs_snapshot(app: &App, viewer: Viewer<'_>, from: u64) -> bool {
+    let state = app.published.read();
+    state.resume_needs_snapshot(viewer, from)
+}
+
+/// Sends the state as this reader may have it; returns its seq.
+pub(super) async fn resync(
+    socket: &mut WebSocket,
+    app: &App,
+    viewer: Viewer<'_>,
+) -> Result<u64, Closed> {
+    let state = {
+        let shared = app.published.read();
+        shared.view_for(viewer)
+    };
+    let seq = state.seq;
+    send(socket, &ServerMessage::Snapshot { state }).await?;
+    Ok(seq)
+}
+
+/// Sends the logged events after `from` up to `upto`, as this reader may have them, and
+/// returns the last seq sent (beyond `upto` when it sent a snapshot instead, or when
+/// today's state was further on).
+pub(super) async fn catch_up(
+    socket: &mut WebSocket,
+    app: &App,
+    viewer: Viewer<'_>,
+    from: u64,
+    upto: u64,
+) -> Result<u64, Closed> {
+    // One judgement for the whole catch-up: today's membership, with the log read through
+    // today's seq. (Judging by today's state only up to `upto` and the rest live, each event
+    // as of itself, would withhold an incident just restricted, or a reader just removed
+    // from it, then send its events committed before that: a fold the reader cannot make.)
+    // A reader let in since `from` is sent a snapshot instead, so whoever may see an
+    // incident now already holds it.
+    let judged = {
+        let state = app.published.read();
+        (!state.resume_needs_snapshot(viewer, from)).then(|| Judged::of(&state, viewer))
+    };
+    let Some(judged) = judged else {
+        return resync(socket, app, viewer).await;
+    };
+    let upto = upto.max(judged.seq);
+    let mut sent = from;
+    while sent < upto {
+        let chunk = app
+            .read_log(sent, CATCH_UP_CHUNK.min((upto - sent) as usize))
+            .await;
+        let events = match chunk {
+            Ok(ev) if !ev.is_empty() => ev,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::error!("catch-up read failed: {e}");
+                send(
+                    socket,
+                    &error(
+                        None,
+                        ErrorCode::Unavailable,
+                        "the event log could not be read; reconnect to resume",
+                    ),
+                )
+                .await?;
+                return Err(Closed);
+            }
+        };
+        for event in events {
+            let seq = event.seq;
+            let event = if judged.may_see(event.kind.incident()) {
+                event
+            } else {
+                crate::model::access::withheld(&event)
+            };
+            send(socket, &ServerMessage::Event { event }).await?;
+            sent = seq;
+        }
+    }
+    Ok(sent)
+}
+
+/// Who may see what, as of one state: a catch-up judges all its events by it.
+struct Judged {
+    seq: u64,
+    sees_all: bool,
+    /// The newest incident the state holds (judging fails closed for any later one).
+    newest: u32,
+    /// The restricted incidents this reader may not see.
+    hidden: std::collections::BTreeSet<crate::model::IncidentRef>,
+}
+
+impl Judged {
+    fn of(state: &crate::model::State, viewer: Viewer<'_>) -> Judged {
+        Judged {
+            seq: state.seq,
+            sees_all: viewer.sees_all,
+            newest: state.incidents.keys().next_back().copied().unwrap_or(0),
+            hidden: state
+                .incidents
+                .values()
+                .filter(|i| i.restricted && !i.visible_to(viewer))
+                .map(|i| i.reference)
+                .collect(),
+        }
+    }
+
+    fn may_see(&self, r: crate::model::IncidentRef) -> bool {
+        self.sees_all || (r.0 <= self.newest && !self.hidden.contains(&r))
+    }
+}

@@ -1,0 +1,98 @@
+//! A text frame from a joined client: a command goes to the core and its answer comes back
+//! (forbidden ones are refused here, by the sender's role); a focus moves its presence; a
+//! flood is refused `rate_limited`, then cut.
+
+use axum::extract::ws::{Message, WebSocket};
+use tokio::sync::oneshot;
+
+use super::send::{Closed, Sent, close, error, send};
+use crate::protocol::{self, Answer, ClientMessage, ErrorCode, ServerMessage};
+use crate::server::App;
+use crate::server::auth::Identity;
+use crate::server::core::{CommandRequest, CoreInput};
+use crate::server::limits::{RateLimiter, Verdict};
+use crate::server::presence::PresenceGuard;
+
+/// Answers a frame over the connection's rate `rate_limited` (with the command's id, so the
+/// client can retry it), or closes the connection when it keeps flooding.
+pub(super) async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &Message) -> Sent {
+    /// Just enough of a frame to answer a command by its id.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(rename = "type")]
+        ty: Option<String>,
+        id: Option<String>,
+    }
+    let id = match frame {
+        Message::Text(t) => serde_json::from_str::<Probe>(t)
+            .ok()
+            .filter(|p| p.ty.as_deref() == Some("command"))
+            .and_then(|p| p.id),
+        _ => None,
+    };
+    let message = format!(
+        "more than {} frames a second (bursts of {}): this one was not processed and nothing \
+         was recorded; retry after a pause",
+        rate.per_second(),
+        rate.burst(),
+    );
+    send(socket, &error(id, ErrorCode::RateLimited, message)).await?;
+    if rate.last() == Verdict::Cut {
+        close(socket, 1008, "too many frames").await;
+        return Err(Closed);
+    }
+    Ok(())
+}
+
+/// Handles one text frame; returns the reply to send, if any, and the highest sequence
+/// number the reply refers to (0 when none).
+pub(super) async fn handle_text(
+    app: &App,
+    who: &Identity,
+    text: &str,
+    present: &PresenceGuard<'_>,
+) -> Option<(ServerMessage, u64)> {
+    let reply = match protocol::decode_client(text) {
+        Ok(ClientMessage::Hello { .. }) => error(
+            None,
+            ErrorCode::ExpectedHello,
+            "hello was already received on this connection",
+        ),
+        Ok(ClientMessage::Command { id, command }) => {
+            if let Err(refusal) = who.may(&command) {
+                return Some((error(Some(id), ErrorCode::Forbidden, refusal), 0));
+            }
+            let (tx, rx) = oneshot::channel();
+            let req = CommandRequest {
+                actor: who.name.clone(),
+                sees_all: who.viewer().sees_all,
+                id: id.clone(),
+                command,
+                reply: tx,
+            };
+            let answer = if app.commands.send(CoreInput::Command(req)).await.is_err() {
+                unavailable()
+            } else {
+                rx.await.unwrap_or_else(|_| unavailable())
+            };
+            let upto = match &answer {
+                Answer::Ok { seqs, .. } => seqs.iter().copied().max().unwrap_or(0),
+                Answer::Error { .. } => 0,
+            };
+            return Some((answer.to_message(&id), upto));
+        }
+        Ok(ClientMessage::Focus { incident }) => {
+            present.set_viewing(incident);
+            return None;
+        }
+        Err(e) => e.to_message(),
+    };
+    Some((reply, 0))
+}
+
+fn unavailable() -> Answer {
+    Answer::Error {
+        code: ErrorCode::Unavailable,
+        message: "the server is shutting down; nothing was recorded, retry".into(),
+    }
+}

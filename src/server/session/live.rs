@@ -1,0 +1,248 @@
+//! The live loop: after the welcome and the catch-up, frames in (commands, focus) and the
+//! feed out (each committed event as this reader may have it, presence at most every half
+//! second), until the client leaves, its token is revoked or the server shuts down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::SinkExt;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use super::catch_up::{catch_up, needs_snapshot, resync};
+use super::commands::{handle_text, refuse};
+use super::handshake::Hello;
+use super::send::{Closed, Sent, answer_close, close, error, send, transport_close, write};
+use crate::model::access::{Delivery, Viewer};
+use crate::protocol::{self, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode};
+use crate::server::App;
+use crate::server::core::Fanout;
+use crate::server::limits::{RateLimiter, Verdict};
+use crate::server::presence::PresenceGuard;
+
+/// Shortest time between two presence frames to one connection.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Most live events written before one flush.
+const MAX_BURST: usize = 64;
+
+/// Catch-up then the live loop. `Ok` means the server is shutting down; `Err` the client left.
+pub(super) async fn serve(
+    socket: &mut WebSocket,
+    app: &App,
+    hello: &Hello,
+    present: &PresenceGuard<'_>,
+) -> Sent {
+    // Subscribe before reading state, so nothing committed in between is missed; anything
+    // seen twice is skipped by its sequence number.
+    let mut live = app.published.events.subscribe();
+    let mut presence = app.presence.subscribe();
+    let mut shutdown = app.shutdown.clone();
+    let head = app.published.head();
+    let viewer = hello.who.viewer();
+    // A position in another feed's log means nothing here.
+    let same_feed = hello.feed_id.as_deref().is_none_or(|f| f == app.feed_id);
+    let mode = match hello.last_seq {
+        Some(n) if n <= head && same_feed && !needs_snapshot(app, viewer, n) => SyncMode::Events,
+        _ => SyncMode::Snapshot,
+    };
+    send(
+        socket,
+        &ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            feed_id: app.feed_id.clone(),
+            name: hello.name.clone(),
+            access: hello.who.access,
+            head_seq: head,
+            mode,
+            server_time: app.clock.now(),
+            max_frame_bytes: protocol::MAX_FRAME_BYTES,
+        },
+    )
+    .await?;
+    let policy = app.policy_frame.clone();
+    write(policy.len(), socket.send(Message::Text(policy))).await?;
+    let mut sent = match mode {
+        SyncMode::Snapshot => resync(socket, app, viewer).await?,
+        SyncMode::Events => {
+            let from = hello.last_seq.unwrap_or(0);
+            catch_up(socket, app, viewer, from, head).await?
+        }
+    };
+    send(socket, &ServerMessage::Synced { seq: sent }).await?;
+    presence.mark_unchanged();
+    send_presence(socket, app, viewer).await?;
+    // Presence goes out at most every PRESENCE_INTERVAL, latest state only: a room of a
+    // thousand consoles reconnecting at once must not cost a million full lists.
+    let mut presence_tick = tokio::time::interval(PRESENCE_INTERVAL);
+    presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut presence_due = false;
+    let mut rate = RateLimiter::new(&app.limits);
+    let mut auth_changes = hello.auth_changes.clone();
+
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return Ok(()),
+            Ok(()) = auth_changes.changed() => {
+                // The tokens changed: a revoked one's session ends here.
+                if let Err(refusal) = app.auth.still_valid(&hello.who) {
+                    tracing::info!(name = %hello.name, "closing the session: {}", refusal.reason);
+                    send(socket, &error(None, refusal.code, refusal.message)).await?;
+                    close(socket, 1008, refusal.reason).await;
+                    return Err(Closed);
+                }
+            }
+            frame = socket.recv() => match frame {
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) if rate.check() != Verdict::Pass => {
+                    refuse(socket, &rate, &m).await?;
+                }
+                Some(Ok(Message::Text(t))) => {
+                    if let Some((reply, upto)) = handle_text(app, &hello.who, &t, present).await {
+                        // A command's own events reach its sender before its answer.
+                        if upto > sent {
+                            sent = forward_until(socket, app, viewer, &mut live, sent, upto).await?;
+                        }
+                        send(socket, &reply).await?;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary")).await?;
+                }
+                Some(Ok(Message::Close(_))) => {
+                    answer_close(socket).await;
+                    return Err(Closed);
+                }
+                None => return Err(Closed),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(name = %hello.name, "connection error: {e}");
+                    if let Some((code, reason)) = transport_close(e) {
+                        close(socket, code, reason).await;
+                    }
+                    return Err(Closed);
+                }
+            },
+            ev = live.recv() => match ev {
+                Ok(f) => {
+                    if f.seq <= sent {
+                        continue;
+                    }
+                    // Under load several events wait; write them all, then flush once.
+                    sent = feed_live(socket, app, viewer, &f, sent).await?;
+                    let mut burst = 1;
+                    while burst < MAX_BURST {
+                        match live.try_recv() {
+                            Ok(f) if f.seq <= sent => continue,
+                            Ok(f) => {
+                                sent = feed_live(socket, app, viewer, &f, sent).await?;
+                                burst += 1;
+                            }
+                            Err(TryRecvError::Lagged(_)) => {
+                                let head = app.published.head();
+                                sent = catch_up(socket, app, viewer, sent, head).await?;
+                                break;
+                            }
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                    }
+                    write(0, socket.flush()).await?;
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!(name = %hello.name, missed = n, "slow client: resuming from the log");
+                    let head = app.published.head();
+                    sent = catch_up(socket, app, viewer, sent, head).await?;
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+            changed = presence.changed(), if !presence_due => {
+                if changed.is_err() {
+                    return Ok(());
+                }
+                presence_due = true;
+            }
+            _ = presence_tick.tick(), if presence_due => {
+                presence_due = false;
+                presence.mark_unchanged();
+                send_presence(socket, app, viewer).await?;
+            }
+        }
+    }
+}
+
+pub(super) async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) -> Sent {
+    let current = app.presence.current();
+    // Who is in a restricted incident's room is part of it.
+    let hidden: Vec<_> = if viewer.sees_all {
+        Vec::new()
+    } else {
+        let state = app.published.read();
+        current
+            .list
+            .iter()
+            .flat_map(|p| &p.viewing)
+            .filter(|r| !state.may_see(**r, viewer))
+            .copied()
+            .collect()
+    };
+    if hidden.is_empty() {
+        let frame = current.frame();
+        return write(frame.len(), socket.send(Message::Text(frame))).await;
+    }
+    let mut present = current.list.clone();
+    for p in &mut present {
+        p.viewing.retain(|r| !hidden.contains(r));
+    }
+    send(socket, &ServerMessage::Presence { present }).await
+}
+
+/// Feeds (without flushing) one live event as this reader may have it, filling any gap
+/// before it from the log first; returns the seq the reader now holds.
+async fn feed_live(
+    socket: &mut WebSocket,
+    app: &App,
+    viewer: Viewer<'_>,
+    f: &Fanout,
+    mut sent: u64,
+) -> Result<u64, Closed> {
+    if f.seq > sent + 1 {
+        // Fill the gap from the log (catch_up flushes what was fed).
+        sent = catch_up(socket, app, viewer, sent, f.seq - 1).await?;
+        if sent >= f.seq {
+            return Ok(sent); // it resynchronised past this event
+        }
+    }
+    let frame = match &f.restricted {
+        None => &f.frame,
+        Some(r) => match r.audience.delivery(viewer) {
+            Delivery::Event => &f.frame,
+            Delivery::Withheld => &r.withheld,
+            Delivery::Snapshot => return resync(socket, app, viewer).await,
+        },
+    };
+    write(frame.len(), socket.feed(Message::Text(frame.clone()))).await?;
+    Ok(f.seq)
+}
+
+/// Sends the events after `sent` up to `upto`, from the live channel where they already
+/// wait, or from the log if this session fell behind. Returns the last seq sent.
+async fn forward_until(
+    socket: &mut WebSocket,
+    app: &App,
+    viewer: Viewer<'_>,
+    live: &mut tokio::sync::broadcast::Receiver<Arc<Fanout>>,
+    mut sent: u64,
+    upto: u64,
+) -> Result<u64, Closed> {
+    while sent < upto {
+        match live.try_recv() {
+            Ok(f) if f.seq <= sent => continue,
+            Ok(f) => {
+                sent = feed_live(socket, app, viewer, &f, sent).await?;
+                write(0, socket.flush()).await?;
+            }
+            Err(_) => return catch_up(socket, app, viewer, sent, upto).await,
+        }
+    }
+    Ok(sent)
+}
