@@ -41,6 +41,16 @@ impl Outbox {
     /// Opens the outbox in `dir` and returns it with the commands still waiting there.
     /// Unreadable files are set aside (renamed `*.bad`) with a warning, never fatal.
     pub fn open(dir: &Path) -> std::io::Result<(Self, Vec<Queued>)> {
+        // Queued notes can be a restricted incident's: the outbox is its owner's only, like
+        // the feed's own log.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
         fs::create_dir_all(dir)?;
         let mut waiting = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -104,7 +114,11 @@ impl Outbox {
         self.next_order += 1;
         if let Some(path) = self.file(id) {
             let tmp = path.with_extension("tmp");
-            let mut f = fs::File::create(&tmp)?;
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options.open(&tmp)?;
             f.write_all(
                 serde_json::to_string(&q)
                     .map_err(std::io::Error::other)?
@@ -176,5 +190,21 @@ mod tests {
         let ids: Vec<&str> = w.iter().map(|q| q.id.as_str()).collect();
         assert_eq!(ids, ["b-2", "a-1"]);
         assert!(dir.path().join("junk.bad").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn queued_commands_are_their_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("outbox").join("feed-ann");
+        let (mut ob, _) = Outbox::open(&dir).unwrap();
+        let c = Command::Acknowledge {
+            incident: IncidentRef(1),
+        };
+        ob.push("x-1", &c, None).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("x-1.json")), 0o600);
     }
 }

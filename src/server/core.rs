@@ -291,6 +291,7 @@ fn process(
                 let mut seqs = Vec::with_capacity(kinds.len());
                 let mut incident = req.command.incident();
                 let mut failed = None;
+                let before = events.len();
                 for kind in kinds {
                     if let EventKind::Declared { incident: r, .. } = &kind {
                         incident = Some(*r);
@@ -305,7 +306,15 @@ fn process(
                 }
                 match failed {
                     Some(e) => {
+                        // "Nothing was recorded, retry" must be true: this command's events
+                        // that did fold leave the batch, and the state is rebuilt without them.
                         tracing::error!("a decided event did not fold: {e}");
+                        events.truncate(before);
+                        if let Err(e) = rebuild(store, state, &events) {
+                            tracing::error!(
+                                "rebuilding state after a command that did not fold: {e}"
+                            );
+                        }
                         unavailable(&e.to_string())
                     }
                     None => Answer::Ok { seqs, incident },

@@ -43,7 +43,10 @@ async fn run_session(mut socket: WebSocket, app: Arc<App>) {
                 &error(
                     None,
                     ErrorCode::ExpectedHello,
-                    "no hello within 10 seconds; closing",
+                    format!(
+                        "no hello within {} seconds; closing",
+                        HELLO_TIMEOUT.as_secs()
+                    ),
                 ),
             )
             .await;
