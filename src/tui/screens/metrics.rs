@@ -8,10 +8,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use super::app::App;
-use super::keymap::Action;
-use super::theme::Theme;
 use crate::report::metrics;
+use crate::tui::app::App;
+use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
 
 /// Draws the metrics screen into `area`.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
