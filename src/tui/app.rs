@@ -157,8 +157,8 @@ pub struct App {
     pub(crate) awaiting_declare: Option<String>,
     /// A room to open as soon as its incident reaches the replica.
     pub(crate) open_when_known: Option<IncidentRef>,
-    pub(crate) session: String,
-    pub(crate) next_id: u64,
+    session: String,
+    next_id: u64,
     /// Something on screen changed since the last draw.
     pub dirty: bool,
     pub quitting: bool,

@@ -93,6 +93,7 @@ pub enum Press {
 #[derive(Clone, Copy)]
 pub struct Row {
     pub key: Option<Binding>,
+    /// How the key acts (for a row with a key).
     pub press: Press,
     pub palette: Option<PaletteEntry>,
 }
@@ -530,7 +531,7 @@ pub const TABLE: &[Row] = &[
     )),
 ];
 
-/// The row of the key action `a`.
+/// The row of the key action `a` (every action has one: [`BINDINGS`] checks it).
 pub fn row_of(a: Action) -> &'static Row {
     TABLE
         .iter()

@@ -10,9 +10,9 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders};
 
 use super::app::{App, Mode, Screen};
-use super::screens::room::escalation::escalation_rows;
 use super::text::{clean, wrap};
 use crate::client::ConnState;
+use crate::model::Incident;
 
 /// The room's header: identity and timers, roles and who is here.
 pub const HEADER_ROWS: u16 = 3;
@@ -93,6 +93,16 @@ pub fn frame(app: &App, area: Rect) -> Frame {
         status,
         message_lines,
     }
+}
+
+/// Rows the room's escalation panel takes for this incident: a line for a restricted
+/// incident, four for an escalation run, one for an active status-update cadence (what
+/// [`super::screens::room::escalation::escalation_panel`] draws). Depends on the incident
+/// only, never the clock, so ticking never moves the layout.
+pub fn escalation_rows(inc: &Incident) -> u16 {
+    let esc = if inc.escalation.is_some() { 4 } else { 0 };
+    let cadence = u16::from(inc.update_every_secs.is_some() && inc.is_active());
+    u16::from(inc.restricted) + esc + cadence
 }
 
 /// A room's parts.

@@ -185,15 +185,6 @@ pub fn fit(variants: Vec<Vec<Span<'static>>>, width: u16) -> Line<'static> {
     Line::default()
 }
 
-/// Rows the room's escalation panel takes for this incident (the room's layout, for drawing
-/// and for keeping the timeline cursor in view). Depends on the incident only, never the
-/// clock, so ticking never moves the layout.
-pub fn escalation_rows(inc: &Incident) -> u16 {
-    let esc = if inc.escalation.is_some() { 4 } else { 0 };
-    let cadence = u16::from(inc.update_every_secs.is_some() && inc.is_active());
-    u16::from(inc.restricted) + esc + cadence
-}
-
 /// The breach-notification deadline of a restricted incident, as of `app.now`: due when and
 /// in how long, loud once it has passed (while the incident is active). Empty otherwise.
 fn breach_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'static>>> {

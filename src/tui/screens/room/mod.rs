@@ -25,7 +25,7 @@ use crate::tui::screens::postmortem::PmEditor;
 use crate::tui::screens::update_form::UpdateForm;
 use crate::tui::text::{clean, fmt_age};
 use crate::tui::theme::Theme;
-use escalation::{escalation_panel, escalation_rows};
+use escalation::escalation_panel;
 use filter::TimelineFilter;
 use history::HistoryView;
 use timeline::TimelineIndex;
@@ -119,7 +119,7 @@ impl App {
 
 /// Draws the room of `inc` into `area`: header, escalation panel, timeline, scribe pane.
 pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Buffer) {
-    let panel = escalation_rows(inc);
+    let panel = layout::escalation_rows(inc);
     let parts = layout::room(app, area, panel);
     render_header(app, theme, inc, parts.header, buf);
     if panel > 0 {
