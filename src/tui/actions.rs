@@ -6,11 +6,54 @@
 //! carried out here for keys and palette alike.
 
 use super::app::{App, Effect, Level, Mode, Screen};
-use super::commands::{self, Intent, Press};
+use super::commands::{self, Press};
 use super::keymap::Action;
 use super::layout;
 use super::screens::palette::parse::Args;
 use crate::model::{Command, IncidentRef, Severity, Status};
+use crate::report::export::ExportFormat;
+
+/// What a palette line (or a key that runs one) asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    Send(Command),
+    Open(IncidentRef),
+    Board,
+    ToggleResolved,
+    Scribe,
+    Filter(String),
+    Help,
+    Quit,
+    /// Open the incident's runbook checklist, or (with an item number) tick that item.
+    Runbook {
+        incident: IncidentRef,
+        item: Option<u32>,
+    },
+    /// Show (`Some(true)`), hide (`Some(false)`) or toggle the room's system entries.
+    System(Option<bool>),
+    /// The status update form, "what is happening" prefilled with `text`.
+    Update {
+        incident: IncidentRef,
+        text: String,
+    },
+    /// The post-mortem editor.
+    Postmortem(IncidentRef),
+    /// Write the incident's export in the current directory.
+    Export {
+        incident: IncidentRef,
+        format: ExportFormat,
+    },
+    /// The handoff briefing.
+    Handoff,
+    /// Take over from `from` (`None`: the outgoing primary, if the schedules say).
+    AcceptHandoff {
+        from: Option<String>,
+    },
+    /// The metrics screen.
+    Metrics,
+    /// Show who may see a (restricted) incident.
+    Members(IncidentRef),
+}
 
 impl App {
     /// A key's action, in normal mode.

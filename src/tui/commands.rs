@@ -9,53 +9,11 @@
 //! `a` runs `:ack` on the incident in view. A row with a key only (moving, paging, one
 //! severity step) has its own code, in [`crate::tui::actions`].
 
-use crate::model::{Command, IncidentRef};
-use crate::report::export::ExportFormat;
+use crate::model::IncidentRef;
+pub use crate::tui::actions::Intent;
 use crate::tui::keymap::{Action, Binding};
 use crate::tui::screens::palette::complete as options;
 use crate::tui::screens::palette::parse::{self as args, Args};
-
-/// What a palette line (or a key that runs one) asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Intent {
-    Send(Command),
-    Open(IncidentRef),
-    Board,
-    ToggleResolved,
-    Scribe,
-    Filter(String),
-    Help,
-    Quit,
-    /// Open the incident's runbook checklist, or (with an item number) tick that item.
-    Runbook {
-        incident: IncidentRef,
-        item: Option<u32>,
-    },
-    /// Show (`Some(true)`), hide (`Some(false)`) or toggle the room's system entries.
-    System(Option<bool>),
-    /// The status update form, "what is happening" prefilled with `text`.
-    Update {
-        incident: IncidentRef,
-        text: String,
-    },
-    /// The post-mortem editor.
-    Postmortem(IncidentRef),
-    /// Write the incident's export in the current directory.
-    Export {
-        incident: IncidentRef,
-        format: ExportFormat,
-    },
-    /// The handoff briefing.
-    Handoff,
-    /// Take over from `from` (`None`: the outgoing primary, if the schedules say).
-    AcceptHandoff {
-        from: Option<String>,
-    },
-    /// The metrics screen.
-    Metrics,
-    /// Show who may see a (restricted) incident.
-    Members(IncidentRef),
-}
 
 /// A palette command: name, usage, what it does, and how its line is read and completed.
 #[derive(Clone, Copy)]
