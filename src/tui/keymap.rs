@@ -1,41 +1,46 @@
-//! Keys → actions, through one table. Help and the palette are generated from the same
-//! table, so they never drift from the bindings; the config file's `[keys]` overrides it.
+//! Keys → actions. The bindings are the key parts of the command table
+//! ([`super::commands`]), which also makes the palette and help, so none of them drift from
+//! the others; the config file's `[keys]` overrides the default keys.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// Everything a single key can do. Names are the config file's action names.
+/// Everything a single key can do. Names are the config file's action names; the actions
+/// are declared in the order help lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {
-    Quit,
-    Help,
     Palette,
-    Filter,
+    Help,
     Open,
     Back,
+    Scribe,
+    Declare,
+    Ack,
+    SeverityUp,
+    SeverityDown,
+    NextStatus,
+    Resolve,
+    Runbook,
+    Pin,
+    History,
+    ToggleSystem,
+    Filter,
+    ToggleResolved,
     Up,
     Down,
     PageUp,
     PageDown,
     Top,
     Bottom,
-    Declare,
-    Ack,
-    Resolve,
-    Pin,
-    Scribe,
-    ToggleResolved,
-    SeverityUp,
-    SeverityDown,
-    NextStatus,
-    Runbook,
-    History,
-    ToggleSystem,
+    /// Declared last: [`Action::COUNT`] counts on it.
+    Quit,
 }
 
-/// One row of the table: the action, its config name, its default keys, and what it does.
+/// A key binding: the action, its config name, its default keys, and what it does. Each
+/// is the key part of a row of the command table ([`super::commands`]).
+#[derive(Debug, Clone, Copy)]
 pub struct Binding {
     pub action: Action,
     pub name: &'static str,
@@ -43,155 +48,13 @@ pub struct Binding {
     pub help: &'static str,
 }
 
-/// The default keymap; the order is the order help shows.
-pub const BINDINGS: &[Binding] = &[
-    Binding {
-        action: Action::Palette,
-        name: "palette",
-        defaults: &[":"],
-        help: "command palette (every action)",
-    },
-    Binding {
-        action: Action::Help,
-        name: "help",
-        defaults: &["?"],
-        help: "this help",
-    },
-    Binding {
-        action: Action::Open,
-        name: "open",
-        defaults: &["enter"],
-        help: "open the selected incident",
-    },
-    Binding {
-        action: Action::Back,
-        name: "back",
-        defaults: &["esc"],
-        help: "back to the board / leave a pane",
-    },
-    Binding {
-        action: Action::Scribe,
-        name: "scribe",
-        defaults: &["i", "tab"],
-        help: "write in the scribe pane",
-    },
-    Binding {
-        action: Action::Declare,
-        name: "declare",
-        defaults: &["n"],
-        help: "declare an incident",
-    },
-    Binding {
-        action: Action::Ack,
-        name: "ack",
-        defaults: &["a"],
-        help: "acknowledge",
-    },
-    Binding {
-        action: Action::SeverityUp,
-        name: "severity_up",
-        defaults: &["+"],
-        help: "raise severity (SEV3 → SEV2)",
-    },
-    Binding {
-        action: Action::SeverityDown,
-        name: "severity_down",
-        defaults: &["-"],
-        help: "lower severity",
-    },
-    Binding {
-        action: Action::NextStatus,
-        name: "next_status",
-        defaults: &["s"],
-        help: "next status (investigating → identified → monitoring)",
-    },
-    Binding {
-        action: Action::Resolve,
-        name: "resolve",
-        defaults: &["R"],
-        help: "resolve",
-    },
-    Binding {
-        action: Action::Runbook,
-        name: "runbook",
-        defaults: &["c"],
-        help: "runbook checklist (↑↓ move, space ticks, esc closes)",
-    },
-    Binding {
-        action: Action::Pin,
-        name: "pin",
-        defaults: &["p"],
-        help: "pin / unpin the selected timeline entry",
-    },
-    Binding {
-        action: Action::History,
-        name: "history",
-        defaults: &["v"],
-        help: "the selected entry in full, with its corrections (enter too)",
-    },
-    Binding {
-        action: Action::ToggleSystem,
-        name: "toggle_system",
-        defaults: &["H"],
-        help: "show / hide system entries in the room's timeline",
-    },
-    Binding {
-        action: Action::Filter,
-        name: "filter",
-        defaults: &["/"],
-        help: "filter incidents; in a room, search its timeline (n / N next / previous)",
-    },
-    Binding {
-        action: Action::ToggleResolved,
-        name: "toggle_resolved",
-        defaults: &["r"],
-        help: "show / hide resolved incidents",
-    },
-    Binding {
-        action: Action::Up,
-        name: "up",
-        defaults: &["up", "k"],
-        help: "move up",
-    },
-    Binding {
-        action: Action::Down,
-        name: "down",
-        defaults: &["down", "j"],
-        help: "move down",
-    },
-    Binding {
-        action: Action::PageUp,
-        name: "page_up",
-        defaults: &["pageup"],
-        help: "page up",
-    },
-    Binding {
-        action: Action::PageDown,
-        name: "page_down",
-        defaults: &["pagedown"],
-        help: "page down",
-    },
-    Binding {
-        action: Action::Top,
-        name: "top",
-        defaults: &["g", "home"],
-        help: "first / oldest",
-    },
-    Binding {
-        action: Action::Bottom,
-        name: "bottom",
-        defaults: &["G", "end"],
-        help: "last / newest (follow)",
-    },
-    Binding {
-        action: Action::Quit,
-        name: "quit",
-        defaults: &["q"],
-        help: "quit (asks if you have unsent text)",
-    },
-];
+/// The default keymap, from the command table; the order is the order help shows.
+pub const BINDINGS: &[Binding] = super::commands::BINDINGS;
 
 impl Action {
+    /// How many actions there are.
+    pub const COUNT: usize = Action::Quit as usize + 1;
+
     pub fn binding(self) -> &'static Binding {
         BINDINGS
             .iter()

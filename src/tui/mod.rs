@@ -2,22 +2,41 @@
 //!
 //! One event loop (`tokio::select!` over terminal events, the feed connection and a
 //! one-second tick) feeds [`app::App::update`], a pure state machine; the loop performs the
-//! effects it returns and draws only when something on screen changed.
+//! effects it returns and draws ([`render::render`]) only when something on screen changed.
+//!
+//! The parts: [`app`] (the state and the dispatch of keys and feed updates), [`commands`]
+//! (the command table that keys, the palette, completion and help are generated from),
+//! [`actions`] (what keys and palette lines do), [`feed`] (what the feed's updates do),
+//! [`layout`] (where things go, for drawing and scrolling alike), [`render`] (the root of
+//! drawing), [`screens`] (one file per screen: state, keys, drawing), and the helpers:
+//! [`keymap`], [`config`], [`theme`], [`text`], [`paste`], [`scribe`], [`export`].
 
+pub mod actions;
 pub mod app;
+pub mod commands;
 pub mod config;
 pub mod export;
-pub mod handoff_view;
+pub mod feed;
 pub mod keymap;
-pub mod metrics_view;
-pub mod palette;
+pub mod layout;
 pub mod paste;
-pub mod pm_editor;
+pub mod render;
+pub mod screens;
 pub mod scribe;
+pub mod text;
 pub mod theme;
-pub mod timeline;
-pub mod ui;
-pub mod update_form;
+
+/// The root drawing under the name it had before the screens had files of their own.
+pub mod ui {
+    pub use super::render::render;
+}
+
+/// The handoff briefing's screen under the name it had before the screens had files of
+/// their own; its `render` draws the whole console, the briefing over it while open.
+pub mod handoff_view {
+    pub use super::render::render;
+    pub use super::screens::handoff::{HandoffView, Outcome, briefing, extent, key};
+}
 
 use std::future::Future;
 use std::io::{Stdout, stdout};
@@ -167,7 +186,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     loop {
         if app.dirty {
             terminal
-                .draw(|f| handoff_view::render(&app, &opts.theme, f.area(), f.buffer_mut()))
+                .draw(|f| render::render(&app, &opts.theme, f.area(), f.buffer_mut()))
                 .context("drawing")?;
             app.dirty = false;
         }

@@ -68,6 +68,14 @@ pub fn parse(input: &str, now: DateTime<Utc>, tz: Zone) -> Result<ScribeLine, St
     })
 }
 
+/// What the feed would refuse in an entry's text (too long, control characters), in its
+/// own words; `None` when it is fine.
+pub fn entry_text_problem(text: &str) -> Option<String> {
+    crate::model::validate::text("entry text", text, crate::model::validate::MAX_ENTRY, true)
+        .err()
+        .map(|r| r.message)
+}
+
 fn local_time(word: &str, now: DateTime<Utc>, tz: Zone) -> Result<DateTime<Utc>, String> {
     crate::clock::recent_local_time(word, now, &tz).unwrap_or_else(|| {
         Err(format!(

@@ -14,13 +14,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 use tui_textarea::{CursorMove, TextArea};
 
-use super::app::{App, Effect, Level, Mode, Screen};
-use super::paste::{self, Lines};
-use super::theme::Theme;
-use super::timeline::wrap_plain;
-use super::ui::clean;
 use crate::model::validate::{self, MAX_ENTRY};
 use crate::model::{Command, EntryKind, Incident, IncidentRef};
+use crate::tui::app::{App, Effect, Level, Mode, Screen};
+use crate::tui::paste::{self, Lines};
+use crate::tui::text::{clean, fmt_age, wrap_plain};
+use crate::tui::theme::Theme;
 
 /// The form's fields, in order.
 pub const LABELS: [&str; 4] = [
@@ -86,7 +85,6 @@ impl UpdateForm {
         }
     }
 
-    /// The entry's text, or the field to fix and why.
     /// The promised minutes until the next update, when valid.
     pub fn minutes(&self) -> Option<u64> {
         self.value(MINUTES)
@@ -95,6 +93,7 @@ impl UpdateForm {
             .filter(|m| (1..=MAX_MINUTES).contains(m))
     }
 
+    /// The entry's text, or the field to fix and why.
     pub fn compose(&self, now: DateTime<Utc>, tz: Zone) -> Result<String, (usize, String)> {
         let happening = self.value(HAPPENING);
         if happening.is_empty() {
@@ -161,7 +160,7 @@ pub fn default_minutes(inc: &Incident) -> u64 {
 
 impl App {
     /// `:update`: the form for `r` (its room opens), with the kept draft if there is one.
-    pub(super) fn open_update_form(&mut self, r: IncidentRef, prefill: &str, fx: &mut Vec<Effect>) {
+    pub(crate) fn open_update_form(&mut self, r: IncidentRef, prefill: &str, fx: &mut Vec<Effect>) {
         let Some(minutes) = self.replica.state.incident(r).map(default_minutes) else {
             self.flash(Level::Error, self.not_here(r));
             return;
@@ -186,7 +185,7 @@ impl App {
 
     /// Keys while the form is open: they edit it, move between its fields, post it, or
     /// close it (keeping the draft). Nothing else.
-    pub(super) fn update_form_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+    pub(crate) fn update_form_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
         let Some(r) = self.update_room() else {
             self.mode = Mode::Normal;
             return;
@@ -223,7 +222,7 @@ impl App {
     }
 
     /// A paste into the field with the keys: each field is one line of the update.
-    pub(super) fn update_form_paste(&mut self, text: &str) -> Result<(), String> {
+    pub(crate) fn update_form_paste(&mut self, text: &str) -> Result<(), String> {
         if let Some(r) = self.update_room()
             && let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut())
         {
@@ -287,7 +286,7 @@ impl App {
 
     /// The status update sent as `id` was refused: its draft comes back (unless a new one
     /// was started meanwhile) so nothing typed is lost.
-    pub(super) fn update_refused(&mut self, id: &str) {
+    pub(crate) fn update_refused(&mut self, id: &str) {
         for (r, v) in self.rooms.iter_mut() {
             if v.update_sent.as_ref().is_some_and(|(sent, _)| sent == id)
                 && let Some((_, draft)) = v.update_sent.take()
@@ -302,7 +301,7 @@ impl App {
     }
 
     /// The status update sent as `id` was recorded.
-    pub(super) fn update_posted(&mut self, id: &str) -> bool {
+    pub(crate) fn update_posted(&mut self, id: &str) -> bool {
         let found = self
             .rooms
             .iter_mut()
@@ -362,12 +361,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let bottom = inner.y + inner.height;
     let last = inc
         .and_then(|i| i.last_status_update)
-        .map(|t| {
-            format!(
-                "last update {} ago",
-                super::ui::fmt_age((app.now - t).num_seconds())
-            )
-        })
+        .map(|t| format!("last update {} ago", fmt_age((app.now - t).num_seconds())))
         .unwrap_or_else(|| "no status update yet".into());
     Paragraph::new(Line::styled(
         format!(" Posted on the timeline as a status update · {last}"),

@@ -1,17 +1,18 @@
 //! The metrics screen (`:metrics`): the figures `warroom metrics` prints, computed from the
-//! console's replica. The console has no event log and no policy, so pages come from the
-//! fired steps kept in the state (each incident's last escalation run) and are not divided
-//! by on-call shifts.
+//! console's replica. The console has no event log, so pages come from the fired steps kept
+//! in the state (each incident's last escalation run); they are divided by the shifts of
+//! the feed's default on-call schedule once the feed has sent its policy. No state or keys
+//! of its own: Esc (back) returns to the board.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use super::app::App;
-use super::keymap::Action;
-use super::theme::Theme;
 use crate::report::metrics;
+use crate::tui::app::App;
+use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
 
 /// Draws the metrics screen into `area`.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {

@@ -1,10 +1,16 @@
-//! The handoff briefing as a full-screen view (`:handoff`): the plain-text briefing of
+//! The handoff briefing as a full-screen view (`:handoff`): the [`Briefing`] of
 //! [`crate::report::handoff`], built from the replica's state and the console's on-call
-//! schedules at every frame (so ages and countdowns stay live), lightly styled, wrapped to
-//! the terminal and scrollable (↑/↓, PgUp/PgDn, Home/End; Esc goes back).
+//! schedules at every frame (so ages and countdowns stay live), drawn from its fields with
+//! their meaning's styles (section titles, an incident's severity colour, an overdue update
+//! and a missing commander loud), wrapped to the terminal and scrollable (↑/↓, PgUp/PgDn,
+//! Home/End; Esc goes back). It says what `warroom handoff` prints, line for line.
 //!
 //! The view is drawn over whatever screen is under it, leaving the connection banner, the
 //! status line and the palette visible, so `:accept-handoff` can be typed from it.
+
+mod lines;
+#[cfg(test)]
+mod tests;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
@@ -13,12 +19,12 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
-use super::app::{App, Mode};
-use super::keymap::{Action, Keymap};
-use super::theme::Theme;
-use crate::client::ConnState;
-use crate::model::Severity;
-use crate::report::handoff;
+use crate::report::handoff::{self, Briefing};
+use crate::tui::app::{App, Effect, Level, Mode};
+use crate::tui::keymap::{Action, Keymap};
+use crate::tui::layout;
+use crate::tui::theme::Theme;
+use lines::{Meaning, Row, briefing_rows};
 
 /// The open briefing: how far it is scrolled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,7 +45,7 @@ pub enum Outcome {
 }
 
 /// The briefing as of the app's clock.
-pub fn briefing(app: &App) -> handoff::Briefing {
+pub fn briefing(app: &App) -> Briefing {
     let start = handoff::shift_start(&app.schedules, app.now);
     handoff::brief(&app.replica.state, &app.schedules, start, app.now)
 }
@@ -85,46 +91,64 @@ pub fn key(
 
 /// Rows of the briefing and how many are visible, at the app's terminal size.
 pub fn extent(app: &App) -> (usize, usize) {
-    let area = frame_area(app, Rect::new(0, 0, app.size.0, app.size.1));
+    let area = layout::handoff_area(app, Rect::new(0, 0, app.size.0, app.size.1));
     let rows = rows(app, &Theme::plain(), area.width.saturating_sub(2)).len();
     (rows, area.height.saturating_sub(2) as usize)
 }
 
-/// Where the briefing goes: everything but the banner and notices at the top, the status
-/// line (and a long message) at the bottom, and the palette's completions while it is open.
-fn frame_area(app: &App, area: Rect) -> Rect {
-    let top = u16::from(!matches!(app.conn, ConnState::Live)) + app.notices.len().min(4) as u16;
-    let completions = app.palette.completions.len().min(8) as u16;
-    let popup = if app.mode == Mode::Palette && completions > 0 {
-        completions + 2
-    } else {
-        0
-    };
-    // A long message has rows of its own above the status line.
-    let bottom = 1 + popup + super::ui::message_rows(app, area.width);
-    Rect::new(
-        area.x,
-        area.y + top.min(area.height),
-        area.width,
-        area.height.saturating_sub(top + bottom),
-    )
+impl App {
+    /// `:handoff`: the briefing, over the screen underneath.
+    pub(crate) fn open_handoff(&mut self) {
+        self.handoff = Some(HandoffView::default());
+    }
+
+    /// Keys while the handoff briefing is open: scrolling, Esc, and the palette and help.
+    pub(crate) fn handoff_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let (rows, page) = extent(self);
+        let Some(view) = self.handoff.as_mut() else {
+            return;
+        };
+        match key(view, &k, &self.keymap, rows, page) {
+            Outcome::Stay => {}
+            Outcome::Close => self.handoff = None,
+            Outcome::Act(a) => self.action(a, fx),
+        }
+    }
+
+    /// `:accept-handoff [NAME]`: takes over from NAME, by default the outgoing primary of
+    /// the default schedule.
+    pub(crate) fn accept_handoff(&mut self, from: Option<String>, fx: &mut Vec<Effect>) {
+        let from = from.or_else(|| handoff::outgoing(&self.schedules, self.now));
+        match from {
+            Some(from) => {
+                let what = format!("accept handoff from {from}");
+                self.send(crate::model::Command::AcceptHandoff { from }, what, fx);
+            }
+            None => self.flash(
+                Level::Error,
+                "usage: :accept-handoff NAME — no on-call schedule names the outgoing primary",
+            ),
+        }
+    }
 }
+
+// ---- drawing -----------------------------------------------------------------------------
 
 /// The briefing's lines, styled, wrapped to `width` columns.
 fn rows(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width.max(10));
     let mut out = Vec::new();
-    for line in handoff::text_lines(&briefing(app)) {
-        let style = style_of(&line, theme);
-        let indent = line.len() - line.trim_start().len();
-        let chars: Vec<char> = line.chars().collect();
+    for Row { text, meaning } in briefing_rows(&briefing(app)) {
+        let style = style_of(meaning, theme);
+        let indent = text.len() - text.trim_start().len();
+        let chars: Vec<char> = text.chars().collect();
         if chars.len() <= width {
-            out.push(styled(line, style, theme));
+            out.push(first_piece(text, meaning, style, theme));
             continue;
         }
         // Continuation rows line up under the text they continue; breaks fall between
         // words where there is one to break at.
-        let cont = hanging_indent(&line, indent).min(width / 2);
+        let cont = hanging_indent(&text, indent).min(width / 2);
         let mut at = 0;
         let mut first = true;
         while at < chars.len() {
@@ -139,7 +163,7 @@ fn rows(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
             let piece: String = chars[at..end].iter().collect::<String>();
             let piece = piece.trim_end().to_string();
             if first {
-                out.push(styled(piece, style, theme));
+                out.push(first_piece(piece, meaning, style, theme));
             } else {
                 out.push(Line::styled(format!("{}{piece}", " ".repeat(cont)), style));
             }
@@ -171,53 +195,42 @@ fn hanging_indent(line: &str, indent: usize) -> usize {
 }
 
 /// Section titles stand out; overdue updates and a missing commander are loud.
-fn style_of(line: &str, theme: &Theme) -> Style {
-    let heading = !line.starts_with(' ')
-        && line
-            .chars()
-            .take_while(|c| !c.is_ascii_digit() && *c != '(')
-            .all(|c| c.is_ascii_uppercase() || c == ' ')
-        && line.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && !line.starts_with("INC-");
-    if heading {
-        theme.title
-    } else if line.contains("OVERDUE") {
-        theme.timer_overdue
-    } else if line.contains("NO incident commander") {
-        theme.no_ic
-    } else {
-        theme.text
+fn style_of(meaning: Meaning, theme: &Theme) -> Style {
+    match meaning {
+        Meaning::Heading => theme.title,
+        Meaning::Overdue => theme.timer_overdue,
+        Meaning::NoCommander => theme.no_ic,
+        Meaning::Incident(..) | Meaning::Text => theme.text,
     }
 }
 
-/// An incident's header line gets its severity colour: `INC-1  SEV1  identified  Title`.
-fn styled(line: String, style: Style, theme: &Theme) -> Line<'static> {
-    if line.starts_with("INC-")
-        && let Some((r, rest)) = line.split_once("  ")
-        && let Some((sev, tail)) = rest.split_once("  ")
-        && let Ok(s) = sev.parse::<Severity>()
-    {
-        return Line::from(vec![
-            Span::styled(format!("{r} "), theme.title),
-            Span::styled(format!(" {s} "), theme.severity(s)),
-            Span::styled(format!(" {tail}"), theme.title),
-        ]);
+/// A line, or the first row of a wrapped one. An incident's header gets its severity
+/// colour when the row holds the severity and some of what follows it:
+/// `INC-1  SEV1  identified  Title`.
+fn first_piece(piece: String, meaning: Meaning, style: Style, theme: &Theme) -> Line<'static> {
+    if let Meaning::Incident(r, s) = meaning {
+        let head = format!("{r}  {s}  ");
+        if let Some(tail) = piece.get(head.len()..).filter(|t| !t.is_empty()) {
+            return Line::from(vec![
+                Span::styled(format!("{r} "), theme.title),
+                Span::styled(format!(" {s} "), theme.severity(s)),
+                Span::styled(format!(" {tail}"), theme.title),
+            ]);
+        }
     }
-    Line::styled(line, style)
+    Line::styled(piece, style)
 }
 
-/// Draws the console: the screen underneath (see [`super::ui::render`]), and the briefing
-/// over it while it is open.
+/// Draws the briefing over the screen underneath, while it is open and nothing else
+/// (help, the quit question, an editor) is drawn over that.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    super::ui::render(app, theme, area, buf);
     let Some(view) = app.handoff else {
         return;
     };
-    // Help, the quit question and the like are drawn over the screen underneath.
     if !matches!(app.mode, Mode::Normal | Mode::Palette) {
         return;
     }
-    let frame = frame_area(app, area);
+    let frame = layout::handoff_area(app, area);
     if frame.height < 3 {
         return;
     }

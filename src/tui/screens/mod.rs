@@ -1,0 +1,27 @@
+//! The console's screens, one file (or folder) each, holding the screen's own state, its
+//! keys and its drawing: the board; an incident's room (header, escalation panel, timeline
+//! with its filter, search and history, scribe pane); the metrics screen; and what is drawn
+//! over them: the palette, help, the runbook checklist, the status update form, the
+//! post-mortem editor, the handoff briefing and the quit question. Keys reach a screen's
+//! handler through [`super::app::App`]'s dispatch; the root drawing is [`super::render`].
+
+pub mod board;
+pub mod handoff;
+pub mod help;
+pub mod metrics;
+pub mod palette;
+pub mod postmortem;
+pub mod quit;
+pub mod room;
+pub mod runbook;
+pub mod update_form;
+
+use ratatui::text::Span;
+
+use super::theme::Theme;
+use crate::model::Incident;
+
+/// An incident's severity in its colour, padded: ` SEV1 ` (the board and the room).
+fn sev_span<'a>(theme: &Theme, inc: &Incident) -> Span<'a> {
+    Span::styled(format!(" {} ", inc.severity), theme.severity(inc.severity))
+}

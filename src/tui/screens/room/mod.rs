@@ -1,0 +1,271 @@
+//! An incident's room: its header (identity, timers, roles, who is here), the escalation
+//! panel, the timeline with its filter, search and correction history, and the scribe pane.
+//! The room's own state is a [`RoomView`] per incident (kept when the room is left, so a
+//! draft or a cursor is where it was on return); each part has a file of its own here.
+
+pub mod escalation;
+pub mod filter;
+pub mod history;
+pub mod scribe_pane;
+pub mod search;
+pub mod timeline;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+use tui_textarea::TextArea;
+
+use super::sev_span;
+use crate::model::{Incident, IncidentRef, Milestone, Role};
+use crate::tui::app::{App, Effect, Level, Screen};
+use crate::tui::keymap::Action;
+use crate::tui::layout;
+use crate::tui::screens::postmortem::PmEditor;
+use crate::tui::screens::update_form::UpdateForm;
+use crate::tui::text::{clean, fmt_age};
+use crate::tui::theme::Theme;
+use escalation::escalation_panel;
+use filter::TimelineFilter;
+use history::HistoryView;
+use timeline::TimelineIndex;
+
+/// A room's own state: the scribe's draft and the timeline cursor.
+pub struct RoomView {
+    pub draft: TextArea<'static>,
+    /// Selected row in the timeline; `None` follows the newest entry.
+    pub cursor: Option<usize>,
+    /// First visible row, kept stable while the cursor moves inside the window.
+    pub offset: usize,
+    /// What the timeline shows (kinds, authors, words, system entries).
+    pub filter: TimelineFilter,
+    /// The search needle (`/`); empty when not searching.
+    pub search: String,
+    /// The row the search started from.
+    pub search_origin: Option<usize>,
+    /// The correction-history overlay.
+    pub history: Option<HistoryView>,
+    /// The status update being written (kept when the form is closed).
+    pub update: Option<UpdateForm>,
+    /// The last status update sent and not yet answered: (command id, its form).
+    pub update_sent: Option<(String, UpdateForm)>,
+    /// The post-mortem editor's draft (kept when the editor is closed).
+    pub pm: Option<PmEditor>,
+}
+
+impl Default for RoomView {
+    fn default() -> Self {
+        RoomView {
+            draft: scribe_pane::new_draft(),
+            cursor: None,
+            offset: 0,
+            filter: Default::default(),
+            search: String::new(),
+            search_origin: None,
+            history: None,
+            update: None,
+            update_sent: None,
+            pm: None,
+        }
+    }
+}
+
+/// Roles in the order rooms show them.
+pub const ROLE_ORDER: [crate::model::Role; 4] = [
+    crate::model::Role::IncidentCommander,
+    crate::model::Role::TechLead,
+    crate::model::Role::CommsLead,
+    crate::model::Role::Scribe,
+];
+
+impl App {
+    pub fn room(&self, r: IncidentRef) -> Option<&RoomView> {
+        self.rooms.get(&r)
+    }
+
+    /// People viewing incident `r` right now.
+    pub fn in_room(&self, r: IncidentRef) -> Vec<&str> {
+        self.replica
+            .presence
+            .iter()
+            .filter(|p| p.viewing.contains(&r))
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
+    /// Opens the room of `r`: its state is kept from a visit before, its timeline indexed
+    /// when new, and the feed told which incident this console is in.
+    pub(crate) fn open_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
+        if self.replica.state.incident(r).is_none() {
+            self.flash(Level::Error, self.not_here(r));
+            return;
+        }
+        self.handoff = None;
+        self.screen = Screen::Room(r);
+        self.rooms.entry(r).or_default();
+        if !self.timelines.contains_key(&r)
+            && let Some(inc) = self.replica.state.incident(r)
+        {
+            let filter = self.rooms.get(&r).map(|v| &v.filter);
+            let index = TimelineIndex::filtered(inc, filter.unwrap_or(&Default::default()));
+            self.timelines.insert(r, index);
+        }
+        self.keep_cursor_visible(r);
+        fx.push(Effect::Focus(Some(r)));
+    }
+}
+
+// ---- drawing ---------------------------------------------------------------------------
+
+/// Draws the room of `inc` into `area`: header, escalation panel, timeline, scribe pane.
+pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Buffer) {
+    let panel = layout::escalation_rows(inc);
+    let parts = layout::room(app, area, panel);
+    render_header(app, theme, inc, parts.header, buf);
+    if panel > 0 {
+        Paragraph::new(escalation_panel(app, theme, inc, parts.panel.width))
+            .render(parts.panel, buf);
+    }
+    timeline::render(app, theme, inc, parts.timeline, buf);
+    scribe_pane::render(app, theme, inc.reference, parts.scribe, buf);
+}
+
+/// The header: identity, timers, roles and who is here.
+fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Buffer) {
+    let r = inc.reference;
+    let status_style = if inc.is_active() {
+        theme.status_active
+    } else {
+        theme.status_resolved
+    };
+    let line1 = Line::from(vec![
+        Span::styled(format!(" {r} "), theme.title),
+        sev_span(theme, inc),
+        Span::raw(" "),
+        Span::styled(inc.status.as_str(), status_style),
+        Span::raw("  "),
+        Span::styled(
+            if inc.restricted { "RESTRICTED" } else { "" },
+            theme.restricted,
+        ),
+        Span::raw(if inc.restricted { "  " } else { "" }),
+        Span::styled(clean(&inc.title), theme.title),
+        Span::styled(
+            inc.service
+                .as_deref()
+                .map(|s| format!("  · {}", clean(s)))
+                .unwrap_or_default(),
+            theme.muted,
+        ),
+        Span::styled(
+            inc.runbook
+                .as_ref()
+                .map(|rb| {
+                    format!(
+                        "  · runbook {}/{} done ({})",
+                        inc.runbook_done.len(),
+                        rb.item_count(),
+                        app.keymap.keys(Action::Runbook)
+                    )
+                })
+                .unwrap_or_default(),
+            theme.muted,
+        ),
+    ]);
+    let age = match inc.milestones.get(&Milestone::Resolved) {
+        Some(end) if !inc.is_active() => {
+            format!("lasted {}", fmt_age((*end - inc.declared_at).num_seconds()))
+        }
+        _ => format!("age {}", fmt_age((app.now - inc.declared_at).num_seconds())),
+    };
+    let last_update = inc
+        .last_status_update
+        .map(|at| format!("last update {} ago", fmt_age((app.now - at).num_seconds())))
+        .unwrap_or_else(|| "no status update yet".into());
+    let ack = match &inc.acknowledged_by {
+        Some(by) => Span::styled(format!("acked by {}", clean(by)), theme.acked),
+        None => Span::styled("NOT ACKNOWLEDGED", theme.unacked),
+    };
+    let line2 = Line::from(vec![
+        Span::styled(format!(" {age}"), theme.text),
+        Span::styled(" · ", theme.muted),
+        Span::styled(last_update, theme.text),
+        Span::styled(" · ", theme.muted),
+        target_span(app, theme, inc),
+        Span::styled(" · ", theme.muted),
+        ack,
+    ]);
+    let mut roles: Vec<Span> = vec![Span::raw(" ")];
+    for role in ROLE_ORDER {
+        let short = match role {
+            Role::IncidentCommander => "IC",
+            Role::TechLead => "Tech",
+            Role::CommsLead => "Comms",
+            Role::Scribe => "Scribe",
+        };
+        roles.push(Span::styled(format!("{short} "), theme.muted));
+        match inc.roles.get(&role) {
+            Some(p) => roles.push(Span::styled(clean(p), theme.text)),
+            None if role == Role::IncidentCommander && inc.is_active() => {
+                roles.push(Span::styled("no IC", theme.no_ic))
+            }
+            None => roles.push(Span::styled("vacant", theme.muted)),
+        }
+        roles.push(Span::styled("  ", theme.muted));
+    }
+    let here = app.in_room(r);
+    if !here.is_empty() {
+        roles.push(Span::styled("· here: ", theme.muted));
+        roles.push(Span::styled(clean(&here.join(", ")), theme.presence));
+    }
+    Paragraph::new(vec![line1, line2, Line::from(roles)]).render(area, buf);
+}
+
+/// The response-target line: met, due in, or missed.
+fn target_span<'a>(app: &App, theme: &Theme, inc: &Incident) -> Span<'a> {
+    let Some(mins) = inc.severity.target_response_minutes() else {
+        return Span::styled(format!("{}: no response target", inc.severity), theme.muted);
+    };
+    let detected = inc
+        .milestones
+        .get(&Milestone::Detected)
+        .copied()
+        .unwrap_or(inc.declared_at);
+    let target = chrono::Duration::minutes(mins as i64);
+    match inc.milestones.get(&Milestone::Acknowledged) {
+        Some(ack) => {
+            let took = (*ack - detected).num_seconds();
+            if *ack - detected <= target {
+                Span::styled(
+                    format!("target {mins}m: met (ack in {})", fmt_age(took)),
+                    theme.timer_ok,
+                )
+            } else {
+                Span::styled(
+                    format!("target {mins}m: missed (ack in {})", fmt_age(took)),
+                    theme.timer_overdue,
+                )
+            }
+        }
+        None if !inc.is_active() => {
+            Span::styled(format!("target {mins}m: never acknowledged"), theme.muted)
+        }
+        None => {
+            let left = (detected + target - app.now).num_seconds();
+            if left >= 0 {
+                Span::styled(
+                    format!("target {mins}m: ack due in {}", fmt_age(left)),
+                    theme.timer_due,
+                )
+            } else {
+                Span::styled(
+                    format!(
+                        "target {mins}m: OVERDUE by {} — not acknowledged",
+                        fmt_age(-left)
+                    ),
+                    theme.timer_overdue,
+                )
+            }
+        }
+    }
+}
