@@ -36,7 +36,7 @@ pub use accept::{Accepted, accepted, accepted_summary, accepted_text};
 pub use gather::{brief, outgoing, schedules_default_first, shift_start};
 pub use lines::{step_what, step_where};
 pub use markdown::markdown;
-pub use text::{text, text_lines};
+pub use text::{Meaning, Row, rows, text, text_lines};
 
 /// How far back the shift reaches when no schedule says when it started.
 pub const FALLBACK_SHIFT_HOURS: i64 = 12;

@@ -10,9 +10,9 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders};
 
 use super::app::{App, Mode, Screen};
-use super::text::{clean, wrap};
 use crate::client::ConnState;
 use crate::model::Incident;
+use crate::report::format::{clean, wrap};
 
 /// The room's header: identity and timers, roles and who is here.
 pub const HEADER_ROWS: u16 = 3;

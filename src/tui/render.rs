@@ -17,9 +17,9 @@ use super::screens::room::history;
 use super::screens::{
     board, handoff, help, metrics, palette, postmortem, quit, room, runbook, update_form,
 };
-use super::text::clean;
 use super::theme::Theme;
 use crate::client::ConnState;
+use crate::report::format::clean;
 
 /// Draws the whole console.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {

@@ -16,10 +16,10 @@ use super::room::escalation::{escalation_variants, fit, update_variants};
 use super::sev_span;
 use crate::model::validate::MAX_ENTRY;
 use crate::model::{Incident, IncidentRef, Milestone, Role};
+use crate::report::format::{age, clean};
 use crate::tui::app::{App, Effect, Mode, Screen};
 use crate::tui::keymap::Action;
 use crate::tui::paste;
-use crate::tui::text::{clean, fmt_age};
 use crate::tui::theme::Theme;
 
 /// The board's own state.
@@ -323,7 +323,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     Span::styled(i.reference.to_string(), base).into(),
                     sev_span(theme, i).into(),
                     Span::styled(i.status.as_str(), status_style).into(),
-                    Span::styled(fmt_age(age_secs), base).into(),
+                    Span::styled(age(age_secs), base).into(),
                     fit(escalation_variants(app, theme, i), cols.escalation),
                     ic.into(),
                 ];
@@ -396,29 +396,14 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
 /// The restricted incidents this person may not see: their references and nothing else
 /// (the feed sends nothing else). Not a table row, so never selected or opened.
 fn withheld_line(app: &App, theme: &Theme, width: u16) -> Option<Line<'static>> {
-    let refs: Vec<String> = app
-        .replica
-        .state
-        .withheld
-        .iter()
-        .map(|r| r.to_string())
-        .collect();
+    use crate::report::format::{ref_list, restricted_count};
+    let refs: Vec<crate::model::IncidentRef> = app.replica.state.withheld.iter().copied().collect();
     if refs.is_empty() {
         return None;
     }
     let n = refs.len();
-    let what = if n == 1 {
-        format!(" {n} restricted incident")
-    } else {
-        format!(" {n} restricted incidents")
-    };
-    let list = |shown: usize| {
-        let mut s = refs[..shown.min(n)].join(", ");
-        if n > shown {
-            s.push_str(&format!(", +{} more", n - shown));
-        }
-        s
-    };
+    let what = format!(" {}", restricted_count(n));
+    let list = |shown: usize| ref_list(&refs, shown);
     let variant = |list: String, tail: &str| {
         vec![
             Span::styled(what.clone(), theme.restricted),

@@ -9,11 +9,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
+use crate::report::format::{kind_label, wrap};
 use crate::tui::app::{App, Mode};
 use crate::tui::commands::COMMANDS;
 use crate::tui::layout::centered;
 use crate::tui::scribe::PREFIXES;
-use crate::tui::text::{kind_label, wrap};
 use crate::tui::theme::Theme;
 
 /// How far the help overlay scrolls at most (drawing stops it at its last line).

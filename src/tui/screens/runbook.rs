@@ -11,10 +11,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::model::{Command, IncidentRef};
+use crate::report::format::{clean, wrap};
 use crate::tui::app::{App, Effect, Level, Mode};
 use crate::tui::keymap::Action;
 use crate::tui::layout::centered;
-use crate::tui::text::{clean, wrap};
 use crate::tui::theme::Theme;
 
 /// The runbook checklist overlay: whose runbook, and which item the cursor is on.

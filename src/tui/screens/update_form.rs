@@ -16,9 +16,9 @@ use tui_textarea::{CursorMove, TextArea};
 
 use crate::model::validate::{self, MAX_ENTRY};
 use crate::model::{Command, EntryKind, Incident, IncidentRef};
+use crate::report::format::{age, clean, wrap_as_typed};
 use crate::tui::app::{App, Effect, Level, Mode, Screen};
 use crate::tui::paste::{self, Lines};
-use crate::tui::text::{clean, fmt_age, wrap_plain};
 use crate::tui::theme::Theme;
 
 /// The form's fields, in order.
@@ -331,7 +331,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let width = area.width.min(96);
     let inner_w = width.saturating_sub(2);
     let preview: Vec<String> = match form.compose(app.now, app.tz) {
-        Ok(t) => wrap_plain(&clean(&t), inner_w.saturating_sub(2) as usize),
+        Ok(t) => wrap_as_typed(&clean(&t), inner_w.saturating_sub(2) as usize),
         Err((_, why)) => vec![format!("({why})")],
     };
     let preview_rows = preview.len().min(5) as u16;
@@ -361,7 +361,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let bottom = inner.y + inner.height;
     let last = inc
         .and_then(|i| i.last_status_update)
-        .map(|t| format!("last update {} ago", fmt_age((app.now - t).num_seconds())))
+        .map(|t| format!("last update {} ago", age((app.now - t).num_seconds())))
         .unwrap_or_else(|| "no status update yet".into());
     Paragraph::new(Line::styled(
         format!(" Posted on the timeline as a status update · {last}"),

@@ -1,14 +1,13 @@
 //! The handoff briefing as a full-screen view (`:handoff`): the [`Briefing`] of
 //! [`crate::report::handoff`], built from the replica's state and the console's on-call
-//! schedules at every frame (so ages and countdowns stay live), drawn from its fields with
-//! their meaning's styles (section titles, an incident's severity colour, an overdue update
-//! and a missing commander loud), wrapped to the terminal and scrollable (↑/↓, PgUp/PgDn,
-//! Home/End; Esc goes back). It says what `warroom handoff` prints, line for line.
+//! schedules at every frame (so ages and countdowns stay live). Its rows are the ones
+//! `warroom handoff` prints ([`handoff::rows`]), each styled by its meaning (section titles,
+//! an incident's severity colour, an overdue update and a missing commander loud), wrapped to
+//! the terminal and scrollable (↑/↓, PgUp/PgDn, Home/End; Esc goes back).
 //!
 //! The view is drawn over whatever screen is under it, leaving the connection banner, the
 //! status line and the palette visible, so `:accept-handoff` can be typed from it.
 
-mod lines;
 #[cfg(test)]
 mod tests;
 
@@ -20,11 +19,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::report::handoff::{self, Briefing};
+use crate::report::handoff::{Meaning, Row, rows as briefing_rows};
 use crate::tui::app::{App, Effect, Level, Mode};
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::layout;
 use crate::tui::theme::Theme;
-use lines::{Meaning, Row, briefing_rows};
 
 /// The open briefing: how far it is scrolled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
-use super::lines::{Meaning, briefing_rows};
 use crate::model::oncall::Layer;
 use crate::model::{EntryKind, StepAction};
 use crate::model::{IncidentRef, Role, Severity, Status};
@@ -12,6 +11,7 @@ use crate::report::handoff::{
     ResolvedIncident,
 };
 use crate::report::handoff::{AlertSource, NextHandoff, RoleHolder, StatusUpdate, text_lines};
+use crate::report::handoff::{Meaning, rows as briefing_rows};
 
 fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()

@@ -18,12 +18,12 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::model::validate::MAX_ENTRY;
 use crate::model::{Command, IncidentRef};
+use crate::report::format::clean;
 use crate::tui::app::{App, Effect, Level, Mode, Screen, Unsent};
 use crate::tui::commands::{COMMANDS, Intent};
 use crate::tui::layout::{COMPLETION_ROWS, message_rows};
 use crate::tui::paste;
 use crate::tui::scribe::entry_text_problem;
-use crate::tui::text::clean;
 use crate::tui::theme::Theme;
 use parse::Context;
 

@@ -12,8 +12,8 @@ use tui_textarea::TextArea;
 use super::{PARTS, Part, part_title, text_of};
 use crate::model::Status;
 use crate::model::postmortem::parse_whys;
+use crate::report::format::{clean, wrap_as_typed};
 use crate::tui::app::{App, Screen};
-use crate::tui::text::{clean, wrap_plain};
 use crate::tui::theme::Theme;
 
 /// The editor over the main area (the status line stays visible below it).
@@ -190,7 +190,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     clean(&a.owner)
                 );
                 let style = if a.done { theme.muted } else { theme.text };
-                for (k, l) in wrap_plain(&text, width).into_iter().enumerate() {
+                for (k, l) in wrap_as_typed(&text, width).into_iter().enumerate() {
                     let l = if k == 0 { l } else { format!("         {l}") };
                     let mut line = Line::styled(l, style);
                     if selected {

@@ -9,8 +9,9 @@ use ratatui::text::{Line, Span};
 
 use crate::model::escalation::{Escalation, FiredStep, Pending, StopReason};
 use crate::model::{Incident, Milestone, StepAction};
+use crate::report::format::{clean, countdown};
 use crate::tui::app::App;
-use crate::tui::text::{clean, hhmm, period, secs_since, secs_until, span_secs};
+use crate::tui::text::{hhmm, period, secs_since, secs_until};
 use crate::tui::theme::Theme;
 
 /// Whom a pending step will reach: the person forecast when the run started, else its target.
@@ -105,9 +106,9 @@ pub fn escalation_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<
         let name = pending_name(&p);
         if left > 0 {
             (
-                format!("next: {name} in {}", span_secs(left)),
+                format!("next: {name} in {}", countdown(left)),
                 name,
-                span_secs(left),
+                countdown(left),
             )
         } else {
             (format!("next: {name} due now"), name, "now".to_string())
@@ -115,7 +116,7 @@ pub fn escalation_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<
     });
     match (esc.last_paged(), next) {
         (Some(f), next) => {
-            let since = span_secs(secs_since(f.at, now));
+            let since = countdown(secs_since(f.at, now));
             let person = clean(f.person.as_deref().unwrap_or(""));
             let full = format!("{}, no ack {since}", fired_verb(f));
             let mut v = Vec::new();
@@ -155,13 +156,13 @@ pub fn update_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span
         } else {
             theme.timer_ok
         };
-        let t = span_secs(left);
+        let t = countdown(left);
         vec![
             vec![Span::styled(format!("update in {t}"), style)],
             vec![Span::styled(format!("upd {t}"), style)],
         ]
     } else {
-        let t = span_secs(-left);
+        let t = countdown(-left);
         vec![
             vec![Span::styled(
                 format!("UPDATE OVERDUE {t}"),
@@ -210,7 +211,7 @@ fn breach_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'st
         } else {
             theme.timer_ok
         };
-        let t = span_secs(left);
+        let t = countdown(left);
         vec![
             vec![Span::styled(
                 format!("breach notice (GDPR {hours} h) due {when}, in {t}"),
@@ -223,7 +224,7 @@ fn breach_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'st
             vec![Span::styled(format!("notice in {t}"), style)],
         ]
     } else {
-        let t = span_secs(-left);
+        let t = countdown(-left);
         vec![
             vec![Span::styled(
                 format!("BREACH NOTICE OVERDUE {t} (GDPR {hours} h, was due {when})"),
@@ -374,7 +375,7 @@ pub fn escalation_panel(
                     v.push(Span::styled(
                         format!(
                             " ({} after declaration)",
-                            span_secs(secs_since(inc.declared_at, *t))
+                            countdown(secs_since(inc.declared_at, *t))
                         ),
                         theme.muted,
                     ));
@@ -401,7 +402,7 @@ pub fn escalation_panel(
                         format!(
                             " · last {what} at {}, {} ago",
                             hhmm(&app.tz, f.at),
-                            span_secs(secs_since(f.at, now))
+                            countdown(secs_since(f.at, now))
                         ),
                         theme.unacked,
                     ));
@@ -413,7 +414,7 @@ pub fn escalation_panel(
                     format!(
                         "  {what} at {}, no ack {}",
                         hhmm(&app.tz, f.at),
-                        span_secs(secs_since(f.at, now))
+                        countdown(secs_since(f.at, now))
                     ),
                     theme.unacked,
                 )],
@@ -437,7 +438,7 @@ pub fn escalation_panel(
             Some(p) => {
                 let left = secs_until(p.due_at, now);
                 let when = if left > 0 {
-                    format!("in {}", span_secs(left))
+                    format!("in {}", countdown(left))
                 } else {
                     "due now".to_string()
                 };
@@ -482,7 +483,7 @@ pub fn escalation_panel(
                     v.push(Span::styled(
                         format!(
                             " · the ack lapses in {} unless someone records progress",
-                            span_secs(secs_until(lapse, now).max(0))
+                            countdown(secs_until(lapse, now).max(0))
                         ),
                         theme.timer_due,
                     ));
@@ -512,7 +513,7 @@ pub fn escalation_panel(
                     ));
                     if f.late {
                         l4.push(Span::styled(
-                            format!(" (late {})", span_secs(secs_since(f.due_at, f.at))),
+                            format!(" (late {})", countdown(secs_since(f.due_at, f.at))),
                             theme.timer_due,
                         ));
                     }
@@ -545,7 +546,7 @@ pub fn escalation_panel(
             Line::from(vec![
                 head,
                 Span::styled(
-                    format!(" every {} · next due in {}", period(every), span_secs(left)),
+                    format!(" every {} · next due in {}", period(every), countdown(left)),
                     if left <= 300 {
                         theme.timer_due
                     } else {
@@ -558,7 +559,7 @@ pub fn escalation_panel(
             Line::from(vec![
                 head,
                 Span::styled(
-                    format!(" STATUS UPDATE OVERDUE {}", span_secs(-left)),
+                    format!(" STATUS UPDATE OVERDUE {}", countdown(-left)),
                     theme.timer_overdue,
                 ),
                 Span::styled(

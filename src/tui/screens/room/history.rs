@@ -9,8 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::model::{Entry, Incident};
+use crate::report::format::{clean, kind_label, wrap_as_typed};
 use crate::tui::app::{App, Level, Mode, Screen};
-use crate::tui::text::{clean, hhmmss, kind_label, wrap_plain};
+use crate::tui::text::hhmmss;
 use crate::tui::theme::Theme;
 
 /// Every version of the entry `id` belongs to, the original first.
@@ -138,7 +139,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Span::styled(version_heading(app, e), theme.text),
         ]));
         for para in e.text.split('\n') {
-            for l in wrap_plain(&clean(para), inner_w.saturating_sub(4)) {
+            for l in wrap_as_typed(&clean(para), inner_w.saturating_sub(4)) {
                 lines.push(Line::styled(
                     format!("    {l}"),
                     if i + 1 == n { theme.text } else { theme.muted },

@@ -18,12 +18,12 @@ use tui_textarea::TextArea;
 
 use super::sev_span;
 use crate::model::{Incident, IncidentRef, Milestone, Role};
+use crate::report::format::{age, clean};
 use crate::tui::app::{App, Effect, Level, Screen};
 use crate::tui::keymap::Action;
 use crate::tui::layout;
 use crate::tui::screens::postmortem::PmEditor;
 use crate::tui::screens::update_form::UpdateForm;
-use crate::tui::text::{clean, fmt_age};
 use crate::tui::theme::Theme;
 use escalation::escalation_panel;
 use filter::TimelineFilter;
@@ -172,22 +172,22 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
             theme.muted,
         ),
     ]);
-    let age = match inc.milestones.get(&Milestone::Resolved) {
+    let lifetime = match inc.milestones.get(&Milestone::Resolved) {
         Some(end) if !inc.is_active() => {
-            format!("lasted {}", fmt_age((*end - inc.declared_at).num_seconds()))
+            format!("lasted {}", age((*end - inc.declared_at).num_seconds()))
         }
-        _ => format!("age {}", fmt_age((app.now - inc.declared_at).num_seconds())),
+        _ => format!("age {}", age((app.now - inc.declared_at).num_seconds())),
     };
     let last_update = inc
         .last_status_update
-        .map(|at| format!("last update {} ago", fmt_age((app.now - at).num_seconds())))
+        .map(|at| format!("last update {} ago", age((app.now - at).num_seconds())))
         .unwrap_or_else(|| "no status update yet".into());
     let ack = match &inc.acknowledged_by {
         Some(by) => Span::styled(format!("acked by {}", clean(by)), theme.acked),
         None => Span::styled("NOT ACKNOWLEDGED", theme.unacked),
     };
     let line2 = Line::from(vec![
-        Span::styled(format!(" {age}"), theme.text),
+        Span::styled(format!(" {lifetime}"), theme.text),
         Span::styled(" · ", theme.muted),
         Span::styled(last_update, theme.text),
         Span::styled(" · ", theme.muted),
@@ -237,12 +237,12 @@ fn target_span<'a>(app: &App, theme: &Theme, inc: &Incident) -> Span<'a> {
             let took = (*ack - detected).num_seconds();
             if *ack - detected <= target {
                 Span::styled(
-                    format!("target {mins}m: met (ack in {})", fmt_age(took)),
+                    format!("target {mins}m: met (ack in {})", age(took)),
                     theme.timer_ok,
                 )
             } else {
                 Span::styled(
-                    format!("target {mins}m: missed (ack in {})", fmt_age(took)),
+                    format!("target {mins}m: missed (ack in {})", age(took)),
                     theme.timer_overdue,
                 )
             }
@@ -254,14 +254,14 @@ fn target_span<'a>(app: &App, theme: &Theme, inc: &Incident) -> Span<'a> {
             let left = (detected + target - app.now).num_seconds();
             if left >= 0 {
                 Span::styled(
-                    format!("target {mins}m: ack due in {}", fmt_age(left)),
+                    format!("target {mins}m: ack due in {}", age(left)),
                     theme.timer_due,
                 )
             } else {
                 Span::styled(
                     format!(
                         "target {mins}m: OVERDUE by {} — not acknowledged",
-                        fmt_age(-left)
+                        age(-left)
                     ),
                     theme.timer_overdue,
                 )

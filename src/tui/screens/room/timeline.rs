@@ -13,10 +13,11 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use super::filter::TimelineFilter;
 use super::search::{highlight, hit_style};
 use crate::model::{Command, EntryKind, Event, EventKind, Incident, IncidentRef};
+use crate::report::format::{clean, kind_label};
 use crate::tui::app::{App, Effect, Level, Mode, Screen};
 use crate::tui::keymap::Action;
 use crate::tui::layout;
-use crate::tui::text::{clean, hhmmss, kind_label, truncate};
+use crate::tui::text::{hhmmss, truncate};
 use crate::tui::theme::Theme;
 
 /// A room's timeline in occurred-at order, superseded entries left out. Kept up to date
