@@ -199,12 +199,12 @@ impl LogReader for SqliteStore {
 mod tests {
     use super::*;
     use crate::model::{EventKind, IncidentRef, Severity};
-    use chrono::Utc;
+    use chrono::{TimeZone, Utc};
 
     fn ev(seq: u64) -> Event {
         Event {
             seq,
-            at: Utc::now(),
+            at: Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
             actor: "alice".into(),
             kind: EventKind::Declared {
                 incident: IncidentRef(seq as u32),
