@@ -58,10 +58,33 @@ impl State {
             seq: self.seq,
             incidents: Default::default(),
             withheld: self.withheld.clone(),
+            next_ref: self.next_ref,
+            partial: self.partial,
         };
         for (n, i) in &self.incidents {
             if i.visible_to(v) {
                 out.incidents.insert(*n, i.clone());
+            } else {
+                out.withheld.insert(i.reference);
+            }
+        }
+        out
+    }
+
+    /// What a console joining as `v` is sent: this state as `v` may receive it, each
+    /// incident as a [`summary`](Incident::summary) with its newest `keep` entries; a
+    /// partial state.
+    pub fn board_view(&self, v: Viewer<'_>, keep: usize) -> State {
+        let mut out = State {
+            seq: self.seq,
+            incidents: Default::default(),
+            withheld: self.withheld.clone(),
+            next_ref: self.next_ref,
+            partial: true,
+        };
+        for (n, i) in &self.incidents {
+            if i.visible_to(v) {
+                out.incidents.insert(*n, i.summary(keep));
             } else {
                 out.withheld.insert(i.reference);
             }

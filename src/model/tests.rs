@@ -1071,3 +1071,103 @@ fn a_status_update_may_promise_when_the_next_one_comes() {
     });
     assert!(e.message.contains("status updates only"), "{e}");
 }
+
+#[test]
+fn a_console_holds_a_summary_and_folds_what_follows_it() {
+    let mut log = Log::new();
+    log.ok("alice", declare("Checkout errors", 2));
+    let first = log.ok("bob", note(1, "first look"))[0];
+    let hypothesis = log.ok(
+        "bob",
+        Command::AddEntry {
+            incident: INC1,
+            entry_kind: EntryKind::Hypothesis,
+            text: "pool exhausted".into(),
+            occurred_at: None,
+            next_update_secs: None,
+        },
+    )[0];
+    for i in 0..30 {
+        log.ok("bob", note(1, &format!("reading {i}")));
+    }
+    log.ok("carol", declare("Search slow", 3));
+    let whole = log.inc(1).clone();
+    // Five newest, plus the hypothesis; the rest elided.
+    let s = whole.summary(5);
+    assert_eq!(s.entries.len(), 6);
+    assert_eq!(s.elided, whole.entries.len() as u64 - 6);
+    assert!(s.entry(hypothesis).is_some() && s.entry(first).is_none());
+    assert_eq!(
+        Incident {
+            entries: whole.entries.clone(),
+            elided: 0,
+            ..s.clone()
+        },
+        whole,
+        "everything but the timeline is whole"
+    );
+
+    // A console's partial state: INC-1's summary, INC-2 not held.
+    let mut console = State {
+        seq: log.state.seq,
+        incidents: [(1, s)].into(),
+        partial: true,
+        ..State::default()
+    };
+    let from = log.events.len();
+    // A correction and a pin of an entry it does not hold, and news of one it does not hold.
+    log.ok(
+        "bob",
+        Command::CorrectEntry {
+            incident: INC1,
+            entry: first,
+            text: Some("first look: replica only".into()),
+            entry_kind: None,
+            occurred_at: None,
+        },
+    );
+    log.ok(
+        "bob",
+        Command::PinEntry {
+            incident: INC1,
+            entry: first,
+            pinned: true,
+        },
+    );
+    log.ok("carol", note(2, "search index rebuilding"));
+    log.ok("alice", Command::Acknowledge { incident: INC1 });
+    for e in &log.events[from..] {
+        console.apply(e).unwrap();
+    }
+    let held = console.incident(INC1).unwrap();
+    assert!(held.is_acknowledged());
+    assert_eq!(held.entries.last().unwrap().text, "acknowledged by alice");
+    assert!(held.entries.iter().any(|e| e.supersedes == Some(first)));
+    assert!(console.incident(IncidentRef(2)).is_none());
+    assert_eq!(console.seq, log.state.seq);
+    // The feed's own state is never partial: the same events about what it lacks are refused.
+    let mut strict = State {
+        incidents: [(1, whole.summary(5))].into(),
+        seq: console.seq,
+        ..State::default()
+    };
+    strict.incidents.get_mut(&1).unwrap().elided = 0;
+    let ev = Event {
+        seq: strict.seq + 1,
+        at: log.now,
+        actor: "bob".into(),
+        kind: EventKind::EntryPinned {
+            incident: INC1,
+            entry: first,
+            pinned: false,
+        },
+    };
+    assert!(matches!(
+        strict.apply(&ev),
+        Err(ApplyError::UnknownEntry { .. })
+    ));
+    // Numbering goes on after incidents no longer held.
+    let mut evicted = log.state.clone();
+    evicted.incidents.clear();
+    assert_eq!(evicted.next_reference(), IncidentRef(3));
+}

@@ -25,6 +25,24 @@ pub struct State {
     /// server, whose state holds everything).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub withheld: BTreeSet<IncidentRef>,
+    /// The reference the next declaration gets: one past the highest ever declared, kept
+    /// when old incidents are no longer held.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub next_ref: u32,
+    /// A console's state: it holds the incidents it was sent (the live work, and rooms it
+    /// opened), each perhaps without its older entries. Events of incidents it does not
+    /// hold, and changes to entries it does not hold, are passed over instead of refused.
+    /// The feed's own state is never partial.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Incidents travel as a list (JSON object keys are strings, and a list is what other
@@ -113,6 +131,11 @@ pub struct Incident {
     pub last_progress_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Postmortem::is_empty")]
     pub postmortem: Postmortem,
+    /// How many of its older entries this copy does not hold (a console's copy: the feed
+    /// sends the newest entries and the key ones, and older pages on request); 0 for a
+    /// whole incident.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub elided: u64,
 }
 
 fn epoch() -> DateTime<Utc> {
@@ -193,6 +216,115 @@ impl Incident {
         self.status.is_active()
     }
 
+    /// A copy for a console's board: the newest `keep` entries, and of the older ones the
+    /// newest `keep` of each kind a briefing reads (pinned, hypotheses, ruled out, decisions,
+    /// status updates); `elided` counts the rest. Everything but the timeline is whole.
+    pub fn summary(&self, keep: usize) -> Incident {
+        let n = self.entries.len();
+        let mut held = vec![false; n];
+        for h in held.iter_mut().skip(n.saturating_sub(keep)) {
+            *h = true;
+        }
+        let key_kinds = [
+            EntryKind::Hypothesis,
+            EntryKind::RuledOut,
+            EntryKind::Decision,
+            EntryKind::StatusUpdate,
+        ];
+        let mut kept_pinned = 0;
+        let mut kept_of = [0usize; 4];
+        for (i, e) in self.entries.iter().enumerate().rev() {
+            if e.pinned && kept_pinned < keep {
+                kept_pinned += 1;
+                held[i] = true;
+            }
+            if let Some(k) = key_kinds.iter().position(|k| *k == e.kind)
+                && kept_of[k] < keep
+            {
+                kept_of[k] += 1;
+                held[i] = true;
+            }
+        }
+        let entries: Vec<Entry> = self
+            .entries
+            .iter()
+            .zip(&held)
+            .filter(|(_, h)| **h)
+            .map(|(e, _)| e.clone())
+            .collect();
+        Incident {
+            elided: self.elided + (n - entries.len()) as u64,
+            entries,
+            ..self.clone_without_entries()
+        }
+    }
+
+    /// Everything but the entries (cloning 100,000 entries to drop them would cost more
+    /// than the summary).
+    fn clone_without_entries(&self) -> Incident {
+        let entries = Vec::new();
+        let Incident {
+            reference,
+            title,
+            service,
+            severity,
+            status,
+            restricted,
+            members,
+            declared_at,
+            declared_by,
+            updated_at,
+            roles,
+            role_history,
+            milestones,
+            acknowledged_by,
+            acknowledged_at,
+            last_status_update,
+            entries: _,
+            escalation,
+            escalation_owed,
+            alert_key,
+            alert_count,
+            next_update_at,
+            update_every_secs,
+            runbook,
+            runbook_done,
+            last_progress_at,
+            postmortem,
+            elided,
+        } = self;
+        Incident {
+            reference: *reference,
+            title: title.clone(),
+            service: service.clone(),
+            severity: *severity,
+            status: *status,
+            restricted: *restricted,
+            members: members.clone(),
+            declared_at: *declared_at,
+            declared_by: declared_by.clone(),
+            updated_at: *updated_at,
+            roles: roles.clone(),
+            role_history: role_history.clone(),
+            milestones: milestones.clone(),
+            acknowledged_by: acknowledged_by.clone(),
+            acknowledged_at: *acknowledged_at,
+            last_status_update: *last_status_update,
+            entries,
+            escalation: escalation.clone(),
+            escalation_owed: *escalation_owed,
+            alert_key: alert_key.clone(),
+            alert_count: *alert_count,
+            next_update_at: *next_update_at,
+            update_every_secs: *update_every_secs,
+            runbook: runbook.clone(),
+            runbook_done: runbook_done.clone(),
+            last_progress_at: *last_progress_at,
+            postmortem: postmortem.clone(),
+            elided: *elided,
+        }
+    }
+
     pub fn is_acknowledged(&self) -> bool {
         self.acknowledged_by.is_some()
     }
@@ -221,7 +353,8 @@ impl Incident {
 impl State {
     /// The reference the next declaration will get.
     pub fn next_reference(&self) -> IncidentRef {
-        IncidentRef(self.incidents.keys().next_back().map_or(1, |n| n + 1))
+        let after_held = self.incidents.keys().next_back().map_or(1, |n| n + 1);
+        IncidentRef(after_held.max(self.next_ref).max(1))
     }
 
     pub fn incident(&self, r: IncidentRef) -> Option<&Incident> {

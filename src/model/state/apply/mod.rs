@@ -71,6 +71,7 @@ impl State {
                 runbook_done: BTreeSet::new(),
                 last_progress_at: ev.at,
                 postmortem: Postmortem::default(),
+                elided: 0,
             };
             let svc = service
                 .as_deref()
@@ -88,6 +89,7 @@ impl State {
                 ev.at,
             );
             self.withheld.remove(incident);
+            self.next_ref = self.next_ref.max(incident.0.saturating_add(1));
             self.incidents.insert(incident.0, inc);
             self.seq = ev.seq;
             return Ok(());
@@ -99,13 +101,18 @@ impl State {
             self.seq = ev.seq;
             return Ok(());
         }
-        let inc = self
-            .incidents
-            .get_mut(&r.0)
-            .ok_or(ApplyError::UnknownIncident {
+        let Some(inc) = self.incidents.get_mut(&r.0) else {
+            if self.partial {
+                // Not held here (archived, or never sent): the feed sends it whole when it
+                // comes back to the live work.
+                self.seq = ev.seq;
+                return Ok(());
+            }
+            return Err(ApplyError::UnknownIncident {
                 seq: ev.seq,
                 incident: r,
-            })?;
+            });
+        };
         match &ev.kind {
             EventKind::Declared { .. } | EventKind::Withheld { .. } => {}
             EventKind::Restricted { .. }

@@ -29,13 +29,22 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             occurred_at,
             ..
         } => {
-            let old = inc.entry_mut(*entry).ok_or(ApplyError::UnknownEntry {
-                seq: ev.seq,
-                incident: r,
-                entry: *entry,
-            })?;
-            old.superseded_by = Some(ev.seq);
-            let pinned = old.pinned;
+            let elided = inc.elided > 0;
+            let pinned = match inc.entry_mut(*entry) {
+                Some(old) => {
+                    old.superseded_by = Some(ev.seq);
+                    old.pinned
+                }
+                // An older entry this copy does not hold: the correction is new, and held.
+                None if elided => false,
+                None => {
+                    return Err(ApplyError::UnknownEntry {
+                        seq: ev.seq,
+                        incident: r,
+                        entry: *entry,
+                    });
+                }
+            };
             if *entry_kind == EntryKind::StatusUpdate {
                 inc.last_status_update = Some(ev.at);
             }
@@ -46,12 +55,18 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             }
         }
         EventKind::EntryPinned { entry, pinned, .. } => {
-            let e = inc.entry_mut(*entry).ok_or(ApplyError::UnknownEntry {
-                seq: ev.seq,
-                incident: r,
-                entry: *entry,
-            })?;
-            e.pinned = *pinned;
+            let elided = inc.elided > 0;
+            match inc.entry_mut(*entry) {
+                Some(e) => e.pinned = *pinned,
+                None if elided => {}
+                None => {
+                    return Err(ApplyError::UnknownEntry {
+                        seq: ev.seq,
+                        incident: r,
+                        entry: *entry,
+                    });
+                }
+            }
         }
         EventKind::MilestoneSet {
             milestone,
