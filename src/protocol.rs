@@ -1,5 +1,9 @@
-//! Protocol v1: the JSON text frames exchanged over the `/feed` WebSocket. Documented for
+//! Protocol v2: the JSON text frames exchanged over the `/feed` WebSocket. Documented for
 //! other implementers in `docs/protocol.md`; change both together.
+//!
+//! v2 (over v1): a join carries the live work (the board), not the history; an incident's
+//! timeline comes in pages when asked (`query` → `result`); the archive, exports and metrics
+//! are queries answered by the feed. No frame passes [`HARD_FRAME_BYTES`] either way.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Command, Event, IncidentRef, RejectCode, Rejection, State};
 
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest frame the server reads and answers with an error instead of processing (bytes).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Largest frame the transport accepts at all; a larger one closes the connection (1009).
@@ -45,10 +49,120 @@ pub enum ClientMessage {
         #[serde(default)]
         incident: Option<IncidentRef>,
     },
+    /// A question for the feed, answered to this connection alone by `result` frames with
+    /// the same id (or an `error` with it). Reads nothing into the log; any number may be
+    /// under way.
+    Query { id: String, query: Query },
 }
 
+/// A hello without `protocol` is from a client of the first protocol.
 fn default_protocol() -> u32 {
-    PROTOCOL_VERSION
+    1
+}
+
+/// What a client may ask the feed. Every answer is judged for the asker as events are: a
+/// restricted incident's content only for its members and admins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Query {
+    /// An incident, live or archived, with the newest page of its timeline: what a console
+    /// asks when a room is opened. Answered by an `incident` result.
+    Open {
+        incident: IncidentRef,
+        /// Most entries in the page (the feed's default when absent; it may send fewer to
+        /// keep the frame under the limit).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// The page of an incident's timeline just older than entry `before` (entries with a
+    /// smaller id), as a scribe scrolls back. Answered by an `entries` result.
+    Timeline {
+        incident: IncidentRef,
+        before: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Incidents, archived and live, matching every filter given, the most recently
+    /// declared first, a page at a time. Answered by an `incidents` result.
+    Search(Search),
+    /// An incident's export, rendered by the feed from its log. Answered by `export`
+    /// results, in parts.
+    Export {
+        incident: IncidentRef,
+        format: crate::report::export::ExportFormat,
+    },
+    /// The feed's metrics (MTTD/MTTA/MTTM/MTTR per severity, weekly counts, completion,
+    /// pages per shift), over incidents declared since `since` (all when absent).
+    /// Answered by a `metrics` result.
+    Metrics {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<DateTime<Utc>>,
+    },
+}
+
+/// The archive's filters: every one given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    /// Words that must all appear in the title, the service or an entry (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<crate::model::Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// Only active incidents (`true`) or only resolved and closed ones (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Declared at or after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// Declared before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+    /// The next page: incidents numbered below this one (the last page's `next`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<IncidentRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// What a query is answered with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum QueryResult {
+    /// `open`: the incident with the newest page of its timeline (`elided` counts the
+    /// older entries; `timeline` fetches them).
+    Incident {
+        incident: Box<crate::model::Incident>,
+    },
+    /// `timeline`: the page, in id order (oldest first); `more` when older ones remain.
+    Entries {
+        incident: IncidentRef,
+        entries: Vec<crate::model::Entry>,
+        more: bool,
+    },
+    /// `search`: a page of incidents, each without its timeline (`elided` counts it);
+    /// `next` asks for the following page.
+    Incidents {
+        incidents: Vec<crate::model::Incident>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<IncidentRef>,
+        /// Restricted incidents that matched and that the asker may not see: references only.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        withheld: Vec<IncidentRef>,
+    },
+    /// `export`: part `part` (from 0) of the text; `last` on the final part.
+    Export {
+        incident: IncidentRef,
+        part: u32,
+        text: String,
+        last: bool,
+    },
+    /// `metrics`: the figures, as `warroom metrics --json` prints them.
+    Metrics {
+        metrics: Box<crate::report::metrics::Metrics>,
+    },
 }
 
 /// A person's role on a feed, given by their token (not an incident role such as incident
@@ -134,6 +248,10 @@ pub enum ServerMessage {
         mode: SyncMode,
         server_time: DateTime<Utc>,
         max_frame_bytes: usize,
+        /// How long a resolved incident stays in the live work (on the board, in every
+        /// join) after its last event, in seconds: older ones are archived, found by
+        /// `search`.
+        recent_secs: u64,
     },
     /// What consoles may read of the feed's policy (on-call schedules, escalation steps,
     /// cadences, targets, runbooks; never channels or secrets). Sent after `welcome`, before
@@ -141,8 +259,23 @@ pub enum ServerMessage {
     Policy {
         policy: crate::model::policy::PublicPolicy,
     },
+    /// The board: the live work as this reader may have it (a partial state: each incident
+    /// a summary). When `more`, further `snapshot` frames follow with more incidents of the
+    /// same state; the client replaces what it held once the last has come.
     Snapshot {
         state: State,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        more: bool,
+    },
+    /// An incident this reader should hold from here, sent before the events of one that
+    /// comes back to the live work (a command on an archived incident reopens or edits it).
+    Incident {
+        incident: Box<crate::model::Incident>,
+    },
+    /// The answer to a `query`. Several may answer one (an export in parts).
+    Result {
+        id: String,
+        result: QueryResult,
     },
     Event {
         event: Event,

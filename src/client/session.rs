@@ -61,7 +61,7 @@ impl Task {
                             self.emit(Update::Welcome { name, head_seq, mode });
                         }
                         ServerMessage::Policy { policy } => self.emit(Update::Policy(Box::new(policy))),
-                        ServerMessage::Snapshot { state } => {
+                        ServerMessage::Snapshot { state, .. } => {
                             self.last_seq = Some(state.seq);
                             self.emit(Update::Snapshot(state));
                         }
@@ -116,6 +116,8 @@ impl Task {
                             self.emit(Update::ServerError { code, message });
                         }
                         ServerMessage::Presence { present } => self.emit(Update::Presence(present)),
+                        // Issue 13 base: the client side of queries and revivals comes with the scale work.
+                        ServerMessage::Incident { .. } | ServerMessage::Result { .. } => {}
                     }
                 }
                 req = self.requests.recv() => {

@@ -9,6 +9,8 @@
 //! incident, the export as text); `markdown` writes the post-mortem draft and `json` the
 //! document for tools.
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::{Event, Incident, IncidentRef, State};
 
 mod json;
@@ -19,10 +21,12 @@ pub use json::{
 };
 pub use markdown::markdown;
 
-/// The export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The export formats (`"md"`, `"json"` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExportFormat {
+    #[serde(rename = "md")]
     Markdown,
+    #[serde(rename = "json")]
     Json,
 }
 

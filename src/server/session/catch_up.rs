@@ -30,7 +30,7 @@ pub(super) async fn resync(
         shared.view_for(viewer)
     };
     let seq = state.seq;
-    send(socket, &ServerMessage::Snapshot { state }).await?;
+    send(socket, &ServerMessage::Snapshot { state, more: false }).await?;
     Ok(seq)
 }
 

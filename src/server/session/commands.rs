@@ -58,6 +58,12 @@ pub(super) async fn handle_text(
             ErrorCode::ExpectedHello,
             "hello was already received on this connection",
         ),
+        // Issue 13 base: queries are answered by the scale work.
+        Ok(ClientMessage::Query { id, .. }) => error(
+            Some(id),
+            ErrorCode::UnknownType,
+            "queries are not answered yet",
+        ),
         Ok(ClientMessage::Command { id, command }) => {
             if let Err(refusal) = who.may(&command) {
                 return Some((error(Some(id), ErrorCode::Forbidden, refusal), 0));

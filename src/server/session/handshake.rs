@@ -97,7 +97,7 @@ pub(super) async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello
                 ErrorCode::ExpectedHello,
                 "say hello first: the first frame must be {\"type\":\"hello\",...}",
             ),
-            Ok(ClientMessage::Command { id, .. }) => error(
+            Ok(ClientMessage::Command { id, .. } | ClientMessage::Query { id, .. }) => error(
                 Some(id),
                 ErrorCode::ExpectedHello,
                 "say hello first: the first frame must be {\"type\":\"hello\",...}",

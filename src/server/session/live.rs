@@ -57,6 +57,7 @@ pub(super) async fn serve(
             mode,
             server_time: app.clock.now(),
             max_frame_bytes: protocol::MAX_FRAME_BYTES,
+            recent_secs: 7 * 86_400,
         },
     )
     .await?;
