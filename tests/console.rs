@@ -11,7 +11,7 @@ use warroom::model::escalation::{Plan, PlannedStep};
 use warroom::model::{
     Command, EntryKind, Event, EventKind, IncidentRef, Role, Severity, State, Status, StepAction,
 };
-use warroom::protocol::{Answer, Presence};
+use warroom::protocol::{Answer, Presence, Query, QueryResult, Search};
 use warroom::tui::app::{App, Effect, Mode, Msg, Screen};
 use warroom::tui::keymap::Keymap;
 use warroom::tui::theme::Theme;
@@ -110,6 +110,7 @@ fn live_app(h: &History, now: DateTime<Utc>) -> App {
         name: "alice".into(),
         head_seq: h.state.seq,
         mode: warroom::protocol::SyncMode::Snapshot,
+        recent_secs: 7 * 86_400,
     }));
     app.update(Msg::Feed(Update::Snapshot(h.state.clone())));
     app.update(Msg::Feed(Update::Synced(h.state.seq)));
@@ -255,18 +256,11 @@ fn board_lists_active_incidents_by_severity_with_live_ages() {
 }
 
 #[test]
-fn board_filters_and_shows_resolved_on_request() {
+fn board_filters_its_active_incidents() {
     let h = sample();
     let mut app = live_app(&h, t0() + Duration::minutes(9));
-    app.update(key('r'));
-    let lines = text(&draw(&app, &test_theme(), 100, 30));
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("INC-4") && l.contains("resolved")),
-        "{}",
-        lines.join("\n")
-    );
+    // Resolved incidents are the archive's (`r`), not the board's.
+    assert_eq!(app.board_rows().len(), 3);
     app.update(key('/'));
     assert_eq!(app.mode, Mode::Filter);
     typed(&mut app, "search");
@@ -274,7 +268,7 @@ fn board_filters_and_shows_resolved_on_request() {
     let lines = text(&draw(&app, &test_theme(), 100, 30));
     assert!(lines.iter().any(|l| l.contains("filter: search")));
     app.update(code(KeyCode::Esc));
-    assert_eq!(app.board_rows().len(), 4);
+    assert_eq!(app.board_rows().len(), 3);
 }
 
 #[test]
@@ -2158,6 +2152,7 @@ fn app_for(h: &History, v: Viewer<'_>, now: DateTime<Utc>) -> App {
         name: v.name.into(),
         head_seq: h.state.seq,
         mode: warroom::protocol::SyncMode::Snapshot,
+        recent_secs: 7 * 86_400,
     }));
     app.update(Msg::Feed(Update::Snapshot(h.state.view_for(v))));
     app.update(Msg::Feed(Update::Synced(h.state.seq)));
@@ -3012,5 +3007,487 @@ fn a_paste_where_nothing_takes_text_says_so_and_presses_no_keys() {
     assert_on(
         &unwrapped(&app, 100, 30),
         &["nothing here takes text: : opens the palette; then paste"],
+    );
+}
+
+// ---- the live work and the history: rooms in pages, the archive, eviction ----------------
+
+/// What the feed sends a console for `h`: every incident as a summary with its newest 20
+/// entries (and the key ones), the older ones counted in `elided`.
+fn board_of(h: &History) -> State {
+    let mut s = h.state.clone();
+    for inc in s.incidents.values_mut() {
+        *inc = inc.summary(20);
+    }
+    s.partial = true;
+    s
+}
+
+/// A console that joined `h`'s feed and was sent its board.
+fn board_app(h: &History, now: DateTime<Utc>) -> App {
+    let mut app = live_app(&History::new(), now);
+    app.update(Msg::Feed(Update::Snapshot(board_of(h))));
+    app.update(Msg::Feed(Update::Synced(h.state.seq)));
+    app
+}
+
+/// The query in `fx` (exactly one), with its id.
+fn asked(fx: &[Effect]) -> (String, Query) {
+    let qs: Vec<(String, Query)> = fx
+        .iter()
+        .filter_map(|f| match f {
+            Effect::Query { id, query } => Some((id.clone(), query.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(qs.len(), 1, "expected one query in {fx:?}");
+    qs.into_iter().next().unwrap()
+}
+
+fn no_query(fx: &[Effect]) {
+    assert!(
+        !fx.iter().any(|f| matches!(f, Effect::Query { .. })),
+        "{fx:?}"
+    );
+}
+
+/// A long incident: declared, a pinned decision early, then `n` notes a minute apart.
+fn long_incident(n: usize) -> History {
+    let mut h = History::new();
+    h.declare("bot", "Checkout down", 1, "payments");
+    let d = h.note("lee", 1, EntryKind::Decision, "freeze deploys");
+    h.run(
+        "lee",
+        Command::PinEntry {
+            incident: IncidentRef(1),
+            entry: d,
+            pinned: true,
+        },
+    );
+    for i in 0..n {
+        h.now += Duration::minutes(1);
+        h.note("lee", 1, EntryKind::Note, &format!("note {i}"));
+    }
+    h
+}
+
+#[test]
+fn a_room_on_a_long_history_opens_with_its_newest_entries_and_pages_back_as_the_scribe_scrolls() {
+    let h = long_incident(300);
+    let whole = h.state.incident(IncidentRef(1)).unwrap().clone();
+    assert_eq!(whole.entries.len(), 302);
+    let mut app = board_app(&h, h.now);
+    let held = app.replica.state.incident(IncidentRef(1)).unwrap().clone();
+    assert!(
+        held.elided > 0 && held.entries.len() < 30,
+        "{}",
+        held.elided
+    );
+
+    // Entering the room asks the feed; the board's summary shows until the answer.
+    let fx = app.update(code(KeyCode::Enter));
+    let (id, q) = asked(&fx);
+    assert_eq!(
+        q,
+        Query::Open {
+            incident: IncidentRef(1),
+            limit: Some(200)
+        }
+    );
+    let all = screen(&app, 120, 40);
+    assert_on(&all, &["note 299", "older entries: loading…"]);
+
+    // The newest 200 entries come (the older ones counted).
+    let mut page = whole.clone();
+    page.entries = whole.entries[102..].to_vec();
+    page.elided = 102;
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Incident {
+            incident: Box::new(page),
+        },
+    }));
+    let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
+    // 200 from the page, and the pinned decision the board had: 101 older not held.
+    assert_eq!((inc.entries.len(), inc.elided), (201, 101));
+    assert_on(&screen(&app, 120, 40), &["101 older entries ↑", "note 299"]);
+
+    // Scrolling back: nothing is asked until the top of what is held is in view.
+    let fx = app.update(key('k'));
+    no_query(&fx);
+    let fx = app.update(key('g'));
+    let (id, q) = asked(&fx);
+    let oldest_page_id = whole.entries[102].id;
+    assert_eq!(
+        q,
+        Query::Timeline {
+            incident: IncidentRef(1),
+            before: oldest_page_id,
+            limit: Some(200)
+        }
+    );
+    let selected = app.selected_entry(IncidentRef(1)).unwrap();
+    assert_on(&screen(&app, 120, 40), &["older entries: loading…"]);
+    // One page at a time: moving again asks nothing more while it loads.
+    no_query(&app.update(key('k')));
+
+    // Typing while the page comes: nothing typed is lost.
+    app.update(key('i'));
+    typed(&mut app, "pool at 95%");
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Entries {
+            incident: IncidentRef(1),
+            entries: whole.entries[..102].to_vec(),
+            more: false,
+        },
+    }));
+    assert_eq!(app.mode, Mode::Scribe);
+    assert_eq!(
+        app.room(IncidentRef(1)).unwrap().draft.lines(),
+        ["pool at 95%"]
+    );
+    app.update(code(KeyCode::Esc));
+    // The cursor stayed on its entry; the timeline is whole and in order.
+    assert_eq!(app.selected_entry(IncidentRef(1)), Some(selected));
+    let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
+    assert_eq!(inc.entries, whole.entries);
+    assert_eq!(inc.elided, 0);
+    let rows = &app.timelines[&IncidentRef(1)].rows;
+    assert_eq!(rows.len(), 302);
+    assert!(rows.windows(2).all(|w| w[0] < w[1]));
+    // Nothing more to ask at the very top; the oldest entries are on screen.
+    no_query(&app.update(key('g')));
+    let all = screen(&app, 120, 40);
+    assert_on(&all, &["declared SEV1", "freeze deploys", "note 0"]);
+    assert!(!all.contains("older entr"), "{all}");
+    // The search says nothing of unloaded entries now; it finds the oldest.
+    app.update(key('/'));
+    typed(&mut app, "note 3");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn leaving_a_room_drops_its_pages_and_a_search_says_what_is_not_loaded() {
+    let h = long_incident(300);
+    let whole = h.state.incident(IncidentRef(1)).unwrap().clone();
+    let mut app = board_app(&h, h.now);
+    let (id, _) = asked(&app.update(code(KeyCode::Enter)));
+    let mut page = whole.clone();
+    page.entries = whole.entries[102..].to_vec();
+    page.elided = 102;
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Incident {
+            incident: Box::new(page),
+        },
+    }));
+    // A search over what is held says the older entries were not searched.
+    app.update(key('/'));
+    typed(&mut app, "note 5");
+    app.update(code(KeyCode::Enter));
+    app.update(key('n'));
+    let all = unwrapped(&app, 160, 40);
+    assert!(
+        all.contains("among the loaded entries · 101 older not loaded"),
+        "{all}"
+    );
+    app.update(code(KeyCode::Esc));
+    // Back on the board: the incident is a summary again.
+    let fx = app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Board);
+    assert_eq!(fx, [Effect::Focus(None)]);
+    let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
+    assert!(
+        inc.entries.len() <= 25 && inc.elided >= 277,
+        "{}",
+        inc.entries.len()
+    );
+    assert!(!app.timelines.contains_key(&IncidentRef(1)));
+    // An answer that comes after the room was left is not held.
+    // Coming back asks again.
+    let fx = app.update(code(KeyCode::Enter));
+    assert!(matches!(asked(&fx).1, Query::Open { .. }));
+}
+
+#[test]
+fn a_small_incident_is_whole_on_the_board_and_its_room_asks_nothing() {
+    let h = sample();
+    let mut app = board_app(&h, t0() + Duration::minutes(5));
+    let fx = app.update(code(KeyCode::Enter));
+    assert_eq!(fx, [Effect::Focus(Some(IncidentRef(3)))]);
+    assert!(!screen(&app, 120, 30).contains("older"));
+}
+
+/// `n` resolved incidents as a search answers them (newest declared first), from `top` down.
+fn archived(top: u32, n: u32) -> Vec<warroom::model::Incident> {
+    let mut h = History::new();
+    for i in 1..=top {
+        h.declare("bot", &format!("Old outage {i}"), 2, "payments");
+        h.run(
+            "bot",
+            Command::Resolve {
+                incident: IncidentRef(i),
+            },
+        );
+    }
+    (0..n)
+        .map(|k| h.state.incident(IncidentRef(top - k)).unwrap().summary(0))
+        .collect()
+}
+
+#[test]
+fn the_archive_is_a_search_of_the_feed_paged_as_the_cursor_reaches_the_end() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(9));
+    let all = screen(&app, 120, 30);
+    assert_on(&all, &["1 resolved hidden (r archive)"]);
+
+    let fx = app.update(key('r'));
+    assert_eq!(app.screen, Screen::Archive);
+    let (id, q) = asked(&fx);
+    assert_eq!(
+        q,
+        Query::Search(Search {
+            active: Some(false),
+            limit: Some(50),
+            ..Search::default()
+        })
+    );
+    assert_on(&screen(&app, 120, 30), &["archive · searching…"]);
+
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Incidents {
+            incidents: archived(80, 50),
+            next: Some(IncidentRef(31)),
+            withheld: vec![],
+        },
+    }));
+    let all = screen(&app, 120, 30);
+    assert_on(
+        &all,
+        &[
+            "archive · 50 incidents so far",
+            "▶ INC-80",
+            "Old outage 80",
+            "resolved",
+            "more below",
+        ],
+    );
+    // Down the rows: the next page is asked as the end comes near, once.
+    let mut fx = Vec::new();
+    for _ in 0..44 {
+        fx.extend(app.update(key('j')));
+    }
+    no_query(&fx);
+    let (id, q) = asked(&app.update(key('j')));
+    let Query::Search(s) = q else { panic!() };
+    assert_eq!(s.before, Some(IncidentRef(31)));
+    no_query(&app.update(key('j')));
+    assert_on(&screen(&app, 120, 30), &["loading more…"]);
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Incidents {
+            incidents: archived(30, 30),
+            next: None,
+            withheld: vec![IncidentRef(99)],
+        },
+    }));
+    app.update(key('G'));
+    let all = screen(&app, 120, 30);
+    assert_on(
+        &all,
+        &[
+            "archive · 80 incidents",
+            "▶ INC-1 ",
+            "end of the archive",
+            "1 restricted incident matched that you are not a member of",
+        ],
+    );
+
+    // A new search: words and filters on the line, asked on enter.
+    app.update(key('/'));
+    assert_eq!(app.mode, Mode::Filter);
+    typed(&mut app, "since:yesterday");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.mode, Mode::Filter, "a bad line stays to be fixed");
+    assert_on(
+        &unwrapped(&app, 160, 30),
+        &["'since:yesterday' is not a date"],
+    );
+    for _ in 0.."since:yesterday".len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    typed(&mut app, "checkout sev:2 service:payments since:2026-03-01");
+    let (_, q) = asked(&app.update(code(KeyCode::Enter)));
+    assert_eq!(
+        q,
+        Query::Search(Search {
+            text: Some("checkout".into()),
+            severity: Some(Severity::try_from(2).unwrap()),
+            service: Some("payments".into()),
+            active: Some(false),
+            since: Some(Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()),
+            limit: Some(50),
+            ..Search::default()
+        })
+    );
+    // `:archive` with words searches at once; `r` there goes back to the board.
+    let (_, q) = asked(&palette(&mut app, "archive is:any banner"));
+    let Query::Search(s) = q else { panic!() };
+    assert_eq!((s.text.as_deref(), s.active), (Some("banner"), None));
+    app.update(key('r'));
+    assert_eq!(app.screen, Screen::Board);
+}
+
+#[test]
+fn an_archived_incident_opens_from_the_archive_and_esc_goes_back_there() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(9));
+    let (id, _) = asked(&app.update(key('r')));
+    let mut found = archived(40, 3);
+    found[1].title = "Ledger double-charges".into();
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Incidents {
+            incidents: found.clone(),
+            next: None,
+            withheld: vec![],
+        },
+    }));
+    app.update(key('j'));
+    let fx = app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(39)));
+    let (id, q) = asked(&fx);
+    assert_eq!(
+        q,
+        Query::Open {
+            incident: IncidentRef(39),
+            limit: Some(200)
+        }
+    );
+    assert!(fx.contains(&Effect::Focus(Some(IncidentRef(39)))));
+    assert_on(&screen(&app, 120, 30), &["INC-39: asking the feed for it…"]);
+    // Events and ticks meanwhile do not take the person out of the room.
+    app.update(Msg::Tick(t0() + Duration::minutes(9)));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(39)));
+
+    // The feed sends it (resolved long ago: archived, shown with what it holds).
+    let mut inc = found[1].clone();
+    inc.updated_at = t0() - Duration::days(30);
+    inc.declared_at = t0() - Duration::days(30);
+    inc.elided = 0;
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Incident {
+            incident: Box::new(inc),
+        },
+    }));
+    let all = screen(&app, 160, 30);
+    assert_on(
+        &all,
+        &[
+            "INC-39",
+            "Ledger double-charges",
+            "archived (a command brings it back)",
+        ],
+    );
+    // Commands on it go to the feed as on any incident.
+    let fx = palette(&mut app, "note checked the ledger again");
+    assert!(matches!(
+        sent(&fx)[..],
+        [Command::AddEntry {
+            incident: IncidentRef(39),
+            ..
+        }]
+    ));
+    // Back: to the archive as it was, not the board.
+    let fx = app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Archive);
+    no_query(&fx);
+    assert_eq!(app.archive.selected, 1);
+    // Out of the room, it goes at the next tick: memory follows what is shown.
+    assert!(app.replica.state.incident(IncidentRef(39)).is_some());
+    app.update(Msg::Tick(t0() + Duration::minutes(10)));
+    assert!(app.replica.state.incident(IncidentRef(39)).is_none());
+}
+
+#[test]
+fn an_unknown_incident_is_asked_of_the_feed_which_says_it_does_not_exist() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(9));
+    let (id, _) = asked(&palette(&mut app, "open INC-77"));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(77)));
+    let fx = app.update(Msg::Feed(Update::QueryFailed {
+        id,
+        error: warroom::client::QueryError {
+            code: warroom::protocol::ErrorCode::NotFound,
+            message: "INC-77 does not exist".into(),
+        },
+    }));
+    assert_eq!(app.screen, Screen::Board);
+    assert_eq!(fx, [Effect::Focus(None)]);
+    assert_on(&screen(&app, 120, 30), &["INC-77 does not exist"]);
+}
+
+#[test]
+fn resolved_incidents_leave_the_console_with_the_live_window_unless_on_screen() {
+    let mut h = sample();
+    h.run(
+        "bot",
+        Command::Resolve {
+            incident: IncidentRef(2),
+        },
+    );
+    let mut app = live_app(&h, t0() + Duration::minutes(9));
+    palette(&mut app, "open INC-4");
+    assert_eq!(app.screen, Screen::Room(IncidentRef(4)));
+    // Six days on, both resolved ones are still in the window.
+    app.update(Msg::Tick(t0() + Duration::days(6)));
+    assert!(app.replica.state.incident(IncidentRef(2)).is_some());
+    // Eight days on: INC-2 goes; INC-4 is on screen and stays.
+    app.update(Msg::Tick(t0() + Duration::days(8)));
+    assert!(app.replica.state.incident(IncidentRef(2)).is_none());
+    assert!(app.replica.state.incident(IncidentRef(4)).is_some());
+    assert_eq!(app.screen, Screen::Room(IncidentRef(4)));
+    // The active ones never go.
+    app.update(code(KeyCode::Esc));
+    app.update(Msg::Tick(t0() + Duration::days(9)));
+    assert!(app.replica.state.incident(IncidentRef(4)).is_none());
+    assert!(app.replica.state.incident(IncidentRef(1)).is_some());
+    assert!(app.replica.state.incident(IncidentRef(3)).is_some());
+}
+
+#[test]
+fn exports_and_metrics_are_asked_of_the_feed() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(9));
+    // An incident not held here (archived) exports under its reference.
+    let fx = palette(&mut app, "export INC-31 json");
+    assert_eq!(
+        fx,
+        [Effect::Export {
+            incident: IncidentRef(31),
+            format: warroom::report::export::ExportFormat::Json,
+            file: "INC-31.json".into(),
+        }]
+    );
+    let fx = palette(&mut app, "metrics");
+    assert_eq!(app.screen, Screen::Metrics);
+    let (id, q) = asked(&fx);
+    assert_eq!(q, Query::Metrics { since: None });
+    assert_on(&screen(&app, 120, 30), &["asking the feed…"]);
+    app.update(Msg::Feed(Update::QueryFailed {
+        id,
+        error: warroom::client::QueryError {
+            code: warroom::protocol::ErrorCode::Unavailable,
+            message: "no answer from the feed: connection lost".into(),
+        },
+    }));
+    assert_on(
+        &screen(&app, 120, 30),
+        &["the feed could not compute them: no answer from the feed: connection lost"],
     );
 }

@@ -635,6 +635,7 @@ fn live_app(state: &State) -> App {
         name: "carl".into(),
         head_seq: state.seq,
         mode: warroom::protocol::SyncMode::Snapshot,
+        recent_secs: 7 * 86_400,
     }));
     app.update(Msg::Feed(Update::Snapshot(state.clone())));
     app.update(Msg::Feed(Update::Synced(state.seq)));

@@ -15,8 +15,9 @@ use warroom::model::policy::Policy;
 use warroom::model::{
     Event, EventKind, IncidentRef, Milestone, PmSection, Severity, State, Status, StepAction,
 };
+use warroom::protocol::{Query, QueryResult};
 use warroom::report::metrics::{self, Durations, Metrics, compute};
-use warroom::tui::app::{App, Msg, Screen};
+use warroom::tui::app::{App, Effect, Msg, Screen};
 use warroom::tui::keymap::Keymap;
 use warroom::tui::theme::Theme;
 
@@ -741,6 +742,7 @@ fn the_metrics_screen_renders_in_the_console_and_esc_goes_back() {
         name: "alice".into(),
         head_seq: l.state.seq,
         mode: warroom::protocol::SyncMode::Snapshot,
+        recent_secs: 7 * 86_400,
     }));
     app.update(Msg::Feed(Update::Snapshot(l.state.clone())));
     app.update(Msg::Feed(Update::Synced(l.state.seq)));
@@ -749,8 +751,33 @@ fn the_metrics_screen_renders_in_the_console_and_esc_goes_back() {
     for c in ":metrics".chars() {
         app.update(key(KeyCode::Char(c)));
     }
-    app.update(key(KeyCode::Enter));
+    let fx = app.update(key(KeyCode::Enter));
     assert_eq!(app.screen, Screen::Metrics);
+    // The console asks the feed, which computes the figures from its store; here the
+    // answer is computed as the feed would from this history (no log: pages from the state).
+    let id = match &fx[..] {
+        [
+            Effect::Focus(None),
+            Effect::Query {
+                id,
+                query: Query::Metrics { since: None },
+            },
+        ]
+        | [
+            Effect::Query {
+                id,
+                query: Query::Metrics { since: None },
+            },
+        ] => id.clone(),
+        other => panic!("expected the metrics asked of the feed, got {other:?}"),
+    };
+    let figures = compute(&l.state, None, None, None, now());
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Metrics {
+            metrics: Box::new(figures),
+        },
+    }));
 
     let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
     let theme = Theme::plain();

@@ -46,6 +46,8 @@ pub(super) struct Task {
     pub(super) focus: Option<IncidentRef>,
     /// The feed `last_seq` and the queued commands belong to.
     pub(super) feed_id: Option<String>,
+    /// Queries waiting for their answer (in memory only; asked again after a reconnect).
+    pub(super) queries: Vec<super::query::Asked>,
 }
 
 pub(super) async fn run(
@@ -84,6 +86,7 @@ pub(super) async fn run(
         outbox,
         focus: None,
         feed_id: None,
+        queries: Vec::new(),
     };
     task.emit(Update::Queued(task.pending.len()));
     task.main().await;
@@ -149,6 +152,7 @@ impl Task {
     }
 
     fn stop(&mut self, reason: String) {
+        self.fail_queries(&reason);
         self.emit(Update::Conn(ConnState::Stopped { reason }));
         // Dropping the reply senders tells waiting submitters there will be no answer.
         for p in self.pending.drain(..) {
@@ -157,9 +161,11 @@ impl Task {
     }
 
     async fn connect(&mut self) -> Result<Ws, String> {
+        // The feed pages whatever is larger than this (protocol v2): a frame past it is a
+        // broken feed, not something to make room for.
         let cfg = WebSocketConfig::default()
-            .max_message_size(Some(64 << 20))
-            .max_frame_size(Some(16 << 20));
+            .max_message_size(Some(crate::protocol::HARD_FRAME_BYTES))
+            .max_frame_size(Some(crate::protocol::HARD_FRAME_BYTES));
         let url = self.config.url.clone();
         let connector = if url.starts_with("wss://") {
             let tls = match &self.config.tls {

@@ -6,13 +6,21 @@
 //! (`address`), how to connect (`config`), what the connection reports and the replica
 //! folded from it (`replica`), the connection task and its reconnects (`connection`), one
 //! connection's frames (`session`), the queue of commands awaiting answers (`queue`) with
-//! its on-disk outbox (`outbox`), and the whole log read once (`fetch`).
+//! its on-disk outbox (`outbox`), queries and their answers (`query`), and the whole log
+//! read once (`fetch`).
+//!
+//! Commands and queries differ on purpose. A command changes the record: it is written to
+//! the outbox before it is sent and reaches the feed exactly once, across reconnects and
+//! restarts. A query only reads (a room's timeline, the archive, an export, the metrics):
+//! it is kept in memory while it waits, asked again after a reconnect, and fails with the
+//! reason when the client stops; nothing of it is on disk.
 
 mod address;
 mod config;
 mod connection;
 mod fetch;
 pub mod outbox;
+mod query;
 mod queue;
 mod replica;
 mod session;
@@ -20,12 +28,15 @@ mod session;
 pub use address::{DEFAULT_ADDR, feed_url};
 pub use config::{Backoff, ClientConfig};
 pub use fetch::fetch_log;
-pub use replica::{ConnState, Replica, Update};
+pub use replica::{ConnState, QueryError, Replica, SUMMARY_ENTRIES, Update};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Command, IncidentRef};
-use crate::protocol::Answer;
+use crate::protocol::{Answer, Query, QueryResult};
+
+/// Where a query's answer goes: to whoever awaits it, or out as an [`Update::Result`].
+pub(crate) type QueryReply = Option<oneshot::Sender<Result<QueryResult, QueryError>>>;
 
 /// What a handle asks of its connection task.
 enum Request {
@@ -36,6 +47,11 @@ enum Request {
     },
     Resync,
     Focus(Option<IncidentRef>),
+    Query {
+        id: String,
+        query: Query,
+        reply: QueryReply,
+    },
 }
 
 /// A handle on a running connection task. Dropping it closes the connection.
@@ -91,6 +107,30 @@ impl Client {
         let _ = self.requests.send(Request::Submit {
             id,
             command,
+            reply: None,
+        });
+    }
+
+    /// Asks the feed `query` and returns a receiver for its answer (an export's parts joined
+    /// into one), or for why there is none. Asked once the client is in sync with the feed,
+    /// again after a reconnect; never written to disk. The CLI awaits it.
+    pub fn ask(&self, query: Query) -> oneshot::Receiver<Result<QueryResult, QueryError>> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.requests.send(Request::Query {
+            id: format!("q-{}", uuid::Uuid::new_v4().simple()),
+            query,
+            reply: Some(tx),
+        });
+        rx
+    }
+
+    /// Asks the feed `query` under an id the caller chose (unique per connection, and not
+    /// one of its command ids); the answer comes as an [`Update::Result`] or
+    /// [`Update::QueryFailed`] with that id. The console's event loop asks this way.
+    pub fn query_with_id(&self, id: String, query: Query) {
+        let _ = self.requests.send(Request::Query {
+            id,
+            query,
             reply: None,
         });
     }

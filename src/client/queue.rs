@@ -66,6 +66,11 @@ impl Task {
                 self.focus = f;
                 None
             }
+            // Queries wait apart (see `query`); the caller sends them.
+            Request::Query { id, query, reply } => {
+                self.add_query(id, query, reply);
+                None
+            }
         }
     }
 

@@ -1,15 +1,18 @@
-//! One connection's frames: the hello, then what the feed sends (welcome, policy, snapshot,
-//! events without gaps, answers, presence) turned into updates, and queued commands sent
-//! once the client is caught up; and noticing when the address now serves another feed.
+//! One connection's frames: the hello, then what the feed sends (welcome, policy, the board
+//! in parts, events without gaps, incidents coming back, answers, query results, presence)
+//! turned into updates, and queued commands and waiting queries sent once the client is
+//! caught up; and noticing when the address now serves another feed.
 
 use std::collections::VecDeque;
 
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::QueryError;
 use super::connection::{Ended, Task, Ws};
 use super::queue::send_json;
 use super::{ConnState, Request, Update};
+use crate::model::State;
 use crate::protocol::{self, Answer, ClientMessage, ErrorCode, ServerMessage};
 
 impl Task {
@@ -29,6 +32,8 @@ impl Task {
         }
         let mut synced = false;
         let mut welcomed = false;
+        // The board's parts so far, while the feed says more follow.
+        let mut board: Option<State> = None;
         let lost = |reason: String, synced: bool| Ended::Lost {
             reason,
             was_synced: synced,
@@ -55,16 +60,32 @@ impl Task {
                         }
                     };
                     match msg {
-                        ServerMessage::Welcome { name, head_seq, mode, feed_id, .. } => {
+                        ServerMessage::Welcome { name, head_seq, mode, feed_id, recent_secs, .. } => {
                             welcomed = true;
                             self.arrived_at(feed_id);
-                            self.emit(Update::Welcome { name, head_seq, mode });
+                            self.emit(Update::Welcome { name, head_seq, mode, recent_secs });
                         }
                         ServerMessage::Policy { policy } => self.emit(Update::Policy(Box::new(policy))),
-                        ServerMessage::Snapshot { state, .. } => {
-                            self.last_seq = Some(state.seq);
-                            self.emit(Update::Snapshot(state));
+                        ServerMessage::Snapshot { state, more } => {
+                            let whole = match board.take() {
+                                Some(mut so_far) => {
+                                    add_part(&mut so_far, state);
+                                    so_far
+                                }
+                                None => state,
+                            };
+                            if more {
+                                board = Some(whole);
+                            } else {
+                                self.last_seq = Some(whole.seq);
+                                self.emit(Update::Snapshot(whole));
+                            }
                         }
+                        ServerMessage::Event { .. } if board.is_some() => {
+                            return lost("the feed sent an event in the middle of its board; resuming".into(), synced);
+                        }
+                        ServerMessage::Incident { incident } => self.emit(Update::Incident(incident)),
+                        ServerMessage::Result { id, result } => self.query_result(&id, result),
                         ServerMessage::Event { event } => {
                             let last = self.last_seq.unwrap_or(0);
                             if event.seq <= last {
@@ -93,17 +114,27 @@ impl Task {
                                     return lost(e, synced);
                                 }
                             }
+                            // Queries waiting (asked before, or lost with the last
+                            // connection) are asked now.
+                            for i in 0..self.queries.len() {
+                                if let Err(e) = self.send_query(&mut ws, i).await {
+                                    return lost(e, synced);
+                                }
+                            }
                         }
                         ServerMessage::Ok { id, seqs, incident } => {
                             self.answered(&id, Answer::Ok { seqs, incident });
                         }
                         ServerMessage::Error { id: Some(id), code, message } => {
                             if matches!(code, ErrorCode::Unavailable | ErrorCode::RateLimited) {
-                                // Nothing was recorded; it stays queued and goes again after
-                                // the reconnect (and its backoff).
+                                // Nothing was recorded (or read); it stays queued and goes
+                                // again after the reconnect (and its backoff).
                                 return lost(message, synced);
                             }
-                            self.answered(&id, Answer::Error { code, message });
+                            let error = QueryError { code, message };
+                            if !self.query_failed(&id, error.clone()) {
+                                self.answered(&id, Answer::Error { code, message: error.message });
+                            }
                         }
                         ServerMessage::Error { id: None, code, message } => {
                             // A refused hello is refused again on every retry: stop and say why.
@@ -116,8 +147,6 @@ impl Task {
                             self.emit(Update::ServerError { code, message });
                         }
                         ServerMessage::Presence { present } => self.emit(Update::Presence(present)),
-                        // Issue 13 base: the client side of queries and revivals comes with the scale work.
-                        ServerMessage::Incident { .. } | ServerMessage::Result { .. } => {}
                     }
                 }
                 req = self.requests.recv() => {
@@ -127,6 +156,13 @@ impl Task {
                     };
                     let resync = matches!(req, Request::Resync);
                     let focus = matches!(req, Request::Focus(_));
+                    if let Request::Query { id, query, reply } = req {
+                        let i = self.add_query(id, query, reply);
+                        if synced && let Err(e) = self.send_query(&mut ws, i).await {
+                            return lost(e, synced);
+                        }
+                        continue;
+                    }
                     if let Some(i) = self.enqueue(req)
                         && synced
                         && let Err(e) = self.send_pending(&mut ws, i).await
@@ -206,4 +242,14 @@ impl Task {
         }
         self.feed_id = Some(feed_id);
     }
+}
+
+/// Adds a further part of the board to the parts so far: its incidents and withheld
+/// references; the numbers are the latest part's.
+fn add_part(so_far: &mut State, part: State) {
+    so_far.incidents.extend(part.incidents);
+    so_far.withheld.extend(part.withheld);
+    so_far.seq = so_far.seq.max(part.seq);
+    so_far.next_ref = so_far.next_ref.max(part.next_ref);
+    so_far.partial |= part.partial;
 }

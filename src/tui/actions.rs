@@ -19,7 +19,8 @@ pub enum Intent {
     Send(Command),
     Open(IncidentRef),
     Board,
-    ToggleResolved,
+    /// The archive, searching this line (`None`: the last search).
+    Archive(Option<String>),
     Scribe,
     Filter(String),
     Help,
@@ -88,27 +89,32 @@ impl App {
         let current = self.selected_incident();
         match a {
             Action::Palette => self.open_palette(""),
-            Action::Filter => {
-                if let Screen::Room(r) = self.screen {
-                    self.start_search(r);
-                    return;
+            Action::Filter => match self.screen {
+                Screen::Room(r) => self.start_search(r),
+                Screen::Archive => self.edit_archive_search(),
+                Screen::Board | Screen::Metrics => {
+                    self.show_board(fx);
+                    self.mode = Mode::Filter;
                 }
-                self.show_board(fx);
-                self.mode = Mode::Filter;
-            }
+            },
             Action::History => self.open_history(),
-            Action::Open => {
-                if let (Screen::Board, Some(r)) = (self.screen, current) {
+            Action::Open => match (self.screen, current) {
+                (Screen::Board, Some(r)) => self.open_room(r, fx),
+                (Screen::Archive, Some(r)) => {
                     self.open_room(r, fx);
-                } else if let Screen::Room(_) = self.screen {
-                    self.open_history();
+                    self.room_from_archive = self.screen == Screen::Room(r);
                 }
-            }
+                (Screen::Room(_), _) => self.open_history(),
+                _ => {}
+            },
             Action::Back => {
                 if self.clear_search() {
                     // Esc clears the room's search first; the next one leaves the room.
                 } else if !self.board.filter.is_empty() && self.screen == Screen::Board {
                     self.board.filter.clear();
+                } else if self.room_from_archive && matches!(self.screen, Screen::Room(_)) {
+                    // A room opened from the archive goes back to it, as it was.
+                    self.back_to_archive(fx);
                 } else {
                     self.show_board(fx);
                 }
@@ -142,6 +148,7 @@ impl App {
         match self.screen {
             Screen::Board => self.move_board_cursor(by),
             Screen::Room(r) => self.move_timeline_cursor(r, by),
+            Screen::Archive => self.move_archive_cursor(by),
             Screen::Metrics => {}
         }
     }
@@ -151,6 +158,7 @@ impl App {
         match self.screen {
             Screen::Board => self.board_cursor_to_end(),
             Screen::Room(r) => self.follow_newest(r),
+            Screen::Archive => self.archive_cursor_to_end(),
             Screen::Metrics => {}
         }
     }
@@ -221,7 +229,9 @@ impl App {
             Intent::Send(_) => {}
             Intent::Open(r) => self.open_room(r, fx),
             Intent::Board => self.show_board(fx),
-            Intent::ToggleResolved => self.toggle_resolved(),
+            // `r` again on the archive goes back to the board.
+            Intent::Archive(None) if self.screen == Screen::Archive => self.show_board(fx),
+            Intent::Archive(line) => self.show_archive(line, fx),
             Intent::Scribe => {
                 if let Screen::Room(_) = self.screen {
                     self.mode = Mode::Scribe;
@@ -245,11 +255,7 @@ impl App {
             Intent::Handoff => self.open_handoff(),
             Intent::AcceptHandoff { from } => self.accept_handoff(from, fx),
             Intent::Members(r) => self.show_members(r),
-            Intent::Metrics => {
-                // Leaves the room as the board does (focus cleared); Esc comes back.
-                self.show_board(fx);
-                self.screen = Screen::Metrics;
-            }
+            Intent::Metrics => self.show_metrics(fx),
         }
     }
 

@@ -18,8 +18,10 @@ use crate::client::{ConnState, Replica, Update};
 use crate::clock::Zone;
 use crate::model::{Command, IncidentRef};
 
+pub use super::screens::archive::ArchiveView;
 pub use super::screens::board::BoardView;
 pub use super::screens::handoff::HandoffView;
+pub use super::screens::metrics::MetricsView;
 pub use super::screens::palette::{MAX_PALETTE_LINE, PaletteState};
 pub use super::screens::room::timeline::TimelineIndex;
 pub use super::screens::room::{ROLE_ORDER, RoomView};
@@ -51,8 +53,14 @@ pub enum Effect {
     Focus(Option<IncidentRef>),
     /// The replica could not fold an event: ask the feed for a fresh snapshot.
     Resync,
-    /// Write the export of `incident` to `file` in the working directory (in the
-    /// background; the result comes back as [`Msg::Exported`]).
+    /// Ask the feed a question (a room's newest or older entries, an archive page, the
+    /// metrics); the answer comes back as an `Update::Result` (or `QueryFailed`) with `id`.
+    Query {
+        id: String,
+        query: crate::protocol::Query,
+    },
+    /// Write the export of `incident` to `file` in the working directory: asked of the
+    /// feed and written in the background; the result comes back as [`Msg::Exported`].
     Export {
         incident: IncidentRef,
         format: crate::report::export::ExportFormat,
@@ -67,6 +75,8 @@ pub enum Screen {
     Room(IncidentRef),
     /// Figures derived from the milestones (`:metrics`).
     Metrics,
+    /// The archive: every incident the feed has, searched and paged (`r`, `:archive`).
+    Archive,
 }
 
 /// Where keys go.
@@ -115,6 +125,19 @@ pub(crate) enum Unsent {
     ActionItem { incident: IncidentRef, line: String },
 }
 
+/// What a query this console asked is for, by its id: where its answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asked {
+    /// A room's incident with its newest entries.
+    Open(IncidentRef),
+    /// A page of a room's older entries.
+    Page(IncidentRef),
+    /// A page of the archive's search.
+    Archive,
+    /// The metrics screen's figures.
+    Metrics,
+}
+
 /// The whole console state.
 pub struct App {
     pub replica: Replica,
@@ -124,6 +147,10 @@ pub struct App {
     pub screen: Screen,
     pub mode: Mode,
     pub board: BoardView,
+    /// The archive view's search and what the feed answered (`r`).
+    pub archive: ArchiveView,
+    /// The metrics screen's figures, as the feed answered them (`:metrics`).
+    pub metrics: MetricsView,
     pub rooms: HashMap<IncidentRef, RoomView>,
     pub timelines: HashMap<IncidentRef, TimelineIndex>,
     pub palette: PaletteState,
@@ -157,6 +184,10 @@ pub struct App {
     pub(crate) awaiting_declare: Option<String>,
     /// A room to open as soon as its incident reaches the replica.
     pub(crate) open_when_known: Option<IncidentRef>,
+    /// Queries asked and not answered yet, by id: what each answer is for.
+    pub(crate) asked: HashMap<String, Asked>,
+    /// The room on screen was opened from the archive: back (esc) returns there.
+    pub(crate) room_from_archive: bool,
     session: String,
     next_id: u64,
     /// Something on screen changed since the last draw.
@@ -182,6 +213,8 @@ impl App {
             screen: Screen::Board,
             mode: Mode::Normal,
             board: BoardView::default(),
+            archive: ArchiveView::default(),
+            metrics: MetricsView::default(),
             rooms: HashMap::new(),
             timelines: HashMap::new(),
             palette: PaletteState::default(),
@@ -201,6 +234,8 @@ impl App {
             unsent: HashMap::new(),
             awaiting_declare: None,
             open_when_known: None,
+            asked: HashMap::new(),
+            room_from_archive: false,
             session,
             next_id: 0,
             dirty: true,
@@ -215,6 +250,7 @@ impl App {
                 .board_rows()
                 .get(self.board.selected)
                 .map(|i| i.reference),
+            Screen::Archive => self.archive.pick(),
             Screen::Metrics => None,
         }
     }
@@ -228,6 +264,7 @@ impl App {
                 // Notices go away at the next key, which still does what it does.
                 self.notices.clear();
                 self.key(k, &mut fx);
+                self.page_where_the_cursor_is(&mut fx);
                 // The briefing stays open only under what is drawn over it.
                 if !matches!(
                     self.mode,
@@ -258,6 +295,8 @@ impl App {
                 let timers = self.replica.state.incidents.values().any(|i| i.is_active())
                     || matches!(self.conn, ConnState::Reconnecting { .. });
                 self.dirty |= timers || minute_changed;
+                // What passed out of the feed's live window and is not shown goes.
+                self.evict_archived();
             }
             Msg::Exported { incident, result } => {
                 self.dirty = true;
@@ -275,9 +314,20 @@ impl App {
                 if let Screen::Room(r) = self.screen {
                     self.keep_cursor_visible(r);
                 }
+                self.page_where_the_cursor_is(&mut fx);
             }
         }
         fx
+    }
+
+    /// Pages follow the cursor: at the top of what a room holds, its older entries are
+    /// asked; near the end of the archive's rows, its next page.
+    fn page_where_the_cursor_is(&mut self, fx: &mut Vec<Effect>) {
+        match self.screen {
+            Screen::Room(r) => self.page_back_if_at_top(r, fx),
+            Screen::Archive => self.archive_more_if_near_end(fx),
+            Screen::Board | Screen::Metrics => {}
+        }
     }
 
     /// Shows a problem found at start-up (a broken config or theme file) until the next key.
@@ -305,6 +355,23 @@ impl App {
         fx.push(Effect::Send {
             id: id.clone(),
             command,
+        });
+        id
+    }
+
+    /// Asks the feed `query`, its answer to go where `what` says; returns its id.
+    pub(crate) fn ask(
+        &mut self,
+        query: crate::protocol::Query,
+        what: Asked,
+        fx: &mut Vec<Effect>,
+    ) -> String {
+        self.next_id += 1;
+        let id = format!("{}-q{}", self.session, self.next_id);
+        self.asked.insert(id.clone(), what);
+        fx.push(Effect::Query {
+            id: id.clone(),
+            query,
         });
         id
     }
@@ -337,6 +404,7 @@ impl App {
             Mode::Help => self.help_key(k),
             Mode::Palette => self.palette_key(k, fx),
             Mode::Runbook => self.runbook_key(k, fx),
+            Mode::Filter if self.screen == Screen::Archive => self.archive_line_key(k, fx),
             Mode::Filter => self.filter_key(k),
             Mode::Scribe => self.scribe_key(k, fx),
             Mode::Search => self.search_key(k),
@@ -368,6 +436,7 @@ impl App {
         let done = match (self.mode, self.screen) {
             (Mode::Scribe, Screen::Room(r)) => self.scribe_paste(r, text),
             (Mode::Palette, _) => self.palette_paste(text),
+            (Mode::Filter, Screen::Archive) => self.archive_line_paste(text),
             (Mode::Filter, _) => self.filter_paste(text),
             (Mode::Search, _) => self.search_paste(text),
             (Mode::UpdateForm, _) => self.update_form_paste(text),

@@ -335,19 +335,21 @@ pub const TABLE: &[Row] = &[
         cmd("board", "board", "back to the incident board", args::board),
     ),
     both(
+        // The config name is the one this key had before the archive was a search.
         bind(
             Action::ToggleResolved,
             "toggle_resolved",
             &["r"],
-            "show / hide resolved incidents",
+            "the archive: search every incident the feed has (again: back to the board)",
         ),
         RUN,
         cmd(
             "archive",
-            "archive",
-            "show / hide resolved and closed incidents on the board",
+            "archive [WORDS] [sev:N] [service:NAME] [since:DATE] [until:DATE] [is:active|any]",
+            "search the feed's incidents (resolved and closed unless is: says); / edits the search",
             args::archive,
-        ),
+        )
+        .no_incident_first(),
     ),
     palette(cmd(
         "metrics",

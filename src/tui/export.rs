@@ -1,15 +1,18 @@
 //! `:export md|json` from the console: the same export as `warroom export`, written to
 //! `INC-N-<slug>.md|json` in the directory the console was started in. The state machine
-//! only asks for it ([`Effect::Export`](super::app::Effect)); the event loop fetches the
-//! feed's log and writes the file on a background task, and the result comes back as a
-//! message.
+//! only asks for it ([`Effect::Export`](super::app::Effect)); the event loop asks the feed
+//! (which renders it from its store, in parts the client joins) and writes the file on a
+//! background task, and the result comes back as a message.
 
 use std::path::{Path, PathBuf};
 
+use tokio::sync::oneshot;
+
 use super::app::{App, Effect, Level};
-use crate::client::{ClientConfig, fetch_log};
+use crate::client::QueryError;
 use crate::model::IncidentRef;
-use crate::report::export::{ExportFormat, export_text};
+use crate::protocol::QueryResult;
+use crate::report::export::ExportFormat;
 
 /// The title as a file-name part: lower-case letters and digits, dashes between words, at
 /// most 40 characters.
@@ -39,21 +42,19 @@ pub fn file_name(incident: IncidentRef, title: &str, format: ExportFormat) -> St
     }
 }
 
-/// Fetches the feed's log and writes the export of `incident` to `dir/file`; returns the
-/// full path, or what went wrong in words.
+/// Waits for the feed's export (`answer`, from [`crate::client::Client::ask`]) and writes
+/// it to `dir/file`; returns the full path, or what went wrong in words.
 pub async fn write_export(
-    mut config: ClientConfig,
-    incident: IncidentRef,
-    format: ExportFormat,
+    answer: oneshot::Receiver<Result<QueryResult, QueryError>>,
     dir: &Path,
     file: &str,
 ) -> Result<PathBuf, String> {
-    config.reconnect = false;
-    config.outbox = None;
-    let log = fetch_log(config)
-        .await
-        .map_err(|e| format!("cannot read the feed's log: {e:#}"))?;
-    let text = export_text(&log, incident, format).map_err(|e| format!("{e:#}"))?;
+    let text = match answer.await {
+        Ok(Ok(QueryResult::Export { text, .. })) => text,
+        Ok(Ok(_)) => return Err("the feed answered with something other than the export".into()),
+        Ok(Err(e)) => return Err(e.message),
+        Err(_) => return Err("the connection to the feed ended before it answered".into()),
+    };
     let path = dir.join(file);
     tokio::fs::write(&path, text)
         .await
@@ -63,12 +64,20 @@ pub async fn write_export(
 
 impl App {
     /// `:export md|json`: asks the event loop to write the file.
+    /// The incident may be archived (not held here): the feed has it, or says it has not.
     pub(super) fn export(&mut self, r: IncidentRef, format: ExportFormat, fx: &mut Vec<Effect>) {
-        let Some(inc) = self.replica.state.incident(r) else {
+        if self.replica.state.withheld.contains(&r) {
             self.flash(Level::Error, self.not_here(r));
             return;
-        };
-        let file = file_name(r, &inc.title, format);
+        }
+        let title = self
+            .replica
+            .state
+            .incident(r)
+            .or_else(|| self.archive.rows.iter().find(|i| i.reference == r))
+            .map(|i| i.title.clone())
+            .unwrap_or_default();
+        let file = file_name(r, &title, format);
         self.flash(Level::Info, format!("exporting {r} to {file} …"));
         fx.push(Effect::Export {
             incident: r,

@@ -1,18 +1,20 @@
 //! What the feed's updates do to the console: the replica folds them, an open room's
 //! timeline index follows event by event, the board's cursor stays on its incident, a room
-//! the reader may no longer see is left, and answers to what this console sent are said in
-//! the status line (a refusal gives the typed text back to where it was typed).
+//! the reader may no longer see is left, answers to what this console sent are said in
+//! the status line (a refusal gives the typed text back to where it was typed), and the
+//! answers to its queries go where they were asked for (a room's entries, the archive, the
+//! metrics). What passes out of the feed's live window and is not shown is dropped.
 
 use chrono::{DateTime, Utc};
 
-use super::app::{App, Effect, Level, Mode, Screen, Unsent};
+use super::app::{App, Asked, Effect, Level, Mode, Screen, Unsent};
 use super::keymap::Action;
 use super::screens::room::scribe_pane::draft_with;
 use super::screens::room::timeline::TimelineIndex;
 use super::scribe;
 use crate::client::Update;
 use crate::model::{Command, EntryKind, IncidentRef};
-use crate::protocol::Answer;
+use crate::protocol::{Answer, QueryResult};
 
 impl App {
     /// One update from the feed.
@@ -51,6 +53,10 @@ impl App {
                 self.timelines.clear();
                 let open: Vec<IncidentRef> = self.rooms.keys().copied().collect();
                 for r in open {
+                    // What was fetched for a room went with the old state: asked again.
+                    if let Some(v) = self.rooms.get_mut(&r) {
+                        v.older = Default::default();
+                    }
                     if let Some(inc) = self.replica.state.incident(r) {
                         let filter = self.rooms.get(&r).map(|v| &v.filter);
                         let index =
@@ -58,7 +64,27 @@ impl App {
                         self.timelines.insert(r, index);
                     }
                 }
+                if let Screen::Room(r) = self.screen
+                    && !self.replica.state.withheld.contains(&r)
+                {
+                    self.ask_open(r, fx);
+                }
             }
+            Update::Incident(inc) => {
+                // Back in the live work: held as sent; a room open on it asks again.
+                let r = inc.reference;
+                if let Some(v) = self.rooms.get_mut(&r) {
+                    v.older = Default::default();
+                }
+                if self.timelines.contains_key(&r) {
+                    self.reindex(r);
+                }
+                if self.screen == Screen::Room(r) {
+                    self.ask_open(r, fx);
+                }
+            }
+            Update::Result { id, result } => self.query_answered(&id, result, fx),
+            Update::QueryFailed { id, error } => self.query_failed(&id, &error.message, fx),
             Update::Event(e) => {
                 self.index_event(&e);
                 if self.open_when_known == Some(e.kind.incident()) {
@@ -82,6 +108,7 @@ impl App {
         // taken off its members), takes the open room away.
         if let Screen::Room(r) = self.screen
             && self.replica.state.incident(r).is_none()
+            && !self.room_loading(r)
         {
             self.leave_vanished_room(r, fx);
         }
@@ -93,6 +120,101 @@ impl App {
             self.close_runbook();
         }
         self.keep_board_selection(pinned);
+    }
+
+    /// The answer to a query this console asked, to where it was asked for.
+    fn query_answered(&mut self, id: &str, result: QueryResult, fx: &mut Vec<Effect>) {
+        let Some(asked) = self.asked.remove(id) else {
+            return;
+        };
+        match (asked, result) {
+            (Asked::Open(r), QueryResult::Incident { incident }) if incident.reference == r => {
+                self.opened(id, *incident, fx)
+            }
+            (
+                Asked::Page(r),
+                QueryResult::Entries {
+                    incident,
+                    entries,
+                    more,
+                },
+            ) if incident == r => self.page_arrived(id, r, entries, more),
+            (
+                Asked::Archive,
+                QueryResult::Incidents {
+                    incidents,
+                    next,
+                    withheld,
+                },
+            ) => self.archive_page(id, incidents, next, withheld, fx),
+            (Asked::Metrics, QueryResult::Metrics { metrics }) => {
+                self.metrics_answered(id, Ok(metrics))
+            }
+            (asked, other) => {
+                let kind = serde_json::to_value(&other)
+                    .ok()
+                    .and_then(|v| v["kind"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                tracing::warn!("the feed answered {asked:?} with a '{kind}' result");
+                self.query_failed_as(
+                    id,
+                    asked,
+                    &format!("the feed answered with something else ('{kind}')"),
+                    fx,
+                );
+            }
+        }
+    }
+
+    /// A query this console asked that the feed refused or could not answer.
+    fn query_failed(&mut self, id: &str, message: &str, fx: &mut Vec<Effect>) {
+        if let Some(asked) = self.asked.remove(id) {
+            self.query_failed_as(id, asked, message, fx);
+        }
+    }
+
+    fn query_failed_as(&mut self, id: &str, asked: Asked, message: &str, fx: &mut Vec<Effect>) {
+        match asked {
+            Asked::Open(r) | Asked::Page(r) => self.room_query_failed(id, r, message, fx),
+            Asked::Archive => self.archive_failed(id, message),
+            Asked::Metrics => self.metrics_answered(id, Err(message.to_string())),
+        }
+    }
+
+    /// Drops what this console holds and no longer needs: archived incidents (out of the
+    /// feed's live window) not on screen, and the entries that accumulated on incidents
+    /// not shown (back to a summary). Memory follows what is shown.
+    pub(crate) fn evict_archived(&mut self) {
+        let shown = match self.screen {
+            Screen::Room(r) => Some(r),
+            _ => None,
+        };
+        let checklist = self.runbook.map(|v| v.incident);
+        let keep = |r: IncidentRef| Some(r) == shown || Some(r) == checklist;
+        let gone = self.replica.evict_archived(self.now, keep);
+        for r in &gone {
+            self.timelines.remove(r);
+            if let Some(v) = self.rooms.get_mut(r) {
+                v.older = Default::default();
+            }
+        }
+        let grown: Vec<IncidentRef> = self
+            .replica
+            .state
+            .incidents
+            .values()
+            .filter(|i| {
+                i.entries.len() > super::screens::room::older::ROOM_PAGE as usize
+                    && !keep(i.reference)
+            })
+            .map(|i| i.reference)
+            .collect();
+        for r in grown {
+            self.leave_room(r);
+        }
+        if !gone.is_empty() {
+            self.dirty = true;
+        }
     }
 
     /// The on-call schedules of the feed's policy, the default first. A policy this console

@@ -158,7 +158,7 @@ pub fn timeline_height(app: &App) -> usize {
             app.replica.state.incident(r).map_or(0, escalation_rows),
             app.rooms.get(&r).is_some_and(|v| v.cursor.is_some()),
         ),
-        Screen::Board | Screen::Metrics => (0, false),
+        Screen::Board | Screen::Metrics | Screen::Archive => (0, false),
     };
     let frame = frame(app, Rect::new(0, 0, app.size.0, app.size.1));
     let room = room(app, frame.main, panel);

@@ -139,15 +139,8 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     cfg.token = opts.token.clone();
     cfg.outbox = opts.outbox.clone();
     cfg.tls = opts.tls.clone();
-    // Exports read the feed's log on a connection of their own; results come back here.
+    // Exports are asked of the feed on this connection; results come back here.
     let (exported_tx, mut exported_rx) = tokio::sync::mpsc::unbounded_channel();
-    let exports = Exports {
-        config: ClientConfig {
-            outbox: None,
-            ..cfg.clone()
-        },
-        done: exported_tx,
-    };
     let mut client = Client::start(cfg);
     let clock = SystemClock;
     let session = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
@@ -216,7 +209,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
             fx.extend(app.update(Msg::Feed(u)));
         }
         for effect in fx {
-            perform(&client, effect, &exports);
+            perform(&client, effect, &exported_tx);
         }
         let attempt = match app.conn {
             ConnState::Reconnecting { attempt, .. } => Some(attempt),
@@ -259,27 +252,22 @@ async fn signalled(
     }
 }
 
-/// What `:export` needs from the event loop: how to reach the feed, and where to report.
-struct Exports {
-    config: ClientConfig,
-    done: tokio::sync::mpsc::UnboundedSender<Msg>,
-}
-
-fn perform(client: &Client, effect: Effect, exports: &Exports) {
+fn perform(client: &Client, effect: Effect, exported: &tokio::sync::mpsc::UnboundedSender<Msg>) {
     match effect {
         Effect::Send { id, command } => client.send_with_id(id, command),
         Effect::Focus(r) => client.focus(r),
         Effect::Resync => client.resync(),
+        Effect::Query { id, query } => client.query_with_id(id, query),
         Effect::Export {
             incident,
             format,
             file,
         } => {
-            let config = exports.config.clone();
-            let done = exports.done.clone();
+            let answer = client.ask(crate::protocol::Query::Export { incident, format });
+            let done = exported.clone();
             tokio::spawn(async move {
                 let result = match std::env::current_dir() {
-                    Ok(dir) => export::write_export(config, incident, format, &dir, &file).await,
+                    Ok(dir) => export::write_export(answer, &dir, &file).await,
                     Err(e) => Err(format!("no current directory to write {file} in: {e}")),
                 };
                 // The console may have quit meanwhile; then nobody needs the answer.

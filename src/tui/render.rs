@@ -15,7 +15,7 @@ use super::keymap::Action;
 use super::layout::{self, NOTICE_ROWS, message_rows};
 use super::screens::room::history;
 use super::screens::{
-    board, handoff, help, metrics, palette, postmortem, quit, room, runbook, update_form,
+    archive, board, handoff, help, metrics, palette, postmortem, quit, room, runbook, update_form,
 };
 use super::theme::Theme;
 use crate::client::ConnState;
@@ -67,11 +67,15 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Screen::Board => board::render(app, theme, main, buf),
         Screen::Room(r) => match app.replica.state.incident(r) {
             Some(inc) => room::render(app, theme, inc, main, buf),
+            None if app.room_loading(r) => Paragraph::new(format!(" {r}: asking the feed for it…"))
+                .style(theme.muted)
+                .render(main, buf),
             None => Paragraph::new(format!(" {}", app.not_here(r)))
                 .style(theme.muted)
                 .render(main, buf),
         },
         Screen::Metrics => metrics::render(app, theme, main, buf),
+        Screen::Archive => archive::render(app, theme, main, buf),
     }
     render_status(app, theme, frame.status, buf);
     match app.mode {

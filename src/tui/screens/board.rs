@@ -1,7 +1,7 @@
-//! The incident board: every incident this person may see, active ones first, with its
-//! severity, status, age, escalation, commander and status-update countdown; a filter line
-//! (`/`); resolved incidents shown or hidden (`r`). Its state ([`BoardView`]), its keys and
-//! its drawing. Columns are added as the terminal widens; a narrow board shortens the
+//! The incident board: the active incidents this person may see, with their severity,
+//! status, age, escalation, commander and status-update countdown; a filter line (`/`);
+//! how many were resolved recently (the archive, `r`, finds them and every older one). Its
+//! state ([`BoardView`]), its keys and its drawing. Columns are added as the terminal widens; a narrow board shortens the
 //! escalation cells and spells out the selected incident's under the table.
 
 use ratatui::buffer::Buffer;
@@ -27,27 +27,24 @@ use crate::tui::theme::Theme;
 pub struct BoardView {
     pub selected: usize,
     pub filter: String,
-    pub show_resolved: bool,
 }
 
 impl App {
-    /// The incidents the board shows, in order: active ones, then (when shown) resolved.
+    /// The incidents the board shows, in order: the active ones.
     pub fn board_rows(&self) -> Vec<&Incident> {
         let needle = self.board.filter.to_lowercase();
         self.replica
             .state
             .board()
             .into_iter()
-            .filter(|i| self.board.show_resolved || i.is_active())
+            .filter(|i| i.is_active())
             .filter(|i| needle.is_empty() || matches_filter(i, &needle))
             .collect()
     }
 
-    /// How many resolved or closed incidents the board is hiding.
+    /// How many resolved or closed incidents the board is not showing (those of the feed's
+    /// live window; the archive has them, and every older one).
     pub fn hidden_resolved(&self) -> usize {
-        if self.board.show_resolved {
-            return 0;
-        }
         self.replica
             .state
             .incidents
@@ -89,15 +86,13 @@ impl App {
         self.board.selected = self.board_rows().len().saturating_sub(1);
     }
 
-    /// `r` / `:archive`: resolved and closed incidents shown or hidden.
-    pub(crate) fn toggle_resolved(&mut self) {
-        self.board.show_resolved = !self.board.show_resolved;
-        self.board.selected = 0;
-    }
-
     /// Back to the board (from a room or the metrics), the keys back in normal mode.
     pub(crate) fn show_board(&mut self, fx: &mut Vec<Effect>) {
         self.handoff = None;
+        self.room_from_archive = false;
+        if let Screen::Room(r) = self.screen {
+            self.leave_room(r);
+        }
         if self.screen != Screen::Board {
             self.screen = Screen::Board;
             fx.push(Effect::Focus(None));
@@ -265,7 +260,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if hidden > 0 {
         head.push(Span::styled(
             format!(
-                " · {hidden} resolved hidden ({} shows)",
+                " · {hidden} resolved hidden ({} archive)",
                 app.keymap.keys(Action::ToggleResolved)
             ),
             theme.muted,

@@ -1,38 +1,85 @@
-//! The metrics screen (`:metrics`): the figures `warroom metrics` prints, computed from the
-//! console's replica. The console has no event log, so pages come from the fired steps kept
-//! in the state (each incident's last escalation run); they are divided by the shifts of
-//! the feed's default on-call schedule once the feed has sent its policy. No state or keys
-//! of its own: Esc (back) returns to the board.
+//! The metrics screen (`:metrics`): the figures `warroom metrics` prints, asked of the feed
+//! (which computes them from its store: every incident, not only the board this console
+//! holds) each time the screen is opened. Its state is the answer ([`MetricsView`]); no
+//! keys of its own: Esc (back) returns to the board.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use crate::report::metrics;
-use crate::tui::app::App;
+use crate::protocol::Query;
+use crate::report::format::clean;
+use crate::report::metrics::{self, Metrics};
+use crate::tui::app::{App, Asked, Effect, Screen};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 
+/// The figures on the metrics screen: asked, answered, or refused.
+#[derive(Debug, Clone, Default)]
+pub enum MetricsView {
+    #[default]
+    NotAsked,
+    /// Asked under this query id.
+    Loading(String),
+    Ready(Box<Metrics>),
+    Failed(String),
+}
+
+impl App {
+    /// `:metrics`: the screen, its figures asked of the feed.
+    pub(crate) fn show_metrics(&mut self, fx: &mut Vec<Effect>) {
+        // Leaves the room as the board does (focus cleared); Esc comes back.
+        self.show_board(fx);
+        self.screen = Screen::Metrics;
+        let id = self.ask(Query::Metrics { since: None }, Asked::Metrics, fx);
+        self.metrics = MetricsView::Loading(id);
+    }
+
+    /// The feed's answer (figures, or why not) to the metrics asked under `id`.
+    pub(crate) fn metrics_answered(&mut self, id: &str, answer: Result<Box<Metrics>, String>) {
+        if matches!(&self.metrics, MetricsView::Loading(asked) if asked == id) {
+            self.metrics = match answer {
+                Ok(m) => MetricsView::Ready(m),
+                Err(e) => MetricsView::Failed(e),
+            };
+        }
+    }
+}
+
 /// Draws the metrics screen into `area`.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let m = metrics::compute(
-        &app.replica.state,
-        None,
-        app.schedules.first(),
-        None,
-        app.now,
+    let back = Span::styled(
+        format!("   {} back", app.keymap.keys(Action::Back)),
+        theme.muted,
     );
+    let m = match &app.metrics {
+        MetricsView::Ready(m) => m,
+        other => {
+            let what = match other {
+                MetricsView::Failed(e) => format!("the feed could not compute them: {}", clean(e)),
+                _ => "asking the feed…".to_string(),
+            };
+            let lines = vec![
+                Line::from(vec![
+                    Span::styled(" warroom ", theme.title),
+                    Span::styled("· metrics", theme.text),
+                    back,
+                ]),
+                Line::default(),
+                Line::styled(format!(" {what}"), theme.muted),
+            ];
+            Paragraph::new(lines).render(area, buf);
+            return;
+        }
+    };
     let mut lines: Vec<Line> = vec![Line::from(vec![
         Span::styled(" warroom ", theme.title),
-        Span::styled(format!("· metrics · {}", metrics::heading(&m)), theme.text),
-        Span::styled(
-            format!("   {} back", app.keymap.keys(Action::Back)),
-            theme.muted,
-        ),
+        Span::styled(format!("· metrics · {}", metrics::heading(m)), theme.text),
+        back,
     ])];
     lines.push(Line::default());
-    let table = metrics::severity_table(&m);
+    let table = metrics::severity_table(m);
     for (i, row) in table.into_iter().enumerate() {
         // Two header lines, then one per severity in `m.severities` order.
         match i.checked_sub(2).and_then(|k| m.severities.get(k)) {
@@ -48,18 +95,18 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             None => lines.push(Line::styled(format!(" {row}"), theme.muted)),
         }
     }
-    if let Some(note) = metrics::inconsistent_note(&m) {
+    if let Some(note) = metrics::inconsistent_note(m) {
         lines.push(Line::styled(format!(" {note}"), theme.timer_due));
     }
     lines.push(Line::default());
-    for l in metrics::rate_lines(&m) {
+    for l in metrics::rate_lines(m) {
         lines.push(Line::styled(format!(" {l}"), theme.text));
     }
     lines.push(Line::default());
     // The most recent weeks that fit under the rest.
     let room = usize::from(area.height).saturating_sub(lines.len() + 1);
     let bar_width = usize::from(area.width).saturating_sub(45).clamp(5, 40);
-    let bars = metrics::week_bars(&m, bar_width);
+    let bars = metrics::week_bars(m, bar_width);
     let shown = bars.len().min(room);
     let title = if shown < bars.len() {
         format!(" Incidents per week (last {shown} of {})", bars.len())

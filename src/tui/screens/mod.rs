@@ -1,10 +1,12 @@
 //! The console's screens, one file (or folder) each, holding the screen's own state, its
 //! keys and its drawing: the board; an incident's room (header, escalation panel, timeline
-//! with its filter, search and history, scribe pane); the metrics screen; and what is drawn
+//! with its filter, search, history and older pages, scribe pane); the archive; the
+//! metrics screen; and what is drawn
 //! over them: the palette, help, the runbook checklist, the status update form, the
 //! post-mortem editor, the handoff briefing and the quit question. Keys reach a screen's
 //! handler through [`super::app::App`]'s dispatch; the root drawing is [`super::render`].
 
+pub mod archive;
 pub mod board;
 pub mod handoff;
 pub mod help;

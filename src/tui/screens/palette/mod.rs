@@ -182,7 +182,7 @@ impl App {
             incident: self.selected_incident(),
             entry: match self.screen {
                 Screen::Room(r) => self.selected_entry(r),
-                Screen::Board | Screen::Metrics => None,
+                Screen::Board | Screen::Metrics | Screen::Archive => None,
             },
             now: self.now,
             tz: self.tz,

@@ -427,8 +427,13 @@ pub fn board(_: &Args) -> Result<Intent, String> {
     Ok(Intent::Board)
 }
 
-pub fn archive(_: &Args) -> Result<Intent, String> {
-    Ok(Intent::ToggleResolved)
+pub fn archive(a: &Args) -> Result<Intent, String> {
+    if a.rest.is_empty() {
+        return Ok(Intent::Archive(None));
+    }
+    // Checked here, so a mistake stays in the palette to be fixed.
+    crate::tui::screens::archive::parse_search(a.rest, a.ctx.tz)?;
+    Ok(Intent::Archive(Some(a.rest.to_string())))
 }
 
 pub fn metrics(_: &Args) -> Result<Intent, String> {

@@ -6,6 +6,7 @@
 pub mod escalation;
 pub mod filter;
 pub mod history;
+pub mod older;
 pub mod scribe_pane;
 pub mod search;
 pub mod timeline;
@@ -28,6 +29,7 @@ use crate::tui::theme::Theme;
 use escalation::escalation_panel;
 use filter::TimelineFilter;
 use history::HistoryView;
+use older::Older;
 use timeline::TimelineIndex;
 
 /// A room's own state: the scribe's draft and the timeline cursor.
@@ -51,6 +53,8 @@ pub struct RoomView {
     pub update_sent: Option<(String, UpdateForm)>,
     /// The post-mortem editor's draft (kept when the editor is closed).
     pub pm: Option<PmEditor>,
+    /// What this visit asked the feed of the incident's entries.
+    pub older: Older,
 }
 
 impl Default for RoomView {
@@ -66,6 +70,7 @@ impl Default for RoomView {
             update: None,
             update_sent: None,
             pm: None,
+            older: Older::default(),
         }
     }
 }
@@ -94,15 +99,23 @@ impl App {
     }
 
     /// Opens the room of `r`: its state is kept from a visit before, its timeline indexed
-    /// when new, and the feed told which incident this console is in.
+    /// when new, the incident asked of the feed when this console does not hold all of it
+    /// (an archived one, or one the board holds as a summary), and the feed told which
+    /// incident this console is in.
     pub(crate) fn open_room(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
-        if self.replica.state.incident(r).is_none() {
+        if self.replica.state.withheld.contains(&r) {
             self.flash(Level::Error, self.not_here(r));
             return;
+        }
+        if let Screen::Room(old) = self.screen
+            && old != r
+        {
+            self.leave_room(old);
         }
         self.handoff = None;
         self.screen = Screen::Room(r);
         self.rooms.entry(r).or_default();
+        self.ask_open(r, fx);
         if !self.timelines.contains_key(&r)
             && let Some(inc) = self.replica.state.incident(r)
         {
@@ -143,6 +156,14 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
         sev_span(theme, inc),
         Span::raw(" "),
         Span::styled(inc.status.as_str(), status_style),
+        Span::styled(
+            if app.replica.archived(inc, app.now) {
+                " · archived (a command brings it back)"
+            } else {
+                ""
+            },
+            theme.muted,
+        ),
         Span::raw("  "),
         Span::styled(
             if inc.restricted { "RESTRICTED" } else { "" },

@@ -98,7 +98,8 @@ impl App {
                 self.mode = Mode::Normal;
                 let needle = view.search.clone();
                 if !needle.is_empty() && self.find_match(r, &needle, None).is_none() {
-                    self.flash(Level::Error, format!("no entry matches '{needle}'"));
+                    let note = self.unloaded_note(r);
+                    self.flash(Level::Error, format!("no entry matches '{needle}'{note}"));
                 }
                 return;
             }
@@ -206,8 +207,9 @@ impl App {
         else {
             return false;
         };
+        let note = self.unloaded_note(r);
         let Some(cur) = self.cursor_row(r) else {
-            self.flash(Level::Error, format!("no entry matches '{needle}'"));
+            self.flash(Level::Error, format!("no entry matches '{needle}'{note}"));
             return true;
         };
         match self.find_match(r, &needle, Some((cur, forward, false))) {
@@ -217,19 +219,30 @@ impl App {
                     self.flash(
                         Level::Info,
                         if row == cur {
-                            format!("'{needle}': the only match")
+                            format!("'{needle}': the only match{note}")
                         } else if forward {
-                            format!("'{needle}': wrapped to the oldest match")
+                            format!("'{needle}': wrapped to the oldest match{note}")
                         } else {
-                            format!("'{needle}': wrapped to the newest match")
+                            format!("'{needle}': wrapped to the newest match{note}")
                         },
                     );
                 }
                 self.put_cursor(r, row);
             }
-            None => self.flash(Level::Error, format!("no entry matches '{needle}'")),
+            None => self.flash(Level::Error, format!("no entry matches '{needle}'{note}")),
         }
         true
+    }
+
+    /// What a search of room `r` says when the room does not hold every entry: it searched
+    /// the loaded ones only.
+    fn unloaded_note(&self, r: IncidentRef) -> String {
+        match self.older_not_held(r) {
+            0 => String::new(),
+            n => format!(
+                " among the loaded entries · {n} older not loaded (scroll to the top to load them)"
+            ),
+        }
     }
 
     /// Esc in the room with a search active clears it (and nothing else). Returns whether

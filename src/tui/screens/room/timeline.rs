@@ -219,6 +219,21 @@ pub fn title_parts(app: &App, r: IncidentRef, inc: &Incident) -> (Option<usize>,
     (Some(total), tags)
 }
 
+/// What the room holds of the incident's older entries, when it does not hold them all:
+/// `older entries: loading…` while asked, `N older entries ↑` (scrolling up loads them).
+pub fn older_note(app: &App, r: IncidentRef) -> Option<String> {
+    let n = app.older_not_held(r);
+    if app.older_loading(r) {
+        Some("older entries: loading…".to_string())
+    } else if n == 1 {
+        Some("1 older entry ↑".to_string())
+    } else if n > 1 {
+        Some(format!("{n} older entries ↑"))
+    } else {
+        None
+    }
+}
+
 // ---- drawing ---------------------------------------------------------------------------
 
 /// Draws the timeline of `inc` into `area` (borders included): the visible rows, the
@@ -232,14 +247,16 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
     let len = index.map_or(0, |t| t.rows.len());
     let (total, tags) = title_parts(app, r, inc);
     let needle = view.map_or("", |v| v.search.as_str());
+    let older = older_note(app, r);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if focused { theme.focus } else { theme.border })
         .title(Span::styled(
             format!(
-                " Timeline · {len}{} entries{}{} ",
+                " Timeline · {len}{} entries{}{}{} ",
                 total.map(|t| format!(" of {t}")).unwrap_or_default(),
                 tags.iter().map(|t| format!(" · {t}")).collect::<String>(),
+                older.map(|o| format!(" · {o}")).unwrap_or_default(),
                 if cursor_set {
                     ""
                 } else {
