@@ -10,7 +10,6 @@ use super::args::{MemberAction, PolicyAction, TokenAction};
 use super::console::default_data_dir;
 use super::session::Session;
 use crate::model::{Command, IncidentRef, Severity};
-use crate::report::export::visible_incident;
 
 /// `warroom token add|list|revoke`, on the token store in the data directory.
 pub fn token(action: &TokenAction) -> anyhow::Result<()> {
@@ -246,11 +245,11 @@ pub(super) async fn member(s: &mut Session, action: MemberAction) -> anyhow::Res
     };
     match action {
         MemberAction::List { incident } => {
-            let inc = visible_incident(&s.replica.state, incident).map_err(|e| anyhow!(e))?;
+            let inc = s.incident(incident).await?;
             if !inc.restricted {
                 bail!("{incident} is not restricted: everyone on the feed sees it");
             }
-            print!("{}", members_table(inc));
+            print!("{}", members_table(&inc));
         }
         MemberAction::Add { incident, person } => {
             let before = members(s, incident);

@@ -318,11 +318,33 @@ pub enum Cmd {
         #[command(subcommand)]
         action: MemberAction,
     },
-    /// List incidents, active first.
+    /// List incidents: the board (active and recently resolved, active first), or with
+    /// --all (or any filter) every incident the feed has, newest declared first, found by
+    /// the feed a page at a time.
     Incidents {
         #[command(flatten)]
         feed: FeedArgs,
-        /// Print the full state as JSON.
+        /// Every incident, archived ones too (what the filters below imply).
+        #[arg(long)]
+        all: bool,
+        /// Only incidents with every one of these words in the title, the service or an
+        /// entry (case-blind).
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Only incidents declared on or after this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only incidents declared before this day (YYYY-MM-DD, UTC) or time (RFC 3339).
+        #[arg(long, value_name = "DATE", value_parser = parse_since)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only incidents of this severity (1-4 or SEV1-SEV4).
+        #[arg(long, value_name = "N", value_parser = parse_severity)]
+        severity: Option<Severity>,
+        /// Only incidents of this service.
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
+        /// Print JSON: the board's state, or (--all) the incidents found, each without its
+        /// timeline.
         #[arg(long)]
         json: bool,
     },

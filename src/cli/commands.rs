@@ -7,12 +7,11 @@ use anyhow::{Context, anyhow, bail};
 
 use super::admin::{member, oncall_text};
 use super::args::{Cmd, Global};
-use super::reads::{events, incidents_table, metrics};
+use super::reads::{all_incidents, events, export, incidents_table, metrics};
 use super::session::Session;
 use super::time;
-use crate::client::fetch_log;
 use crate::model::Command;
-use crate::report::export::export_text;
+use crate::protocol::Search;
 use crate::report::format::role_name;
 
 /// Runs a client subcommand (one that talks to a feed: not the console, `serve`, `demo`,
@@ -43,17 +42,30 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         ..
     } = &cmd
     {
-        let log = fetch_log(config).await?;
-        let text = export_text(&log, *incident, *format).map_err(|e| anyhow!(e))?;
-        match output {
-            Some(path) => {
-                std::fs::write(path, &text)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                eprintln!("{incident} exported to {}", path.display());
-            }
-            None => print!("{text}"),
+        return export(config, *incident, *format, output.as_deref()).await;
+    }
+    if let Cmd::Incidents {
+        all,
+        search,
+        since,
+        until,
+        severity,
+        service,
+        json,
+        ..
+    } = &cmd
+    {
+        let search = Search {
+            text: search.clone(),
+            severity: *severity,
+            service: service.clone(),
+            since: *since,
+            until: *until,
+            ..Search::default()
+        };
+        if *all || search != Search::default() {
+            return all_incidents(config, search, *json).await;
         }
-        return Ok(());
     }
     let opened = Session::open(config).await;
     let mut s = match (opened, &cmd) {

@@ -1,18 +1,32 @@
-//! Reading the feed for scripts: the `incidents` table, `events` one line each (or JSON,
-//! live with `--follow`), and `metrics` computed here from the feed's whole log.
+//! Reading the feed for scripts: the `incidents` table (the board, or every incident found
+//! by the feed's search, a page at a time), `events` one line each (or JSON, live with
+//! `--follow`), `metrics` and `export` as the feed computes them from its store.
 
 use anyhow::bail;
 
 use super::session::{SYNC_TIMEOUT, Session};
 use crate::client::{Client, ClientConfig, ConnState, Update};
-use crate::model::{Event, IncidentRef, Role, State};
+use crate::model::{Event, Incident, IncidentRef, Role, State};
+use crate::protocol::{Query, QueryResult, Search};
+use crate::report::export::ExportFormat;
 use crate::report::format::one_line;
+
+/// Incidents in each page of `incidents --all`.
+const SEARCH_PAGE: u32 = 200;
 
 /// The `incidents` table: reference, severity, status, title, IC.
 pub fn incidents_table(state: &State) -> String {
-    let board = state.board();
+    let withheld: Vec<IncidentRef> = state.withheld.iter().copied().collect();
+    incident_rows(&state.board(), &withheld)
+}
+
+/// The `incidents` table of `incidents`, in the order given, and the restricted ones this
+/// reader may not see.
+pub fn incident_rows(incidents: &[&Incident], withheld: &[IncidentRef]) -> String {
+    let withheld_line = crate::report::format::withheld_line(withheld);
+    let board = incidents;
     if board.is_empty() {
-        return match withheld_line(state) {
+        return match withheld_line {
             Some(w) => format!("no incidents you may see\n{w}\n"),
             None => "no incidents\n".to_string(),
         };
@@ -21,7 +35,7 @@ pub fn incidents_table(state: &State) -> String {
         "{:<8} {:<5} {:<14} {:<8} {}\n",
         "REF", "SEV", "STATUS", "IC", "TITLE"
     );
-    for i in board {
+    for i in board.iter() {
         // Titles and names were typed by others: printed as the console shows them, so a
         // direction override in one cannot reorder what the terminal displays.
         let ic = i
@@ -37,17 +51,74 @@ pub fn incidents_table(state: &State) -> String {
             one_line(&i.title)
         ));
     }
-    if let Some(w) = withheld_line(state) {
+    if let Some(w) = withheld_line {
         out.push_str(&w);
         out.push('\n');
     }
     out
 }
 
-/// `2 restricted incidents you are not a member of: INC-3, INC-7`, when there are any.
-fn withheld_line(state: &State) -> Option<String> {
-    let refs: Vec<IncidentRef> = state.withheld.iter().copied().collect();
-    crate::report::format::withheld_line(&refs)
+/// `warroom incidents --all [filters]`: every incident matching, asked of the feed a page
+/// at a time (newest declared first), printed as one table (or a JSON list).
+pub(super) async fn all_incidents(
+    config: ClientConfig,
+    mut search: Search,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut s = Session::open(config).await?;
+    let mut found: Vec<Incident> = Vec::new();
+    let mut withheld: std::collections::BTreeSet<IncidentRef> = Default::default();
+    search.limit = Some(SEARCH_PAGE);
+    loop {
+        let page = s.ask(Query::Search(search.clone())).await?;
+        let QueryResult::Incidents {
+            incidents,
+            next,
+            withheld: w,
+        } = page
+        else {
+            bail!("the feed answered the search with something else");
+        };
+        found.extend(incidents);
+        withheld.extend(w);
+        // References go down page after page; anything else would never end.
+        match next {
+            Some(n) if search.before.is_none_or(|b| n.0 < b.0) => search.before = Some(n),
+            _ => break,
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else {
+        let rows: Vec<&Incident> = found.iter().collect();
+        let withheld: Vec<IncidentRef> = withheld.into_iter().collect();
+        print!("{}", incident_rows(&rows, &withheld));
+    }
+    Ok(())
+}
+
+/// `warroom export`: the export as the feed renders it from its store.
+pub(super) async fn export(
+    config: ClientConfig,
+    incident: IncidentRef,
+    format: ExportFormat,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let mut s = Session::open(config).await?;
+    let text = match s.ask(Query::Export { incident, format }).await? {
+        QueryResult::Export { text, .. } => text,
+        _ => bail!("the feed answered the export with something else"),
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("{incident} exported to {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 /// One line per event for people: seq, time, actor, what happened.
@@ -114,7 +185,15 @@ pub(super) async fn events(
         match u {
             Update::Welcome { head_seq, .. } => head = Some(head_seq),
             Update::Snapshot(s) => {
-                // The feed holds fewer events than asked for (`--since` beyond its head).
+                // The feed holds fewer events than asked for (`--since` beyond its head),
+                // or will not replay them: said, never skipped silently.
+                if s.seq > last {
+                    eprintln!(
+                        "warroom: the feed sent its board instead of the events after {last}; \
+                         printing from event {} on",
+                        s.seq + 1
+                    );
+                }
                 last = s.seq;
             }
             Update::Event(e) => {
@@ -136,36 +215,19 @@ pub(super) async fn events(
     }
 }
 
-/// `warroom metrics`: the whole log from the feed (from its first event), folded here, and
-/// the figures computed from it; pages are divided by the default schedule of the feed's
-/// policy.
+/// `warroom metrics`: the figures as the feed computes them from its store (every
+/// incident this reader may see; pages divided by the default schedule of its policy).
 pub(super) async fn metrics(
-    mut config: ClientConfig,
+    config: ClientConfig,
     since: Option<chrono::DateTime<chrono::Utc>>,
     json: bool,
 ) -> anyhow::Result<()> {
     use crate::report::metrics;
-    config.last_seq = Some(0);
-    let mut log = Some(Vec::new());
-    let s = Session::open_with(config, |u| match u {
-        Update::Event(e) => {
-            if let Some(l) = log.as_mut() {
-                l.push(e.clone());
-            }
-        }
-        // The feed sent its state instead of its log: pages then come from the state.
-        Update::Snapshot(_) => log = None,
-        _ => {}
-    })
-    .await?;
-    let policy = s.policy()?;
-    let m = metrics::compute(
-        &s.replica.state,
-        log.as_deref(),
-        policy.schedule_for(None),
-        since,
-        chrono::Utc::now(),
-    );
+    let mut s = Session::open(config).await?;
+    let m = match s.ask(Query::Metrics { since }).await? {
+        QueryResult::Metrics { metrics } => metrics,
+        _ => bail!("the feed answered with something other than its metrics"),
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&m)?);
     } else {

@@ -9,8 +9,8 @@ use anyhow::{anyhow, bail};
 use super::args::Global;
 use super::console::{default_data_dir, local_feed_addr};
 use crate::client::{Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Update, feed_url};
-use crate::model::{Command, IncidentRef};
-use crate::protocol::{Answer, ErrorCode, not_allowed};
+use crate::model::{Command, Incident, IncidentRef};
+use crate::protocol::{Answer, ErrorCode, Query, QueryResult, not_allowed};
 
 impl Global {
     /// The feed URL from `--server`, `WARROOM_SERVER`, or the default local address.
@@ -165,6 +165,45 @@ impl Session {
             .apply(&u)
             .map_err(|e| anyhow!("the feed sent an event this client cannot fold: {e}"))?;
         Ok(u)
+    }
+
+    /// Asks the feed `query` and waits for its answer (an export's parts joined), taking
+    /// the feed's updates meanwhile. A refusal is said as the feed says it.
+    pub(super) async fn ask(&mut self, query: Query) -> anyhow::Result<QueryResult> {
+        let mut rx = self.client.ask(query);
+        let answer = loop {
+            tokio::select! {
+                a = &mut rx => break a.map_err(|_| anyhow!("the connection closed before the feed answered"))?,
+                u = self.step() => { u?; }
+            }
+        };
+        answer.map_err(|e| match e.code {
+            ErrorCode::Forbidden => anyhow!("{}", not_allowed(&e.message)),
+            _ => anyhow!("{}", e.message),
+        })
+    }
+
+    /// Incident `r` as the feed has it: held here (the board), or asked of the feed (an
+    /// archived one), without its older entries.
+    pub(super) async fn incident(&mut self, r: IncidentRef) -> anyhow::Result<Incident> {
+        if let Some(i) = self.replica.state.incident(r) {
+            return Ok(i.clone());
+        }
+        if self.replica.state.withheld.contains(&r) {
+            bail!(
+                "{r} is restricted (need to know): you are not a member; ask an admin to add you"
+            );
+        }
+        match self
+            .ask(Query::Open {
+                incident: r,
+                limit: Some(1),
+            })
+            .await?
+        {
+            QueryResult::Incident { incident } => Ok(*incident),
+            _ => bail!("the feed answered with something other than {r}"),
+        }
     }
 
     /// Sends a command and waits for its answer and for its events to arrive here.
