@@ -921,3 +921,90 @@ fn the_incidents_table_prints_others_text_as_the_console_shows_it() {
     assert!(!table.contains('\u{202E}'), "{table:?}");
     assert!(table.contains("Refunds fail \u{FFFD}gnimoc won"), "{table}");
 }
+
+#[test]
+fn incidents_all_searches_the_feeds_archive_and_export_and_metrics_come_from_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("feed");
+    // Twelve incidents resolved long ago (INC-7 the ledger one), the long one, two live.
+    let made = common::history::generate(
+        &data,
+        chrono::Utc::now(),
+        common::history::Sizes {
+            big_entries: 30,
+            archived: 12,
+            live: 2,
+        },
+    );
+    assert_eq!(made.needle.to_string(), "INC-7");
+    let quiet = dir.path().join("quiet.toml");
+    std::fs::write(&quiet, "").unwrap();
+    let server =
+        ServeProcess::start_with(&data, "127.0.0.1:0", &["--policy", quiet.to_str().unwrap()]);
+    let s = server.addr.clone();
+    // Without --all: the board, the live work only.
+    let board = ok(warroom(&s, "ann", &["incidents"]));
+    assert_eq!(board.lines().count(), 4, "{board}");
+    assert!(!board.contains("Elevated errors"), "{board}");
+    // --all: every incident, newest declared first, from the feed's pages.
+    let all = ok(warroom(&s, "ann", &["incidents", "--all"]));
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 16, "{all}");
+    assert!(lines[0].starts_with("REF"), "{all}");
+    assert!(
+        lines[1].starts_with("INC-15") && lines[1].contains("Live issue 1"),
+        "{all}"
+    );
+    assert!(
+        lines[15].starts_with("INC-1 ") && lines[15].contains("resolved"),
+        "{all}"
+    );
+    let found = ok(warroom(
+        &s,
+        "ann",
+        &["incidents", "--all", "--search", "double-charges"],
+    ));
+    assert_eq!(found.lines().count(), 2, "{found}");
+    assert!(
+        found.contains("INC-7") && found.contains("Ledger double-charges"),
+        "{found}"
+    );
+    // Filters imply --all; words are found in entries too.
+    let sev1 = ok(warroom(
+        &s,
+        "ann",
+        &["incidents", "--search", "dashboards", "--severity", "1"],
+    ));
+    let refs: Vec<&str> = sev1
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(refs, ["INC-9", "INC-5", "INC-1"], "{sev1}");
+    assert_eq!(
+        ok(warroom(&s, "ann", &["incidents", "--since", "2999-01-01"])),
+        "no incidents\n"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(warroom(&s, "ann", &["incidents", "--all", "--json"]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 15);
+    // An archived incident exports as any other; the metrics count every incident.
+    let md = ok(warroom(&s, "ann", &["export", "INC-7"]));
+    assert!(
+        md.contains("Ledger double-charges after the failover"),
+        "{md}"
+    );
+    assert!(md.contains("step 3: looked at the dashboards"), "{md}");
+    let m: serde_json::Value =
+        serde_json::from_str(&ok(warroom(&s, "ann", &["metrics", "--json"]))).unwrap();
+    assert_eq!(m["incidents"], 15);
+    // A command on an archived incident works: the feed brings it back.
+    assert_eq!(
+        ok(warroom(&s, "ann", &["note", "INC-7", "seen again"]))
+            .lines()
+            .count(),
+        1
+    );
+    let board = ok(warroom(&s, "ann", &["incidents"]));
+    assert!(board.contains("INC-7"), "back in the live work: {board}");
+}

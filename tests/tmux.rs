@@ -882,3 +882,119 @@ fn the_local_feed_a_console_hosts_pages_by_warroom_policy() {
     tmux.keys("zed", &["q"]);
     tmux.wait_for("zed", "warroom exited 0");
 }
+
+/// `warroom serve` on a long history made through the store before it starts: "Checkout
+/// latency storm" with 1,001 entries (numbered `000000 checked …` to `000999 checked …`),
+/// 60 incidents resolved long ago (one "Ledger double-charges after the failover"), two
+/// live ones; a policy that pages nobody.
+fn long_history(dir: &Path) -> (ServeProcess, common::history::Made) {
+    let data = dir.join("feed");
+    let made = common::history::generate(
+        &data,
+        chrono::Utc::now(),
+        common::history::Sizes {
+            big_entries: 1_000,
+            archived: 60,
+            live: 2,
+        },
+    );
+    let policy = dir.join("quiet.toml");
+    std::fs::write(&policy, "").unwrap();
+    let server = ServeProcess::start_with(
+        &data,
+        "127.0.0.1:0",
+        &["--policy", policy.to_str().unwrap()],
+    );
+    (server, made)
+}
+
+#[test]
+fn a_room_on_a_long_history_opens_at_its_newest_and_scrolls_back_a_page_at_a_time() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = long_history(dir.path());
+    tmux.console("lee", &server.url, "lee", dir.path());
+    tmux.wait_for("lee", "Checkout latency storm");
+    // The SEV1 is the board's first row; its room shows the newest entries, and says how
+    // many older ones it has not loaded.
+    tmux.keys("lee", &["Enter"]);
+    tmux.wait_for_all("lee", &["000999 checked", "801 older entries ↑"]);
+    // To the top of what is held: the page before it comes, the cursor stays on its entry.
+    tmux.keys("lee", &["g"]);
+    let s = tmux.wait_for("lee", "601 older entries ↑");
+    assert!(s.contains("000800 checked"), "{s}");
+    tmux.keys("lee", &["g"]);
+    tmux.wait_for_all("lee", &["401 older entries ↑", "000600 checked"]);
+    // Upwards a page: what came is in order above.
+    tmux.keys("lee", &["PageUp"]);
+    let s = tmux.wait_for("lee", "000599 checked");
+    let at = |needle: &str| s.find(needle).unwrap_or_else(|| panic!("{needle}:\n{s}"));
+    assert!(at("000599 checked") < at("000600 checked"), "{s}");
+    // A search says it looked at the loaded entries only.
+    tmux.keys("lee", &["/"]);
+    tmux.type_text("lee", "000010 checked");
+    tmux.keys("lee", &["Enter"]);
+    tmux.wait_for("lee", "among the loaded entries");
+    // Esc clears the search (two escapes in one write would read as alt-escape: wait).
+    tmux.keys("lee", &["Escape"]);
+    tmux.wait_for("lee", "select · p pin");
+    // Leaving drops the pages; coming back asks for the newest again.
+    tmux.keys("lee", &["Escape"]);
+    tmux.wait_for("lee", "Live issue 1");
+    tmux.keys("lee", &["Enter"]);
+    tmux.wait_for_all("lee", &["000999 checked", "801 older entries ↑"]);
+    tmux.keys("lee", &["Escape"]);
+    tmux.wait_for("lee", "Live issue 1");
+    tmux.keys("lee", &["q"]);
+    tmux.wait_for("lee", "warroom exited 0");
+}
+
+#[test]
+fn the_archive_searches_the_feed_and_opens_an_old_incidents_room() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (server, made) = long_history(dir.path());
+    tmux.console("ana", &server.url, "ana", dir.path());
+    tmux.wait_for("ana", "Checkout latency storm");
+    tmux.keys("ana", &["r"]);
+    // The newest resolved first, a page at a time.
+    tmux.wait_for_all(
+        "ana",
+        &[
+            "archive · 50 incidents so far",
+            "Elevated errors on web (59)",
+        ],
+    );
+    tmux.keys("ana", &["G"]);
+    tmux.wait_for_all("ana", &["archive · 60 incidents", "end of the archive"]);
+    // A search: words in the title, the service or any entry.
+    tmux.keys("ana", &["/"]);
+    tmux.type_text("ana", "double-charges");
+    tmux.keys("ana", &["Enter"]);
+    tmux.wait_for_all(
+        "ana",
+        &[
+            "archive · 1 incident",
+            "Ledger double-charges after the failover",
+        ],
+    );
+    // Its room, asked of the feed: archived, its entries there, commands work.
+    tmux.keys("ana", &["Enter"]);
+    let s = tmux.wait_for_all(
+        "ana",
+        &[
+            "archived (a command brings it back)",
+            "step 3: looked at the dashboards",
+        ],
+    );
+    assert!(s.contains(&made.needle.to_string()), "{s}");
+    tmux.palette("ana", "note found it again, same ledger bug");
+    tmux.wait_for("ana", "found it again, same ledger bug");
+    // Back to the archive as it was; then the board.
+    tmux.keys("ana", &["Escape"]);
+    tmux.wait_for("ana", "archive · 1 incident");
+    tmux.keys("ana", &["Escape"]);
+    tmux.wait_for("ana", "Live issue 1");
+    tmux.keys("ana", &["q"]);
+    tmux.wait_for("ana", "warroom exited 0");
+}

@@ -1,6 +1,8 @@
 //! Helpers for tests that run a real feed on a loopback port and talk to it as clients do.
 #![allow(dead_code)]
 
+pub mod history;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
