@@ -405,7 +405,7 @@ impl DecodeError {
     }
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "command", "focus"];
+const CLIENT_TYPES: &[&str] = &["hello", "command", "focus", "query"];
 
 /// Decodes one client text frame, naming precisely what is wrong when it cannot.
 pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
@@ -437,7 +437,8 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
             return Err(err(
                 id,
                 ErrorCode::MissingField,
-                "missing field `type` (expected \"hello\", \"command\" or \"focus\")".to_string(),
+                "missing field `type` (expected \"hello\", \"command\", \"focus\" or \"query\")"
+                    .to_string(),
             ));
         }
         Some(serde_json::Value::String(t)) => t.clone(),
@@ -453,15 +454,19 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
         return Err(err(
             id,
             ErrorCode::UnknownType,
-            format!("unknown message type '{ty}' (expected \"hello\", \"command\" or \"focus\")"),
+            format!(
+                "unknown message type '{ty}' (expected \"hello\", \"command\", \"focus\" or \"query\")"
+            ),
         ));
     }
-    if ty == "command" {
-        if !obj.contains_key("command") {
+    // A command and a query are answered by their id: it must be one.
+    if ty == "command" || ty == "query" {
+        let what = ty.as_str();
+        if !obj.contains_key(what) {
             return Err(err(
                 id,
                 ErrorCode::MissingField,
-                "missing field `command`".into(),
+                format!("missing field `{what}`"),
             ));
         }
         if let Some(kind) = id_of_wrong_type {
@@ -469,7 +474,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
                 None,
                 ErrorCode::Invalid,
                 format!(
-                    "command id must be a string (1 to {MAX_COMMAND_ID} bytes of printable \
+                    "{what} id must be a string (1 to {MAX_COMMAND_ID} bytes of printable \
                      characters), not {kind}"
                 ),
             ));
@@ -479,7 +484,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
                 return Err(err(
                     None,
                     ErrorCode::MissingField,
-                    "missing field `id`: every command needs a client-generated id".into(),
+                    format!("missing field `id`: every {what} needs a client-generated id"),
                 ));
             }
             Some(i)
@@ -489,7 +494,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
                     None,
                     ErrorCode::Invalid,
                     format!(
-                        "command id must be 1 to {MAX_COMMAND_ID} bytes of printable characters"
+                        "{what} id must be 1 to {MAX_COMMAND_ID} bytes of printable characters"
                     ),
                 ));
             }

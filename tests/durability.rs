@@ -36,7 +36,7 @@ async fn writer(url: String, name: String, round: usize, progress: Arc<Progress>
     let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
         return out;
     };
-    let hello = json!({"type": "hello", "name": name}).to_string();
+    let hello = json!({"type": "hello", "protocol": 2, "name": name}).to_string();
     if ws.send(Message::Text(hello.into())).await.is_err() {
         return out;
     }

@@ -34,8 +34,16 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use warroom::client::{Backoff, Client, ClientConfig, ConnState, Replica, Update};
+use warroom::model::access::Viewer;
 use warroom::model::{Command as Cmd, EntryKind, Event, IncidentRef, State};
 use warroom::protocol::{Answer, SyncMode};
+use warroom::server::BOARD_KEEP;
+
+/// Every incident is public in these tests: whoever reads sees them all.
+const EVERYONE: Viewer = Viewer {
+    name: "auditor",
+    sees_all: true,
+};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -165,7 +173,7 @@ async fn raw_writer(url: String, name: String, p: Arc<Progress>, deadline: Insta
                 continue;
             }
         };
-        let mut hello = json!({"type": "hello", "name": name});
+        let mut hello = json!({"type": "hello", "protocol": 2, "name": name});
         if let Some(s) = last_seq {
             // Resume after what this writer knows is durable: no snapshot on each reconnect.
             hello["last_seq"] = json!(s);
@@ -432,7 +440,11 @@ async fn sigkill_during_concurrent_writes_loses_and_duplicates_nothing() {
         .find(|f| f["type"] == "snapshot")
         .expect("a snapshot");
     let served: State = serde_json::from_value(snapshot["state"].clone()).unwrap();
-    assert_eq!(served, folded, "the served state is the fold of the log");
+    assert_eq!(
+        served,
+        folded.board_view(EVERYONE, BOARD_KEEP),
+        "the served board is the fold of the log's"
+    );
     server.kill();
 
     // Commands a kill caught in flight: had the dead server already recorded them?
@@ -613,7 +625,7 @@ async fn raw_observer(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let hello = json!({"type": "hello", "name": name, "last_seq": last});
+    let hello = json!({"type": "hello", "protocol": 2, "name": name, "last_seq": last});
     ws.send(Message::Text(hello.to_string().into()))
         .await
         .unwrap();
@@ -773,8 +785,9 @@ async fn a_reconnect_storm_resumes_every_client_without_gaps_or_duplicates() {
             "c{i}: every event after its snapshot, once each, in order"
         );
         assert_eq!(
-            s.state, reference,
-            "c{i}: the replica is the server's state"
+            s.state.board_view(EVERYONE, BOARD_KEEP),
+            reference.board_view(EVERYONE, BOARD_KEEP),
+            "c{i}: the replica holds the server's state (its board, at least)"
         );
         assert!(
             !s.resumes.is_empty() && s.max_attempt >= 1,

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use warroom::client::{Client, ClientConfig, ConnState, Replica, Update};
+use warroom::model::access::Viewer;
 use warroom::model::{Command, IncidentRef, State};
 use warroom::protocol::Answer;
 
@@ -50,14 +51,24 @@ async fn two_clients_see_the_same_events_in_order_and_a_late_one_the_same_state(
     let got: Vec<u64> = ea.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(got, (1..=22).collect::<Vec<_>>(), "contiguous");
 
-    // A third client, later, gets a snapshot equal to the fold of what the others saw.
+    // A third client, later, gets the board of the fold of what the others saw: each
+    // incident whole but for its older entries, counted in `elided`.
     let (_c, frames) = Raw::join(&url, "carol", None).await;
     let snapshot = state_of(&frames);
     let events: Vec<warroom::model::Event> = ea
         .into_iter()
         .map(|e| serde_json::from_value(e).unwrap())
         .collect();
-    assert_eq!(snapshot, State::from_events(&events).unwrap());
+    let carol = Viewer {
+        name: "carol",
+        sees_all: false,
+    };
+    let folded = State::from_events(&events).unwrap();
+    assert_eq!(
+        snapshot,
+        folded.board_view(carol, warroom::server::BOARD_KEEP)
+    );
+    assert!(snapshot.partial);
     assert_eq!(
         frames.last().unwrap(),
         &json!({"type": "synced", "seq": 22})
@@ -144,7 +155,8 @@ async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
     // A hello with an unusable name is refused and the connection closed: retrying it as is
     // cannot succeed.
     let mut bad = Raw::connect(&url).await;
-    bad.send(&json!({"type": "hello", "name": "  "})).await;
+    bad.send(&json!({"type": "hello", "protocol": 2, "name": "  "}))
+        .await;
     let e = bad.next().await.unwrap();
     assert_eq!(e["code"], "invalid");
     assert!(
@@ -162,7 +174,8 @@ async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
         (e["code"].as_str(), e["id"].as_str()),
         (Some("expected_hello"), Some("x"))
     );
-    c.send(&json!({"type": "hello", "name": "alice"})).await;
+    c.send(&json!({"type": "hello", "protocol": 2, "name": "alice"}))
+        .await;
     c.until("synced").await;
     c.name = "alice".into();
 
@@ -178,7 +191,7 @@ async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
         (format!("{{\"type\":\"hello\",\"name\":\"{}\"}}", "x".repeat(70_000)), "frame_too_large", "the limit is 65536"),
         ("[".repeat(100_000), "frame_too_large", "the limit is 65536"),
         ("[".repeat(5_000), "bad_frame", "nested deeper than 128 levels"),
-        (json!({"type": "hello", "name": "alice"}).to_string(), "expected_hello", "already received"),
+        (json!({"type": "hello", "protocol": 2, "name": "alice"}).to_string(), "expected_hello", "already received"),
     ];
     for (frame, code, needle) in cases {
         c.send_text(frame.clone()).await;
@@ -282,12 +295,13 @@ async fn tokens_decide_who_you_are() {
     let server = warroom::server::start(cfg).await.unwrap();
     let url = server.url();
     let mut c = Raw::connect(&url).await;
-    c.send(&json!({"type": "hello", "name": "mallory"})).await;
+    c.send(&json!({"type": "hello", "protocol": 2, "name": "mallory"}))
+        .await;
     let e = c.next().await.unwrap();
     assert_eq!(e["code"], "unauthorized");
     assert!(c.next().await.is_none(), "closed after a refused hello");
     let mut c = Raw::connect(&url).await;
-    c.send(&json!({"type": "hello", "name": "mallory", "token": "0123456789abcdef0123"}))
+    c.send(&json!({"type": "hello", "protocol": 2, "name": "mallory", "token": "0123456789abcdef0123"}))
         .await;
     let frames = c.until("synced").await;
     assert_eq!(

@@ -147,7 +147,9 @@ async fn until_closed(ws: &mut Sock) -> (Option<u16>, Vec<Value>) {
 
 async fn hello(ws: &mut Sock, name: &str) {
     ws.send(Message::Text(
-        json!({"type": "hello", "name": name}).to_string().into(),
+        json!({"type": "hello", "protocol": 2, "name": name})
+            .to_string()
+            .into(),
     ))
     .await
     .unwrap();
@@ -250,7 +252,7 @@ async fn an_unmasked_client_frame_closes_that_connection_with_a_protocol_error()
             hello(&mut ws, "mallory").await;
         }
         // Clients MUST mask every frame (RFC 6455 5.1).
-        let frame = text_frame(br#"{"type":"hello","name":"mallory"}"#, false);
+        let frame = text_frame(br#"{"type":"hello","protocol":2,"name":"mallory"}"#, false);
         ws.get_mut().write_all(&frame).await.unwrap();
         let (code, frames) = until_closed(&mut ws).await;
         assert_eq!(
@@ -265,7 +267,7 @@ async fn an_unmasked_client_frame_closes_that_connection_with_a_protocol_error()
     }
     // The same frame masked is fine.
     let mut ws = ws_connect(server.addr, None).await;
-    let frame = text_frame(br#"{"type":"hello","name":"mallory"}"#, true);
+    let frame = text_frame(br#"{"type":"hello","protocol":2,"name":"mallory"}"#, true);
     ws.get_mut().write_all(&frame).await.unwrap();
     match next(&mut ws).await {
         Got::Frame(v) => assert_eq!(v["type"], "welcome", "{v}"),

@@ -37,7 +37,7 @@ async fn serve(dir: &Path, f: impl FnOnce(&mut ServerConfig)) -> RunningServer {
 async fn hello(url: &str, name: &str, token: Option<&str>) -> (Raw, Vec<Value>) {
     let mut c = Raw::connect(url).await;
     c.name = name.to_string();
-    let mut h = json!({"type": "hello", "name": name});
+    let mut h = json!({"type": "hello", "protocol": 2, "name": name});
     if let Some(t) = token {
         h["token"] = json!(t);
     }
@@ -228,7 +228,7 @@ async fn a_revoked_token_is_refused_and_its_live_session_closed() {
 
     // The next handshake with alice's token is refused, saying why.
     let mut c = Raw::connect(&url).await;
-    c.send(&json!({"type": "hello", "name": "alice", "token": alice}))
+    c.send(&json!({"type": "hello", "protocol": 2, "name": "alice", "token": alice}))
         .await;
     let (frames, close) = until_closed(&mut c).await;
     assert_eq!(frames.len(), 1, "{frames:?}");

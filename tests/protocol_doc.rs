@@ -1375,7 +1375,7 @@ const CAROL: &str = "carol-token-0123456789abcdef";
 const VERA: &str = "vera-token-0123456789abcdef0";
 
 fn hello(name: &str, token: &str) -> Value {
-    json!({"type": "hello", "name": name, "token": token})
+    json!({"type": "hello", "protocol": 2, "name": name, "token": token})
 }
 
 fn kind_is(f: &Value, kind: &str) -> bool {
@@ -1631,8 +1631,8 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     for h in [
         hello("alice", ALICE),
         hello("carol", CAROL),
-        json!({"type": "hello", "name": "alice", "token": ALICE, "last_seq": 0}),
-        json!({"type": "hello", "name": "vera", "token": VERA, "last_seq": 0}),
+        json!({"type": "hello", "protocol": 2, "name": "alice", "token": ALICE, "last_seq": 0}),
+        json!({"type": "hello", "protocol": 2, "name": "vera", "token": VERA, "last_seq": 0}),
     ] {
         let c = Conn::open(&url, h).await;
         frames.extend(c.finish().await);
@@ -1698,7 +1698,11 @@ async fn a_command_id_that_is_not_a_string_is_invalid_not_missing() {
     let doc = read_doc();
     let dir = tempfile::tempdir().unwrap();
     let server = plain_feed(dir.path()).await;
-    let mut c = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    let mut c = Conn::open(
+        &server.url(),
+        json!({"type": "hello", "protocol": 2, "name": "alice"}),
+    )
+    .await;
     for (id, kind) in [
         (json!(5), "a number"),
         (json!(null), "null"),
@@ -1753,7 +1757,11 @@ async fn json_nests_128_levels_and_not_129() {
     );
     let dir = tempfile::tempdir().unwrap();
     let server = plain_feed(dir.path()).await;
-    let mut c = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    let mut c = Conn::open(
+        &server.url(),
+        json!({"type": "hello", "protocol": 2, "name": "alice"}),
+    )
+    .await;
     // The frame's object is level 1 and the command level 2: a title nested 126 deep is at
     // level 128 (read, and refused as a title), 127 deep at 129 (not read).
     let frame = |title_levels: usize| {
@@ -1841,7 +1849,11 @@ async fn a_close_frame_is_answered_with_a_close_frame() {
     ];
     for (joined, sent, expected) in cases {
         let mut c = if joined {
-            Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await
+            Conn::open(
+                &server.url(),
+                json!({"type": "hello", "protocol": 2, "name": "alice"}),
+            )
+            .await
         } else {
             Conn::connect(&server.url(), "alice").await
         };
@@ -1901,10 +1913,18 @@ async fn frames_sent_together_are_limited_as_the_doc_says() {
     }
     let dir = tempfile::tempdir().unwrap();
     let server = plain_feed(dir.path()).await;
-    let mut bob = Conn::open(&server.url(), json!({"type": "hello", "name": "bob"})).await;
+    let mut bob = Conn::open(
+        &server.url(),
+        json!({"type": "hello", "protocol": 2, "name": "bob"}),
+    )
+    .await;
     bob.ok(common::declare("Checkout 500s", 2)).await;
     // A fresh connection, its bucket full: 230 notes in one write.
-    let mut alice = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    let mut alice = Conn::open(
+        &server.url(),
+        json!({"type": "hello", "protocol": 2, "name": "alice"}),
+    )
+    .await;
     let n = 230;
     let started = Instant::now();
     for i in 0..n {
@@ -1959,7 +1979,11 @@ async fn a_role_for_a_non_member_is_refused_as_the_doc_says() {
     let doc = read_doc();
     let dir = tempfile::tempdir().unwrap();
     let server = plain_feed(dir.path()).await;
-    let mut alice = Conn::open(&server.url(), json!({"type": "hello", "name": "alice"})).await;
+    let mut alice = Conn::open(
+        &server.url(),
+        json!({"type": "hello", "protocol": 2, "name": "alice"}),
+    )
+    .await;
     alice.ok(common::declare("Checkout 500s", 2)).await;
     alice.ok(common::declare("Search slow", 3)).await;
     alice
@@ -2016,7 +2040,8 @@ async fn the_reserved_names_are_refused_as_the_doc_says() {
     let server = plain_feed(dir.path()).await;
     for who in ["warroom", "Alertmanager", "pagerduty", "EVENTS-API"] {
         let mut c = Conn::connect(&server.url(), who).await;
-        c.send(&json!({"type": "hello", "name": who})).await;
+        c.send(&json!({"type": "hello", "protocol": 2, "name": who}))
+            .await;
         let e = c.until("the answer", |f| f["type"] == "error").await;
         assert_eq!(e["code"], "invalid", "{who}: {e}");
         match c.got().await {
@@ -2027,7 +2052,7 @@ async fn the_reserved_names_are_refused_as_the_doc_says() {
     // Any other name joins.
     Conn::open(
         &server.url(),
-        json!({"type": "hello", "name": "warroom-fan"}),
+        json!({"type": "hello", "protocol": 2, "name": "warroom-fan"}),
     )
     .await
     .finish()

@@ -39,7 +39,16 @@ use warroom::model::access::Viewer;
 use warroom::model::{Event, IncidentRef, State};
 use warroom::protocol::{Access, Presence};
 use warroom::server::auth::add_token;
-use warroom::server::{Limits, RunningServer, ServerConfig};
+use warroom::server::{BOARD_KEEP, Limits, RunningServer, ServerConfig};
+
+/// Everything a connection holds, as its own reader sees it: the summaries of what a state
+/// holds are compared, whoever holds it.
+fn all_of(name: &str) -> Viewer<'_> {
+    Viewer {
+        name,
+        sees_all: true,
+    }
+}
 use warroom::store::{LogReader, SqliteStore};
 
 type Ws =
@@ -111,7 +120,7 @@ impl Conn {
 
     /// Says hello on a connected socket and reads up to `synced`.
     async fn hello(ws: Ws, p: Person, who: usize, resume: Option<State>, label: String) -> Conn {
-        let mut hello = json!({"type": "hello", "name": p.name, "token": p.token});
+        let mut hello = json!({"type": "hello", "protocol": 2, "name": p.name, "token": p.token});
         let state = match resume {
             Some(s) => {
                 hello["last_seq"] = json!(s.seq);
@@ -1045,6 +1054,12 @@ fn clip(s: &str) -> &str {
 /// A short account of how two states differ.
 fn state_diff(got: &State, want: &State) -> String {
     let mut out = vec![format!("seq {} vs {}", got.seq, want.seq)];
+    if (got.next_ref, got.partial) != (want.next_ref, want.partial) {
+        out.push(format!(
+            "next_ref {} vs {}, partial {} vs {}",
+            got.next_ref, want.next_ref, got.partial, want.partial
+        ));
+    }
     if got.withheld != want.withheld {
         out.push(format!(
             "withheld {:?} vs {:?}",
@@ -1311,12 +1326,14 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         })
         .count();
 
-    // Every connection that lasted to the end holds what the server would show its reader.
+    // Every connection that lasted to the end holds what the server would show its reader:
+    // its board (each incident's summary) is the server's board for it.
     for c in &finals {
         let p = &run.people[c.who];
-        let want = full.view_for(p.viewer());
-        if c.fold_errors.is_empty() && c.state != want {
-            mismatches.push(format!("{}: {}", c.label, state_diff(&c.state, &want)));
+        let want = full.board_view(p.viewer(), BOARD_KEEP);
+        let held = c.state.board_view(all_of(&p.name), BOARD_KEEP);
+        if c.fold_errors.is_empty() && held != want {
+            mismatches.push(format!("{}: {}", c.label, state_diff(&held, &want)));
         }
     }
     let cut: Vec<&str> = all

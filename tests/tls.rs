@@ -147,7 +147,11 @@ async fn the_client_trusting_the_test_ca_round_trips_over_wss() {
     .expect("wss connect");
     futures_util::SinkExt::send(
         &mut raw,
-        tungstenite::Message::Text(json!({"type": "hello", "name": "bob"}).to_string().into()),
+        tungstenite::Message::Text(
+            json!({"type": "hello", "protocol": 2, "name": "bob"})
+                .to_string()
+                .into(),
+        ),
     )
     .await
     .unwrap();

@@ -17,7 +17,9 @@ pub mod validate;
 
 pub use command::Command;
 pub use event::{Event, EventKind};
-pub use state::{ApplyError, Entry, Incident, RoleTenure, State};
+pub use state::{
+    ApplyError, DEFAULT_RECENT_SECS, Entry, Incident, RoleTenure, State, fold_incident,
+};
 pub use types::{
     AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Span, Status,
     StepAction,

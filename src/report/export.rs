@@ -58,6 +58,12 @@ pub fn export_text(
     let state =
         State::from_events(events).map_err(|e| format!("the feed's log does not fold: {e}"))?;
     let inc = visible_incident(&state, incident)?;
+    render(inc, events, format)
+}
+
+/// An incident's export from the incident and its events (the whole log's, or only its
+/// own): what the feed answers an `export` query with, and the CLI wrote before it asked.
+pub fn render(inc: &Incident, events: &[Event], format: ExportFormat) -> Result<String, String> {
     Ok(match format {
         ExportFormat::Markdown => markdown(inc),
         ExportFormat::Json => {

@@ -3,22 +3,28 @@
 //! durable transaction (one fsync shared by every writer in the group), and only then
 //! publishes them: replies to the senders and frames to every session.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::alerts::{self, IntakeAnswer, record};
+use super::archive::ArchiveCache;
 use super::rules::Rules;
 use crate::clock::Clock;
 use crate::intake::Alert;
-use crate::model::{Command, Event, EventKind, State, access, engine};
+use crate::model::{Command, Event, EventKind, Incident, IncidentRef, State, access, engine};
 use crate::protocol::{self, Answer, ErrorCode, ServerMessage};
-use crate::store::{CommandRecord, EventStore, LogReader};
+use crate::store::{Append, CommandRecord, EventStore, fold_into, load_live};
 
 /// Most commands folded into one transaction.
 pub const MAX_BATCH: usize = 512;
+
+/// Events between two checkpoints of the live work: a start-up folds at most this many
+/// after the latest one.
+pub const CHECKPOINT_EVERY: u64 = 10_000;
 
 /// Everything the core acts on.
 pub enum CoreInput {
@@ -89,6 +95,10 @@ pub struct Fanout {
     /// Set when the event belongs to a restricted incident: who may have `frame`, and the
     /// `withheld` stand-in (also encoded once) for everyone else.
     pub restricted: Option<Restricted>,
+    /// Set on the first event of an archived incident coming back to the live work: its
+    /// `incident` frame (the incident as it stood before this event), sent just before
+    /// `frame` to every reader who gets `frame`.
+    pub revived: Option<Utf8Bytes>,
 }
 
 #[derive(Debug)]
@@ -97,19 +107,32 @@ pub struct Restricted {
     pub withheld: Utf8Bytes,
 }
 
-/// What sessions read: the committed state and the live event stream.
+/// What sessions read: the committed live work and the live event stream.
 pub struct Published {
-    /// The state as of the last durable event. Never ahead of the log.
+    /// The live work (active incidents and those whose last event is within the recent
+    /// window, each whole) as of the last durable event. Never ahead of the log.
     pub state: RwLock<State>,
     pub events: broadcast::Sender<Arc<Fanout>>,
     /// Durable appends (one transaction, one fsync each) since start: with the number of
     /// events, it shows how many writers shared each fsync.
-    pub commits: std::sync::atomic::AtomicU64,
+    pub commits: AtomicU64,
+    /// A reader whose position is below this is sent the board, not the events since: an
+    /// incident came back to the live work after it (the reader may lack it), or one left
+    /// (its events would be judged without it). Raised before `state` changes, so whoever
+    /// reads `state` and then this sees at least the floor that state needs.
+    pub resume_floor: AtomicU64,
+    /// How long an incident stays in the live work after its last event once it is no
+    /// longer active, in seconds.
+    pub recent_secs: u64,
 }
 
 impl Published {
     pub fn head(&self) -> u64 {
         self.read().seq
+    }
+
+    pub fn resume_floor(&self) -> u64 {
+        self.resume_floor.load(Ordering::SeqCst)
     }
 
     /// The committed state, to read (a writer that panicked leaves it whole: each event is
@@ -119,38 +142,33 @@ impl Published {
     }
 }
 
-/// Folds the whole log into a state, reading it in chunks.
-pub fn load_state<R: LogReader + ?Sized>(store: &R) -> anyhow::Result<State> {
-    let mut state = State::default();
-    loop {
-        let chunk = store.read_since(state.seq, 10_000)?;
-        if chunk.is_empty() {
-            return Ok(state);
-        }
-        for e in &chunk {
-            state
-                .apply(e)
-                .map_err(|err| anyhow::anyhow!("event log does not fold: {err}"))?;
-        }
-    }
+/// The single writer: the store, the live work it decides against, and what it publishes.
+pub struct Core {
+    pub store: Box<dyn EventStore>,
+    /// The live work, plus archived incidents brought back for this group of commands.
+    pub state: State,
+    pub published: Arc<Published>,
+    pub rules: Arc<Rules>,
+    pub deliveries: mpsc::UnboundedSender<Delivery>,
+    /// Incidents that just left the live work, for a command that brings one back.
+    pub archive: ArchiveCache,
 }
 
 /// Runs the core until every sender is gone.
-pub fn run(
-    mut store: Box<dyn EventStore>,
-    mut state: State,
-    published: Arc<Published>,
-    clock: Arc<dyn Clock>,
-    rules: Arc<Rules>,
-    deliveries: mpsc::UnboundedSender<Delivery>,
-    mut rx: mpsc::Receiver<CoreInput>,
-) {
-    let mut last_at = state
-        .incidents
-        .values()
-        .map(|i| i.updated_at)
-        .max()
-        .unwrap_or_else(|| clock.now());
+pub fn run(mut core: Core, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<CoreInput>) {
+    // The log's last event: what the live work holds may be older.
+    let head = core.state.seq;
+    let mut last_at = match core.store.read_since(head.saturating_sub(1), 1) {
+        Ok(last) => last.first().map(|e| e.at),
+        Err(e) => {
+            tracing::error!("reading the log's last event: {e}");
+            None
+        }
+    }
+    .into_iter()
+    .chain(core.state.incidents.values().map(|i| i.updated_at))
+    .max()
+    .unwrap_or_else(|| clock.now());
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -162,15 +180,8 @@ pub fn run(
         // Timestamps never run backwards, even if the machine's clock does.
         let now = clock.now().max(last_at);
         last_at = now;
-        process(
-            store.as_mut(),
-            &mut state,
-            &published,
-            &rules,
-            &deliveries,
-            now,
-            batch,
-        );
+        core.process(now, batch);
+        core.evict(now);
     }
     tracing::debug!("core stopped: no more command senders");
 }
@@ -181,271 +192,370 @@ enum Reply {
     SameAs(usize),
 }
 
-/// The log's state plus events not yet appended.
-fn rebuild(store: &dyn EventStore, state: &mut State, pending: &[Event]) -> anyhow::Result<()> {
-    let mut s = load_state(store)?;
-    for e in pending {
-        s.apply(e)?;
-    }
-    *state = s;
-    Ok(())
-}
-
 /// Most events one engine pass records (a guard against a policy that loops).
 const MAX_ENGINE_EVENTS: usize = 10_000;
 
 /// The actor of everything warroom records by itself.
 pub const SYSTEM_ACTOR: &str = "warroom";
 
-fn process(
-    store: &mut dyn EventStore,
-    state: &mut State,
-    published: &Published,
-    rules: &Rules,
-    deliveries: &mpsc::UnboundedSender<Delivery>,
-    now: chrono::DateTime<chrono::Utc>,
-    batch: Vec<CoreInput>,
-) {
-    let mut events: Vec<Event> = Vec::new();
-    let mut records: Vec<CommandRecord> = Vec::new();
-    let mut replies: Vec<(oneshot::Sender<Answer>, Reply)> = Vec::with_capacity(batch.len());
-    let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
-    let mut ticks: Vec<oneshot::Sender<()>> = Vec::new();
-    let mut intake_replies = Vec::new();
-    for input in batch {
-        let req = match input {
-            CoreInput::Command(req) => req,
-            CoreInput::Tick(done) => {
-                ticks.extend(done);
-                continue;
-            }
-            CoreInput::Intake(req) => {
-                // Folded straight into the state (a copy of a large state per alert would
-                // cost more than the alert); should one alert fail, the state is rebuilt
-                // from the log plus this group's earlier events, so none of it stays.
-                let before = events.len();
-                let outcome = alerts::decide(state, &mut events, rules, now, &req.alerts);
-                if outcome.is_err() {
-                    events.truncate(before);
-                    if let Err(e) = rebuild(store, state, &events) {
-                        tracing::error!("rebuilding state after a refused alert: {e}");
-                    }
+impl Core {
+    fn recent_secs(&self) -> u64 {
+        self.published.recent_secs
+    }
+
+    /// Brings archived incident `r` back into the state (from the cache, or folded from its
+    /// events) so a command or an observation can be decided against it; keeps a copy as it
+    /// stood, for the sessions, in `revived`.
+    fn bring_back(&mut self, r: IncidentRef, revived: &mut BTreeMap<u32, Incident>) {
+        if self.state.incident(r).is_some() || r.0 == 0 || r >= self.state.next_reference() {
+            return;
+        }
+        let inc = match self.archive.take(r) {
+            Some(inc) => Arc::unwrap_or_clone(inc),
+            None => match self.store.load_incident(r, self.state.seq) {
+                Ok(Some(inc)) => inc,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!("reading archived {r} from the log: {e}");
+                    return;
                 }
-                intake_replies.push((req.reply, outcome));
-                continue;
-            }
-            CoreInput::Record {
-                actor,
-                events: kinds,
-            } => {
-                for kind in kinds {
-                    let mut scratch_events = Vec::new();
-                    match record(state, &mut scratch_events, &actor, now, kind) {
-                        Ok(_) => events.extend(scratch_events),
-                        Err(e) => tracing::warn!("a server observation did not fold: {e}"),
-                    }
-                }
-                continue;
-            }
+            },
         };
-        let key = (req.actor.clone(), req.id.clone());
-        if let Some(&i) = in_batch.get(&key) {
-            replies.push((req.reply, Reply::SameAs(i)));
-            continue;
-        }
-        if let Some(r) = req.command.incident()
-            && let Some(inc) = state.incident(r)
-            && !inc.visible_to(access::Viewer {
-                name: &req.actor,
-                sees_all: req.sees_all,
-            })
-        {
-            // Not remembered: it may be allowed once an admin adds the sender.
-            let message = format!(
-                "{r} is restricted (need to know): only its members and admins may see it or \
-                 act on it; ask an admin to add you"
-            );
-            replies.push((
-                req.reply,
-                Reply::Answer(Answer::Error {
-                    code: ErrorCode::Forbidden,
-                    message,
-                }),
-            ));
-            continue;
-        }
-        match store.answer(&req.actor, &req.id) {
-            Ok(Some(previous)) => {
-                replies.push((req.reply, Reply::Answer(previous)));
-                continue;
+        revived.insert(r.0, inc.clone());
+        self.state.insert_incident(inc);
+    }
+
+    /// The live work as the log has it, plus `pending` (events not appended yet): the way
+    /// back after something that did not fold. Checkpoint and tail, never the whole log.
+    fn rebuild(&mut self, now: chrono::DateTime<chrono::Utc>, pending: &[Event]) {
+        let store = self.store.as_ref();
+        let rebuilt = load_live(store, now, self.published.recent_secs).and_then(|(mut s, _)| {
+            for e in pending {
+                fold_into(&mut s, e, |r, upto| store.load_incident(r, upto))?;
             }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!("reading command answers: {e}");
-                replies.push((req.reply, Reply::Answer(unavailable(&e.to_string()))));
-                continue;
-            }
+            Ok(s)
+        });
+        match rebuilt {
+            Ok(s) => self.state = s,
+            Err(e) => tracing::error!("rebuilding the live work from the log: {e}"),
         }
-        let answer = match state.decide(&req.actor, now, &req.command) {
-            Ok(kinds) => {
-                let mut seqs = Vec::with_capacity(kinds.len());
-                let mut incident = req.command.incident();
-                let mut failed = None;
-                let before = events.len();
-                for kind in kinds {
-                    if let EventKind::Declared { incident: r, .. } = &kind {
-                        incident = Some(*r);
-                    }
-                    match record(state, &mut events, &req.actor, now, kind) {
-                        Ok(seq) => seqs.push(seq),
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
+    }
+
+    /// Moves the incidents that left the live work out of the state (into the cache) and
+    /// out of what sessions read, raising the resume floor first.
+    pub fn evict(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        let gone = self.state.evict_archived(now, self.recent_secs());
+        if gone.is_empty() {
+            return;
+        }
+        let mut floor = self.published.resume_floor();
+        for inc in gone {
+            match self.store.last_seq_of(inc.reference) {
+                Ok(Some(last)) => {
+                    floor = floor.max(last);
+                    self.archive.put(last, Arc::new(inc));
                 }
-                match failed {
-                    Some(e) => {
-                        // "Nothing was recorded, retry" must be true: this command's events
-                        // that did fold leave the batch, and the state is rebuilt without them.
-                        tracing::error!("a decided event did not fold: {e}");
+                // Not in the indexes: nothing to resume from.
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!("reading {}'s last event: {e}", inc.reference);
+                    floor = floor.max(self.state.seq);
+                }
+            }
+        }
+        self.published
+            .resume_floor
+            .fetch_max(floor, Ordering::SeqCst);
+        let mut shared = self
+            .published
+            .state
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        shared.evict_archived(now, self.recent_secs());
+    }
+
+    fn process(&mut self, now: chrono::DateTime<chrono::Utc>, batch: Vec<CoreInput>) {
+        let before_seq = self.state.seq;
+        let mut events: Vec<Event> = Vec::new();
+        let mut records: Vec<CommandRecord> = Vec::new();
+        let mut replies: Vec<(oneshot::Sender<Answer>, Reply)> = Vec::with_capacity(batch.len());
+        let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
+        let mut ticks: Vec<oneshot::Sender<()>> = Vec::new();
+        let mut intake_replies = Vec::new();
+        // Archived incidents brought back in this group, as they stood before it.
+        let mut revived: BTreeMap<u32, Incident> = BTreeMap::new();
+        for input in batch {
+            let req = match input {
+                CoreInput::Command(req) => req,
+                CoreInput::Tick(done) => {
+                    ticks.extend(done);
+                    continue;
+                }
+                CoreInput::Intake(req) => {
+                    // Folded straight into the state (a copy of a large state per alert
+                    // would cost more than the alert); should one alert fail, the state is
+                    // rebuilt from the log plus this group's earlier events, so none of it
+                    // stays. (Alerts attach only to active incidents: never archived ones.)
+                    let before = events.len();
+                    let outcome =
+                        alerts::decide(&mut self.state, &mut events, &self.rules, now, &req.alerts);
+                    if outcome.is_err() {
                         events.truncate(before);
-                        if let Err(e) = rebuild(store, state, &events) {
-                            tracing::error!(
-                                "rebuilding state after a command that did not fold: {e}"
-                            );
-                        }
-                        unavailable(&e.to_string())
+                        self.rebuild(now, &events);
                     }
-                    None => Answer::Ok { seqs, incident },
+                    intake_replies.push((req.reply, outcome));
+                    continue;
+                }
+                CoreInput::Record {
+                    actor,
+                    events: kinds,
+                } => {
+                    for kind in kinds {
+                        self.bring_back(kind.incident(), &mut revived);
+                        let mut scratch_events = Vec::new();
+                        match record(&mut self.state, &mut scratch_events, &actor, now, kind) {
+                            Ok(_) => events.extend(scratch_events),
+                            Err(e) => tracing::warn!("a server observation did not fold: {e}"),
+                        }
+                    }
+                    continue;
+                }
+            };
+            let key = (req.actor.clone(), req.id.clone());
+            if let Some(&i) = in_batch.get(&key) {
+                replies.push((req.reply, Reply::SameAs(i)));
+                continue;
+            }
+            if let Some(r) = req.command.incident() {
+                self.bring_back(r, &mut revived);
+            }
+            if let Some(r) = req.command.incident()
+                && let Some(inc) = self.state.incident(r)
+                && !inc.visible_to(access::Viewer {
+                    name: &req.actor,
+                    sees_all: req.sees_all,
+                })
+            {
+                // Not remembered: it may be allowed once an admin adds the sender.
+                let message = format!(
+                    "{r} is restricted (need to know): only its members and admins may see it \
+                     or act on it; ask an admin to add you"
+                );
+                replies.push((
+                    req.reply,
+                    Reply::Answer(Answer::Error {
+                        code: ErrorCode::Forbidden,
+                        message,
+                    }),
+                ));
+                continue;
+            }
+            match self.store.answer(&req.actor, &req.id) {
+                Ok(Some(previous)) => {
+                    replies.push((req.reply, Reply::Answer(previous)));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!("reading command answers: {e}");
+                    replies.push((req.reply, Reply::Answer(unavailable(&e.to_string()))));
+                    continue;
                 }
             }
-            Err(rejection) => Answer::rejected(rejection),
-        };
-        in_batch.insert(key.clone(), replies.len());
-        // Only definitive answers are remembered: "unavailable" must stay safe to retry.
-        let definitive = !matches!(
-            &answer,
-            Answer::Error {
-                code: ErrorCode::Unavailable,
-                ..
+            let answer = match self.state.decide(&req.actor, now, &req.command) {
+                Ok(kinds) => {
+                    let mut seqs = Vec::with_capacity(kinds.len());
+                    let mut incident = req.command.incident();
+                    let mut failed = None;
+                    let before = events.len();
+                    for kind in kinds {
+                        if let EventKind::Declared { incident: r, .. } = &kind {
+                            incident = Some(*r);
+                        }
+                        match record(&mut self.state, &mut events, &req.actor, now, kind) {
+                            Ok(seq) => seqs.push(seq),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    match failed {
+                        Some(e) => {
+                            // "Nothing was recorded, retry" must be true: this command's
+                            // events that did fold leave the batch, and the state is rebuilt
+                            // without them.
+                            tracing::error!("a decided event did not fold: {e}");
+                            events.truncate(before);
+                            self.rebuild(now, &events);
+                            unavailable(&e.to_string())
+                        }
+                        None => Answer::Ok { seqs, incident },
+                    }
+                }
+                Err(rejection) => Answer::rejected(rejection),
+            };
+            in_batch.insert(key.clone(), replies.len());
+            // Only definitive answers are remembered: "unavailable" must stay safe to retry.
+            let definitive = !matches!(
+                &answer,
+                Answer::Error {
+                    code: ErrorCode::Unavailable,
+                    ..
+                }
+            );
+            if definitive {
+                records.push(CommandRecord {
+                    actor: key.0,
+                    id: key.1,
+                    answer: answer.clone(),
+                });
             }
-        );
-        if definitive {
-            records.push(CommandRecord {
-                actor: key.0,
-                id: key.1,
-                answer: answer.clone(),
-            });
+            replies.push((req.reply, Reply::Answer(answer)));
         }
-        replies.push((req.reply, Reply::Answer(answer)));
-    }
 
-    // The engine: escalation steps, cadences and runbooks owed as of now, in the same
-    // transaction as the commands that caused them.
-    let mut fired: Vec<usize> = Vec::new();
-    for _ in 0..MAX_ENGINE_EVENTS {
-        let Some(kind) = engine::next_event(state, &rules.policy, &rules.runbooks, now) else {
-            break;
-        };
-        let is_step = matches!(
-            kind,
-            EventKind::StepFired {
-                person: Some(_),
-                ..
-            }
-        );
-        match record(state, &mut events, SYSTEM_ACTOR, now, kind) {
-            Ok(_) if is_step => {
-                fired.push(events.len() - 1);
-                // Whoever is paged about a restricted incident may see it and acknowledge.
-                let member = events
-                    .last()
-                    .and_then(|e| access::let_in_paged(state, &e.kind));
-                if let Some(member) = member
-                    && let Err(e) = record(state, &mut events, SYSTEM_ACTOR, now, member)
-                {
-                    tracing::error!("letting a paged person in did not fold: {e}");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!("an escalation event did not fold: {e}");
+        // The engine: escalation steps, cadences and runbooks owed as of now, in the same
+        // transaction as the commands that caused them.
+        let mut fired: Vec<usize> = Vec::new();
+        for _ in 0..MAX_ENGINE_EVENTS {
+            let Some(kind) =
+                engine::next_event(&self.state, &self.rules.policy, &self.rules.runbooks, now)
+            else {
                 break;
+            };
+            let is_step = matches!(
+                kind,
+                EventKind::StepFired {
+                    person: Some(_),
+                    ..
+                }
+            );
+            match record(&mut self.state, &mut events, SYSTEM_ACTOR, now, kind) {
+                Ok(_) if is_step => {
+                    fired.push(events.len() - 1);
+                    // Whoever is paged about a restricted incident may see it and acknowledge.
+                    let member = events
+                        .last()
+                        .and_then(|e| access::let_in_paged(&self.state, &e.kind));
+                    if let Some(member) = member
+                        && let Err(e) =
+                            record(&mut self.state, &mut events, SYSTEM_ACTOR, now, member)
+                    {
+                        tracing::error!("letting a paged person in did not fold: {e}");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("an escalation event did not fold: {e}");
+                    break;
+                }
             }
         }
-    }
 
-    if events.is_empty() && records.is_empty() {
-        // Nothing to record (a quiet tick, or only rejections of unremembered kinds).
+        if events.is_empty() && records.is_empty() {
+            // Nothing to record (a quiet tick, or only rejections of unremembered kinds).
+            finish(replies, intake_replies, ticks);
+            return;
+        }
+
+        // An incident coming back: readers from before its first event here may lack it.
+        let mut floor = self.published.resume_floor();
+        let mut back = std::collections::BTreeSet::new();
+        for e in &events {
+            let r = e.kind.incident().0;
+            if revived.contains_key(&r) && back.insert(r) {
+                floor = floor.max(e.seq);
+            }
+        }
+        let checkpoint = self.state.seq / CHECKPOINT_EVERY > before_seq / CHECKPOINT_EVERY;
+        let appended = self.store.append(&Append {
+            events: &events,
+            commands: &records,
+            state: &self.state,
+            checkpoint,
+            resume_floor: floor,
+        });
+        if let Err(e) = appended {
+            tracing::error!("append failed, nothing of this batch was recorded: {e}");
+            self.rebuild(now, &[]);
+            let answer = unavailable(&e.to_string());
+            for (tx, _) in replies {
+                let _ = tx.send(answer.clone());
+            }
+            for (tx, _) in intake_replies {
+                let _ = tx.send(Err(format!(
+                    "the server could not record the alert ({e}); nothing was recorded, retry"
+                )));
+            }
+            return;
+        }
+
+        for i in fired {
+            let ev = &events[i];
+            if let Some(inc) = self.state.incident(ev.kind.incident()) {
+                let (title, service) = Delivery::shown(inc);
+                let _ = self.deliveries.send(Delivery {
+                    event: ev.clone(),
+                    title,
+                    severity: inc.severity,
+                    service,
+                    steps: inc.escalation.as_ref().map_or(0, |e| e.plan.steps.len()),
+                    already: Vec::new(),
+                });
+            }
+        }
+
+        let published = &self.published;
+        published.commits.fetch_add(1, Ordering::Relaxed);
+        published.resume_floor.fetch_max(floor, Ordering::SeqCst);
+        let mut outgoing = Vec::with_capacity(events.len());
+        {
+            let mut shared = published.state.write().unwrap_or_else(|p| p.into_inner());
+            for e in events {
+                let r = e.kind.incident();
+                let revival = match revived.remove(&r.0) {
+                    Some(inc) if shared.incident(r).is_none() => {
+                        let frame = incident_frame(&inc);
+                        shared.insert_incident(inc);
+                        Some(frame)
+                    }
+                    _ => None,
+                };
+                if let Err(err) = shared.apply(&e) {
+                    tracing::error!("published state diverged: {err}");
+                }
+                // Judged as of this event: who may have it.
+                let restricted = access::audience(&shared, &e).map(|audience| Restricted {
+                    audience,
+                    withheld: Utf8Bytes::from(protocol::encode(&ServerMessage::Event {
+                        event: access::withheld(&e),
+                    })),
+                });
+                outgoing.push((e, restricted, revival));
+            }
+        }
+        for (e, restricted, revived) in outgoing {
+            let seq = e.seq;
+            let frame = protocol::encode(&ServerMessage::Event { event: e });
+            // No receivers is fine: nobody is connected.
+            let _ = published.events.send(Arc::new(Fanout {
+                seq,
+                frame: Utf8Bytes::from(frame),
+                restricted,
+                revived,
+            }));
+        }
         finish(replies, intake_replies, ticks);
-        return;
     }
+}
 
-    if let Err(e) = store.append(&events, &records) {
-        tracing::error!("append failed, nothing of this batch was recorded: {e}");
-        match load_state(store) {
-            Ok(s) => *state = s,
-            Err(e2) => tracing::error!("reloading state after a failed append: {e2}"),
-        }
-        let answer = unavailable(&e.to_string());
-        for (tx, _) in replies {
-            let _ = tx.send(answer.clone());
-        }
-        for (tx, _) in intake_replies {
-            let _ = tx.send(Err(format!(
-                "the server could not record the alert ({e}); nothing was recorded, retry"
-            )));
-        }
-        return;
-    }
-
-    for i in fired {
-        let ev = &events[i];
-        if let Some(inc) = state.incident(ev.kind.incident()) {
-            let (title, service) = Delivery::shown(inc);
-            let _ = deliveries.send(Delivery {
-                event: ev.clone(),
-                title,
-                severity: inc.severity,
-                service,
-                steps: inc.escalation.as_ref().map_or(0, |e| e.plan.steps.len()),
-                already: Vec::new(),
-            });
-        }
-    }
-
-    published
-        .commits
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut outgoing = Vec::with_capacity(events.len());
-    {
-        let mut shared = published.state.write().unwrap_or_else(|p| p.into_inner());
-        for e in events {
-            if let Err(err) = shared.apply(&e) {
-                tracing::error!("published state diverged: {err}");
-            }
-            // Judged as of this event: who may have it.
-            let restricted = access::audience(&shared, &e).map(|audience| Restricted {
-                audience,
-                withheld: Utf8Bytes::from(protocol::encode(&ServerMessage::Event {
-                    event: access::withheld(&e),
-                })),
-            });
-            outgoing.push((e, restricted));
-        }
-    }
-    for (e, restricted) in outgoing {
-        let seq = e.seq;
-        let frame = protocol::encode(&ServerMessage::Event { event: e });
-        // No receivers is fine: nobody is connected.
-        let _ = published.events.send(Arc::new(Fanout {
-            seq,
-            frame: Utf8Bytes::from(frame),
-            restricted,
-        }));
-    }
-    finish(replies, intake_replies, ticks);
+/// The `incident` frame of an incident coming back to the live work: its board summary,
+/// kept under the frame limit.
+fn incident_frame(inc: &Incident) -> Utf8Bytes {
+    let incident = super::session::board::fitted(inc.summary(super::session::board::KEEP));
+    Utf8Bytes::from(protocol::encode(&ServerMessage::Incident {
+        incident: Box::new(incident),
+    }))
 }
 
 type IntakeReply = (oneshot::Sender<IntakeAnswer>, IntakeAnswer);

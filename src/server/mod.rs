@@ -3,6 +3,7 @@
 //! are acknowledged and fanned out to every session.
 
 mod alerts;
+mod archive;
 pub mod auth;
 mod core;
 mod http;
@@ -11,15 +12,17 @@ mod limits;
 mod notify;
 pub mod origin;
 mod presence;
+pub mod query;
 mod rules;
 mod session;
 mod tls;
 
 pub use auth::TokenTable;
-pub use core::{SYSTEM_ACTOR, load_state};
+pub use core::{CHECKPOINT_EVERY, SYSTEM_ACTOR};
 pub use intake::IntakeAuth;
 pub use origin::OriginPolicy;
 pub use rules::{BUILT_IN_RUNBOOKS, Rules, default_rules, load_rules};
+pub use session::board::KEEP as BOARD_KEEP;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -135,6 +138,9 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// Web origins allowed to open the feed (see [`origin`]); empty: loopback only.
     pub allowed_origins: Vec<String>,
+    /// How long a resolved or closed incident stays in the live work (in memory, on every
+    /// board) after its last event, in seconds; then it is archived, found by search.
+    pub recent_secs: u64,
 }
 
 /// The PEM files of `warroom serve --tls-cert FILE --tls-key FILE`.
@@ -160,6 +166,7 @@ impl ServerConfig {
             token_check_every: Duration::from_secs(1),
             tls: None,
             allowed_origins: Vec::new(),
+            recent_secs: crate::model::DEFAULT_RECENT_SECS,
         }
     }
 }
@@ -170,6 +177,12 @@ pub(crate) struct App {
     commands: mpsc::Sender<core::CoreInput>,
     /// The log, read by catch-ups on a handle of its own (never the core's writer).
     reader: Arc<Mutex<Box<dyn LogReader>>>,
+    /// The log again, for queries (a long export never holds up a catch-up).
+    query_reader: Arc<Mutex<Box<dyn LogReader>>>,
+    /// Archived incidents queries folded lately.
+    archive: Arc<Mutex<archive::ArchiveCache>>,
+    /// The policy (metrics divide pages by its default schedule).
+    rules: Arc<Rules>,
     /// This feed's identity (see `Welcome::feed_id`).
     feed_id: String,
     /// The `policy` message every join gets, encoded once.
@@ -334,14 +347,18 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let store = SqliteStore::open(&config.data_dir)
         .with_context(|| format!("opening the event log in {}", config.data_dir.display()))?;
-    let state = load_state(&store).context("rebuilding state from the event log")?;
+    let recent_secs = config.recent_secs;
+    let (state, archived_upto) = crate::store::load_live(&store, config.clock.now(), recent_secs)
+        .context("reading the live work from the event log")?;
+    let resume_floor = store.resume_floor()?.max(archived_upto);
     tracing::info!(
         events = state.seq,
-        incidents = state.incidents.len(),
+        live = state.incidents.len(),
         log = %store.path().display(),
-        "state rebuilt from the event log"
+        "the live work read from the event log (its latest checkpoint and what follows)"
     );
     let reader = store.open_reader()?;
+    let query_reader = store.open_reader()?;
     let feed_id = store.feed_id()?;
     // The core works through the trait: the backend is chosen here, and only here.
     let store: Box<dyn EventStore> = Box::new(store);
@@ -350,26 +367,24 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         state: RwLock::new(state.clone()),
         events: events_tx,
         commits: Default::default(),
+        resume_floor: resume_floor.into(),
+        recent_secs,
     });
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.command_queue);
-    let core_published = published.clone();
     let core_clock = config.clock.clone();
     let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
     let pending = notify::undelivered(&state, &config.rules, config.clock.now());
-    let core_rules = config.rules.clone();
+    let the_core = core::Core {
+        store,
+        state,
+        published: published.clone(),
+        rules: config.rules.clone(),
+        deliveries: deliver_tx,
+        archive: Default::default(),
+    };
     let core = std::thread::Builder::new()
         .name("warroom-core".into())
-        .spawn(move || {
-            core::run(
-                store,
-                state,
-                core_published,
-                core_clock,
-                core_rules,
-                deliver_tx,
-                cmd_rx,
-            )
-        })
+        .spawn(move || core::run(the_core, core_clock, cmd_rx))
         .context("starting the core thread")?;
     // Steps whose time passed while the server was down fire now, marked late, before
     // anyone is served.
@@ -397,6 +412,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         published,
         commands: cmd_tx,
         reader: Arc::new(Mutex::new(reader)),
+        query_reader: Arc::new(Mutex::new(query_reader)),
+        archive: Default::default(),
+        rules: config.rules.clone(),
         feed_id,
         policy_frame,
         presence: PresenceBoard::default(),

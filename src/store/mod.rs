@@ -1,15 +1,25 @@
-//! The append-only event log behind two small traits: [`LogReader`] reads it by sequence
-//! number, [`EventStore`] is the one writer's view (durable appends, remembered answers,
-//! and readers of its own for everyone else). The server's core and its sessions work
-//! through these traits only; SQLite is the embedded backend, and a shared PostgreSQL
-//! backend implements the same two when teams run several servers.
+//! The append-only event log behind two small traits: [`LogReader`] reads it (by sequence
+//! number, by incident, and through the indexes kept beside it), [`EventStore`] is the one
+//! writer's view (durable appends, remembered answers, and readers of its own for everyone
+//! else). The server's core and its sessions work through these traits only; SQLite is the
+//! embedded backend, and a shared PostgreSQL backend implements the same two when teams run
+//! several servers.
+//!
+//! Beside the log, in the same transaction as each append (so a crash never leaves them
+//! behind it), a store keeps what lets a feed's cost follow the live work instead of the
+//! history: the events by incident, one row per incident (what search filters on, and its
+//! summary), the words of each incident for search, and checkpoints of the live state. All
+//! of it is derived from the log by the model's fold: [`EventStore::rebuild_indexes`] makes
+//! it again from the events alone, with the same answers.
 
 mod sqlite;
+pub mod words;
 
-pub use sqlite::SqliteStore;
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
-use crate::model::Event;
-use crate::protocol::Answer;
+use crate::model::access::Viewer;
+use crate::model::{ApplyError, Event, EventKind, Incident, IncidentRef, State};
+use crate::protocol::{Answer, Search};
 
 /// Something went wrong reading or writing the log. Nothing half-written is ever visible:
 /// an append either lands whole or not at all.
@@ -28,6 +38,26 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "the event log {path} has schema version {found}, newer than this warroom knows \
+         ({known}): it was written by a newer warroom; run that one (or a newer one) instead"
+    )]
+    SchemaTooNew {
+        path: String,
+        found: u32,
+        known: u32,
+    },
+    #[error("the append does not match its state: {0}")]
+    Mismatch(String),
+}
+
+impl StoreError {
+    fn fold(seq: u64, e: ApplyError) -> Self {
+        StoreError::Corrupt {
+            seq,
+            reason: format!("does not fold: {e}"),
+        }
+    }
 }
 
 /// One command's outcome to remember, so a retry with the same id gets the same answer.
@@ -38,9 +68,38 @@ pub struct CommandRecord {
     pub answer: Answer,
 }
 
-/// Reading the log by sequence number: what a start-up folds, what a session that joins or
-/// falls behind catches up from, and what a follower replica reads when told the log grew.
-/// The sequence number is the order; readers never depend on being told in time.
+/// One durable append: events, the answers to the commands that caused them, and what the
+/// indexes need, all in one transaction.
+pub struct Append<'a> {
+    /// Events continuing the log (possibly none: only answers to remember).
+    pub events: &'a [Event],
+    pub commands: &'a [CommandRecord],
+    /// The state with `events` folded in (their incidents whole): the store reads each
+    /// incident the events touched from it, for that incident's row and words.
+    pub state: &'a State,
+    /// Write `state` as the latest checkpoint (start-up folds only what follows it).
+    pub checkpoint: bool,
+    /// The feed's resume floor (see [`LogReader::resume_floor`]), kept across restarts.
+    pub resume_floor: u64,
+}
+
+/// A page of search results, judged for its reader.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchPage {
+    /// Matching incidents the reader may see, newest first, each a summary (no entries;
+    /// `elided` counts them).
+    pub incidents: Vec<Incident>,
+    /// Restricted incidents in the page's range that the reader may not see: references
+    /// only, and only when the search filtered on nothing of their content (see
+    /// [`words::content_filtered`]).
+    pub withheld: Vec<IncidentRef>,
+    /// More may follow: ask again with `before` set to this.
+    pub next: Option<IncidentRef>,
+}
+
+/// Reading the log: by sequence number (start-ups, catch-ups, followers), by incident (an
+/// archived incident folded back), and through the indexes (search, summaries, the latest
+/// checkpoint). The sequence number is the order; readers never depend on being told in time.
 pub trait LogReader: Send {
     /// This log's identity, made when the log was created and never changed.
     fn feed_id(&self) -> Result<String, StoreError>;
@@ -48,17 +107,121 @@ pub trait LogReader: Send {
     fn head(&self) -> Result<u64, StoreError>;
     /// Up to `limit` events with seq greater than `after`, in order.
     fn read_since(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
+    /// Every event of one incident with seq at most `upto`, in order.
+    fn incident_events(&self, incident: IncidentRef, upto: u64) -> Result<Vec<Event>, StoreError>;
+    /// The seq of the last event of an incident (`None`: no such incident).
+    fn last_seq_of(&self, incident: IncidentRef) -> Result<Option<u64>, StoreError>;
+    /// The latest checkpoint: incidents folded up to its `seq` (some of the feed's, at
+    /// least the live work when it was written; each one whole and exact).
+    fn latest_checkpoint(&self) -> Result<Option<State>, StoreError>;
+    /// The incidents that are active or whose last event is later than `updated_after`:
+    /// the live work, for a start-up to make sure it holds all of it.
+    fn live_refs(
+        &self,
+        updated_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<IncidentRef>, StoreError>;
+    /// Incidents matching `query` as `viewer` may have them, newest first, at most
+    /// `limit` and about `max_bytes` of summaries (JSON) in a page.
+    fn search(
+        &self,
+        query: &Search,
+        viewer: Viewer<'_>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<SearchPage, StoreError>;
+    /// Every incident's summary (no entries), by reference: what metrics count.
+    fn summaries(&self) -> Result<Vec<Incident>, StoreError>;
+    /// Every `step_fired` event (pages, notifications, tickets), in order: what metrics
+    /// count pages from.
+    fn fired_steps(&self) -> Result<Vec<Event>, StoreError>;
+    /// The resume floor last appended: a client whose position is below it is sent the
+    /// board instead of the events since (an incident it may lack came back, or one was
+    /// archived, after that position).
+    fn resume_floor(&self) -> Result<u64, StoreError>;
+
+    /// One incident folded from its own events up to `upto` (`None`: no such incident).
+    fn load_incident(
+        &self,
+        incident: IncidentRef,
+        upto: u64,
+    ) -> Result<Option<Incident>, StoreError> {
+        let events = self.incident_events(incident, upto)?;
+        crate::model::fold_incident(&events)
+            .map_err(|e| StoreError::fold(events.last().map_or(0, |e| e.seq), e))
+    }
 }
 
 /// The durable event log as its one writer (the server's core) uses it.
 pub trait EventStore: LogReader {
-    /// Appends events (whose seqs continue the log) and command answers in one durable
-    /// transaction: when this returns `Ok`, all of it survives a crash.
-    fn append(&mut self, events: &[Event], commands: &[CommandRecord]) -> Result<(), StoreError>;
+    /// Appends events (whose seqs continue the log), command answers and the indexes in
+    /// one durable transaction: when this returns `Ok`, all of it survives a crash.
+    fn append(&mut self, batch: &Append<'_>) -> Result<(), StoreError>;
     /// The stored answer to `actor`'s command `id`, if it was seen before.
     fn answer(&self, actor: &str, id: &str) -> Result<Option<Answer>, StoreError>;
     /// Another handle on the same log, for reading while this one appends, so sessions
     /// catching up never wait for the writer's transaction (SQLite: a read-only connection
     /// to the same file; PostgreSQL: a connection of its own to the same database).
     fn open_reader(&self) -> Result<Box<dyn LogReader>, StoreError>;
+    /// Drops every index (incident rows, words, checkpoints) and makes them again from the
+    /// events alone, by the model's fold. Opening a log of an older schema does this once.
+    fn rebuild_indexes(&mut self) -> Result<(), StoreError>;
+}
+
+/// Folds `e` into `state`, first bringing back the incident it is about (folded from its own
+/// events before `e`, by `load`) when the state does not hold it: an archived incident that
+/// an event touches again.
+pub fn fold_into(
+    state: &mut State,
+    e: &Event,
+    load: impl FnOnce(IncidentRef, u64) -> Result<Option<Incident>, StoreError>,
+) -> Result<(), StoreError> {
+    let r = e.kind.incident();
+    if !matches!(e.kind, EventKind::Declared { .. }) && state.incident(r).is_none() {
+        match load(r, e.seq.saturating_sub(1))? {
+            Some(inc) => state.insert_incident(inc),
+            None => {
+                return Err(StoreError::Corrupt {
+                    seq: e.seq,
+                    reason: format!("it refers to {r}, which has no earlier event"),
+                });
+            }
+        }
+    }
+    state.apply(e).map_err(|err| StoreError::fold(e.seq, err))
+}
+
+/// Folds the log into the live work as of `now`: the latest checkpoint, then the events
+/// after it (bringing back archived incidents they touch), then every incident the indexes
+/// say is live that the fold does not hold yet; archived ones are dropped. Start-up reads
+/// this much, never the whole log. Returns the state and the seq of the last event of the
+/// incidents it dropped (a resume from before that is sent the board).
+pub fn load_live<R: LogReader + ?Sized>(
+    store: &R,
+    now: chrono::DateTime<chrono::Utc>,
+    recent_secs: u64,
+) -> Result<(State, u64), StoreError> {
+    let mut state = store.latest_checkpoint()?.unwrap_or_default();
+    loop {
+        let chunk = store.read_since(state.seq, 10_000)?;
+        if chunk.is_empty() {
+            break;
+        }
+        for e in &chunk {
+            fold_into(&mut state, e, |r, upto| store.load_incident(r, upto))?;
+        }
+    }
+    let after = now - crate::model::escalation::secs(recent_secs);
+    for r in store.live_refs(after)? {
+        if state.incident(r).is_none()
+            && let Some(inc) = store.load_incident(r, state.seq)?
+        {
+            state.insert_incident(inc);
+        }
+    }
+    let mut archived_upto = 0;
+    for inc in state.evict_archived(now, recent_secs) {
+        let last = store.last_seq_of(inc.reference)?.unwrap_or(0);
+        archived_upto = archived_upto.max(last);
+    }
+    Ok((state, archived_upto))
 }

@@ -63,7 +63,7 @@ impl Raw {
     pub async fn join(url: &str, name: &str, last_seq: Option<u64>) -> (Raw, Vec<Value>) {
         let mut c = Raw::connect(url).await;
         c.name = name.to_string();
-        let mut hello = json!({"type": "hello", "name": name});
+        let mut hello = json!({"type": "hello", "protocol": 2, "name": name});
         if let Some(s) = last_seq {
             hello["last_seq"] = json!(s);
         }

@@ -195,6 +195,9 @@ pub enum ApplyError {
 
 mod apply;
 mod decide;
+mod live;
+
+pub use live::{DEFAULT_RECENT_SECS, fold_incident};
 
 impl Incident {
     /// Entries in the order things happened (occurred-at, then recording order).

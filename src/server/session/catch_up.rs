@@ -1,9 +1,10 @@
-//! Bringing a reader up to date: a snapshot of the state as this reader may have it, or the
-//! logged events since what it holds, judged once for the whole catch-up, read from the log
-//! through the store's reader (never the core's writer).
+//! Bringing a reader up to date: the board (the live work as this reader may have it, in
+//! `snapshot` frames), or the logged events since what it holds, judged once for the whole
+//! catch-up, read from the log through the store's reader (never the core's writer).
 
 use axum::extract::ws::WebSocket;
 
+use super::board;
 use super::send::{Closed, error, send};
 use crate::model::access::Viewer;
 use crate::protocol::{ErrorCode, ServerMessage};
@@ -12,25 +13,37 @@ use crate::server::App;
 /// Events read from the log per catch-up query.
 const CATCH_UP_CHUNK: usize = 500;
 
-/// Whether a reader holding the feed up to `from` must be sent a snapshot instead of the
-/// events since: it was let into a restricted incident it holds only the reference of.
-pub(super) fn needs_snapshot(app: &App, viewer: Viewer<'_>, from: u64) -> bool {
-    let state = app.published.read();
-    state.resume_needs_snapshot(viewer, from)
+/// Most events a resume is sent; a reader further behind is sent the board, which is
+/// smaller (at most the live work, in summaries) than that many events.
+pub const MAX_RESUME_EVENTS: u64 = 10_000;
+
+/// Whether a reader holding the feed up to `from` (of `head`) must be sent the board
+/// instead of the events since: it is too far behind, or it was let into a restricted
+/// incident it holds only the reference of, or an incident came back to (or left) the live
+/// work after its position (see `Published::resume_floor`).
+pub(super) fn needs_board(app: &App, viewer: Viewer<'_>, from: u64, head: u64) -> bool {
+    let let_in = {
+        let state = app.published.read();
+        state.resume_needs_snapshot(viewer, from)
+    };
+    // Read after the state: the floor that state needs is already there.
+    let_in || from < app.published.resume_floor() || head.saturating_sub(from) > MAX_RESUME_EVENTS
 }
 
-/// Sends the state as this reader may have it; returns its seq.
+/// Sends the board as this reader may have it; returns its seq.
 pub(super) async fn resync(
     socket: &mut WebSocket,
     app: &App,
     viewer: Viewer<'_>,
 ) -> Result<u64, Closed> {
-    let state = {
+    let board = {
         let shared = app.published.read();
-        shared.view_for(viewer)
+        shared.board_view(viewer, board::KEEP)
     };
-    let seq = state.seq;
-    send(socket, &ServerMessage::Snapshot { state, more: false }).await?;
+    let seq = board.seq;
+    for frame in board::frames(board) {
+        send(socket, &frame).await?;
+    }
     Ok(seq)
 }
 
@@ -54,6 +67,9 @@ pub(super) async fn catch_up(
         let state = app.published.read();
         (!state.resume_needs_snapshot(viewer, from)).then(|| Judged::of(&state, viewer))
     };
+    // Read after the state: every incident the log's events after `from` touch is in the
+    // state judged by (none came back or left since), or the floor is above `from`.
+    let judged = judged.filter(|_| from >= app.published.resume_floor());
     let Some(judged) = judged else {
         return resync(socket, app, viewer).await;
     };

@@ -1,17 +1,18 @@
 //! A text frame from a joined client: a command goes to the core and its answer comes back
-//! (forbidden ones are refused here, by the sender's role); a focus moves its presence; a
-//! flood is refused `rate_limited`, then cut.
+//! (forbidden ones are refused here, by the sender's role); a query is answered off the
+//! core (`server::query`); a focus moves its presence; a flood is refused `rate_limited`,
+//! then cut.
 
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::oneshot;
 
 use super::send::{Closed, Sent, close, error, send};
 use crate::protocol::{self, Answer, ClientMessage, ErrorCode, ServerMessage};
-use crate::server::App;
 use crate::server::auth::Identity;
 use crate::server::core::{CommandRequest, CoreInput};
 use crate::server::limits::{RateLimiter, Verdict};
 use crate::server::presence::PresenceGuard;
+use crate::server::{App, query};
 
 /// Answers a frame over the connection's rate `rate_limited` (with the command's id, so the
 /// client can retry it), or closes the connection when it keeps flooding.
@@ -44,29 +45,40 @@ pub(super) async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &M
     Ok(())
 }
 
-/// Handles one text frame; returns the reply to send, if any, and the highest sequence
-/// number the reply refers to (0 when none).
+/// Handles one text frame; returns the replies to send, if any, and the highest sequence
+/// number they refer to (0 when none).
 pub(super) async fn handle_text(
     app: &App,
     who: &Identity,
     text: &str,
     present: &PresenceGuard<'_>,
-) -> Option<(ServerMessage, u64)> {
+) -> Option<(Vec<ServerMessage>, u64)> {
     let reply = match protocol::decode_client(text) {
         Ok(ClientMessage::Hello { .. }) => error(
             None,
             ErrorCode::ExpectedHello,
             "hello was already received on this connection",
         ),
-        // Issue 13 base: queries are answered by the scale work.
-        Ok(ClientMessage::Query { id, .. }) => error(
-            Some(id),
-            ErrorCode::UnknownType,
-            "queries are not answered yet",
-        ),
+        Ok(ClientMessage::Query { id, query }) => {
+            let asker = query::Asker {
+                name: who.name.clone(),
+                sees_all: who.viewer().sees_all,
+            };
+            let replies = match query::answer(app, asker, query).await {
+                Ok(results) => results
+                    .into_iter()
+                    .map(|result| ServerMessage::Result {
+                        id: id.clone(),
+                        result,
+                    })
+                    .collect(),
+                Err(refusal) => vec![error(Some(id), refusal.code, refusal.message)],
+            };
+            return Some((replies, 0));
+        }
         Ok(ClientMessage::Command { id, command }) => {
             if let Err(refusal) = who.may(&command) {
-                return Some((error(Some(id), ErrorCode::Forbidden, refusal), 0));
+                return Some((vec![error(Some(id), ErrorCode::Forbidden, refusal)], 0));
             }
             let (tx, rx) = oneshot::channel();
             let req = CommandRequest {
@@ -85,7 +97,7 @@ pub(super) async fn handle_text(
                 Answer::Ok { seqs, .. } => seqs.iter().copied().max().unwrap_or(0),
                 Answer::Error { .. } => 0,
             };
-            return Some((answer.to_message(&id), upto));
+            return Some((vec![answer.to_message(&id)], upto));
         }
         Ok(ClientMessage::Focus { incident }) => {
             present.set_viewing(incident);
@@ -93,7 +105,7 @@ pub(super) async fn handle_text(
         }
         Err(e) => e.to_message(),
     };
-    Some((reply, 0))
+    Some((vec![reply], 0))
 }
 
 fn unavailable() -> Answer {

@@ -65,9 +65,19 @@ pub(super) async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello
                 protocol,
             }) => {
                 if protocol != PROTOCOL_VERSION {
-                    let msg = format!(
-                        "this server speaks protocol {PROTOCOL_VERSION}, the client asked for {protocol}"
-                    );
+                    let msg = if protocol < PROTOCOL_VERSION {
+                        format!(
+                            "this feed speaks protocol {PROTOCOL_VERSION}, the client protocol \
+                             {protocol}: upgrade the client (warroom, or your script's client) to \
+                             one that speaks protocol {PROTOCOL_VERSION}"
+                        )
+                    } else {
+                        format!(
+                            "this feed speaks protocol {PROTOCOL_VERSION}, the client asked for \
+                             {protocol}: upgrade the feed, or use a client that speaks protocol \
+                             {PROTOCOL_VERSION}"
+                        )
+                    };
                     send(socket, &error(None, ErrorCode::UnsupportedProtocol, msg)).await?;
                     close(socket, 1002, "unsupported protocol").await;
                     return Err(Closed);

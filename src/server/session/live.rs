@@ -9,7 +9,7 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::SinkExt;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
-use super::catch_up::{catch_up, needs_snapshot, resync};
+use super::catch_up::{catch_up, needs_board, resync};
 use super::commands::{handle_text, refuse};
 use super::handshake::Hello;
 use super::send::{Closed, Sent, answer_close, close, error, send, transport_close, write};
@@ -43,7 +43,7 @@ pub(super) async fn serve(
     // A position in another feed's log means nothing here.
     let same_feed = hello.feed_id.as_deref().is_none_or(|f| f == app.feed_id);
     let mode = match hello.last_seq {
-        Some(n) if n <= head && same_feed && !needs_snapshot(app, viewer, n) => SyncMode::Events,
+        Some(n) if n <= head && same_feed && !needs_board(app, viewer, n, head) => SyncMode::Events,
         _ => SyncMode::Snapshot,
     };
     send(
@@ -57,7 +57,7 @@ pub(super) async fn serve(
             mode,
             server_time: app.clock.now(),
             max_frame_bytes: protocol::MAX_FRAME_BYTES,
-            recent_secs: 7 * 86_400,
+            recent_secs: app.published.recent_secs,
         },
     )
     .await?;
@@ -99,12 +99,14 @@ pub(super) async fn serve(
                     refuse(socket, &rate, &m).await?;
                 }
                 Some(Ok(Message::Text(t))) => {
-                    if let Some((reply, upto)) = handle_text(app, &hello.who, &t, present).await {
+                    if let Some((replies, upto)) = handle_text(app, &hello.who, &t, present).await {
                         // A command's own events reach its sender before its answer.
                         if upto > sent {
                             sent = forward_until(socket, app, viewer, &mut live, sent, upto).await?;
                         }
-                        send(socket, &reply).await?;
+                        for reply in &replies {
+                            send(socket, reply).await?;
+                        }
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
@@ -221,6 +223,10 @@ async fn feed_live(
             Delivery::Snapshot => return resync(socket, app, viewer).await,
         },
     };
+    // An incident coming back to the live work: the reader gets it before its event.
+    if let Some(incident) = f.revived.as_ref().filter(|_| std::ptr::eq(frame, &f.frame)) {
+        write(incident.len(), socket.feed(Message::Text(incident.clone()))).await?;
+    }
     write(frame.len(), socket.feed(Message::Text(frame.clone()))).await?;
     Ok(f.seq)
 }

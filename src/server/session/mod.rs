@@ -12,6 +12,7 @@ use axum::extract::ws::WebSocket;
 use super::App;
 use crate::protocol::ErrorCode;
 
+pub(crate) mod board;
 mod catch_up;
 mod commands;
 mod handshake;

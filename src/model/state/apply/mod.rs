@@ -95,9 +95,11 @@ impl State {
             return Ok(());
         }
         if let EventKind::Withheld { incident } = &ev.kind {
-            // This reader may not see it (any more): keep only that it exists.
+            // This reader may not see it (any more): keep only that it exists (and number
+            // after it, as the feed does).
             self.incidents.remove(&incident.0);
             self.withheld.insert(*incident);
+            self.next_ref = self.next_ref.max(incident.0.saturating_add(1));
             self.seq = ev.seq;
             return Ok(());
         }

@@ -1,31 +1,24 @@
 //! The embedded SQLite event log: WAL journal, `synchronous=FULL`, one transaction (one
-//! fsync) per group of commands.
+//! fsync) per group of commands, the indexes written in the same transaction. Here: opening
+//! (and migrating), appending, reading the log. `schema` holds the tables and the migration
+//! from older logs; `index` writes and reads the indexes (incident rows, words, checkpoints)
+//! and rebuilds them from the events.
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{CommandRecord, EventStore, LogReader, StoreError};
-use crate::model::Event;
-use crate::protocol::Answer;
+use super::{Append, EventStore, LogReader, SearchPage, StoreError};
+use crate::model::access::Viewer;
+use crate::model::{Event, Incident, IncidentRef, State};
+use crate::protocol::{Answer, Search};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    seq  INTEGER PRIMARY KEY,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS commands (
-    actor  TEXT NOT NULL,
-    id     TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    PRIMARY KEY (actor, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
-";
+mod index;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+pub use schema::SCHEMA_VERSION;
 
 /// A connection to the log file `events.db` in the data directory.
 pub struct SqliteStore {
@@ -34,7 +27,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the log in `dir` for writing.
+    /// Opens (creating if needed) the log in `dir` for writing. A log of an older schema is
+    /// migrated (its indexes built from its events, once); one of a newer schema is refused.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let data_dir_error = |source| StoreError::DataDir {
             path: dir.display().to_string(),
@@ -64,11 +58,11 @@ impl SqliteStore {
         }
         #[cfg(not(unix))]
         let _ = fresh;
-        let conn = Connection::open(&path)?;
+        let mut conn = Connection::open(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+        schema::prepare(&mut conn, &path)?;
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('feed_id', ?1)",
             [uuid::Uuid::new_v4().to_string()],
@@ -101,9 +95,48 @@ fn decode(seq: u64, body: &str) -> Result<Event, StoreError> {
     })
 }
 
+fn head(conn: &Connection) -> Result<u64, StoreError> {
+    let head: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+    Ok(head.unwrap_or(0) as u64)
+}
+
+fn read_since(conn: &Connection, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+    let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, body) = row?;
+        out.push(decode(seq as u64, &body)?);
+    }
+    Ok(out)
+}
+
+fn incident_events(
+    conn: &Connection,
+    incident: IncidentRef,
+    upto: u64,
+) -> Result<Vec<Event>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, body FROM events WHERE incident = ?1 AND seq <= ?2 ORDER BY seq",
+    )?;
+    let upto = i64::try_from(upto).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![incident.0, upto], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, body) = row?;
+        out.push(decode(seq as u64, &body)?);
+    }
+    Ok(out)
+}
+
 impl EventStore for SqliteStore {
-    fn append(&mut self, events: &[Event], commands: &[CommandRecord]) -> Result<(), StoreError> {
-        if let Some(first) = events.first() {
+    fn append(&mut self, batch: &Append<'_>) -> Result<(), StoreError> {
+        if let Some(first) = batch.events.first() {
             let head = self.head()?;
             if first.seq != head + 1 {
                 return Err(StoreError::NotContiguous {
@@ -114,18 +147,25 @@ impl EventStore for SqliteStore {
         }
         let tx = self.conn.transaction()?;
         {
-            let mut ins = tx.prepare_cached("INSERT INTO events (seq, body) VALUES (?1, ?2)")?;
-            for e in events {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO events (seq, body, incident, kind) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for e in batch.events {
                 let body = serde_json::to_string(e).map_err(|err| StoreError::Corrupt {
                     seq: e.seq,
                     reason: err.to_string(),
                 })?;
-                ins.execute(params![e.seq as i64, body])?;
+                ins.execute(params![
+                    e.seq as i64,
+                    body,
+                    e.kind.incident().0,
+                    e.kind.name()
+                ])?;
             }
             let mut cmd = tx.prepare_cached(
                 "INSERT OR IGNORE INTO commands (actor, id, answer) VALUES (?1, ?2, ?3)",
             )?;
-            for c in commands {
+            for c in batch.commands {
                 let answer =
                     serde_json::to_string(&c.answer).map_err(|err| StoreError::Corrupt {
                         seq: 0,
@@ -134,6 +174,7 @@ impl EventStore for SqliteStore {
                 cmd.execute(params![c.actor, c.id, answer])?;
             }
         }
+        index::write(&tx, batch)?;
         tx.commit()?;
         Ok(())
     }
@@ -161,6 +202,13 @@ impl EventStore for SqliteStore {
     fn open_reader(&self) -> Result<Box<dyn LogReader>, StoreError> {
         Ok(Box::new(self.reader()?))
     }
+
+    fn rebuild_indexes(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        index::rebuild(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
 }
 
 impl LogReader for SqliteStore {
@@ -173,19 +221,51 @@ impl LogReader for SqliteStore {
     }
 
     fn head(&self) -> Result<u64, StoreError> {
-        let head: Option<i64> = self
-            .conn
-            .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
-        Ok(head.unwrap_or(0) as u64)
+        head(&self.conn)
     }
 
     fn read_since(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let rows = stmt.query_map(params![after as i64, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
+        read_since(&self.conn, after, limit)
+    }
+
+    fn incident_events(&self, incident: IncidentRef, upto: u64) -> Result<Vec<Event>, StoreError> {
+        incident_events(&self.conn, incident, upto)
+    }
+
+    fn last_seq_of(&self, incident: IncidentRef) -> Result<Option<u64>, StoreError> {
+        index::last_seq_of(&self.conn, incident)
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<State>, StoreError> {
+        index::latest_checkpoint(&self.conn)
+    }
+
+    fn live_refs(
+        &self,
+        updated_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<IncidentRef>, StoreError> {
+        index::live_refs(&self.conn, updated_after)
+    }
+
+    fn search(
+        &self,
+        query: &Search,
+        viewer: Viewer<'_>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<SearchPage, StoreError> {
+        index::search(&self.conn, query, viewer, limit, max_bytes)
+    }
+
+    fn summaries(&self) -> Result<Vec<Incident>, StoreError> {
+        index::summaries(&self.conn)
+    }
+
+    fn fired_steps(&self) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, body FROM events WHERE kind = 'step_fired' ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (seq, body) = row?;
@@ -193,75 +273,8 @@ impl LogReader for SqliteStore {
         }
         Ok(out)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{EventKind, IncidentRef, Severity};
-    use chrono::{TimeZone, Utc};
-
-    fn ev(seq: u64) -> Event {
-        Event {
-            seq,
-            at: Utc.with_ymd_and_hms(2026, 11, 26, 2, 0, 0).unwrap(),
-            actor: "alice".into(),
-            kind: EventKind::Declared {
-                incident: IncidentRef(seq as u32),
-                title: format!("incident {seq}"),
-                service: None,
-                severity: Severity::Sev2,
-                restricted: false,
-                alert_key: None,
-            },
-        }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_new_log_and_its_directory_are_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("feed");
-        let mut store = SqliteStore::open(&dir).unwrap();
-        store.append(&[ev(1)], &[]).unwrap();
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&dir.join("events.db")), 0o600);
-        assert_eq!(mode(&dir.join("events.db-wal")), 0o600);
-    }
-
-    #[test]
-    fn appends_reads_and_remembers_answers() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = SqliteStore::open(dir.path()).unwrap();
-        assert_eq!(s.head().unwrap(), 0);
-        let rec = CommandRecord {
-            actor: "alice".into(),
-            id: "c1".into(),
-            answer: Answer::Ok {
-                seqs: vec![1, 2],
-                incident: None,
-            },
-        };
-        let two = ev(2);
-        s.append(&[ev(1), two.clone()], &[rec]).unwrap();
-        assert_eq!(s.head().unwrap(), 2);
-        let r = s.reader().unwrap();
-        assert_eq!(r.read_since(1, 10).unwrap(), vec![two]);
-        assert!(matches!(
-            r.answer("alice", "c1").unwrap(),
-            Some(Answer::Ok { .. })
-        ));
-        assert!(r.answer("bob", "c1").unwrap().is_none());
-        // A gap is refused and nothing of it is written.
-        assert!(matches!(
-            s.append(&[ev(4)], &[]),
-            Err(StoreError::NotContiguous { head: 2, first: 4 })
-        ));
-        assert_eq!(s.head().unwrap(), 2);
-        drop(s);
-        let s = SqliteStore::open(dir.path()).unwrap();
-        assert_eq!(s.read_since(0, 10).unwrap().len(), 2);
+    fn resume_floor(&self) -> Result<u64, StoreError> {
+        index::resume_floor(&self.conn)
     }
 }
