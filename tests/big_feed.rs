@@ -268,7 +268,7 @@ fn a_console_and_the_cli_work_on_a_feed_whose_history_would_be_a_40_mb_snapshot(
         let export = wire
             .answer(
                 "e1",
-                json!({"op": "export", "incident": made.big.to_string(), "format": "markdown"}),
+                json!({"op": "export", "incident": made.big.to_string(), "format": "md"}),
             )
             .await;
         let text: String = export
@@ -277,7 +277,11 @@ fn a_console_and_the_cli_work_on_a_feed_whose_history_would_be_a_40_mb_snapshot(
             .collect();
         assert!(
             text.contains("000000 checked checkout-api") && text.contains("re-check the cache"),
-            "the export holds the whole timeline"
+            "the export holds the whole timeline: {} parts, {} bytes: {:?} … {:?}",
+            export.len(),
+            text.len(),
+            &export[0].to_string().chars().take(600).collect::<String>(),
+            &text.chars().rev().take(300).collect::<String>()
         );
         eprintln!(
             "export of the long incident: {} in {} parts ({} bytes on the wire)",

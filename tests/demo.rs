@@ -9,6 +9,7 @@ use chrono::Utc;
 use warroom::client::{Client, ClientConfig, Replica, Update};
 use warroom::demo;
 use warroom::model::{EntryKind, IncidentRef, Milestone, Role, Severity, Status};
+use warroom::protocol::{Query, QueryResult};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_payments_outage_plays_out() {
@@ -45,7 +46,23 @@ async fn the_payments_outage_plays_out() {
     }
     let s = &replica.state;
     assert_eq!(s.incidents.len(), 2);
-    let pay = s.incident(IncidentRef(1)).unwrap();
+    // The board holds a summary of each; the room's timeline is asked of the feed, as a
+    // console does when the room is opened.
+    let opened = tokio::time::timeout(
+        common::WAIT,
+        client.ask(Query::Open {
+            incident: IncidentRef(1),
+            limit: Some(1_000),
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
+    let QueryResult::Incident { incident: pay } = opened else {
+        panic!("{opened:?}")
+    };
+    assert_eq!(pay.elided, 0, "the whole timeline fits in the page");
     assert_eq!(
         (pay.severity, pay.status),
         (Severity::Sev1, Status::Resolved)

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use warroom::model::{Command, EntryKind, Event, EventKind, IncidentRef, Severity, State};
-use warroom::store::{EventStore, SqliteStore};
+use warroom::store::{Append, EventStore, SqliteStore};
 
 /// What the generator made, for the assertions.
 pub struct Made {
@@ -49,7 +49,17 @@ impl Writer {
 
     fn flush(&mut self) {
         if !self.batch.is_empty() {
-            self.store.append(&self.batch, &[]).expect("appended");
+            // No checkpoint: the feed starts by folding the log, as it would from a
+            // log written before checkpoints.
+            self.store
+                .append(&Append {
+                    events: &self.batch,
+                    commands: &[],
+                    state: &self.state,
+                    checkpoint: false,
+                    resume_floor: 0,
+                })
+                .expect("appended");
             self.batch.clear();
         }
     }
