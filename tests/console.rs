@@ -3340,6 +3340,9 @@ fn the_archive_is_a_search_of_the_feed_paged_as_the_cursor_reaches_the_end() {
     assert_eq!((s.text.as_deref(), s.active), (Some("banner"), None));
     app.update(key('r'));
     assert_eq!(app.screen, Screen::Board);
+    // What was found is not kept once the archive is left; the search line is.
+    assert!(app.archive.rows.is_empty());
+    assert_eq!(app.archive.line, "is:any banner");
 }
 
 #[test]

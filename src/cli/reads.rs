@@ -186,12 +186,20 @@ pub(super) async fn events(
             Update::Welcome { head_seq, .. } => head = Some(head_seq),
             Update::Snapshot(s) => {
                 // The feed holds fewer events than asked for (`--since` beyond its head),
-                // or will not replay them: said, never skipped silently.
+                // or will not replay them (too far back, or an incident came back to or
+                // left the live work since): said, never skipped silently.
                 if s.seq > last {
+                    let why = format!(
+                        "the feed sent its board instead of the events after {last} (it replays \
+                         only recent events, and none from before an incident came back to or \
+                         left its live work)"
+                    );
+                    if !follow {
+                        bail!("{why}; events {}..={} were not printed", last + 1, s.seq);
+                    }
                     eprintln!(
-                        "warroom: the feed sent its board instead of the events after {last}; \
-                         printing from event {} on",
-                        s.seq + 1
+                        "warroom: {why}; printing the events after {} as they come",
+                        s.seq
                     );
                 }
                 last = s.seq;

@@ -67,6 +67,16 @@ impl ArchiveView {
     pub fn pick(&self) -> Option<IncidentRef> {
         self.rows.get(self.selected).map(|i| i.reference)
     }
+
+    /// Forgets what was found (leaving the archive): a page still coming is not taken.
+    pub(crate) fn drop_results(&mut self) {
+        self.rows = Vec::new();
+        self.withheld.clear();
+        self.next = None;
+        self.asking = None;
+        self.answered = false;
+        self.selected = 0;
+    }
 }
 
 /// Reads a search line: `db failover sev:1 service:payments since:2026-01-01 is:any`. Dates
@@ -343,7 +353,10 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         ));
     } else if a.line.is_empty() {
         spans.push(Span::styled(
-            "resolved and closed incidents, newest first",
+            format!(
+                "(none: every resolved and closed incident, newest first · {} to search)",
+                app.keymap.keys(Action::Filter)
+            ),
             theme.muted,
         ));
     }

@@ -93,6 +93,10 @@ impl App {
         if let Screen::Room(r) = self.screen {
             self.leave_room(r);
         }
+        if self.screen == Screen::Archive {
+            // What was found goes with the view (`r` asks again); the search line stays.
+            self.archive.drop_results();
+        }
         if self.screen != Screen::Board {
             self.screen = Screen::Board;
             fx.push(Effect::Focus(None));
