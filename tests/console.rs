@@ -3494,3 +3494,52 @@ fn exports_and_metrics_are_asked_of_the_feed() {
         &["the feed could not compute them: no answer from the feed: connection lost"],
     );
 }
+
+#[test]
+fn entries_that_pile_up_on_an_incident_not_shown_go_back_to_a_summary() {
+    let mut h = long_incident(10);
+    let mut app = board_app(&h, h.now);
+    let before = h.events.len();
+    for i in 0..300 {
+        h.note("lee", 1, EntryKind::Note, &format!("live {i}"));
+    }
+    deliver_since(&mut app, &h, before);
+    assert_eq!(
+        app.replica
+            .state
+            .incident(IncidentRef(1))
+            .unwrap()
+            .entries
+            .len(),
+        312
+    );
+    // Shown: kept whole while the room is open (whole, so nothing to ask).
+    no_query(&app.update(code(KeyCode::Enter)));
+    app.update(Msg::Tick(h.now));
+    assert_eq!(
+        app.replica
+            .state
+            .incident(IncidentRef(1))
+            .unwrap()
+            .entries
+            .len(),
+        312
+    );
+    // Not shown: at the next tick, the newest and the key ones stay, the rest is counted.
+    app.update(code(KeyCode::Esc));
+    app.update(Msg::Tick(h.now + Duration::seconds(1)));
+    let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
+    assert!(inc.entries.len() <= 22, "{}", inc.entries.len());
+    assert_eq!(inc.entries.len() as u64 + inc.elided, 312);
+    assert!(
+        inc.entries
+            .iter()
+            .any(|e| e.text == "freeze deploys" && e.pinned)
+    );
+    // Events go on folding on the summary.
+    let before = h.events.len();
+    h.note("lee", 1, EntryKind::Note, "still going");
+    deliver_since(&mut app, &h, before);
+    let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
+    assert_eq!(inc.entries.last().unwrap().text, "still going");
+}

@@ -211,6 +211,8 @@ impl App {
             .collect();
         for r in grown {
             self.leave_room(r);
+            // Whole or not, what is not shown goes back to a summary (the feed has the rest).
+            self.replica.trim(r);
         }
         if !gone.is_empty() {
             self.dirty = true;
