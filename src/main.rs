@@ -139,6 +139,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.limits.max_connections = args.max_connections;
     config.limits.commands_per_second = args.max_commands_per_second;
     config.limits.command_burst = args.max_commands_per_second.saturating_mul(4);
+    config.recent_secs = args.recent_days * 86_400;
+    config.checkpoint_every = args.checkpoint_every;
     let server = warroom::server::start(config).await?;
     let stop = server.stopper();
     tokio::spawn(async move {

@@ -3,7 +3,8 @@
 //! - `warroom serve` killed with SIGKILL at random moments while several clients write, and
 //!   restarted on the same log and port, again and again: every acknowledged command's event
 //!   is in the log exactly once, at the sequence number its answer named, and the log is
-//!   contiguous and folds.
+//!   contiguous and folds. The feed checkpoints its live work every 7 events here, so each
+//!   restart reads a checkpoint and the tail: what it then serves is the fold of the log.
 //! - A reconnect storm: every client cut at once; each reconnects by itself, resumes from its
 //!   last sequence number, and ends with the server's sequence, no gaps, no duplicates.
 //! - The console killed with notes waiting in its outbox: they are delivered, once, when it
@@ -38,6 +39,10 @@ use warroom::model::access::Viewer;
 use warroom::model::{Command as Cmd, EntryKind, Event, IncidentRef, State};
 use warroom::protocol::{Answer, SyncMode};
 use warroom::server::BOARD_KEEP;
+
+/// `warroom serve` checkpointing its live work every 7 events: restarts read a checkpoint
+/// and a short tail.
+const CHECKPOINT_OFTEN: &[&str] = &["--checkpoint-every", "7"];
 
 /// Every incident is public in these tests: whoever reads sees them all.
 const EVERYONE: Viewer = Viewer {
@@ -349,7 +354,7 @@ async fn sigkill_during_concurrent_writes_loses_and_duplicates_nothing() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("feed");
-    let first = ServeProcess::start(&data);
+    let first = ServeProcess::start_with(&data, "127.0.0.1:0", CHECKPOINT_OFTEN);
     let (url, addr) = (first.url.clone(), first.addr.clone());
     {
         let (mut a, _) = Raw::join(&url, "setup", None).await;
@@ -395,7 +400,7 @@ async fn sigkill_during_concurrent_writes_loses_and_duplicates_nothing() {
         }
         heads_at_kill.push(head);
         let t = Instant::now();
-        server = Some(ServeProcess::start_on(&data, &addr));
+        server = Some(ServeProcess::start_with(&data, &addr, CHECKPOINT_OFTEN));
         restart_times.push(t.elapsed());
         println!(
             "  round {:>2}: killed {:>3} ms into the writes, log head {head}, {} acknowledged",
@@ -444,6 +449,24 @@ async fn sigkill_during_concurrent_writes_loses_and_duplicates_nothing() {
         served,
         folded.board_view(EVERYONE, BOARD_KEEP),
         "the served board is the fold of the log's"
+    );
+    // And the incident itself, every entry of it (read from the live work the last start
+    // rebuilt from its checkpoint and tail).
+    let mut auditor = Raw::join(&server.url, "auditor", None).await.0;
+    auditor
+        .send(&json!({"type": "query", "id": "q1", "query": {"op": "open", "incident": "INC-1", "limit": 1000}}))
+        .await;
+    let opened = auditor.until("result").await.pop().unwrap();
+    let whole = folded.incident(IncidentRef(1)).unwrap();
+    assert!(
+        whole.entries.len() < 1000,
+        "{} entries",
+        whole.entries.len()
+    );
+    assert_eq!(
+        opened["result"]["incident"],
+        serde_json::to_value(whole).unwrap(),
+        "the served incident is the fold of the log's"
     );
     server.kill();
 

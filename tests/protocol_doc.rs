@@ -104,11 +104,12 @@ const EVENT_KINDS: &[&str] = &[
 
 /// Every `type` of `protocol::ServerMessage`.
 const SERVER_TYPES: &[&str] = &[
-    "welcome", "policy", "snapshot", "event", "synced", "ok", "error", "presence",
+    "welcome", "policy", "snapshot", "incident", "result", "event", "synced", "ok", "error",
+    "presence",
 ];
 
 /// Every `type` of `protocol::ClientMessage`.
-const CLIENT_TYPES: &[&str] = &["hello", "command", "focus"];
+const CLIENT_TYPES: &[&str] = &["hello", "command", "focus", "query"];
 
 /// Every `protocol::ErrorCode`.
 const ERROR_CODES: &[&str] = &[
@@ -675,7 +676,10 @@ fn field_tables(doc: &str) -> Result<Vec<FieldTable>, Vec<String>> {
                     Some(name)
                         if c.len() == 3
                             && !name.is_empty()
-                            && name.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_') =>
+                            && name.starts_with(|ch: char| ch.is_ascii_lowercase())
+                            && name.chars().all(|ch| {
+                                ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'
+                            }) =>
                     {
                         tab.rows.push(FieldRow {
                             name: name.to_string(),
@@ -753,6 +757,34 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("override", "`policy`", "An override:"),
     ("runbook name", "`policy`", "A runbook name:"),
     ("snapshot", "`snapshot`", ""),
+    ("incident frame", "`incident`", ""),
+    ("result", "`result`", "The answer to a"),
+    ("result kind", "`result`", "A result, by its"),
+    ("result incident", "The `incident` result", ""),
+    ("result entries", "The `entries` result", ""),
+    ("result incidents", "The `incidents` result", ""),
+    ("result export", "The `export` result", ""),
+    (
+        "result metrics",
+        "The `metrics` result",
+        "The answer to `metrics`",
+    ),
+    ("metrics", "The `metrics` result", "The figures (schema"),
+    ("severity metrics", "The `metrics` result", "Per severity"),
+    ("durations", "The `metrics` result", "One of MTTD"),
+    ("week", "The `metrics` result", "A week"),
+    (
+        "postmortem rates",
+        "The `metrics` result",
+        "Post-mortem completion",
+    ),
+    ("rate", "The `metrics` result", "A rate"),
+    (
+        "action item rate",
+        "The `metrics` result",
+        "Action-item completion",
+    ),
+    ("pages", "The `metrics` result", "Pages"),
     ("event frame", "`event`", ""),
     ("synced", "`synced`", ""),
     ("ok", "`ok`", ""),
@@ -797,6 +829,25 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("schedule", "override", "override"),
     ("public policy", "runbooks", "runbook name"),
     ("snapshot", "state", "state"),
+    ("incident frame", "incident", "incident"),
+    ("result", "result", "result kind"),
+    ("result incident", "incident", "incident"),
+    ("result entries", "entries", "entry"),
+    ("result incidents", "incidents", "incident"),
+    ("result metrics", "metrics", "metrics"),
+    ("metrics", "severities", "severity metrics"),
+    ("severity metrics", "mttd", "durations"),
+    ("severity metrics", "mtta", "durations"),
+    ("severity metrics", "mttm", "durations"),
+    ("severity metrics", "mttr", "durations"),
+    ("metrics", "weeks", "week"),
+    ("metrics", "postmortems", "postmortem rates"),
+    ("postmortem rates", "sev1", "rate"),
+    ("postmortem rates", "sev2", "rate"),
+    ("postmortem rates", "overall", "rate"),
+    ("metrics", "action_items", "action item rate"),
+    ("action item rate", "rate", "rate"),
+    ("metrics", "pages", "pages"),
     ("event frame", "event", "event"),
     ("presence", "present", "presence entry"),
     ("state", "incidents", "incident"),
@@ -823,6 +874,8 @@ fn message_table(ty: &str) -> Option<&'static str> {
         "welcome" => "welcome",
         "policy" => "policy",
         "snapshot" => "snapshot",
+        "incident" => "incident frame",
+        "result" => "result",
         "event" => "event frame",
         "synced" => "synced",
         "ok" => "ok",
@@ -915,6 +968,8 @@ struct Walker<'a> {
     seen: BTreeSet<(String, String)>,
     kinds: BTreeSet<String>,
     types: BTreeSet<String>,
+    /// The `kind`s of query results seen.
+    results: BTreeSet<String>,
     /// Problem → one place it showed (a problem is reported once, however often it shows).
     problems: std::collections::BTreeMap<String, String>,
 }
@@ -926,6 +981,7 @@ impl<'a> Walker<'a> {
             seen: BTreeSet::new(),
             kinds: BTreeSet::new(),
             types: BTreeSet::new(),
+            results: BTreeSet::new(),
             problems: Default::default(),
         }
     }
@@ -968,6 +1024,20 @@ impl<'a> Walker<'a> {
             let own = format!("`{kind}`");
             if self.schema.tables.contains_key(&own) {
                 tables.push(own);
+            }
+        }
+        // A query's answer: its `kind`'s own table.
+        if tables == ["result kind"] {
+            let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("?");
+            self.results.insert(kind.to_string());
+            let own = format!("result {kind}");
+            if self.schema.tables.contains_key(&own) {
+                tables.push(own);
+            } else {
+                self.problem(
+                    format!("a result of kind {kind:?}, which the doc does not describe"),
+                    path,
+                );
             }
         }
         for (key, value) in obj {
@@ -1114,7 +1184,7 @@ fn the_walker_catches_unlisted_and_missing_fields() {
     w.frame(&serde_json::json!({"type": "synced", "seq": 3, "extra": 1}));
     w.frame(&serde_json::json!({"type": "ok", "seqs": [1]}));
     w.frame(&serde_json::json!({"type": "event", "event": {"seq": 1, "at": "x", "actor": "a", "kind": "retitled", "incident": "INC-1", "title": "t", "old_title": "u"}}));
-    w.frame(&serde_json::json!({"type": "snapshot", "state": {"seq": 1, "incidents": [], "novel": {"a": 1}}}));
+    w.frame(&serde_json::json!({"type": "snapshot", "state": {"seq": 1, "incidents": [], "partial": true, "novel": {"a": 1}}}));
     let problems: Vec<&String> = w.problems.keys().collect();
     assert_eq!(problems.len(), 4, "{problems:#?}");
     assert!(problems.iter().any(|p| p.contains("`extra`")));
@@ -1228,6 +1298,47 @@ impl Conn {
             (f["type"] == "ok" || f["type"] == "error") && f["id"] == id
         })
         .await
+    }
+
+    /// Sends a query; returns its answers (a result, an export's parts, or an error).
+    async fn query(&mut self, id: &str, q: Value) -> Vec<Value> {
+        self.send(&json!({"type": "query", "id": id, "query": q}))
+            .await;
+        let mut out = Vec::new();
+        loop {
+            let f = self
+                .until(&format!("the answer to {id}"), |f| f["id"] == id)
+                .await;
+            let done = f["type"] == "error"
+                || f["result"]["kind"] != "export"
+                || f["result"]["last"] == true;
+            out.push(f);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// Sends commands together, each of which must be accepted; returns the highest seq.
+    async fn all_ok(&mut self, cmds: Vec<Value>) -> u64 {
+        let mut ids = BTreeSet::new();
+        for cmd in cmds {
+            self.next_id += 1;
+            let id = format!("{}-{}", self.name, self.next_id);
+            self.send(&json!({"type": "command", "id": id, "command": cmd}))
+                .await;
+            ids.insert(id);
+        }
+        let mut head = 0;
+        while !ids.is_empty() {
+            let f = self
+                .until("the answers", |f| f["type"] == "ok" || f["type"] == "error")
+                .await;
+            assert_eq!(f["type"], "ok", "{}: {f}", self.name);
+            ids.remove(f["id"].as_str().unwrap());
+            head = head.max(common::seqs(&f).into_iter().max().unwrap_or(0));
+        }
+        head
     }
 
     /// Sends a command that must be accepted; returns its seqs.
@@ -1443,6 +1554,8 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         runbooks: warroom::server::default_rules().runbooks,
     });
     cfg.tick_every = Duration::from_secs(3600); // only the test's ticks move the engine
+    cfg.limits.commands_per_second = 100_000;
+    cfg.limits.command_burst = 100_000;
     cfg.tokens = Some(
         TokenTable::parse(&format!(
             "alice {ALICE} admin\nbob {BOB} responder\ncarol {CAROL} responder\nvera {VERA} viewer\n"
@@ -1454,7 +1567,7 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     let mut alice = Conn::open(&url, hello("alice", ALICE)).await;
     let mut bob = Conn::open(&url, hello("bob", BOB)).await;
     let mut carol = Conn::open(&url, hello("carol", CAROL)).await;
-    let vera = Conn::open(&url, hello("vera", VERA)).await;
+    let mut vera = Conn::open(&url, hello("vera", VERA)).await;
     alice
         .send(&json!({"type": "focus", "incident": "INC-1"}))
         .await;
@@ -1616,12 +1729,110 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     })
     .await;
 
+    // INC-5 to INC-8: long key entries, so the board no longer fits one frame (`more`) and
+    // its summaries leave entries out (`elided`). Sent fifty at a time, everyone reading
+    // along.
+    let long = "x".repeat(3_990);
+    let key_kinds = ["hypothesis", "decision", "ruled_out", "status_update"];
+    for n in 5..=8 {
+        alice
+            .ok(json!({"op": "declare", "title": format!("Bulk import {n}"), "severity": 3}))
+            .await;
+        for chunk in 0..2 {
+            let cmds = (0..50)
+                .map(|i| {
+                    json!({"op": "add_entry", "incident": format!("INC-{n}"),
+                        "entry_kind": key_kinds[i % 4], "text": format!("{chunk}-{i} {long}")})
+                })
+                .collect();
+            let head = alice.all_ok(cmds).await;
+            for c in [&mut bob, &mut carol] {
+                c.caught_up(head).await;
+            }
+            vera.caught_up(head).await;
+        }
+    }
+    // INC-9, resolved: it leaves the live work a week later.
+    alice
+        .ok(json!({"op": "declare", "title": "Cache stampede", "severity": 3, "service": "search"}))
+        .await;
+    alice
+        .ok(json!({"op": "resolve", "incident": "INC-9"}))
+        .await;
+
+    // Queries: a room and an older page of it, the archive, an export, the metrics; and
+    // those a reader may not have, or that name nothing.
+    alice
+        .query("q-open", json!({"op": "open", "incident": "INC-1"}))
+        .await;
+    let page = alice
+        .query(
+            "q-timeline",
+            json!({"op": "timeline", "incident": "INC-5", "before": 10_000, "limit": 3}),
+        )
+        .await;
+    assert_eq!(page[0]["result"]["more"], true, "{}", page[0]);
+    let found = alice
+        .query(
+            "q-search",
+            json!({"op": "search", "text": "bulk", "limit": 1}),
+        )
+        .await;
+    assert!(found[0]["result"].get("next").is_some(), "{}", found[0]);
+    let parts = alice
+        .query(
+            "q-export",
+            json!({"op": "export", "incident": "INC-1", "format": "md"}),
+        )
+        .await;
+    assert_eq!(parts.last().unwrap()["result"]["last"], true);
+    alice.query("q-metrics", json!({"op": "metrics"})).await;
+    let withheld = vera
+        .query(
+            "q-withheld",
+            json!({"op": "search", "before": "INC-3", "limit": 1}),
+        )
+        .await;
+    assert_eq!(
+        withheld[0]["result"]["withheld"],
+        json!(["INC-2"]),
+        "{}",
+        withheld[0]
+    );
+    let refused = vera
+        .query("q-refused", json!({"op": "open", "incident": "INC-2"}))
+        .await;
+    assert_eq!(refused[0]["code"], "forbidden", "{}", refused[0]);
+    doc_quotes(
+        &doc,
+        &refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .replace("INC-2", "INC-3"),
+        "an open of a restricted incident (INC-3 in the doc)",
+    );
+    let missing = alice
+        .query("q-missing", json!({"op": "open", "incident": "INC-99"}))
+        .await;
+    assert_eq!(missing[0]["code"], "not_found", "{}", missing[0]);
+
+    // A week and a day later INC-1 and INC-9 are archived; a note brings INC-9 back, and
+    // every reader gets it in an `incident` frame before the note.
+    clock.set(at(20) + chrono::Duration::days(8));
+    server.tick().await.unwrap();
+    alice
+        .ok(json!({"op": "add_entry", "incident": "INC-9", "text": "stampede again"}))
+        .await;
+    bob.until("INC-9 coming back", |f| f["type"] == "incident")
+        .await;
+
     let (status, health) = http(server.addr, "GET", "/healthz", "").await;
     assert_eq!(status, 200, "{health}");
     let health: Value = serde_json::from_str(&health).unwrap();
     let head = health["seq"].as_u64().unwrap();
 
-    // Everyone reads to the end; then fresh snapshots and whole-log replays, as an admin
+    // Everyone reads to the end; then fresh boards, and resumes (in events mode from a
+    // recent position, as the board from 0, before INC-9 came back), as an admin
     // (everything) and as readers who may not see INC-2.
     let mut frames = Vec::new();
     for mut c in [alice, bob, carol, vera] {
@@ -1633,6 +1844,8 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         hello("carol", CAROL),
         json!({"type": "hello", "protocol": 2, "name": "alice", "token": ALICE, "last_seq": 0}),
         json!({"type": "hello", "protocol": 2, "name": "vera", "token": VERA, "last_seq": 0}),
+        json!({"type": "hello", "protocol": 2, "name": "alice", "token": ALICE, "last_seq": head - 3}),
+        json!({"type": "hello", "protocol": 2, "name": "vera", "token": VERA, "last_seq": head - 3}),
     ] {
         let c = Conn::open(&url, h).await;
         frames.extend(c.finish().await);
@@ -1659,6 +1872,16 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         failures.push(format!(
             "the scenario never made the feed send the event kind(s) {}: extend it, so that \
              their fields are checked too",
+            missing.join(", ")
+        ));
+    }
+    let missing: Vec<&str> = ["incident", "entries", "incidents", "export", "metrics"]
+        .into_iter()
+        .filter(|k| !walker.results.contains(*k))
+        .collect();
+    if !missing.is_empty() {
+        failures.push(format!(
+            "the scenario never made the feed answer a query with the result kind(s) {}",
             missing.join(", ")
         ));
     }

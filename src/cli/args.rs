@@ -521,6 +521,20 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_commands_per_second: u32,
+    /// Days a resolved or closed incident stays on every board (and in the feed's memory)
+    /// after its last event; older ones are archived, found by search.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::model::DEFAULT_RECENT_SECS / 86_400,
+        value_parser = clap::value_parser!(u64).range(1..=3650)
+    )]
+    pub recent_days: u64,
+    /// Events between two checkpoints of the live work (start-up folds at most this many
+    /// after the latest one). For tests.
+    #[arg(long, value_name = "N", hide = true, default_value_t = crate::server::CHECKPOINT_EVERY,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_every: u64,
 }
 
 fn parse_ref(s: &str) -> Result<IncidentRef, String> {

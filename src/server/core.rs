@@ -152,6 +152,8 @@ pub struct Core {
     pub deliveries: mpsc::UnboundedSender<Delivery>,
     /// Incidents that just left the live work, for a command that brings one back.
     pub archive: ArchiveCache,
+    /// Events between two checkpoints ([`CHECKPOINT_EVERY`] but in tests).
+    pub checkpoint_every: u64,
 }
 
 /// Runs the core until every sender is gone.
@@ -467,7 +469,8 @@ impl Core {
                 floor = floor.max(e.seq);
             }
         }
-        let checkpoint = self.state.seq / CHECKPOINT_EVERY > before_seq / CHECKPOINT_EVERY;
+        let checkpoint =
+            self.state.seq / self.checkpoint_every > before_seq / self.checkpoint_every;
         let appended = self.store.append(&Append {
             events: &events,
             commands: &records,

@@ -141,6 +141,8 @@ pub struct ServerConfig {
     /// How long a resolved or closed incident stays in the live work (in memory, on every
     /// board) after its last event, in seconds; then it is archived, found by search.
     pub recent_secs: u64,
+    /// Events between two checkpoints of the live work.
+    pub checkpoint_every: u64,
 }
 
 /// The PEM files of `warroom serve --tls-cert FILE --tls-key FILE`.
@@ -167,6 +169,7 @@ impl ServerConfig {
             tls: None,
             allowed_origins: Vec::new(),
             recent_secs: crate::model::DEFAULT_RECENT_SECS,
+            checkpoint_every: CHECKPOINT_EVERY,
         }
     }
 }
@@ -381,6 +384,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         rules: config.rules.clone(),
         deliveries: deliver_tx,
         archive: Default::default(),
+        checkpoint_every: config.checkpoint_every.max(1),
     };
     let core = std::thread::Builder::new()
         .name("warroom-core".into())
