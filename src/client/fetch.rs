@@ -1,4 +1,7 @@
-//! The feed's whole log, read once (exports and metrics from scripts and the console).
+//! The feed's whole log, read once, by resuming from its start. Exports and metrics are
+//! queries now (the feed answers them from its store); this is for tests and tools that
+//! want the raw log of a small feed: a feed replays only its recent events (see
+//! `docs/protocol.md`, sync modes), and sends its board instead when asked for more.
 
 use std::time::Duration;
 
@@ -27,8 +30,9 @@ pub async fn fetch_log(mut config: ClientConfig) -> anyhow::Result<Vec<Event>> {
             // What this reader may see changed while the log was read (an admin let them
             // into a restricted incident): the feed sends its state, not the events.
             Update::Snapshot(_) => bail!(
-                "the feed sent its state instead of its log: what you may see changed while it \
-                 was read (you were added to a restricted incident); run the command again"
+                "the feed sent its board instead of its log: it replays only its recent events \
+                 (and none from before an incident came back to or left its live work), or what \
+                 you may see changed while it was read (you were added to a restricted incident)"
             ),
             Update::Conn(ConnState::Stopped { reason }) => bail!("{reason}"),
             _ => {}
