@@ -345,8 +345,9 @@ pub const TABLE: &[Row] = &[
         RUN,
         cmd(
             "archive",
-            "archive [WORDS] [sev:N] [service:NAME] [since:DATE] [until:DATE] [is:active|any]",
-            "search the feed's incidents (resolved and closed unless is: says); / edits the search",
+            "archive [SEARCH]",
+            "search every incident the feed has: words, sev:N, service:NAME, since:DATE, \
+             until:DATE, is:active|any (resolved and closed unless is: says)",
             args::archive,
         )
         .no_incident_first(),
