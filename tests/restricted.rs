@@ -1,8 +1,11 @@
 //! Restricted incidents under random load: many incidents, some declared restricted and some
 //! restricted later (one opened by an Alertmanager webhook and fed alerts afterwards),
 //! members added and removed by admins, notes, retitles and roles carrying unique markers,
-//! and subscribers of every kind (admins, responders, the viewer) joining from scratch,
-//! resuming from an earlier session's position, or staying connected throughout.
+//! incidents resolved, then archived as the (fake) clock jumps a week and more, and brought
+//! back by a note; and subscribers of every kind (admins, responders, the viewer) joining
+//! from scratch (the board, in parts when large), resuming from an earlier session's
+//! position, or staying connected throughout, and asking every query: rooms opened, older
+//! pages of their timelines, the archive searched page by page, exports and metrics.
 //!
 //! The oracle is the event log itself (read from the store): for every marker it knows the
 //! incident and the event that wrote it, and for every incident its restriction and members
@@ -11,9 +14,15 @@
 //! or after that. Every raw text frame of every connection is checked against that, and every
 //! presence frame's `viewing` lists against the membership between what the reader held and
 //! what had been committed when the frame arrived. Each connection also folds what it
-//! receives: no fold may fail, and at the end every state equals the server's full state as
-//! viewed for its reader. The whole log read by the CLI's `fetch_log` as a non-member, and the
-//! exports and metrics made from it, carry no withheld marker either.
+//! receives (the board's parts, `incident` frames of incidents coming back, events): no fold
+//! may fail, and at the end every state's board equals the server's board for its reader
+//! (the live work, each incident's summary). Every query's answer is checked against the
+//! log the moment it arrives: a room or a timeline page is the incident as its reader may
+//! have it (or `forbidden`), a search lists what the whole fold says it should (withheld
+//! incidents by reference only, and only when nothing of their content was searched),
+//! exports are what the whole log gives (or `forbidden`), metrics count nothing withheld.
+//! At the end the viewer and the responder with the fewest memberships export every
+//! incident and ask the metrics; no withheld marker may be in any of it.
 //!
 //! Some resumes are raced on purpose by a note and a restriction (or the reader's removal)
 //! sent at once from two other connections; a second test repeats just that race.
@@ -34,12 +43,14 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-use warroom::client::ClientConfig;
+use warroom::clock::{Clock, FakeClock};
 use warroom::model::access::Viewer;
-use warroom::model::{Event, IncidentRef, State};
-use warroom::protocol::{Access, Presence};
+use warroom::model::{DEFAULT_RECENT_SECS, Event, Incident, IncidentRef, State};
+use warroom::protocol::Search;
+use warroom::protocol::{Access, Presence, Query};
 use warroom::server::auth::add_token;
 use warroom::server::{BOARD_KEEP, Limits, RunningServer, ServerConfig};
+use warroom::store::words::{Found, found};
 
 /// Everything a connection holds, as its own reader sees it: the summaries of what a state
 /// holds are compared, whoever holds it.
@@ -103,6 +114,12 @@ struct Conn {
     next_id: u64,
     /// The server ended the connection before the test did.
     cut: bool,
+    /// The parts of a board received so far, until the last.
+    board: Option<State>,
+    /// Boards that came in more than one part.
+    boards_in_parts: usize,
+    /// `incident` frames: incidents coming back to the live work.
+    incidents_back: usize,
 }
 
 impl Conn {
@@ -143,6 +160,9 @@ impl Conn {
             withheld: 0,
             next_id: 0,
             cut: false,
+            board: None,
+            boards_in_parts: 0,
+            incidents_back: 0,
         };
         c.send(&hello).await;
         loop {
@@ -182,13 +202,36 @@ impl Conn {
             Some("welcome") => self.mode = v["mode"].as_str().unwrap_or("").to_string(),
             Some("snapshot") => match serde_json::from_value::<State>(v["state"].clone()) {
                 Ok(s) => {
-                    self.seen = self.seen.max(s.seq);
-                    self.state = s;
-                    if self.synced {
-                        self.late_snapshots += 1;
+                    // A board's parts: held together, taken once the last has come.
+                    let more = v["more"] == true;
+                    let board = match self.board.take() {
+                        Some(mut b) => {
+                            b.incidents.extend(s.incidents);
+                            if !more {
+                                self.boards_in_parts += 1;
+                            }
+                            b
+                        }
+                        None => s,
+                    };
+                    if more {
+                        self.board = Some(board);
+                    } else {
+                        self.seen = self.seen.max(board.seq);
+                        self.state = board;
+                        if self.synced {
+                            self.late_snapshots += 1;
+                        }
                     }
                 }
                 Err(e) => fail(self, format!("snapshot does not decode: {e}")),
+            },
+            Some("incident") => match serde_json::from_value::<Incident>(v["incident"].clone()) {
+                Ok(inc) => {
+                    self.incidents_back += 1;
+                    self.state.insert_incident(inc);
+                }
+                Err(e) => fail(self, format!("incident does not decode: {e}")),
             },
             Some("event") => match serde_json::from_value::<Event>(v["event"].clone()) {
                 Ok(e) => {
@@ -245,6 +288,56 @@ impl Conn {
                 .unwrap_or_else(|| panic!("{}: closed before the answer", self.label));
             if (f["type"] == "ok" || f["type"] == "error") && f["id"] == id {
                 return f;
+            }
+        }
+    }
+
+    /// Sends commands together; returns their answers once all have come.
+    async fn commands_together(&mut self, cmds: Vec<Value>) -> Vec<Value> {
+        let mut ids = BTreeSet::new();
+        for cmd in cmds {
+            self.next_id += 1;
+            let id = format!("{}-{}", self.name, self.next_id);
+            self.send(&json!({"type": "command", "id": id, "command": cmd}))
+                .await;
+            ids.insert(id);
+        }
+        let mut answers = Vec::new();
+        while !ids.is_empty() {
+            let f = self
+                .read()
+                .await
+                .unwrap_or_else(|| panic!("{}: closed before the answers", self.label));
+            if (f["type"] == "ok" || f["type"] == "error")
+                && f["id"].as_str().is_some_and(|id| ids.remove(id))
+            {
+                answers.push(f);
+            }
+        }
+        answers
+    }
+
+    /// Sends a query; returns its answers (a result, an export's parts, or an error).
+    async fn query(&mut self, q: Value) -> Vec<Value> {
+        self.next_id += 1;
+        let id = format!("{}-q{}", self.name, self.next_id);
+        self.send(&json!({"type": "query", "id": id, "query": q}))
+            .await;
+        let mut out = Vec::new();
+        loop {
+            let f = self
+                .read()
+                .await
+                .unwrap_or_else(|| panic!("{}: closed before the answer", self.label));
+            if f["id"] != id {
+                continue;
+            }
+            let done = f["type"] == "error"
+                || f["result"]["kind"] != "export"
+                || f["result"]["last"] == true;
+            out.push(f);
+            if done {
+                return out;
             }
         }
     }
@@ -367,6 +460,15 @@ struct Oracle {
     history: BTreeMap<u32, Vec<(u64, Gate)>>,
     /// Marker → (seq, incident) of the event that first carried it.
     written: HashMap<String, (u64, u32)>,
+    /// Each incident's last event.
+    last_seq: BTreeMap<u32, u64>,
+    /// Incidents the feed has archived (as the clock says), until an event brings one back.
+    archived: BTreeSet<u32>,
+    /// Below this, a resume is sent the board: the last event of an incident archived, or
+    /// the first of one brought back.
+    floor: u64,
+    /// Incidents brought back to the live work.
+    revivals: usize,
 }
 
 /// Every marker in `text`.
@@ -394,6 +496,11 @@ impl Oracle {
             for e in chunk {
                 self.state.apply(&e).expect("the log folds");
                 let r = e.kind.incident();
+                self.last_seq.insert(r.0, e.seq);
+                if self.archived.remove(&r.0) {
+                    self.floor = self.floor.max(e.seq);
+                    self.revivals += 1;
+                }
                 let text = serde_json::to_string(&e).unwrap();
                 for m in markers(&text) {
                     let prev = *self.written.entry(m.to_string()).or_insert((e.seq, r.0));
@@ -449,6 +556,31 @@ impl Oracle {
             .is_some_and(|&(w, inc)| self.access_at(inc, w).is_some_and(|a| a.restricted))
     }
 
+    /// The incidents archived at `now`: the floor rises to the last event of each.
+    fn archive_at(&mut self, now: chrono::DateTime<chrono::Utc>) -> usize {
+        let gone: Vec<u32> = self
+            .state
+            .incidents
+            .values()
+            .filter(|i| {
+                !i.is_live(now, DEFAULT_RECENT_SECS) && !self.archived.contains(&i.reference.0)
+            })
+            .map(|i| i.reference.0)
+            .collect();
+        for n in &gone {
+            self.floor = self.floor.max(self.last_seq[n]);
+            self.archived.insert(*n);
+        }
+        gone.len()
+    }
+
+    /// The live work: what the feed holds, and sends on a join.
+    fn live(&self) -> State {
+        let mut s = self.state.clone();
+        s.incidents.retain(|n, _| !self.archived.contains(n));
+        s
+    }
+
     fn incident(&self, n: u32) -> &warroom::model::Incident {
         &self.state.incidents[&n]
     }
@@ -486,6 +618,8 @@ fn alertmanager(group: &str, summary: &str, description: &str) -> Value {
 struct Run {
     rng: fastrand::Rng,
     seed: u64,
+    server: RunningServer,
+    clock: Arc<FakeClock>,
     url: String,
     http_base: String,
     http: reqwest::Client,
@@ -506,6 +640,8 @@ struct Run {
     next_session: u64,
     /// Webhook groups: (group key, incident).
     groups: Vec<(String, u32)>,
+    /// The incidents of long entries.
+    long: Vec<u32>,
     figures: BTreeMap<&'static str, usize>,
 }
 
@@ -910,16 +1046,16 @@ impl Run {
     }
 
     /// Whether the server must answer a resume from `from` with a snapshot: the reader was
-    /// let into a restricted incident since.
+    /// let into a restricted incident since, or an incident was archived or brought back
+    /// since (the floor).
     fn resume_needs_snapshot(&self, p: &Person, from: u64) -> bool {
-        from > 0
-            && !p.admin()
-            && self
-                .oracle
-                .state
-                .incidents
-                .values()
-                .any(|i| i.restricted && i.members.get(&p.name).is_some_and(|since| *since > from))
+        let let_in =
+            from > 0
+                && !p.admin()
+                && self.oracle.state.incidents.values().any(|i| {
+                    i.restricted && i.members.get(&p.name).is_some_and(|since| *since > from)
+                });
+        let_in || from < self.oracle.floor
     }
 
     async fn leave(&mut self) {
@@ -949,7 +1085,7 @@ impl Run {
     }
 
     async fn step(&mut self) {
-        match self.rng.u32(..100) {
+        match self.rng.u32(..122) {
             0..9 => {
                 let restricted = self.rng.u8(..10) < 4;
                 self.declare(restricted).await;
@@ -979,8 +1115,318 @@ impl Run {
             81..86 => self.join(true).await,
             86..91 => self.leave().await,
             91..95 => self.burst().await,
-            _ => self.focus().await,
+            95..100 => self.focus().await,
+            100..105 => self.open_room().await,
+            105..108 => self.page_back().await,
+            108..112 => self.search().await,
+            112..114 => self.export().await,
+            114..115 => self.metrics().await,
+            115..120 => self.resolve().await,
+            _ => self.jump().await,
         }
+    }
+
+    /// Asks `q` as person `who` over their driver connection.
+    async fn query(&mut self, who: usize, q: Value) -> Vec<Value> {
+        for d in &mut self.drivers {
+            d.pump();
+        }
+        self.drivers[who].query(q).await
+    }
+
+    fn refused(&self, got: &[Value], what: &str) {
+        assert!(
+            got.len() == 1 && got[0]["type"] == "error" && got[0]["code"] == "forbidden",
+            "{what}: expected forbidden, got {got:?} (seed {})",
+            self.seed
+        );
+    }
+
+    /// A room opened (any incident, archived ones included) by anyone: the newest page of
+    /// the incident as they may have it, or `forbidden`.
+    async fn open_room(&mut self) {
+        let Some(n) = self.pick(&self.incidents(|_| true)) else {
+            return;
+        };
+        let who = self.rng.usize(..self.people.len());
+        let limit = self.rng.usize(1..40);
+        let got = self
+            .query(
+                who,
+                json!({"op": "open", "incident": format!("INC-{n}"), "limit": limit}),
+            )
+            .await;
+        if !self.oracle.may_act(&self.people[who], n) {
+            self.refused(&got, "a non-member's open");
+            self.count("rooms refused");
+            return;
+        }
+        let opened: Incident = serde_json::from_value(got[0]["result"]["incident"].clone())
+            .unwrap_or_else(|e| panic!("{e}: {got:?}"));
+        let whole = self.oracle.incident(n);
+        assert_eq!(opened.entries.len(), limit.min(whole.entries.len()));
+        assert_eq!(
+            opened,
+            whole.newest(limit),
+            "INC-{n} opened (seed {})",
+            self.seed
+        );
+        self.count("rooms opened");
+        if self.oracle.archived.contains(&n) {
+            self.count("archived rooms opened");
+        }
+    }
+
+    /// A page of a timeline before some entry: the entries the incident has before it.
+    async fn page_back(&mut self) {
+        let Some(n) = self.pick(&self.incidents(|_| true)) else {
+            return;
+        };
+        let who = self.rng.usize(..self.people.len());
+        let ids: Vec<u64> = self
+            .oracle
+            .incident(n)
+            .entries
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let before = ids[self.rng.usize(..ids.len())];
+        let limit = self.rng.usize(1..6);
+        let q = json!({"op": "timeline", "incident": format!("INC-{n}"), "before": before, "limit": limit});
+        let got = self.query(who, q).await;
+        if !self.oracle.may_act(&self.people[who], n) {
+            self.refused(&got, "a non-member's timeline");
+            self.count("timelines refused");
+            return;
+        }
+        let r = &got[0]["result"];
+        let page: Vec<warroom::model::Entry> =
+            serde_json::from_value(r["entries"].clone()).unwrap_or_else(|e| panic!("{e}: {got:?}"));
+        let whole = &self.oracle.incident(n).entries;
+        let end = whole.iter().position(|e| e.id == before).unwrap();
+        let start = end.saturating_sub(limit);
+        assert_eq!(
+            page,
+            whole[start..end],
+            "INC-{n} before {before} (seed {})",
+            self.seed
+        );
+        assert_eq!(r["more"], start > 0);
+        self.count("timeline pages");
+    }
+
+    /// The archive searched, every page: what the whole fold says, judged for the asker.
+    async fn search(&mut self) {
+        let who = self.rng.usize(..self.people.len());
+        let mut q = Search {
+            limit: Some(self.rng.u32(1..6)),
+            ..Search::default()
+        };
+        match self.rng.u8(..6) {
+            0 => {
+                let markers: Vec<String> = self.oracle.written.keys().cloned().collect();
+                if let Some(m) = self.pick(&markers.iter().collect::<Vec<_>>()) {
+                    q.text = Some(m.clone());
+                }
+            }
+            1 => {
+                q.text = Some(
+                    ["database", "renamed disk", "volume", "checked"][self.rng.usize(..4)].into(),
+                )
+            }
+            2 => {
+                q.severity = warroom::model::Severity::ALL
+                    .get(self.rng.usize(..4))
+                    .copied()
+            }
+            3 => q.active = Some(self.rng.bool()),
+            _ => {}
+        }
+        let p = self.people[who].clone();
+        let (mut listed, mut withheld) = (Vec::new(), Vec::new());
+        let mut pages = 0;
+        loop {
+            let got = self
+                .query(who, serde_json::to_value(Query::Search(q.clone())).unwrap())
+                .await;
+            let r = &got[0]["result"];
+            assert_eq!(r["kind"], "incidents", "{got:?}");
+            let incidents: Vec<Incident> = serde_json::from_value(r["incidents"].clone()).unwrap();
+            for inc in &incidents {
+                assert_eq!(
+                    inc,
+                    &self.oracle.incident(inc.reference.0).summary(0),
+                    "a search result's summary (seed {})",
+                    self.seed
+                );
+                listed.push(inc.reference);
+            }
+            let held: Vec<IncidentRef> =
+                serde_json::from_value(r.get("withheld").cloned().unwrap_or(json!([]))).unwrap();
+            withheld.extend(held);
+            pages += 1;
+            match r.get("next") {
+                Some(next) => q.before = Some(serde_json::from_value(next.clone()).unwrap()),
+                None => break,
+            }
+        }
+        let (mut want_listed, mut want_withheld) = (Vec::new(), Vec::new());
+        for inc in self.oracle.state.incidents.values().rev() {
+            match found(inc, &q, p.viewer()) {
+                Found::Listed => want_listed.push(inc.reference),
+                Found::Withheld => want_withheld.push(inc.reference),
+                Found::Skipped => {}
+            }
+        }
+        // (The oracle judges without paging: `before` does not matter to it.)
+        assert_eq!(
+            (listed.clone(), withheld.clone()),
+            (want_listed, want_withheld),
+            "search {q:?} as {} (seed {})",
+            p.name,
+            self.seed
+        );
+        self.count("searches");
+        *self.figures.entry("search pages").or_default() += pages;
+        *self.figures.entry("search results withheld").or_default() += withheld.len();
+    }
+
+    /// An export, in parts: what the whole log gives, or `forbidden`.
+    async fn export(&mut self) {
+        let Some(n) = self.pick(&self.incidents(|_| true)) else {
+            return;
+        };
+        let who = self.rng.usize(..self.people.len());
+        let md = self.rng.bool();
+        self.export_as(who, n, md).await;
+    }
+
+    async fn export_as(&mut self, who: usize, n: u32, md: bool) {
+        let (format, name) = if md {
+            (warroom::report::export::ExportFormat::Markdown, "md")
+        } else {
+            (warroom::report::export::ExportFormat::Json, "json")
+        };
+        let got = self
+            .query(
+                who,
+                json!({"op": "export", "incident": format!("INC-{n}"), "format": name}),
+            )
+            .await;
+        if !self.oracle.may_act(&self.people[who], n) {
+            self.refused(&got, "a non-member's export");
+            self.count("exports refused");
+            return;
+        }
+        let text: String = got
+            .iter()
+            .map(|f| {
+                f["result"]["text"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{f}"))
+            })
+            .collect();
+        // What `warroom export` made of the whole log (the oracle's state is its fold).
+        let want =
+            warroom::report::export::render(self.oracle.incident(n), &self.oracle.log, format)
+                .unwrap();
+        assert_eq!(
+            text, want,
+            "INC-{n} exported as {name} (seed {})",
+            self.seed
+        );
+        self.count("exports");
+    }
+
+    /// The metrics as someone may have them: the fold's, restricted incidents they may not
+    /// see left out.
+    async fn metrics(&mut self) {
+        let who = self.rng.usize(..self.people.len());
+        self.metrics_as(who).await;
+    }
+
+    async fn metrics_as(&mut self, who: usize) {
+        let got = self.query(who, json!({"op": "metrics"})).await;
+        let view = self.oracle.state.view_for(self.people[who].viewer());
+        let want =
+            warroom::report::metrics::compute(&view, Some(&[]), None, None, self.clock.now());
+        assert_eq!(
+            got[0]["result"]["metrics"],
+            serde_json::to_value(&want).unwrap(),
+            "metrics as {} (seed {})",
+            self.people[who].name,
+            self.seed
+        );
+        self.count("metrics");
+    }
+
+    /// Three incidents (one public, two restricted) of long key entries carrying markers:
+    /// the board of whoever may see them all comes in parts. Sent thirty at a time by an
+    /// admin, every driver reading along.
+    async fn long_entries(&mut self) {
+        let long = "y".repeat(3_900);
+        let kinds = ["hypothesis", "decision", "ruled_out", "status_update"];
+        let admin = self.actor(Some(true));
+        for restricted in [false, true, true] {
+            let n = self.declare(restricted).await;
+            for chunk in 0..5 {
+                let mut cmds = Vec::new();
+                for i in 0..30 {
+                    let m = self.marker();
+                    cmds.push(json!({"op": "add_entry", "incident": format!("INC-{n}"),
+                        "entry_kind": kinds[(chunk * 30 + i) % 4], "text": format!("{m} {long}")}));
+                }
+                let sent = Instant::now();
+                for a in self.drivers[admin].commands_together(cmds).await {
+                    self.expect_ok(&a, "a long entry");
+                }
+                for d in &mut self.drivers {
+                    d.pump();
+                }
+                let head = self.oracle.sync();
+                self.ops.push((sent, head));
+            }
+            self.count("incidents of long entries");
+            self.long.push(n);
+        }
+    }
+
+    /// An active incident resolved (not one an alert group keeps open).
+    async fn resolve(&mut self) {
+        let grouped: Vec<u32> = self.groups.iter().map(|(_, n)| *n).collect();
+        let open = self.incidents(|i| i.is_active() && !grouped.contains(&i.reference.0));
+        let Some(n) = self.pick(&open) else {
+            return;
+        };
+        let who = self.actor(None);
+        let allowed = self.oracle.may_act(&self.people[who], n);
+        let a = self
+            .command(
+                who,
+                json!({"op": "resolve", "incident": format!("INC-{n}")}),
+            )
+            .await;
+        if allowed {
+            self.expect_ok(&a, "resolve");
+            self.count("resolved");
+        } else {
+            self.expect_error(&a, "forbidden", "a non-member's resolve");
+        }
+    }
+
+    /// Eight days later: what was resolved before leaves the live work.
+    async fn jump(&mut self) {
+        self.clock.advance(chrono::Duration::days(8));
+        for d in &mut self.drivers {
+            d.pump();
+        }
+        let sent = Instant::now();
+        self.server.tick().await.unwrap();
+        let head = self.oracle.sync();
+        self.ops.push((sent, head));
+        let gone = self.oracle.archive_at(self.clock.now());
+        *self.figures.entry("incidents archived").or_default() += gone;
+        self.count("clock jumps of 8 days");
     }
 }
 
@@ -1121,6 +1567,10 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
     cfg.rules = Arc::new(quiet_rules());
     cfg.intake.token = Some(INTAKE_TOKEN.into());
     cfg.token_check_every = Duration::from_secs(3600);
+    // Time moves only when the run jumps it, a week and a day at a time.
+    let clock = Arc::new(FakeClock::new(chrono::Utc::now()));
+    cfg.clock = clock.clone();
+    cfg.tick_every = Duration::from_secs(3600);
     cfg.limits = Limits {
         broadcast_capacity: broadcast,
         commands_per_second: 100_000,
@@ -1140,11 +1590,14 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         let label = format!("{} (throughout)", p.name);
         drivers.push(Conn::open(url.clone(), p.clone(), i, None, label).await);
     }
+    let http_base = format!("http://{}", server.addr);
     let mut run = Run {
         rng,
         seed,
+        server,
+        clock,
         url: url.clone(),
-        http_base: format!("http://{}", server.addr),
+        http_base,
         http,
         people,
         oracle: Oracle {
@@ -1153,6 +1606,10 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
             log: Vec::new(),
             history: BTreeMap::new(),
             written: HashMap::new(),
+            last_seq: BTreeMap::new(),
+            archived: BTreeSet::new(),
+            floor: 0,
+            revivals: 0,
         },
         drivers,
         live: Vec::new(),
@@ -1163,6 +1620,7 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         next_marker: 0,
         next_session: 0,
         groups: Vec::new(),
+        long: Vec::new(),
         figures: BTreeMap::new(),
     };
 
@@ -1175,6 +1633,25 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
     run.join(false).await;
     run.restrict(alerted).await;
     run.alert_again().await;
+    run.long_entries().await;
+    // An admin joins: the board of all three does not fit one frame.
+    let admin = run.actor(Some(true));
+    let label = run.session_label(admin, None);
+    let c = Conn::open(url.clone(), run.people[admin].clone(), admin, None, label).await;
+    assert_eq!(c.boards_in_parts, 1, "{}: a board in parts", c.label);
+    run.live.push(background(admin, Box::pin(async move { c })));
+    // Resolved, they leave the live work when the clock jumps (and come back when written
+    // to, as any incident may be): the rest of the run mostly pays for small boards.
+    for n in run.long.clone() {
+        let a = run
+            .command(
+                admin,
+                json!({"op": "resolve", "incident": format!("INC-{n}")}),
+            )
+            .await;
+        run.expect_ok(&a, "resolving a long incident");
+    }
+    run.jump().await;
     for _ in 0..ops {
         run.step().await;
     }
@@ -1185,6 +1662,34 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
     while !run.parked.is_empty() {
         run.join(true).await;
     }
+    // The viewer and the responder with the fewest memberships export every incident and
+    // ask the metrics, at the quiet point: what they get is checked like any answer, and
+    // carries no marker they may not have (see the frames' check below).
+    let responder = (0..run.people.len())
+        .filter(|&i| run.people[i].access == Access::Responder)
+        .min_by_key(|&i| {
+            run.oracle
+                .state
+                .incidents
+                .values()
+                .filter(|inc| inc.members.contains_key(&run.people[i].name))
+                .count()
+        })
+        .unwrap();
+    let viewer = (0..run.people.len())
+        .find(|&i| run.people[i].access == Access::Viewer)
+        .unwrap();
+    let full = run.oracle.state.clone();
+    for who in [viewer, responder] {
+        for n in full.incidents.keys().copied().collect::<Vec<_>>() {
+            for md in [true, false] {
+                run.export_as(who, n, md).await;
+            }
+        }
+        run.metrics_as(who).await;
+    }
+    let mut leaks = Vec::new();
+    let mut mismatches = Vec::new();
     let mut finals: Vec<Conn> = Vec::new();
     for b in std::mem::take(&mut run.live) {
         finals.push(b.end(Ctl::Finish(head)).await);
@@ -1193,86 +1698,6 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         d.drain_to(head).await;
         d.close().await;
         finals.push(d);
-    }
-
-    // The log as the CLI reads it, as the viewer and as the responder with the fewest
-    // memberships.
-    let responder = run
-        .people
-        .iter()
-        .filter(|p| p.access == Access::Responder)
-        .min_by_key(|p| {
-            run.oracle
-                .state
-                .incidents
-                .values()
-                .filter(|i| i.members.contains_key(&p.name))
-                .count()
-        })
-        .unwrap()
-        .clone();
-    let viewer = run
-        .people
-        .iter()
-        .find(|p| p.access == Access::Viewer)
-        .unwrap()
-        .clone();
-    let full = run.oracle.state.clone();
-    let mut leaks = Vec::new();
-    let mut mismatches = Vec::new();
-    for p in [&viewer, &responder] {
-        let mut config = ClientConfig::new(url.clone(), p.name.clone());
-        config.token = Some(p.token.clone());
-        config.reconnect = false;
-        let log = tokio::time::timeout(WAIT, warroom::client::fetch_log(config))
-            .await
-            .expect("fetch_log timed out")
-            .expect("fetch_log");
-        assert_eq!(log.last().map(|e| e.seq), Some(head));
-        let folded = State::from_events(&log).expect("the fetched log folds");
-        let want = full.view_for(p.viewer());
-        if folded != want {
-            mismatches.push(format!(
-                "fetch_log as {}: {}",
-                p.name,
-                state_diff(&folded, &want)
-            ));
-        }
-        let mut outputs = vec![serde_json::to_string(&log).unwrap()];
-        let now = chrono::Utc::now();
-        let m = warroom::report::metrics::compute(&folded, Some(&log), None, None, now);
-        outputs.push(serde_json::to_string(&m).unwrap());
-        for n in full.incidents.keys() {
-            for format in [
-                warroom::report::export::ExportFormat::Markdown,
-                warroom::report::export::ExportFormat::Json,
-            ] {
-                match warroom::report::export::export_text(&log, IncidentRef(*n), format) {
-                    Ok(text) => {
-                        assert!(
-                            folded.incidents.contains_key(n),
-                            "INC-{n} exported as {}",
-                            p.name
-                        );
-                        outputs.push(text);
-                    }
-                    Err(e) => {
-                        assert!(!folded.incidents.contains_key(n), "{e}");
-                        outputs.push(e.to_string());
-                    }
-                }
-            }
-        }
-        for text in &outputs {
-            for m in markers(text) {
-                *run.figures
-                    .entry("markers in fetched logs, exports, metrics")
-                    .or_default() += 1;
-                if !run.oracle.may_receive(p, m) {
-                    leaks.push(format!("fetch_log/export/metrics as {}: {m}", p.name));
-                }
-            }
-        }
     }
 
     // Every frame of every connection.
@@ -1293,6 +1718,8 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         }
         *figures.entry("withheld events received").or_default() += c.withheld;
         *figures.entry("snapshots mid-session").or_default() += c.late_snapshots;
+        *figures.entry("boards in parts").or_default() += c.boards_in_parts;
+        *figures.entry("incident frames received").or_default() += c.incidents_back;
     }
     *figures.entry("connections").or_default() = all.len();
     *figures.entry("incidents").or_default() = full.incidents.len();
@@ -1300,6 +1727,8 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         .entry("incidents restricted at the end")
         .or_default() = full.incidents.values().filter(|i| i.restricted).count();
     *figures.entry("events").or_default() = head as usize;
+    *figures.entry("incidents brought back").or_default() = run.oracle.revivals;
+    *figures.entry("incidents archived at the end").or_default() = run.oracle.archived.len();
     *figures.entry("markers written").or_default() = run.oracle.written.len();
     *figures
         .entry("markers written while restricted")
@@ -1327,11 +1756,18 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         .count();
 
     // Every connection that lasted to the end holds what the server would show its reader:
-    // its board (each incident's summary) is the server's board for it.
+    // its board (each incident's summary) is the server's board for it, once it has let go
+    // of what was archived (as a console does, by the clock).
+    let now = run.clock.now();
+    let live = run.oracle.live();
     for c in &finals {
         let p = &run.people[c.who];
-        let want = full.board_view(p.viewer(), BOARD_KEEP);
-        let held = c.state.board_view(all_of(&p.name), BOARD_KEEP);
+        let want = live.board_view(p.viewer(), BOARD_KEEP);
+        let mut held = c.state.clone();
+        held.evict_archived(now, DEFAULT_RECENT_SECS);
+        held.withheld
+            .retain(|r| !run.oracle.archived.contains(&r.0));
+        let held = held.board_view(all_of(&p.name), BOARD_KEEP);
         if c.fold_errors.is_empty() && held != want {
             mismatches.push(format!("{}: {}", c.label, state_diff(&held, &want)));
         }
@@ -1386,7 +1822,24 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
             .is_some_and(|n| *n > 0),
         "{replay}"
     );
-    server.shutdown().await.unwrap();
+    for what in [
+        "rooms opened",
+        "rooms refused",
+        "searches",
+        "search results withheld",
+        "exports",
+        "exports refused",
+        "incidents archived",
+        "incidents brought back",
+        "incident frames received",
+        "boards in parts",
+    ] {
+        assert!(
+            figures.get(what).is_some_and(|n| *n > 0),
+            "no {what} ({replay})"
+        );
+    }
+    run.server.shutdown().await.unwrap();
 }
 
 /// A resume that races a restriction (or a member's removal) and a note: the catch-up must

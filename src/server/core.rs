@@ -183,7 +183,6 @@ pub fn run(mut core: Core, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<CoreInp
         let now = clock.now().max(last_at);
         last_at = now;
         core.process(now, batch);
-        core.evict(now);
     }
     tracing::debug!("core stopped: no more command senders");
 }
@@ -244,8 +243,8 @@ impl Core {
     }
 
     /// Moves the incidents that left the live work out of the state (into the cache) and
-    /// out of what sessions read, raising the resume floor first.
-    pub fn evict(&mut self, now: chrono::DateTime<chrono::Utc>) {
+    /// out of what sessions read, raising the resume floor first. Run after every group.
+    fn evict(&mut self, now: chrono::DateTime<chrono::Utc>) {
         let gone = self.state.evict_archived(now, self.recent_secs());
         if gone.is_empty() {
             return;
@@ -456,6 +455,7 @@ impl Core {
 
         if events.is_empty() && records.is_empty() {
             // Nothing to record (a quiet tick, or only rejections of unremembered kinds).
+            self.evict(now);
             finish(replies, intake_replies, ticks);
             return;
         }
@@ -548,6 +548,9 @@ impl Core {
                 revived,
             }));
         }
+        // What left the live work, before anyone hears this group is done (a tick's sender
+        // then sees the live work as of its time).
+        self.evict(now);
         finish(replies, intake_replies, ticks);
     }
 }
