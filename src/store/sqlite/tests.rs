@@ -568,7 +568,7 @@ fn figures_at_scale() {
             push(&mut state, &mut pending, note, now);
             if pending.len() >= 500 {
                 appends += 1;
-                flush(&state, &mut pending, appends % 20 == 0);
+                flush(&state, &mut pending, appends.is_multiple_of(20));
             }
         }
         let resolved = EventKind::Resolved {
