@@ -97,7 +97,7 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
         )
         .optional()?;
     // A log from before the version was recorded is version 1.
-    let found = match version {
+    let found = match &version {
         None if !has_events => SCHEMA_VERSION,
         None => 1,
         Some(v) => v.trim().parse::<u32>().map_err(|_| StoreError::Corrupt {
@@ -117,10 +117,12 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     } else {
         tx.execute_batch(V2_INDEXES)?;
     }
-    tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
-        [SCHEMA_VERSION.to_string()],
-    )?;
+    if version.is_none() || found < SCHEMA_VERSION {
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )?;
+    }
     tx.commit()?;
     Ok(())
 }

@@ -17,7 +17,8 @@ mod timeline;
 impl State {
     fn existing(&self, r: IncidentRef) -> Result<&Incident, Rejection> {
         self.incident(r).ok_or_else(|| {
-            let hint = match self.incidents.len() {
+            // Numbered from the next reference: the state may hold only the live work.
+            let hint = match self.next_reference().0 - 1 {
                 0 => "there are no incidents yet".to_string(),
                 n => format!("incidents run from INC-1 to INC-{n}"),
             };
