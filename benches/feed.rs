@@ -129,7 +129,7 @@ async fn next_json(ws: &mut Ws) -> Value {
 
 async fn join(url: &str, name: &str) -> Ws {
     let mut ws = connect(url).await;
-    let hello = json!({"type": "hello", "name": name}).to_string();
+    let hello = json!({"type": "hello", "name": name, "protocol": 2}).to_string();
     ws.send(Message::Text(hello.into())).await.unwrap();
     while next_json(&mut ws).await["type"] != "synced" {}
     ws
