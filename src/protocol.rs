@@ -98,6 +98,15 @@ pub enum Query {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<DateTime<Utc>>,
     },
+    /// The log itself: the events after seq `after`, in order, a page at a time (what
+    /// `warroom events --since` prints, from any point of the history). Each is judged for
+    /// the asker by today's membership, as a catch-up is: an event of a restricted incident
+    /// the asker may not see comes as a `withheld` event. Answered by an `events` result.
+    Log {
+        after: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
 }
 
 /// The archive's filters: every one given must hold.
@@ -162,6 +171,12 @@ pub enum QueryResult {
     /// `metrics`: the figures, as `warroom metrics --json` prints them.
     Metrics {
         metrics: Box<crate::report::metrics::Metrics>,
+    },
+    /// `log`: the page of events, in seq order; `more` when later ones were committed
+    /// before the page was read (ask again with `after` the last one's seq).
+    Events {
+        events: Vec<crate::model::Event>,
+        more: bool,
     },
 }
 

@@ -770,6 +770,7 @@ const TABLES: &[(&str, &str, &str)] = &[
         "The answer to `metrics`",
     ),
     ("metrics", "The `metrics` result", "The figures (schema"),
+    ("result events", "The `events` result", ""),
     ("severity metrics", "The `metrics` result", "Per severity"),
     ("durations", "The `metrics` result", "One of MTTD"),
     ("week", "The `metrics` result", "A week"),
@@ -835,6 +836,7 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("result entries", "entries", "entry"),
     ("result incidents", "incidents", "incident"),
     ("result metrics", "metrics", "metrics"),
+    ("result events", "events", "event"),
     ("metrics", "severities", "severity metrics"),
     ("severity metrics", "mttd", "durations"),
     ("severity metrics", "mtta", "durations"),
@@ -1799,6 +1801,21 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         "{}",
         withheld[0]
     );
+    // The log from its start, as vera may have it (INC-2's events withheld), in pages.
+    let log = vera
+        .query("q-log", json!({"op": "log", "after": 0, "limit": 5}))
+        .await;
+    assert_eq!(log[0]["result"]["more"], true, "{}", log[0]);
+    let log = vera
+        .query("q-log-2", json!({"op": "log", "after": 5}))
+        .await;
+    let kinds: Vec<&str> = log[0]["result"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"withheld"), "{}", log[0]);
     let refused = vera
         .query("q-refused", json!({"op": "open", "incident": "INC-2"}))
         .await;
@@ -1875,10 +1892,17 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
             missing.join(", ")
         ));
     }
-    let missing: Vec<&str> = ["incident", "entries", "incidents", "export", "metrics"]
-        .into_iter()
-        .filter(|k| !walker.results.contains(*k))
-        .collect();
+    let missing: Vec<&str> = [
+        "incident",
+        "entries",
+        "incidents",
+        "export",
+        "metrics",
+        "events",
+    ]
+    .into_iter()
+    .filter(|k| !walker.results.contains(*k))
+    .collect();
     if !missing.is_empty() {
         failures.push(format!(
             "the scenario never made the feed answer a query with the result kind(s) {}",

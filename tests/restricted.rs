@@ -1085,7 +1085,7 @@ impl Run {
     }
 
     async fn step(&mut self) {
-        match self.rng.u32(..122) {
+        match self.rng.u32(..124) {
             0..9 => {
                 let restricted = self.rng.u8(..10) < 4;
                 self.declare(restricted).await;
@@ -1122,6 +1122,7 @@ impl Run {
             112..114 => self.export().await,
             114..115 => self.metrics().await,
             115..120 => self.resolve().await,
+            120..122 => self.log().await,
             _ => self.jump().await,
         }
     }
@@ -1336,6 +1337,48 @@ impl Run {
             self.seed
         );
         self.count("exports");
+    }
+
+    /// A page of the log from anywhere in it, as someone may have it: each event of an
+    /// incident they may not see (by today's membership) comes withheld, the rest as the
+    /// fold's log has them, in order and without a gap.
+    async fn log(&mut self) {
+        let who = self.rng.usize(..self.people.len());
+        let head = self.oracle.log.len() as u64;
+        let after = self.rng.u64(..=head);
+        let limit = self.rng.u32(1..40);
+        let got = self
+            .query(who, json!({"op": "log", "after": after, "limit": limit}))
+            .await;
+        let r = &got[0]["result"];
+        assert_eq!(r["kind"], "events", "{got:?} (seed {})", self.seed);
+        let events: Vec<Event> = serde_json::from_value(r["events"].clone()).unwrap();
+        let want: Vec<Event> = self
+            .oracle
+            .log
+            .iter()
+            .skip(after as usize)
+            .take(limit as usize)
+            .map(|e| {
+                let n = e.kind.incident().0;
+                if self.oracle.may_act(&self.people[who], n) {
+                    e.clone()
+                } else {
+                    warroom::model::access::withheld(e)
+                }
+            })
+            .collect();
+        assert_eq!(
+            events, want,
+            "the log after {after} as {} (seed {})",
+            self.people[who].name, self.seed
+        );
+        assert_eq!(r["more"], after + (limit as u64) < head, "{r}");
+        self.count("log pages");
+        *self.figures.entry("log events withheld").or_default() += events
+            .iter()
+            .filter(|e| matches!(e.kind, warroom::model::EventKind::Withheld { .. }))
+            .count();
     }
 
     /// The metrics as someone may have them: the fold's, restricted incidents they may not

@@ -185,25 +185,29 @@ pub(super) async fn events(
         match u {
             Update::Welcome { head_seq, .. } => head = Some(head_seq),
             Update::Snapshot(s) => {
-                // The feed holds fewer events than asked for (`--since` beyond its head),
-                // or will not replay them (too far back, or an incident came back to or
-                // left the live work since): said, never skipped silently.
+                // The feed sent its board instead of the events after `last` (it replays
+                // only its recent events on a resume, and none from before an incident
+                // came back to or left its live work): what lies between is read from its
+                // log, page by page, before the events that follow the board.
                 if s.seq > last {
-                    let why = format!(
-                        "the feed sent its board instead of the events after {last} (it replays \
-                         only recent events, and none from before an incident came back to or \
-                         left its live work)"
-                    );
-                    if !follow {
-                        bail!("{why}; events {}..={} were not printed", last + 1, s.seq);
+                    let mut closed = false;
+                    last = crate::client::read_log(&client, last, s.seq, |e| match print(&e) {
+                        Ok(()) => Ok(true),
+                        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+                            closed = true;
+                            Ok(false)
+                        }
+                        Err(err) => bail!("writing events: {err}"),
+                    })
+                    .await?;
+                    if closed {
+                        return Ok(());
                     }
-                    eprintln!(
-                        "warroom: {why}; printing the events after {} as they come",
-                        s.seq
-                    );
                 }
-                last = s.seq;
+                last = last.max(s.seq);
             }
+            // Printed already, by a page of the log read after the board.
+            Update::Event(e) if e.seq <= last => {}
             Update::Event(e) => {
                 last = e.seq;
                 if let Err(err) = print(&e) {

@@ -27,7 +27,7 @@ mod session;
 
 pub use address::{DEFAULT_ADDR, feed_url};
 pub use config::{Backoff, ClientConfig};
-pub use fetch::fetch_log;
+pub use fetch::read_log;
 pub use replica::{ConnState, QueryError, Replica, SUMMARY_ENTRIES, Update};
 
 use tokio::sync::{mpsc, oneshot};

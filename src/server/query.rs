@@ -23,6 +23,10 @@ pub const MAX_PAGE: usize = 1000;
 pub const DEFAULT_SEARCH: usize = 50;
 /// Most incidents in a `search` page.
 pub const MAX_SEARCH: usize = 200;
+/// Events in a `log` page when the query gives no `limit`.
+pub const DEFAULT_LOG: usize = 500;
+/// Most events in a `log` page.
+pub const MAX_LOG: usize = 2000;
 
 /// Why a query was not answered: an `error` frame with the query's id.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,7 +171,103 @@ pub(crate) async fn answer(
             .await
             .map(|m| vec![m])
         }
+        Query::Log { after, limit } => {
+            let limit = page_size(limit, DEFAULT_LOG, MAX_LOG);
+            let judge = LogJudge::of(&app.published.read(), asker.viewer());
+            let page = read(app, move |r| log_page(r, judge, after, limit)).await?;
+            Ok(vec![page])
+        }
     }
+}
+
+/// Who may see which incident's events, by today's membership, as a catch-up judges: the
+/// live work as the published state holds it, an archived incident by its summary in the
+/// store. A page reads no further than the state it is judged by.
+struct LogJudge {
+    /// The state's seq: the page ends there.
+    upto: u64,
+    sees_all: bool,
+    name: String,
+    /// The live incidents, and whether this reader may see each.
+    live: std::collections::BTreeMap<IncidentRef, bool>,
+}
+
+impl LogJudge {
+    fn of(state: &State, viewer: Viewer<'_>) -> LogJudge {
+        LogJudge {
+            upto: state.seq,
+            sees_all: viewer.sees_all,
+            name: viewer.name.to_string(),
+            live: if viewer.sees_all {
+                Default::default()
+            } else {
+                state
+                    .incidents
+                    .values()
+                    .map(|i| (i.reference, i.visible_to(viewer)))
+                    .collect()
+            },
+        }
+    }
+
+    /// Whether the reader may see `r`'s events; an archived incident is looked up once per
+    /// page. Fails closed: an incident the store does not know is withheld.
+    fn may_see(&mut self, r: IncidentRef, store: &dyn LogReader) -> Result<bool, StoreError> {
+        if self.sees_all {
+            return Ok(true);
+        }
+        if let Some(&seen) = self.live.get(&r) {
+            return Ok(seen);
+        }
+        let viewer = Viewer {
+            name: &self.name,
+            sees_all: false,
+        };
+        let seen = store.summary(r)?.is_some_and(|inc| inc.visible_to(viewer));
+        self.live.insert(r, seen);
+        Ok(seen)
+    }
+}
+
+/// A page of the log after `after`, judged, cut by count and by the frame's budget.
+fn log_page(
+    r: &dyn LogReader,
+    mut judge: LogJudge,
+    after: u64,
+    limit: usize,
+) -> Result<QueryResult, Refusal> {
+    let want = limit.min(judge.upto.saturating_sub(after) as usize);
+    let read = if want == 0 {
+        Vec::new()
+    } else {
+        r.read_since(after, want).map_err(Refusal::store)?
+    };
+    let mut events = Vec::with_capacity(read.len());
+    let mut used = 0;
+    for e in read {
+        if e.seq > judge.upto {
+            break;
+        }
+        let e = if judge
+            .may_see(e.kind.incident(), r)
+            .map_err(Refusal::store)?
+        {
+            e
+        } else {
+            crate::model::access::withheld(&e)
+        };
+        let len = encoded_len(&e) + 1;
+        if !events.is_empty() && used + len > FRAME_BUDGET {
+            break;
+        }
+        used += len;
+        events.push(e);
+    }
+    let last = events.last().map_or(after, |e: &crate::model::Event| e.seq);
+    Ok(QueryResult::Events {
+        more: last < judge.upto,
+        events,
+    })
 }
 
 /// Runs `f` on the incident as `asker` may have it: the live one under the published

@@ -139,6 +139,15 @@ pub trait LogReader: Send {
     /// archived, after that position).
     fn resume_floor(&self) -> Result<u64, StoreError>;
 
+    /// One incident's summary as the log holds it now (no entries; `elided` counts them),
+    /// `None` when there is no such incident: whether a reader may see an archived
+    /// incident's events, without folding its timeline.
+    fn summary(&self, incident: IncidentRef) -> Result<Option<Incident>, StoreError> {
+        Ok(self
+            .load_incident(incident, u64::MAX)?
+            .map(|inc| inc.newest(0)))
+    }
+
     /// One incident folded from its own events up to `upto` (`None`: no such incident).
     fn load_incident(
         &self,

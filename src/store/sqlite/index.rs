@@ -235,6 +235,12 @@ fn decode_summary(n: u32, body: &str) -> Result<Incident, StoreError> {
     serde_json::from_str(body).map_err(|e| corrupt(&format!("the summary of INC-{n}"), e))
 }
 
+pub(super) fn summary(conn: &Connection, r: IncidentRef) -> Result<Option<Incident>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT summary FROM incidents WHERE ref = ?1")?;
+    let body: Option<String> = stmt.query_row([r.0], |row| row.get(0)).optional()?;
+    body.map(|b| decode_summary(r.0, &b)).transpose()
+}
+
 pub(super) fn summaries(conn: &Connection) -> Result<Vec<Incident>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT ref, summary FROM incidents ORDER BY ref")?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?;

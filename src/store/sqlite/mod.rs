@@ -261,6 +261,10 @@ impl LogReader for SqliteStore {
         index::summaries(&self.conn)
     }
 
+    fn summary(&self, incident: IncidentRef) -> Result<Option<Incident>, StoreError> {
+        index::summary(&self.conn, incident)
+    }
+
     fn fired_steps(&self) -> Result<Vec<Event>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, body FROM events WHERE kind = 'step_fired' ORDER BY seq",
