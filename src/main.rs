@@ -103,6 +103,7 @@ async fn demo(
     let url = server.url();
     let result = warroom::tui::run(warroom::tui::ConsoleOptions {
         url,
+        fallbacks: Vec::new(),
         name: setup.name,
         token: None,
         theme: setup.theme,

@@ -213,3 +213,20 @@ fn keys_accept_one_or_many() {
     );
     assert_eq!(c.keys, want);
 }
+
+#[test]
+fn the_configs_server_is_one_address_or_the_feeds_replicas() {
+    let one = config::parse("server = \"ws://127.0.0.1:7654\"\n").unwrap();
+    assert_eq!(one.server.as_deref(), Some("ws://127.0.0.1:7654"));
+    let many = config::parse("server = [\"127.0.0.1:7001\", \"127.0.0.1:7002\"]\n").unwrap();
+    assert_eq!(
+        many.server.as_deref(),
+        Some("127.0.0.1:7001,127.0.0.1:7002")
+    );
+    assert_eq!(
+        warroom::client::feed_urls(many.server.as_deref().unwrap()).unwrap(),
+        ["ws://127.0.0.1:7001/feed", "ws://127.0.0.1:7002/feed"]
+    );
+    let bad = config::parse("server = 7\n").unwrap_err();
+    assert!(bad.contains("server"), "{bad}");
+}

@@ -998,3 +998,44 @@ fn the_archive_searches_the_feed_and_opens_an_old_incidents_room() {
     tmux.keys("ana", &["q"]);
     tmux.wait_for("ana", "warroom exited 0");
 }
+
+#[test]
+fn a_console_moves_to_the_next_replica_and_its_status_line_names_it() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("feed");
+    let a = ServeProcess::start(&data);
+    let b_addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (mut c, _) = common::Raw::join(&a.url, "bot", None).await;
+            common::seqs(&c.command(common::declare("Checkout returns 500s", 1)).await);
+        });
+    }
+    // The feed's two replicas, as an operator lists them.
+    tmux.console("lee", &format!("{},{b_addr}", a.addr), "lee", dir.path());
+    let s = tmux.wait_for_all("lee", &["● live", "Checkout returns 500s"]);
+    assert!(
+        s.contains(&a.url),
+        "the status line names the replica:\n{s}"
+    );
+
+    // Replica A's host dies; the same log is served at B (a replica taking over).
+    a.kill();
+    let b = ServeProcess::start_on(&data, &b_addr);
+    let s = tmux.wait_for_all("lee", &["● live", &b.url]);
+    assert!(s.contains("Checkout returns 500s"), "{s}");
+    // And the console works there: an entry goes in once.
+    tmux.keys("lee", &["Enter"]);
+    tmux.wait_for("lee", "Timeline");
+    tmux.keys("lee", &["i"]);
+    tmux.wait_for("lee", "enter records");
+    tmux.type_text("lee", "written on the second replica");
+    tmux.keys("lee", &["Enter"]);
+    let s = tmux.wait_for("lee", "written on the second replica");
+    assert_eq!(s.matches("written on the second replica").count(), 1, "{s}");
+}

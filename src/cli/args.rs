@@ -36,7 +36,8 @@ pub struct Cli {
 /// always written it); this is also where the environment is read.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Global {
-    /// Feed address: ws://host:port (path /feed), wss://…, or host:port.
+    /// Feed address: ws://host:port (path /feed), wss://…, or host:port; a feed run as
+    /// several replicas: their addresses separated by commas, tried in turn.
     #[arg(long, help_heading = "Feed", env = "WARROOM_SERVER")]
     pub server: Option<String>,
     /// Your name on the feed [default: your OS user name].
@@ -63,8 +64,8 @@ pub struct Global {
 /// go to `a`. `global` carries them down to `member add|remove|list`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct FeedArgs {
-    /// Feed address: ws://host:port (path /feed), wss://…, or host:port [env:
-    /// WARROOM_SERVER] [default: the local feed].
+    /// Feed address: ws://host:port (path /feed), wss://…, or host:port; several
+    /// replicas separated by commas [env: WARROOM_SERVER] [default: the local feed].
     #[arg(long, help_heading = "Feed", global = true)]
     pub server: Option<String>,
     /// Your name on the feed [env: WARROOM_NAME] [default: your OS user name].

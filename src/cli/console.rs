@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow, bail};
 
 use super::admin::load_policy;
 use super::args::Global;
-use crate::client::{DEFAULT_ADDR, feed_url};
+use crate::client::{DEFAULT_ADDR, feed_url, feed_urls};
 
 /// The default local feed's address: `WARROOM_LOCAL_FEED`, else 127.0.0.1:7654.
 pub fn local_feed_addr() -> String {
@@ -92,13 +92,13 @@ pub async fn console(
     policy: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let mut setup = console_setup(global, theme_flag);
-    let (url, local_feed) = match &setup.server {
+    let (urls, local_feed) = match &setup.server {
         Some(s) => {
-            let url = feed_url(s).map_err(|e| anyhow!(e))?;
+            let urls = feed_urls(s).map_err(|e| anyhow!(e))?;
             if setup.token.is_none() {
-                setup.token = global.local_token(&url);
+                setup.token = global.local_token(&urls[0]);
             }
-            (url, None)
+            (urls, None)
         }
         None => {
             let local = local_feed_addr();
@@ -140,13 +140,17 @@ pub async fn console(
                 crate::tui::LocalFeed::take_over(&mut feed).await;
             }
             let feed: Box<dyn crate::tui::LocalFeed> = Box::new(feed);
-            (feed_url(&local).map_err(|e| anyhow!(e))?, Some(feed))
+            (vec![feed_url(&local).map_err(|e| anyhow!(e))?], Some(feed))
         }
     };
+    let mut urls = urls.into_iter();
+    let url = urls.next().unwrap_or_default();
+    let fallbacks: Vec<String> = urls.collect();
     crate::tui::run(crate::tui::ConsoleOptions {
         outbox: outbox_dir(&url, &setup.name),
-        tls: global.tls(&url)?,
+        tls: global.tls_for(&[vec![url.clone()], fallbacks.clone()].concat())?,
         url,
+        fallbacks,
         name: setup.name,
         token: setup.token,
         theme: setup.theme,

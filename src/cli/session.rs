@@ -8,20 +8,36 @@ use anyhow::{anyhow, bail};
 
 use super::args::Global;
 use super::console::{default_data_dir, local_feed_addr};
-use crate::client::{Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Update, feed_url};
+use crate::client::{
+    Client, ClientConfig, ConnState, DEFAULT_ADDR, Replica, Update, feed_url, feed_urls,
+};
 use crate::model::{Command, Incident, IncidentRef};
 use crate::protocol::{Answer, ErrorCode, Query, QueryResult, not_allowed};
 
 impl Global {
-    /// The feed URL from `--server`, `WARROOM_SERVER`, or the default local address.
+    /// The feed URL from `--server`, `WARROOM_SERVER`, or the default local address: the
+    /// first of the feed's replicas when several are given.
     pub fn url(&self) -> anyhow::Result<String> {
-        let local = local_feed_addr();
-        feed_url(self.server.as_deref().unwrap_or(&local)).map_err(|e| anyhow!(e))
+        Ok(self.urls()?.remove(0))
     }
 
-    /// What a `wss://` URL trusts: the system's roots plus `--ca`. `None` for `ws://`.
+    /// Every replica of the feed (`--server a:7654,b:7654`), in the order they are tried.
+    pub fn urls(&self) -> anyhow::Result<Vec<String>> {
+        let local = local_feed_addr();
+        feed_urls(self.server.as_deref().unwrap_or(&local)).map_err(|e| anyhow!(e))
+    }
+
+    /// What `wss://` URLs trust: the system's roots plus `--ca`. `None` when every
+    /// address is `ws://`.
     pub fn tls(&self, url: &str) -> anyhow::Result<Option<std::sync::Arc<rustls::ClientConfig>>> {
-        if !url.starts_with("wss://") {
+        self.tls_for(&[url.to_string()])
+    }
+
+    pub fn tls_for(
+        &self,
+        urls: &[String],
+    ) -> anyhow::Result<Option<std::sync::Arc<rustls::ClientConfig>>> {
+        if !urls.iter().any(|u| u.starts_with("wss://")) {
             return Ok(None);
         }
         crate::tls::client_config(self.ca.as_deref()).map(Some)
@@ -52,9 +68,11 @@ impl Global {
     }
 
     pub(super) fn client_config(&self) -> anyhow::Result<ClientConfig> {
-        let mut c = ClientConfig::new(self.url()?, self.who());
+        let mut urls = self.urls()?;
+        let mut c = ClientConfig::new(urls.remove(0), self.who());
+        c.fallbacks = urls;
         c.token = self.token.clone().or_else(|| self.local_token(&c.url));
-        c.tls = self.tls(&c.url)?;
+        c.tls = self.tls_for(&c.addresses())?;
         c.reconnect = false;
         c.refused_hint = Some(self.refused_hint(&c.url));
         Ok(c)

@@ -36,7 +36,11 @@ impl Backoff {
 /// How to reach a feed and as whom.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// The feed's address, tried first.
     pub url: String,
+    /// The feed's other replicas (the same log, one `feed_id`), tried in turn when a
+    /// connection fails or is lost; the client resumes by `seq` wherever it lands.
+    pub fallbacks: Vec<String>,
     pub name: String,
     pub token: Option<String>,
     /// Reconnect after a failure (consoles); `false` ends the client at the first one (CLI).
@@ -55,9 +59,21 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// Every address of the feed, `url` first.
+    pub fn addresses(&self) -> Vec<String> {
+        let mut all = vec![self.url.clone()];
+        for f in &self.fallbacks {
+            if !all.contains(f) {
+                all.push(f.clone());
+            }
+        }
+        all
+    }
+
     pub fn new(url: impl Into<String>, name: impl Into<String>) -> Self {
         ClientConfig {
             url: url.into(),
+            fallbacks: Vec::new(),
             name: name.into(),
             token: None,
             reconnect: true,

@@ -14,6 +14,10 @@ use super::{ClientConfig, ConnState, Request, Update};
 use crate::model::IncidentRef;
 use crate::protocol::{Answer, ErrorCode};
 
+/// At most this long between losing one replica and trying the next (a random part of
+/// it, so consoles spread out).
+const FAILOVER_JITTER: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A command waiting for its answer, with whoever waits for it.
 pub(super) struct Pending {
     pub(super) queued: Queued,
@@ -99,8 +103,19 @@ impl Task {
 
     async fn main(&mut self) {
         let mut attempt: u32 = 0;
+        // The feed's replicas, and which one this client is on. After a failure the next
+        // one is tried at once; only when every one has failed since the last connection
+        // that reached sync does the client wait (with backoff), or a script give up.
+        let addresses = self.config.addresses();
+        let mut at = 0;
+        let mut failed_in_turn = 0;
+        let mut reasons: Vec<String> = Vec::new();
         self.emit(Update::Conn(ConnState::Connecting));
         loop {
+            self.config.url = addresses[at].clone();
+            if addresses.len() > 1 {
+                self.emit(Update::Address(self.config.url.clone()));
+            }
             let ended = match self.connect().await {
                 Ok(ws) => self.session(ws).await,
                 Err(reason) => Ended::Lost {
@@ -117,14 +132,41 @@ impl Task {
                 Ended::Lost { reason, was_synced } => {
                     if was_synced {
                         attempt = 0;
+                        failed_in_turn = 0;
+                        reasons.clear();
                     }
                     reason
                 }
             };
-            if !self.config.reconnect {
-                self.stop(reason);
+            failed_in_turn += 1;
+            reasons.push(reason.clone());
+            at = (at + 1) % addresses.len();
+            let every_one_failed = failed_in_turn >= addresses.len();
+            if !self.config.reconnect && every_one_failed {
+                // A script tried every replica: it says what each answered.
+                self.stop(reasons.join("; "));
                 return;
             }
+            if !every_one_failed {
+                // A failover: straight on to the next replica, after a moment's jitter so
+                // a room full of consoles does not arrive there in one instant.
+                let retry_at = Instant::now() + FAILOVER_JITTER.mul_f64(fastrand::f64());
+                let reason = format!("{reason}; trying {}", addresses[at]);
+                tracing::debug!("{reason}");
+                self.emit(Update::Conn(ConnState::Reconnecting {
+                    attempt: attempt.saturating_add(1),
+                    retry_at,
+                    reason,
+                    queued: self.pending.len(),
+                }));
+                if !self.wait_until(retry_at).await {
+                    return;
+                }
+                self.emit(Update::Conn(ConnState::Connecting));
+                continue;
+            }
+            failed_in_turn = 0;
+            reasons.clear();
             let delay = self.config.backoff.delay(attempt);
             attempt = attempt.saturating_add(1);
             let retry_at = Instant::now() + delay;
@@ -135,19 +177,26 @@ impl Task {
                 reason,
                 queued: self.pending.len(),
             }));
-            // Keep taking commands while waiting; they join the queue.
-            let sleep = tokio::time::sleep_until(retry_at);
-            tokio::pin!(sleep);
-            loop {
-                tokio::select! {
-                    _ = &mut sleep => break,
-                    req = self.requests.recv() => match req {
-                        None => return,
-                        Some(r) => { self.enqueue(r); }
-                    },
-                }
+            if !self.wait_until(retry_at).await {
+                return;
             }
             self.emit(Update::Conn(ConnState::Connecting));
+        }
+    }
+
+    /// Waits until `at`, still taking commands (they join the queue). `false`: every
+    /// handle is gone.
+    async fn wait_until(&mut self, at: Instant) -> bool {
+        let sleep = tokio::time::sleep_until(at);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return true,
+                req = self.requests.recv() => match req {
+                    None => return false,
+                    Some(r) => { self.enqueue(r); }
+                },
+            }
         }
     }
 

@@ -25,7 +25,7 @@ mod queue;
 mod replica;
 mod session;
 
-pub use address::{DEFAULT_ADDR, feed_url};
+pub use address::{DEFAULT_ADDR, feed_url, feed_urls};
 pub use config::{Backoff, ClientConfig};
 pub use fetch::read_log;
 pub use replica::{ConnState, QueryError, Replica, SUMMARY_ENTRIES, Update};

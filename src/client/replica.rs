@@ -47,6 +47,9 @@ pub struct QueryError {
 #[derive(Debug, Clone)]
 pub enum Update {
     Conn(ConnState),
+    /// The replica this client is connecting to now, when the feed has several (the
+    /// status bar names it; a failover moves it).
+    Address(String),
     Welcome {
         name: String,
         head_seq: u64,
@@ -138,6 +141,7 @@ impl Replica {
             Update::Conn(_) => self.synced = false,
             Update::Queued(n) => self.queued = *n,
             Update::Answer { .. }
+            | Update::Address(_)
             | Update::Result { .. }
             | Update::QueryFailed { .. }
             | Update::ServerError { .. } => {}

@@ -14,6 +14,9 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.toml");
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The feed's address, or its replicas (a list, or one string separated by commas):
+    /// kept as that string, the way `--server` takes it.
+    #[serde(default, deserialize_with = "servers")]
     pub server: Option<String>,
     pub name: Option<String>,
     pub token: Option<String>,
@@ -28,6 +31,20 @@ pub struct Config {
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+fn servers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<OneOrMany>::deserialize(d).map_err(|_| {
+        serde::de::Error::custom(
+            "server must be the feed's address (\"host:port\", \"wss://host\") or a list of \
+             its replicas ([\"a:7654\", \"b:7654\"])",
+        )
+    })?;
+    Ok(match v {
+        None => None,
+        Some(OneOrMany::One(s)) => Some(s),
+        Some(OneOrMany::Many(v)) => Some(v.join(",")),
+    })
 }
 
 fn keys<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<String>>, D::Error> {

@@ -35,6 +35,8 @@ impl App {
         self.dirty = true;
         match u {
             Update::Conn(c) => self.conn = c,
+            // The feed's replica this console is on now: the status line names it.
+            Update::Address(url) => self.feed = url,
             Update::Snapshot(_) => {
                 let let_in: Vec<String> = was_withheld
                     .iter()

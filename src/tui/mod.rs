@@ -65,6 +65,8 @@ use theme::Theme;
 /// Everything the console needs to start.
 pub struct ConsoleOptions {
     pub url: String,
+    /// The feed's other replicas, tried in turn when the one in use fails.
+    pub fallbacks: Vec<String>,
     pub name: String,
     pub token: Option<String>,
     pub theme: Theme,
@@ -136,6 +138,7 @@ fn setup_terminal() -> anyhow::Result<(Terminal<CrosstermBackend<Stdout>>, Termi
 /// Runs the console until the person quits.
 pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
     let mut cfg = ClientConfig::new(opts.url.clone(), opts.name.clone());
+    cfg.fallbacks = opts.fallbacks.clone();
     cfg.token = opts.token.clone();
     cfg.outbox = opts.outbox.clone();
     cfg.tls = opts.tls.clone();
