@@ -508,6 +508,23 @@ impl Core {
             }
         }
 
+        self.publish(events, revived, floor);
+        // What left the live work, before anyone hears this group is done (a tick's sender
+        // then sees the live work as of its time).
+        self.evict(now);
+        finish(replies, intake_replies, ticks);
+    }
+
+    /// Sends `events` (durable now) to every session: folds them into what sessions read
+    /// (bringing back the archived incidents in `revived` first) and encodes each once,
+    /// judged for restricted incidents. The leader does this after its appends; a follower
+    /// after reading them from the shared log.
+    pub(super) fn publish(
+        &mut self,
+        events: Vec<Event>,
+        mut revived: BTreeMap<u32, Incident>,
+        floor: u64,
+    ) {
         let published = &self.published;
         published.commits.fetch_add(1, Ordering::Relaxed);
         published.resume_floor.fetch_max(floor, Ordering::SeqCst);
@@ -548,10 +565,6 @@ impl Core {
                 revived,
             }));
         }
-        // What left the live work, before anyone hears this group is done (a tick's sender
-        // then sees the live work as of its time).
-        self.evict(now);
-        finish(replies, intake_replies, ticks);
     }
 }
 
