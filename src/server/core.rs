@@ -38,6 +38,10 @@ pub enum CoreInput {
         actor: String,
         events: Vec<EventKind>,
     },
+    /// A shared log has new events (a hint: a follower reads them by seq).
+    Tail,
+    /// Another replica forwarded commands (a hint: the leader reads them).
+    Forwarded,
 }
 
 /// A fired step to deliver, sent to the notifier once it is durable.
@@ -154,6 +158,10 @@ pub struct Core {
     pub archive: ArchiveCache,
     /// Events between two checkpoints ([`CHECKPOINT_EVERY`] but in tests).
     pub checkpoint_every: u64,
+    /// On a log shared by several replicas: the way to the others (see `cluster`).
+    pub link: Option<super::cluster::Link>,
+    /// Whether this core decides and appends (always, on a log of its own).
+    pub leading: bool,
 }
 
 /// Runs the core until every sender is gone.
@@ -182,7 +190,11 @@ pub fn run(mut core: Core, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<CoreInp
         // Timestamps never run backwards, even if the machine's clock does.
         let now = clock.now().max(last_at);
         last_at = now;
-        core.process(now, batch);
+        if core.link.is_some() {
+            core.replicated(now, batch);
+        } else {
+            core.process(now, batch);
+        }
     }
     tracing::debug!("core stopped: no more command senders");
 }
@@ -207,7 +219,7 @@ impl Core {
     /// Brings archived incident `r` back into the state (from the cache, or folded from its
     /// events) so a command or an observation can be decided against it; keeps a copy as it
     /// stood, for the sessions, in `revived`.
-    fn bring_back(&mut self, r: IncidentRef, revived: &mut BTreeMap<u32, Incident>) {
+    pub(super) fn bring_back(&mut self, r: IncidentRef, revived: &mut BTreeMap<u32, Incident>) {
         if self.state.incident(r).is_some() || r.0 == 0 || r >= self.state.next_reference() {
             return;
         }
@@ -228,7 +240,7 @@ impl Core {
 
     /// The live work as the log has it, plus `pending` (events not appended yet): the way
     /// back after something that did not fold. Checkpoint and tail, never the whole log.
-    fn rebuild(&mut self, now: chrono::DateTime<chrono::Utc>, pending: &[Event]) {
+    pub(super) fn rebuild(&mut self, now: chrono::DateTime<chrono::Utc>, pending: &[Event]) {
         let store = self.store.as_ref();
         let rebuilt = load_live(store, now, self.published.recent_secs).and_then(|(mut s, _)| {
             for e in pending {
@@ -244,7 +256,7 @@ impl Core {
 
     /// Moves the incidents that left the live work out of the state (into the cache) and
     /// out of what sessions read, raising the resume floor first. Run after every group.
-    fn evict(&mut self, now: chrono::DateTime<chrono::Utc>) {
+    pub(super) fn evict(&mut self, now: chrono::DateTime<chrono::Utc>) {
         let gone = self.state.evict_archived(now, self.recent_secs());
         if gone.is_empty() {
             return;
@@ -275,7 +287,7 @@ impl Core {
         shared.evict_archived(now, self.recent_secs());
     }
 
-    fn process(&mut self, now: chrono::DateTime<chrono::Utc>, batch: Vec<CoreInput>) {
+    pub(super) fn process(&mut self, now: chrono::DateTime<chrono::Utc>, batch: Vec<CoreInput>) {
         let before_seq = self.state.seq;
         let mut events: Vec<Event> = Vec::new();
         let mut records: Vec<CommandRecord> = Vec::new();
@@ -292,6 +304,7 @@ impl Core {
                     ticks.extend(done);
                     continue;
                 }
+                CoreInput::Tail | CoreInput::Forwarded => continue,
                 CoreInput::Intake(req) => {
                     // Folded straight into the state (a copy of a large state per alert
                     // would cost more than the alert); should one alert fail, the state is
@@ -479,6 +492,22 @@ impl Core {
             resume_floor: floor,
         });
         if let Err(e) = appended {
+            if self.link.is_some()
+                && (matches!(e, crate::store::StoreError::NotLeader(_))
+                    || !matches!(self.store.leading(), Ok(true)))
+            {
+                // Fenced: another replica leads. Nothing is answered here; the caller
+                // hands the commands to the new leader.
+                tracing::warn!("append refused, this replica no longer leads: {e}");
+                self.leading = false;
+                for (tx, _) in intake_replies {
+                    let _ = tx.send(Err(format!(
+                        "this replica lost the lead while recording the alert ({e}); nothing \
+                         was recorded, retry"
+                    )));
+                }
+                return;
+            }
             tracing::error!("append failed, nothing of this batch was recorded: {e}");
             self.rebuild(now, &[]);
             let answer = unavailable(&e.to_string());

@@ -5,6 +5,7 @@
 mod alerts;
 mod archive;
 pub mod auth;
+mod cluster;
 mod core;
 mod http;
 pub mod intake;
@@ -385,6 +386,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         deliveries: deliver_tx,
         archive: Default::default(),
         checkpoint_every: config.checkpoint_every.max(1),
+        link: None,
+        leading: true,
     };
     let core = std::thread::Builder::new()
         .name("warroom-core".into())

@@ -49,6 +49,9 @@ pub enum StoreError {
     },
     #[error("the append does not match its state: {0}")]
     Mismatch(String),
+    /// A shared log's append (or a leader's write) from a replica that no longer leads.
+    #[error("this replica no longer leads the feed: {0}")]
+    NotLeader(String),
 }
 
 impl StoreError {
@@ -174,6 +177,22 @@ pub trait EventStore: LogReader {
     /// Drops every index (incident rows, words, checkpoints) and makes them again from the
     /// events alone, by the model's fold. Opening a log of an older schema does this once.
     fn rebuild_indexes(&mut self) -> Result<(), StoreError>;
+
+    /// Whether several feeds share this log (one leads and appends, the others follow).
+    /// A log of one feed's own is always led by it.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Takes the right to append, if no one holds it: the new leader's epoch, or `None`
+    /// when another replica leads. Once taken, every append checks it is still held.
+    fn lead(&mut self) -> Result<Option<u64>, StoreError> {
+        Ok(Some(0))
+    }
+    /// Whether this store still holds the right to append (and keeps its session alive):
+    /// the leader asks every tick.
+    fn leading(&mut self) -> Result<bool, StoreError> {
+        Ok(true)
+    }
 }
 
 /// Folds `e` into `state`, first bringing back the incident it is about (folded from its own

@@ -1,0 +1,263 @@
+//! The core of a replica on a shared log: it follows (reads the log by seq, publishes what
+//! it reads, forwards what its clients send) until it can take the lead; then it decides as
+//! a single feed's core does, with the commands forwarded to it, until it finds it no longer
+//! leads. Every change of role happens on the core's thread, between two groups of inputs,
+//! so nothing is published twice or decided by two.
+
+use std::collections::BTreeMap;
+
+use tokio::sync::oneshot;
+
+use crate::model::{Command, EventKind};
+use crate::protocol::{Answer, ErrorCode};
+use crate::server::core::{CommandRequest, Core, CoreInput};
+
+/// Most forwarded commands taken into one group.
+const FORWARDED_PER_GROUP: i64 = 256;
+
+/// A command of this replica's own clients, held while the leader's core decides it, so it
+/// can go to the new leader should this one turn out to have lost the lead.
+struct Held {
+    actor: String,
+    sees_all: bool,
+    id: String,
+    command: Command,
+    reply: oneshot::Sender<Answer>,
+    answer: oneshot::Receiver<Answer>,
+}
+
+impl Core {
+    /// Handles one group of inputs on a shared log, as the leader or as a follower.
+    pub(in crate::server) fn replicated(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        batch: Vec<CoreInput>,
+    ) {
+        if self.leading {
+            self.lead_group(now, batch);
+        } else {
+            self.follow_group(now, batch);
+        }
+    }
+
+    fn follow_group(&mut self, now: chrono::DateTime<chrono::Utc>, batch: Vec<CoreInput>) {
+        let mut ticks = Vec::new();
+        let mut ticked = false;
+        for input in batch {
+            match input {
+                CoreInput::Command(req) => self.forward(req),
+                CoreInput::Intake(req) => {
+                    let leader = self
+                        .link
+                        .as_ref()
+                        .and_then(|l| l.health.leader())
+                        .map(|a| format!(" (the leader is at {a})"))
+                        .unwrap_or_default();
+                    let _ = req.reply.send(Err(format!(
+                        "this replica follows the feed's leader and cannot record alerts \
+                         now{leader}; nothing was recorded, retry"
+                    )));
+                }
+                // Deliveries are the leader's; the new leader delivers what was not.
+                CoreInput::Record { .. } => {}
+                CoreInput::Tick(done) => {
+                    ticked = true;
+                    ticks.extend(done);
+                }
+                CoreInput::Tail | CoreInput::Forwarded => {}
+            }
+        }
+        self.tail(now);
+        if ticked {
+            self.campaign(now);
+        }
+        for t in ticks {
+            let _ = t.send(());
+        }
+    }
+
+    /// Sends a client's command to the leader through the database.
+    fn forward(&self, req: CommandRequest) {
+        match &self.link {
+            Some(link) => {
+                link.forwarder
+                    .forward(req.actor, req.sees_all, req.id, req.command, req.reply)
+            }
+            None => {
+                let _ = req.reply.send(Answer::Error {
+                    code: ErrorCode::Unavailable,
+                    message: "this replica has no way to the leader; retry".into(),
+                });
+            }
+        }
+    }
+
+    /// Reads what the log holds after this replica's position, folds and publishes it.
+    pub(in crate::server) fn tail(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        loop {
+            let chunk = match self.store.read_since(self.state.seq, 1_000) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!("reading the shared log: {e}");
+                    return;
+                }
+            };
+            if chunk.is_empty() {
+                return;
+            }
+            let mut revived = BTreeMap::new();
+            let mut floor = self.published.resume_floor();
+            let mut events = Vec::with_capacity(chunk.len());
+            for e in chunk {
+                let r = e.kind.incident();
+                if !matches!(e.kind, EventKind::Declared { .. }) && self.state.incident(r).is_none()
+                {
+                    self.bring_back(r, &mut revived);
+                    if revived.contains_key(&r.0) {
+                        floor = floor.max(e.seq);
+                    }
+                }
+                if let Err(err) = self.state.apply(&e) {
+                    tracing::error!("an event of the shared log did not fold: {err}");
+                    break;
+                }
+                events.push(e);
+            }
+            if events.is_empty() {
+                return;
+            }
+            self.publish(events, revived, floor);
+            self.evict(now);
+        }
+    }
+
+    /// Tries to take the lead; on success catches up with the log, announces itself, hands
+    /// the deliveries nobody made to the notifier, and runs the engine (steps that came due
+    /// meanwhile fire now, marked late) with the commands waiting for a leader.
+    fn campaign(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        let epoch = match self.store.lead() {
+            Ok(Some(epoch)) => epoch,
+            Ok(None) => {
+                if let Some(link) = self.link.as_mut() {
+                    match link.read_leader() {
+                        Ok(leader) => link.health.set_leader(leader),
+                        Err(e) => tracing::debug!("reading who leads: {e}"),
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("trying to take the lead: {e}");
+                return;
+            }
+        };
+        self.tail(now);
+        if let Some(link) = self.link.as_mut()
+            && let Err(e) = link.announce(epoch)
+        {
+            tracing::warn!("announcing the lead: {e}");
+        }
+        self.leading = true;
+        tracing::info!(epoch, seq = self.state.seq, "this replica leads the feed now");
+        for d in crate::server::notify::undelivered(&self.state, &self.rules, now) {
+            let _ = self.deliveries.send(d);
+        }
+        self.lead_group(now, vec![CoreInput::Tick(None), CoreInput::Forwarded]);
+    }
+
+    fn lead_group(&mut self, now: chrono::DateTime<chrono::Utc>, batch: Vec<CoreInput>) {
+        let ticked = batch.iter().any(|i| matches!(i, CoreInput::Tick(_)));
+        if ticked && !matches!(self.store.leading(), Ok(true)) {
+            self.step_down(now);
+            self.follow_group(now, batch);
+            return;
+        }
+        let wants_forwarded = ticked || batch.iter().any(|i| matches!(i, CoreInput::Forwarded));
+        let mut inputs = Vec::with_capacity(batch.len());
+        let mut held = Vec::new();
+        for input in batch {
+            match input {
+                CoreInput::Command(req) => {
+                    let (tx, answer) = oneshot::channel();
+                    held.push(Held {
+                        actor: req.actor.clone(),
+                        sees_all: req.sees_all,
+                        id: req.id.clone(),
+                        command: req.command.clone(),
+                        reply: req.reply,
+                        answer,
+                    });
+                    inputs.push(CoreInput::Command(CommandRequest { reply: tx, ..req }));
+                }
+                other => inputs.push(other),
+            }
+        }
+        let mut forwarded = Vec::new();
+        if wants_forwarded && let Some(link) = self.link.as_mut() {
+            match link.take_forwarded(FORWARDED_PER_GROUP) {
+                Ok(rows) => {
+                    for f in rows {
+                        let (tx, answer) = oneshot::channel();
+                        inputs.push(CoreInput::Command(CommandRequest {
+                            actor: f.actor,
+                            sees_all: f.sees_all,
+                            id: f.id,
+                            command: f.command,
+                            reply: tx,
+                        }));
+                        forwarded.push((f.row, answer));
+                    }
+                }
+                Err(e) => tracing::warn!("reading forwarded commands: {e}"),
+            }
+        }
+        self.process(now, inputs);
+        if !self.leading {
+            // The append found the lead gone: what this replica's clients sent goes to the
+            // new leader, which answers it once; forwarded rows stay for it.
+            self.step_down(now);
+            for h in held {
+                self.forward(CommandRequest {
+                    actor: h.actor,
+                    sees_all: h.sees_all,
+                    id: h.id,
+                    command: h.command,
+                    reply: h.reply,
+                });
+            }
+            return;
+        }
+        for mut h in held {
+            if let Ok(a) = h.answer.try_recv() {
+                let _ = h.reply.send(a);
+            }
+        }
+        let answers: Vec<(i64, Answer)> = forwarded
+            .into_iter()
+            .filter_map(|(row, mut rx)| rx.try_recv().ok().map(|a| (row, a)))
+            .collect();
+        if let Some(link) = self.link.as_mut()
+            && let Err(e) = link.answer_forwarded(&answers)
+        {
+            tracing::warn!("answering forwarded commands: {e}");
+        }
+    }
+
+    /// Gives up the lead: the state goes back to what was published (durable), and the log
+    /// is read from there, as a follower does.
+    fn step_down(&mut self, now: chrono::DateTime<chrono::Utc>) {
+        tracing::warn!(
+            seq = self.state.seq,
+            "this replica no longer leads the feed; following the new leader"
+        );
+        self.leading = false;
+        if let Some(link) = self.link.as_mut() {
+            link.epoch = 0;
+            link.health.set_leading(false);
+            link.health.set_leader(None);
+        }
+        self.state = self.published.read().clone();
+        self.archive = Default::default();
+        self.tail(now);
+    }
+}
