@@ -2208,15 +2208,19 @@ async fn frames_sent_together_are_limited_as_the_doc_says() {
         "{passed} passed; the doc says {burst}, plus one per {every_ms} ms of the {elapsed:?} \
          the feed took at most"
     );
-    let refused = answers
-        .values()
-        .find(|a| a["type"] == "error")
-        .expect("230 at once: some are refused");
-    doc_quotes(
-        &doc,
-        refused["message"].as_str().unwrap(),
-        "a command over the rate",
-    );
+    // On a machine slow enough that every note earned its token while the feed answered,
+    // none is refused; otherwise the refusal says what the doc quotes.
+    match answers.values().find(|a| a["type"] == "error") {
+        Some(refused) => doc_quotes(
+            &doc,
+            refused["message"].as_str().unwrap(),
+            "a command over the rate",
+        ),
+        None => assert!(
+            most >= n,
+            "230 at once in {elapsed:?}: some must be refused"
+        ),
+    }
     server.shutdown().await.unwrap();
 }
 

@@ -201,6 +201,10 @@ pub(crate) struct App {
     intake_rate: std::sync::Mutex<limits::RateLimiter>,
     intake: IntakeAuth,
     origins: OriginPolicy,
+    /// On a log shared by several replicas: which one leads, and how far behind this is.
+    cluster: Option<Arc<cluster::Health>>,
+    /// This server's own feed address (the leader's, on a log of its own).
+    own_url: String,
 }
 
 /// Counts a connection while it is open.
@@ -440,6 +444,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             ..config.intake.clone()
         },
         origins,
+        cluster: None,
+        own_url: format!("{}://{addr}/feed", if tls.is_some() { "wss" } else { "ws" }),
     });
     // The token store is looked at every `token_check_every` (handshakes look at it too):
     // sessions of a revoked token are closed.
@@ -554,12 +560,28 @@ async fn feed(
 }
 
 async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
-    let body = serde_json::json!({
+    let seq = app.published.head();
+    let mut body = serde_json::json!({
         "status": "ok",
-        "seq": app.published.head(),
+        "seq": seq,
         "connections": app.connections.load(Ordering::SeqCst),
         "commits": app.published.commits.load(Ordering::Relaxed),
         "version": env!("CARGO_PKG_VERSION"),
+        "role": "leader",
+        "behind": 0,
+        "leader": app.own_url,
     });
+    if let Some(health) = &app.cluster {
+        body["role"] = if health.leading() { "leader" } else { "follower" }.into();
+        body["behind"] = health.log_head().saturating_sub(seq).into();
+        match health.leader() {
+            Some(leader) => body["leader"] = leader.into(),
+            None => {
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("leader");
+                }
+            }
+        }
+    }
     axum::Json(body).into_response()
 }
