@@ -1,0 +1,434 @@
+//! A feed run as three replicas of `warroom serve` on one PostgreSQL database: one leads,
+//! the others follow and forward; the leader is killed and frozen, and the war room goes on.
+//! Needs `WARROOM_TEST_POSTGRES` (an address with the right to create databases, such as
+//! `postgres://postgres@127.0.0.1:5432/test`); without it each test says it was skipped.
+//! Each test makes a database of its own and drops it.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::{Raw, ServeProcess, WAIT, env_count};
+use serde_json::Value;
+use warroom::client::{Client, ClientConfig, ConnState, Update};
+use warroom::model::{Command, EntryKind, IncidentRef, Severity};
+use warroom::protocol::Answer;
+
+/// A database of the test's own, dropped when the test ends.
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create(test: &str) -> Option<Database> {
+        let Ok(admin) = std::env::var("WARROOM_TEST_POSTGRES") else {
+            eprintln!("skipped {test}: WARROOM_TEST_POSTGRES is not set");
+            return None;
+        };
+        let name = format!("warroom_replicas_{}", fastrand::u64(..));
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("the test database");
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let url = match admin.rfind('/') {
+            Some(i) => format!("{}/{name}", &admin[..i]),
+            None => panic!("WARROOM_TEST_POSTGRES has no database name: {admin}"),
+        };
+        Some(Database { admin, name, url })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// A loopback port free now.
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// Three replicas, each with a data directory of its own, on fixed loopback ports (a
+/// replica restarted comes back on its own address).
+struct Cluster {
+    db: Database,
+    dir: tempfile::TempDir,
+    addrs: Vec<String>,
+    replicas: Vec<Option<ServeProcess>>,
+    policy: std::path::PathBuf,
+}
+
+impl Cluster {
+    fn start(db: Database, n: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("quiet.toml");
+        std::fs::write(&policy, "").unwrap();
+        let mut c = Cluster {
+            db,
+            addrs: (0..n).map(|_| free_port()).collect(),
+            replicas: Vec::new(),
+            dir,
+            policy,
+        };
+        for i in 0..n {
+            let p = c.spawn(i);
+            c.replicas.push(Some(p));
+        }
+        c
+    }
+
+    fn spawn(&self, i: usize) -> ServeProcess {
+        ServeProcess::start_with(
+            &self.dir.path().join(format!("replica-{i}")),
+            &self.addrs[i],
+            &[
+                "--store",
+                &self.db.url,
+                "--policy",
+                self.policy.to_str().unwrap(),
+            ],
+        )
+    }
+
+    fn urls(&self) -> Vec<String> {
+        self.addrs.iter().map(|a| format!("ws://{a}/feed")).collect()
+    }
+
+    /// `/healthz` of replica `i`, if it answers within a second.
+    fn health(&self, i: usize) -> Option<Value> {
+        use std::io::{Read, Write};
+        let addr: std::net::SocketAddr = self.addrs[i].parse().ok()?;
+        let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        write!(s, "GET /healthz HTTP/1.0\r\nHost: {}\r\n\r\n", self.addrs[i]).ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()
+    }
+
+    /// Waits until exactly one running replica says it leads; returns it.
+    fn leader(&self) -> usize {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let leaders: Vec<usize> = (0..self.addrs.len())
+                .filter(|&i| self.replicas[i].is_some())
+                .filter(|&i| self.health(i).is_some_and(|h| h["role"] == "leader"))
+                .collect();
+            if leaders.len() == 1 {
+                return leaders[0];
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no single leader within {WAIT:?}: {leaders:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Every event of the log, read from the database itself.
+    fn log(&self) -> Vec<(i64, Value)> {
+        let mut c = postgres::Client::connect(&self.db.url, postgres::NoTls).unwrap();
+        c.query("SELECT seq, body FROM events ORDER BY seq", &[])
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let body: String = r.get(1);
+                (r.get(0), serde_json::from_str(&body).unwrap())
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
+    let Some(db) = Database::create("a_command_at_any_replica_reaches_the_consoles_of_every_replica")
+    else {
+        return;
+    };
+    let cluster = Cluster::start(db, 3);
+    let leader = cluster.leader();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let urls = cluster.urls();
+        let mut raws = Vec::new();
+        for (i, u) in urls.iter().enumerate() {
+            let (r, _) = Raw::join(u, &format!("reader-{i}"), None).await;
+            raws.push(r);
+        }
+        // A command at each replica, the leader's and the followers'.
+        let mut seqs = Vec::new();
+        for (i, r) in raws.iter_mut().enumerate() {
+            let cmd = if i == 0 {
+                common::declare("Checkout 500s", 2)
+            } else {
+                common::note("INC-1", &format!("from replica {i}"))
+            };
+            let answer = r.command(cmd).await;
+            assert_eq!(answer["type"], "ok", "at replica {i} (leader {leader}): {answer}");
+            seqs.extend(common::seqs(&answer));
+        }
+        assert_eq!(seqs, [1, 2, 3]);
+        // Every console on every replica sees the three, in order.
+        for (i, r) in raws.iter_mut().enumerate() {
+            let got: Vec<u64> = r
+                .events_until(3)
+                .await
+                .iter()
+                .filter_map(|e| e["seq"].as_u64())
+                .collect();
+            assert!(got.ends_with(&[1, 2, 3]) || got == [2, 3] || got == [3], "replica {i}: {got:?}");
+        }
+    });
+    let health = cluster.health((leader + 1) % 3).unwrap();
+    assert_eq!(health["role"], "follower", "{health}");
+    assert_eq!(health["leader"], cluster.urls()[leader], "{health}");
+}
+
+/// What one writer (a client with every replica's address) sent and was told.
+#[derive(Default)]
+struct Writes {
+    /// Acknowledged command ids, with their first seq.
+    acked: BTreeMap<String, u64>,
+}
+
+async fn writer(urls: Vec<String>, name: String, stop: tokio::sync::watch::Receiver<bool>) -> Writes {
+    let mut cfg = ClientConfig::new(urls[0].clone(), name.clone());
+    cfg.fallbacks = urls[1..].to_vec();
+    cfg.backoff.initial = Duration::from_millis(50);
+    cfg.backoff.max = Duration::from_millis(500);
+    let mut c = Client::start(cfg);
+    let mut w = Writes::default();
+    let mut n = 0;
+    while !*stop.borrow() {
+        n += 1;
+        let (id, answer) = c.submit(Command::AddEntry {
+            incident: IncidentRef(1),
+            entry_kind: EntryKind::Note,
+            text: format!("{name} note {n}"),
+            occurred_at: None,
+            next_update_secs: None,
+        });
+        // Keep reading updates while waiting (the client needs none, but its queue grows).
+        let answered = tokio::time::timeout(Duration::from_secs(60), answer).await;
+        while c.try_next().is_some() {}
+        match answered {
+            Ok(Ok(Answer::Ok { seqs, .. })) => {
+                w.acked.insert(id, seqs[0]);
+            }
+            Ok(Ok(Answer::Error { message, .. })) => panic!("{name}: {message}"),
+            Ok(Err(_)) => panic!("{name}: the client stopped"),
+            Err(_) => panic!("{name}: no answer to {id} within a minute"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    w
+}
+
+/// A console on one replica (and then the others, as they fail): every event it is given.
+async fn reader(urls: Vec<String>, name: String, mut stop: tokio::sync::watch::Receiver<bool>) -> Vec<u64> {
+    let mut cfg = ClientConfig::new(urls[0].clone(), name);
+    cfg.fallbacks = urls[1..].to_vec();
+    cfg.backoff.initial = Duration::from_millis(50);
+    cfg.backoff.max = Duration::from_millis(500);
+    let mut c = Client::start(cfg);
+    let mut seen = Vec::new();
+    loop {
+        tokio::select! {
+            u = c.next() => match u {
+                Some(Update::Event(e)) => seen.push(e.seq),
+                Some(Update::Snapshot(s)) => seen.push(s.seq | (1 << 63)),
+                Some(Update::Conn(ConnState::Stopped { reason })) => panic!("{reason}"),
+                Some(_) => {}
+                None => break,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_leader_killed_again_and_again_loses_nothing_acknowledged() {
+    let Some(db) = Database::create("the_leader_killed_again_and_again_loses_nothing_acknowledged")
+    else {
+        return;
+    };
+    let rounds = env_count("WARROOM_FAILOVERS", 20);
+    let mut cluster = Cluster::start(db, 3);
+    cluster.leader();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let urls = cluster.urls();
+    rt.block_on(async {
+        let (mut r, _) = Raw::join(&urls[0], "setup", None).await;
+        r.command(common::declare("Checkout 500s", 2)).await;
+    });
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    for i in 0..3 {
+        // Each starts at another replica.
+        let mut mine = urls.clone();
+        mine.rotate_left(i);
+        writers.push(rt.spawn(writer(mine.clone(), format!("writer-{i}"), stop.clone())));
+        readers.push(rt.spawn(reader(mine, format!("reader-{i}"), stop.clone())));
+    }
+    let mut failovers = Vec::new();
+    for round in 0..rounds {
+        std::thread::sleep(Duration::from_millis(300));
+        let leader = cluster.leader();
+        let head_before = cluster.log().len();
+        let killed_at = Instant::now();
+        cluster.replicas[leader].take().unwrap().kill();
+        // Commands are accepted again through another replica.
+        let new = cluster.leader();
+        assert_ne!(new, leader, "round {round}");
+        let deadline = Instant::now() + WAIT;
+        while cluster.log().len() <= head_before + 1 {
+            assert!(Instant::now() < deadline, "round {round}: no command got through");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        failovers.push(killed_at.elapsed());
+        // The killed one comes back, as a follower.
+        let p = cluster.spawn(leader);
+        cluster.replicas[leader] = Some(p);
+    }
+    stop_tx.send(true).unwrap();
+    let writes: Vec<Writes> = writers.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
+    let seen: Vec<Vec<u64>> = readers.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
+    let log = cluster.log();
+    // Contiguous.
+    let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=log.len() as i64).collect::<Vec<_>>(), "the log has a gap");
+    // Every acknowledged command is in the log exactly once, at the seq it was told.
+    let mut texts: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (s, e) in &log {
+        if let Some(t) = e["text"].as_str() {
+            texts.entry(t.to_string()).or_default().push(*s);
+        }
+    }
+    let mut acked = 0;
+    for (i, w) in writes.iter().enumerate() {
+        for (id, seq) in &w.acked {
+            let (_, body) = &log[*seq as usize - 1];
+            assert_eq!(body["actor"], format!("writer-{i}"), "{id} at {seq}");
+            let text = body["text"].as_str().unwrap();
+            assert_eq!(texts[text].len(), 1, "{text} in the log {:?}", texts[text]);
+            acked += 1;
+        }
+    }
+    // Every reader was given the log in order, each event once (a board in between stands
+    // for the events before it).
+    let head = log.len() as u64;
+    for (i, s) in seen.iter().enumerate() {
+        let mut last = 0;
+        let mut got = BTreeSet::new();
+        for &x in s {
+            if x & (1 << 63) != 0 {
+                last = last.max(x & !(1 << 63));
+                continue;
+            }
+            assert_eq!(x, last + 1, "reader {i}: event {x} after {last}");
+            assert!(got.insert(x));
+            last = x;
+        }
+        assert!(last + 50 >= head || last == head, "reader {i} at {last} of {head}");
+    }
+    failovers.sort();
+    let p = |q: f64| failovers[((failovers.len() - 1) as f64 * q).round() as usize];
+    eprintln!(
+        "{rounds} failovers, {acked} commands acknowledged, {head} events: kill → a command \
+         through the new leader p50 {:?}, p99 {:?}",
+        p(0.5),
+        p(0.99)
+    );
+    let _ = Severity::Sev1;
+}
+
+#[test]
+fn a_frozen_leader_is_fenced_and_steps_down_without_appending() {
+    let Some(db) = Database::create("a_frozen_leader_is_fenced_and_steps_down_without_appending")
+    else {
+        return;
+    };
+    let cluster = Cluster::start(db, 3);
+    let leader = cluster.leader();
+    let urls = cluster.urls();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (mut r, _) = Raw::join(&urls[leader], "setup", None).await;
+        r.command(common::declare("Checkout 500s", 2)).await;
+    });
+    let pid = cluster.replicas[leader].as_ref().unwrap().child.id().to_string();
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+    };
+    // A client of the frozen leader sends a command that waits there.
+    let frozen_url = urls[leader].clone();
+    signal("-STOP");
+    let stopped_at = Instant::now();
+    let waiting = rt.spawn(async move {
+        let mut cfg = ClientConfig::new(frozen_url, "stuck");
+        cfg.reconnect = true;
+        let c = Client::start(cfg);
+        let (_, answer) = c.submit(Command::AddEntry {
+            incident: IncidentRef(1),
+            entry_kind: EntryKind::Note,
+            text: "sent to the frozen leader".into(),
+            occurred_at: None,
+            next_update_secs: None,
+        });
+        let a = tokio::time::timeout(Duration::from_secs(60), answer).await;
+        drop(c);
+        a
+    });
+    // Another takes over within the fencing time.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let new = loop {
+        let leaders: Vec<usize> = (0..3)
+            .filter(|&i| i != leader)
+            .filter(|&i| cluster.health(i).is_some_and(|h| h["role"] == "leader"))
+            .collect();
+        if let [one] = leaders[..] {
+            break one;
+        }
+        assert!(Instant::now() < deadline, "no one took over from the frozen leader");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let replaced = stopped_at.elapsed();
+    rt.block_on(async {
+        let (mut r, _) = Raw::join(&urls[new], "after", None).await;
+        let a = r.command(common::note("INC-1", "through the new leader")).await;
+        assert_eq!(a["type"], "ok", "{a}");
+    });
+    let head = cluster.log().len();
+    signal("-CONT");
+    // It finds it no longer leads, appends nothing, and follows.
+    let deadline = Instant::now() + WAIT;
+    while cluster.health(leader).is_none_or(|h| h["role"] != "follower") {
+        assert!(Instant::now() < deadline, "the old leader did not step down");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = cluster.log();
+    let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=log.len() as i64).collect::<Vec<_>>());
+    // Its waiting command was answered once, by the new leader, and is in the log once.
+    let a = rt.block_on(waiting).unwrap();
+    if let Ok(Ok(answer)) = a {
+        assert!(matches!(answer, Answer::Ok { .. }), "{answer:?}");
+    }
+    let stuck = log
+        .iter()
+        .filter(|(_, e)| e["text"] == "sent to the frozen leader")
+        .count();
+    assert!(stuck <= 1, "{stuck} copies");
+    assert!(log.len() >= head);
+    eprintln!("a frozen leader was fenced and replaced in {replaced:?}");
+}
