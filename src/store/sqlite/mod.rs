@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use super::rows::Indexer;
 use super::{Append, EventStore, LogReader, SearchPage, StoreError};
 use crate::model::access::Viewer;
 use crate::model::{Event, Incident, IncidentRef, State};
@@ -174,7 +175,7 @@ impl EventStore for SqliteStore {
                 cmd.execute(params![c.actor, c.id, answer])?;
             }
         }
-        index::write(&tx, batch)?;
+        index::Index(&tx).write(batch)?;
         tx.commit()?;
         Ok(())
     }
@@ -205,7 +206,7 @@ impl EventStore for SqliteStore {
 
     fn rebuild_indexes(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        index::rebuild(&tx)?;
+        crate::store::rows::rebuild(&mut index::Index(&tx))?;
         tx.commit()?;
         Ok(())
     }
