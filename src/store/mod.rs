@@ -12,10 +12,14 @@
 //! of it is derived from the log by the model's fold: [`EventStore::rebuild_indexes`] makes
 //! it again from the events alone, with the same answers.
 
+mod postgres;
 mod rows;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 pub mod words;
 
+pub use self::postgres::{CopyReport, PG_SCHEMA_VERSION, PgStore, copy_to_postgres, redact_url};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use crate::model::access::Viewer;
