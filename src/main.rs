@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use warroom::cli::{Cli, Cmd, ServeArgs, run_client};
-use warroom::server::{ServerConfig, TokenTable};
+use warroom::server::{ServerConfig, StoreLocation, TokenTable};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +30,11 @@ fn main() -> ExitCode {
             }
             Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
             Some(Cmd::Token { action }) => warroom::cli::token(&action),
+            Some(Cmd::Store { action }) => {
+                tokio::task::spawn_blocking(move || warroom::cli::store(&action))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the copy stopped: {e}"))?
+            }
             Some(Cmd::Oncall {
                 policy: Some(policy),
                 at,
@@ -124,6 +129,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => warroom::cli::default_data_dir()?,
     };
     let mut config = ServerConfig::new(args.listen, data);
+    if let Some(url) = args.store.as_deref().filter(|u| !u.trim().is_empty()) {
+        config.store = StoreLocation::parse(url).map_err(|e| anyhow::anyhow!(e))?;
+    }
     if let Some(path) = &args.token_file {
         config.tokens = Some(TokenTable::load(path).map_err(|e| anyhow::anyhow!(e))?);
     }

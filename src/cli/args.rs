@@ -107,6 +107,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// The feed's event log: copy an SQLite log into PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Export an incident: a Markdown post-mortem draft, or JSON (events and state).
     Export {
         #[command(flatten)]
@@ -402,7 +407,11 @@ impl Cmd {
             | Cmd::Events { feed, .. }
             | Cmd::Metrics { feed, .. }
             | Cmd::Oncall { feed, .. } => Some(feed),
-            Cmd::Serve(_) | Cmd::Token { .. } | Cmd::Policy { .. } | Cmd::Demo { .. } => None,
+            Cmd::Serve(_)
+            | Cmd::Token { .. }
+            | Cmd::Policy { .. }
+            | Cmd::Store { .. }
+            | Cmd::Demo { .. } => None,
         }
     }
 }
@@ -466,6 +475,26 @@ fn parse_access(s: &str) -> Result<Access, String> {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Copy a feed's SQLite log (events, command answers, its feed id) into an empty
+    /// PostgreSQL database, build its indexes there and check it reads back the same; all
+    /// or nothing. Stop the feed first; then serve with --store URL.
+    Copy {
+        /// The feed's data directory (the one holding events.db).
+        #[arg(long, value_name = "DIR")]
+        from: std::path::PathBuf,
+        /// The PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "WARROOM_STORE",
+            hide_env_values = true
+        )]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum PolicyAction {
     /// Validate a policy file; every problem is listed with its line.
     Check { file: std::path::PathBuf },
@@ -478,9 +507,20 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = DEFAULT_ADDR)]
     pub listen: std::net::SocketAddr,
-    /// Directory for the event log [default: the platform data directory].
+    /// Directory for the event log and the token store [default: the platform data
+    /// directory].
     #[arg(long)]
     pub data: Option<std::path::PathBuf>,
+    /// Keep the event log in PostgreSQL instead of SQLite in --data (tokens stay in
+    /// --data): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, with ?sslmode=verify-full
+    /// (and sslrootcert=FILE for a private CA) to check the database's certificate.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WARROOM_STORE",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
     /// File of `name token` lines; required to listen beyond loopback.
     #[arg(long)]
     pub token_file: Option<std::path::PathBuf>,

@@ -342,6 +342,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         | Cmd::Metrics { .. }
         | Cmd::Demo { .. }
         | Cmd::Policy { .. }
+        | Cmd::Store { .. }
         | Cmd::Export { .. } => {}
     }
     Ok(())

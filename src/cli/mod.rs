@@ -5,7 +5,7 @@
 //!
 //! The parts: `args` (the command line, as clap reads it), `session` (connecting and
 //! sending one command), `commands` (the incident commands), `reads` (incidents, events,
-//! metrics), `admin` (tokens, policy files, on call, members), `console` (starting the
+//! metrics), `admin` (tokens, policy files, on call, members), `store` (copying an event log), `console` (starting the
 //! console and the local feed it may host), `time` (times as people type them).
 
 mod admin;
@@ -14,12 +14,16 @@ mod commands;
 mod console;
 mod reads;
 mod session;
+mod store;
 pub mod time;
 
 pub use admin::{load_policy, members_table, oncall, oncall_text, policy, token, tokens_table};
-pub use args::{Cli, Cmd, FeedArgs, Global, MemberAction, PolicyAction, ServeArgs, TokenAction};
+pub use args::{
+    Cli, Cmd, FeedArgs, Global, MemberAction, PolicyAction, ServeArgs, StoreAction, TokenAction,
+};
 pub use commands::run_client;
 pub use console::{
     ConsoleSetup, HostedFeed, console, console_setup, default_data_dir, local_feed_addr, outbox_dir,
 };
 pub use reads::{event_line, incidents_table};
+pub use store::store;

@@ -45,7 +45,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::intake::Alert;
 use crate::model::Event;
 use crate::protocol;
-use crate::store::{EventStore, LogReader, SqliteStore, StoreError};
+use crate::store::{EventStore, LogReader, PgStore, SqliteStore, StoreError};
 use alerts::IntakeAnswer;
 use core::Published;
 use presence::PresenceBoard;
@@ -116,11 +116,65 @@ impl Default for Limits {
     }
 }
 
+/// Where a feed keeps its event log.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `events.db` in this directory: SQLite, embedded (the default, in the data
+    /// directory).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by its URL (`warroom serve --store postgres://…`): for
+    /// several feeds on one database.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// What `--store` takes: a PostgreSQL URL.
+    pub fn parse(s: &str) -> Result<StoreLocation, String> {
+        let lower = s.trim().to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Ok(StoreLocation::Postgres(s.trim().to_string()))
+        } else {
+            Err(format!(
+                "--store takes a PostgreSQL URL (postgres://USER@HOST/DATABASE), not {:?}; \
+                 the SQLite log lives in --data DIR",
+                crate::store::redact_url(s)
+            ))
+        }
+    }
+
+    /// Opens the log for writing (blocking: PostgreSQL is reached, SQLite's file read).
+    pub fn open(&self) -> Result<Box<dyn EventStore>, StoreError> {
+        Ok(match self {
+            StoreLocation::Sqlite(dir) => Box::new(SqliteStore::open(dir)?),
+            StoreLocation::Postgres(url) => Box::new(PgStore::open(url)?),
+        })
+    }
+}
+
+/// Names the log as messages may: the SQLite file, or the URL without its password.
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(dir) => write!(f, "{}", dir.join("events.db").display()),
+            StoreLocation::Postgres(url) => f.write_str(&crate::store::redact_url(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreLocation({self})")
+    }
+}
+
 /// How to run a feed server.
 #[derive(Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Tokens (`tokens.json`), and the SQLite log unless `store` says otherwise.
     pub data_dir: PathBuf,
+    /// The event log: `Sqlite(data_dir)` unless set.
+    pub store: StoreLocation,
     pub tokens: Option<TokenTable>,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
@@ -158,6 +212,7 @@ impl ServerConfig {
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         ServerConfig {
             listen,
+            store: StoreLocation::Sqlite(data_dir.clone()),
             data_dir,
             tokens: None,
             clock: Arc::new(SystemClock),
@@ -330,6 +385,51 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// The log opened, and what a start-up reads from it.
+struct Opened {
+    store: Box<dyn EventStore>,
+    /// The live work.
+    state: crate::model::State,
+    resume_floor: u64,
+    /// Readers of their own for the sessions and the queries.
+    reader: Box<dyn LogReader>,
+    query_reader: Box<dyn LogReader>,
+    feed_id: String,
+}
+
+/// Opens the log at `location` and reads the live work as of `now` (its latest checkpoint
+/// and what follows). Blocking.
+fn open_log(
+    location: &StoreLocation,
+    now: chrono::DateTime<chrono::Utc>,
+    recent_secs: u64,
+) -> anyhow::Result<Opened> {
+    let store = match location {
+        StoreLocation::Sqlite(dir) => location
+            .open()
+            .with_context(|| format!("opening the event log in {}", dir.display()))?,
+        // Its errors name the database already.
+        StoreLocation::Postgres(_) => location.open()?,
+    };
+    let (state, archived_upto) = crate::store::load_live(store.as_ref(), now, recent_secs)
+        .context("reading the live work from the event log")?;
+    let resume_floor = store.resume_floor()?.max(archived_upto);
+    tracing::info!(
+        events = state.seq,
+        live = state.incidents.len(),
+        log = %location,
+        "the live work read from the event log (its latest checkpoint and what follows)"
+    );
+    Ok(Opened {
+        reader: store.open_reader()?,
+        query_reader: store.open_reader()?,
+        feed_id: store.feed_id()?,
+        store,
+        state,
+        resume_floor,
+    })
+}
+
 /// Opens the log, rebuilds state from it, binds and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let auth = Arc::new(auth::Auth::new(
@@ -353,23 +453,20 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     // Bind first: a taken port is found at once, before the log is opened and folded.
     let listener =
         bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
-    let store = SqliteStore::open(&config.data_dir)
-        .with_context(|| format!("opening the event log in {}", config.data_dir.display()))?;
-    let recent_secs = config.recent_secs;
-    let (state, archived_upto) = crate::store::load_live(&store, config.clock.now(), recent_secs)
-        .context("reading the live work from the event log")?;
-    let resume_floor = store.resume_floor()?.max(archived_upto);
-    tracing::info!(
-        events = state.seq,
-        live = state.incidents.len(),
-        log = %store.path().display(),
-        "the live work read from the event log (its latest checkpoint and what follows)"
-    );
-    let reader = store.open_reader()?;
-    let query_reader = store.open_reader()?;
-    let feed_id = store.feed_id()?;
-    // The core works through the trait: the backend is chosen here, and only here.
-    let store: Box<dyn EventStore> = Box::new(store);
+    // The backend is chosen here, and only here: the core works through the trait. The log
+    // is read off the async workers (a PostgreSQL client must never block one).
+    let location = config.store.clone();
+    let (now, recent_secs) = (config.clock.now(), config.recent_secs);
+    let Opened {
+        store,
+        state,
+        resume_floor,
+        reader,
+        query_reader,
+        feed_id,
+    } = tokio::task::spawn_blocking(move || open_log(&location, now, recent_secs))
+        .await
+        .context("opening the event log")??;
     let (events_tx, _) = broadcast::channel(config.limits.broadcast_capacity);
     let published = Arc::new(Published {
         state: RwLock::new(state.clone()),

@@ -12,9 +12,14 @@
 //! of it is derived from the log by the model's fold: [`EventStore::rebuild_indexes`] makes
 //! it again from the events alone, with the same answers.
 
+mod postgres;
+mod rows;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 pub mod words;
 
+pub use self::postgres::{CopyReport, PG_SCHEMA_VERSION, PgStore, copy_to_postgres, redact_url};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use crate::model::access::Viewer;
@@ -38,20 +43,46 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// `at`: the log's file, or its database's URL (without its password).
     #[error(
-        "the event log {path} has schema version {found}, newer than this warroom knows \
+        "the event log {at} has schema version {found}, newer than this warroom knows \
          ({known}): it was written by a newer warroom; run that one (or a newer one) instead"
     )]
-    SchemaTooNew {
-        path: String,
-        found: u32,
-        known: u32,
-    },
+    SchemaTooNew { at: String, found: u32, known: u32 },
     #[error("the append does not match its state: {0}")]
     Mismatch(String),
     /// A shared log's append (or a leader's write) from a replica that no longer leads.
     #[error("this replica no longer leads the feed: {0}")]
     NotLeader(String),
+    /// The database could not be reached (or refused us): nothing was read or written.
+    #[error("cannot connect to the event log at {at}: {reason}")]
+    Connect { at: String, reason: String },
+    /// A PostgreSQL statement failed; `what` is what the store was doing.
+    #[error("the event log at {at} failed {what}: {reason}")]
+    Postgres {
+        at: String,
+        what: &'static str,
+        reason: String,
+    },
+    /// Another writer appended at these positions first (two feeds on one database): this
+    /// append was rolled back whole.
+    #[error(
+        "another writer appended to the event log at seq {first} first: nothing of this \
+         append was recorded (is a second `warroom serve` writing to the same database?)"
+    )]
+    Conflict { first: u64 },
+    /// The event log's address cannot be used as it is.
+    #[error("the event log address {at} cannot be used: {reason}")]
+    BadAddress { at: String, reason: String },
+    /// `warroom store copy` writes only into an empty store.
+    #[error(
+        "the event log at {at} is not empty (its head is seq {head}, with {answers} command \
+         answers): copy only into a new database"
+    )]
+    NotEmpty { at: String, head: u64, answers: u64 },
+    /// The copy does not read back as its source does; nothing of it was kept.
+    #[error("the copy does not match its source ({0}); nothing was copied")]
+    CopyDiffers(String),
 }
 
 impl StoreError {

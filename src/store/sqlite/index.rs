@@ -1,179 +1,87 @@
-//! The indexes beside the log: writing them with each append, reading them (search,
-//! summaries, checkpoints), and making them again from the events alone.
+//! The indexes beside the log in SQLite: written with each append and made again from the
+//! events (by [`rows`]' one rule for both backends), read for search, summaries and
+//! checkpoints.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::model::access::Viewer;
-use crate::model::{Incident, IncidentRef, State};
+use crate::model::{Event, Incident, IncidentRef, State};
 use crate::protocol::Search;
-use crate::store::words::{self, content_filtered};
-use crate::store::{Append, SearchPage, StoreError, fold_into};
+use crate::store::rows::{self, IncidentRow, Indexer, Pager, nanos};
+use crate::store::words;
+use crate::store::{SearchPage, StoreError};
 
-/// A time as the index keeps it: nanoseconds since 1970 (saturating far from now).
-fn nanos(t: DateTime<Utc>) -> i64 {
-    t.timestamp_nanos_opt().unwrap_or(if t.timestamp() > 0 {
-        i64::MAX
-    } else {
-        i64::MIN
-    })
-}
+/// The indexes of one SQLite connection (inside the caller's transaction).
+pub(super) struct Index<'c>(pub &'c Connection);
 
-fn json<T: serde::Serialize>(seq: u64, v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt {
-        seq,
-        reason: e.to_string(),
-    })
-}
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        seq: 0,
-        reason: format!("{what}: {e}"),
+impl Indexer for Index<'_> {
+    fn read_since(&mut self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        super::read_since(self.0, after, limit)
     }
-}
 
-/// Writes the rows of the incidents `batch`'s events touched, their new words, the
-/// checkpoint when one is due, and the resume floor.
-pub(super) fn write(conn: &Connection, batch: &Append<'_>) -> Result<(), StoreError> {
-    if let Some(last) = batch.events.last()
-        && last.seq != batch.state.seq
-    {
-        return Err(StoreError::Mismatch(format!(
-            "the events end at seq {}, the state is at {}",
-            last.seq, batch.state.seq
-        )));
+    fn incident_events(&mut self, r: IncidentRef, upto: u64) -> Result<Vec<Event>, StoreError> {
+        super::incident_events(self.0, r, upto)
     }
-    // Each touched incident: the seq of its last event here, and of its first (its entries
-    // from there on are new).
-    let mut touched: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for e in batch.events {
-        let span = touched.entry(e.kind.incident().0).or_insert((e.seq, e.seq));
-        span.1 = e.seq;
-    }
-    for (n, (first, last)) in touched {
-        let inc = batch.state.incidents.get(&n).ok_or_else(|| {
-            StoreError::Mismatch(format!("its events touch INC-{n}, which the state lacks"))
-        })?;
-        let from = inc.entries.partition_point(|e| e.id < first);
-        put_incident(conn, inc, last, &inc.entries[from..])?;
-    }
-    if batch.checkpoint {
-        put_checkpoint(conn, batch.state)?;
-    }
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('resume_floor', ?1)",
-        [batch.resume_floor.to_string()],
-    )?;
-    Ok(())
-}
 
-/// An incident's row, and the words of its title, service and `new_entries`.
-fn put_incident(
-    conn: &Connection,
-    inc: &Incident,
-    last_seq: u64,
-    new_entries: &[crate::model::Entry],
-) -> Result<(), StoreError> {
-    let summary = json(last_seq, &inc.summary(0))?;
-    let members: Vec<&String> = inc.members.keys().collect();
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO incidents (ref, declared_at, updated_at, severity, active, \
-         service, restricted, members, last_seq, summary) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        inc.reference.0,
-        nanos(inc.declared_at),
-        nanos(inc.updated_at),
-        inc.severity.number(),
-        inc.is_active(),
-        inc.service,
-        inc.restricted,
-        json(last_seq, &members)?,
-        last_seq as i64,
-        summary
-    ])?;
-    let mut put =
-        conn.prepare_cached("INSERT OR IGNORE INTO words (incident, word) VALUES (?1, ?2)")?;
-    for w in words::incident_words(inc, new_entries) {
-        put.execute(params![inc.reference.0, w])?;
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.0
+            .execute_batch("DELETE FROM incidents; DELETE FROM words; DELETE FROM checkpoints;")?;
+        Ok(())
     }
-    Ok(())
-}
 
-fn put_checkpoint(conn: &Connection, state: &State) -> Result<(), StoreError> {
-    let body = json(state.seq, state)?;
-    conn.execute(
-        "INSERT OR REPLACE INTO checkpoints (seq, state) VALUES (?1, ?2)",
-        params![state.seq as i64, body],
-    )?;
-    conn.execute(
-        "DELETE FROM checkpoints WHERE seq < ?1",
-        params![state.seq as i64],
-    )?;
-    Ok(())
-}
-
-/// How long an incident stays in memory after its last event while the indexes are rebuilt
-/// (a bound on the rebuild's memory, not the feed's recent window: one folded out early is
-/// folded back when touched again).
-const REBUILD_WINDOW_SECS: u64 = crate::model::DEFAULT_RECENT_SECS;
-/// Events folded between two looks at what may leave memory during a rebuild.
-const REBUILD_CHUNK: usize = 10_000;
-
-/// Drops the indexes and makes them again from the events: the whole log folded once, in
-/// order, keeping in memory only the incidents live as of the event being folded (others
-/// are written out and folded back from their own events if touched again). Ends with a
-/// checkpoint of what is still in memory at the head.
-pub(super) fn rebuild(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch("DELETE FROM incidents; DELETE FROM words; DELETE FROM checkpoints;")?;
-    let mut state = State::default();
-    let mut last_seq: BTreeMap<u32, u64> = BTreeMap::new();
-    loop {
-        let chunk = super::read_since(conn, state.seq, REBUILD_CHUNK)?;
-        let Some(last) = chunk.last() else { break };
-        let now = last.at;
-        for e in &chunk {
-            fold_into(&mut state, e, |r, upto| {
-                let events = super::incident_events(conn, r, upto)?;
-                crate::model::fold_incident(&events).map_err(|err| StoreError::Corrupt {
-                    seq: upto,
-                    reason: err.to_string(),
-                })
-            })?;
-            last_seq.insert(e.kind.incident().0, e.seq);
-        }
-        let gone: Vec<u32> = state
-            .incidents
-            .values()
-            .filter(|i| !i.is_live(now, REBUILD_WINDOW_SECS))
-            .map(|i| i.reference.0)
-            .collect();
-        for n in gone {
-            if let Some(inc) = state.incidents.remove(&n) {
-                let seq = last_seq.get(&n).copied().unwrap_or(0);
-                put_incident(conn, &inc, seq, &inc.entries)?;
+    fn put_incidents(&mut self, rows: &[IncidentRow]) -> Result<(), StoreError> {
+        let mut put = self.0.prepare_cached(
+            "INSERT OR REPLACE INTO incidents (ref, declared_at, updated_at, severity, active, \
+             service, restricted, members, last_seq, summary) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        let mut word = self
+            .0
+            .prepare_cached("INSERT OR IGNORE INTO words (incident, word) VALUES (?1, ?2)")?;
+        for row in rows {
+            put.execute(params![
+                row.reference,
+                row.declared_at,
+                row.updated_at,
+                row.severity,
+                row.active,
+                row.service,
+                row.restricted,
+                row.members,
+                row.last_seq as i64,
+                row.summary
+            ])?;
+            for w in &row.words {
+                word.execute(params![row.reference, w])?;
             }
         }
+        Ok(())
     }
-    for inc in state.incidents.values() {
-        let seq = last_seq.get(&inc.reference.0).copied().unwrap_or(0);
-        put_incident(conn, inc, seq, &inc.entries)?;
+
+    fn put_checkpoint(&mut self, state: &State) -> Result<(), StoreError> {
+        let body = rows::json(state.seq, state)?;
+        self.0.execute(
+            "INSERT OR REPLACE INTO checkpoints (seq, state) VALUES (?1, ?2)",
+            params![state.seq as i64, body],
+        )?;
+        self.0.execute(
+            "DELETE FROM checkpoints WHERE seq < ?1",
+            params![state.seq as i64],
+        )?;
+        Ok(())
     }
-    if state.seq > 0 {
-        put_checkpoint(conn, &state)?;
+
+    fn put_resume_floor(&mut self, floor: u64) -> Result<(), StoreError> {
+        self.0.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('resume_floor', ?1)",
+            [floor.to_string()],
+        )?;
+        Ok(())
     }
-    // A position from before the rebuild may miss what the indexes now say: resumes from it
-    // are sent the board.
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('resume_floor', ?1)",
-        [state.seq.to_string()],
-    )?;
-    Ok(())
 }
 
 pub(super) fn last_seq_of(conn: &Connection, r: IncidentRef) -> Result<Option<u64>, StoreError> {
@@ -231,14 +139,10 @@ pub(super) fn resume_floor(conn: &Connection) -> Result<u64, StoreError> {
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
-fn decode_summary(n: u32, body: &str) -> Result<Incident, StoreError> {
-    serde_json::from_str(body).map_err(|e| corrupt(&format!("the summary of INC-{n}"), e))
-}
-
 pub(super) fn summary(conn: &Connection, r: IncidentRef) -> Result<Option<Incident>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT summary FROM incidents WHERE ref = ?1")?;
     let body: Option<String> = stmt.query_row([r.0], |row| row.get(0)).optional()?;
-    body.map(|b| decode_summary(r.0, &b)).transpose()
+    body.map(|b| rows::summary_of(r.0, &b)).transpose()
 }
 
 pub(super) fn summaries(conn: &Connection) -> Result<Vec<Incident>, StoreError> {
@@ -247,7 +151,7 @@ pub(super) fn summaries(conn: &Connection) -> Result<Vec<Incident>, StoreError> 
     let mut out = Vec::new();
     for row in rows {
         let (n, body) = row?;
-        out.push(decode_summary(n, &body)?);
+        out.push(rows::summary_of(n, &body)?);
     }
     Ok(out)
 }
@@ -261,10 +165,8 @@ pub(super) fn search(
     limit: usize,
     max_bytes: usize,
 ) -> Result<SearchPage, StoreError> {
-    let limit = limit.max(1);
-    let mut sql = String::from(
-        "SELECT ref, restricted, members, summary, declared_at FROM incidents WHERE ref < ?1",
-    );
+    let mut sql =
+        String::from("SELECT ref, restricted, members, summary FROM incidents WHERE ref < ?1");
     let mut args: Vec<Sql> = vec![Sql::Integer(q.before.map_or(i64::MAX, |r| i64::from(r.0)))];
     let mut arg = |sql: &mut String, clause: &str, v: Sql| {
         args.push(v);
@@ -276,9 +178,8 @@ pub(super) fn search(
     if let Some(t) = q.until {
         arg(&mut sql, " AND declared_at < ?", Sql::Integer(nanos(t)));
     }
-    // Content filters leave out the restricted incidents the viewer may not see: those
-    // are judged on what is public of them only.
-    let content = content_filtered(q);
+    // Content filters apply to every row: the pager skips the restricted incidents the
+    // viewer may not see when the search filters on content (see `words::found`).
     let mut filters = String::new();
     if let Some(s) = q.severity {
         arg(
@@ -314,40 +215,18 @@ pub(super) fn search(
     sql.push_str(&filters);
     sql.push_str(" ORDER BY ref DESC");
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params_from_iter(args.iter()))?;
-    let mut page = SearchPage::default();
-    let mut bytes = 0usize;
-    let mut taken = 0usize;
-    let mut last: Option<IncidentRef> = None;
-    while let Some(row) = rows.next()? {
-        let n: u32 = row.get(0)?;
-        let restricted: bool = row.get(1)?;
-        let visible = !restricted || viewer.sees_all || {
-            let members: String = row.get(2)?;
-            let members: Vec<String> = serde_json::from_str(&members)
-                .map_err(|e| corrupt(&format!("the members of INC-{n}"), e))?;
-            members.iter().any(|m| m == viewer.name)
-        };
-        if !visible && content {
-            continue;
-        }
-        if taken == limit {
-            page.next = last;
+    let mut found = stmt.query(params_from_iter(args.iter()))?;
+    let mut pager = Pager::new(q, viewer, limit, max_bytes);
+    while let Some(row) = found.next()? {
+        let more = pager.offer(
+            row.get(0)?,
+            row.get(1)?,
+            || Ok(row.get(2)?),
+            || Ok(row.get(3)?),
+        )?;
+        if !more {
             break;
         }
-        if visible {
-            let body: String = row.get(3)?;
-            if taken > 0 && bytes + body.len() > max_bytes {
-                page.next = last;
-                break;
-            }
-            bytes += body.len();
-            page.incidents.push(decode_summary(n, &body)?);
-        } else {
-            page.withheld.push(IncidentRef(n));
-        }
-        taken += 1;
-        last = Some(IncidentRef(n));
     }
-    Ok(page)
+    Ok(pager.finish())
 }

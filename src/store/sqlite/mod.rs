@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{Append, EventStore, LogReader, SearchPage, StoreError};
+use super::rows::Indexer;
+use super::{Append, CommandRecord, EventStore, LogReader, SearchPage, StoreError};
 use crate::model::access::Viewer;
 use crate::model::{Event, Incident, IncidentRef, State};
 use crate::protocol::{Answer, Search};
@@ -85,6 +86,37 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Up to `limit` remembered answers after `after` (by actor, then command id), in that
+    /// order: every answer, a page at a time, for copying the log elsewhere.
+    pub fn answers_after(
+        &self,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        let (actor, id) = after.map_or(("", ""), |(a, i)| (a.as_str(), i.as_str()));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT actor, id, answer FROM commands WHERE (actor, id) > (?1, ?2) \
+             ORDER BY actor, id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![actor, id, limit as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (actor, id, body) = row?;
+            let answer = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                seq: 0,
+                reason: format!("stored answer to command {id}: {e}"),
+            })?;
+            out.push(CommandRecord { actor, id, answer });
+        }
+        Ok(out)
     }
 }
 
@@ -174,7 +206,7 @@ impl EventStore for SqliteStore {
                 cmd.execute(params![c.actor, c.id, answer])?;
             }
         }
-        index::write(&tx, batch)?;
+        index::Index(&tx).write(batch)?;
         tx.commit()?;
         Ok(())
     }
@@ -205,7 +237,7 @@ impl EventStore for SqliteStore {
 
     fn rebuild_indexes(&mut self) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        index::rebuild(&tx)?;
+        crate::store::rows::rebuild(&mut index::Index(&tx))?;
         tx.commit()?;
         Ok(())
     }

@@ -107,7 +107,7 @@ pub(super) fn prepare(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     };
     if found > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
-            path: path.display().to_string(),
+            at: path.display().to_string(),
             found,
             known: SCHEMA_VERSION,
         });
@@ -139,5 +139,5 @@ fn migrate_to_2(tx: &Connection) -> Result<(), StoreError> {
              incident = CAST(substr(json_extract(body, '$.incident'), 5) AS INTEGER);",
     )?;
     tx.execute_batch(V2_INDEXES)?;
-    index::rebuild(tx)
+    crate::store::rows::rebuild(&mut index::Index(tx))
 }

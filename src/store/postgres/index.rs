@@ -1,0 +1,539 @@
+//! Reading and writing the PostgreSQL log: the events, the remembered answers, and the
+//! indexes beside them (written by [`rows`]' one rule for both backends). Every function
+//! takes a [`Db`]: a connection or a transaction, with the connection's prepared
+//! statements.
+
+use std::collections::{BTreeSet, HashMap};
+
+use ::postgres::error::SqlState;
+use ::postgres::types::ToSql;
+use ::postgres::{GenericClient, Row, Statement};
+use chrono::{DateTime, Utc};
+
+use crate::model::access::Viewer;
+use crate::model::{Event, Incident, IncidentRef, State};
+use crate::protocol::{Answer, Search};
+use crate::store::rows::{self, IncidentRow, Indexer, Pager, nanos};
+use crate::store::{Append, SearchPage, StoreError, words};
+
+/// Statements prepared on one connection, by their text.
+pub(super) type Prepared = HashMap<&'static str, Statement>;
+
+/// A connection or a transaction, and the statements prepared on its connection.
+pub(super) struct Db<'a, C: GenericClient> {
+    pub c: &'a mut C,
+    prepared: &'a mut Prepared,
+}
+
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl<'a, C: GenericClient> Db<'a, C> {
+    pub fn new(c: &'a mut C, prepared: &'a mut Prepared) -> Self {
+        Db { c, prepared }
+    }
+
+    fn statement(&mut self, sql: &'static str) -> Result<Statement, ::postgres::Error> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.c.prepare(sql)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &'static str, params: &Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.c.query(&s, params)?)
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.c.query_opt(&s, params)?)
+    }
+
+    fn execute(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64, StoreError> {
+        let s = self.statement(sql)?;
+        Ok(self.c.execute(&s, params)?)
+    }
+}
+
+/// A seq or limit as PostgreSQL keeps it (saturating: none is near the top).
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn seq_of(row: &Row, i: usize) -> Result<u64, StoreError> {
+    Ok(u64::try_from(row.try_get::<_, i64>(i)?).unwrap_or(0))
+}
+
+fn ref_of(row: &Row, i: usize) -> Result<u32, StoreError> {
+    let n: i64 = row.try_get(i)?;
+    u32::try_from(n).map_err(|_| rows::corrupt("an incident reference", n))
+}
+
+/// A service as search compares it: lower-cased in ASCII, with the one character a
+/// PostgreSQL text cannot hold escaped (and the escape itself), so equal keys are equal
+/// services but for ASCII case.
+pub(super) fn service_key(s: &str) -> String {
+    s.to_ascii_lowercase()
+        .replace('\\', "\\\\")
+        .replace('\0', "\\0")
+}
+
+fn events(rows: Vec<Row>) -> Result<Vec<Event>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let seq = seq_of(&row, 0)?;
+        let body: String = row.try_get(1)?;
+        out.push(
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                seq,
+                reason: e.to_string(),
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+fn meta(db: &mut Db<'_, impl GenericClient>, key: &str) -> Result<Option<String>, StoreError> {
+    let row = db.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+fn put_meta(db: &mut Db<'_, impl GenericClient>, key: &str, value: &str) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        &[&key, &value],
+    )?;
+    Ok(())
+}
+
+pub(super) fn feed_id(db: &mut Db<'_, impl GenericClient>) -> Result<String, StoreError> {
+    meta(db, "feed_id")?.ok_or_else(|| rows::corrupt("the log", "it has no feed id"))
+}
+
+pub(super) fn set_feed_id(db: &mut Db<'_, impl GenericClient>, id: &str) -> Result<(), StoreError> {
+    put_meta(db, "feed_id", id)
+}
+
+pub(super) fn head(db: &mut Db<'_, impl GenericClient>) -> Result<u64, StoreError> {
+    let row = db.query_opt("SELECT COALESCE(MAX(seq), 0) FROM events", &[])?;
+    row.map_or(Ok(0), |r| seq_of(&r, 0))
+}
+
+pub(super) fn read_since(
+    db: &mut Db<'_, impl GenericClient>,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let limit = int(limit as u64);
+    events(db.query(
+        "SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        &[&int(after), &limit],
+    )?)
+}
+
+pub(super) fn incident_events(
+    db: &mut Db<'_, impl GenericClient>,
+    incident: IncidentRef,
+    upto: u64,
+) -> Result<Vec<Event>, StoreError> {
+    events(db.query(
+        "SELECT seq, body FROM events WHERE incident = $1 AND seq <= $2 ORDER BY seq",
+        &[&i64::from(incident.0), &int(upto)],
+    )?)
+}
+
+pub(super) fn fired_steps(db: &mut Db<'_, impl GenericClient>) -> Result<Vec<Event>, StoreError> {
+    events(db.query(
+        "SELECT seq, body FROM events WHERE kind = 'step_fired' ORDER BY seq",
+        &[],
+    )?)
+}
+
+pub(super) fn last_seq_of(
+    db: &mut Db<'_, impl GenericClient>,
+    r: IncidentRef,
+) -> Result<Option<u64>, StoreError> {
+    let row = db.query_opt(
+        "SELECT last_seq FROM incidents WHERE ref = $1",
+        &[&i64::from(r.0)],
+    )?;
+    row.map(|r| seq_of(&r, 0)).transpose()
+}
+
+pub(super) fn latest_checkpoint(
+    db: &mut Db<'_, impl GenericClient>,
+) -> Result<Option<State>, StoreError> {
+    let row = db.query_opt(
+        "SELECT seq, state FROM checkpoints ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let seq = seq_of(&row, 0)?;
+    let body: String = row.try_get(1)?;
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            seq,
+            reason: format!("the checkpoint does not decode: {e}"),
+        })
+}
+
+pub(super) fn live_refs(
+    db: &mut Db<'_, impl GenericClient>,
+    updated_after: DateTime<Utc>,
+) -> Result<Vec<IncidentRef>, StoreError> {
+    let rows = db.query(
+        "SELECT ref FROM incidents WHERE active OR updated_at > $1 ORDER BY ref",
+        &[&nanos(updated_after)],
+    )?;
+    rows.iter().map(|r| ref_of(r, 0).map(IncidentRef)).collect()
+}
+
+pub(super) fn resume_floor(db: &mut Db<'_, impl GenericClient>) -> Result<u64, StoreError> {
+    Ok(meta(db, "resume_floor")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+pub(super) fn summaries(db: &mut Db<'_, impl GenericClient>) -> Result<Vec<Incident>, StoreError> {
+    let rows = db.query("SELECT ref, summary FROM incidents ORDER BY ref", &[])?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let body: String = row.try_get(1)?;
+        out.push(rows::summary_of(ref_of(&row, 0)?, &body)?);
+    }
+    Ok(out)
+}
+
+pub(super) fn answer(
+    db: &mut Db<'_, impl GenericClient>,
+    actor: &str,
+    id: &str,
+) -> Result<Option<Answer>, StoreError> {
+    let row = db.query_opt(
+        "SELECT answer FROM commands WHERE actor = $1 AND id = $2",
+        &[&actor, &id],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let body: String = row.try_get(0)?;
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            seq: 0,
+            reason: format!("stored answer to command {id}: {e}"),
+        })
+}
+
+/// Everything of one append, encoded by the caller (off the connection's thread): the
+/// events, the answers, and the index rows.
+pub(super) struct Batch {
+    first: Option<u64>,
+    seqs: Vec<i64>,
+    bodies: Vec<String>,
+    incidents: Vec<i64>,
+    kinds: Vec<&'static str>,
+    commands: Commands,
+    rows: Vec<IncidentRow>,
+    checkpoint: Option<(i64, String)>,
+    resume_floor: u64,
+}
+
+/// Command answers as columns: actors, ids, answers (JSON).
+#[derive(Default)]
+pub(super) struct Commands(Vec<String>, Vec<String>, Vec<String>);
+
+impl Commands {
+    pub fn push(&mut self, c: &crate::store::CommandRecord) -> Result<(), StoreError> {
+        self.0.push(c.actor.clone());
+        self.1.push(c.id.clone());
+        self.2.push(rows::json(0, &c.answer)?);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl Batch {
+    pub fn of(batch: &Append<'_>) -> Result<Batch, StoreError> {
+        let rows = rows::touched(batch)?;
+        let mut out = Batch::events(batch.events)?;
+        for c in batch.commands {
+            out.commands.push(c)?;
+        }
+        out.rows = rows;
+        if batch.checkpoint {
+            out.checkpoint = Some((
+                int(batch.state.seq),
+                rows::json(batch.state.seq, batch.state)?,
+            ));
+        }
+        out.resume_floor = batch.resume_floor;
+        Ok(out)
+    }
+
+    /// Events alone, for a copy (its indexes are rebuilt after).
+    pub fn events(events: &[Event]) -> Result<Batch, StoreError> {
+        let mut out = Batch {
+            first: events.first().map(|e| e.seq),
+            seqs: Vec::with_capacity(events.len()),
+            bodies: Vec::with_capacity(events.len()),
+            incidents: Vec::with_capacity(events.len()),
+            kinds: Vec::with_capacity(events.len()),
+            commands: Commands::default(),
+            rows: Vec::new(),
+            checkpoint: None,
+            resume_floor: 0,
+        };
+        for e in events {
+            out.seqs.push(int(e.seq));
+            out.bodies.push(rows::json(e.seq, e)?);
+            out.incidents.push(i64::from(e.kind.incident().0));
+            out.kinds.push(e.kind.name());
+        }
+        Ok(out)
+    }
+}
+
+/// Appends the events (continuing the log, or refused), then the answers. A writer that
+/// lost the race for these positions gets [`StoreError::Conflict`].
+pub(super) fn insert_log(db: &mut Db<'_, impl GenericClient>, b: &Batch) -> Result<(), StoreError> {
+    if let Some(first) = b.first {
+        let head = head(db)?;
+        if first != head + 1 {
+            return Err(StoreError::NotContiguous { head, first });
+        }
+        let insert = db.statement(
+            "INSERT INTO events (seq, body, incident, kind) \
+             SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[])",
+        )?;
+        match db
+            .c
+            .execute(&insert, &[&b.seqs, &b.bodies, &b.incidents, &b.kinds])
+        {
+            Ok(_) => {}
+            Err(e)
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                    && e.as_db_error().and_then(|d| d.constraint()) == Some("events_pkey") =>
+            {
+                return Err(StoreError::Conflict { first });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    insert_commands(db, &b.commands)
+}
+
+pub(super) fn insert_commands(
+    db: &mut Db<'_, impl GenericClient>,
+    c: &Commands,
+) -> Result<(), StoreError> {
+    if c.len() > 0 {
+        db.execute(
+            "INSERT INTO commands (actor, id, answer) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[]) ON CONFLICT DO NOTHING",
+            &[&c.0, &c.1, &c.2],
+        )?;
+    }
+    Ok(())
+}
+
+/// One append, in the caller's transaction.
+pub(super) fn append(db: &mut Db<'_, impl GenericClient>, b: &Batch) -> Result<(), StoreError> {
+    insert_log(db, b)?;
+    db.put_incidents(&b.rows)?;
+    if let Some((seq, state)) = &b.checkpoint {
+        put_checkpoint(db, *seq, state)?;
+    }
+    db.put_resume_floor(b.resume_floor)
+}
+
+fn put_checkpoint(
+    db: &mut Db<'_, impl GenericClient>,
+    seq: i64,
+    state: &str,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO checkpoints (seq, state) VALUES ($1, $2) \
+         ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state",
+        &[&seq, &state],
+    )?;
+    db.execute("DELETE FROM checkpoints WHERE seq < $1", &[&seq])?;
+    Ok(())
+}
+
+impl<C: GenericClient> Indexer for Db<'_, C> {
+    fn read_since(&mut self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        read_since(self, after, limit)
+    }
+
+    fn incident_events(&mut self, r: IncidentRef, upto: u64) -> Result<Vec<Event>, StoreError> {
+        incident_events(self, r, upto)
+    }
+
+    fn clear(&mut self) -> Result<(), StoreError> {
+        self.c
+            .batch_execute("DELETE FROM incidents; DELETE FROM words; DELETE FROM checkpoints;")?;
+        Ok(())
+    }
+
+    fn put_incidents(&mut self, rows: &[IncidentRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<i64> = rows.iter().map(|r| i64::from(r.reference)).collect();
+        let declared: Vec<i64> = rows.iter().map(|r| r.declared_at).collect();
+        let updated: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
+        let severity: Vec<i32> = rows.iter().map(|r| i32::from(r.severity)).collect();
+        let active: Vec<bool> = rows.iter().map(|r| r.active).collect();
+        let service: Vec<Option<String>> = rows
+            .iter()
+            .map(|r| r.service.as_deref().map(service_key))
+            .collect();
+        let restricted: Vec<bool> = rows.iter().map(|r| r.restricted).collect();
+        let members: Vec<&str> = rows.iter().map(|r| r.members.as_str()).collect();
+        let last: Vec<i64> = rows.iter().map(|r| int(r.last_seq)).collect();
+        let summary: Vec<&str> = rows.iter().map(|r| r.summary.as_str()).collect();
+        self.execute(
+            "INSERT INTO incidents (ref, declared_at, updated_at, severity, active, \
+             service_key, restricted, members, last_seq, summary) \
+             SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::INTEGER[], \
+             $5::BOOLEAN[], $6::TEXT[], $7::BOOLEAN[], $8::TEXT[], $9::BIGINT[], $10::TEXT[]) \
+             ON CONFLICT (ref) DO UPDATE SET declared_at = EXCLUDED.declared_at, \
+             updated_at = EXCLUDED.updated_at, severity = EXCLUDED.severity, \
+             active = EXCLUDED.active, service_key = EXCLUDED.service_key, \
+             restricted = EXCLUDED.restricted, members = EXCLUDED.members, \
+             last_seq = EXCLUDED.last_seq, summary = EXCLUDED.summary",
+            &[
+                &refs,
+                &declared,
+                &updated,
+                &severity,
+                &active,
+                &service,
+                &restricted,
+                &members,
+                &last,
+                &summary,
+            ],
+        )?;
+        let (mut incident, mut word) = (Vec::new(), Vec::new());
+        for r in rows {
+            for w in &r.words {
+                incident.push(i64::from(r.reference));
+                word.push(w.as_str());
+            }
+        }
+        if !word.is_empty() {
+            self.execute(
+                "INSERT INTO words (incident, word) \
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[]) ON CONFLICT DO NOTHING",
+                &[&incident, &word],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn put_checkpoint(&mut self, state: &State) -> Result<(), StoreError> {
+        put_checkpoint(self, int(state.seq), &rows::json(state.seq, state)?)
+    }
+
+    fn put_resume_floor(&mut self, floor: u64) -> Result<(), StoreError> {
+        put_meta(self, "resume_floor", &floor.to_string())
+    }
+}
+
+/// Rows read per look while filling a search page at first (more on each further look).
+const FIRST_LOOK: i64 = 16;
+const LARGEST_LOOK: i64 = 4096;
+
+/// The search, paged: the rows matching every filter, newest first, judged for `viewer`
+/// one by one (see [`words::found`]) until the page is full. Rows are read a few at a time
+/// (by reference, below the last one read), so a page costs what it shows.
+pub(super) fn search(
+    db: &mut Db<'_, impl GenericClient>,
+    q: &Search,
+    viewer: Viewer<'_>,
+    limit: usize,
+    max_bytes: usize,
+) -> Result<SearchPage, StoreError> {
+    let mut args: Vec<Box<dyn ToSql + Sync>> = vec![Box::new(0i64)];
+    let mut sql =
+        String::from("SELECT ref, restricted, members, summary FROM incidents WHERE ref < $1");
+    let mut arg = |v: Box<dyn ToSql + Sync>| {
+        args.push(v);
+        format!("${}", args.len())
+    };
+    if let Some(t) = q.since {
+        sql += &format!(" AND declared_at >= {}", arg(Box::new(nanos(t))));
+    }
+    if let Some(t) = q.until {
+        sql += &format!(" AND declared_at < {}", arg(Box::new(nanos(t))));
+    }
+    // Content filters apply to every row: the pager skips the restricted incidents the
+    // viewer may not see when the search filters on content.
+    if let Some(s) = q.severity {
+        sql += &format!(" AND severity = {}", arg(Box::new(i32::from(s.number()))));
+    }
+    if let Some(s) = &q.service {
+        sql += &format!(" AND service_key = {}", arg(Box::new(service_key(s))));
+    }
+    if let Some(a) = q.active {
+        sql += &format!(" AND active = {}", arg(Box::new(a)));
+    }
+    let wanted: BTreeSet<String> = q
+        .text
+        .as_deref()
+        .map(|t| words::words(t).collect())
+        .unwrap_or_default();
+    for w in wanted {
+        // Every word that begins with `w`, in byte order: from `w` up to (not including)
+        // `w` followed by the last code point.
+        let upto = format!("{w}\u{10FFFF}");
+        let (from, upto) = (arg(Box::new(w)), arg(Box::new(upto)));
+        sql += &format!(
+            " AND EXISTS (SELECT 1 FROM words WHERE incident = incidents.ref \
+             AND word >= {from} COLLATE \"C\" AND word < {upto} COLLATE \"C\")"
+        );
+    }
+    let look = arg(Box::new(0i64));
+    sql += &format!(" ORDER BY ref DESC LIMIT {look}");
+    let last = args.len() - 1;
+
+    let mut pager = Pager::new(q, viewer, limit, max_bytes);
+    let mut below = q.before.map_or(i64::MAX, |r| i64::from(r.0));
+    let mut size = FIRST_LOOK
+        .max(int(limit as u64).saturating_add(1))
+        .min(LARGEST_LOOK);
+    loop {
+        args[0] = Box::new(below);
+        args[last] = Box::new(size);
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
+        let found = db.c.query(sql.as_str(), &params)?;
+        for row in &found {
+            let n = ref_of(row, 0)?;
+            below = i64::from(n);
+            let more = pager.offer(
+                n,
+                row.try_get(1)?,
+                || Ok(row.try_get(2)?),
+                || Ok(row.try_get(3)?),
+            )?;
+            if !more {
+                return Ok(pager.finish());
+            }
+        }
+        if (found.len() as i64) < size {
+            return Ok(pager.finish());
+        }
+        size = (size * 4).min(LARGEST_LOOK);
+    }
+}

@@ -1,0 +1,290 @@
+//! The shared PostgreSQL event log: the same two traits as SQLite, the same tables and the
+//! same answers, for teams that run several feeds on one database (one of them appending).
+//!
+//! The traits are synchronous and the server calls them from its core thread and its
+//! blocking pool; the `postgres` client runs a small async runtime of its own and must
+//! never be used, nor dropped, on an async worker. So each [`PgStore`] owns a thread
+//! (`warroom-pg`) that holds its connection: a call sends it a job and waits for the
+//! answer. Any thread may call, and dropping the store just ends its thread. A connection
+//! that broke (the database restarted) is made again at the next call.
+//!
+//! Each append is one transaction: the events (with explicit seqs: a second writer at the
+//! same positions is refused whole), the answers, the incident rows and words, the
+//! checkpoint and the resume floor. Appends are encoded by the caller; the thread only
+//! sends them, a handful of statements each (arrays unnested), whatever their size.
+
+mod copy;
+mod index;
+mod schema;
+mod target;
+#[cfg(test)]
+pub(crate) mod testdb;
+#[cfg(test)]
+mod tests;
+
+pub use copy::{CopyReport, copy_to_postgres};
+pub use schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
+pub use target::redact_url;
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use ::postgres::Client;
+
+use super::{Append, EventStore, LogReader, SearchPage, StoreError};
+use crate::model::access::Viewer;
+use crate::model::{Event, Incident, IncidentRef, State};
+use crate::protocol::{Answer, Search};
+use index::{Batch, Db, Prepared};
+use target::Target;
+
+impl From<::postgres::Error> for StoreError {
+    /// Where and doing what are filled in by [`PgStore::call`].
+    fn from(e: ::postgres::Error) -> Self {
+        StoreError::Postgres {
+            at: String::new(),
+            what: "",
+            reason: target::describe(&e),
+        }
+    }
+}
+
+/// A connection to the log, made again when it broke.
+struct Conn {
+    target: Arc<Target>,
+    client: Option<Client>,
+    prepared: Prepared,
+}
+
+impl Conn {
+    /// The connection (made again if it broke) and its prepared statements.
+    fn parts(&mut self) -> Result<(&mut Client, &mut Prepared), StoreError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = None;
+            self.prepared.clear();
+            self.client = Some(self.target.connect()?);
+        }
+        match self.client.as_mut() {
+            Some(c) => Ok((c, &mut self.prepared)),
+            None => Err(StoreError::ReaderStopped("no connection".into())),
+        }
+    }
+
+    /// Runs `f` outside any transaction; once more on a new connection if the one it ran
+    /// on turns out broken (a read is safe to repeat).
+    fn read<T>(
+        &mut self,
+        f: impl Fn(&mut Db<'_, Client>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let (client, prepared) = self.parts()?;
+        match f(&mut Db::new(client, prepared)) {
+            Err(_) if self.client.as_ref().is_none_or(Client::is_closed) => {
+                let (client, prepared) = self.parts()?;
+                f(&mut Db::new(client, prepared))
+            }
+            done => done,
+        }
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok`.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&mut Db<'_, ::postgres::Transaction<'_>>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let (client, prepared) = self.parts()?;
+        let mut tx = client.transaction()?;
+        let out = f(&mut Db::new(&mut tx, prepared))?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+
+/// The event log in a PostgreSQL database.
+pub struct PgStore {
+    jobs: mpsc::Sender<Job>,
+    target: Arc<Target>,
+}
+
+impl PgStore {
+    /// Connects to the log at `url` for writing: its tables are made, or migrated, first
+    /// (see `schema`); a log of a newer schema is refused.
+    pub fn open(url: &str) -> Result<PgStore, StoreError> {
+        let store = PgStore::connect(Arc::new(Target::parse(url)?))?;
+        let at = store.target.shown.clone();
+        store.call("preparing its tables", move |conn| {
+            let (client, _) = conn.parts()?;
+            schema::prepare(client, &at)
+        })?;
+        Ok(store)
+    }
+
+    /// A store on a connection of its own (its thread started, the connection made).
+    fn connect(target: Arc<Target>) -> Result<PgStore, StoreError> {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready_tx, ready) = mpsc::sync_channel(1);
+        let mut conn = Conn {
+            target: target.clone(),
+            client: None,
+            prepared: Prepared::new(),
+        };
+        std::thread::Builder::new()
+            .name("warroom-pg".into())
+            .spawn(move || {
+                let connected = conn.parts().map(|_| ());
+                let ok = connected.is_ok();
+                let _ = ready_tx.send(connected);
+                if ok {
+                    for job in inbox {
+                        job(&mut conn);
+                    }
+                }
+            })
+            .map_err(|e| StoreError::ReaderStopped(format!("cannot start a thread: {e}")))?;
+        ready
+            .recv()
+            .map_err(|_| StoreError::ReaderStopped("the connection's thread stopped".into()))??;
+        Ok(PgStore { jobs, target })
+    }
+
+    /// The log's address, without its password.
+    pub fn shown(&self) -> &str {
+        &self.target.shown
+    }
+
+    /// Runs `job` on the connection's thread and waits for it. An error of PostgreSQL's
+    /// is told with the log's address and `what` the store was doing.
+    fn call<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        job: impl FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let stopped =
+            || StoreError::ReaderStopped("the PostgreSQL connection's thread stopped".into());
+        self.jobs
+            .send(Box::new(move |conn: &mut Conn| {
+                let _ = tx.send(job(conn));
+            }))
+            .map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())?.map_err(|e| match e {
+            StoreError::Postgres {
+                at,
+                what: w,
+                reason,
+            } if at.is_empty() => StoreError::Postgres {
+                at: self.target.shown.clone(),
+                what: if w.is_empty() { what } else { w },
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    fn read<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl Fn(&mut Db<'_, Client>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.call(what, move |conn| conn.read(f))
+    }
+}
+
+impl EventStore for PgStore {
+    fn append(&mut self, batch: &Append<'_>) -> Result<(), StoreError> {
+        let batch = Batch::of(batch)?;
+        self.call("appending", move |conn| {
+            conn.write(|db| index::append(db, &batch))
+        })
+    }
+
+    fn answer(&self, actor: &str, id: &str) -> Result<Option<Answer>, StoreError> {
+        let (actor, id) = (actor.to_string(), id.to_string());
+        self.read("reading a command's answer", move |db| {
+            index::answer(db, &actor, &id)
+        })
+    }
+
+    fn open_reader(&self) -> Result<Box<dyn LogReader>, StoreError> {
+        Ok(Box::new(PgStore::connect(self.target.clone())?))
+    }
+
+    fn rebuild_indexes(&mut self) -> Result<(), StoreError> {
+        self.call("rebuilding its indexes", |conn| {
+            conn.write(|db| super::rows::rebuild(db))
+        })
+    }
+}
+
+impl LogReader for PgStore {
+    fn feed_id(&self) -> Result<String, StoreError> {
+        self.read("reading the feed id", index::feed_id)
+    }
+
+    fn head(&self) -> Result<u64, StoreError> {
+        self.read("reading its head", index::head)
+    }
+
+    fn read_since(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.read("reading events", move |db| {
+            index::read_since(db, after, limit)
+        })
+    }
+
+    fn incident_events(&self, incident: IncidentRef, upto: u64) -> Result<Vec<Event>, StoreError> {
+        self.read("reading an incident's events", move |db| {
+            index::incident_events(db, incident, upto)
+        })
+    }
+
+    fn last_seq_of(&self, incident: IncidentRef) -> Result<Option<u64>, StoreError> {
+        self.read("reading an incident's last event", move |db| {
+            index::last_seq_of(db, incident)
+        })
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<State>, StoreError> {
+        self.read("reading the latest checkpoint", |db| {
+            index::latest_checkpoint(db)
+        })
+    }
+
+    fn live_refs(
+        &self,
+        updated_after: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<IncidentRef>, StoreError> {
+        self.read("reading the live incidents", move |db| {
+            index::live_refs(db, updated_after)
+        })
+    }
+
+    fn search(
+        &self,
+        query: &Search,
+        viewer: Viewer<'_>,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<SearchPage, StoreError> {
+        let (query, name, sees_all) = (query.clone(), viewer.name.to_string(), viewer.sees_all);
+        self.read("searching", move |db| {
+            let viewer = Viewer {
+                name: &name,
+                sees_all,
+            };
+            index::search(db, &query, viewer, limit, max_bytes)
+        })
+    }
+
+    fn summaries(&self) -> Result<Vec<Incident>, StoreError> {
+        self.read("reading the summaries", index::summaries)
+    }
+
+    fn fired_steps(&self) -> Result<Vec<Event>, StoreError> {
+        self.read("reading the fired steps", index::fired_steps)
+    }
+
+    fn resume_floor(&self) -> Result<u64, StoreError> {
+        self.read("reading the resume floor", index::resume_floor)
+    }
+}

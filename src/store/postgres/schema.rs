@@ -1,0 +1,138 @@
+//! The PostgreSQL log's tables and their migrations. Each step takes the schema from one
+//! version to the next; a writer opening the log applies the missing ones in order, in one
+//! transaction, holding a transaction-level advisory lock so that replicas starting at once
+//! migrate one after the other (the second finds nothing left to do). A log of a newer
+//! schema than this warroom knows is refused, naming both versions.
+//!
+//! Version 1 (what SQLite's version 2 holds, for several feeds on one database):
+//! - `events`: `seq BIGINT PRIMARY KEY`, written with explicit values by the one appending
+//!   feed (never a sequence: its values would become visible out of commit order), so two
+//!   writers can never both append the same position: the second is refused whole;
+//! - `commands`: remembered answers, by actor and command id;
+//! - `incidents`, `words`, `checkpoints`: the indexes, as in SQLite; `incidents.service_key`
+//!   is the service lower-cased in ASCII (search compares services but for ASCII case),
+//!   and `words.word` sorts by byte (`COLLATE "C"`) so a prefix is a range;
+//! - `meta`: `schema_version`, `feed_id` (made once per database) and `resume_floor`.
+
+use ::postgres::Client;
+
+use crate::store::StoreError;
+
+/// The schema this warroom writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The advisory lock a migration holds (per database): "warroom" in ASCII.
+const MIGRATION_LOCK: i64 = 0x0077_6172_726f_6f6d;
+
+/// Migration steps: `STEPS[i]` takes the schema from version `i` to `i + 1`.
+const STEPS: &[&str] = &["
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE events (
+    seq      BIGINT PRIMARY KEY,
+    body     TEXT NOT NULL,
+    incident BIGINT NOT NULL,
+    kind     TEXT NOT NULL
+);
+CREATE INDEX events_by_incident ON events (incident, seq);
+CREATE INDEX events_fired ON events (seq) WHERE kind = 'step_fired';
+CREATE TABLE commands (
+    actor  TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    PRIMARY KEY (actor, id)
+);
+CREATE TABLE incidents (
+    ref         BIGINT PRIMARY KEY,
+    declared_at BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    severity    INTEGER NOT NULL,
+    active      BOOLEAN NOT NULL,
+    service_key TEXT,
+    restricted  BOOLEAN NOT NULL,
+    members     TEXT NOT NULL,
+    last_seq    BIGINT NOT NULL,
+    summary     TEXT NOT NULL
+);
+CREATE TABLE words (
+    incident BIGINT NOT NULL,
+    word     TEXT COLLATE \"C\" NOT NULL,
+    PRIMARY KEY (incident, word)
+);
+CREATE TABLE checkpoints (
+    seq   BIGINT PRIMARY KEY,
+    state TEXT NOT NULL
+);
+"];
+
+const _: () = assert!(STEPS.len() == SCHEMA_VERSION as usize);
+
+/// The schema version a database holds (0: none of warroom's tables).
+fn found_version(tx: &mut ::postgres::Transaction<'_>) -> Result<u32, StoreError> {
+    let has_meta: bool = tx
+        .query_one("SELECT to_regclass('meta') IS NOT NULL", &[])?
+        .try_get(0)?;
+    if !has_meta {
+        return Ok(0);
+    }
+    let row = tx.query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?;
+    let Some(row) = row else { return Ok(0) };
+    let v: String = row.try_get(0)?;
+    v.trim().parse::<u32>().map_err(|_| StoreError::Corrupt {
+        seq: 0,
+        reason: format!("its schema version is {v:?}, not a number"),
+    })
+}
+
+/// Creates the tables of a new log or migrates an older one, and makes the feed's id if it
+/// has none; writes nothing when the log is current. `at` names the log in messages.
+pub(super) fn prepare(client: &mut Client, at: &str) -> Result<(), StoreError> {
+    let encoding: String = client.query_one("SHOW server_encoding", &[])?.try_get(0)?;
+    if !encoding.eq_ignore_ascii_case("UTF8") {
+        return Err(StoreError::BadAddress {
+            at: at.to_string(),
+            reason: format!(
+                "the database's encoding is {encoding}; warroom keeps incidents in any \
+                 language and needs UTF8 (CREATE DATABASE … ENCODING 'UTF8')"
+            ),
+        });
+    }
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    let found = found_version(&mut tx)?;
+    let known = SCHEMA_VERSION;
+    if found > known {
+        return Err(StoreError::SchemaTooNew {
+            at: at.to_string(),
+            found,
+            known,
+        });
+    }
+    for (i, step) in STEPS.iter().enumerate().skip(found as usize) {
+        tracing::info!(
+            "migrating the event log at {at} to schema version {}",
+            i + 1
+        );
+        tx.batch_execute(step)?;
+    }
+    if found < known {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&known.to_string()],
+        )?;
+    }
+    let has_id = tx
+        .query_opt("SELECT 1 FROM meta WHERE key = 'feed_id'", &[])?
+        .is_some();
+    if !has_id {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('feed_id', $1) ON CONFLICT DO NOTHING",
+            &[&uuid::Uuid::new_v4().to_string()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
