@@ -150,6 +150,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.limits.command_burst = args.max_commands_per_second.saturating_mul(4);
     config.recent_secs = args.recent_days * 86_400;
     config.checkpoint_every = args.checkpoint_every;
+    config.advertise = args.advertise.clone();
     let server = warroom::server::start(config).await?;
     let stop = server.stopper();
     tokio::spawn(async move {

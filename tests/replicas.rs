@@ -42,7 +42,10 @@ impl Database {
 impl Drop for Database {
     fn drop(&mut self) {
         if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -96,7 +99,10 @@ impl Cluster {
     }
 
     fn urls(&self) -> Vec<String> {
-        self.addrs.iter().map(|a| format!("ws://{a}/feed")).collect()
+        self.addrs
+            .iter()
+            .map(|a| format!("ws://{a}/feed"))
+            .collect()
     }
 
     /// `/healthz` of replica `i`, if it answers within a second.
@@ -105,7 +111,12 @@ impl Cluster {
         let addr: std::net::SocketAddr = self.addrs[i].parse().ok()?;
         let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-        write!(s, "GET /healthz HTTP/1.0\r\nHost: {}\r\n\r\n", self.addrs[i]).ok()?;
+        write!(
+            s,
+            "GET /healthz HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.addrs[i]
+        )
+        .ok()?;
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()
@@ -146,7 +157,8 @@ impl Cluster {
 
 #[test]
 fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
-    let Some(db) = Database::create("a_command_at_any_replica_reaches_the_consoles_of_every_replica")
+    let Some(db) =
+        Database::create("a_command_at_any_replica_reaches_the_consoles_of_every_replica")
     else {
         return;
     };
@@ -169,7 +181,10 @@ fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
                 common::note("INC-1", &format!("from replica {i}"))
             };
             let answer = r.command(cmd).await;
-            assert_eq!(answer["type"], "ok", "at replica {i} (leader {leader}): {answer}");
+            assert_eq!(
+                answer["type"], "ok",
+                "at replica {i} (leader {leader}): {answer}"
+            );
             seqs.extend(common::seqs(&answer));
         }
         assert_eq!(seqs, [1, 2, 3]);
@@ -181,7 +196,10 @@ fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
                 .iter()
                 .filter_map(|e| e["seq"].as_u64())
                 .collect();
-            assert!(got.ends_with(&[1, 2, 3]) || got == [2, 3] || got == [3], "replica {i}: {got:?}");
+            assert!(
+                got.ends_with(&[1, 2, 3]) || got == [2, 3] || got == [3],
+                "replica {i}: {got:?}"
+            );
         }
     });
     let health = cluster.health((leader + 1) % 3).unwrap();
@@ -196,7 +214,11 @@ struct Writes {
     acked: BTreeMap<String, u64>,
 }
 
-async fn writer(urls: Vec<String>, name: String, stop: tokio::sync::watch::Receiver<bool>) -> Writes {
+async fn writer(
+    urls: Vec<String>,
+    name: String,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Writes {
     let mut cfg = ClientConfig::new(urls[0].clone(), name.clone());
     cfg.fallbacks = urls[1..].to_vec();
     cfg.backoff.initial = Duration::from_millis(50);
@@ -230,7 +252,11 @@ async fn writer(urls: Vec<String>, name: String, stop: tokio::sync::watch::Recei
 }
 
 /// A console on one replica (and then the others, as they fail): every event it is given.
-async fn reader(urls: Vec<String>, name: String, mut stop: tokio::sync::watch::Receiver<bool>) -> Vec<u64> {
+async fn reader(
+    urls: Vec<String>,
+    name: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<u64> {
     let mut cfg = ClientConfig::new(urls[0].clone(), name);
     cfg.fallbacks = urls[1..].to_vec();
     cfg.backoff.initial = Duration::from_millis(50);
@@ -289,7 +315,10 @@ fn the_leader_killed_again_and_again_loses_nothing_acknowledged() {
         assert_ne!(new, leader, "round {round}");
         let deadline = Instant::now() + WAIT;
         while cluster.log().len() <= head_before + 1 {
-            assert!(Instant::now() < deadline, "round {round}: no command got through");
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no command got through"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         failovers.push(killed_at.elapsed());
@@ -298,12 +327,22 @@ fn the_leader_killed_again_and_again_loses_nothing_acknowledged() {
         cluster.replicas[leader] = Some(p);
     }
     stop_tx.send(true).unwrap();
-    let writes: Vec<Writes> = writers.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
-    let seen: Vec<Vec<u64>> = readers.into_iter().map(|h| rt.block_on(h).unwrap()).collect();
+    let writes: Vec<Writes> = writers
+        .into_iter()
+        .map(|h| rt.block_on(h).unwrap())
+        .collect();
+    let seen: Vec<Vec<u64>> = readers
+        .into_iter()
+        .map(|h| rt.block_on(h).unwrap())
+        .collect();
     let log = cluster.log();
     // Contiguous.
     let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
-    assert_eq!(seqs, (1..=log.len() as i64).collect::<Vec<_>>(), "the log has a gap");
+    assert_eq!(
+        seqs,
+        (1..=log.len() as i64).collect::<Vec<_>>(),
+        "the log has a gap"
+    );
     // Every acknowledged command is in the log exactly once, at the seq it was told.
     let mut texts: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (s, e) in &log {
@@ -336,7 +375,10 @@ fn the_leader_killed_again_and_again_loses_nothing_acknowledged() {
             assert!(got.insert(x));
             last = x;
         }
-        assert!(last + 50 >= head || last == head, "reader {i} at {last} of {head}");
+        assert!(
+            last + 50 >= head || last == head,
+            "reader {i} at {last} of {head}"
+        );
     }
     failovers.sort();
     let p = |q: f64| failovers[((failovers.len() - 1) as f64 * q).round() as usize];
@@ -363,7 +405,12 @@ fn a_frozen_leader_is_fenced_and_steps_down_without_appending() {
         let (mut r, _) = Raw::join(&urls[leader], "setup", None).await;
         r.command(common::declare("Checkout 500s", 2)).await;
     });
-    let pid = cluster.replicas[leader].as_ref().unwrap().child.id().to_string();
+    let pid = cluster.replicas[leader]
+        .as_ref()
+        .unwrap()
+        .child
+        .id()
+        .to_string();
     let signal = |sig: &str| {
         std::process::Command::new("kill")
             .args([sig, &pid])
@@ -399,21 +446,32 @@ fn a_frozen_leader_is_fenced_and_steps_down_without_appending() {
         if let [one] = leaders[..] {
             break one;
         }
-        assert!(Instant::now() < deadline, "no one took over from the frozen leader");
+        assert!(
+            Instant::now() < deadline,
+            "no one took over from the frozen leader"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let replaced = stopped_at.elapsed();
     rt.block_on(async {
         let (mut r, _) = Raw::join(&urls[new], "after", None).await;
-        let a = r.command(common::note("INC-1", "through the new leader")).await;
+        let a = r
+            .command(common::note("INC-1", "through the new leader"))
+            .await;
         assert_eq!(a["type"], "ok", "{a}");
     });
     let head = cluster.log().len();
     signal("-CONT");
     // It finds it no longer leads, appends nothing, and follows.
     let deadline = Instant::now() + WAIT;
-    while cluster.health(leader).is_none_or(|h| h["role"] != "follower") {
-        assert!(Instant::now() < deadline, "the old leader did not step down");
+    while cluster
+        .health(leader)
+        .is_none_or(|h| h["role"] != "follower")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the old leader did not step down"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let log = cluster.log();

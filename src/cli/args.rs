@@ -521,6 +521,11 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub store: Option<String>,
+    /// The address clients and the other replicas know this server by, as a feed URL
+    /// (wss://warroom-a.example.net/feed); with --store, /healthz names the leader by it
+    /// [default: ws(s)://the --listen address/feed].
+    #[arg(long, value_name = "URL", env = "WARROOM_ADVERTISE")]
+    pub advertise: Option<String>,
     /// File of `name token` lines; required to listen beyond loopback.
     #[arg(long)]
     pub token_file: Option<std::path::PathBuf>,

@@ -198,6 +198,9 @@ pub struct ServerConfig {
     pub recent_secs: u64,
     /// Events between two checkpoints of the live work.
     pub checkpoint_every: u64,
+    /// The feed URL this server is known by (the other replicas of a shared log name the
+    /// leader by it); `None`: its listening address.
+    pub advertise: Option<String>,
 }
 
 /// The PEM files of `warroom serve --tls-cert FILE --tls-key FILE`.
@@ -213,6 +216,7 @@ impl ServerConfig {
         ServerConfig {
             listen,
             store: StoreLocation::Sqlite(data_dir.clone()),
+            advertise: None,
             data_dir,
             tokens: None,
             clock: Arc::new(SystemClock),
@@ -395,6 +399,8 @@ struct Opened {
     reader: Box<dyn LogReader>,
     query_reader: Box<dyn LogReader>,
     feed_id: String,
+    /// A shared log: how the cluster's own connections reach its database.
+    shared: Option<crate::store::Connect>,
 }
 
 /// Opens the log at `location` and reads the live work as of `now` (its latest checkpoint
@@ -404,12 +410,19 @@ fn open_log(
     now: chrono::DateTime<chrono::Utc>,
     recent_secs: u64,
 ) -> anyhow::Result<Opened> {
-    let store = match location {
-        StoreLocation::Sqlite(dir) => location
-            .open()
-            .with_context(|| format!("opening the event log in {}", dir.display()))?,
+    let (store, shared): (Box<dyn EventStore>, _) = match location {
+        StoreLocation::Sqlite(dir) => (
+            location
+                .open()
+                .with_context(|| format!("opening the event log in {}", dir.display()))?,
+            None,
+        ),
         // Its errors name the database already.
-        StoreLocation::Postgres(_) => location.open()?,
+        StoreLocation::Postgres(url) => {
+            let pg = PgStore::open(url)?;
+            let connect = pg.connector();
+            (Box::new(pg), Some(connect))
+        }
     };
     let (state, archived_upto) = crate::store::load_live(store.as_ref(), now, recent_secs)
         .context("reading the live work from the event log")?;
@@ -427,6 +440,7 @@ fn open_log(
         store,
         state,
         resume_floor,
+        shared,
     })
 }
 
@@ -464,6 +478,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         reader,
         query_reader,
         feed_id,
+        shared,
     } = tokio::task::spawn_blocking(move || open_log(&location, now, recent_secs))
         .await
         .context("opening the event log")??;
@@ -478,7 +493,33 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.command_queue);
     let core_clock = config.clock.clone();
     let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
-    let pending = notify::undelivered(&state, &config.rules, config.clock.now());
+    let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let own_url = format!("{scheme}://{addr}/feed");
+    // On a shared log this replica starts as a follower; it takes the lead (and with it the
+    // deliveries nobody made) if no one holds it.
+    let cluster = shared.map(|connect| {
+        let health = Arc::new(cluster::Health::default());
+        let forwarder = cluster::Forwarder::start(connect.clone());
+        let advertise = config.advertise.clone().unwrap_or_else(|| own_url.clone());
+        let link = cluster::Link::new(
+            connect.clone(),
+            advertise,
+            health.clone(),
+            forwarder.clone(),
+        );
+        (connect, health, forwarder, link)
+    });
+    let pending = match cluster {
+        Some(_) => Vec::new(),
+        None => notify::undelivered(&state, &config.rules, config.clock.now()),
+    };
+    let (link, cluster) = match cluster {
+        Some((connect, health, forwarder, link)) => {
+            (Some(link), Some((connect, health, forwarder)))
+        }
+        None => (None, None),
+    };
     let the_core = core::Core {
         store,
         state,
@@ -487,13 +528,17 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         deliveries: deliver_tx,
         archive: Default::default(),
         checkpoint_every: config.checkpoint_every.max(1),
-        link: None,
-        leading: true,
+        leading: link.is_none(),
+        link,
     };
     let core = std::thread::Builder::new()
         .name("warroom-core".into())
         .spawn(move || core::run(the_core, core_clock, cmd_rx))
         .context("starting the core thread")?;
+    let health = cluster.map(|(connect, health, forwarder)| {
+        cluster::spawn_listener(connect, cmd_tx.downgrade(), forwarder, health.clone());
+        health
+    });
     // Steps whose time passed while the server was down fire now, marked late, before
     // anyone is served.
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
@@ -508,7 +553,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         pending,
     ));
 
-    let addr = listener.local_addr()?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let core_handle = cmd_tx.downgrade();
     let ticker = cmd_tx.downgrade();
@@ -541,8 +585,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             ..config.intake.clone()
         },
         origins,
-        cluster: None,
-        own_url: format!("{}://{addr}/feed", if tls.is_some() { "wss" } else { "ws" }),
+        cluster: health,
+        own_url,
     });
     // The token store is looked at every `token_check_every` (handshakes look at it too):
     // sessions of a revoked token are closed.
@@ -669,7 +713,12 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
         "leader": app.own_url,
     });
     if let Some(health) = &app.cluster {
-        body["role"] = if health.leading() { "leader" } else { "follower" }.into();
+        body["role"] = if health.leading() {
+            "leader"
+        } else {
+            "follower"
+        }
+        .into();
         body["behind"] = health.log_head().saturating_sub(seq).into();
         match health.leader() {
             Some(leader) => body["leader"] = leader.into(),

@@ -19,7 +19,9 @@ mod sqlite;
 mod tests;
 pub mod words;
 
-pub use self::postgres::{CopyReport, PG_SCHEMA_VERSION, PgStore, copy_to_postgres, redact_url};
+pub use self::postgres::{
+    Connect, CopyReport, LEADER_LOCK, PG_SCHEMA_VERSION, PgStore, copy_to_postgres, redact_url,
+};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 use crate::model::access::Viewer;

@@ -158,7 +158,11 @@ impl Core {
             tracing::warn!("announcing the lead: {e}");
         }
         self.leading = true;
-        tracing::info!(epoch, seq = self.state.seq, "this replica leads the feed now");
+        tracing::info!(
+            epoch,
+            seq = self.state.seq,
+            "this replica leads the feed now"
+        );
         for d in crate::server::notify::undelivered(&self.state, &self.rules, now) {
             let _ = self.deliveries.send(d);
         }

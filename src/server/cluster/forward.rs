@@ -22,8 +22,8 @@ enum Job {
         command: Command,
         reply: oneshot::Sender<Answer>,
     },
-    /// An answer was written to this row (or may have been: look at every awaited row).
-    Answered(Option<i64>),
+    /// An answer was written (or may have been): look at every awaited row.
+    Answered,
 }
 
 /// The handle the core forwards with; cheap to clone.
@@ -69,9 +69,9 @@ impl Forwarder {
         }
     }
 
-    /// A notification said row `row` was answered (`None`: look at all).
-    pub fn answered(&self, row: Option<i64>) {
-        let _ = self.jobs.send(Job::Answered(row));
+    /// A notification said an answer was written.
+    pub fn answered(&self) {
+        let _ = self.jobs.send(Job::Answered);
     }
 }
 

@@ -56,8 +56,8 @@ fn run(
                 continue;
             }
         };
-        if let Err(e) =
-            client.batch_execute("LISTEN warroom_events; LISTEN warroom_forward; LISTEN warroom_answer")
+        if let Err(e) = client
+            .batch_execute("LISTEN warroom_events; LISTEN warroom_forward; LISTEN warroom_answer")
         {
             tracing::warn!("listening for the feed's notifications: {e}");
             std::thread::sleep(Duration::from_millis(500));
@@ -67,7 +67,7 @@ fn run(
         if !hint(&core, CoreInput::Tail) {
             return;
         }
-        forwarder.answered(None);
+        forwarder.answered();
         loop {
             let next = client
                 .notifications()
@@ -84,7 +84,7 @@ fn run(
                         }
                         "warroom_forward" => hint(&core, CoreInput::Forwarded),
                         "warroom_answer" => {
-                            forwarder.answered(n.payload().parse::<i64>().ok());
+                            forwarder.answered();
                             true
                         }
                         _ => true,

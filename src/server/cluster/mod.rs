@@ -38,12 +38,10 @@ use crate::store::StoreError;
 
 /// A PostgreSQL error of the cluster's own tables, as the store reports its own.
 fn pg(e: ::postgres::Error) -> StoreError {
-    StoreError::ReaderStopped(format!("the shared database: {e}"))
+    StoreError::from(e)
 }
 
-/// Makes a new connection to the shared database (TLS as its address asks).
-pub type Connect =
-    std::sync::Arc<dyn Fn() -> Result<::postgres::Client, StoreError> + Send + Sync + 'static>;
+pub use crate::store::Connect;
 
 /// What this replica knows of the cluster, for `/healthz` and the log lines.
 #[derive(Debug, Default)]
@@ -65,7 +63,10 @@ impl Health {
     }
 
     pub fn leader(&self) -> Option<String> {
-        self.leader.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.leader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn set_leader(&self, addr: Option<String>) {
@@ -158,12 +159,13 @@ impl Link {
     /// Commands forwarded to the leader and not answered yet, oldest first.
     pub fn take_forwarded(&mut self, limit: i64) -> Result<Vec<ForwardedCommand>, StoreError> {
         let db = self.db()?;
-        let rows = db.query(
-            "SELECT row_id, actor, sees_all, cmd_id, body FROM forwarded \
+        let rows = db
+            .query(
+                "SELECT row_id, actor, sees_all, cmd_id, body FROM forwarded \
              WHERE answer IS NULL ORDER BY row_id LIMIT $1",
-            &[&limit],
-        )
-        .map_err(pg)?;
+                &[&limit],
+            )
+            .map_err(pg)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let row: i64 = r.try_get(0).map_err(pg)?;
@@ -218,8 +220,11 @@ impl Link {
                 &[row, &body],
             )
             .map_err(pg)?;
-            tx.execute("SELECT pg_notify('warroom_answer', $1)", &[&row.to_string()])
-                .map_err(pg)?;
+            tx.execute(
+                "SELECT pg_notify('warroom_answer', $1)",
+                &[&row.to_string()],
+            )
+            .map_err(pg)?;
         }
         tx.commit().map_err(pg)?;
         Ok(())

@@ -347,6 +347,35 @@ pub(super) fn insert_commands(
 }
 
 /// One append, in the caller's transaction.
+/// Refuses the append unless this session holds the leader's lock `key` (a frozen leader
+/// whose session the database ended, then came back on a new one, holds nothing).
+pub(super) fn check_lead(db: &mut Db<'_, impl GenericClient>, key: i64) -> Result<(), StoreError> {
+    let (class, obj) = ((key >> 32) as u32, (key & 0xffff_ffff) as u32);
+    let held: bool =
+        db.c.query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+             AND pid = pg_backend_pid() AND granted AND classid = $1 AND objid = $2 \
+             AND objsubid = 1)",
+            &[&class, &obj],
+        )?
+        .try_get(0)?;
+    if held {
+        Ok(())
+    } else {
+        Err(StoreError::NotLeader(
+            "its session does not hold the leader's lock".into(),
+        ))
+    }
+}
+
+/// Tells the other replicas, when this transaction commits, how far the log goes (a hint:
+/// they read by seq).
+pub(super) fn notify_head(db: &mut Db<'_, impl GenericClient>) -> Result<(), StoreError> {
+    let h = head(db)?;
+    db.c.execute("SELECT pg_notify('warroom_events', $1)", &[&h.to_string()])?;
+    Ok(())
+}
+
 pub(super) fn append(db: &mut Db<'_, impl GenericClient>, b: &Batch) -> Result<(), StoreError> {
     insert_log(db, b)?;
     db.put_incidents(&b.rows)?;

@@ -54,6 +54,10 @@ struct Conn {
     target: Arc<Target>,
     client: Option<Client>,
     prepared: Prepared,
+    /// This store has led (see [`EventStore::lead`]): every append checks the lead.
+    fenced: bool,
+    /// This connection holds the leader's lock (lost with the connection).
+    holds_lock: bool,
 }
 
 impl Conn {
@@ -61,6 +65,7 @@ impl Conn {
     fn parts(&mut self) -> Result<(&mut Client, &mut Prepared), StoreError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
+            self.holds_lock = false;
             self.prepared.clear();
             self.client = Some(self.target.connect()?);
         }
@@ -128,6 +133,8 @@ impl PgStore {
             target: target.clone(),
             client: None,
             prepared: Prepared::new(),
+            fenced: false,
+            holds_lock: false,
         };
         std::thread::Builder::new()
             .name("warroom-pg".into())
@@ -191,11 +198,96 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// How the cluster's own connections reach the same database.
+    pub fn connector(&self) -> Connect {
+        let target = self.target.clone();
+        Arc::new(move || target.connect())
+    }
+}
+
+/// Makes a new connection to a store's database (TLS as its address asks), for what
+/// replicas say to each other beside the log.
+pub type Connect = Arc<dyn Fn() -> Result<Client, StoreError> + Send + Sync + 'static>;
+
+/// The advisory lock the leader's appending connection holds (per database).
+pub const LEADER_LOCK: i64 = 0x7761_7272_6c65_6164;
+
+/// A frozen leader's session is ended by the database after this long without a word, and
+/// its lock freed; the leader's keepalive (every tick) keeps a live one's.
+const SESSION_TIMEOUT: &str = "10s";
+
 impl EventStore for PgStore {
     fn append(&mut self, batch: &Append<'_>) -> Result<(), StoreError> {
         let batch = Batch::of(batch)?;
         self.call("appending", move |conn| {
-            conn.write(|db| index::append(db, &batch))
+            if conn.fenced {
+                // A connection made again has lost the lock the old one held.
+                conn.parts()?;
+                if !conn.holds_lock {
+                    return Err(StoreError::NotLeader(
+                        "its connection to the database was lost, and the lead with it".into(),
+                    ));
+                }
+            }
+            let fenced = conn.fenced;
+            conn.write(|db| {
+                if fenced {
+                    index::check_lead(db, LEADER_LOCK)?;
+                }
+                index::append(db, &batch)?;
+                index::notify_head(db)
+            })
+        })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn lead(&mut self) -> Result<Option<u64>, StoreError> {
+        self.call("taking the lead", |conn| {
+            conn.fenced = true;
+            conn.parts()?;
+            if !conn.holds_lock {
+                let (client, _) = conn.parts()?;
+                client.batch_execute(&format!(
+                    "SET idle_session_timeout = '{SESSION_TIMEOUT}'; \
+                     SET idle_in_transaction_session_timeout = '{SESSION_TIMEOUT}'"
+                ))?;
+                let got: bool = client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])?
+                    .try_get(0)?;
+                if !got {
+                    return Ok(None);
+                }
+                conn.holds_lock = true;
+            }
+            let (client, _) = conn.parts()?;
+            let epoch: String = client
+                .query_one(
+                    "INSERT INTO meta (key, value) VALUES ('leader_epoch', '1') \
+                     ON CONFLICT (key) DO UPDATE SET value = (meta.value::BIGINT + 1)::TEXT \
+                     RETURNING value",
+                    &[],
+                )?
+                .try_get(0)?;
+            Ok(Some(epoch.parse().unwrap_or(0)))
+        })
+    }
+
+    fn leading(&mut self) -> Result<bool, StoreError> {
+        self.call("checking the lead", |conn| {
+            if !conn.holds_lock || conn.client.as_ref().is_none_or(Client::is_closed) {
+                conn.holds_lock = false;
+                return Ok(false);
+            }
+            let (client, _) = conn.parts()?;
+            if client.simple_query("SELECT 1").is_err() {
+                conn.holds_lock = false;
+                return Ok(false);
+            }
+            Ok(conn.holds_lock)
         })
     }
 

@@ -13,19 +13,25 @@
 //!   is the service lower-cased in ASCII (search compares services but for ASCII case),
 //!   and `words.word` sorts by byte (`COLLATE "C"`) so a prefix is a range;
 //! - `meta`: `schema_version`, `feed_id` (made once per database) and `resume_floor`.
+//!
+//! Version 2 adds what replicas say to each other beside the log: `forwarded`, the
+//! commands a follower passed to the leader and (once decided) the leader's answers (a
+//! queue: its ids only order it, they are not positions of the log); `meta` gains
+//! `leader` (the leading replica's address) and `leader_epoch`.
 
 use ::postgres::Client;
 
 use crate::store::StoreError;
 
 /// The schema this warroom writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The advisory lock a migration holds (per database): "warroom" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0077_6172_726f_6f6d;
 
 /// Migration steps: `STEPS[i]` takes the schema from version `i` to `i + 1`.
-const STEPS: &[&str] = &["
+const STEPS: &[&str] = &[
+    "
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -65,7 +71,18 @@ CREATE TABLE checkpoints (
     seq   BIGINT PRIMARY KEY,
     state TEXT NOT NULL
 );
-"];
+",
+    "
+CREATE TABLE forwarded (
+    row_id   BIGSERIAL PRIMARY KEY,
+    actor    TEXT NOT NULL,
+    sees_all BOOLEAN NOT NULL,
+    cmd_id   TEXT NOT NULL,
+    body     TEXT NOT NULL,
+    answer   TEXT
+);
+",
+];
 
 const _: () = assert!(STEPS.len() == SCHEMA_VERSION as usize);
 
