@@ -202,9 +202,57 @@ fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
             );
         }
     });
-    let health = cluster.health((leader + 1) % 3).unwrap();
+    let follower = (leader + 1) % 3;
+    let health = cluster.health(follower).unwrap();
     assert_eq!(health["role"], "follower", "{health}");
     assert_eq!(health["leader"], cluster.urls()[leader], "{health}");
+
+    // An alert posted to a follower is decided by the leader and answered at the follower.
+    let alert = serde_json::json!({
+        "routing_key": "R0UT1NGK3Y0000000000000000000000",
+        "event_action": "trigger",
+        "dedup_key": "disk-db1",
+        "payload": {
+            "summary": "DISK at 99% on db-primary-1",
+            "source": "db-primary-1",
+            "severity": "critical",
+            "component": "database-primary"
+        }
+    });
+    let (status, answer) = post(&cluster.addrs[follower], "/v2/enqueue", &alert.to_string());
+    assert_eq!(status, 202, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["alerts"][0]["outcome"], "opened", "{answer}");
+    assert_eq!(answer["alerts"][0]["incident"], "INC-2", "{answer}");
+    let opened = cluster
+        .log()
+        .iter()
+        .filter(|(_, e)| e["kind"] == "declared" && e["incident"] == "INC-2")
+        .count();
+    assert_eq!(opened, 1);
+}
+
+/// A plain HTTP/1.0 POST on loopback: the status and the body.
+fn post(addr: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    (status, body)
 }
 
 /// What one writer (a client with every replica's address) sent and was told.

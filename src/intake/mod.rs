@@ -97,7 +97,7 @@ pub const MAX_DETAILS: usize = 32;
 pub const MAX_DETAIL: usize = 200;
 
 /// Which system sent an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Source {
     /// Prometheus Alertmanager webhook.
     Alertmanager,
@@ -125,7 +125,7 @@ impl fmt::Display for Source {
 }
 
 /// What an alert asks of its incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AlertAction {
     /// Something is wrong: open an incident, or add to the open one with the same key.
     Trigger,
@@ -152,8 +152,9 @@ impl fmt::Display for AlertAction {
     }
 }
 
-/// One alert, whichever system sent it.
-#[derive(Debug, Clone, PartialEq)]
+/// One alert, whichever system sent it. (Serialized only between a feed's replicas: a
+/// follower passes the alerts it was sent to the leader.)
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     pub source: Source,
     pub action: AlertAction,

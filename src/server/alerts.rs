@@ -19,11 +19,11 @@ use crate::model::{
 pub type IntakeAnswer = Result<Vec<AlertOutcome>, String>;
 
 /// What became of one alert.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct AlertOutcome {
     pub dedup_key: String,
     /// `opened`, `attached`, `acknowledged`, `resolved`, `informational` or `ignored`.
-    pub outcome: &'static str,
+    pub outcome: std::borrow::Cow<'static, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<IncidentRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,7 +133,7 @@ fn decide_one(
         let inc = incident.and_then(|r| state.incident(r));
         AlertOutcome {
             dedup_key: key.clone(),
-            outcome,
+            outcome: std::borrow::Cow::Borrowed(outcome),
             incident,
             severity: inc.map(|i| i.severity),
             alert_count: inc.map_or(0, |i| i.alert_count),

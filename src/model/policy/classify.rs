@@ -15,7 +15,7 @@ pub enum Criticality {
 
 /// What an alert says about the problem, by the documented names its labels, annotations
 /// or custom details use.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, Deserialize)]
 pub struct AlertContext {
     pub service: Option<String>,
     /// Percent of requests failing, 0-100.

@@ -8,9 +8,16 @@ use std::collections::BTreeMap;
 
 use tokio::sync::oneshot;
 
+use super::{Forwarded, IntakeAnswer};
 use crate::model::{Command, EventKind};
 use crate::protocol::{Answer, ErrorCode};
-use crate::server::core::{CommandRequest, Core, CoreInput};
+use crate::server::core::{CommandRequest, Core, CoreInput, IntakeRequest};
+
+/// A forwarded request's answer, as the core gives it.
+enum Waiting {
+    Command(oneshot::Receiver<Answer>),
+    Intake(oneshot::Receiver<IntakeAnswer>),
+}
 
 /// Most forwarded commands taken into one group.
 const FORWARDED_PER_GROUP: i64 = 256;
@@ -46,18 +53,15 @@ impl Core {
         for input in batch {
             match input {
                 CoreInput::Command(req) => self.forward(req),
-                CoreInput::Intake(req) => {
-                    let leader = self
-                        .link
-                        .as_ref()
-                        .and_then(|l| l.health.leader())
-                        .map(|a| format!(" (the leader is at {a})"))
-                        .unwrap_or_default();
-                    let _ = req.reply.send(Err(format!(
-                        "this replica follows the feed's leader and cannot record alerts \
-                         now{leader}; nothing was recorded, retry"
-                    )));
-                }
+                CoreInput::Intake(req) => match &self.link {
+                    Some(link) => link.forwarder.forward_alerts(&req.alerts, req.reply),
+                    None => {
+                        let _ = req.reply.send(Err(
+                            "this replica has no way to the leader; nothing was recorded, retry"
+                                .into(),
+                        ));
+                    }
+                },
                 // Deliveries are the leader's; the new leader delivers what was not.
                 CoreInput::Record { .. } => {}
                 CoreInput::Tick(done) => {
@@ -201,15 +205,30 @@ impl Core {
             match link.take_forwarded(FORWARDED_PER_GROUP) {
                 Ok(rows) => {
                     for f in rows {
-                        let (tx, answer) = oneshot::channel();
-                        inputs.push(CoreInput::Command(CommandRequest {
-                            actor: f.actor,
-                            sees_all: f.sees_all,
-                            id: f.id,
-                            command: f.command,
-                            reply: tx,
-                        }));
-                        forwarded.push((f.row, answer));
+                        match f {
+                            Forwarded::Command {
+                                row,
+                                actor,
+                                sees_all,
+                                id,
+                                command,
+                            } => {
+                                let (tx, answer) = oneshot::channel();
+                                inputs.push(CoreInput::Command(CommandRequest {
+                                    actor,
+                                    sees_all,
+                                    id,
+                                    command,
+                                    reply: tx,
+                                }));
+                                forwarded.push((row, Waiting::Command(answer)));
+                            }
+                            Forwarded::Intake { row, alerts } => {
+                                let (tx, answer) = oneshot::channel();
+                                inputs.push(CoreInput::Intake(IntakeRequest { alerts, reply: tx }));
+                                forwarded.push((row, Waiting::Intake(answer)));
+                            }
+                        }
                     }
                 }
                 Err(e) => tracing::warn!("reading forwarded commands: {e}"),
@@ -236,9 +255,15 @@ impl Core {
                 let _ = h.reply.send(a);
             }
         }
-        let answers: Vec<(i64, Answer)> = forwarded
+        let answers: Vec<(i64, String)> = forwarded
             .into_iter()
-            .filter_map(|(row, mut rx)| rx.try_recv().ok().map(|a| (row, a)))
+            .filter_map(|(row, waiting)| {
+                let body = match waiting {
+                    Waiting::Command(mut rx) => serde_json::to_string(&rx.try_recv().ok()?),
+                    Waiting::Intake(mut rx) => serde_json::to_string(&rx.try_recv().ok()?),
+                };
+                body.ok().map(|b| (row, b))
+            })
             .collect();
         if let Some(link) = self.link.as_mut()
             && let Err(e) = link.answer_forwarded(&answers)

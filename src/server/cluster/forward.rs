@@ -1,4 +1,4 @@
-//! A follower's queue to the leader: each command becomes a row of `forwarded` (and a
+//! A follower's queue to the leader: each command (and each webhook's alerts) becomes a row of `forwarded` (and a
 //! `NOTIFY warroom_forward`); the leader's answer comes back in that row, announced by
 //! `NOTIFY warroom_answer`, and goes to whoever waits for it. A thread of its own owns the
 //! connection (the PostgreSQL client blocks); it also looks for answers every quarter of a
@@ -11,16 +11,58 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::Connect;
+use crate::intake::Alert;
 use crate::model::Command;
 use crate::protocol::{Answer, ErrorCode};
+use crate::server::alerts::IntakeAnswer;
+
+/// Who waits for the leader's answer, and how to read it.
+enum Reply {
+    Command(oneshot::Sender<Answer>),
+    Intake(oneshot::Sender<IntakeAnswer>),
+}
+
+impl Reply {
+    fn kind(&self) -> &'static str {
+        match self {
+            Reply::Command(_) => "command",
+            Reply::Intake(_) => "intake",
+        }
+    }
+
+    /// Hands over the answer the leader wrote (JSON), or says why there is none.
+    fn send(self, answer: Result<&str, String>) {
+        match self {
+            Reply::Command(tx) => {
+                let a = answer.and_then(|body| {
+                    serde_json::from_str::<Answer>(body)
+                        .map_err(|e| format!("the leader's answer could not be read: {e}"))
+                });
+                let _ = tx.send(a.unwrap_or_else(|why| unavailable(&why)));
+            }
+            Reply::Intake(tx) => {
+                let a = answer.and_then(|body| {
+                    serde_json::from_str::<IntakeAnswer>(body)
+                        .map_err(|e| format!("the leader's answer could not be read: {e}"))
+                });
+                let _ = tx.send(a.unwrap_or_else(|why| {
+                    Err(format!(
+                        "this replica could not reach the feed's leader ({why}); nothing was \
+                         recorded, retry"
+                    ))
+                }));
+            }
+        }
+    }
+}
 
 enum Job {
     Forward {
         actor: String,
         sees_all: bool,
         id: String,
-        command: Command,
-        reply: oneshot::Sender<Answer>,
+        body: String,
+        reply: Reply,
     },
     /// An answer was written (or may have been): look at every awaited row.
     Answered,
@@ -57,15 +99,32 @@ impl Forwarder {
         command: Command,
         reply: oneshot::Sender<Answer>,
     ) {
+        let body = serde_json::to_string(&command).unwrap_or_default();
+        self.send(actor, sees_all, id, body, Reply::Command(reply));
+    }
+
+    /// Sends alerts a webhook brought to the leader, to be decided together.
+    pub fn forward_alerts(&self, alerts: &[(Alert, bool)], reply: oneshot::Sender<IntakeAnswer>) {
+        let body = serde_json::to_string(alerts).unwrap_or_default();
+        self.send(
+            String::new(),
+            true,
+            String::new(),
+            body,
+            Reply::Intake(reply),
+        );
+    }
+
+    fn send(&self, actor: String, sees_all: bool, id: String, body: String, reply: Reply) {
         let job = Job::Forward {
             actor,
             sees_all,
             id,
-            command,
+            body,
             reply,
         };
         if let Err(mpsc::SendError(Job::Forward { reply, .. })) = self.jobs.send(job) {
-            let _ = reply.send(unavailable("the forwarding thread stopped"));
+            reply.send(Err("the forwarding thread stopped".into()));
         }
     }
 
@@ -86,7 +145,7 @@ fn unavailable(why: &str) -> Answer {
 
 fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
     let mut db: Option<::postgres::Client> = None;
-    let mut waiting: HashMap<i64, oneshot::Sender<Answer>> = HashMap::new();
+    let mut waiting: HashMap<i64, Reply> = HashMap::new();
     loop {
         let job = if waiting.is_empty() {
             match inbox.recv() {
@@ -106,7 +165,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 Err(e) => {
                     tracing::warn!("forwarding to the leader: {e}");
                     if let Some(Job::Forward { reply, .. }) = job {
-                        let _ = reply.send(unavailable(&e.to_string()));
+                        reply.send(Err(e.to_string()));
                     }
                     std::thread::sleep(POLL);
                     continue;
@@ -118,23 +177,22 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
             actor,
             sees_all,
             id,
-            command,
+            body,
             reply,
         }) = job
         {
-            let body = serde_json::to_string(&command).unwrap_or_default();
             let inserted = client.query_one(
-                "WITH r AS (INSERT INTO forwarded (actor, sees_all, cmd_id, body) \
-                 VALUES ($1, $2, $3, $4) RETURNING row_id) \
+                "WITH r AS (INSERT INTO forwarded (kind, actor, sees_all, cmd_id, body) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING row_id) \
                  SELECT row_id, pg_notify('warroom_forward', row_id::text) FROM r",
-                &[&actor, &sees_all, &id, &body],
+                &[&reply.kind(), &actor, &sees_all, &id, &body],
             );
             match inserted.and_then(|r| r.try_get::<_, i64>(0)) {
                 Ok(row) => {
                     waiting.insert(row, reply);
                 }
                 Err(e) => {
-                    let _ = reply.send(unavailable(&e.to_string()));
+                    reply.send(Err(e.to_string()));
                     continue;
                 }
             }
@@ -155,11 +213,8 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                     else {
                         continue;
                     };
-                    let answer = serde_json::from_str::<Answer>(&body).unwrap_or_else(|e| {
-                        unavailable(&format!("the leader's answer could not be read: {e}"))
-                    });
-                    if let Some(tx) = waiting.remove(&row) {
-                        let _ = tx.send(answer);
+                    if let Some(reply) = waiting.remove(&row) {
+                        reply.send(Ok(&body));
                     }
                 }
             }

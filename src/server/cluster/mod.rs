@@ -29,6 +29,7 @@ mod listen;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+pub use crate::server::alerts::IntakeAnswer;
 pub use forward::Forwarder;
 pub use listen::spawn_listener;
 
@@ -82,14 +83,21 @@ impl Health {
     }
 }
 
-/// A command another replica forwarded to the leader.
+/// What another replica forwarded to the leader.
 #[derive(Debug, Clone)]
-pub struct ForwardedCommand {
-    pub row: i64,
-    pub actor: String,
-    pub sees_all: bool,
-    pub id: String,
-    pub command: Command,
+pub enum Forwarded {
+    Command {
+        row: i64,
+        actor: String,
+        sees_all: bool,
+        id: String,
+        command: Command,
+    },
+    /// A webhook's alerts, decided together.
+    Intake {
+        row: i64,
+        alerts: Vec<(crate::intake::Alert, bool)>,
+    },
 }
 
 /// The leader's side of the cluster, used on the core's thread: the forwarded commands to
@@ -156,45 +164,67 @@ impl Link {
         Ok(row.and_then(|r| r.try_get::<_, String>(0).ok()))
     }
 
-    /// Commands forwarded to the leader and not answered yet, oldest first.
-    pub fn take_forwarded(&mut self, limit: i64) -> Result<Vec<ForwardedCommand>, StoreError> {
+    /// Commands and alerts forwarded to the leader and not answered yet, oldest first.
+    pub fn take_forwarded(&mut self, limit: i64) -> Result<Vec<Forwarded>, StoreError> {
         let db = self.db()?;
         let rows = db
             .query(
-                "SELECT row_id, actor, sees_all, cmd_id, body FROM forwarded \
-             WHERE answer IS NULL ORDER BY row_id LIMIT $1",
+                "SELECT row_id, actor, sees_all, cmd_id, body, kind FROM forwarded \
+                 WHERE answer IS NULL ORDER BY row_id LIMIT $1",
                 &[&limit],
             )
             .map_err(pg)?;
         let mut out = Vec::with_capacity(rows.len());
+        let mut unreadable = Vec::new();
         for r in rows {
             let row: i64 = r.try_get(0).map_err(pg)?;
             let body: String = r.try_get(4).map_err(pg)?;
-            match serde_json::from_str::<Command>(&body) {
-                Ok(command) => out.push(ForwardedCommand {
+            let kind: String = r.try_get(5).map_err(pg)?;
+            let read = match kind.as_str() {
+                "command" => serde_json::from_str::<Command>(&body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|command| {
+                        Ok(Forwarded::Command {
+                            row,
+                            actor: r.try_get(1).map_err(|e| e.to_string())?,
+                            sees_all: r.try_get(2).map_err(|e| e.to_string())?,
+                            id: r.try_get(3).map_err(|e| e.to_string())?,
+                            command,
+                        })
+                    }),
+                "intake" => serde_json::from_str(&body)
+                    .map(|alerts| Forwarded::Intake { row, alerts })
+                    .map_err(|e| e.to_string()),
+                other => Err(format!("unknown kind {other:?}")),
+            };
+            match read {
+                Ok(f) => out.push(f),
+                // Written by a replica of another version: answered, never retried.
+                Err(e) => unreadable.push((
                     row,
-                    actor: r.try_get(1).map_err(pg)?,
-                    sees_all: r.try_get(2).map_err(pg)?,
-                    id: r.try_get(3).map_err(pg)?,
-                    command,
-                }),
-                Err(e) => {
-                    // Written by a replica of another version: answered, never retried.
-                    let answer = Answer::Error {
-                        code: crate::protocol::ErrorCode::Invalid,
-                        message: format!("the leader could not read the forwarded command: {e}"),
-                    };
-                    self.answer_forwarded(&[(row, answer)])?;
-                    return self.take_forwarded(limit);
-                }
+                    if kind == "intake" {
+                        serde_json::to_string(&Err::<(), _>(format!(
+                            "the leader could not read the forwarded alerts: {e}"
+                        )))
+                    } else {
+                        serde_json::to_string(&Answer::Error {
+                            code: crate::protocol::ErrorCode::Invalid,
+                            message: format!(
+                                "the leader could not read the forwarded command: {e}"
+                            ),
+                        })
+                    }
+                    .unwrap_or_default(),
+                )),
             }
         }
+        self.answer_forwarded(&unreadable)?;
         Ok(out)
     }
 
     /// Writes the answers to forwarded commands, in one transaction, if this replica still
     /// leads in its epoch (a stale leader's answers are dropped: the new leader answers).
-    pub fn answer_forwarded(&mut self, answers: &[(i64, Answer)]) -> Result<(), StoreError> {
+    pub fn answer_forwarded(&mut self, answers: &[(i64, String)]) -> Result<(), StoreError> {
         if answers.is_empty() {
             return Ok(());
         }
@@ -213,11 +243,10 @@ impl Link {
                 current.unwrap_or_default()
             )));
         }
-        for (row, answer) in answers {
-            let body = serde_json::to_string(answer).unwrap_or_default();
+        for (row, body) in answers {
             tx.execute(
                 "UPDATE forwarded SET answer = $2 WHERE row_id = $1",
-                &[row, &body],
+                &[row, body],
             )
             .map_err(pg)?;
             tx.execute(

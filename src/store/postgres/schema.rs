@@ -15,7 +15,7 @@
 //! - `meta`: `schema_version`, `feed_id` (made once per database) and `resume_floor`.
 //!
 //! Version 2 adds what replicas say to each other beside the log: `forwarded`, the
-//! commands a follower passed to the leader and (once decided) the leader's answers (a
+//! commands and alerts a follower passed to the leader and (once decided) the leader's answers (a
 //! queue: its ids only order it, they are not positions of the log); `meta` gains
 //! `leader` (the leading replica's address) and `leader_epoch`.
 
@@ -75,6 +75,7 @@ CREATE TABLE checkpoints (
     "
 CREATE TABLE forwarded (
     row_id   BIGSERIAL PRIMARY KEY,
+    kind     TEXT NOT NULL,
     actor    TEXT NOT NULL,
     sees_all BOOLEAN NOT NULL,
     cmd_id   TEXT NOT NULL,
