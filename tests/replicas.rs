@@ -188,6 +188,27 @@ fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
             seqs.extend(common::seqs(&answer));
         }
         assert_eq!(seqs, [1, 2, 3]);
+        // Who is in the room spans the replicas: reader-0 sees the readers of the others.
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let f = raws[0].until("presence").await;
+            let names: BTreeSet<String> = f.last().unwrap()["present"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["name"].as_str().map(String::from))
+                .collect();
+            if ["reader-0", "reader-1", "reader-2"]
+                .iter()
+                .all(|n| names.contains(*n))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "presence on replica 0: {names:?}"
+            );
+        }
         // Every console on every replica sees the three, in order.
         for (i, r) in raws.iter_mut().enumerate() {
             let got: Vec<u64> = r

@@ -535,6 +535,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .name("warroom-core".into())
         .spawn(move || core::run(the_core, core_clock, cmd_rx))
         .context("starting the core thread")?;
+    let presence_db = cluster.as_ref().map(|(connect, ..)| connect.clone());
     let health = cluster.map(|(connect, health, forwarder)| {
         cluster::spawn_listener(connect, cmd_tx.downgrade(), forwarder, health.clone());
         health
@@ -588,6 +589,9 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         cluster: health,
         own_url,
     });
+    if let Some(connect) = presence_db {
+        cluster::spawn_presence(connect, uuid::Uuid::new_v4().to_string(), app.clone());
+    }
     // The token store is looked at every `token_check_every` (handshakes look at it too):
     // sessions of a revoked token are closed.
     let mut check_stop = shutdown_rx.clone();

@@ -35,6 +35,11 @@ impl PresenceList {
 struct Inner {
     next: u64,
     open: BTreeMap<u64, Conn>,
+    /// Who is on the feed's other replicas (a shared log's), as they last said.
+    remote: Vec<Presence>,
+    /// This server's own connections, by name, and how often that changed.
+    local: Vec<Presence>,
+    local_version: u64,
 }
 
 struct Conn {
@@ -109,12 +114,24 @@ impl PresenceBoard {
         self.tx.borrow().clone()
     }
 
+    /// This server's own connections (what it tells the other replicas), and a number that
+    /// changes whenever they do.
+    pub fn local(&self) -> (u64, Vec<Presence>) {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (inner.local_version, inner.local.clone())
+    }
+
+    /// Who is on the other replicas: shown with this server's own.
+    pub fn set_remote(&self, remote: Vec<Presence>) {
+        self.update(|inner| inner.remote = remote);
+    }
+
     fn update(&self, f: impl FnOnce(&mut Inner)) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut inner);
-        let mut by_name: BTreeMap<&str, Presence> = BTreeMap::new();
+        let mut by_name: BTreeMap<String, Presence> = BTreeMap::new();
         for c in inner.open.values() {
-            let p = by_name.entry(&c.name).or_insert_with(|| Presence {
+            let p = by_name.entry(c.name.clone()).or_insert_with(|| Presence {
                 name: c.name.clone(),
                 since: c.since,
                 connections: 0,
@@ -128,6 +145,27 @@ impl PresenceBoard {
                 p.viewing.push(r);
                 p.viewing.sort();
             }
+        }
+        let local: Vec<Presence> = by_name.values().cloned().collect();
+        if local != inner.local {
+            inner.local = local;
+            inner.local_version += 1;
+        }
+        for r in &inner.remote {
+            let p = by_name.entry(r.name.clone()).or_insert_with(|| Presence {
+                name: r.name.clone(),
+                since: r.since,
+                connections: 0,
+                viewing: Vec::new(),
+            });
+            p.connections += r.connections;
+            p.since = p.since.min(r.since);
+            for v in &r.viewing {
+                if !p.viewing.contains(v) {
+                    p.viewing.push(*v);
+                }
+            }
+            p.viewing.sort();
         }
         let list: Vec<Presence> = by_name.into_values().collect();
         // Sessions are woken only when what people see actually changed.

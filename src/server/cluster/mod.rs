@@ -25,6 +25,7 @@
 mod follow;
 mod forward;
 mod listen;
+mod presence;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,6 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub use crate::server::alerts::IntakeAnswer;
 pub use forward::Forwarder;
 pub use listen::spawn_listener;
+pub use presence::spawn_presence;
 
 use crate::model::Command;
 use crate::protocol::Answer;

@@ -16,8 +16,9 @@
 //!
 //! Version 2 adds what replicas say to each other beside the log: `forwarded`, the
 //! commands and alerts a follower passed to the leader and (once decided) the leader's answers (a
-//! queue: its ids only order it, they are not positions of the log); `meta` gains
-//! `leader` (the leading replica's address) and `leader_epoch`.
+//! queue: its ids only order it, they are not positions of the log); `presence`, who is
+//! connected to each replica (as it last said, with when); `meta` gains `leader` (the
+//! leading replica's address) and `leader_epoch`.
 
 use ::postgres::Client;
 
@@ -81,6 +82,11 @@ CREATE TABLE forwarded (
     cmd_id   TEXT NOT NULL,
     body     TEXT NOT NULL,
     answer   TEXT
+);
+CREATE TABLE presence (
+    replica    TEXT PRIMARY KEY,
+    body       TEXT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 ",
 ];
