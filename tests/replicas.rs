@@ -311,6 +311,11 @@ async fn writer(
             Ok(Ok(Answer::Ok { seqs, .. })) => {
                 w.acked.insert(id, seqs[0]);
             }
+            // "Nothing was recorded, retry": a person would, with the command again.
+            Ok(Ok(Answer::Error {
+                code: warroom::protocol::ErrorCode::Unavailable,
+                message,
+            })) => eprintln!("{name}: {message}"),
             Ok(Ok(Answer::Error { message, .. })) => panic!("{name}: {message}"),
             Ok(Err(_)) => panic!("{name}: the client stopped"),
             Err(_) => panic!("{name}: no answer to {id} within a minute"),
@@ -558,4 +563,227 @@ fn a_frozen_leader_is_fenced_and_steps_down_without_appending() {
     assert!(stuck <= 1, "{stuck} copies");
     assert!(log.len() >= head);
     eprintln!("a frozen leader was fenced and replaced in {replaced:?}");
+}
+
+/// A receiver of pages on a loopback port: every request's idempotency key and body.
+async fn pager() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/page",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let log = log.clone();
+                async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    log.lock().unwrap().push((key, v));
+                    axum::http::StatusCode::OK
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/page"), seen)
+}
+
+/// On a fake clock: the leader pages the primary and goes away; the second step comes due
+/// while no one leads; the replica that takes over fires it once, marked late, and pages the
+/// secondary; the old leader back as a follower pages no one again.
+#[test]
+fn a_step_due_while_no_one_leads_fires_once_late_on_the_new_leader() {
+    let Some(db) =
+        Database::create("a_step_due_while_no_one_leads_fires_once_late_on_the_new_leader")
+    else {
+        return;
+    };
+    use chrono::TimeZone;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (url, pages) = pager().await;
+        let policy = format!(
+            r#"
+[escalation.sev1]
+steps = [{{ after = "0m", page = "oncall.primary" }}, {{ after = "5m", page = "oncall.secondary" }}]
+
+[[schedule]]
+name = "platform"
+start = "2026-11-23"
+primary = ["ana"]
+secondary = ["ben"]
+
+[people.ana]
+channels = ["hook"]
+
+[people.ben]
+channels = ["hook"]
+
+[channel.hook]
+webhook = "{url}"
+"#
+        );
+        let rules = std::sync::Arc::new(warroom::server::Rules {
+            policy: warroom::model::policy::Policy::parse(&policy).unwrap(),
+            runbooks: Default::default(),
+        });
+        let t0 = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 26, 10, 0, 0)
+            .unwrap();
+        let clock = std::sync::Arc::new(warroom::clock::FakeClock::new(t0));
+        let dir = tempfile::tempdir().unwrap();
+        let replica = |name: &str| {
+            let mut cfg = warroom::server::ServerConfig::new(
+                "127.0.0.1:0".parse().unwrap(),
+                dir.path().join(name),
+            );
+            cfg.store = warroom::server::StoreLocation::Postgres(db.url.clone());
+            cfg.rules = rules.clone();
+            cfg.clock = clock.clone();
+            cfg.notify_backoff = Some(Duration::from_millis(20));
+            warroom::server::start(cfg)
+        };
+        let a = replica("a").await.unwrap();
+        let (mut c, _) = Raw::join(&a.url(), "alice", None).await;
+        c.command(common::declare("Checkout down", 1)).await;
+        let delivered = |n: usize| {
+            let pages = pages.clone();
+            async move {
+                tokio::time::timeout(WAIT, async {
+                    while pages.lock().unwrap().len() < n {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                })
+                .await
+                .unwrap_or_else(|_| panic!("{n} pages within {WAIT:?}"));
+            }
+        };
+        delivered(1).await;
+        drop(c);
+        a.shutdown().await.unwrap();
+        // Eight minutes pass with no leader: the second step is three minutes overdue.
+        clock.set(t0 + chrono::Duration::minutes(8));
+        let b = replica("b").await.unwrap();
+        delivered(2).await;
+        let a = replica("a-again").await.unwrap();
+        // A command and a tick through each: nothing more is paged.
+        let (mut c, _) = Raw::join(&a.url(), "alice", None).await;
+        c.command(common::note("INC-1", "still down")).await;
+        b.tick().await.unwrap();
+        a.tick().await.unwrap();
+        let pages = pages.lock().unwrap().clone();
+        let who: Vec<&str> = pages
+            .iter()
+            .filter_map(|(_, p)| p["person"].as_str())
+            .collect();
+        assert_eq!(who, ["ana", "ben"], "{pages:#?}");
+        assert_ne!(pages[0].0, pages[1].0, "one key per step");
+        b.shutdown().await.unwrap();
+        a.shutdown().await.unwrap();
+    });
+    // The log, read from the database itself (a blocking client, off the runtime).
+    let log: Vec<Value> = {
+        let mut c = postgres::Client::connect(&db.url, postgres::NoTls).unwrap();
+        c.query("SELECT body FROM events ORDER BY seq", &[])
+            .unwrap()
+            .into_iter()
+            .map(|r| serde_json::from_str(&r.get::<_, String>(0)).unwrap())
+            .collect()
+    };
+    let fired: Vec<&Value> = log.iter().filter(|e| e["kind"] == "step_fired").collect();
+    assert_eq!(fired.len(), 2, "{fired:#?}");
+    assert_eq!(fired[0]["late"], false, "{:?}", fired[0]);
+    assert_eq!(fired[1]["late"], true, "{:?}", fired[1]);
+}
+
+/// The database cuts every replica's connections (as a restart of PostgreSQL would) again
+/// and again while writers write: no command is acknowledged that is not in the log, none
+/// twice, and service comes back each time.
+#[test]
+fn connections_to_the_database_cut_acknowledge_nothing_that_is_not_in_the_log() {
+    let Some(db) = Database::create(
+        "connections_to_the_database_cut_acknowledge_nothing_that_is_not_in_the_log",
+    ) else {
+        return;
+    };
+    let cuts = env_count("WARROOM_DB_CUTS", 5);
+    let cluster = Cluster::start(db, 3);
+    cluster.leader();
+    let urls = cluster.urls();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (mut r, _) = Raw::join(&urls[0], "setup", None).await;
+        r.command(common::declare("Checkout 500s", 2)).await;
+    });
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let writers: Vec<_> = (0..3)
+        .map(|i| {
+            let mut mine = urls.clone();
+            mine.rotate_left(i);
+            rt.spawn(writer(mine, format!("writer-{i}"), stop.clone()))
+        })
+        .collect();
+    let mut admin = postgres::Client::connect(&cluster.db.url, postgres::NoTls).unwrap();
+    for _ in 0..cuts {
+        std::thread::sleep(Duration::from_millis(500));
+        let before = cluster.log().len();
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap();
+        // Service resumes: commands get through again.
+        let deadline = Instant::now() + WAIT;
+        while cluster.log().len() <= before + 3 {
+            assert!(
+                Instant::now() < deadline,
+                "no command got through after the cut"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    stop_tx.send(true).unwrap();
+    let writes: Vec<Writes> = writers
+        .into_iter()
+        .map(|h| rt.block_on(h).unwrap())
+        .collect();
+    let log = cluster.log();
+    let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        seqs,
+        (1..=log.len() as i64).collect::<Vec<_>>(),
+        "the log has a gap"
+    );
+    let mut texts: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, e) in &log {
+        if let Some(t) = e["text"].as_str() {
+            *texts.entry(t.to_string()).or_default() += 1;
+        }
+    }
+    let mut acked = 0;
+    for (i, w) in writes.iter().enumerate() {
+        for (id, seq) in &w.acked {
+            let (_, body) = &log[*seq as usize - 1];
+            assert_eq!(body["actor"], format!("writer-{i}"), "{id} at {seq}");
+            assert_eq!(texts[body["text"].as_str().unwrap()], 1);
+            acked += 1;
+        }
+    }
+    eprintln!(
+        "{cuts} cuts, {acked} commands acknowledged, {} events",
+        log.len()
+    );
 }

@@ -210,10 +210,24 @@ impl ServeProcess {
             .expect("spawn warroom serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        // WARROOM_TEST_SERVER_LOG=FILE keeps what every server said (a failing test's
+        // servers can be read afterwards).
+        let mut keep = std::env::var_os("WARROOM_TEST_SERVER_LOG").and_then(|f| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(f)
+                .ok()
+        });
+        let pid = child.id();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Some(f) = keep.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(f, "[{pid}] {line}");
+                }
                 if let Some(i) = line.find("listening on ws://")
                     && let Some(tx) = tx.take()
                 {

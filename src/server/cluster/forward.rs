@@ -143,9 +143,24 @@ fn unavailable(why: &str) -> Answer {
     }
 }
 
+/// A forwarded request not yet known to be in the table: inserted again (by its ticket, so
+/// never twice) until the database confirms it.
+struct Unsent {
+    ticket: String,
+    kind: &'static str,
+    actor: String,
+    sees_all: bool,
+    id: String,
+    body: String,
+}
+
 fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
     let mut db: Option<::postgres::Client> = None;
-    let mut waiting: HashMap<i64, Reply> = HashMap::new();
+    // By ticket: who waits for the answer. A request stays here until its answer is read,
+    // whatever happens to the connection meanwhile (an insert or a read whose reply was
+    // lost is made again; the ticket makes that safe).
+    let mut waiting: HashMap<String, Reply> = HashMap::new();
+    let mut unsent: Vec<Unsent> = Vec::new();
     loop {
         let job = if waiting.is_empty() {
             match inbox.recv() {
@@ -159,20 +174,6 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         };
-        if db.as_ref().is_none_or(::postgres::Client::is_closed) {
-            db = match connect() {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    tracing::warn!("forwarding to the leader: {e}");
-                    if let Some(Job::Forward { reply, .. }) = job {
-                        reply.send(Err(e.to_string()));
-                    }
-                    std::thread::sleep(POLL);
-                    continue;
-                }
-            };
-        }
-        let Some(client) = db.as_mut() else { continue };
         if let Some(Job::Forward {
             actor,
             sees_all,
@@ -181,41 +182,74 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
             reply,
         }) = job
         {
-            let inserted = client.query_one(
-                "WITH r AS (INSERT INTO forwarded (kind, actor, sees_all, cmd_id, body) \
-                 VALUES ($1, $2, $3, $4, $5) RETURNING row_id) \
-                 SELECT row_id, pg_notify('warroom_forward', row_id::text) FROM r",
-                &[&reply.kind(), &actor, &sees_all, &id, &body],
+            let ticket = uuid::Uuid::new_v4().simple().to_string();
+            unsent.push(Unsent {
+                ticket: ticket.clone(),
+                kind: reply.kind(),
+                actor,
+                sees_all,
+                id,
+                body,
+            });
+            waiting.insert(ticket, reply);
+        }
+        if db.as_ref().is_none_or(::postgres::Client::is_closed) {
+            db = match connect() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!("forwarding to the leader: {e}");
+                    std::thread::sleep(POLL);
+                    continue;
+                }
+            };
+        }
+        let Some(client) = db.as_mut() else { continue };
+        while let Some(u) = unsent.first() {
+            let inserted = client.execute(
+                "WITH r AS (INSERT INTO forwarded (ticket, kind, actor, sees_all, cmd_id, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket) DO NOTHING \
+                 RETURNING row_id) \
+                 SELECT pg_notify('warroom_forward', row_id::text) FROM r",
+                &[&u.ticket, &u.kind, &u.actor, &u.sees_all, &u.id, &u.body],
             );
-            match inserted.and_then(|r| r.try_get::<_, i64>(0)) {
-                Ok(row) => {
-                    waiting.insert(row, reply);
+            match inserted {
+                Ok(_) => {
+                    unsent.remove(0);
                 }
                 Err(e) => {
-                    reply.send(Err(e.to_string()));
-                    continue;
+                    tracing::warn!("forwarding to the leader: {e}");
+                    break;
                 }
             }
         }
         if waiting.is_empty() {
             continue;
         }
-        let rows: Vec<i64> = waiting.keys().copied().collect();
+        let tickets: Vec<String> = waiting.keys().cloned().collect();
         let found = client.query(
-            "DELETE FROM forwarded WHERE row_id = ANY($1) AND answer IS NOT NULL \
-             RETURNING row_id, answer",
-            &[&rows],
+            "SELECT ticket, answer FROM forwarded WHERE ticket = ANY($1) AND answer IS NOT NULL",
+            &[&tickets],
         );
         match found {
             Ok(found) => {
+                let mut done: Vec<String> = Vec::new();
                 for r in found {
-                    let (Ok(row), Ok(body)) = (r.try_get::<_, i64>(0), r.try_get::<_, String>(1))
+                    let (Ok(ticket), Ok(body)) =
+                        (r.try_get::<_, String>(0), r.try_get::<_, String>(1))
                     else {
                         continue;
                     };
-                    if let Some(reply) = waiting.remove(&row) {
+                    if let Some(reply) = waiting.remove(&ticket) {
                         reply.send(Ok(&body));
                     }
+                    done.push(ticket);
+                }
+                // Read: the rows may go (the leader clears any left behind).
+                if !done.is_empty()
+                    && let Err(e) =
+                        client.execute("DELETE FROM forwarded WHERE ticket = ANY($1)", &[&done])
+                {
+                    tracing::debug!("clearing answered forwards: {e}");
                 }
             }
             Err(e) => tracing::warn!("reading the leader's answers: {e}"),

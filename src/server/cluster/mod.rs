@@ -41,7 +41,14 @@ use crate::store::StoreError;
 
 /// A PostgreSQL error of the cluster's own tables, as the store reports its own.
 fn pg(e: ::postgres::Error) -> StoreError {
-    StoreError::from(e)
+    match StoreError::from(e) {
+        StoreError::Postgres { reason, .. } => StoreError::Postgres {
+            at: "the feed's database".into(),
+            what: "passing word between the replicas",
+            reason,
+        },
+        other => other,
+    }
 }
 
 pub use crate::store::Connect;
@@ -169,6 +176,13 @@ impl Link {
     /// Commands and alerts forwarded to the leader and not answered yet, oldest first.
     pub fn take_forwarded(&mut self, limit: i64) -> Result<Vec<Forwarded>, StoreError> {
         let db = self.db()?;
+        // Answers nobody came for (the follower that asked is gone) are cleared after a
+        // while.
+        db.execute(
+            "DELETE FROM forwarded WHERE answered_at < now() - interval '10 minutes'",
+            &[],
+        )
+        .map_err(pg)?;
         let rows = db
             .query(
                 "SELECT row_id, actor, sees_all, cmd_id, body, kind FROM forwarded \
@@ -247,7 +261,7 @@ impl Link {
         }
         for (row, body) in answers {
             tx.execute(
-                "UPDATE forwarded SET answer = $2 WHERE row_id = $1",
+                "UPDATE forwarded SET answer = $2, answered_at = now() WHERE row_id = $1",
                 &[row, body],
             )
             .map_err(pg)?;

@@ -76,12 +76,14 @@ CREATE TABLE checkpoints (
     "
 CREATE TABLE forwarded (
     row_id   BIGSERIAL PRIMARY KEY,
+    ticket   TEXT NOT NULL UNIQUE,
     kind     TEXT NOT NULL,
     actor    TEXT NOT NULL,
     sees_all BOOLEAN NOT NULL,
     cmd_id   TEXT NOT NULL,
     body     TEXT NOT NULL,
-    answer   TEXT
+    answer   TEXT,
+    answered_at TIMESTAMPTZ
 );
 CREATE TABLE presence (
     replica    TEXT PRIMARY KEY,
