@@ -214,7 +214,9 @@ impl ServeProcess {
         serve
             .args(["serve", "--listen", listen, "--data"])
             .arg(data);
-        if let Some(url) = pg::store_for(data) {
+        if !args.contains(&"--store")
+            && let Some(url) = pg::store_for(data)
+        {
             serve.args(["--store", &url]);
         }
         let mut child = serve
