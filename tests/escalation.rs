@@ -16,7 +16,7 @@ use warroom::clock::FakeClock;
 use warroom::model::escalation::StopReason;
 use warroom::model::policy::Policy;
 use warroom::model::{Incident, State, StepAction};
-use warroom::server::{Rules, RunningServer, ServerConfig};
+use warroom::server::{Rules, RunningServer};
 
 /// Mondays 09:00 UTC handoffs; on 2026-11-26 ana is primary and ben secondary.
 const POLICY: &str = r#"
@@ -84,7 +84,7 @@ fn rules(text: &str) -> Arc<Rules> {
 }
 
 async fn start(dir: &std::path::Path, clock: &Arc<FakeClock>, rules: &Arc<Rules>) -> RunningServer {
-    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
+    let mut cfg = server_config("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
     cfg.clock = clock.clone();
     cfg.rules = rules.clone();
     // Only the test's ticks move the engine (and the tick at start-up).

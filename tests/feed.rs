@@ -289,8 +289,7 @@ async fn presence_follows_joins_and_leaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_decide_who_you_are() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg =
-        warroom::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().into());
+    let mut cfg = common::server_config("127.0.0.1:0".parse().unwrap(), dir.path().into());
     cfg.tokens = Some(warroom::server::TokenTable::parse("alice 0123456789abcdef0123\n").unwrap());
     let server = warroom::server::start(cfg).await.unwrap();
     let url = server.url();

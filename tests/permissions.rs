@@ -25,7 +25,7 @@ const NOT_ALLOWED: &str =
 /// A feed on loopback whose periodic token check is out of the way: tests trigger the
 /// check themselves with `RunningServer::check_tokens`.
 async fn serve(dir: &Path, f: impl FnOnce(&mut ServerConfig)) -> RunningServer {
-    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
+    let mut cfg = server_config("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
     cfg.rules = Arc::new(quiet_rules());
     cfg.token_check_every = Duration::from_secs(3600);
     f(&mut cfg);

@@ -38,7 +38,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{WAIT, env_count, quiet_rules, seed_from};
+use common::{WAIT, env_count, quiet_rules, seed_from, server_config};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -49,7 +49,7 @@ use warroom::model::{DEFAULT_RECENT_SECS, Event, Incident, IncidentRef, State};
 use warroom::protocol::Search;
 use warroom::protocol::{Access, Presence, Query};
 use warroom::server::auth::add_token;
-use warroom::server::{BOARD_KEEP, Limits, RunningServer, ServerConfig};
+use warroom::server::{BOARD_KEEP, Limits, RunningServer};
 use warroom::store::words::{Found, found};
 
 /// Everything a connection holds, as its own reader sees it: the summaries of what a state
@@ -60,7 +60,7 @@ fn all_of(name: &str) -> Viewer<'_> {
         sees_all: true,
     }
 }
-use warroom::store::{LogReader, SqliteStore};
+use warroom::store::LogReader;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -453,7 +453,7 @@ struct Gate {
 /// The truth, from the store: every event, each incident's access over time, and where
 /// each marker was first written.
 struct Oracle {
-    store: SqliteStore,
+    store: Box<dyn LogReader>,
     state: State,
     log: Vec<Event>,
     /// Per incident: (seq, access after that event), one entry per change.
@@ -1606,7 +1606,7 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
             });
         }
     }
-    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+    let mut cfg = server_config("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
     cfg.rules = Arc::new(quiet_rules());
     cfg.intake.token = Some(INTAKE_TOKEN.into());
     cfg.token_check_every = Duration::from_secs(3600);
@@ -1620,10 +1620,12 @@ async fn no_non_member_ever_receives_a_restricted_incidents_content() {
         command_burst: 100_000,
         ..Limits::default()
     };
+    let location = cfg.store.clone();
     let server: RunningServer = warroom::server::start(cfg).await.unwrap();
     let url = server.url();
-    let store = SqliteStore::open(dir.path())
-        .and_then(|s| s.reader())
+    let store = tokio::task::spawn_blocking(move || location.open()?.open_reader())
+        .await
+        .unwrap()
         .expect("the log opens for reading");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
@@ -1904,7 +1906,7 @@ async fn a_resume_racing_a_restriction_folds() {
         person("eve", Access::Responder),
         person("cat", Access::Responder),
     );
-    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
+    let mut cfg = server_config("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
     cfg.rules = Arc::new(quiet_rules());
     cfg.token_check_every = Duration::from_secs(3600);
     cfg.limits = Limits {

@@ -2,13 +2,14 @@
 #![allow(dead_code)]
 
 pub mod history;
+pub mod pg;
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use warroom::server::{RunningServer, ServerConfig};
+use warroom::server::{RunningServer, ServerConfig, StoreLocation};
 
 /// Every wait in these tests is bounded by this, so a broken build fails instead of hanging.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -17,10 +18,21 @@ pub async fn start_server(dir: &std::path::Path) -> RunningServer {
     start_on(dir, "127.0.0.1:0").await
 }
 
+/// A feed's configuration with its data in `dir`: its log there too, or in a database of
+/// its own when the tests run on PostgreSQL (`WARROOM_TEST_STORE=postgres`, see [`pg`]).
+pub fn server_config(listen: std::net::SocketAddr, dir: std::path::PathBuf) -> ServerConfig {
+    let store = pg::store_for(&dir);
+    let mut cfg = ServerConfig::new(listen, dir);
+    if let Some(url) = store {
+        cfg.store = StoreLocation::Postgres(url);
+    }
+    cfg
+}
+
 /// Feed tests run on a policy with no escalation, cadence or runbooks, so the log holds
 /// exactly what each test's commands caused. Escalation has its own tests.
 pub async fn start_on(dir: &std::path::Path, addr: &str) -> RunningServer {
-    let mut cfg = ServerConfig::new(addr.parse().unwrap(), dir.to_path_buf());
+    let mut cfg = server_config(addr.parse().unwrap(), dir.to_path_buf());
     cfg.rules = std::sync::Arc::new(quiet_rules());
     warroom::server::start(cfg).await.unwrap()
 }
@@ -198,9 +210,16 @@ impl ServeProcess {
     /// own, so what it asserts does not hang on the real date).
     pub fn start_with(data: &std::path::Path, listen: &str, args: &[&str]) -> ServeProcess {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"));
+        serve
             .args(["serve", "--listen", listen, "--data"])
-            .arg(data)
+            .arg(data);
+        if !args.contains(&"--store")
+            && let Some(url) = pg::store_for(data)
+        {
+            serve.args(["--store", &url]);
+        }
+        let mut child = serve
             .args(args)
             .env("WARROOM_LOG", "info")
             .stdin(std::process::Stdio::null())

@@ -142,10 +142,13 @@ impl Target {
         }
         let (mode, tls) = match sslmode.as_deref() {
             None if local => (SslMode::Disable, None),
-            None | Some("prefer") => (SslMode::Prefer, Some(unverified()?)),
+            None | Some("prefer") => (SslMode::Prefer, Some(unverified().map_err(bad)?)),
             Some("disable") => (SslMode::Disable, None),
-            Some("require") => (SslMode::Require, Some(unverified()?)),
-            Some("verify-full") => (SslMode::Require, Some(verified(rootcert.as_deref())?)),
+            Some("require") => (SslMode::Require, Some(unverified().map_err(bad)?)),
+            Some("verify-full") => (
+                SslMode::Require,
+                Some(verified(rootcert.as_deref()).map_err(bad)?),
+            ),
             Some(other) => {
                 return Err(bad(format!(
                     "sslmode={other} is not supported: use disable, prefer, require or \
@@ -200,27 +203,28 @@ pub(super) fn describe(e: &::postgres::Error) -> String {
     out
 }
 
-fn tls_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::BadAddress {
-        at: "(TLS settings)".into(),
-        reason: e.to_string(),
-    }
-}
-
 /// TLS that checks the certificate and the host name: the system's roots, and those of
 /// `rootcert` (PEM) when given.
-fn verified(rootcert: Option<&str>) -> Result<MakeRustlsConnect, StoreError> {
-    let config = crate::tls::client_config(rootcert.map(std::path::Path::new))
-        .map_err(|e| tls_error(format!("{e:#}")))?;
+fn verified(rootcert: Option<&str>) -> Result<MakeRustlsConnect, String> {
+    let config =
+        crate::tls::client_config(rootcert.map(std::path::Path::new)).map_err(
+            |e| match rootcert {
+                Some(_) => format!("{e:#}"),
+                None => format!(
+                    "cannot check TLS certificates ({e:#}); name the CA that signed the \
+                 database's certificate with sslrootcert=FILE"
+                ),
+            },
+        )?;
     Ok(MakeRustlsConnect::new((*config).clone()))
 }
 
 /// TLS that encrypts without checking who answers (libpq's `require` and `prefer`).
-fn unverified() -> Result<MakeRustlsConnect, StoreError> {
+fn unverified() -> Result<MakeRustlsConnect, String> {
     let provider = crate::tls::provider();
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(tls_error)?
+        .map_err(|e| format!("configuring TLS: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
         .with_no_client_auth();
