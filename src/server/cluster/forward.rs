@@ -143,8 +143,9 @@ fn unavailable(why: &str) -> Answer {
     }
 }
 
-/// A forwarded request not yet known to be in the table: inserted again (by its ticket, so
-/// never twice) until the database confirms it.
+/// A forwarded request: inserted (by its ticket, so never twice) until the database
+/// confirms it, and again on every new connection while its answer is awaited.
+#[derive(Clone)]
 struct Unsent {
     ticket: String,
     kind: &'static str,
@@ -159,7 +160,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
     // By ticket: who waits for the answer. A request stays here until its answer is read,
     // whatever happens to the connection meanwhile (an insert or a read whose reply was
     // lost is made again; the ticket makes that safe).
-    let mut waiting: HashMap<String, Reply> = HashMap::new();
+    let mut waiting: HashMap<String, (Unsent, Reply)> = HashMap::new();
     let mut unsent: Vec<Unsent> = Vec::new();
     loop {
         let job = if waiting.is_empty() {
@@ -183,19 +184,30 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
         }) = job
         {
             let ticket = uuid::Uuid::new_v4().simple().to_string();
-            unsent.push(Unsent {
+            let u = Unsent {
                 ticket: ticket.clone(),
                 kind: reply.kind(),
                 actor,
                 sees_all,
                 id,
                 body,
-            });
-            waiting.insert(ticket, reply);
+            };
+            unsent.push(u.clone());
+            waiting.insert(ticket, (u, reply));
         }
         if db.as_ref().is_none_or(::postgres::Client::is_closed) {
-            db = match connect() {
-                Ok(c) => Some(c),
+            // The queue's rows need not wait for the disk: should the database lose one
+            // (a crash), it is inserted again here, on the new connection, and the leader
+            // answers a command it already decided from the log's remembered answers.
+            let made = connect().and_then(|mut c| {
+                c.batch_execute("SET synchronous_commit = off")?;
+                Ok(c)
+            });
+            db = match made {
+                Ok(c) => {
+                    unsent = waiting.values().map(|(u, _)| u.clone()).collect();
+                    Some(c)
+                }
                 Err(e) => {
                     tracing::warn!("forwarding to the leader: {e}");
                     std::thread::sleep(POLL);
@@ -239,7 +251,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                     else {
                         continue;
                     };
-                    if let Some(reply) = waiting.remove(&ticket) {
+                    if let Some((_, reply)) = waiting.remove(&ticket) {
                         reply.send(Ok(&body));
                     }
                     done.push(ticket);

@@ -141,7 +141,13 @@ impl Link {
 
     fn db(&mut self) -> Result<&mut ::postgres::Client, StoreError> {
         if self.db.as_ref().is_none_or(::postgres::Client::is_closed) {
-            self.db = Some((self.connect)()?);
+            let mut c = (self.connect)()?;
+            // Answers to forwarded requests need not wait for the disk: one the database
+            // loses leaves its row unanswered, and the next leader answers it again from
+            // the log's remembered answers.
+            c.batch_execute("SET synchronous_commit = off")
+                .map_err(pg)?;
+            self.db = Some(c);
         }
         self.db
             .as_mut()

@@ -1,0 +1,469 @@
+//! A feed run as three replicas on one PostgreSQL, each figure beside a baseline measured in
+//! the same run:
+//!
+//! 1. failover: the leader SIGKILLed, then a command sent through a follower; how long until
+//!    it is answered (p50, p99), beside a command's round trip with a leader in place;
+//! 2. a frozen leader (SIGSTOP) fenced and replaced: until a command through a follower is
+//!    answered (full run only: it takes the database's 10 s session timeout);
+//! 3. durable appends through PostgreSQL with 1 and 64 writers, beside `pgbench` inserting
+//!    rows of the same size at the same concurrency into the same database server;
+//! 4. a command at replica A to its event at a console on replica C (p50, p99), beside the
+//!    same with command and console on the leader.
+//!
+//! Needs `WARROOM_TEST_POSTGRES` (a URL allowed to create databases); without it, it says it
+//! was skipped. Run: `cargo bench --bench replicas`. Smoke run (what `.ci/run` does):
+//! `WARROOM_BENCH_SMOKE=1 cargo test --bench replicas`: small counts, figures meaningless,
+//! every answer still checked and every wait bounded.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+struct Counts {
+    smoke: bool,
+    failovers: usize,
+    /// Commands each writer sends, at 1 and at `writers` writers.
+    single: usize,
+    writers: usize,
+    per_writer: usize,
+    probes: usize,
+}
+
+impl Counts {
+    fn from_env() -> Counts {
+        let smoke = std::env::var("WARROOM_BENCH_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
+        if smoke {
+            Counts {
+                smoke,
+                failovers: 2,
+                single: 50,
+                writers: 4,
+                per_writer: 10,
+                probes: 5,
+            }
+        } else {
+            Counts {
+                smoke,
+                failovers: 20,
+                single: 2000,
+                writers: 64,
+                per_writer: 100,
+                probes: 300,
+            }
+        }
+    }
+}
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(PATIENCE, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: nothing within {}s", PATIENCE.as_secs()),
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn pct(v: &[f64], q: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 * q) as usize).min(v.len() - 1)]
+}
+
+/// A database of the bench's own, dropped at the end.
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    fn create(admin: &str) -> Database {
+        let name = format!("warroom_bench_{}", fastrand::u64(..));
+        let mut c = postgres::Client::connect(admin, postgres::NoTls).expect("the database");
+        c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+        Database {
+            admin: admin.to_string(),
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// `warroom serve` on a fixed loopback port, its log in `db`.
+struct Replica {
+    child: std::process::Child,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+fn spawn(db: &str, addr: &str, data: &std::path::Path, policy: &std::path::Path) -> Replica {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["serve", "--listen", addr, "--store", db, "--data"])
+        .arg(data)
+        .arg("--policy")
+        .arg(policy)
+        .args(["--max-commands-per-second", "1000000"])
+        .env("WARROOM_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(match std::env::var_os("WARROOM_BENCH_SERVER_LOG") {
+            // What the replicas said, kept for a run that went wrong.
+            Some(d) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(std::path::Path::new(&d).join(format!("{addr}.log")))
+                .map(std::process::Stdio::from)
+                .unwrap_or_else(|_| std::process::Stdio::null()),
+            None => std::process::Stdio::null(),
+        })
+        .spawn()
+        .expect("warroom serve");
+    Replica { child }
+}
+
+fn health(addr: &str) -> Option<Value> {
+    use std::io::{Read, Write};
+    let a: std::net::SocketAddr = addr.parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    write!(s, "GET /healthz HTTP/1.0\r\nHost: bench\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()
+}
+
+/// The one replica (of those running) that says it leads.
+fn leader(addrs: &[String], running: &[bool]) -> usize {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let l: Vec<usize> = (0..addrs.len())
+            .filter(|&i| running[i])
+            .filter(|&i| health(&addrs[i]).is_some_and(|h| h["role"] == "leader"))
+            .collect();
+        if l.len() == 1 {
+            return l[0];
+        }
+        assert!(Instant::now() < deadline, "no single leader");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn join(addr: &str, name: &str) -> Ws {
+    let url = format!("ws://{addr}/feed");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Ok((mut ws, _)) =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await
+        {
+            let hello = json!({"type": "hello", "name": name, "protocol": 2}).to_string();
+            ws.send(Message::Text(hello.into())).await.unwrap();
+            loop {
+                match within("joining", ws.next()).await {
+                    Some(Ok(Message::Text(t))) if t.as_str().starts_with(r#"{"type":"synced""#) => {
+                        return ws;
+                    }
+                    Some(Ok(_)) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "cannot join {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends a command; waits for its answer (which must be `ok`); returns its first seq.
+async fn command(ws: &mut Ws, id: &str, cmd: Value) -> u64 {
+    let frame = json!({"type": "command", "id": id, "command": cmd}).to_string();
+    ws.send(Message::Text(frame.into())).await.unwrap();
+    loop {
+        let t = match within("an answer", ws.next()).await {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        };
+        let t = t.as_str();
+        if !(t.starts_with(r#"{"type":"ok""#) || t.starts_with(r#"{"type":"error""#)) {
+            continue;
+        }
+        let v: Value = serde_json::from_str(t).unwrap();
+        if v["id"] == id {
+            assert_eq!(v["type"], "ok", "{v}");
+            return v["seqs"][0].as_u64().unwrap();
+        }
+    }
+}
+
+fn note(i: usize) -> Value {
+    // About the size of a scribe's note: 300 bytes of text.
+    json!({"op": "add_entry", "incident": "INC-1", "text": format!("{i:06} {}", "x".repeat(293))})
+}
+
+async fn appends(addr: &str, writers: usize, per_writer: usize) -> f64 {
+    let mut conns = Vec::new();
+    for w in 0..writers {
+        conns.push(join(addr, &format!("writer-{w}")).await);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(w, mut ws)| {
+            tokio::spawn(async move {
+                for i in 0..per_writer {
+                    command(&mut ws, &format!("a{w}-{i}"), note(i)).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (writers * per_writer) as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `pgbench` inserting 300-byte rows, `clients` at once, for `secs`: transactions a second.
+fn pgbench(url: &str, clients: usize, secs: u64) -> Option<f64> {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).ok()?;
+    c.batch_execute("CREATE TABLE IF NOT EXISTS bench_rows (id BIGSERIAL PRIMARY KEY, body TEXT)")
+        .ok()?;
+    let script = std::env::temp_dir().join(format!("warroom-pgbench-{}.sql", std::process::id()));
+    std::fs::write(
+        &script,
+        "INSERT INTO bench_rows (body) VALUES (repeat('x', 300));\n",
+    )
+    .ok()?;
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-f"])
+        .arg(&script)
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &secs.to_string(),
+            url,
+        ])
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l["tps = ".len()..].split_whitespace().next()?.parse().ok())
+}
+
+/// A command at `from`, and the time its event takes to reach a console on `to`.
+async fn cross_latency(from: &str, to: &str, probes: usize) -> Vec<f64> {
+    let mut writer = join(from, "prober").await;
+    let mut reader = join(to, "watcher").await;
+    let mut out = Vec::with_capacity(probes);
+    // Command ids are remembered with their answers: each run of probes has its own.
+    let run = fastrand::u32(..);
+    for p in 0..probes {
+        let marker = format!("probe-{p}-{}", fastrand::u32(..));
+        let start = Instant::now();
+        let frame = json!({"type": "command", "id": format!("p{run}-{p}"),
+            "command": {"op": "add_entry", "incident": "INC-1", "text": marker}})
+        .to_string();
+        writer.send(Message::Text(frame.into())).await.unwrap();
+        let seen = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match reader.next().await {
+                    Some(Ok(Message::Text(t))) if t.as_str().contains(&marker) => break,
+                    Some(Ok(_)) => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        })
+        .await;
+        if seen.is_err() {
+            let answer = within("the probe's answer", writer.next()).await;
+            panic!("the probe's event did not reach the console; the writer got {answer:?}");
+        }
+        out.push(start.elapsed().as_secs_f64() * 1e3);
+        // Its answer, so the next probe starts on a quiet connection.
+        loop {
+            match within("the probe's answer", writer.next()).await {
+                Some(Ok(Message::Text(t))) if t.as_str().contains(&format!("\"p{run}-{p}\"")) => {
+                    break;
+                }
+                Some(Ok(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    out
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+fn main() {
+    let Ok(admin) = std::env::var("WARROOM_TEST_POSTGRES") else {
+        println!("warroom replicas benchmark: skipped (WARROOM_TEST_POSTGRES is not set)");
+        return;
+    };
+    let c = Counts::from_env();
+    println!(
+        "warroom replicas benchmark (3 replicas, one PostgreSQL, loopback){}",
+        if c.smoke {
+            " - smoke run (WARROOM_BENCH_SMOKE): small counts, figures not meaningful"
+        } else {
+            ""
+        }
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = Database::create(&admin);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("quiet.toml");
+    std::fs::write(&policy, "").unwrap();
+    let addrs: Vec<String> = (0..3).map(|_| free_port()).collect();
+    let start_one = |i: usize| {
+        spawn(
+            &db.url,
+            &addrs[i],
+            &dir.path().join(format!("r{i}")),
+            &policy,
+        )
+    };
+    let mut replicas: Vec<Option<Replica>> = (0..3).map(|i| Some(start_one(i))).collect();
+    let running = |r: &[Option<Replica>]| r.iter().map(Option::is_some).collect::<Vec<_>>();
+    let l = leader(&addrs, &running(&replicas));
+    rt.block_on(async {
+        let mut ws = join(&addrs[l], "setup").await;
+        command(
+            &mut ws,
+            "declare",
+            json!({"op": "declare", "title": "Bench", "severity": 3}),
+        )
+        .await;
+    });
+
+    // 1. Failover.
+    let mut baseline = Vec::new();
+    let mut failover = Vec::new();
+    for round in 0..c.failovers {
+        let l = leader(&addrs, &running(&replicas));
+        let f = (l + 1) % 3;
+        let mut ws = rt.block_on(join(&addrs[f], "failover"));
+        let t = Instant::now();
+        rt.block_on(command(&mut ws, &format!("b{round}"), note(round)));
+        baseline.push(t.elapsed().as_secs_f64());
+        let killed = Instant::now();
+        if let Some(mut r) = replicas[l].take() {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
+        }
+        rt.block_on(command(&mut ws, &format!("f{round}"), note(round)));
+        failover.push(killed.elapsed().as_secs_f64());
+        replicas[l] = Some(start_one(l));
+    }
+    println!(
+        "\n1. failover, {} leaders SIGKILLed: a command through a follower answered after\n   \
+         p50 {:.3} s, p99 {:.3} s (goal p99 <= 3 s: {}); baseline, a leader in place: p50 {:.4} s",
+        c.failovers,
+        pct(&failover, 0.5),
+        pct(&failover, 0.99),
+        if pct(&failover, 0.99) <= 3.0 {
+            "met"
+        } else {
+            "NOT met"
+        },
+        pct(&baseline, 0.5),
+    );
+
+    // 2. A frozen leader.
+    if c.smoke {
+        println!(
+            "\n2. frozen leader: skipped in the smoke run (it waits out a 10 s session timeout)"
+        );
+    } else {
+        let l = leader(&addrs, &running(&replicas));
+        let f = (l + 1) % 3;
+        let mut ws = rt.block_on(join(&addrs[f], "frozen"));
+        let stopped = Instant::now();
+        signal(&replicas[l].as_ref().unwrap().child, "-STOP");
+        rt.block_on(command(&mut ws, "frozen", note(0)));
+        let took = stopped.elapsed().as_secs_f64();
+        signal(&replicas[l].as_ref().unwrap().child, "-CONT");
+        println!(
+            "\n2. frozen leader (SIGSTOP) fenced and replaced: a command through a follower \
+             answered after {took:.1} s (goal <= 15 s: {})",
+            if took <= 15.0 { "met" } else { "NOT met" }
+        );
+    }
+
+    // 3. Durable appends through PostgreSQL, beside pgbench.
+    let l = leader(&addrs, &running(&replicas));
+    println!("\n3. durable appends through PostgreSQL (each acknowledged after its commit):");
+    for (writers, per) in [(1, c.single), (c.writers, c.per_writer)] {
+        let ours = rt.block_on(appends(&addrs[l], writers, per));
+        let secs = if c.smoke { 1 } else { 5 };
+        match pgbench(&db.url, writers, secs) {
+            Some(base) => println!(
+                "   {writers:>2} writers: {ours:>8.0} commands/s; pgbench, {writers} clients \
+                 inserting 300-byte rows: {base:>8.0} /s; ratio {:.2}x (goal >= 0.7x: {})",
+                ours / base,
+                if ours / base >= 0.7 { "met" } else { "NOT met" }
+            ),
+            None => println!(
+                "   {writers:>2} writers: {ours:>8.0} commands/s; pgbench not found or failed: no baseline"
+            ),
+        }
+    }
+
+    // 4. Across replicas.
+    let l = leader(&addrs, &running(&replicas));
+    let (a, cc) = ((l + 1) % 3, (l + 2) % 3);
+    let across = rt.block_on(cross_latency(&addrs[a], &addrs[cc], c.probes));
+    let one = rt.block_on(cross_latency(&addrs[l], &addrs[l], c.probes));
+    println!(
+        "\n4. a command to its event at another console (ms):        p50      p99\n   \
+         on one replica (the leader)                        {:>8.2} {:>8.2}\n   \
+         at follower A, seen on follower C                  {:>8.2} {:>8.2}\n   \
+         goal p99 <= 2 x one replica's: {}",
+        pct(&one, 0.5),
+        pct(&one, 0.99),
+        pct(&across, 0.5),
+        pct(&across, 0.99),
+        if pct(&across, 0.99) <= 2.0 * pct(&one, 0.99) {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    drop(replicas);
+}
