@@ -127,6 +127,10 @@ fn test_theme() -> Theme {
         .add_modifier(Modifier::BOLD);
     t.sev2 = Style::default().fg(Color::Black).bg(Color::LightRed);
     t.timer_overdue = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+    t.timer_critical = Style::default()
+        .fg(Color::Yellow)
+        .bg(Color::Red)
+        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     t.timer_due = Style::default().fg(Color::Yellow);
     t.no_ic = Style::default().fg(Color::Red);
     t
@@ -355,10 +359,10 @@ fn the_room_shows_header_roles_timeline_and_an_overdue_target() {
         "{}",
         lines[decision]
     );
-    // The overdue marker is drawn in the overdue colour.
+    // The overdue marker of a SEV1 is drawn in the loudest colour there is.
     let buf = term.backend().buffer();
     let (x, y) = find(&lines, "OVERDUE");
-    assert_eq!(buf[(x, y)].fg, Color::Red);
+    assert_eq!(buf[(x, y)].bg, Color::Red);
     assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
 }
 
@@ -850,8 +854,9 @@ fn escalation_is_live_on_the_board_and_in_the_room() {
     // At 80 columns the row keeps the essentials; the selected incident is spelled out below.
     let narrow = text(&draw(&app, &test_theme(), 80, 24));
     let row = narrow.iter().find(|l| l.contains("INC-1")).unwrap();
+    // The cell counts down to the SEV1's 5-minute response target; the age is beside it.
     assert!(
-        row.contains("no ack 0:00") && row.contains("Checkout"),
+        row.contains("ack due 5:00") && row.contains("Checkout"),
         "{row}"
     );
 
@@ -1013,10 +1018,18 @@ fn the_escalation_panel_marks_skipped_and_late_steps_and_a_run_that_ended_unansw
     app.update(code(KeyCode::Esc));
     let term = draw(&app, &test_theme(), 160, 48);
     let lines = text(&term);
-    let (x, y) = find(&lines, "escalation ended, no ack");
+    // On the board: the target missed first, then that the run ended.
+    let (x, y) = find(&lines, "escalation ended");
     assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+    assert_on(
+        &lines.join("\n"),
+        &["NO ACK 6:40 · 5m target missed · ENDED"],
+    );
     let narrow = screen(&app, 80, 24);
-    assert_on(&narrow, &["ENDED", "escalation ended, no ack"]);
+    assert_on(
+        &narrow,
+        &["NO ACK >5m", "5m target missed by 1:40 · escalation ended"],
+    );
 }
 
 #[test]
@@ -3543,3 +3556,6 @@ fn entries_that_pile_up_on_an_incident_not_shown_go_back_to_a_summary() {
     let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
     assert_eq!(inc.entries.last().unwrap().text, "still going");
 }
+
+#[path = "console/pressure.rs"]
+mod pressure;

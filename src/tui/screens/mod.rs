@@ -27,3 +27,14 @@ use crate::model::Incident;
 fn sev_span<'a>(theme: &Theme, inc: &Incident) -> Span<'a> {
     Span::styled(format!(" {} ", inc.severity), theme.severity(inc.severity))
 }
+
+/// The severity in a table row: in a selected row its colours stay over the bar's.
+fn sev_cell<'a>(theme: &Theme, inc: &Incident, selected: bool) -> Span<'a> {
+    let style = theme.severity(inc.severity);
+    let style = if selected {
+        board::cells::keep_under(theme.selected, style)
+    } else {
+        style
+    };
+    Span::styled(format!(" {} ", inc.severity), style)
+}
