@@ -112,6 +112,7 @@ async fn demo(
         warnings: setup.warnings,
         local_feed: Some(Box::new(warroom::cli::HostedFeed::running(server))),
         tls: None,
+        bell: setup.bell,
     })
     .await;
     player.abort();

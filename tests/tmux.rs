@@ -1039,3 +1039,55 @@ fn a_console_moves_to_the_next_replica_and_its_status_line_names_it() {
     let s = tmux.wait_for("lee", "written on the second replica");
     assert_eq!(s.matches("written on the second replica").count(), 1, "{s}");
 }
+
+/// `warroom` as a script: its output, asserted to succeed.
+fn cli(server: &ServeProcess, dir: &Path, name: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .env("WARROOM_SERVER", &server.url)
+        .env("WARROOM_NAME", name)
+        .env("WARROOM_DATA_DIR", dir.join(format!("{name}-cli")))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "warroom {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_sev1_declared_from_the_cli_is_noticed_in_another_room() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.wait_for("alice", "● live");
+    tmux.palette("alice", "declare sev3 Search slow");
+    tmux.wait_for("alice", "enter records");
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "Scribe · i tab to write");
+    // bob declares a SEV1 from the command line while alice sits in INC-1's room.
+    let out = cli(
+        &server,
+        dir.path(),
+        "bob",
+        &["declare", "Checkout returns 500s", "--severity", "1"],
+    );
+    assert!(out.contains("INC-2"), "{out}");
+    let s = tmux.wait_for("alice", "NEW SEV1  INC-2 Checkout returns 500s");
+    assert!(
+        s.contains("declared by bob") && s.contains("o go there"),
+        "{s}"
+    );
+    assert!(s.contains(" INC-1 ") && s.contains("Search slow"), "{s}");
+    // One key takes her there; the notice has been seen.
+    tmux.keys("alice", &["o"]);
+    let s = tmux.wait_for("alice", "declared SEV1: Checkout returns 500s");
+    assert!(s.contains(" INC-2 ") && !s.contains("NEW SEV1"), "{s}");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}

@@ -22,6 +22,7 @@ pub use super::screens::archive::ArchiveView;
 pub use super::screens::board::BoardView;
 pub use super::screens::handoff::HandoffView;
 pub use super::screens::metrics::MetricsView;
+pub use super::screens::news::{News, NewsKind};
 pub use super::screens::palette::{MAX_PALETTE_LINE, PaletteState};
 pub use super::screens::room::timeline::TimelineIndex;
 pub use super::screens::room::{ROLE_ORDER, RoomView};
@@ -66,6 +67,8 @@ pub enum Effect {
         format: crate::report::export::ExportFormat,
         file: String,
     },
+    /// Ring the terminal's bell (a new SEV1 or SEV2, a page to this person).
+    Bell,
     Quit,
 }
 
@@ -164,6 +167,13 @@ pub struct App {
     pub flash: Option<Flash>,
     /// Problems found at start-up (config, theme), shown until the next key press.
     pub notices: Vec<String>,
+    /// What is new (declared, raised to SEV1/SEV2, a page to this person), shown above
+    /// every screen until followed or dismissed; oldest first.
+    pub news: Vec<News>,
+    /// Whether a new SEV1 or SEV2 (or a page to this person) rings the terminal's bell.
+    pub bell: bool,
+    /// The console has been in step with the feed once: events from then on are news.
+    pub(crate) ever_synced: bool,
     /// How far the help overlay is scrolled.
     pub help_offset: usize,
     pub keymap: Keymap,
@@ -223,6 +233,9 @@ impl App {
             schedules: Vec::new(),
             flash: None,
             notices: Vec::new(),
+            news: Vec::new(),
+            bell: true,
+            ever_synced: false,
             help_offset: 0,
             keymap,
             now,

@@ -451,6 +451,18 @@ pub const TABLE: &[Row] = &[
         "command palette (every action)",
     )),
     key(bind(
+        Action::FollowNews,
+        "follow_news",
+        &["o"],
+        "go to the incident of the notice above the screen (new, raised, paged you)",
+    )),
+    key(bind(
+        Action::DismissNews,
+        "dismiss_news",
+        &["x"],
+        "dismiss the notice above the screen",
+    )),
+    key(bind(
         Action::SeverityUp,
         "severity_up",
         &["+"],

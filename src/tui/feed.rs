@@ -89,6 +89,7 @@ impl App {
             Update::QueryFailed { id, error } => self.query_failed(&id, &error.message, fx),
             Update::Event(e) => {
                 self.index_event(&e);
+                self.note_news(&e, fx);
                 if self.open_when_known == Some(e.kind.incident()) {
                     self.open_when_known = None;
                     self.open_declared(e.kind.incident(), fx);
@@ -101,10 +102,8 @@ impl App {
             } => self.answered(&id, &command, answer, fx),
             Update::ServerError { message, .. } => self.flash(Level::Error, message),
             Update::Policy(p) => self.schedules = self.feed_schedules(&p),
-            Update::Welcome { .. }
-            | Update::Synced(_)
-            | Update::Presence(_)
-            | Update::Queued(_) => {}
+            Update::Synced(_) => self.ever_synced = true,
+            Update::Welcome { .. } | Update::Presence(_) | Update::Queued(_) => {}
         }
         // A snapshot without it, or a `withheld` event (restricted, and this person was
         // taken off its members), takes the open room away.
@@ -115,6 +114,7 @@ impl App {
             self.leave_vanished_room(r, fx);
         }
         self.sync_postmortems();
+        self.forget_vanished_news();
         // The checklist's incident can vanish with a fresh snapshot: the overlay goes too.
         if let Some(view) = self.runbook
             && self.replica.state.incident(view.incident).is_none()

@@ -15,6 +15,8 @@ pub enum Action {
     Help,
     Open,
     Back,
+    FollowNews,
+    DismissNews,
     Scribe,
     Declare,
     Ack,

@@ -61,6 +61,8 @@ pub struct Frame {
     pub banner: Rect,
     /// Problems found at start-up.
     pub notices: Rect,
+    /// What is new: a line while there is a notice.
+    pub news: Rect,
     /// The screen: board, room or metrics.
     pub main: Rect,
     /// A message too long for the status line, wrapped.
@@ -77,9 +79,11 @@ pub fn frame(app: &App, area: Rect) -> Frame {
     let banner = !matches!(app.conn, ConnState::Live);
     let notices = app.notices.len().min(NOTICE_ROWS) as u16;
     let message_lines = message_lines(app, area.width);
-    let [banner, notices, main, message, status] = Layout::vertical([
+    let news = u16::from(!app.news.is_empty());
+    let [banner, notices, news, main, message, status] = Layout::vertical([
         Constraint::Length(banner as u16),
         Constraint::Length(notices),
+        Constraint::Length(news),
         Constraint::Min(1),
         Constraint::Length(message_lines.len() as u16),
         Constraint::Length(1),
@@ -88,6 +92,7 @@ pub fn frame(app: &App, area: Rect) -> Frame {
     Frame {
         banner,
         notices,
+        news,
         main,
         message,
         status,

@@ -15,7 +15,8 @@ use super::keymap::Action;
 use super::layout::{self, NOTICE_ROWS, message_rows};
 use super::screens::room::history;
 use super::screens::{
-    archive, board, handoff, help, metrics, palette, postmortem, quit, room, runbook, update_form,
+    archive, board, handoff, help, metrics, news, palette, postmortem, quit, room, runbook,
+    update_form,
 };
 use super::theme::Theme;
 use crate::client::ConnState;
@@ -62,6 +63,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             .collect();
         Paragraph::new(lines).render(frame.notices, buf);
     }
+    news::render(app, theme, frame.news, buf);
     let main = frame.main;
     match app.screen {
         Screen::Board => board::render(app, theme, main, buf),

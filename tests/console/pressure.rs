@@ -173,3 +173,193 @@ fn the_selected_row_keeps_its_severity_colours_in_every_theme() {
         }
     }
 }
+
+// ---- 2. what is new must be seen, wherever you are ------------------------------------------
+
+fn bells(fx: &[Effect]) -> usize {
+    fx.iter().filter(|e| **e == Effect::Bell).count()
+}
+
+/// Delivers what the feed recorded since `before`, returning the effects.
+fn deliver_fx(app: &mut App, h: &History, before: usize) -> Vec<Effect> {
+    h.events[before..]
+        .iter()
+        .cloned()
+        .flat_map(|e| app.update(Msg::Feed(Update::Event(e))))
+        .collect()
+}
+
+#[test]
+fn a_sev1_declared_elsewhere_is_noticed_on_every_screen_and_o_goes_there() {
+    let mut h = History::new();
+    h.declare("priya", "Search slow", 3, "search");
+    let mut app = live_app(&h, t0() + Duration::minutes(1));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    // bob declares a SEV1 from the command line while alice is in INC-1's room.
+    let before = h.events.len();
+    h.now = t0() + Duration::minutes(1);
+    h.declare("bob", "Checkout returns 500s", 1, "payments");
+    let fx = deliver_fx(&mut app, &h, before);
+    assert_eq!(bells(&fx), 1, "a new SEV1 rings the bell once: {fx:?}");
+    assert_eq!(
+        app.screen,
+        Screen::Room(IncidentRef(1)),
+        "nothing moves by itself"
+    );
+    let wide = screen(&app, 200, 50);
+    assert_on(
+        &wide,
+        &[
+            "NEW SEV1  INC-2 Checkout returns 500s · declared by bob · o go there x dismiss",
+            "INC-1",
+        ],
+    );
+    let narrow = screen(&app, 80, 24);
+    assert_on(
+        &narrow,
+        &["NEW SEV1  INC-2 Checkout returns 500s", "bob", "o go"],
+    );
+    // Loud, in every theme.
+    for (name, theme) in themes() {
+        let term = draw(&app, &theme, 200, 50);
+        let c = cell_at(&term, "NEW SEV1", "NEW SEV1");
+        assert!(drawn_in(&c, theme.timer_critical), "{name}: {c:?}");
+    }
+    // On every screen: the board, the archive, the metrics, the help over them.
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Board);
+    assert_on(&screen(&app, 80, 24), &["NEW SEV1  INC-2"]);
+    app.update(key('r'));
+    assert_eq!(app.screen, Screen::Archive);
+    assert_on(&screen(&app, 80, 24), &["NEW SEV1  INC-2"]);
+    palette(&mut app, "metrics");
+    assert_eq!(app.screen, Screen::Metrics);
+    assert_on(&screen(&app, 80, 24), &["NEW SEV1  INC-2"]);
+    // Back in the room; `o` goes to the new incident, and the notice has been seen.
+    palette(&mut app, "open INC-1");
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    app.update(key('o'));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(2)));
+    assert!(app.news.is_empty());
+    assert!(!screen(&app, 80, 24).contains("NEW SEV1"));
+
+    // A SEV3 is news too, quietly: no bell. `x` dismisses it.
+    let before = h.events.len();
+    h.declare("alertmanager", "Disk 85% on batch-7", 3, "batch");
+    let fx = deliver_fx(&mut app, &h, before);
+    assert_eq!(bells(&fx), 0, "{fx:?}");
+    assert_on(
+        &screen(&app, 200, 50),
+        &["NEW SEV3  INC-3 Disk 85% on batch-7"],
+    );
+    app.update(key('x'));
+    assert!(app.news.is_empty());
+
+    // A raise to SEV2 and a page to alice are news, and ring.
+    let before = h.events.len();
+    h.run(
+        "bob",
+        Command::SetSeverity {
+            incident: IncidentRef(1),
+            severity: Severity::Sev2,
+        },
+    );
+    let fx = deliver_fx(&mut app, &h, before);
+    assert_eq!(bells(&fx), 1, "{fx:?}");
+    assert_on(
+        &screen(&app, 200, 50),
+        &["RAISED TO SEV2  INC-1 Search slow · was SEV3, raised by bob"],
+    );
+    app.update(key('x'));
+    let before = h.events.len();
+    let run = h
+        .record(
+            "warroom",
+            EventKind::EscalationStarted {
+                incident: IncidentRef(3),
+                plan: sev1_plan(),
+                reason: "declared".into(),
+            },
+        )
+        .seq;
+    h.record(
+        "warroom",
+        EventKind::StepFired {
+            incident: IncidentRef(3),
+            run,
+            round: 0,
+            step: 0,
+            action: StepAction::Page,
+            target: "oncall.primary".into(),
+            person: Some("alice".into()),
+            due_at: h.now,
+            late: false,
+        },
+    );
+    let fx = deliver_fx(&mut app, &h, before);
+    assert_eq!(bells(&fx), 1, "{fx:?}");
+    assert_on(
+        &screen(&app, 200, 50),
+        &["PAGED YOU SEV3  INC-3 Disk 85% on batch-7 · escalation paged you (oncall.primary)"],
+    );
+
+    // With the bell turned off in the config, nothing rings; the notice still shows.
+    app.bell = false;
+    let before = h.events.len();
+    h.declare("bob", "Ledger drift", 1, "payments");
+    let fx = deliver_fx(&mut app, &h, before);
+    assert_eq!(bells(&fx), 0, "{fx:?}");
+    assert_on(&screen(&app, 200, 50), &["NEW SEV1  INC-4 Ledger drift"]);
+}
+
+#[test]
+fn a_board_filter_lets_a_new_sev1_through_marked_new() {
+    let mut h = History::new();
+    h.declare("priya", "Search slow", 3, "search");
+    let mut app = live_app(&h, t0() + Duration::minutes(1));
+    app.update(key('/'));
+    typed(&mut app, "search");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.board_rows().len(), 1);
+    let before = h.events.len();
+    h.declare("bob", "Checkout returns 500s", 1, "payments");
+    h.declare("bob", "Banner typo", 4, "web");
+    deliver_fx(&mut app, &h, before);
+    let refs: Vec<u32> = app.board_rows().iter().map(|i| i.reference.0).collect();
+    assert_eq!(
+        refs,
+        [2, 1],
+        "the new SEV1 shows through the filter, the SEV4 does not"
+    );
+    for (w, ht) in [(80, 24), (200, 50)] {
+        let all = screen(&app, w, ht);
+        let row = all
+            .lines()
+            .find(|l| l.contains("INC-2") && !l.contains("NEW SEV1"))
+            .unwrap();
+        assert!(row.contains("NEW Checkout"), "{w}x{ht}: {row}");
+        assert_on(
+            &all,
+            &["filter: search", "1 new SEV1/SEV2 shown outside it"],
+        );
+    }
+    // Seen (its room opened and left), it is filtered like any other.
+    app.update(key('k'));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(2)));
+    app.update(code(KeyCode::Esc));
+    let refs: Vec<u32> = app.board_rows().iter().map(|i| i.reference.0).collect();
+    assert_eq!(refs, [1]);
+}
+
+#[test]
+fn the_bell_can_be_turned_off_in_the_config() {
+    let c = warroom::tui::config::parse("bell = false\n").unwrap();
+    assert_eq!(c.bell, Some(false));
+    let c = warroom::tui::config::parse("").unwrap();
+    assert_eq!(c.bell, None, "on unless turned off");
+    assert!(warroom::tui::config::DEFAULT_CONFIG.contains("# bell = true"));
+    let c = warroom::tui::config::parse(warroom::tui::config::DEFAULT_CONFIG).unwrap();
+    assert_eq!(c.bell, None);
+}

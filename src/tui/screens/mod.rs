@@ -11,6 +11,7 @@ pub mod board;
 pub mod handoff;
 pub mod help;
 pub mod metrics;
+pub mod news;
 pub mod palette;
 pub mod postmortem;
 pub mod quit;

@@ -216,6 +216,15 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     cells.push(restyle(fit(update_variants(app, theme, i), UPDATE_W)));
                 }
                 let mut title = Vec::new();
+                if app.is_news(i.reference) {
+                    let style = if app.is_new_urgent(i.reference) {
+                        theme.timer_critical
+                    } else {
+                        theme.banner_info
+                    };
+                    title.push(Span::styled("NEW", own(style)));
+                    title.push(Span::raw(" "));
+                }
                 if i.restricted {
                     // The word while the title keeps 16 columns; an abbreviation below.
                     let mark = if cols.title >= 11 + 16 {
@@ -269,12 +278,19 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     if filtering {
         let cursor = if app.mode == Mode::Filter { "▏" } else { "" };
-        Paragraph::new(Line::from(vec![
+        let mut spans = vec![
             Span::styled(" filter: ", theme.key),
             Span::styled(format!("{}{cursor}", clean(&app.board.filter)), theme.input),
             Span::styled("   enter keeps · esc clears", theme.muted),
-        ]))
-        .render(filter_area, buf);
+        ];
+        let outside = app.new_outside_filter();
+        if outside > 0 {
+            spans.push(Span::styled(
+                format!(" · {outside} new SEV1/SEV2 shown outside it"),
+                theme.timer_due,
+            ));
+        }
+        Paragraph::new(Line::from(spans)).render(filter_area, buf);
     }
 }
 

@@ -24,7 +24,8 @@ pub struct BoardView {
 }
 
 impl App {
-    /// The incidents the board shows, in order: the active ones.
+    /// The incidents the board shows, in order: the active ones matching the filter, and
+    /// a new SEV1 or SEV2 whether it matches or not (what is new must be seen).
     pub fn board_rows(&self) -> Vec<&Incident> {
         let needle = self.board.filter.to_lowercase();
         self.replica
@@ -32,8 +33,22 @@ impl App {
             .board()
             .into_iter()
             .filter(|i| i.is_active())
-            .filter(|i| needle.is_empty() || matches_filter(i, &needle))
+            .filter(|i| {
+                needle.is_empty() || matches_filter(i, &needle) || self.is_new_urgent(i.reference)
+            })
             .collect()
+    }
+
+    /// The new SEV1 and SEV2 incidents on the board that its filter would hide.
+    pub fn new_outside_filter(&self) -> usize {
+        let needle = self.board.filter.to_lowercase();
+        if needle.is_empty() {
+            return 0;
+        }
+        self.board_rows()
+            .iter()
+            .filter(|i| !matches_filter(i, &needle))
+            .count()
     }
 
     /// How many resolved or closed incidents the board is not showing (those of the feed's

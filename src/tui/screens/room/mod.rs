@@ -125,6 +125,7 @@ impl App {
             self.timelines.insert(r, index);
         }
         self.keep_cursor_visible(r);
+        self.seen_news(r);
         fx.push(Effect::Focus(Some(r)));
     }
 }
