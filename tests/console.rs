@@ -1795,8 +1795,11 @@ fn the_postmortem_editor_sends_sections_whys_and_action_items() {
     palette(&mut app, "open INC-1");
     let r = IncidentRef(1);
 
-    // Closing is refused while the post-mortem is missing, and the console says what to do.
-    let fx = palette(&mut app, "status closed");
+    // Closing asks first; then it is refused while the post-mortem is missing, and the
+    // console says what to do.
+    assert!(palette(&mut app, "status closed").is_empty());
+    assert_eq!(app.mode, Mode::Confirm);
+    let fx = app.update(key('y'));
     let Effect::Send { id, command } = &fx[0] else {
         unreachable!()
     };

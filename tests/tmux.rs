@@ -1091,3 +1091,43 @@ fn a_sev1_declared_from_the_cli_is_noticed_in_another_room() {
     tmux.keys("alice", &["q"]);
     tmux.wait_for("alice", "warroom exited 0");
 }
+
+#[test]
+fn r_does_not_resolve_without_its_confirmation() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.wait_for("alice", "● live");
+    cli(
+        &server,
+        dir.path(),
+        "bob",
+        &["declare", "Checkout 500s", "--severity", "1"],
+    );
+    tmux.wait_for("alice", "▶ INC-1");
+    tmux.keys("alice", &["R"]);
+    tmux.wait_for(
+        "alice",
+        "Resolve INC-1 (SEV1 Checkout 500s)?  y to resolve, any other key cancels",
+    );
+    tmux.keys("alice", &["n"]);
+    tmux.wait_for("alice", "cancelled: resolve INC-1 (SEV1 Checkout 500s)");
+    let out = cli(&server, dir.path(), "carol", &["incidents"]);
+    assert!(
+        out.contains("INC-1") && out.contains("investigating"),
+        "{out}"
+    );
+    tmux.keys("alice", &["R"]);
+    tmux.wait_for("alice", "Resolve INC-1 (SEV1 Checkout 500s)?");
+    tmux.keys("alice", &["y"]);
+    let s = tmux.wait_for("alice", "INC-1 resolved (was investigating)");
+    assert!(
+        s.contains("No active incidents · 1 resolved hidden (r shows the archive)"),
+        "{s}"
+    );
+    let out = cli(&server, dir.path(), "carol", &["incidents"]);
+    assert!(out.contains("resolved"), "{out}");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}

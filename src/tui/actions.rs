@@ -69,7 +69,7 @@ impl App {
                             Some(r) => format!("{} {r}", entry.name),
                             None => entry.name.to_string(),
                         };
-                        self.send(command, what, fx);
+                        self.submit(command, what, None, fx);
                     }
                     Ok(intent) => self.run_intent(intent, fx),
                     Err(_) => {
@@ -174,12 +174,13 @@ impl App {
         match Severity::try_from(n.clamp(0, 9) as u8) {
             Ok(s) => {
                 let r = inc.reference;
-                self.send(
+                self.submit(
                     Command::SetSeverity {
                         incident: r,
                         severity: s,
                     },
                     format!("{r} → {s}"),
+                    None,
                     fx,
                 );
             }
@@ -208,12 +209,13 @@ impl App {
         let r = inc.reference;
         match next {
             Some(s) => {
-                self.send(
+                self.submit(
                     Command::SetStatus {
                         incident: r,
                         status: s,
                     },
                     format!("{r} → {s}"),
+                    None,
                     fx,
                 );
             }

@@ -101,6 +101,8 @@ pub enum Mode {
     UpdateForm,
     /// The post-mortem editor (`:postmortem`).
     Postmortem,
+    /// A change that cannot be taken back waits for `y` ([`App::pending`]).
+    Confirm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +192,10 @@ pub struct App {
     pub(crate) ticks_in_flight: HashMap<String, (IncidentRef, u32, bool)>,
     /// Typed text sent and not answered yet, by command id, to give back on a refusal.
     pub(crate) unsent: HashMap<String, Unsent>,
+    /// What the status line says when the feed takes a change, by command id.
+    pub(crate) done: HashMap<String, String>,
+    /// A change that cannot be taken back, waiting for its confirmation.
+    pub pending: Option<super::submit::Pending>,
     /// The declaration this console is waiting for, to open its room.
     pub(crate) awaiting_declare: Option<String>,
     /// A room to open as soon as its incident reaches the replica.
@@ -245,6 +251,8 @@ impl App {
             sent: HashMap::new(),
             ticks_in_flight: HashMap::new(),
             unsent: HashMap::new(),
+            done: HashMap::new(),
+            pending: None,
             awaiting_declare: None,
             open_when_known: None,
             asked: HashMap::new(),
@@ -281,7 +289,7 @@ impl App {
                 // The briefing stays open only under what is drawn over it.
                 if !matches!(
                     self.mode,
-                    Mode::Normal | Mode::Palette | Mode::Help | Mode::ConfirmQuit
+                    Mode::Normal | Mode::Palette | Mode::Help | Mode::ConfirmQuit | Mode::Confirm
                 ) {
                     self.handoff = None;
                 }
@@ -414,6 +422,7 @@ impl App {
         }
         match self.mode {
             Mode::ConfirmQuit => self.confirm_quit_key(k, fx),
+            Mode::Confirm => self.confirm_key(k, fx),
             Mode::Help => self.help_key(k),
             Mode::Palette => self.palette_key(k, fx),
             Mode::Runbook => self.runbook_key(k, fx),

@@ -289,7 +289,12 @@ pub const TABLE: &[Row] = &[
         args::retitle,
     )),
     both(
-        bind(Action::Resolve, "resolve", &["R"], "resolve"),
+        bind(
+            Action::Resolve,
+            "resolve",
+            &["R"],
+            "resolve (asks first: y resolves)",
+        ),
         RUN,
         cmd("resolve", "resolve", "resolve the incident", args::resolve),
     ),
@@ -472,7 +477,7 @@ pub const TABLE: &[Row] = &[
         Action::SeverityDown,
         "severity_down",
         &["-"],
-        "lower severity",
+        "lower severity (a SEV1 or SEV2 asks first)",
     )),
     key(bind(
         Action::NextStatus,

@@ -382,7 +382,10 @@ impl App {
             .unwrap_or_else(|| "a command queued earlier".to_string());
         self.ticks_in_flight.remove(id);
         let unsent = self.unsent.remove(id);
+        let done = self.done.remove(id);
         match answer {
+            // A change from a key or the palette says what it did.
+            Answer::Ok { .. } if let Some(text) = done => self.flash(Level::Info, text),
             Answer::Ok { incident, seqs } => {
                 match command {
                     Command::AcceptHandoff { from } => {

@@ -23,6 +23,7 @@ pub mod paste;
 pub mod render;
 pub mod screens;
 pub mod scribe;
+pub mod submit;
 pub mod text;
 pub mod theme;
 

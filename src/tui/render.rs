@@ -15,8 +15,8 @@ use super::keymap::Action;
 use super::layout::{self, NOTICE_ROWS, message_rows};
 use super::screens::room::history;
 use super::screens::{
-    archive, board, handoff, help, metrics, news, palette, postmortem, quit, room, runbook,
-    update_form,
+    archive, board, confirm, handoff, help, metrics, news, palette, postmortem, quit, room,
+    runbook, update_form,
 };
 use super::theme::Theme;
 use crate::client::ConnState;
@@ -88,6 +88,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Mode::Palette => palette::render(app, theme, area, buf),
         Mode::Help => help::render(app, theme, area, buf),
         Mode::ConfirmQuit => quit::render(app, theme, area, buf),
+        Mode::Confirm => confirm::render(app, theme, area, buf),
         _ => {}
     }
     handoff::render(app, theme, area, buf);

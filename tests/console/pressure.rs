@@ -363,3 +363,149 @@ fn the_bell_can_be_turned_off_in_the_config() {
     let c = warroom::tui::config::parse(warroom::tui::config::DEFAULT_CONFIG).unwrap();
     assert_eq!(c.bell, None);
 }
+
+// ---- 3. what cannot be taken back asks first, and every change answers ---------------------
+
+/// The status line (the last row).
+fn status_line(app: &App, w: u16, h: u16) -> String {
+    text(&draw(app, &test_theme(), w, h)).pop().unwrap()
+}
+
+fn two_incidents() -> History {
+    let mut h = History::new();
+    h.declare("priya", "Search slow", 3, "search");
+    h.declare("bob", "Checkout 500s", 1, "payments");
+    h
+}
+
+#[test]
+fn resolving_asks_first_in_one_key_and_says_what_it_did() {
+    let mut h = two_incidents();
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
+    // `R` asks; any other key cancels and says so.
+    assert!(
+        app.update(key('R')).is_empty(),
+        "nothing sent before the answer"
+    );
+    assert_eq!(app.mode, Mode::Confirm);
+    for (w, ht) in [(80, 24), (200, 50)] {
+        assert_on(
+            &screen(&app, w, ht),
+            &["Resolve INC-2 (SEV1 Checkout 500s)?  y to resolve, any other key cancels"],
+        );
+    }
+    assert!(app.update(key('n')).is_empty());
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(
+        status_line(&app, 100, 30).contains("cancelled: resolve INC-2 (SEV1 Checkout 500s)"),
+        "{}",
+        status_line(&app, 100, 30)
+    );
+    // `y` resolves it, and the answer says so.
+    app.update(key('R'));
+    let fx = app.update(key('y'));
+    assert_eq!(
+        sent(&fx),
+        [&Command::Resolve {
+            incident: IncidentRef(2)
+        }]
+    );
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert!(
+        status_line(&app, 100, 30).contains("INC-2 resolved (was investigating)"),
+        "{}",
+        status_line(&app, 100, 30)
+    );
+    // The palette asks too, and `:status resolved` is resolving.
+    for line in ["resolve", "status resolved"] {
+        assert!(palette(&mut app, line).is_empty(), ":{line}");
+        assert_eq!(app.mode, Mode::Confirm, ":{line}");
+        assert_on(
+            &screen(&app, 100, 30),
+            &["Resolve INC-1 (SEV3 Search slow)?"],
+        );
+        app.update(code(KeyCode::Esc));
+        assert_eq!(app.mode, Mode::Normal);
+    }
+    let fx = palette(&mut app, "resolve");
+    assert!(fx.is_empty());
+    let fx = app.update(key('y'));
+    deliver(&mut app, &mut h, "alice", &fx);
+    // Nothing active: the board says so, not that a filter matched nothing.
+    let all = screen(&app, 100, 30);
+    assert_on(
+        &all,
+        &["No active incidents · 2 resolved hidden (r shows the archive) · n declares one"],
+    );
+    assert!(!all.contains("Nothing matches the filter"), "{all}");
+}
+
+#[test]
+fn lowering_a_sev1_asks_and_every_severity_change_answers_replacing_the_last_message() {
+    let mut h = two_incidents();
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    // `+` on a SEV1 cannot go higher.
+    assert!(app.update(key('+')).is_empty());
+    assert!(status_line(&app, 100, 30).contains("SEV1 is the highest"));
+    // `-` on a SEV1 asks.
+    assert!(app.update(key('-')).is_empty());
+    assert_on(
+        &screen(&app, 100, 30),
+        &["Lower INC-2 (SEV1 Checkout 500s) to SEV2?  y to lower it"],
+    );
+    let fx = app.update(key('y'));
+    deliver(&mut app, &mut h, "alice", &fx);
+    let s = status_line(&app, 100, 30);
+    assert!(
+        s.contains("INC-2 → SEV2 (was SEV1)") && !s.contains("highest"),
+        "{s}"
+    );
+    // `+` raises without asking, and its answer replaces the message.
+    let fx = app.update(key('+'));
+    assert_eq!(sent(&fx).len(), 1);
+    deliver(&mut app, &mut h, "alice", &fx);
+    let s = status_line(&app, 100, 30);
+    assert!(s.contains("INC-2 → SEV1 (was SEV2)"), "{s}");
+    // `:sev 3` on the SEV1 asks as `-` does; lowering a SEV3 does not.
+    assert!(palette(&mut app, "sev 3").is_empty());
+    assert_on(
+        &screen(&app, 100, 30),
+        &["Lower INC-2 (SEV1 Checkout 500s) to SEV3?"],
+    );
+    app.update(key('q'));
+    assert_eq!(
+        app.mode,
+        Mode::Normal,
+        "any other key cancels (q does not quit)"
+    );
+    assert!(!app.quitting);
+    app.update(key('j'));
+    assert_eq!(app.selected_incident(), Some(IncidentRef(1)));
+    let fx = app.update(key('-'));
+    assert_eq!(sent(&fx).len(), 1, "SEV3 → SEV4 goes at once");
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert!(status_line(&app, 100, 30).contains("INC-1 → SEV4 (was SEV3)"));
+    // Every other change from a key or the palette says what it did, too.
+    let fx = app.update(key('s'));
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert!(status_line(&app, 100, 30).contains("INC-1 → identified (was investigating)"));
+    let fx = palette(&mut app, "role ic me");
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert!(
+        status_line(&app, 100, 30).contains("INC-1: alice is incident commander"),
+        "{}",
+        status_line(&app, 100, 30)
+    );
+    let fx = palette(&mut app, "retitle Search p99 over 2s");
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert!(
+        status_line(&app, 120, 30).contains("INC-1 retitled: Search p99 over 2s (was Search slow)")
+    );
+    // Closing asks, naming what it closes.
+    palette(&mut app, "status closed");
+    assert_on(
+        &screen(&app, 100, 30),
+        &["Close INC-1 (SEV4 Search p99 over 2s)?  y to close"],
+    );
+}

@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod board;
+pub mod confirm;
 pub mod handoff;
 pub mod help;
 pub mod metrics;

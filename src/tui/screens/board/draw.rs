@@ -156,8 +156,20 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             } else {
                 "\n  Loading the incident feed…".to_string()
             }
-        } else {
+        } else if !app.board.filter.is_empty() {
             "\n  Nothing matches the filter (esc clears it).".to_string()
+        } else {
+            let hidden = match app.hidden_resolved() {
+                0 => String::new(),
+                n => format!(
+                    " · {n} resolved hidden ({} shows the archive)",
+                    app.keymap.keys(Action::ToggleResolved)
+                ),
+            };
+            format!(
+                "\n  No active incidents{hidden} · {} declares one",
+                app.keymap.keys(Action::Declare)
+            )
         };
         Paragraph::new(msg)
             .style(theme.muted)

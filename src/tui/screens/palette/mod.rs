@@ -210,9 +210,12 @@ impl App {
                     (Some(r), _) if !what.contains("INC-") => format!("{r}: {what}"),
                     _ => what,
                 };
-                let id = self.send(cmd, what, fx);
-                self.unsent
-                    .insert(id, Unsent::Palette(line.trim().to_string()));
+                self.submit(
+                    cmd,
+                    what,
+                    Some(Unsent::Palette(line.trim().to_string())),
+                    fx,
+                );
             }
             Ok(Intent::Filter(f)) if matches!(self.screen, Screen::Room(_)) => {
                 // In a room, `:filter` narrows its timeline.

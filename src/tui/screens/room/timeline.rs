@@ -180,13 +180,14 @@ impl App {
                     .and_then(|i| i.entry(id))
                     .is_some_and(|e| e.pinned);
                 let what = if pinned { "unpin" } else { "pin" };
-                self.send(
+                self.submit(
                     Command::PinEntry {
                         incident: r,
                         entry: id,
                         pinned: !pinned,
                     },
                     format!("{what} entry {id}"),
+                    None,
                     fx,
                 );
             }
