@@ -439,7 +439,7 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
         ),
         "{fx:?}"
     );
-    app.update(key('i'));
+    // The keys are back in the scribe pane the command was typed from.
     assert_eq!(app.mode, Mode::Scribe);
     // Alt-Enter makes a new line instead of recording.
     typed(&mut app, "line one");

@@ -1131,3 +1131,41 @@ fn r_does_not_resolve_without_its_confirmation() {
     tmux.keys("alice", &["q"]);
     tmux.wait_for("alice", "warroom exited 0");
 }
+
+#[test]
+fn taking_ic_is_one_key_and_handing_a_role_three_and_the_name() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.console("bob", &server.url, "bob", dir.path());
+    tmux.wait_for("alice", "present: alice, bob");
+    cli(
+        &server,
+        dir.path(),
+        "carol",
+        &["declare", "Checkout 500s", "--severity", "1"],
+    );
+    let s = tmux.wait_for("alice", "▶ INC-1");
+    assert!(s.contains("no IC"), "{s}");
+    // One key on the board.
+    tmux.keys("alice", &["I"]);
+    tmux.wait_for("alice", "INC-1: alice is incident commander");
+    let out = cli(&server, dir.path(), "carol", &["incidents"]);
+    assert!(out.contains("alice"), "{out}");
+    // In the room, A, t, the name with tab completing who is here, enter.
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "IC alice");
+    tmux.keys("alice", &["A"]);
+    tmux.wait_for("alice", "Hand which role of INC-1?");
+    tmux.keys("alice", &["t"]);
+    tmux.wait_for("alice", ":role tl ");
+    tmux.type_text("alice", "b");
+    tmux.keys("alice", &["Tab"]);
+    tmux.wait_for("alice", ":role tl bob");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "INC-1: bob is tech lead");
+    tmux.wait_for("alice", "Tech bob");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}

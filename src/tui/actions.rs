@@ -131,10 +131,13 @@ impl App {
             Action::NextStatus => self.next_status(current, fx),
             Action::Pin => self.toggle_pin(fx),
             Action::FollowNews => self.follow_news(fx),
+            Action::HandRole => self.choose_role(),
             Action::DismissNews => self.dismiss_news(),
             // The command table has these run their palette command.
             Action::Declare
             | Action::Ack
+            | Action::TakeIc
+            | Action::Handoff
             | Action::Resolve
             | Action::Runbook
             | Action::Scribe

@@ -103,6 +103,8 @@ pub enum Mode {
     Postmortem,
     /// A change that cannot be taken back waits for `y` ([`App::pending`]).
     Confirm,
+    /// Which role to hand (`A`): one key picks it, then the palette asks whom.
+    ChooseRole,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +198,8 @@ pub struct App {
     pub(crate) done: HashMap<String, String>,
     /// A change that cannot be taken back, waiting for its confirmation.
     pub pending: Option<super::submit::Pending>,
+    /// The incident whose role is being handed (`A`), while its role is chosen.
+    pub(crate) handing: Option<IncidentRef>,
     /// The declaration this console is waiting for, to open its room.
     pub(crate) awaiting_declare: Option<String>,
     /// A room to open as soon as its incident reaches the replica.
@@ -253,6 +257,7 @@ impl App {
             unsent: HashMap::new(),
             done: HashMap::new(),
             pending: None,
+            handing: None,
             awaiting_declare: None,
             open_when_known: None,
             asked: HashMap::new(),
@@ -423,6 +428,7 @@ impl App {
         match self.mode {
             Mode::ConfirmQuit => self.confirm_quit_key(k, fx),
             Mode::Confirm => self.confirm_key(k, fx),
+            Mode::ChooseRole => self.choose_role_key(k),
             Mode::Help => self.help_key(k),
             Mode::Palette => self.palette_key(k, fx),
             Mode::Runbook => self.runbook_key(k, fx),

@@ -268,7 +268,11 @@ impl App {
     /// person is busy with something else (the palette, the checklist, a draft): the keys
     /// they are typing must not land in another pane.
     fn open_declared(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
-        if self.mode == Mode::Normal {
+        let idle_scribe = match self.screen {
+            Screen::Room(at) => self.mode == Mode::Scribe && self.draft_is_empty(at),
+            _ => false,
+        };
+        if self.mode == Mode::Normal || idle_scribe {
             self.open_room(r, fx);
             self.mode = Mode::Scribe;
         } else {

@@ -89,6 +89,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Mode::Help => help::render(app, theme, area, buf),
         Mode::ConfirmQuit => quit::render(app, theme, area, buf),
         Mode::Confirm => confirm::render(app, theme, area, buf),
+        Mode::ChooseRole => confirm::render_role_choice(app, theme, area, buf),
         _ => {}
     }
     handoff::render(app, theme, area, buf);

@@ -509,3 +509,190 @@ fn lowering_a_sev1_asks_and_every_severity_change_answers_replacing_the_last_mes
         &["Close INC-1 (SEV4 Search p99 over 2s)?  y to close"],
     );
 }
+
+// ---- 4. fewer keys for what an incident commander does most --------------------------------
+
+fn here(app: &mut App, names: &[&str]) {
+    app.update(Msg::Feed(Update::Presence(
+        names
+            .iter()
+            .map(|n| Presence {
+                name: n.to_string(),
+                since: t0(),
+                connections: 1,
+                viewing: vec![],
+            })
+            .collect(),
+    )));
+}
+
+/// Presses `keys` (one character each, `\n` for enter, `\t` for tab), counting them.
+fn press(app: &mut App, keys: &str) -> (Vec<Effect>, usize) {
+    let mut fx = Vec::new();
+    for c in keys.chars() {
+        fx.extend(app.update(match c {
+            '\n' => code(KeyCode::Enter),
+            '\t' => code(KeyCode::Tab),
+            c => key(c),
+        }));
+    }
+    (fx, keys.chars().count())
+}
+
+#[test]
+fn taking_ic_handing_a_role_and_declaring_take_few_keys() {
+    let mut h = two_incidents();
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    here(&mut app, &["alice", "bob", "marco"]);
+    // Taking IC: one key, on the board or in the room.
+    let (fx, n) = press(&mut app, "I");
+    assert_eq!(n, 1);
+    assert_eq!(
+        sent(&fx),
+        [&Command::AssignRole {
+            incident: IncidentRef(2),
+            role: Role::IncidentCommander,
+            person: "me".into()
+        }]
+    );
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert!(status_line(&app, 100, 30).contains("INC-2: alice is incident commander"));
+    app.update(key('j'));
+    app.update(code(KeyCode::Enter));
+    let (fx, n) = press(&mut app, "I");
+    assert_eq!(n, 1);
+    assert_eq!(sent(&fx).len(), 1);
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert_on(&screen(&app, 100, 30), &["IC alice"]);
+
+    // Handing a role: A, the role's letter, the name (tab completes who is here), enter.
+    let (fx, n) = press(&mut app, "At");
+    assert!(fx.is_empty());
+    assert_eq!(app.mode, Mode::Palette);
+    assert_eq!(app.palette.input, "role tl ");
+    assert_eq!(
+        app.palette.completions,
+        [
+            "role tl alice",
+            "role tl bob",
+            "role tl marco",
+            "role tl me"
+        ]
+    );
+    let (_, name) = press(&mut app, "ma\t");
+    assert_eq!(app.palette.input, "role tl marco");
+    let (fx, enter) = press(&mut app, "\n");
+    assert_eq!(
+        n + enter,
+        3,
+        "A, t, enter, plus the name ({name} keys with tab)"
+    );
+    assert_eq!(
+        sent(&fx),
+        [&Command::AssignRole {
+            incident: IncidentRef(1),
+            role: Role::TechLead,
+            person: "marco".into()
+        }]
+    );
+    // The question names the incident; any other key leaves it.
+    app.update(key('A'));
+    assert_on(
+        &screen(&app, 100, 30),
+        &[
+            "Hand which role of INC-1?  i IC  t tech lead  c comms lead  s scribe · other keys cancel",
+        ],
+    );
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.mode, Mode::Normal);
+
+    // Declaring: n, the title, enter; a SEV1 takes a tab for its severity.
+    app.update(code(KeyCode::Esc));
+    let (fx, n) = press(&mut app, "n\t");
+    assert!(fx.is_empty());
+    assert_eq!(app.palette.input, "declare sev1 ");
+    typed(&mut app, "Ledger drift");
+    let (fx, enter) = press(&mut app, "\n");
+    assert_eq!(n + enter, 3);
+    assert!(matches!(
+        sent(&fx)[..],
+        [Command::Declare {
+            severity: Severity::Sev1,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn the_handoff_opens_in_one_key_and_is_accepted_in_two() {
+    let mut h = two_incidents();
+    h.run(
+        "bob",
+        Command::AssignRole {
+            incident: IncidentRef(2),
+            role: Role::IncidentCommander,
+            person: "me".into(),
+        },
+    );
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    let (_, n) = press(&mut app, "h");
+    assert_eq!(n, 1);
+    assert!(app.handoff.is_some());
+    assert_on(
+        &screen(&app, 120, 40),
+        &["handoff briefing", "enter takes over"],
+    );
+    // Without schedules nobody is named outgoing: enter says what to type instead.
+    let (fx, _) = press(&mut app, "\n");
+    assert!(fx.is_empty());
+    assert_on(&screen(&app, 160, 40), &[":accept-handoff NAME takes over"]);
+    // bob had yesterday's shift, alice has today's: enter asks, y takes over.
+    let policy = warroom::model::policy::Policy::parse(
+        "[oncall]\ndefault_schedule = \"p\"\n\n[[schedule]]\nname = \"p\"\ntime_zone = \"UTC\"\n\
+         rotation = \"1d\"\nhandoff = \"00:00\"\nstart = \"2026-03-09\"\nprimary = [\"bob\", \"alice\"]\n",
+    )
+    .unwrap();
+    app.schedules = warroom::report::handoff::schedules_default_first(&policy);
+    let (fx, accept) = press(&mut app, "\n");
+    assert!(fx.is_empty());
+    assert_eq!(app.mode, Mode::Confirm);
+    assert_on(
+        &screen(&app, 120, 40),
+        &[
+            "Take over from bob, incident commander of INC-2?  y to take over",
+            "handoff briefing",
+        ],
+    );
+    let (fx, y) = press(&mut app, "y");
+    assert_eq!(accept + y, 2);
+    assert_eq!(sent(&fx), [&Command::AcceptHandoff { from: "bob".into() }]);
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert_eq!(
+        h.state.incidents[&2].roles[&Role::IncidentCommander],
+        "alice"
+    );
+}
+
+#[test]
+fn a_command_typed_from_the_scribe_pane_gives_the_keys_back_to_it() {
+    let mut h = two_incidents();
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    app.update(code(KeyCode::Enter));
+    app.update(key('i'));
+    assert_eq!(app.mode, Mode::Scribe);
+    let fx = palette(&mut app, "ack");
+    assert_eq!(sent(&fx).len(), 1);
+    assert_eq!(app.mode, Mode::Scribe, "back in the scribe pane");
+    deliver(&mut app, &mut h, "alice", &fx);
+    // Cancelled, too; and after a question, once it is answered.
+    app.update(key(':'));
+    app.update(code(KeyCode::Esc));
+    assert_eq!(app.mode, Mode::Scribe);
+    palette(&mut app, "resolve");
+    assert_eq!(app.mode, Mode::Confirm);
+    app.update(key('n'));
+    assert_eq!(app.mode, Mode::Scribe);
+    // A command that goes elsewhere takes the keys with it.
+    palette(&mut app, "board");
+    assert_eq!((app.screen, app.mode), (Screen::Board, Mode::Normal));
+}

@@ -46,6 +46,8 @@ pub struct PaletteState {
     pub history_pos: Option<usize>,
     /// The line being typed when the walk started, given back by Down past the newest.
     pub stash: String,
+    /// Opened from the scribe pane of this room: the keys go back there once it closes.
+    pub return_to_scribe: Option<IncidentRef>,
 }
 
 impl App {
@@ -107,7 +109,19 @@ impl App {
             .values()
             .map(|i| i.reference)
             .collect();
-        self.palette.completions = complete::complete(&self.palette.input, &refs);
+        let people: Vec<String> = self
+            .replica
+            .presence
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        self.palette.completions = complete::complete_with(
+            &self.palette.input,
+            &complete::Known {
+                incidents: &refs,
+                people: &people,
+            },
+        );
         self.palette.selected = 0;
     }
 
@@ -122,12 +136,13 @@ impl App {
             self.palette.history_pos = None;
         }
         match k.code {
-            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Esc => self.close_palette(),
             KeyCode::Enter => {
                 let line = std::mem::take(&mut self.palette.input);
                 self.remember_palette_line(&line);
                 self.mode = Mode::Normal;
                 self.run_palette(&line, fx);
+                self.back_to_scribe();
             }
             KeyCode::Tab => {
                 if let Some(c) = self.palette.completions.get(self.palette.selected).cloned() {
@@ -146,7 +161,7 @@ impl App {
             KeyCode::Char('n') if ctrl => self.walk_palette_history(false),
             KeyCode::Backspace => {
                 if self.palette.input.pop().is_none() {
-                    self.mode = Mode::Normal;
+                    self.close_palette();
                 }
                 self.refresh_completions();
             }
@@ -157,6 +172,38 @@ impl App {
             KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
                 self.palette.input.push(c);
                 self.refresh_completions();
+            }
+            _ => {}
+        }
+    }
+
+    /// The palette closes without running anything: the keys go back where they were.
+    fn close_palette(&mut self) {
+        self.mode = Mode::Normal;
+        self.back_to_scribe();
+    }
+
+    /// After the palette ran or closed: a palette opened from the scribe pane gives the
+    /// keys back to it, when its room is still on screen and nothing else took them (a
+    /// question asked first gives them back once answered; a line reopened to be fixed
+    /// keeps them).
+    fn back_to_scribe(&mut self) {
+        let Some(r) = self.palette.return_to_scribe else {
+            return;
+        };
+        if self.mode == Mode::Palette {
+            return;
+        }
+        self.palette.return_to_scribe = None;
+        if self.screen != Screen::Room(r) {
+            return;
+        }
+        match self.mode {
+            Mode::Normal => self.mode = Mode::Scribe,
+            Mode::Confirm => {
+                if let Some(p) = self.pending.as_mut().filter(|p| p.back_to == Mode::Normal) {
+                    p.back_to = Mode::Scribe;
+                }
             }
             _ => {}
         }

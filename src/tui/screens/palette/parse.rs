@@ -231,6 +231,18 @@ pub fn role(a: &Args) -> Result<Intent, String> {
     }))
 }
 
+pub fn take(a: &Args) -> Result<Intent, String> {
+    let role = match a.rest {
+        "" => Role::IncidentCommander,
+        r => Role::parse_loose(r).map_err(msg)?,
+    };
+    Ok(Intent::Send(Command::AssignRole {
+        incident: a.incident()?,
+        role,
+        person: "me".to_string(),
+    }))
+}
+
 pub fn release(a: &Args) -> Result<Intent, String> {
     a.need("the role")?;
     Ok(Intent::Send(Command::ReleaseRole {

@@ -99,6 +99,7 @@ impl App {
                     && self.draft_is_empty(r) =>
             {
                 self.open_palette("");
+                self.palette.return_to_scribe = Some(r);
             }
             _ => {
                 self.rooms.entry(r).or_default().draft.input(k);
@@ -106,7 +107,7 @@ impl App {
         }
     }
 
-    fn draft_is_empty(&self, r: IncidentRef) -> bool {
+    pub(crate) fn draft_is_empty(&self, r: IncidentRef) -> bool {
         self.rooms
             .get(&r)
             .is_none_or(|v| v.draft.lines().iter().all(|l| l.is_empty()))
