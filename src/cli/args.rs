@@ -224,6 +224,14 @@ pub enum Cmd {
         #[arg(value_parser = parse_severity)]
         severity: Severity,
     },
+    /// Set the service an incident is about (its runbook follows).
+    Service {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        service: String,
+    },
     /// Change an incident's status: investigating, identified, monitoring, resolved, closed.
     Status {
         #[command(flatten)]
@@ -389,6 +397,7 @@ impl Cmd {
             | Cmd::Correct { feed, .. }
             | Cmd::Ack { feed, .. }
             | Cmd::Sev { feed, .. }
+            | Cmd::Service { feed, .. }
             | Cmd::Status { feed, .. }
             | Cmd::Role { feed, .. }
             | Cmd::Resolve { feed, .. }

@@ -118,6 +118,11 @@ impl App {
                 format!("{r} → {status} (was {})", inc.status)
             }
             Command::Resolve { .. } => format!("{r} resolved (was {})", inc.status),
+            Command::SetService { service, .. } => format!(
+                "{r}: service {} (was {})",
+                clean(service),
+                inc.service.as_deref().map_or("none".to_string(), clean)
+            ),
             Command::Retitle { title, .. } => {
                 format!("{r} retitled: {} (was {})", clean(title), clean(&inc.title))
             }

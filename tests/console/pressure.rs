@@ -696,3 +696,81 @@ fn a_command_typed_from_the_scribe_pane_gives_the_keys_back_to_it() {
     palette(&mut app, "board");
     assert_eq!((app.screen, app.mode), (Screen::Board, Mode::Normal));
 }
+
+#[test]
+fn service_sets_an_incidents_service_and_its_runbook_follows_it() {
+    let mut h = History::new();
+    h.run(
+        "bob",
+        Command::Declare {
+            title: "Checkout 500s".into(),
+            severity: Severity::Sev2,
+            service: None,
+            restricted: false,
+        },
+    );
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    app.update(code(KeyCode::Enter));
+    let fx = palette(&mut app, "service payments");
+    assert_eq!(
+        sent(&fx),
+        [&Command::SetService {
+            incident: IncidentRef(1),
+            service: "payments".into()
+        }]
+    );
+    deliver(&mut app, &mut h, "alice", &fx);
+    assert!(status_line(&app, 100, 30).contains("INC-1: service payments (was none)"));
+    assert_on(
+        &screen(&app, 120, 30),
+        &["· payments", "service: payments (was: none)"],
+    );
+    assert!(palette(&mut app, "ser").is_empty());
+    let said = app
+        .flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    assert!(
+        said.contains("usage: :service NAME"),
+        "`:ser` is service alone: {said}"
+    );
+    // A runbook found by the old service and not begun goes with it; a begun one stays.
+    let runbook = warroom::model::runbook::parse_markdown(
+        "payments",
+        "built-in",
+        include_str!("../../assets/runbooks/payments.md"),
+    )
+    .unwrap();
+    h.record(
+        "warroom",
+        EventKind::RunbookAttached {
+            incident: IncidentRef(1),
+            runbook,
+        },
+    );
+    h.run(
+        "alice",
+        Command::SetService {
+            incident: IncidentRef(1),
+            service: "search".into(),
+        },
+    );
+    assert!(h.state.incidents[&1].runbook.is_none());
+    let err = h
+        .state
+        .decide(
+            "alice",
+            h.now,
+            &Command::SetService {
+                incident: IncidentRef(1),
+                service: "search".into(),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        err.message.contains("already about search"),
+        "{}",
+        err.message
+    );
+}

@@ -192,6 +192,15 @@ pub const TABLE: &[Row] = &[
         )
         .completing(options::export),
     ),
+    palette(
+        cmd(
+            "service",
+            "service NAME",
+            "set the service the incident is about (the service's runbook follows)",
+            args::service,
+        )
+        .shortest(3),
+    ),
     palette(cmd(
         "retitle",
         "retitle TITLE",

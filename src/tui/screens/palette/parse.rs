@@ -413,6 +413,14 @@ pub fn retitle(a: &Args) -> Result<Intent, String> {
     }))
 }
 
+pub fn service(a: &Args) -> Result<Intent, String> {
+    a.need("the service")?;
+    Ok(Intent::Send(Command::SetService {
+        incident: a.incident()?,
+        service: a.rest.to_string(),
+    }))
+}
+
 pub fn open(a: &Args) -> Result<Intent, String> {
     a.need("the incident")?;
     Ok(Intent::Open(a.rest.parse().map_err(msg)?))
