@@ -937,7 +937,7 @@ fn a_room_on_a_long_history_opens_at_its_newest_and_scrolls_back_a_page_at_a_tim
     tmux.wait_for("lee", "among the loaded entries");
     // Esc clears the search (two escapes in one write would read as alt-escape: wait).
     tmux.keys("lee", &["Escape"]);
-    tmux.wait_for("lee", "select · p pin");
+    tmux.wait_for("lee", "esc back  i tab write");
     // Leaving drops the pages; coming back asks for the newest again.
     tmux.keys("lee", &["Escape"]);
     tmux.wait_for("lee", "Live issue 1");

@@ -774,3 +774,228 @@ fn service_sets_an_incidents_service_and_its_runbook_follows_it() {
         err.message
     );
 }
+
+// ---- 5. it reads at 80x24 ------------------------------------------------------------------
+
+const LONG: &str = "the connection pool of payments-db is exhausted because deploy 4471 halved \
+                    max_connections from 200 to 100 and the retry storm from checkout doubled the \
+                    load; see the payments dashboard";
+
+#[test]
+fn the_room_reads_at_80x24_long_entries_cut_with_their_lines_counted() {
+    let mut h = History::new();
+    live_sev1(&mut h);
+    h.now = t0() + Duration::seconds(30);
+    h.note("lee", 1, EntryKind::Hypothesis, LONG);
+    let mut app = live_app(&h, t0() + Duration::seconds(319));
+    app.update(Msg::Resize(80, 24));
+    app.update(code(KeyCode::Enter));
+    let lines = text(&draw(&app, &test_theme(), 80, 24));
+    let all = lines.join("\n");
+    let row = lines.iter().find(|l| l.contains("hypothesis")).unwrap();
+    assert!(
+        row.contains("the connection pool of") && row.contains("… +"),
+        "{row}"
+    );
+    assert!(row.trim_end().ends_with("lines│"), "{row}");
+    // The header says each fact once.
+    assert!(
+        lines[1].contains("target 5m: OVERDUE by 19s — not acknowledged"),
+        "{all}"
+    );
+    assert_eq!(
+        lines[1].to_lowercase().matches("acknowledged").count(),
+        1,
+        "{all}"
+    );
+    // The run is at step 1 until step 2 fires.
+    assert_on(&all, &["SEV1 policy · step 1 of 5 · round 1"]);
+    // The room's hint line: its main keys.
+    assert_on(
+        &all,
+        &["a ack  + - severity  s status  R resolve  c runbook  :update  esc back"],
+    );
+    // The whole entry is one key away (its history, with the whole text).
+    app.update(key('k'));
+    let hyp = app.replica.state.incidents[&1]
+        .entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Hypothesis)
+        .unwrap()
+        .id;
+    for _ in 0..10 {
+        if app.selected_entry(IncidentRef(1)) == Some(hyp) {
+            break;
+        }
+        app.update(key('j'));
+    }
+    assert_eq!(app.selected_entry(IncidentRef(1)), Some(hyp));
+    app.update(key('v'));
+    assert_eq!(app.mode, Mode::History);
+    let whole = text(&draw(&app, &test_theme(), 80, 24)).join(" ");
+    assert!(
+        whole.contains("see the") && whole.contains("payments dashboard"),
+        "{whole}"
+    );
+    // Once step 2 fires, the run is at step 2.
+    app.update(code(KeyCode::Esc));
+    let before = h.events.len();
+    h.now = t0() + Duration::seconds(300);
+    h.record(
+        "warroom",
+        EventKind::StepFired {
+            incident: IncidentRef(1),
+            run: h.state.incidents[&1].escalation.as_ref().unwrap().run,
+            round: 0,
+            step: 1,
+            action: StepAction::Page,
+            target: "oncall.secondary".into(),
+            person: Some("marco".into()),
+            due_at: h.now,
+            late: false,
+        },
+    );
+    deliver_since(&mut app, &h, before);
+    assert_on(
+        &screen(&app, 80, 24),
+        &["SEV1 policy · step 2 of 5 · round 1"],
+    );
+}
+
+#[test]
+fn a_resolved_room_collapses_what_says_nothing() {
+    let mut h = History::new();
+    live_sev1(&mut h);
+    h.now = t0() + Duration::minutes(20);
+    h.run(
+        "alice",
+        Command::Resolve {
+            incident: IncidentRef(1),
+        },
+    );
+    let mut app = live_app(&h, h.now + Duration::minutes(1));
+    palette(&mut app, "open INC-1");
+    let lines = text(&draw(&app, &test_theme(), 80, 24));
+    let all = lines.join("\n");
+    // No "NOT ACKNOWLEDGED" on a resolved incident: the target says it was never acked.
+    assert!(!all.to_uppercase().contains("NOT ACKN"), "{all}");
+    assert_on(&all, &["target 5m: never acknowledged"]);
+    // The escalation is one line, the scribe pane one line: the timeline has the rest.
+    assert_on(&all, &["stopped 02:20: resolved"]);
+    assert!(
+        !all.contains("no further pages") && !all.contains("steps 1 paged"),
+        "{all}"
+    );
+    assert_on(
+        &all,
+        &["Scribe · i tab to write a note on the resolved incident"],
+    );
+    let timeline_rows = lines.iter().filter(|l| l.starts_with('│')).count();
+    assert!(timeline_rows >= 14, "{timeline_rows} rows:\n{all}");
+    // Writing opens the pane again.
+    app.update(key('i'));
+    assert_on(&screen(&app, 80, 24), &["Scribe · enter records"]);
+}
+
+fn metrics_of(h: &History) -> warroom::report::metrics::Metrics {
+    warroom::report::metrics::compute(&h.state, None, None, None, now7())
+}
+
+#[test]
+fn the_board_metrics_and_palette_fit_80x24() {
+    let h = pressure();
+    let mut app = live_app(&h, now7());
+    app.update(Msg::Resize(80, 24));
+    let lines = text(&draw(&app, &test_theme(), 80, 24));
+    assert!(lines[0].contains("enter open  n declare"), "{}", lines[0]);
+    // The escalation column never runs into the IC column: a space before it on every row.
+    let ic = lines[1].find("IC ").unwrap();
+    for l in lines
+        .iter()
+        .filter(|l| l.contains("INC-") && !l.contains('▶') || l.starts_with('▶'))
+    {
+        let before: String = l
+            .chars()
+            .nth(l[..ic].chars().count() - 1)
+            .into_iter()
+            .collect();
+        assert_eq!(before, " ", "{l}");
+    }
+    // Metrics: the medians where the whole table does not fit.
+    let fx = palette(&mut app, "metrics");
+    let (id, _) = asked(&fx);
+    let metrics = metrics_of(&h);
+    app.update(Msg::Feed(Update::Result {
+        id,
+        result: QueryResult::Metrics {
+            metrics: Box::new(metrics),
+        },
+    }));
+    let lines = text(&draw(&app, &test_theme(), 80, 24));
+    let all = lines.join("\n");
+    assert_on(
+        &all,
+        &[
+            "MTTA",
+            "MTTR",
+            "medians; a wider terminal shows the means too",
+        ],
+    );
+    // Every line whole: the rate lines wrap rather than run off the screen.
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = words(&all);
+    for l in warroom::report::metrics::rate_lines(&metrics_of(&h)) {
+        assert!(
+            flat.contains(&words(&l)),
+            "'{l}' not whole on screen:\n{all}"
+        );
+    }
+    assert!(lines.iter().all(|l| l.chars().count() == 80));
+    let wide = screen(&app, 120, 30);
+    assert_on(&wide, &["mean", "median"]);
+    // The palette's suggestions scroll through every command.
+    app.update(code(KeyCode::Esc));
+    app.update(key(':'));
+    let n = app.palette.completions.len();
+    assert!(n > 30, "{n}");
+    for _ in 0..n - 1 {
+        app.update(code(KeyCode::BackTab));
+    }
+    let last = app.palette.completions[n - 1].trim().to_string();
+    let all = screen(&app, 80, 24);
+    assert_on(&all, &[&format!("{n}/{n} · tab takes"), &last]);
+    assert!(
+        !all.contains("│ declare"),
+        "the first ones scrolled away:\n{all}"
+    );
+}
+
+#[test]
+fn the_incidents_table_keeps_its_columns_apart() {
+    let mut h = History::new();
+    h.declare("bot", "Checkout 500s", 2, "payments");
+    h.run(
+        "maximilian-alexander-von-humboldt",
+        Command::AssignRole {
+            incident: IncidentRef(1),
+            role: Role::IncidentCommander,
+            person: "me".into(),
+        },
+    );
+    for _ in 0..11 {
+        h.declare("bot", "Search slow", 3, "search");
+    }
+    let table = warroom::cli::incidents_table(&h.state);
+    let lines: Vec<&str> = table.lines().collect();
+    let title_at = lines[0].find("TITLE").unwrap();
+    for l in &lines[1..] {
+        let at = l.find("Checkout").or_else(|| l.find("Search")).unwrap();
+        assert_eq!(
+            l[..at].chars().count(),
+            lines[0][..title_at].chars().count(),
+            "{table}"
+        );
+        assert!(l.contains(" SEV"), "{table}");
+    }
+    assert!(table.contains("maximilian-alexande…"), "{table}");
+}

@@ -20,7 +20,7 @@ pub mod room;
 pub mod runbook;
 pub mod update_form;
 
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
 use crate::model::Incident;
@@ -39,4 +39,23 @@ fn sev_cell<'a>(theme: &Theme, inc: &Incident, selected: bool) -> Span<'a> {
         style
     };
     Span::styled(format!(" {} ", inc.severity), style)
+}
+
+/// A screen's hint line: its main keys, `keys label` each, as many as fit `width` (the first
+/// ones, which matter most), shown in the theme's key and muted slots.
+fn hints(theme: &Theme, items: &[(String, &str)], width: u16) -> Line<'static> {
+    let variant = |n: usize| {
+        let mut v = Vec::new();
+        for (i, (keys, label)) in items.iter().take(n).enumerate() {
+            v.push(Span::styled(if i == 0 { " " } else { "  " }, theme.muted));
+            v.push(Span::styled(keys.clone(), theme.key));
+            if !label.is_empty() {
+                v.push(Span::styled(format!(" {label}"), theme.muted));
+            }
+        }
+        v.push(Span::raw(" "));
+        v
+    };
+    let variants = (1..=items.len()).rev().map(variant).collect();
+    super::text::fit(variants, width)
 }

@@ -139,6 +139,26 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         format!("   {}", app.now.with_timezone(&app.tz).format("%H:%M")),
         theme.muted,
     ));
+    // The board's main keys, as many as fit after the title.
+    let k = |a| app.keymap.keys(a);
+    let items = [
+        (k(Action::Open), "open"),
+        (k(Action::Declare), "declare"),
+        (k(Action::Ack), "ack"),
+        (k(Action::TakeIc), "take IC"),
+        (k(Action::HandRole), "hand role"),
+        (k(Action::Filter), "filter"),
+        (k(Action::ToggleResolved), "archive"),
+        (k(Action::Handoff), "handoff"),
+    ];
+    let room = title
+        .width
+        .saturating_sub(Line::from(head.clone()).width() as u16 + 2);
+    let hint = super::super::hints(theme, &items, room);
+    if hint.width() <= usize::from(room) {
+        head.push(Span::raw("  "));
+        head.extend(hint.spans);
+    }
     Paragraph::new(Line::from(head)).render(title, buf);
 
     if rows.is_empty() {

@@ -336,17 +336,27 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         ))
         .render(err, buf);
     }
-    let shown: Vec<&String> = app
-        .palette
-        .completions
-        .iter()
-        .take(COMPLETION_ROWS)
-        .collect();
+    // A window of the suggestions that keeps the one tab takes in sight: shift-tab walks
+    // through every one of them.
+    let all = &app.palette.completions;
+    let selected = app.palette.selected.min(all.len().saturating_sub(1));
+    let first = selected.saturating_sub(COMPLETION_ROWS - 1);
+    let shown: Vec<&String> = all.iter().skip(first).take(COMPLETION_ROWS).collect();
     if shown.is_empty() {
         return;
     }
+    let title = if all.len() > COMPLETION_ROWS {
+        format!(
+            " {}/{} · tab takes · shift-tab next ",
+            selected + 1,
+            all.len()
+        )
+    } else {
+        " tab takes · shift-tab next ".to_string()
+    };
     let h = shown.len() as u16 + 2;
-    let w = (shown.iter().map(|c| c.chars().count()).max().unwrap_or(10) as u16 + 4).max(24);
+    let w = (shown.iter().map(|c| c.chars().count()).max().unwrap_or(10) as u16 + 4)
+        .max(title.chars().count() as u16 + 2);
     let popup = Rect::new(
         area.x,
         top.saturating_sub(h),
@@ -358,7 +368,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let style = if i == app.palette.selected {
+            let style = if first + i == selected {
                 theme.selected
             } else {
                 theme.text
@@ -371,7 +381,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.focus)
-                .title(" tab completes · shift-tab next "),
+                .title(title),
         )
         .render(popup, buf);
 }

@@ -163,26 +163,36 @@ pub fn escalation_panel(
     if let Some(esc) = &inc.escalation {
         let n = esc.plan.steps.len();
         let next = esc.next();
-        let (round, step) = match (&next, esc.fired.last()) {
-            (Some(p), _) => (p.round, p.step),
-            (None, Some(f)) => (f.round, f.step),
-            (None, None) => (0, 0),
+        // The round the steps line shows: the one the next step is in, else the last.
+        let round = match (&next, esc.fired.last()) {
+            (Some(p), _) => p.round,
+            (None, Some(f)) => f.round,
+            (None, None) => 0,
         };
         let rounds = if esc.plan.repeat > 0 {
             format!(" of {}", esc.plan.repeat + 1)
         } else {
             String::new()
         };
+        // Where the run is: the last step that fired (the next one is on the third line).
+        let at = match esc.fired.last() {
+            Some(f) => format!(
+                "step {} of {n} · round {}{rounds}",
+                (f.step + 1).min(n as u32),
+                f.round + 1
+            ),
+            None => format!("no step fired yet ({n} steps)"),
+        };
+        // Over, the line is a summary: when it started is on the timeline.
+        let started = if inc.is_active() {
+            format!(" · started {}", hhmm(&app.tz, esc.started_at))
+        } else {
+            String::new()
+        };
         let mut l1 = vec![
             Span::styled(" Escalation ", theme.title),
             Span::styled(
-                format!(
-                    " {} policy · step {} of {n} · round {}{rounds} · started {}",
-                    esc.plan.severity,
-                    (step + 1).min(n as u32),
-                    round + 1,
-                    hhmm(&app.tz, esc.started_at)
-                ),
+                format!(" {} policy · {at}{started}", esc.plan.severity),
                 theme.text,
             ),
         ];
@@ -200,6 +210,10 @@ pub fn escalation_panel(
             ));
         }
         lines.push(Line::from(l1));
+        if !inc.is_active() {
+            // Over: the summary line says how it ended; the timeline keeps the rest.
+            return lines;
+        }
 
         // The last page, and whether anybody answered.
         let last = esc.last_paged().map(|f| {

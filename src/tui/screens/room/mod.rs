@@ -134,10 +134,9 @@ impl App {
 
 /// Draws the room of `inc` into `area`: header, escalation panel, timeline, scribe pane.
 pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Buffer) {
-    let panel = layout::escalation_rows(inc);
-    let parts = layout::room(app, area, panel);
+    let parts = layout::room(app, area, inc);
     render_header(app, theme, inc, parts.header, buf);
-    if panel > 0 {
+    if parts.panel.height > 0 {
         Paragraph::new(escalation_panel(app, theme, inc, parts.panel.width))
             .render(parts.panel, buf);
     }
@@ -205,19 +204,30 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
         .last_status_update
         .map(|at| format!("last update {} ago", age((app.now - at).num_seconds())))
         .unwrap_or_else(|| "no status update yet".into());
-    let ack = match &inc.acknowledged_by {
-        Some(by) => Span::styled(format!("acked by {}", clean(by)), theme.acked),
-        None => Span::styled("NOT ACKNOWLEDGED", theme.unacked),
+    // Each fact once: the target's words already say "not acknowledged" while it is
+    // awaited, and "never acknowledged" once it is over.
+    let ack = match (&inc.acknowledged_by, inc.response(app.now)) {
+        (Some(by), _) => Some(Span::styled(format!("acked by {}", clean(by)), theme.acked)),
+        (None, Response::Met { .. } | Response::Missed { .. }) if inc.is_active() => {
+            Some(Span::styled("ack lapsed", theme.unacked))
+        }
+        (None, Response::NoTarget) if inc.is_active() => {
+            Some(Span::styled("not acknowledged", theme.unacked))
+        }
+        (None, _) => None,
     };
-    let line2 = Line::from(vec![
+    let mut line2 = vec![
         Span::styled(format!(" {lifetime}"), theme.text),
         Span::styled(" · ", theme.muted),
         Span::styled(last_update, theme.text),
         Span::styled(" · ", theme.muted),
         target_span(app, theme, inc),
-        Span::styled(" · ", theme.muted),
-        ack,
-    ]);
+    ];
+    if let Some(ack) = ack {
+        line2.push(Span::styled(" · ", theme.muted));
+        line2.push(ack);
+    }
+    let line2 = Line::from(line2);
     let mut roles: Vec<Span> = vec![Span::raw(" ")];
     for role in ROLE_ORDER {
         let short = match role {

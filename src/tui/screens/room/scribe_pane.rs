@@ -8,8 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Widget};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use tui_textarea::TextArea;
 
 use crate::clock::Zone;
@@ -128,6 +128,25 @@ impl App {
 pub fn render(app: &App, theme: &Theme, r: IncidentRef, area: Rect, buf: &mut Buffer) {
     let view = app.room(r);
     let writing = app.mode == Mode::Scribe;
+    if area.height == 1 {
+        // A resolved or closed incident with nothing being written: one line says so.
+        let closed = app
+            .replica
+            .state
+            .incident(r)
+            .is_some_and(|i| i.status == crate::model::Status::Closed);
+        let line = if closed {
+            Line::styled(" Scribe · closed: its record is final", theme.muted)
+        } else {
+            Line::from(vec![
+                Span::styled(" Scribe · ", theme.muted),
+                Span::styled(app.keymap.keys(Action::Scribe), theme.key),
+                Span::styled(" to write a note on the resolved incident", theme.muted),
+            ])
+        };
+        Paragraph::new(line).render(area, buf);
+        return;
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if writing { theme.focus } else { theme.border })
