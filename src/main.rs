@@ -113,6 +113,7 @@ async fn demo(
         local_feed: Some(Box::new(warroom::cli::HostedFeed::running(server))),
         tls: None,
         bell: setup.bell,
+        demo: true,
     })
     .await;
     player.abort();

@@ -1043,3 +1043,18 @@ fn an_incident_declared_without_a_service_gets_one_and_its_runbook() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn the_demo_comes_first_in_the_list_of_commands() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{help}"));
+    let first = commands.split_whitespace().next().unwrap_or("");
+    assert_eq!(first, "demo", "{help}");
+}

@@ -94,6 +94,15 @@ impl Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Try warroom: a console on an embedded feed where a payments outage plays out live.
+    Demo {
+        /// Play the scenario faster (2 = twice as fast).
+        #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
+        speed: f64,
+        /// Your name in the demo [env: WARROOM_NAME] [default: your OS user name].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Run the shared feed server.
     Serve(ServeArgs),
     /// Tokens for a feed (in its data directory): add one for a person and role, list them,
@@ -153,15 +162,6 @@ pub enum Cmd {
         /// the feed's policy].
         #[arg(value_name = "FROM")]
         from: Option<String>,
-    },
-    /// Try warroom: a console on an embedded feed where a payments outage plays out live.
-    Demo {
-        /// Play the scenario faster (2 = twice as fast).
-        #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
-        speed: f64,
-        /// Your name in the demo [env: WARROOM_NAME] [default: your OS user name].
-        #[arg(long)]
-        name: Option<String>,
     },
     /// Declare an incident; prints its reference (INC-N).
     Declare {

@@ -161,6 +161,7 @@ pub async fn console(
         warnings: setup.warnings,
         local_feed,
         bell: setup.bell,
+        demo: false,
     })
     .await
 }

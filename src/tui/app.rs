@@ -178,6 +178,10 @@ pub struct App {
     pub bell: bool,
     /// The console has been in step with the feed once: events from then on are news.
     pub(crate) ever_synced: bool,
+    /// `warroom demo`: marked as such; follows a declaration into its room.
+    pub demo: bool,
+    /// What the demo says to do next, above the screen (once its incident is resolved).
+    pub demo_hint: Option<String>,
     /// How far the help overlay is scrolled.
     pub help_offset: usize,
     pub keymap: Keymap,
@@ -246,6 +250,8 @@ impl App {
             news: Vec::new(),
             bell: true,
             ever_synced: false,
+            demo: false,
+            demo_hint: None,
             help_offset: 0,
             keymap,
             now,

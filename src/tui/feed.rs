@@ -90,6 +90,7 @@ impl App {
             Update::Event(e) => {
                 self.index_event(&e);
                 self.note_news(&e, fx);
+                self.demo_resolved(&e, fx);
                 if self.open_when_known == Some(e.kind.incident()) {
                     self.open_when_known = None;
                     self.open_declared(e.kind.incident(), fx);

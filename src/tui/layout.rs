@@ -79,7 +79,7 @@ pub fn frame(app: &App, area: Rect) -> Frame {
     let banner = !matches!(app.conn, ConnState::Live);
     let notices = app.notices.len().min(NOTICE_ROWS) as u16;
     let message_lines = message_lines(app, area.width);
-    let news = u16::from(!app.news.is_empty());
+    let news = u16::from(!app.news.is_empty()) + u16::from(app.demo_hint.is_some());
     let [banner, notices, news, main, message, status] = Layout::vertical([
         Constraint::Length(banner as u16),
         Constraint::Length(notices),

@@ -83,6 +83,9 @@ pub struct ConsoleOptions {
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// Ring the terminal's bell for a new SEV1 or SEV2 and a page to this person.
     pub bell: bool,
+    /// `warroom demo`: the console says so, follows the story's incident into its room and
+    /// says what to do once it is resolved.
+    pub demo: bool,
 }
 
 /// A feed on this machine that the console can host: the binary provides it (the console
@@ -158,6 +161,7 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         session,
     );
     app.bell = opts.bell;
+    app.demo = opts.demo;
     if !opts.warnings.is_empty() {
         for w in &opts.warnings {
             tracing::warn!("{w}");

@@ -146,7 +146,11 @@ fn render_status(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         }
         ConnState::Stopped { .. } => ("○", "offline".to_string(), theme.timer_overdue),
     };
-    let mut spans = vec![Span::styled(format!(" {dot} {state}"), style)];
+    let mut spans = Vec::new();
+    if app.demo {
+        spans.push(Span::styled(" DEMO ", theme.banner_info));
+    }
+    spans.push(Span::styled(format!(" {dot} {state}"), style));
     if app.replica.queued > 0 {
         spans.push(Span::styled(
             format!(", {} queued", app.replica.queued),

@@ -999,3 +999,55 @@ fn the_incidents_table_keeps_its_columns_apart() {
     }
     assert!(table.contains("maximilian-alexande…"), "{table}");
 }
+
+// ---- 6. the demo tells its story -----------------------------------------------------------
+
+#[test]
+fn the_demo_says_so_follows_its_incident_and_ends_on_what_to_do_with_it() {
+    let mut h = History::new();
+    let mut app = live_app(&h, t0());
+    app.demo = true;
+    assert!(status_line(&app, 80, 24).starts_with(" DEMO "));
+    // Monitoring opens the incident: the console on the board goes into its room.
+    let before = h.events.len();
+    h.record(
+        "alertmanager",
+        EventKind::Declared {
+            incident: IncidentRef(1),
+            title: "PaymentsHighErrorRate".into(),
+            service: Some("payments".into()),
+            severity: Severity::Sev2,
+            restricted: false,
+            alert_key: Some("am:payments".into()),
+        },
+    );
+    deliver_since(&mut app, &h, before);
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    assert!(app.news.is_empty());
+    // A second one while in the room is a notice, not a move.
+    let before = h.events.len();
+    h.declare("grafana", "Search p99 latency above 2s", 3, "search");
+    deliver_since(&mut app, &h, before);
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    assert_on(&screen(&app, 80, 24), &["NEW SEV3  INC-2"]);
+    // Back on the board when it is resolved: the console shows it, and says what next.
+    app.update(code(KeyCode::Esc));
+    let before = h.events.len();
+    h.run(
+        "priya",
+        Command::Resolve {
+            incident: IncidentRef(1),
+        },
+    );
+    deliver_since(&mut app, &h, before);
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    for (w, ht) in [(80, 24), (200, 50)] {
+        assert_on(
+            &screen(&app, w, ht),
+            &[
+                "NEW SEV3  INC-2",
+                "DEMO  INC-1 is resolved: :export md writes its post-mortem draft",
+            ],
+        );
+    }
+}

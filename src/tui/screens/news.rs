@@ -105,9 +105,34 @@ impl App {
         }
         // The newest about an incident replaces an older one about it.
         self.news.retain(|n| n.incident != r || n.kind != news.kind);
+        let declared = matches!(news.kind, NewsKind::Declared { .. });
         self.news.push(news);
         if self.news.len() > MOST {
             self.news.remove(0);
+        }
+        // The demo takes a console watching the board into the story's room.
+        if self.demo && declared && self.watching_the_board() {
+            self.follow_news(fx);
+        }
+    }
+
+    /// On the board with nothing open over it: the demo may move this person.
+    fn watching_the_board(&self) -> bool {
+        self.screen == Screen::Board && self.mode == Mode::Normal && self.handoff.is_none()
+    }
+
+    /// The demo, when an incident is resolved: it stays in view (its room, from the
+    /// board) and the line above the screen says what to do with it.
+    pub(crate) fn demo_resolved(&mut self, e: &Event, fx: &mut Vec<Effect>) {
+        if !self.demo || !matches!(e.kind, EventKind::Resolved { .. }) {
+            return;
+        }
+        let r = e.kind.incident();
+        self.demo_hint = Some(format!(
+            "{r} is resolved: :export md writes its post-mortem draft, :pm starts the post-mortem, q quits"
+        ));
+        if self.watching_the_board() {
+            self.open_room(r, fx);
         }
     }
 
@@ -166,9 +191,28 @@ impl App {
 /// Draws the notice on show on its line: what happened, the key that goes there, the key
 /// that dismisses it, and how many more wait.
 pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let mut area = area;
+    if let Some(hint) = &app.demo_hint
+        && area.height > 0
+    {
+        // The demo's last word, on the last of these rows.
+        let row = Rect::new(area.x, area.bottom() - 1, area.width, 1);
+        let line = fit(
+            vec![vec![
+                Span::styled(" DEMO ", theme.banner_info),
+                Span::styled(format!(" {}", clean(hint)), theme.text),
+            ]],
+            area.width,
+        );
+        Paragraph::new(line).render(row, buf);
+        area.height -= 1;
+    }
     let Some(n) = app.shown_news() else {
         return;
     };
+    if area.height == 0 {
+        return;
+    }
     let loud = if n.urgent() {
         theme.timer_critical
     } else {
