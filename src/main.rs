@@ -117,6 +117,8 @@ async fn demo(
         warnings: setup.warnings,
         local_feed: Some(Box::new(warroom::cli::HostedFeed::running(server))),
         tls: None,
+        bell: setup.bell,
+        demo: true,
     })
     .await;
     player.abort();

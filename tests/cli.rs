@@ -1008,3 +1008,53 @@ fn incidents_all_searches_the_feeds_archive_and_export_and_metrics_come_from_the
     let board = ok(warroom(&s, "ann", &["incidents"]));
     assert!(board.contains("INC-7"), "back in the live work: {board}");
 }
+
+#[test]
+fn an_incident_declared_without_a_service_gets_one_and_its_runbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &["declare", "Checkout 500s", "-s", "2"]
+        )),
+        "INC-1\n"
+    );
+    assert_eq!(
+        ok(warroom(&s, "alice", &["service", "INC-1", "payments"])),
+        "INC-1 is about payments\n"
+    );
+    let out = warroom(&s, "alice", &["service", "INC-1", "payments"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INC-1 is already about payments"));
+    // The feed attaches the service's runbook, as it does at a declaration.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events = ok(warroom(&s, "carol", &["events", "--since", "0"]));
+        if events.contains("INC-1 runbook_attached") {
+            assert!(
+                events.contains("INC-1 service_changed service=\"payments\""),
+                "{events}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_demo_comes_first_in_the_list_of_commands() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{help}"));
+    let first = commands.split_whitespace().next().unwrap_or("");
+    assert_eq!(first, "demo", "{help}");
+}

@@ -135,7 +135,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "theme-unknown-slot.toml",
-        "[timer] overdu: unknown slot (expected ok, due, overdue)",
+        "[timer] overdu: unknown slot (expected ok, due, overdue, critical)",
     ),
     (
         "theme-unknown-group.toml",

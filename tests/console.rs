@@ -127,6 +127,10 @@ fn test_theme() -> Theme {
         .add_modifier(Modifier::BOLD);
     t.sev2 = Style::default().fg(Color::Black).bg(Color::LightRed);
     t.timer_overdue = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+    t.timer_critical = Style::default()
+        .fg(Color::Yellow)
+        .bg(Color::Red)
+        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     t.timer_due = Style::default().fg(Color::Yellow);
     t.no_ic = Style::default().fg(Color::Red);
     t
@@ -325,8 +329,16 @@ fn the_room_shows_header_roles_timeline_and_an_overdue_target() {
         lines[1].contains("age 7m30s") && lines[1].contains("no status update yet"),
         "{all}"
     );
-    assert!(lines[1].contains("target 5m: OVERDUE by 2m30s"), "{all}");
-    assert!(lines[1].contains("NOT ACKNOWLEDGED"), "{all}");
+    // Said once: the target's words say it is not acknowledged.
+    assert!(
+        lines[1].contains("target 5m: OVERDUE by 2m30s — not acknowledged"),
+        "{all}"
+    );
+    assert_eq!(
+        lines[1].to_lowercase().matches("acknowledged").count(),
+        1,
+        "{all}"
+    );
     assert!(
         lines[2].contains("no IC")
             && lines[2].contains("Scribe lee")
@@ -355,10 +367,10 @@ fn the_room_shows_header_roles_timeline_and_an_overdue_target() {
         "{}",
         lines[decision]
     );
-    // The overdue marker is drawn in the overdue colour.
+    // The overdue marker of a SEV1 is drawn in the loudest colour there is.
     let buf = term.backend().buffer();
     let (x, y) = find(&lines, "OVERDUE");
-    assert_eq!(buf[(x, y)].fg, Color::Red);
+    assert_eq!(buf[(x, y)].bg, Color::Red);
     assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
 }
 
@@ -435,7 +447,7 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
         ),
         "{fx:?}"
     );
-    app.update(key('i'));
+    // The keys are back in the scribe pane the command was typed from.
     assert_eq!(app.mode, Mode::Scribe);
     // Alt-Enter makes a new line instead of recording.
     typed(&mut app, "line one");
@@ -850,8 +862,9 @@ fn escalation_is_live_on_the_board_and_in_the_room() {
     // At 80 columns the row keeps the essentials; the selected incident is spelled out below.
     let narrow = text(&draw(&app, &test_theme(), 80, 24));
     let row = narrow.iter().find(|l| l.contains("INC-1")).unwrap();
+    // The cell counts down to the SEV1's 5-minute response target; the age is beside it.
     assert!(
-        row.contains("no ack 0:00") && row.contains("Checkout"),
+        row.contains("ack due 5:00") && row.contains("Checkout"),
         "{row}"
     );
 
@@ -865,7 +878,8 @@ fn escalation_is_live_on_the_board_and_in_the_room() {
             &all,
             &[
                 "Escalation",
-                "SEV1 policy · step 2 of 5 · round 1",
+                // Step 2 has not fired yet: the run is at step 1.
+                "SEV1 policy · step 1 of 5 · round 1",
                 "paged priya (oncall.primary) at 02:00, no ack 0:00",
                 "next: marco in 5:00",
             ],
@@ -1013,10 +1027,18 @@ fn the_escalation_panel_marks_skipped_and_late_steps_and_a_run_that_ended_unansw
     app.update(code(KeyCode::Esc));
     let term = draw(&app, &test_theme(), 160, 48);
     let lines = text(&term);
-    let (x, y) = find(&lines, "escalation ended, no ack");
+    // On the board: the target missed first, then that the run ended.
+    let (x, y) = find(&lines, "escalation ended");
     assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+    assert_on(
+        &lines.join("\n"),
+        &["NO ACK 6:40 · 5m target missed · ENDED"],
+    );
     let narrow = screen(&app, 80, 24);
-    assert_on(&narrow, &["ENDED", "escalation ended, no ack"]);
+    assert_on(
+        &narrow,
+        &["NO ACK >5m", "5m target missed by 1:40 · escalation ended"],
+    );
 }
 
 #[test]
@@ -1143,7 +1165,7 @@ fn the_runbook_checklist_ticks_steps_and_follows_other_consoles() {
         app.room(IncidentRef(1)).unwrap().draft.lines(),
         ["draft kept"]
     );
-    let all = screen(&app, 100, 30);
+    let all = screen(&app, 120, 30);
     assert!(!all.contains("Runbook ·"), "{all}");
     assert_on(
         &all,
@@ -1782,8 +1804,11 @@ fn the_postmortem_editor_sends_sections_whys_and_action_items() {
     palette(&mut app, "open INC-1");
     let r = IncidentRef(1);
 
-    // Closing is refused while the post-mortem is missing, and the console says what to do.
-    let fx = palette(&mut app, "status closed");
+    // Closing asks first; then it is refused while the post-mortem is missing, and the
+    // console says what to do.
+    assert!(palette(&mut app, "status closed").is_empty());
+    assert_eq!(app.mode, Mode::Confirm);
+    let fx = app.update(key('y'));
     let Effect::Send { id, command } = &fx[0] else {
         unreachable!()
     };
@@ -3543,3 +3568,6 @@ fn entries_that_pile_up_on_an_incident_not_shown_go_back_to_a_summary() {
     let inc = app.replica.state.incident(IncidentRef(1)).unwrap();
     assert_eq!(inc.entries.last().unwrap().text, "still going");
 }
+
+#[path = "console/pressure.rs"]
+mod pressure;

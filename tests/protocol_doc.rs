@@ -67,6 +67,7 @@ const OPS: &[&str] = &[
     "restrict",
     "add_member",
     "remove_member",
+    "set_service",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -100,6 +101,7 @@ const EVENT_KINDS: &[&str] = &[
     "member_added",
     "member_removed",
     "withheld",
+    "service_changed",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.
@@ -1611,6 +1613,7 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
             json!({"op": "retitle", "title": "Checkout 500s after deploy 4471"}),
         ))
         .await;
+
     alice
         .ok(inc(
             json!({"op": "assign_role", "role": "incident_commander", "person": "me"}),
@@ -1647,6 +1650,10 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     bob.ok(inc(json!({"op": "set_status", "status": "identified"})))
         .await;
     bob.ok(inc(json!({"op": "check_runbook_step", "item": 1})))
+        .await;
+    // A runbook begun stays when the service changes.
+    alice
+        .ok(inc(json!({"op": "set_service", "service": "checkout-api"})))
         .await;
     alice
         .ok(inc(json!({"op": "set_severity", "severity": 2})))

@@ -937,7 +937,7 @@ fn a_room_on_a_long_history_opens_at_its_newest_and_scrolls_back_a_page_at_a_tim
     tmux.wait_for("lee", "among the loaded entries");
     // Esc clears the search (two escapes in one write would read as alt-escape: wait).
     tmux.keys("lee", &["Escape"]);
-    tmux.wait_for("lee", "select · p pin");
+    tmux.wait_for("lee", "esc back  i tab write");
     // Leaving drops the pages; coming back asks for the newest again.
     tmux.keys("lee", &["Escape"]);
     tmux.wait_for("lee", "Live issue 1");
@@ -1038,4 +1038,134 @@ fn a_console_moves_to_the_next_replica_and_its_status_line_names_it() {
     tmux.keys("lee", &["Enter"]);
     let s = tmux.wait_for("lee", "written on the second replica");
     assert_eq!(s.matches("written on the second replica").count(), 1, "{s}");
+}
+
+/// `warroom` as a script: its output, asserted to succeed.
+fn cli(server: &ServeProcess, dir: &Path, name: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(args)
+        .env("WARROOM_SERVER", &server.url)
+        .env("WARROOM_NAME", name)
+        .env("WARROOM_DATA_DIR", dir.join(format!("{name}-cli")))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "warroom {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_sev1_declared_from_the_cli_is_noticed_in_another_room() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.wait_for("alice", "● live");
+    tmux.palette("alice", "declare sev3 Search slow");
+    tmux.wait_for("alice", "enter records");
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "Scribe · i tab to write");
+    // bob declares a SEV1 from the command line while alice sits in INC-1's room.
+    let out = cli(
+        &server,
+        dir.path(),
+        "bob",
+        &["declare", "Checkout returns 500s", "--severity", "1"],
+    );
+    assert!(out.contains("INC-2"), "{out}");
+    let s = tmux.wait_for("alice", "NEW SEV1  INC-2 Checkout returns 500s");
+    assert!(
+        s.contains("declared by bob") && s.contains("o go there"),
+        "{s}"
+    );
+    assert!(s.contains(" INC-1 ") && s.contains("Search slow"), "{s}");
+    // One key takes her there; the notice has been seen.
+    tmux.keys("alice", &["o"]);
+    let s = tmux.wait_for("alice", "declared SEV1: Checkout returns 500s");
+    assert!(s.contains(" INC-2 ") && !s.contains("NEW SEV1"), "{s}");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}
+
+#[test]
+fn r_does_not_resolve_without_its_confirmation() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.wait_for("alice", "● live");
+    cli(
+        &server,
+        dir.path(),
+        "bob",
+        &["declare", "Checkout 500s", "--severity", "1"],
+    );
+    tmux.wait_for("alice", "▶ INC-1");
+    tmux.keys("alice", &["R"]);
+    tmux.wait_for(
+        "alice",
+        "Resolve INC-1 (SEV1 Checkout 500s)?  y to resolve, any other key cancels",
+    );
+    tmux.keys("alice", &["n"]);
+    tmux.wait_for("alice", "cancelled: resolve INC-1 (SEV1 Checkout 500s)");
+    let out = cli(&server, dir.path(), "carol", &["incidents"]);
+    assert!(
+        out.contains("INC-1") && out.contains("investigating"),
+        "{out}"
+    );
+    tmux.keys("alice", &["R"]);
+    tmux.wait_for("alice", "Resolve INC-1 (SEV1 Checkout 500s)?");
+    tmux.keys("alice", &["y"]);
+    let s = tmux.wait_for("alice", "INC-1 resolved (was investigating)");
+    assert!(
+        s.contains("No active incidents · 1 resolved hidden (r shows the archive)"),
+        "{s}"
+    );
+    let out = cli(&server, dir.path(), "carol", &["incidents"]);
+    assert!(out.contains("resolved"), "{out}");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}
+
+#[test]
+fn taking_ic_is_one_key_and_handing_a_role_three_and_the_name() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.console("bob", &server.url, "bob", dir.path());
+    tmux.wait_for("alice", "present: alice, bob");
+    cli(
+        &server,
+        dir.path(),
+        "carol",
+        &["declare", "Checkout 500s", "--severity", "1"],
+    );
+    let s = tmux.wait_for("alice", "▶ INC-1");
+    assert!(s.contains("no IC"), "{s}");
+    // One key on the board.
+    tmux.keys("alice", &["I"]);
+    tmux.wait_for("alice", "INC-1: alice is incident commander");
+    let out = cli(&server, dir.path(), "carol", &["incidents"]);
+    assert!(out.contains("alice"), "{out}");
+    // In the room, A, t, the name with tab completing who is here, enter.
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "IC alice");
+    tmux.keys("alice", &["A"]);
+    tmux.wait_for("alice", "Hand which role of INC-1?");
+    tmux.keys("alice", &["t"]);
+    tmux.wait_for("alice", ":role tl ");
+    tmux.type_text("alice", "b");
+    tmux.keys("alice", &["Tab"]);
+    tmux.wait_for("alice", ":role tl bob");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "INC-1: bob is tech lead");
+    tmux.wait_for("alice", "Tech bob");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
 }

@@ -94,6 +94,15 @@ impl Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Try warroom: a console on an embedded feed where a payments outage plays out live.
+    Demo {
+        /// Play the scenario faster (2 = twice as fast).
+        #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
+        speed: f64,
+        /// Your name in the demo [env: WARROOM_NAME] [default: your OS user name].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Run the shared feed server.
     Serve(ServeArgs),
     /// Tokens for a feed (in its data directory): add one for a person and role, list them,
@@ -159,15 +168,6 @@ pub enum Cmd {
         #[arg(value_name = "FROM")]
         from: Option<String>,
     },
-    /// Try warroom: a console on an embedded feed where a payments outage plays out live.
-    Demo {
-        /// Play the scenario faster (2 = twice as fast).
-        #[arg(long, env = "WARROOM_DEMO_SPEED", default_value_t = 1.0)]
-        speed: f64,
-        /// Your name in the demo [env: WARROOM_NAME] [default: your OS user name].
-        #[arg(long)]
-        name: Option<String>,
-    },
     /// Declare an incident; prints its reference (INC-N).
     Declare {
         #[command(flatten)]
@@ -228,6 +228,14 @@ pub enum Cmd {
         incident: IncidentRef,
         #[arg(value_parser = parse_severity)]
         severity: Severity,
+    },
+    /// Set the service an incident is about (its runbook follows).
+    Service {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        service: String,
     },
     /// Change an incident's status: investigating, identified, monitoring, resolved, closed.
     Status {
@@ -394,6 +402,7 @@ impl Cmd {
             | Cmd::Correct { feed, .. }
             | Cmd::Ack { feed, .. }
             | Cmd::Sev { feed, .. }
+            | Cmd::Service { feed, .. }
             | Cmd::Status { feed, .. }
             | Cmd::Role { feed, .. }
             | Cmd::Resolve { feed, .. }

@@ -171,6 +171,16 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             s.run(Command::SetSeverity { incident, severity }).await?;
             println!("{incident} is now {severity}");
         }
+        Cmd::Service {
+            incident, service, ..
+        } => {
+            s.run(Command::SetService {
+                incident,
+                service: service.clone(),
+            })
+            .await?;
+            println!("{incident} is about {service}");
+        }
         Cmd::Status {
             incident, status, ..
         } => {

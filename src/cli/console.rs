@@ -38,6 +38,8 @@ pub struct ConsoleSetup {
     pub token: Option<String>,
     pub theme: crate::tui::theme::Theme,
     pub keymap: crate::tui::keymap::Keymap,
+    /// Ring the bell for a new SEV1 or SEV2 (the config's `bell`, on by default).
+    pub bell: bool,
     pub warnings: Vec<String>,
 }
 
@@ -65,6 +67,7 @@ pub fn console_setup(global: &Global, theme_flag: Option<&str>) -> ConsoleSetup 
         token: global.token.clone().or(cfg.token),
         theme,
         keymap,
+        bell: cfg.bell.unwrap_or(true),
         warnings,
     }
 }
@@ -157,6 +160,8 @@ pub async fn console(
         keymap: setup.keymap,
         warnings: setup.warnings,
         local_feed,
+        bell: setup.bell,
+        demo: false,
     })
     .await
 }

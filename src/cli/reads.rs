@@ -31,31 +31,62 @@ pub fn incident_rows(incidents: &[&Incident], withheld: &[IncidentRef]) -> Strin
             None => "no incidents\n".to_string(),
         };
     }
-    let mut out = format!(
-        "{:<8} {:<5} {:<14} {:<8} {}\n",
-        "REF", "SEV", "STATUS", "IC", "TITLE"
-    );
-    for i in board.iter() {
-        // Titles and names were typed by others: printed as the console shows them, so a
-        // direction override in one cannot reorder what the terminal displays.
-        let ic = i
-            .roles
-            .get(&Role::IncidentCommander)
-            .map_or("-".to_string(), |n| one_line(n));
-        out.push_str(&format!(
-            "{:<8} {:<5} {:<14} {:<8} {}\n",
-            i.reference.to_string(),
-            i.severity.to_string(),
-            i.status.as_str(),
-            ic,
-            one_line(&i.title)
-        ));
+    // Titles and names were typed by others: printed as the console shows them, so a
+    // direction override in one cannot reorder what the terminal displays. Each column is
+    // as wide as it always was, or as its widest cell (a name cut at 20 characters) when
+    // that is wider, so none runs into the next.
+    let rows: Vec<[String; 5]> = board
+        .iter()
+        .map(|i| {
+            let ic = i
+                .roles
+                .get(&Role::IncidentCommander)
+                .map_or("-".to_string(), |n| cut(&one_line(n), 20));
+            [
+                i.reference.to_string(),
+                i.severity.to_string(),
+                i.status.as_str().to_string(),
+                ic,
+                one_line(&i.title),
+            ]
+        })
+        .collect();
+    let head = ["REF", "SEV", "STATUS", "IC", "TITLE"].map(str::to_string);
+    let mut widths = [8usize, 5, 14, 8];
+    for row in std::iter::once(&head).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |row: &[String; 5]| {
+        let mut l = String::new();
+        for (w, cell) in widths.iter().zip(row.iter()) {
+            l.push_str(cell);
+            l.push_str(&" ".repeat(w + 1 - cell.chars().count()));
+        }
+        l.push_str(&row[4]);
+        l.push('\n');
+        l
+    };
+    let mut out = line(&head);
+    for row in &rows {
+        out.push_str(&line(row));
     }
     if let Some(w) = withheld_line {
         out.push_str(&w);
         out.push('\n');
     }
     out
+}
+
+/// `s` cut to `n` characters, the last an ellipsis when something was cut.
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(n - 1).collect();
+    t.push('…');
+    t
 }
 
 /// `warroom incidents --all [filters]`: every incident matching, asked of the feed a page

@@ -155,6 +155,12 @@ pub enum Command {
         incident: IncidentRef,
         person: String,
     },
+    /// Set the service the incident is about (one declared without a service gets its
+    /// runbook this way).
+    SetService {
+        incident: IncidentRef,
+        service: String,
+    },
 }
 
 impl Command {
@@ -181,7 +187,8 @@ impl Command {
             | Command::WaivePostmortem { incident, .. }
             | Command::Restrict { incident }
             | Command::AddMember { incident, .. }
-            | Command::RemoveMember { incident, .. } => Some(*incident),
+            | Command::RemoveMember { incident, .. }
+            | Command::SetService { incident, .. } => Some(*incident),
         }
     }
 }

@@ -220,6 +220,11 @@ pub enum EventKind {
     Withheld {
         incident: IncidentRef,
     },
+    /// The service the incident is about, set or changed after its declaration.
+    ServiceChanged {
+        incident: IncidentRef,
+        service: String,
+    },
 }
 
 impl EventKind {
@@ -254,7 +259,8 @@ impl EventKind {
             | EventKind::Restricted { incident, .. }
             | EventKind::MemberAdded { incident, .. }
             | EventKind::MemberRemoved { incident, .. }
-            | EventKind::Withheld { incident } => *incident,
+            | EventKind::Withheld { incident }
+            | EventKind::ServiceChanged { incident, .. } => *incident,
         }
     }
 
@@ -290,6 +296,7 @@ impl EventKind {
             EventKind::MemberAdded { .. } => "member_added",
             EventKind::MemberRemoved { .. } => "member_removed",
             EventKind::Withheld { .. } => "withheld",
+            EventKind::ServiceChanged { .. } => "service_changed",
         }
     }
 }

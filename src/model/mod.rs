@@ -10,6 +10,7 @@ mod event;
 pub mod oncall;
 pub mod policy;
 pub mod postmortem;
+pub mod response;
 pub mod runbook;
 mod state;
 mod types;
@@ -17,6 +18,7 @@ pub mod validate;
 
 pub use command::Command;
 pub use event::{Event, EventKind};
+pub use response::Response;
 pub use state::{
     ApplyError, DEFAULT_RECENT_SECS, Entry, Incident, RoleTenure, State, fold_incident,
 };

@@ -60,7 +60,10 @@ mod compute;
 mod text;
 
 pub use compute::{compute, primary_shifts};
-pub use text::{heading, inconsistent_note, percent, rate_lines, severity_table, text, week_bars};
+pub use text::{
+    heading, inconsistent_note, percent, rate_lines, severity_table, severity_table_medians, text,
+    week_bars,
+};
 
 /// The JSON form's schema, for tools that read it.
 pub const SCHEMA: &str = "warroom.metrics/1";

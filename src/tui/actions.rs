@@ -69,7 +69,7 @@ impl App {
                             Some(r) => format!("{} {r}", entry.name),
                             None => entry.name.to_string(),
                         };
-                        self.send(command, what, fx);
+                        self.submit(command, what, None, fx);
                     }
                     Ok(intent) => self.run_intent(intent, fx),
                     Err(_) => {
@@ -130,9 +130,14 @@ impl App {
             }
             Action::NextStatus => self.next_status(current, fx),
             Action::Pin => self.toggle_pin(fx),
+            Action::FollowNews => self.follow_news(fx),
+            Action::HandRole => self.choose_role(),
+            Action::DismissNews => self.dismiss_news(),
             // The command table has these run their palette command.
             Action::Declare
             | Action::Ack
+            | Action::TakeIc
+            | Action::Handoff
             | Action::Resolve
             | Action::Runbook
             | Action::Scribe
@@ -172,12 +177,13 @@ impl App {
         match Severity::try_from(n.clamp(0, 9) as u8) {
             Ok(s) => {
                 let r = inc.reference;
-                self.send(
+                self.submit(
                     Command::SetSeverity {
                         incident: r,
                         severity: s,
                     },
                     format!("{r} → {s}"),
+                    None,
                     fx,
                 );
             }
@@ -206,12 +212,13 @@ impl App {
         let r = inc.reference;
         match next {
             Some(s) => {
-                self.send(
+                self.submit(
                     Command::SetStatus {
                         incident: r,
                         status: s,
                     },
                     format!("{r} → {s}"),
+                    None,
                     fx,
                 );
             }

@@ -22,6 +22,7 @@ pub use super::screens::archive::ArchiveView;
 pub use super::screens::board::BoardView;
 pub use super::screens::handoff::HandoffView;
 pub use super::screens::metrics::MetricsView;
+pub use super::screens::news::{News, NewsKind};
 pub use super::screens::palette::{MAX_PALETTE_LINE, PaletteState};
 pub use super::screens::room::timeline::TimelineIndex;
 pub use super::screens::room::{ROLE_ORDER, RoomView};
@@ -66,6 +67,8 @@ pub enum Effect {
         format: crate::report::export::ExportFormat,
         file: String,
     },
+    /// Ring the terminal's bell (a new SEV1 or SEV2, a page to this person).
+    Bell,
     Quit,
 }
 
@@ -98,6 +101,10 @@ pub enum Mode {
     UpdateForm,
     /// The post-mortem editor (`:postmortem`).
     Postmortem,
+    /// A change that cannot be taken back waits for `y` ([`App::pending`]).
+    Confirm,
+    /// Which role to hand (`A`): one key picks it, then the palette asks whom.
+    ChooseRole,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +171,17 @@ pub struct App {
     pub flash: Option<Flash>,
     /// Problems found at start-up (config, theme), shown until the next key press.
     pub notices: Vec<String>,
+    /// What is new (declared, raised to SEV1/SEV2, a page to this person), shown above
+    /// every screen until followed or dismissed; oldest first.
+    pub news: Vec<News>,
+    /// Whether a new SEV1 or SEV2 (or a page to this person) rings the terminal's bell.
+    pub bell: bool,
+    /// The console has been in step with the feed once: events from then on are news.
+    pub(crate) ever_synced: bool,
+    /// `warroom demo`: marked as such; follows a declaration into its room.
+    pub demo: bool,
+    /// What the demo says to do next, above the screen (once its incident is resolved).
+    pub demo_hint: Option<String>,
     /// How far the help overlay is scrolled.
     pub help_offset: usize,
     pub keymap: Keymap,
@@ -180,6 +198,12 @@ pub struct App {
     pub(crate) ticks_in_flight: HashMap<String, (IncidentRef, u32, bool)>,
     /// Typed text sent and not answered yet, by command id, to give back on a refusal.
     pub(crate) unsent: HashMap<String, Unsent>,
+    /// What the status line says when the feed takes a change, by command id.
+    pub(crate) done: HashMap<String, String>,
+    /// A change that cannot be taken back, waiting for its confirmation.
+    pub pending: Option<super::submit::Pending>,
+    /// The incident whose role is being handed (`A`), while its role is chosen.
+    pub(crate) handing: Option<IncidentRef>,
     /// The declaration this console is waiting for, to open its room.
     pub(crate) awaiting_declare: Option<String>,
     /// A room to open as soon as its incident reaches the replica.
@@ -223,6 +247,11 @@ impl App {
             schedules: Vec::new(),
             flash: None,
             notices: Vec::new(),
+            news: Vec::new(),
+            bell: true,
+            ever_synced: false,
+            demo: false,
+            demo_hint: None,
             help_offset: 0,
             keymap,
             now,
@@ -232,6 +261,9 @@ impl App {
             sent: HashMap::new(),
             ticks_in_flight: HashMap::new(),
             unsent: HashMap::new(),
+            done: HashMap::new(),
+            pending: None,
+            handing: None,
             awaiting_declare: None,
             open_when_known: None,
             asked: HashMap::new(),
@@ -268,7 +300,7 @@ impl App {
                 // The briefing stays open only under what is drawn over it.
                 if !matches!(
                     self.mode,
-                    Mode::Normal | Mode::Palette | Mode::Help | Mode::ConfirmQuit
+                    Mode::Normal | Mode::Palette | Mode::Help | Mode::ConfirmQuit | Mode::Confirm
                 ) {
                     self.handoff = None;
                 }
@@ -401,6 +433,8 @@ impl App {
         }
         match self.mode {
             Mode::ConfirmQuit => self.confirm_quit_key(k, fx),
+            Mode::Confirm => self.confirm_key(k, fx),
+            Mode::ChooseRole => self.choose_role_key(k),
             Mode::Help => self.help_key(k),
             Mode::Palette => self.palette_key(k, fx),
             Mode::Runbook => self.runbook_key(k, fx),

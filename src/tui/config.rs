@@ -21,6 +21,8 @@ pub struct Config {
     pub name: Option<String>,
     pub token: Option<String>,
     pub theme: Option<String>,
+    /// Ring the terminal's bell for a new SEV1 or SEV2 and a page to you (default: on).
+    pub bell: Option<bool>,
     /// Action name → keys; validated by the keymap.
     #[serde(default, deserialize_with = "keys")]
     pub keys: BTreeMap<String, Vec<String>>,

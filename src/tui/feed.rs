@@ -89,6 +89,8 @@ impl App {
             Update::QueryFailed { id, error } => self.query_failed(&id, &error.message, fx),
             Update::Event(e) => {
                 self.index_event(&e);
+                self.note_news(&e, fx);
+                self.demo_resolved(&e, fx);
                 if self.open_when_known == Some(e.kind.incident()) {
                     self.open_when_known = None;
                     self.open_declared(e.kind.incident(), fx);
@@ -101,10 +103,8 @@ impl App {
             } => self.answered(&id, &command, answer, fx),
             Update::ServerError { message, .. } => self.flash(Level::Error, message),
             Update::Policy(p) => self.schedules = self.feed_schedules(&p),
-            Update::Welcome { .. }
-            | Update::Synced(_)
-            | Update::Presence(_)
-            | Update::Queued(_) => {}
+            Update::Synced(_) => self.ever_synced = true,
+            Update::Welcome { .. } | Update::Presence(_) | Update::Queued(_) => {}
         }
         // A snapshot without it, or a `withheld` event (restricted, and this person was
         // taken off its members), takes the open room away.
@@ -115,6 +115,7 @@ impl App {
             self.leave_vanished_room(r, fx);
         }
         self.sync_postmortems();
+        self.forget_vanished_news();
         // The checklist's incident can vanish with a fresh snapshot: the overlay goes too.
         if let Some(view) = self.runbook
             && self.replica.state.incident(view.incident).is_none()
@@ -268,7 +269,11 @@ impl App {
     /// person is busy with something else (the palette, the checklist, a draft): the keys
     /// they are typing must not land in another pane.
     fn open_declared(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
-        if self.mode == Mode::Normal {
+        let idle_scribe = match self.screen {
+            Screen::Room(at) => self.mode == Mode::Scribe && self.draft_is_empty(at),
+            _ => false,
+        };
+        if self.mode == Mode::Normal || idle_scribe {
             self.open_room(r, fx);
             self.mode = Mode::Scribe;
         } else {
@@ -382,7 +387,10 @@ impl App {
             .unwrap_or_else(|| "a command queued earlier".to_string());
         self.ticks_in_flight.remove(id);
         let unsent = self.unsent.remove(id);
+        let done = self.done.remove(id);
         match answer {
+            // A change from a key or the palette says what it did.
+            Answer::Ok { .. } if let Some(text) = done => self.flash(Level::Info, text),
             Answer::Ok { incident, seqs } => {
                 match command {
                     Command::AcceptHandoff { from } => {

@@ -61,6 +61,8 @@ pub struct Frame {
     pub banner: Rect,
     /// Problems found at start-up.
     pub notices: Rect,
+    /// What is new: a line while there is a notice.
+    pub news: Rect,
     /// The screen: board, room or metrics.
     pub main: Rect,
     /// A message too long for the status line, wrapped.
@@ -77,9 +79,11 @@ pub fn frame(app: &App, area: Rect) -> Frame {
     let banner = !matches!(app.conn, ConnState::Live);
     let notices = app.notices.len().min(NOTICE_ROWS) as u16;
     let message_lines = message_lines(app, area.width);
-    let [banner, notices, main, message, status] = Layout::vertical([
+    let news = u16::from(!app.news.is_empty()) + u16::from(app.demo_hint.is_some());
+    let [banner, notices, news, main, message, status] = Layout::vertical([
         Constraint::Length(banner as u16),
         Constraint::Length(notices),
+        Constraint::Length(news),
         Constraint::Min(1),
         Constraint::Length(message_lines.len() as u16),
         Constraint::Length(1),
@@ -88,6 +92,7 @@ pub fn frame(app: &App, area: Rect) -> Frame {
     Frame {
         banner,
         notices,
+        news,
         main,
         message,
         status,
@@ -96,11 +101,16 @@ pub fn frame(app: &App, area: Rect) -> Frame {
 }
 
 /// Rows the room's escalation panel takes for this incident: a line for a restricted
-/// incident, four for an escalation run, one for an active status-update cadence (what
+/// incident, four for an escalation run (one, its summary, once the incident is resolved),
+/// one for an active status-update cadence (what
 /// [`super::screens::room::escalation::escalation_panel`] draws). Depends on the incident
 /// only, never the clock, so ticking never moves the layout.
 pub fn escalation_rows(inc: &Incident) -> u16 {
-    let esc = if inc.escalation.is_some() { 4 } else { 0 };
+    let esc = match (&inc.escalation, inc.is_active()) {
+        (None, _) => 0,
+        (Some(_), true) => 4,
+        (Some(_), false) => 1,
+    };
     let cadence = u16::from(inc.update_every_secs.is_some() && inc.is_active());
     u16::from(inc.restricted) + esc + cadence
 }
@@ -115,13 +125,31 @@ pub struct Room {
     pub scribe: Rect,
 }
 
-/// How a room with an escalation panel of `panel` rows divides the screen `main`.
-pub fn room(app: &App, main: Rect, panel: u16) -> Room {
+/// Rows the scribe pane of `inc` takes: a line on a resolved or closed incident with
+/// nothing being written (it says how to write, or that the record is final), else the
+/// pane.
+pub fn scribe_rows_of(app: &App, inc: &Incident) -> u16 {
+    let r = inc.reference;
+    let drafting = app.mode == Mode::Scribe
+        || app
+            .rooms
+            .get(&r)
+            .is_some_and(|v| v.draft.lines().iter().any(|l| !l.is_empty()));
+    if inc.is_active() || drafting {
+        scribe_rows(app.size.1)
+    } else {
+        1
+    }
+}
+
+/// How the room of `inc` divides the screen `main`: the header, its escalation panel, the
+/// timeline, and the scribe pane.
+pub fn room(app: &App, main: Rect, inc: &Incident) -> Room {
     let [header, panel, timeline, scribe] = Layout::vertical([
         Constraint::Length(HEADER_ROWS),
-        Constraint::Length(panel),
+        Constraint::Length(escalation_rows(inc)),
         Constraint::Min(3),
-        Constraint::Length(scribe_rows(app.size.1)),
+        Constraint::Length(scribe_rows_of(app, inc)),
     ])
     .areas(main);
     Room {
@@ -153,15 +181,18 @@ pub fn bordered_inner(area: Rect) -> Rect {
 /// Rows the timeline shows at the app's terminal size: what the cursor is kept within and
 /// what a page is. The same layout as the room is drawn with.
 pub fn timeline_height(app: &App) -> usize {
-    let (panel, cursor_set) = match app.screen {
+    let (inc, cursor_set) = match app.screen {
         Screen::Room(r) => (
-            app.replica.state.incident(r).map_or(0, escalation_rows),
+            app.replica.state.incident(r),
             app.rooms.get(&r).is_some_and(|v| v.cursor.is_some()),
         ),
-        Screen::Board | Screen::Metrics | Screen::Archive => (0, false),
+        Screen::Board | Screen::Metrics | Screen::Archive => (None, false),
     };
     let frame = frame(app, Rect::new(0, 0, app.size.0, app.size.1));
-    let room = room(app, frame.main, panel);
+    let Some(inc) = inc else {
+        return frame.main.height.saturating_sub(HEADER_ROWS + 2) as usize;
+    };
+    let room = room(app, frame.main, inc);
     let (rows, _) = timeline_inside(bordered_inner(room.timeline), cursor_set);
     rows.height as usize
 }

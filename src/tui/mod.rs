@@ -23,6 +23,7 @@ pub mod paste;
 pub mod render;
 pub mod screens;
 pub mod scribe;
+pub mod submit;
 pub mod text;
 pub mod theme;
 
@@ -80,6 +81,11 @@ pub struct ConsoleOptions {
     pub local_feed: Option<Box<dyn LocalFeed>>,
     /// What a `wss://` feed is trusted with (`--ca`); `None`: the system's roots.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Ring the terminal's bell for a new SEV1 or SEV2 and a page to this person.
+    pub bell: bool,
+    /// `warroom demo`: the console says so, follows the story's incident into its room and
+    /// says what to do once it is resolved.
+    pub demo: bool,
 }
 
 /// A feed on this machine that the console can host: the binary provides it (the console
@@ -154,6 +160,8 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         crate::clock::Zone::Local,
         session,
     );
+    app.bell = opts.bell;
+    app.demo = opts.demo;
     if !opts.warnings.is_empty() {
         for w in &opts.warnings {
             tracing::warn!("{w}");
@@ -211,7 +219,15 @@ pub async fn run(mut opts: ConsoleOptions) -> anyhow::Result<()> {
         while let Some(u) = client.try_next() {
             fx.extend(app.update(Msg::Feed(u)));
         }
+        // One bell for everything that came at once.
+        let mut rang = false;
         for effect in fx {
+            if effect == Effect::Bell {
+                if rang {
+                    continue;
+                }
+                rang = true;
+            }
             perform(&client, effect, &exported_tx);
         }
         let attempt = match app.conn {
@@ -276,6 +292,13 @@ fn perform(client: &Client, effect: Effect, exported: &tokio::sync::mpsc::Unboun
                 // The console may have quit meanwhile; then nobody needs the answer.
                 let _ = done.send(Msg::Exported { incident, result });
             });
+        }
+        Effect::Bell => {
+            use std::io::Write;
+            let mut out = stdout();
+            if let Err(e) = out.write_all(b"\x07").and_then(|()| out.flush()) {
+                tracing::warn!("ringing the bell: {e}");
+            }
         }
         Effect::Quit => {}
     }

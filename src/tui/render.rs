@@ -15,7 +15,8 @@ use super::keymap::Action;
 use super::layout::{self, NOTICE_ROWS, message_rows};
 use super::screens::room::history;
 use super::screens::{
-    archive, board, handoff, help, metrics, palette, postmortem, quit, room, runbook, update_form,
+    archive, board, confirm, handoff, help, metrics, news, palette, postmortem, quit, room,
+    runbook, update_form,
 };
 use super::theme::Theme;
 use crate::client::ConnState;
@@ -62,6 +63,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             .collect();
         Paragraph::new(lines).render(frame.notices, buf);
     }
+    news::render(app, theme, frame.news, buf);
     let main = frame.main;
     match app.screen {
         Screen::Board => board::render(app, theme, main, buf),
@@ -86,6 +88,8 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Mode::Palette => palette::render(app, theme, area, buf),
         Mode::Help => help::render(app, theme, area, buf),
         Mode::ConfirmQuit => quit::render(app, theme, area, buf),
+        Mode::Confirm => confirm::render(app, theme, area, buf),
+        Mode::ChooseRole => confirm::render_role_choice(app, theme, area, buf),
         _ => {}
     }
     handoff::render(app, theme, area, buf);
@@ -142,7 +146,11 @@ fn render_status(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         }
         ConnState::Stopped { .. } => ("○", "offline".to_string(), theme.timer_overdue),
     };
-    let mut spans = vec![Span::styled(format!(" {dot} {state}"), style)];
+    let mut spans = Vec::new();
+    if app.demo {
+        spans.push(Span::styled(" DEMO ", theme.banner_info));
+    }
+    spans.push(Span::styled(format!(" {dot} {state}"), style));
     if app.replica.queued > 0 {
         spans.push(Span::styled(
             format!(", {} queued", app.replica.queued),

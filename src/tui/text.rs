@@ -4,6 +4,7 @@
 //! names) is in [`crate::report::format`], so a thing reads the same wherever it is shown.
 
 use chrono::{DateTime, Utc};
+use ratatui::text::{Line, Span};
 
 use crate::clock::Zone;
 
@@ -49,4 +50,53 @@ pub fn truncate(s: &str, n: usize) -> String {
         t.push('…');
         t
     }
+}
+
+/// The longest of `variants` (most detailed first) that fits `width` columns; when none
+/// does, the shortest cut to the width with an ellipsis, so a cell never runs into the next.
+pub fn fit(variants: Vec<Vec<Span<'static>>>, width: u16) -> Line<'static> {
+    let n = variants.len();
+    let width = width as usize;
+    for (i, v) in variants.into_iter().enumerate() {
+        let line = Line::from(v);
+        if line.width() <= width {
+            return line;
+        }
+        if i + 1 == n {
+            return cut(line, width);
+        }
+    }
+    Line::default()
+}
+
+/// `line` cut to `width` columns, its last one an ellipsis; spans keep their styles.
+fn cut(line: Line<'static>, width: usize) -> Line<'static> {
+    let mut out = Vec::new();
+    let mut left = width.saturating_sub(1);
+    for span in line.spans {
+        if left == 0 {
+            break;
+        }
+        let w = span.width();
+        if w <= left {
+            left -= w;
+            out.push(span);
+        } else {
+            let text: String = span
+                .content
+                .chars()
+                .scan(0, |used, c| {
+                    *used += Span::raw(c.to_string()).width();
+                    (*used <= left).then_some(c)
+                })
+                .collect();
+            out.push(Span::styled(text, span.style));
+            left = 0;
+        }
+    }
+    if width > 0 {
+        let style = out.last().map(|s| s.style).unwrap_or_default();
+        out.push(Span::styled("…", style));
+    }
+    Line::from(out)
 }

@@ -32,6 +32,8 @@ pub struct Theme {
     pub timer_ok: Style,
     pub timer_due: Style,
     pub timer_overdue: Style,
+    /// A missed response target on a SEV1 or SEV2: the loudest thing on screen.
+    pub timer_critical: Style,
     pub focus: Style,
     pub border: Style,
     pub muted: Style,
@@ -72,6 +74,7 @@ const SLOTS: &[(&str, &str, Slot)] = &[
     ("timer", "ok", |t| &mut t.timer_ok),
     ("timer", "due", |t| &mut t.timer_due),
     ("timer", "overdue", |t| &mut t.timer_overdue),
+    ("timer", "critical", |t| &mut t.timer_critical),
     ("ui", "focus", |t| &mut t.focus),
     ("ui", "border", |t| &mut t.border),
     ("ui", "muted", |t| &mut t.muted),

@@ -40,6 +40,24 @@ pub fn severity_table(m: &Metrics) -> Vec<String> {
     out
 }
 
+/// The response-time table with medians only, 44 columns wide: what a terminal narrower
+/// than the whole table shows.
+pub fn severity_table_medians(m: &Metrics) -> Vec<String> {
+    let mut head = format!("{:<4}{:>4}", "SEV", "n");
+    for name in ["MTTD", "MTTA", "MTTM", "MTTR"] {
+        head.push_str(&format!(" {name:>8}"));
+    }
+    let mut out = vec![head];
+    for s in &m.severities {
+        let mut line = format!("{:<4}{:>4}", s.severity.to_string(), s.incidents);
+        for d in [&s.mttd, &s.mtta, &s.mttm, &s.mttr] {
+            line.push_str(&format!(" {:>8}", table_clock(d.median_secs)));
+        }
+        out.push(line);
+    }
+    out
+}
+
 /// Which durations were skipped as inconsistent, for a note under the table.
 pub fn inconsistent_note(m: &Metrics) -> Option<String> {
     let mut parts = Vec::new();

@@ -17,7 +17,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, StatefulWidget, Table, TableState, Widget};
 
-use super::sev_span;
+use super::sev_cell;
 use crate::clock::Zone;
 use crate::model::validate::MAX_ENTRY;
 use crate::model::{Incident, IncidentRef, Milestone, Severity};
@@ -373,7 +373,12 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             .style(theme.muted)
             .render(table_area, buf);
     } else {
-        let rows: Vec<Row> = a.rows.iter().map(|i| row(app, theme, i)).collect();
+        let rows: Vec<Row> = a
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(n, i)| row(app, theme, i, n == a.selected))
+            .collect();
         let wide = area.width >= 110;
         let mut widths = vec![
             Constraint::Length(8),
@@ -392,11 +397,14 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         let rows: Vec<Row> = if wide {
             rows
         } else {
-            a.rows.iter().map(|i| narrow_row(app, theme, i)).collect()
+            a.rows
+                .iter()
+                .enumerate()
+                .map(|(n, i)| narrow_row(app, theme, i, n == a.selected))
+                .collect()
         };
         let table = Table::new(rows, widths)
             .header(Row::new(header).style(theme.muted.add_modifier(Modifier::BOLD)))
-            .row_highlight_style(theme.selected)
             .highlight_symbol("▶ ");
         let mut state = TableState::default().with_selected(Some(a.selected));
         StatefulWidget::render(table, table_area, buf, &mut state);
@@ -448,37 +456,54 @@ fn title_cell<'a>(theme: &Theme, i: &Incident, base: ratatui::style::Style) -> L
     Line::from(title)
 }
 
-fn row<'a>(app: &App, theme: &Theme, i: &Incident) -> Row<'a> {
-    let base = if i.is_active() {
-        theme.text
+/// The selection bar goes under the selected row's cells (each keeps its own colours).
+fn selectable<'a>(row: Row<'a>, theme: &Theme, selected: bool) -> Row<'a> {
+    if selected {
+        row.style(theme.selected)
     } else {
-        theme.muted
-    };
-    Row::new(vec![
-        Line::from(Span::styled(i.reference.to_string(), base)),
-        sev_span(theme, i).into(),
-        Span::styled(i.status.as_str(), base).into(),
-        Span::styled(declared(app, i), base).into(),
-        Span::styled(lasted(app, i), base).into(),
-        Span::styled(clean(i.service.as_deref().unwrap_or("")), base).into(),
-        title_cell(theme, i, base),
-    ])
+        row
+    }
 }
 
-fn narrow_row<'a>(app: &App, theme: &Theme, i: &Incident) -> Row<'a> {
+fn row<'a>(app: &App, theme: &Theme, i: &Incident, selected: bool) -> Row<'a> {
     let base = if i.is_active() {
         theme.text
     } else {
         theme.muted
     };
-    Row::new(vec![
-        Line::from(Span::styled(i.reference.to_string(), base)),
-        sev_span(theme, i).into(),
-        Span::styled(i.status.as_str(), base).into(),
-        Span::styled(declared(app, i), base).into(),
-        Span::styled(lasted(app, i), base).into(),
-        title_cell(theme, i, base),
-    ])
+    selectable(
+        Row::new(vec![
+            Line::from(Span::styled(i.reference.to_string(), base)),
+            sev_cell(theme, i, selected).into(),
+            Span::styled(i.status.as_str(), base).into(),
+            Span::styled(declared(app, i), base).into(),
+            Span::styled(lasted(app, i), base).into(),
+            Span::styled(clean(i.service.as_deref().unwrap_or("")), base).into(),
+            title_cell(theme, i, base),
+        ]),
+        theme,
+        selected,
+    )
+}
+
+fn narrow_row<'a>(app: &App, theme: &Theme, i: &Incident, selected: bool) -> Row<'a> {
+    let base = if i.is_active() {
+        theme.text
+    } else {
+        theme.muted
+    };
+    selectable(
+        Row::new(vec![
+            Line::from(Span::styled(i.reference.to_string(), base)),
+            sev_cell(theme, i, selected).into(),
+            Span::styled(i.status.as_str(), base).into(),
+            Span::styled(declared(app, i), base).into(),
+            Span::styled(lasted(app, i), base).into(),
+            title_cell(theme, i, base),
+        ]),
+        theme,
+        selected,
+    )
 }
 
 #[cfg(test)]

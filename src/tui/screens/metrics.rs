@@ -73,16 +73,40 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             return;
         }
     };
-    let mut lines: Vec<Line> = vec![Line::from(vec![
-        Span::styled(" warroom ", theme.title),
-        Span::styled(format!("· metrics · {}", metrics::heading(m)), theme.text),
-        back,
-    ])];
+    let title = |what: String, back: Option<Span<'static>>| {
+        let mut v = vec![
+            Span::styled(" warroom ", theme.title),
+            Span::styled(what, theme.text),
+        ];
+        v.extend(back);
+        v
+    };
+    let heading = format!("· metrics · {}", metrics::heading(m));
+    let mut lines: Vec<Line> = vec![crate::tui::text::fit(
+        vec![
+            title(heading.clone(), Some(back.clone())),
+            title(heading, None),
+            title("· metrics".to_string(), Some(back)),
+        ],
+        area.width,
+    )];
     lines.push(Line::default());
-    let table = metrics::severity_table(m);
+    // The whole table (means and medians) where it fits, else the medians.
+    let mut table = metrics::severity_table(m);
+    let mut head_rows = 2;
+    let medians = table
+        .iter()
+        .map(|r| r.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        > usize::from(area.width);
+    if medians {
+        table = metrics::severity_table_medians(m);
+        head_rows = 1;
+    }
     for (i, row) in table.into_iter().enumerate() {
-        // Two header lines, then one per severity in `m.severities` order.
-        match i.checked_sub(2).and_then(|k| m.severities.get(k)) {
+        // The header lines, then one per severity in `m.severities` order.
+        match i.checked_sub(head_rows).and_then(|k| m.severities.get(k)) {
             Some(s) => {
                 let label = s.severity.to_string();
                 let rest = row.get(label.len()..).unwrap_or_default().to_string();
@@ -95,12 +119,26 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             None => lines.push(Line::styled(format!(" {row}"), theme.muted)),
         }
     }
+    if medians {
+        lines.push(Line::styled(
+            " medians; a wider terminal shows the means too",
+            theme.muted,
+        ));
+    }
     if let Some(note) = metrics::inconsistent_note(m) {
         lines.push(Line::styled(format!(" {note}"), theme.timer_due));
     }
     lines.push(Line::default());
+    // Wrapped, so a narrow terminal reads them whole.
     for l in metrics::rate_lines(m) {
-        lines.push(Line::styled(format!(" {l}"), theme.text));
+        let width = usize::from(area.width).saturating_sub(4);
+        for (i, piece) in crate::report::format::wrap(&l, width)
+            .into_iter()
+            .enumerate()
+        {
+            let indent = if i == 0 { " " } else { "   " };
+            lines.push(Line::styled(format!("{indent}{piece}"), theme.text));
+        }
     }
     lines.push(Line::default());
     // The most recent weeks that fit under the rest.

@@ -47,6 +47,22 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             inc.title = title.clone();
             inc.push_entry(ev, EntryKind::System, text, ev.at);
         }
+        EventKind::ServiceChanged { service, .. } => {
+            let was = inc.service.as_deref().unwrap_or("none");
+            let text = format!("service: {service} (was: {was})");
+            // A runbook found by the old service, not begun, goes: the new service's is
+            // attached in its place (by the engine, as at a declaration).
+            if inc.runbook_done.is_empty()
+                && inc
+                    .runbook
+                    .as_ref()
+                    .is_some_and(|rb| inc.service.as_deref() == Some(rb.name.as_str()))
+            {
+                inc.runbook = None;
+            }
+            inc.service = Some(service.clone());
+            inc.push_entry(ev, EntryKind::System, text, ev.at);
+        }
         EventKind::SeverityChanged { from, to, .. } => {
             inc.severity = *to;
             if to < from {

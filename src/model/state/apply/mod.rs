@@ -121,6 +121,7 @@ impl State {
             | EventKind::MemberAdded { .. }
             | EventKind::MemberRemoved { .. }
             | EventKind::Retitled { .. }
+            | EventKind::ServiceChanged { .. }
             | EventKind::SeverityChanged { .. }
             | EventKind::StatusChanged { .. }
             | EventKind::RoleAssigned { .. }
@@ -208,6 +209,7 @@ fn is_progress(kind: &EventKind) -> bool {
     matches!(
         kind,
         EventKind::Retitled { .. }
+            | EventKind::ServiceChanged { .. }
             | EventKind::SeverityChanged { .. }
             | EventKind::StatusChanged { .. }
             | EventKind::RoleAssigned { .. }

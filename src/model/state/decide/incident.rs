@@ -26,6 +26,18 @@ pub(super) fn decide(
             }
             vec![E::Retitled { incident: r, title }]
         }
+        C::SetService { service, .. } => {
+            let service = validate::text("service", service, MAX_NAME, false)?;
+            if inc.service.as_deref() == Some(service.as_str()) {
+                return Err(Rejection::conflict(format!(
+                    "{r} is already about {service}"
+                )));
+            }
+            vec![E::ServiceChanged {
+                incident: r,
+                service,
+            }]
+        }
         C::SetSeverity { severity, .. } => {
             if *severity == inc.severity {
                 return Err(Rejection::conflict(format!("{r} is already {severity}")));

@@ -85,6 +85,7 @@ impl State {
             | C::Resolve { .. }
             | C::AssignRole { .. }
             | C::ReleaseRole { .. }
+            | C::SetService { .. }
             | C::Acknowledge { .. } => incident::decide(inc, actor, cmd)?,
             C::AddEntry { .. }
             | C::CorrectEntry { .. }

@@ -41,6 +41,8 @@ pub enum Outcome {
     Close,
     /// An action that works from here too (the palette, help, quit).
     Act(Action),
+    /// Take over from the outgoing on-call (the open key, enter): asks first.
+    Accept,
 }
 
 /// The briefing as of the app's clock.
@@ -79,6 +81,7 @@ pub fn key(
             Some(Action::Top) => i64::MIN / 2,
             Some(Action::Bottom) => i64::MAX / 2,
             Some(Action::Back) => return Outcome::Close,
+            Some(Action::Open) => return Outcome::Accept,
             Some(a @ (Action::Palette | Action::Help | Action::Quit)) => return Outcome::Act(a),
             _ => return Outcome::Stay,
         },
@@ -111,7 +114,47 @@ impl App {
             Outcome::Stay => {}
             Outcome::Close => self.handoff = None,
             Outcome::Act(a) => self.action(a, fx),
+            Outcome::Accept => self.ask_accept_handoff(),
         }
+    }
+
+    /// The briefing's enter: accepting the handoff from the outgoing primary, asked first
+    /// (it makes this person incident commander wherever the outgoing one was).
+    fn ask_accept_handoff(&mut self) {
+        let Some(from) = handoff::outgoing(&self.schedules, self.now) else {
+            self.flash(
+                Level::Error,
+                "no on-call schedule names the outgoing primary: :accept-handoff NAME takes over",
+            );
+            return;
+        };
+        let commands: Vec<String> = self
+            .replica
+            .state
+            .incidents
+            .values()
+            .filter(|i| {
+                i.is_active() && i.roles.get(&crate::model::Role::IncidentCommander) == Some(&from)
+            })
+            .map(|i| i.reference.to_string())
+            .collect();
+        let ic = if commands.is_empty() {
+            String::new()
+        } else {
+            format!(", incident commander of {}", commands.join(", "))
+        };
+        self.pending = Some(crate::tui::submit::Pending {
+            command: crate::model::Command::AcceptHandoff { from: from.clone() },
+            what: format!("accept handoff from {from}"),
+            unsent: None,
+            question: format!(
+                "Take over from {}{ic}?",
+                crate::report::format::clean(&from)
+            ),
+            verb: "take over",
+            back_to: Mode::Normal,
+        });
+        self.mode = Mode::Confirm;
     }
 
     /// `:accept-handoff [NAME]`: takes over from NAME, by default the outgoing primary of
@@ -226,7 +269,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let Some(view) = app.handoff else {
         return;
     };
-    if !matches!(app.mode, Mode::Normal | Mode::Palette) {
+    if !matches!(app.mode, Mode::Normal | Mode::Palette | Mode::Confirm) {
         return;
     }
     let frame = layout::handoff_area(app, area);
@@ -237,10 +280,11 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let visible = usize::from(frame.height - 2);
     let offset = view.offset.min(rows.len().saturating_sub(visible));
     let scrolls = rows.len() > visible;
+    let accept = format!("{} takes over", app.keymap.keys(Action::Open));
     let title = if scrolls {
-        " handoff briefing · ↑↓ PgUp PgDn scroll · :accept-handoff takes over · esc back "
+        format!(" handoff briefing · ↑↓ PgUp PgDn scroll · {accept} · esc back ")
     } else {
-        " handoff briefing · :accept-handoff takes over · esc back "
+        format!(" handoff briefing · {accept} · esc back ")
     };
     let mut block = Block::default()
         .borders(Borders::ALL)

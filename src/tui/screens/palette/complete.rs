@@ -8,8 +8,25 @@ use crate::tui::commands::COMMANDS;
 use crate::tui::screens::palette::parse::restricted_flag;
 use crate::tui::scribe::PREFIXES;
 
+/// What completion offers besides fixed words: the incidents held, the people present.
+pub struct Known<'a> {
+    pub incidents: &'a [IncidentRef],
+    pub people: &'a [String],
+}
+
 /// Completions for what is typed so far: whole replacement lines, best first.
 pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
+    complete_with(
+        line,
+        &Known {
+            incidents,
+            people: &[],
+        },
+    )
+}
+
+/// Completions, the people present among them where a name is wanted.
+pub fn complete_with(line: &str, known: &Known) -> Vec<String> {
     let line = line.trim_start_matches(':');
     match line.split_once(' ') {
         None => COMMANDS
@@ -21,7 +38,7 @@ pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
             let options = COMMANDS
                 .iter()
                 .find(|c| c.name == cmd)
-                .map_or_else(Vec::new, |c| (c.complete)(arg, incidents));
+                .map_or_else(Vec::new, |c| (c.complete)(arg, known));
             let (done, partial) = match arg.rsplit_once(' ') {
                 Some((d, p)) => (format!("{d} "), p),
                 None => (String::new(), arg),
@@ -42,23 +59,42 @@ pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
 // ---- each command's options for the argument being typed (`arg`: all after the name) ----
 
 /// Commands whose arguments are free text.
-pub fn nothing(_arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn nothing(_arg: &str, _known: &Known) -> Vec<String> {
     Vec::new()
 }
 
-pub fn status(_arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn status(_arg: &str, _known: &Known) -> Vec<String> {
     Status::ALL.iter().map(|s| s.as_str().to_string()).collect()
 }
 
-/// `:role` and `:release`: the role, the first word.
-pub fn role(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+/// `:release` and `:take`: the role, the first word.
+pub fn role(arg: &str, _known: &Known) -> Vec<String> {
     if arg.contains(' ') {
         return Vec::new();
     }
     ["ic", "tl", "comms", "scribe"].map(String::from).to_vec()
 }
 
-pub fn milestone(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+/// `:role`: the role, then whom to give it to (the people present, and `me`).
+pub fn role_to(arg: &str, known: &Known) -> Vec<String> {
+    match arg.split_once(' ') {
+        // The name follows: the role ends with its space, so tab then the name.
+        None => role(arg, known)
+            .into_iter()
+            .map(|r| format!("{r} "))
+            .collect(),
+        Some((_, name)) if !name.contains(' ') => {
+            let mut people: Vec<String> = known.people.to_vec();
+            people.sort();
+            people.dedup();
+            people.push("me".into());
+            people
+        }
+        Some(_) => Vec::new(),
+    }
+}
+
+pub fn milestone(arg: &str, _known: &Known) -> Vec<String> {
     if arg.contains(' ') {
         return Vec::new();
     }
@@ -68,20 +104,20 @@ pub fn milestone(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
         .collect()
 }
 
-pub fn sev(_arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn sev(_arg: &str, _known: &Known) -> Vec<String> {
     (1..=4).map(|n| n.to_string()).collect()
 }
 
-pub fn export(_arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn export(_arg: &str, _known: &Known) -> Vec<String> {
     ["md", "json"].map(String::from).to_vec()
 }
 
-pub fn system(_arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn system(_arg: &str, _known: &Known) -> Vec<String> {
     ["on", "off"].map(String::from).to_vec()
 }
 
 /// `:filter`: `kind:`/`author:`, then kind names after `kind:` (and after each comma).
-pub fn filter(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn filter(arg: &str, _known: &Known) -> Vec<String> {
     let partial = arg.rsplit(' ').next().unwrap_or("");
     match partial.to_ascii_lowercase().strip_prefix("kind:") {
         Some(list) => {
@@ -99,7 +135,7 @@ pub fn filter(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
 }
 
 /// `:declare`: the leading words, the severity and the flag in either order.
-pub fn declare(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn declare(arg: &str, _known: &Known) -> Vec<String> {
     let leading = arg
         .split(' ')
         .rev()
@@ -108,25 +144,26 @@ pub fn declare(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
     if !leading {
         return Vec::new();
     }
+    // The title follows: each ends with its space, so tab then the title.
     (1..=4)
-        .map(|n| format!("sev{n}"))
-        .chain(["--restricted".to_string()])
+        .map(|n| format!("sev{n} "))
+        .chain(["--restricted ".to_string()])
         .collect()
 }
 
-pub fn member(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn member(arg: &str, _known: &Known) -> Vec<String> {
     if arg.contains(' ') {
         return Vec::new();
     }
-    ["add", "remove"].map(String::from).to_vec()
+    ["add ", "remove "].map(String::from).to_vec()
 }
 
-pub fn open(_arg: &str, incidents: &[IncidentRef]) -> Vec<String> {
-    incidents.iter().map(|r| r.to_string()).collect()
+pub fn open(_arg: &str, known: &Known) -> Vec<String> {
+    known.incidents.iter().map(|r| r.to_string()).collect()
 }
 
 /// `:note`: the scribe prefixes, for the first word.
-pub fn note(arg: &str, _incidents: &[IncidentRef]) -> Vec<String> {
+pub fn note(arg: &str, _known: &Known) -> Vec<String> {
     if arg.contains(' ') {
         return Vec::new();
     }

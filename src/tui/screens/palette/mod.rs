@@ -46,6 +46,8 @@ pub struct PaletteState {
     pub history_pos: Option<usize>,
     /// The line being typed when the walk started, given back by Down past the newest.
     pub stash: String,
+    /// Opened from the scribe pane of this room: the keys go back there once it closes.
+    pub return_to_scribe: Option<IncidentRef>,
 }
 
 impl App {
@@ -107,7 +109,19 @@ impl App {
             .values()
             .map(|i| i.reference)
             .collect();
-        self.palette.completions = complete::complete(&self.palette.input, &refs);
+        let people: Vec<String> = self
+            .replica
+            .presence
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        self.palette.completions = complete::complete_with(
+            &self.palette.input,
+            &complete::Known {
+                incidents: &refs,
+                people: &people,
+            },
+        );
         self.palette.selected = 0;
     }
 
@@ -122,12 +136,13 @@ impl App {
             self.palette.history_pos = None;
         }
         match k.code {
-            KeyCode::Esc => self.mode = Mode::Normal,
+            KeyCode::Esc => self.close_palette(),
             KeyCode::Enter => {
                 let line = std::mem::take(&mut self.palette.input);
                 self.remember_palette_line(&line);
                 self.mode = Mode::Normal;
                 self.run_palette(&line, fx);
+                self.back_to_scribe();
             }
             KeyCode::Tab => {
                 if let Some(c) = self.palette.completions.get(self.palette.selected).cloned() {
@@ -146,7 +161,7 @@ impl App {
             KeyCode::Char('n') if ctrl => self.walk_palette_history(false),
             KeyCode::Backspace => {
                 if self.palette.input.pop().is_none() {
-                    self.mode = Mode::Normal;
+                    self.close_palette();
                 }
                 self.refresh_completions();
             }
@@ -157,6 +172,38 @@ impl App {
             KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
                 self.palette.input.push(c);
                 self.refresh_completions();
+            }
+            _ => {}
+        }
+    }
+
+    /// The palette closes without running anything: the keys go back where they were.
+    fn close_palette(&mut self) {
+        self.mode = Mode::Normal;
+        self.back_to_scribe();
+    }
+
+    /// After the palette ran or closed: a palette opened from the scribe pane gives the
+    /// keys back to it, when its room is still on screen and nothing else took them (a
+    /// question asked first gives them back once answered; a line reopened to be fixed
+    /// keeps them).
+    fn back_to_scribe(&mut self) {
+        let Some(r) = self.palette.return_to_scribe else {
+            return;
+        };
+        if self.mode == Mode::Palette {
+            return;
+        }
+        self.palette.return_to_scribe = None;
+        if self.screen != Screen::Room(r) {
+            return;
+        }
+        match self.mode {
+            Mode::Normal => self.mode = Mode::Scribe,
+            Mode::Confirm => {
+                if let Some(p) = self.pending.as_mut().filter(|p| p.back_to == Mode::Normal) {
+                    p.back_to = Mode::Scribe;
+                }
             }
             _ => {}
         }
@@ -210,9 +257,12 @@ impl App {
                     (Some(r), _) if !what.contains("INC-") => format!("{r}: {what}"),
                     _ => what,
                 };
-                let id = self.send(cmd, what, fx);
-                self.unsent
-                    .insert(id, Unsent::Palette(line.trim().to_string()));
+                self.submit(
+                    cmd,
+                    what,
+                    Some(Unsent::Palette(line.trim().to_string())),
+                    fx,
+                );
             }
             Ok(Intent::Filter(f)) if matches!(self.screen, Screen::Room(_)) => {
                 // In a room, `:filter` narrows its timeline.
@@ -286,17 +336,27 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         ))
         .render(err, buf);
     }
-    let shown: Vec<&String> = app
-        .palette
-        .completions
-        .iter()
-        .take(COMPLETION_ROWS)
-        .collect();
+    // A window of the suggestions that keeps the one tab takes in sight: shift-tab walks
+    // through every one of them.
+    let all = &app.palette.completions;
+    let selected = app.palette.selected.min(all.len().saturating_sub(1));
+    let first = selected.saturating_sub(COMPLETION_ROWS - 1);
+    let shown: Vec<&String> = all.iter().skip(first).take(COMPLETION_ROWS).collect();
     if shown.is_empty() {
         return;
     }
+    let title = if all.len() > COMPLETION_ROWS {
+        format!(
+            " {}/{} · tab takes · shift-tab next ",
+            selected + 1,
+            all.len()
+        )
+    } else {
+        " tab takes · shift-tab next ".to_string()
+    };
     let h = shown.len() as u16 + 2;
-    let w = (shown.iter().map(|c| c.chars().count()).max().unwrap_or(10) as u16 + 4).max(24);
+    let w = (shown.iter().map(|c| c.chars().count()).max().unwrap_or(10) as u16 + 4)
+        .max(title.chars().count() as u16 + 2);
     let popup = Rect::new(
         area.x,
         top.saturating_sub(h),
@@ -308,7 +368,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let style = if i == app.palette.selected {
+            let style = if first + i == selected {
                 theme.selected
             } else {
                 theme.text
@@ -321,7 +381,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(theme.focus)
-                .title(" tab completes · shift-tab next "),
+                .title(title),
         )
         .render(popup, buf);
 }

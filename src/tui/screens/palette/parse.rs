@@ -231,6 +231,18 @@ pub fn role(a: &Args) -> Result<Intent, String> {
     }))
 }
 
+pub fn take(a: &Args) -> Result<Intent, String> {
+    let role = match a.rest {
+        "" => Role::IncidentCommander,
+        r => Role::parse_loose(r).map_err(msg)?,
+    };
+    Ok(Intent::Send(Command::AssignRole {
+        incident: a.incident()?,
+        role,
+        person: "me".to_string(),
+    }))
+}
+
 pub fn release(a: &Args) -> Result<Intent, String> {
     a.need("the role")?;
     Ok(Intent::Send(Command::ReleaseRole {
@@ -398,6 +410,14 @@ pub fn retitle(a: &Args) -> Result<Intent, String> {
     Ok(Intent::Send(Command::Retitle {
         incident: a.incident()?,
         title: a.rest.to_string(),
+    }))
+}
+
+pub fn service(a: &Args) -> Result<Intent, String> {
+    a.need("the service")?;
+    Ok(Intent::Send(Command::SetService {
+        incident: a.incident()?,
+        service: a.rest.to_string(),
     }))
 }
 

@@ -343,7 +343,7 @@ fn completes_names_and_arguments() {
     assert_eq!(complete("status mo", &[]), ["status monitoring"]);
     assert_eq!(
         complete("role ", &[]),
-        ["role ic", "role tl", "role comms", "role scribe"]
+        ["role ic ", "role tl ", "role comms ", "role scribe "]
     );
     assert_eq!(
         complete("open INC-1", &[IncidentRef(1), IncidentRef(12)]),
@@ -472,15 +472,15 @@ fn declares_restricted_and_manages_members() {
             .unwrap_err()
             .contains("'kick' is neither add nor remove")
     );
-    assert_eq!(complete("member ", &[]), ["member add", "member remove"]);
-    assert_eq!(complete("declare --r", &[]), ["declare --restricted"]);
+    assert_eq!(complete("member ", &[]), ["member add ", "member remove "]);
+    assert_eq!(complete("declare --r", &[]), ["declare --restricted "]);
     assert_eq!(
         complete("declare -r s", &[]),
         [
-            "declare -r sev1",
-            "declare -r sev2",
-            "declare -r sev3",
-            "declare -r sev4"
+            "declare -r sev1 ",
+            "declare -r sev2 ",
+            "declare -r sev3 ",
+            "declare -r sev4 "
         ]
     );
 }

@@ -11,16 +11,16 @@ use crate::model::escalation::{Escalation, FiredStep, Pending, StopReason};
 use crate::model::{Incident, Milestone, StepAction};
 use crate::report::format::{clean, countdown};
 use crate::tui::app::App;
-use crate::tui::text::{hhmm, period, secs_since, secs_until};
+use crate::tui::text::{fit, hhmm, period, secs_since, secs_until};
 use crate::tui::theme::Theme;
 
 /// Whom a pending step will reach: the person forecast when the run started, else its target.
-fn pending_name(p: &Pending) -> String {
+pub(crate) fn pending_name(p: &Pending) -> String {
     clean(p.expected.as_deref().unwrap_or(&p.target))
 }
 
 /// What a fired step did: `paged priya`, `notified omar`, `ticket in backlog`, `skipped`.
-fn fired_verb(f: &FiredStep) -> String {
+pub(crate) fn fired_verb(f: &FiredStep) -> String {
     match (&f.person, f.action) {
         (None, _) => format!("skipped {}", clean(&f.target)),
         (Some(p), StepAction::Ticket) => format!("ticket in {}", clean(p)),
@@ -30,160 +30,11 @@ fn fired_verb(f: &FiredStep) -> String {
 }
 
 /// A plan that expects a person to answer (pages or notifications, not only tickets).
-fn expects_answer(esc: &Escalation) -> bool {
+pub(crate) fn expects_answer(esc: &Escalation) -> bool {
     esc.plan
         .steps
         .iter()
         .any(|s| s.action != StepAction::Ticket)
-}
-
-/// The escalation state of an active incident, most detailed first; the board shows the
-/// longest that fits. Empty when there is nothing to say (resolved incidents).
-pub fn escalation_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'static>>> {
-    if !inc.is_active() {
-        return Vec::new();
-    }
-    let now = app.now;
-    if let Some(by) = &inc.acknowledged_by {
-        let by = clean(by);
-        let at = inc
-            .milestones
-            .get(&Milestone::Acknowledged)
-            .map(|t| format!(" {}", hhmm(&app.tz, *t)))
-            .unwrap_or_default();
-        return vec![
-            vec![Span::styled(format!("✓ ack {by}{at}"), theme.acked)],
-            vec![Span::styled(format!("✓ {by}{at}"), theme.acked)],
-            vec![Span::styled(format!("✓ {by}"), theme.acked)],
-            vec![Span::styled("✓", theme.acked)],
-        ];
-    }
-    let no_ack = || {
-        vec![
-            vec![Span::styled("no ack", theme.unacked)],
-            vec![Span::styled("no", theme.unacked)],
-        ]
-    };
-    let Some(esc) = &inc.escalation else {
-        return no_ack();
-    };
-    if let Some(stop) = &esc.stopped {
-        return match stop.reason {
-            StopReason::Exhausted if expects_answer(esc) => vec![
-                vec![Span::styled(
-                    "escalation ended, no ack",
-                    theme.timer_overdue,
-                )],
-                vec![Span::styled("ENDED, no ack", theme.timer_overdue)],
-                vec![Span::styled("ENDED", theme.timer_overdue)],
-            ],
-            StopReason::Exhausted => {
-                let what = esc.last_paged().map(fired_verb).unwrap_or_default();
-                vec![
-                    vec![Span::styled(format!("{what}, no ack"), theme.muted)],
-                    vec![Span::styled(what, theme.muted)],
-                    vec![Span::styled("no ack", theme.muted)],
-                ]
-            }
-            StopReason::Lowered => vec![
-                vec![Span::styled(
-                    "no ack, paging stopped (lowered)",
-                    theme.unacked,
-                )],
-                vec![Span::styled("no ack, not paging", theme.unacked)],
-                vec![Span::styled("no ack", theme.unacked)],
-            ],
-            StopReason::Acknowledged => vec![
-                vec![Span::styled("ack lapsed, escalating again", theme.unacked)],
-                vec![Span::styled("ack lapsed", theme.unacked)],
-                vec![Span::styled("lapsed", theme.unacked)],
-            ],
-            StopReason::Raised | StopReason::Resolved => no_ack(),
-        };
-    }
-    let next = esc.next().map(|p| {
-        let left = secs_until(p.due_at, now);
-        let name = pending_name(&p);
-        if left > 0 {
-            (
-                format!("next: {name} in {}", countdown(left)),
-                name,
-                countdown(left),
-            )
-        } else {
-            (format!("next: {name} due now"), name, "now".to_string())
-        }
-    });
-    match (esc.last_paged(), next) {
-        (Some(f), next) => {
-            let since = countdown(secs_since(f.at, now));
-            let person = clean(f.person.as_deref().unwrap_or(""));
-            let full = format!("{}, no ack {since}", fired_verb(f));
-            let mut v = Vec::new();
-            if let Some((n, _, _)) = &next {
-                v.push(vec![
-                    Span::styled(full.clone(), theme.unacked),
-                    Span::styled(" · ", theme.muted),
-                    Span::styled(n.clone(), theme.timer_due),
-                ]);
-            }
-            v.push(vec![Span::styled(full, theme.unacked)]);
-            v.push(vec![Span::styled(
-                format!("{person}, no ack {since}"),
-                theme.unacked,
-            )]);
-            v.push(vec![Span::styled(format!("no ack {since}"), theme.unacked)]);
-            v
-        }
-        (None, Some((n, name, left))) => vec![
-            vec![Span::styled(n, theme.timer_due)],
-            vec![Span::styled(format!("{name} in {left}"), theme.timer_due)],
-            vec![Span::styled(format!("page in {left}"), theme.timer_due)],
-        ],
-        (None, None) => no_ack(),
-    }
-}
-
-/// The status-update countdown, most detailed first; empty when no cadence applies.
-pub fn update_variants(app: &App, theme: &Theme, inc: &Incident) -> Vec<Vec<Span<'static>>> {
-    let Some(due) = inc.next_update_due() else {
-        return Vec::new();
-    };
-    let left = secs_until(due, app.now);
-    if left >= 0 {
-        let style = if left <= 300 {
-            theme.timer_due
-        } else {
-            theme.timer_ok
-        };
-        let t = countdown(left);
-        vec![
-            vec![Span::styled(format!("update in {t}"), style)],
-            vec![Span::styled(format!("upd {t}"), style)],
-        ]
-    } else {
-        let t = countdown(-left);
-        vec![
-            vec![Span::styled(
-                format!("UPDATE OVERDUE {t}"),
-                theme.timer_overdue,
-            )],
-            vec![Span::styled(format!("OVERDUE {t}"), theme.timer_overdue)],
-            vec![Span::styled(format!("LATE {t}"), theme.timer_overdue)],
-        ]
-    }
-}
-
-/// The longest variant that fits `width` columns (the shortest when none does).
-pub fn fit(variants: Vec<Vec<Span<'static>>>, width: u16) -> Line<'static> {
-    let n = variants.len();
-    for (i, v) in variants.into_iter().enumerate() {
-        let line = Line::from(v);
-        if line.width() <= width as usize || i + 1 == n {
-            return line;
-        }
-    }
-    Line::default()
 }
 
 /// The breach-notification deadline of a restricted incident, as of `app.now`: due when and
@@ -312,26 +163,36 @@ pub fn escalation_panel(
     if let Some(esc) = &inc.escalation {
         let n = esc.plan.steps.len();
         let next = esc.next();
-        let (round, step) = match (&next, esc.fired.last()) {
-            (Some(p), _) => (p.round, p.step),
-            (None, Some(f)) => (f.round, f.step),
-            (None, None) => (0, 0),
+        // The round the steps line shows: the one the next step is in, else the last.
+        let round = match (&next, esc.fired.last()) {
+            (Some(p), _) => p.round,
+            (None, Some(f)) => f.round,
+            (None, None) => 0,
         };
         let rounds = if esc.plan.repeat > 0 {
             format!(" of {}", esc.plan.repeat + 1)
         } else {
             String::new()
         };
+        // Where the run is: the last step that fired (the next one is on the third line).
+        let at = match esc.fired.last() {
+            Some(f) => format!(
+                "step {} of {n} · round {}{rounds}",
+                (f.step + 1).min(n as u32),
+                f.round + 1
+            ),
+            None => format!("no step fired yet ({n} steps)"),
+        };
+        // Over, the line is a summary: when it started is on the timeline.
+        let started = if inc.is_active() {
+            format!(" · started {}", hhmm(&app.tz, esc.started_at))
+        } else {
+            String::new()
+        };
         let mut l1 = vec![
             Span::styled(" Escalation ", theme.title),
             Span::styled(
-                format!(
-                    " {} policy · step {} of {n} · round {}{rounds} · started {}",
-                    esc.plan.severity,
-                    (step + 1).min(n as u32),
-                    round + 1,
-                    hhmm(&app.tz, esc.started_at)
-                ),
+                format!(" {} policy · {at}{started}", esc.plan.severity),
                 theme.text,
             ),
         ];
@@ -349,6 +210,10 @@ pub fn escalation_panel(
             ));
         }
         lines.push(Line::from(l1));
+        if !inc.is_active() {
+            // Over: the summary line says how it ended; the timeline keeps the rest.
+            return lines;
+        }
 
         // The last page, and whether anybody answered.
         let last = esc.last_paged().map(|f| {

@@ -17,8 +17,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use tui_textarea::TextArea;
 
+use super::board::cells::{Urgency, no_ic_style};
 use super::sev_span;
-use crate::model::{Incident, IncidentRef, Milestone, Role};
+use crate::model::{Incident, IncidentRef, Milestone, Response, Role};
 use crate::report::format::{age, clean};
 use crate::tui::app::{App, Effect, Level, Screen};
 use crate::tui::keymap::Action;
@@ -124,6 +125,7 @@ impl App {
             self.timelines.insert(r, index);
         }
         self.keep_cursor_visible(r);
+        self.seen_news(r);
         fx.push(Effect::Focus(Some(r)));
     }
 }
@@ -132,10 +134,9 @@ impl App {
 
 /// Draws the room of `inc` into `area`: header, escalation panel, timeline, scribe pane.
 pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Buffer) {
-    let panel = layout::escalation_rows(inc);
-    let parts = layout::room(app, area, panel);
+    let parts = layout::room(app, area, inc);
     render_header(app, theme, inc, parts.header, buf);
-    if panel > 0 {
+    if parts.panel.height > 0 {
         Paragraph::new(escalation_panel(app, theme, inc, parts.panel.width))
             .render(parts.panel, buf);
     }
@@ -203,19 +204,30 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
         .last_status_update
         .map(|at| format!("last update {} ago", age((app.now - at).num_seconds())))
         .unwrap_or_else(|| "no status update yet".into());
-    let ack = match &inc.acknowledged_by {
-        Some(by) => Span::styled(format!("acked by {}", clean(by)), theme.acked),
-        None => Span::styled("NOT ACKNOWLEDGED", theme.unacked),
+    // Each fact once: the target's words already say "not acknowledged" while it is
+    // awaited, and "never acknowledged" once it is over.
+    let ack = match (&inc.acknowledged_by, inc.response(app.now)) {
+        (Some(by), _) => Some(Span::styled(format!("acked by {}", clean(by)), theme.acked)),
+        (None, Response::Met { .. } | Response::Missed { .. }) if inc.is_active() => {
+            Some(Span::styled("ack lapsed", theme.unacked))
+        }
+        (None, Response::NoTarget) if inc.is_active() => {
+            Some(Span::styled("not acknowledged", theme.unacked))
+        }
+        (None, _) => None,
     };
-    let line2 = Line::from(vec![
+    let mut line2 = vec![
         Span::styled(format!(" {lifetime}"), theme.text),
         Span::styled(" · ", theme.muted),
         Span::styled(last_update, theme.text),
         Span::styled(" · ", theme.muted),
         target_span(app, theme, inc),
-        Span::styled(" · ", theme.muted),
-        ack,
-    ]);
+    ];
+    if let Some(ack) = ack {
+        line2.push(Span::styled(" · ", theme.muted));
+        line2.push(ack);
+    }
+    let line2 = Line::from(line2);
     let mut roles: Vec<Span> = vec![Span::raw(" ")];
     for role in ROLE_ORDER {
         let short = match role {
@@ -228,7 +240,7 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
         match inc.roles.get(&role) {
             Some(p) => roles.push(Span::styled(clean(p), theme.text)),
             None if role == Role::IncidentCommander && inc.is_active() => {
-                roles.push(Span::styled("no IC", theme.no_ic))
+                roles.push(Span::styled("no IC", no_ic_style(theme, inc.severity)))
             }
             None => roles.push(Span::styled("vacant", theme.muted)),
         }
@@ -242,51 +254,49 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
     Paragraph::new(vec![line1, line2, Line::from(roles)]).render(area, buf);
 }
 
-/// The response-target line: met, due in, or missed.
+/// The response-target line: met, due in, or missed (the board's cells read the same
+/// [`Incident::response`]).
 fn target_span<'a>(app: &App, theme: &Theme, inc: &Incident) -> Span<'a> {
-    let Some(mins) = inc.severity.target_response_minutes() else {
-        return Span::styled(format!("{}: no response target", inc.severity), theme.muted);
-    };
-    let detected = inc
-        .milestones
-        .get(&Milestone::Detected)
-        .copied()
-        .unwrap_or(inc.declared_at);
-    let target = chrono::Duration::minutes(mins as i64);
-    match inc.milestones.get(&Milestone::Acknowledged) {
-        Some(ack) => {
-            let took = (*ack - detected).num_seconds();
-            if *ack - detected <= target {
-                Span::styled(
-                    format!("target {mins}m: met (ack in {})", age(took)),
-                    theme.timer_ok,
-                )
-            } else {
-                Span::styled(
-                    format!("target {mins}m: missed (ack in {})", age(took)),
-                    theme.timer_overdue,
-                )
-            }
+    match inc.response(app.now) {
+        Response::NoTarget => {
+            Span::styled(format!("{}: no response target", inc.severity), theme.muted)
         }
-        None if !inc.is_active() => {
-            Span::styled(format!("target {mins}m: never acknowledged"), theme.muted)
-        }
-        None => {
-            let left = (detected + target - app.now).num_seconds();
-            if left >= 0 {
-                Span::styled(
-                    format!("target {mins}m: ack due in {}", age(left)),
-                    theme.timer_due,
-                )
-            } else {
-                Span::styled(
-                    format!(
-                        "target {mins}m: OVERDUE by {} — not acknowledged",
-                        age(-left)
-                    ),
-                    theme.timer_overdue,
-                )
-            }
-        }
+        Response::Met {
+            target_mins,
+            took_secs,
+        } => Span::styled(
+            format!("target {target_mins}m: met (ack in {})", age(took_secs)),
+            theme.timer_ok,
+        ),
+        Response::Missed {
+            target_mins,
+            took_secs,
+        } => Span::styled(
+            format!("target {target_mins}m: missed (ack in {})", age(took_secs)),
+            theme.timer_overdue,
+        ),
+        Response::NeverAcknowledged { target_mins } => Span::styled(
+            format!("target {target_mins}m: never acknowledged"),
+            theme.muted,
+        ),
+        Response::Waiting {
+            target_mins,
+            left_secs,
+            ..
+        } if left_secs >= 0 => Span::styled(
+            format!("target {target_mins}m: ack due in {}", age(left_secs)),
+            theme.timer_due,
+        ),
+        Response::Waiting {
+            target_mins,
+            left_secs,
+            ..
+        } => Span::styled(
+            format!(
+                "target {target_mins}m: OVERDUE by {} — not acknowledged",
+                age(-left_secs)
+            ),
+            Urgency::of(inc, app.now).style(theme),
+        ),
     }
 }

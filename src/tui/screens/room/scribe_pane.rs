@@ -8,8 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Widget};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use tui_textarea::TextArea;
 
 use crate::clock::Zone;
@@ -99,6 +99,7 @@ impl App {
                     && self.draft_is_empty(r) =>
             {
                 self.open_palette("");
+                self.palette.return_to_scribe = Some(r);
             }
             _ => {
                 self.rooms.entry(r).or_default().draft.input(k);
@@ -106,7 +107,7 @@ impl App {
         }
     }
 
-    fn draft_is_empty(&self, r: IncidentRef) -> bool {
+    pub(crate) fn draft_is_empty(&self, r: IncidentRef) -> bool {
         self.rooms
             .get(&r)
             .is_none_or(|v| v.draft.lines().iter().all(|l| l.is_empty()))
@@ -127,6 +128,25 @@ impl App {
 pub fn render(app: &App, theme: &Theme, r: IncidentRef, area: Rect, buf: &mut Buffer) {
     let view = app.room(r);
     let writing = app.mode == Mode::Scribe;
+    if area.height == 1 {
+        // A resolved or closed incident with nothing being written: one line says so.
+        let closed = app
+            .replica
+            .state
+            .incident(r)
+            .is_some_and(|i| i.status == crate::model::Status::Closed);
+        let line = if closed {
+            Line::styled(" Scribe · closed: its record is final", theme.muted)
+        } else {
+            Line::from(vec![
+                Span::styled(" Scribe · ", theme.muted),
+                Span::styled(app.keymap.keys(Action::Scribe), theme.key),
+                Span::styled(" to write a note on the resolved incident", theme.muted),
+            ])
+        };
+        Paragraph::new(line).render(area, buf);
+        return;
+    }
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if writing { theme.focus } else { theme.border })

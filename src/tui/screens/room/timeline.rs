@@ -180,13 +180,14 @@ impl App {
                     .and_then(|i| i.entry(id))
                     .is_some_and(|e| e.pinned);
                 let what = if pinned { "unpin" } else { "pin" };
-                self.send(
+                self.submit(
                     Command::PinEntry {
                         incident: r,
                         entry: id,
                         pinned: !pinned,
                     },
                     format!("{what} entry {id}"),
+                    None,
                     fx,
                 );
             }
@@ -277,19 +278,7 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
                 Span::styled("· n / N next / previous · esc clears ", theme.muted),
             ])
         } else {
-            Line::styled(
-                format!(
-                    " {} select · {} pin · {} history · {} search · {} system · {} newest · {} write ",
-                    app.keymap.keys(Action::Up),
-                    app.keymap.keys(Action::Pin),
-                    app.keymap.keys(Action::History),
-                    app.keymap.keys(Action::Filter),
-                    app.keymap.keys(Action::ToggleSystem),
-                    app.keymap.keys(Action::Bottom),
-                    app.keymap.keys(Action::Scribe),
-                ),
-                theme.muted,
-            )
+            room_hints(app, theme, area.width.saturating_sub(2))
         });
     let inner = block.inner(area);
     block.render(area, buf);
@@ -328,9 +317,34 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
             } else {
                 theme.text
             };
+            // What follows the text, and the room the text has before it.
+            let mut tail = Vec::new();
+            if e.supersedes.is_some() {
+                tail.push(Span::styled(" (corrected)", theme.muted));
+            }
+            if (e.recorded_at - e.occurred_at).num_seconds().abs() >= 60 {
+                tail.push(Span::styled(
+                    format!("  (logged {})", hhmmss(&app.tz, e.recorded_at)),
+                    theme.muted,
+                ));
+            }
+            let used = Line::from(spans.clone()).width()
+                + author.chars().count()
+                + Line::from(tail.clone()).width();
+            let room = (rows_area.width as usize).saturating_sub(used);
+            let (text, more) = cut_entry(&e.text, room);
+            if let Some(n) = more {
+                tail.insert(
+                    0,
+                    Span::styled(
+                        format!(" +{n} line{}", if n == 1 { "" } else { "s" }),
+                        theme.key,
+                    ),
+                );
+            }
             if needle.is_empty() {
                 spans.push(Span::styled(author, theme.muted));
-                spans.push(Span::styled(clean(&e.text), text_style));
+                spans.push(Span::styled(text, text_style));
             } else {
                 spans.extend(highlight(
                     author,
@@ -338,22 +352,9 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
                     theme.muted,
                     hit_style(theme.muted),
                 ));
-                spans.extend(highlight(
-                    clean(&e.text),
-                    needle,
-                    text_style,
-                    hit_style(text_style),
-                ));
+                spans.extend(highlight(text, needle, text_style, hit_style(text_style)));
             }
-            if e.supersedes.is_some() {
-                spans.push(Span::styled(" (corrected)", theme.muted));
-            }
-            if (e.recorded_at - e.occurred_at).num_seconds().abs() >= 60 {
-                spans.push(Span::styled(
-                    format!("  (logged {})", hhmmss(&app.tz, e.recorded_at)),
-                    theme.muted,
-                ));
-            }
+            spans.extend(tail);
             let mut line = Line::from(spans);
             if cursor == Some(row) {
                 line = line.style(theme.selected);
@@ -399,4 +400,57 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
             )
             .render(detail_area, buf);
     }
+}
+
+/// An entry's text on its one row of `room` columns: whole when it fits; else cut to end in
+/// an ellipsis, with how many more lines it would take wrapped there (the row then says
+/// `+N lines`, and the detail under the timeline and `v` show it whole).
+fn cut_entry(text: &str, room: usize) -> (String, Option<usize>) {
+    let shown = clean(text);
+    if Span::raw(shown.as_str()).width() <= room {
+        return (shown, None);
+    }
+    // Room for ` +N lines` after the ellipsis.
+    let lines = crate::report::format::wrap_as_typed(text, room.max(1))
+        .len()
+        .max(2);
+    let more = lines - 1;
+    let suffix = format!(" +{more} line{}", if more == 1 { "" } else { "s" });
+    let keep = room.saturating_sub(suffix.chars().count() + 1);
+    (truncate(&shown, keep + 1), Some(more))
+}
+
+/// The room's hint line (under the timeline): what is done to the incident first, then
+/// what moves about its timeline, as many as fit.
+fn room_hints(app: &App, theme: &Theme, width: u16) -> Line<'static> {
+    let k = |a| app.keymap.keys(a);
+    let mut items = vec![
+        (k(Action::Ack), "ack"),
+        (
+            format!("{} {}", k(Action::SeverityUp), k(Action::SeverityDown)),
+            "severity",
+        ),
+        (k(Action::NextStatus), "status"),
+        (k(Action::Resolve), "resolve"),
+        (k(Action::Runbook), "runbook"),
+        (":update".to_string(), ""),
+        (k(Action::Back), "back"),
+        (k(Action::Scribe), "write"),
+        (k(Action::Up), "select"),
+        (k(Action::History), "whole entry"),
+        (k(Action::Filter), "search"),
+        (k(Action::Pin), "pin"),
+        (k(Action::ToggleSystem), "system"),
+        (k(Action::Bottom), "newest"),
+    ];
+    if app
+        .replica
+        .state
+        .incident(app.selected_incident().unwrap_or(IncidentRef(0)))
+        .is_some_and(|i| !i.is_active())
+    {
+        // A resolved incident: no acknowledging or resolving it.
+        items.retain(|(_, l)| !matches!(*l, "ack" | "resolve" | "severity"));
+    }
+    super::super::hints(theme, &items, width)
 }

@@ -1,8 +1,7 @@
-//! The incident board: the active incidents this person may see, with their severity,
-//! status, age, escalation, commander and status-update countdown; a filter line (`/`);
-//! how many were resolved recently (the archive, `r`, finds them and every older one). Its
-//! state ([`BoardView`]), its keys and its drawing. Columns are added as the terminal widens; a narrow board shortens the
-//! escalation cells and spells out the selected incident's under the table.
+//! Drawing the board: the title line (active, resolved hidden, the clock), the table (its
+//! columns added as the terminal widens, the selected row keeping its severity's colours
+//! under the bar), the restricted incidents withheld, the selected incident's escalation
+//! spelt out under a narrow table, and the filter line.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,144 +9,14 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, StatefulWidget, Table, TableState, Widget};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-use super::room::escalation::{escalation_variants, fit, update_variants};
-use super::sev_span;
-use crate::model::validate::MAX_ENTRY;
-use crate::model::{Incident, IncidentRef, Milestone, Role};
+use super::cells::{escalation_variants, footer_variants, ic_span, keep_under, update_variants};
+use crate::model::Milestone;
 use crate::report::format::{age, clean};
-use crate::tui::app::{App, Effect, Mode, Screen};
+use crate::tui::app::{App, Mode};
 use crate::tui::keymap::Action;
-use crate::tui::paste;
+use crate::tui::screens::sev_cell;
+use crate::tui::text::fit;
 use crate::tui::theme::Theme;
-
-/// The board's own state.
-#[derive(Debug, Clone, Default)]
-pub struct BoardView {
-    pub selected: usize,
-    pub filter: String,
-}
-
-impl App {
-    /// The incidents the board shows, in order: the active ones.
-    pub fn board_rows(&self) -> Vec<&Incident> {
-        let needle = self.board.filter.to_lowercase();
-        self.replica
-            .state
-            .board()
-            .into_iter()
-            .filter(|i| i.is_active())
-            .filter(|i| needle.is_empty() || matches_filter(i, &needle))
-            .collect()
-    }
-
-    /// How many resolved or closed incidents the board is not showing (those of the feed's
-    /// live window; the archive has them, and every older one).
-    pub fn hidden_resolved(&self) -> usize {
-        self.replica
-            .state
-            .incidents
-            .values()
-            .filter(|i| !i.is_active())
-            .count()
-    }
-
-    /// The incident under the board's cursor, if any.
-    pub(crate) fn board_pick(&self) -> Option<IncidentRef> {
-        self.board_rows()
-            .get(self.board.selected)
-            .map(|i| i.reference)
-    }
-
-    /// After rows came, went or re-sorted: the cursor stays on `pinned` (the incident the
-    /// person chose) when it is still listed, else within the rows.
-    pub(crate) fn keep_board_selection(&mut self, pinned: Option<IncidentRef>) {
-        let rows = self.board_rows();
-        let n = rows.len();
-        if let Some(i) = pinned.and_then(|r| rows.iter().position(|x| x.reference == r)) {
-            self.board.selected = i;
-        } else if self.board.selected >= n {
-            self.board.selected = n.saturating_sub(1);
-        }
-    }
-
-    /// Moves the board's cursor by `by` rows, within the rows.
-    pub(crate) fn move_board_cursor(&mut self, by: i64) {
-        let n = self.board_rows().len() as i64;
-        if n > 0 {
-            let by = by.clamp(-n, n);
-            self.board.selected = (self.board.selected as i64 + by).clamp(0, n - 1) as usize;
-        }
-    }
-
-    /// The board's cursor to its last row.
-    pub(crate) fn board_cursor_to_end(&mut self) {
-        self.board.selected = self.board_rows().len().saturating_sub(1);
-    }
-
-    /// Back to the board (from a room or the metrics), the keys back in normal mode.
-    pub(crate) fn show_board(&mut self, fx: &mut Vec<Effect>) {
-        self.handoff = None;
-        self.room_from_archive = false;
-        if let Screen::Room(r) = self.screen {
-            self.leave_room(r);
-        }
-        if self.screen == Screen::Archive {
-            // What was found goes with the view (`r` asks again); the search line stays.
-            self.archive.drop_results();
-        }
-        if self.screen != Screen::Board {
-            self.screen = Screen::Board;
-            fx.push(Effect::Focus(None));
-        }
-        self.mode = Mode::Normal;
-    }
-
-    /// Keys while the filter line is open.
-    pub(crate) fn filter_key(&mut self, k: KeyEvent) {
-        match k.code {
-            KeyCode::Esc => {
-                self.board.filter.clear();
-                self.mode = Mode::Normal;
-            }
-            KeyCode::Enter => self.mode = Mode::Normal,
-            KeyCode::Backspace => {
-                self.board.filter.pop();
-            }
-            KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.board.filter.push(c);
-            }
-            _ => {}
-        }
-        self.board.selected = 0;
-    }
-
-    /// A paste onto the filter line (one line).
-    pub(crate) fn filter_paste(&mut self, text: &str) -> Result<(), String> {
-        self.board.selected = 0;
-        paste::onto_line(&mut self.board.filter, text, MAX_ENTRY, "a filter holds")
-    }
-}
-
-fn matches_filter(i: &Incident, needle: &str) -> bool {
-    let ic = i
-        .roles
-        .get(&crate::model::Role::IncidentCommander)
-        .map_or("", String::as_str);
-    [
-        i.reference.to_string().as_str(),
-        i.title.as_str(),
-        i.service.as_deref().unwrap_or(""),
-        i.status.as_str(),
-        &i.severity.to_string(),
-        ic,
-    ]
-    .iter()
-    .any(|f| f.to_lowercase().contains(needle))
-}
-
-// ---- drawing ---------------------------------------------------------------------------
 
 /// Which optional board columns fit, and how wide the escalation column is.
 struct BoardColumns {
@@ -161,11 +30,14 @@ struct BoardColumns {
 const ESC_NARROW: u16 = 13;
 const ESC_MEDIUM: u16 = 26;
 const ESC_WIDE: u16 = 46;
+/// Room for the whole of it: the wait, the target missed, the last page and the next.
+const ESC_WHOLE: u16 = 66;
 const UPDATE_W: u16 = 19;
 
 impl BoardColumns {
     /// Columns are added while the title keeps at least 20 columns: the service (as before,
-    /// from 100 columns), then the update countdown, then a wider escalation column.
+    /// from 100 columns), then the update countdown, then a wider escalation column; the
+    /// widest escalation column only while the title keeps 40.
     fn for_width(w: u16) -> BoardColumns {
         const MIN_TITLE: u16 = 20;
         // Highlight symbol, REF SEV STATUS AGE ESCALATION IC, and the spaces between.
@@ -178,7 +50,9 @@ impl BoardColumns {
         if update {
             used += UPDATE_W + 1;
         }
-        let escalation = if w >= used + ESC_WIDE - ESC_NARROW + MIN_TITLE {
+        let escalation = if w >= used + ESC_WHOLE - ESC_NARROW + 2 * MIN_TITLE {
+            ESC_WHOLE
+        } else if w >= used + ESC_WIDE - ESC_NARROW + MIN_TITLE {
             ESC_WIDE
         } else if w >= used + ESC_MEDIUM - ESC_NARROW + MIN_TITLE {
             ESC_MEDIUM
@@ -195,7 +69,7 @@ impl BoardColumns {
 
     /// Everything about escalation and updates is in the columns (no footer needed).
     fn complete(&self) -> bool {
-        self.update && self.escalation == ESC_WIDE
+        self.update && self.escalation == ESC_WHOLE
     }
 }
 
@@ -208,22 +82,13 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     // in full under the table.
     let footer: Option<Line> = rows
         .get(app.board.selected)
-        .filter(|i| !cols.complete() && (i.escalation.is_some() || i.update_every_secs.is_some()))
-        .and_then(|i| {
+        .filter(|_| !cols.complete())
+        .map(|i| footer_variants(app, theme, i))
+        .filter(|v| !v.is_empty())
+        .map(|v| {
             let mut spans = vec![Span::styled(" ▶ ", theme.muted)];
-            let esc = escalation_variants(app, theme, i);
-            let upd = update_variants(app, theme, i);
-            if esc.is_empty() && upd.is_empty() {
-                return None;
-            }
-            if let Some(v) = esc.into_iter().next() {
-                spans.extend(v);
-            }
-            if let Some(v) = upd.into_iter().next() {
-                spans.push(Span::styled(" · ", theme.muted));
-                spans.extend(v);
-            }
-            Some(Line::from(spans))
+            spans.extend(fit(v, area.width.saturating_sub(3)).spans);
+            Line::from(spans)
         });
     let withheld = withheld_line(app, theme, area.width);
     // The withheld line sits right under the table's rows (the table takes no more than
@@ -274,6 +139,26 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         format!("   {}", app.now.with_timezone(&app.tz).format("%H:%M")),
         theme.muted,
     ));
+    // The board's main keys, as many as fit after the title.
+    let k = |a| app.keymap.keys(a);
+    let items = [
+        (k(Action::Open), "open"),
+        (k(Action::Declare), "declare"),
+        (k(Action::Ack), "ack"),
+        (k(Action::TakeIc), "take IC"),
+        (k(Action::HandRole), "hand role"),
+        (k(Action::Filter), "filter"),
+        (k(Action::ToggleResolved), "archive"),
+        (k(Action::Handoff), "handoff"),
+    ];
+    let room = title
+        .width
+        .saturating_sub(Line::from(head.clone()).width() as u16 + 2);
+    let hint = super::super::hints(theme, &items, room);
+    if hint.width() <= usize::from(room) {
+        head.push(Span::raw("  "));
+        head.extend(hint.spans);
+    }
     Paragraph::new(Line::from(head)).render(title, buf);
 
     if rows.is_empty() {
@@ -291,8 +176,20 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             } else {
                 "\n  Loading the incident feed…".to_string()
             }
-        } else {
+        } else if !app.board.filter.is_empty() {
             "\n  Nothing matches the filter (esc clears it).".to_string()
+        } else {
+            let hidden = match app.hidden_resolved() {
+                0 => String::new(),
+                n => format!(
+                    " · {n} resolved hidden ({} shows the archive)",
+                    app.keymap.keys(Action::ToggleResolved)
+                ),
+            };
+            format!(
+                "\n  No active incidents{hidden} · {} declares one",
+                app.keymap.keys(Action::Declare)
+            )
         };
         Paragraph::new(msg)
             .style(theme.muted)
@@ -301,39 +198,65 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         let now = app.now;
         let table_rows: Vec<Row> = rows
             .iter()
-            .map(|i| {
+            .enumerate()
+            .map(|(n, i)| {
+                // The selected row's bar goes under its cells: a cell with colours of its
+                // own (the severity, a missed target) keeps them.
+                let selected = n == app.board.selected;
+                let own = |st| {
+                    if selected {
+                        keep_under(theme.selected, st)
+                    } else {
+                        st
+                    }
+                };
                 let resolved = !i.is_active();
                 let age_secs = match (resolved, i.milestones.get(&Milestone::Resolved)) {
                     (true, Some(end)) => (*end - i.declared_at).num_seconds(),
                     _ => (now - i.declared_at).num_seconds(),
                 };
                 let base = if resolved { theme.muted } else { theme.text };
-                let ic = match i.roles.get(&Role::IncidentCommander) {
-                    Some(p) => Span::styled(clean(p), base),
-                    None if resolved => Span::styled("—", theme.muted),
-                    None => Span::styled("no IC", theme.no_ic),
-                };
                 let status_style = if resolved {
                     theme.status_resolved
                 } else {
                     theme.status_active
                 };
+                let restyle = |line: Line<'static>| {
+                    Line::from(
+                        line.spans
+                            .into_iter()
+                            .map(|sp| {
+                                let st = own(sp.style);
+                                sp.style(st)
+                            })
+                            .collect::<Vec<_>>(),
+                    )
+                };
                 let mut cells: Vec<Line> = vec![
                     Span::styled(i.reference.to_string(), base).into(),
-                    sev_span(theme, i).into(),
+                    sev_cell(theme, i, selected).into(),
                     Span::styled(i.status.as_str(), status_style).into(),
                     Span::styled(age(age_secs), base).into(),
-                    fit(escalation_variants(app, theme, i), cols.escalation),
-                    ic.into(),
+                    restyle(fit(escalation_variants(app, theme, i), cols.escalation)),
+                    restyle(ic_span(theme, i, base).into()),
                 ];
                 if cols.service {
                     cells
                         .push(Span::styled(clean(i.service.as_deref().unwrap_or("")), base).into());
                 }
                 if cols.update {
-                    cells.push(fit(update_variants(app, theme, i), UPDATE_W));
+                    cells.push(restyle(fit(update_variants(app, theme, i), UPDATE_W)));
                 }
                 let mut title = Vec::new();
+                if app.is_news(i.reference) {
+                    let style = if app.is_new_urgent(i.reference) {
+                        theme.timer_critical
+                    } else {
+                        theme.banner_info
+                    };
+                    title.push(Span::styled("NEW", own(style)));
+                    title.push(Span::raw(" "));
+                }
                 if i.restricted {
                     // The word while the title keeps 16 columns; an abbreviation below.
                     let mark = if cols.title >= 11 + 16 {
@@ -341,12 +264,17 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     } else {
                         "RSTR"
                     };
-                    title.push(Span::styled(mark, theme.restricted));
+                    title.push(Span::styled(mark, own(theme.restricted)));
                     title.push(Span::raw(" "));
                 }
                 title.push(Span::styled(clean(&i.title), base));
                 cells.push(Line::from(title));
-                Row::new(cells)
+                let row = Row::new(cells);
+                if selected {
+                    row.style(theme.selected)
+                } else {
+                    row
+                }
             })
             .collect();
         let mut widths = vec![
@@ -370,7 +298,6 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         header.push("TITLE");
         let table = Table::new(table_rows, widths)
             .header(Row::new(header).style(theme.muted.add_modifier(Modifier::BOLD)))
-            .row_highlight_style(theme.selected)
             .highlight_symbol("▶ ");
         let mut state = TableState::default().with_selected(Some(app.board.selected));
         StatefulWidget::render(table, table_area, buf, &mut state);
@@ -383,12 +310,19 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     if filtering {
         let cursor = if app.mode == Mode::Filter { "▏" } else { "" };
-        Paragraph::new(Line::from(vec![
+        let mut spans = vec![
             Span::styled(" filter: ", theme.key),
             Span::styled(format!("{}{cursor}", clean(&app.board.filter)), theme.input),
             Span::styled("   enter keeps · esc clears", theme.muted),
-        ]))
-        .render(filter_area, buf);
+        ];
+        let outside = app.new_outside_filter();
+        if outside > 0 {
+            spans.push(Span::styled(
+                format!(" · {outside} new SEV1/SEV2 shown outside it"),
+                theme.timer_due,
+            ));
+        }
+        Paragraph::new(Line::from(spans)).render(filter_area, buf);
     }
 }
 

@@ -9,132 +9,17 @@
 //! `a` runs `:ack` on the incident in view. A row with a key only (moving, paging, one
 //! severity step) has its own code, in [`crate::tui::actions`].
 
-use crate::model::IncidentRef;
+mod build;
+mod views;
+
 pub use crate::tui::actions::Intent;
+pub use build::{PaletteEntry, Press, Row};
+pub use views::{BINDINGS, COMMANDS, row_of};
+
 use crate::tui::keymap::{Action, Binding};
 use crate::tui::screens::palette::complete as options;
-use crate::tui::screens::palette::parse::{self as args, Args};
-
-/// A palette command: name, usage, what it does, and how its line is read and completed.
-#[derive(Clone, Copy)]
-pub struct PaletteEntry {
-    pub name: &'static str,
-    pub usage: &'static str,
-    pub help: &'static str,
-    /// The shortest prefix it answers to. Commands added after people learnt the short
-    /// forms of older ones answer only to a longer prefix, so `:res` stays `resolve`, `:me`
-    /// stays `metrics`, `:h` is help and `:ac` is ack (the commands a responder types
-    /// most, under pressure).
-    pub shortest: usize,
-    /// Whether an incident may be named first (`:ack INC-3`).
-    pub names_incident: bool,
-    /// Reads the arguments.
-    pub parse: fn(&Args<'_>) -> Result<Intent, String>,
-    /// The options for the argument being typed (`arg` is everything after the name).
-    pub complete: fn(arg: &str, incidents: &[IncidentRef]) -> Vec<String>,
-}
-
-/// How a key press acts.
-#[derive(Clone, Copy)]
-pub enum Press {
-    /// Runs the row's palette command with no arguments on the incident in view (`a` is
-    /// `:ack`). Without one the command cannot run: `Some(why)` says so, `None` does
-    /// nothing.
-    Command { no_incident: Option<&'static str> },
-    /// Opens the palette with the command's name typed (`n` types `:declare `).
-    Prefill,
-    /// Something only a key does (its code is in [`crate::tui::actions`]).
-    Own,
-}
-
-/// One row of the table: a key, a palette command, or both.
-#[derive(Clone, Copy)]
-pub struct Row {
-    pub key: Option<Binding>,
-    /// How the key acts (for a row with a key).
-    pub press: Press,
-    pub palette: Option<PaletteEntry>,
-}
-
-/// A palette command with no key.
-const fn palette(entry: PaletteEntry) -> Row {
-    Row {
-        key: None,
-        press: Press::Own,
-        palette: Some(entry),
-    }
-}
-
-/// A key with no palette command.
-const fn key(binding: Binding) -> Row {
-    Row {
-        key: Some(binding),
-        press: Press::Own,
-        palette: None,
-    }
-}
-
-/// A palette command and the key that does it too.
-const fn both(binding: Binding, press: Press, entry: PaletteEntry) -> Row {
-    Row {
-        key: Some(binding),
-        press,
-        palette: Some(entry),
-    }
-}
-
-const fn bind(
-    action: Action,
-    name: &'static str,
-    defaults: &'static [&'static str],
-    help: &'static str,
-) -> Binding {
-    Binding {
-        action,
-        name,
-        defaults,
-        help,
-    }
-}
-
-/// A palette command that may name its incident first, answers to any prefix and
-/// completes nothing; `with_*` change that.
-const fn cmd(
-    name: &'static str,
-    usage: &'static str,
-    help: &'static str,
-    parse: fn(&Args<'_>) -> Result<Intent, String>,
-) -> PaletteEntry {
-    PaletteEntry {
-        name,
-        usage,
-        help,
-        shortest: 1,
-        names_incident: true,
-        parse,
-        complete: options::nothing,
-    }
-}
-
-impl PaletteEntry {
-    const fn completing(mut self, complete: fn(&str, &[IncidentRef]) -> Vec<String>) -> Self {
-        self.complete = complete;
-        self
-    }
-
-    const fn shortest(mut self, len: usize) -> Self {
-        self.shortest = len;
-        self
-    }
-
-    /// The arguments start at once: no incident is named first (`:declare`, `:open`).
-    const fn no_incident_first(mut self) -> Self {
-        self.names_incident = false;
-        self
-    }
-}
-
-const RUN: Press = Press::Command { no_incident: None };
+use crate::tui::screens::palette::parse as args;
+use build::{RUN, bind, both, cmd, key, palette};
 
 /// The table, in the order the palette lists, completes and disambiguates its commands
 /// (help's Commands section too); the keys are listed in [`Action`]'s order.
@@ -197,14 +82,39 @@ pub const TABLE: &[Row] = &[
         )
         .completing(options::status),
     ),
-    palette(
+    both(
+        bind(
+            Action::TakeIc,
+            "take_ic",
+            &["I"],
+            "take incident commander yourself, on the incident in view",
+        ),
+        Press::Command {
+            no_incident: Some("select an incident (or open one) to take incident commander"),
+        },
+        cmd(
+            "take",
+            "take [ROLE]",
+            "take a role yourself: incident commander unless ic, tl, comms or scribe says",
+            args::take,
+        )
+        .completing(options::role),
+    ),
+    both(
+        bind(
+            Action::HandRole,
+            "hand_role",
+            &["A"],
+            "hand a role: i, t, c or s picks it, then a name (tab completes who is here)",
+        ),
+        Press::Own,
         cmd(
             "role",
             "role ROLE NAME|me",
-            "give a role: ic, tl, comms, scribe",
+            "give a role: ic, tl, comms, scribe (tab completes the people present)",
             args::role,
         )
-        .completing(options::role),
+        .completing(options::role_to),
     ),
     palette(
         cmd(
@@ -282,6 +192,15 @@ pub const TABLE: &[Row] = &[
         )
         .completing(options::export),
     ),
+    palette(
+        cmd(
+            "service",
+            "service NAME",
+            "set the service the incident is about (the service's runbook follows)",
+            args::service,
+        )
+        .shortest(3),
+    ),
     palette(cmd(
         "retitle",
         "retitle TITLE",
@@ -289,7 +208,12 @@ pub const TABLE: &[Row] = &[
         args::retitle,
     )),
     both(
-        bind(Action::Resolve, "resolve", &["R"], "resolve"),
+        bind(
+            Action::Resolve,
+            "resolve",
+            &["R"],
+            "resolve (asks first: y resolves)",
+        ),
         RUN,
         cmd("resolve", "resolve", "resolve the incident", args::resolve),
     ),
@@ -358,7 +282,14 @@ pub const TABLE: &[Row] = &[
         "MTTD/MTTA/MTTM/MTTR per severity, incidents per week, completion rates",
         args::metrics,
     )),
-    palette(
+    both(
+        bind(
+            Action::Handoff,
+            "handoff",
+            &["h"],
+            "the handoff briefing (enter in it accepts the handoff)",
+        ),
+        RUN,
         cmd(
             "handoff",
             "handoff",
@@ -451,6 +382,18 @@ pub const TABLE: &[Row] = &[
         "command palette (every action)",
     )),
     key(bind(
+        Action::FollowNews,
+        "follow_news",
+        &["o"],
+        "go to the incident of the notice above the screen (new, raised, paged you)",
+    )),
+    key(bind(
+        Action::DismissNews,
+        "dismiss_news",
+        &["x"],
+        "dismiss the notice above the screen",
+    )),
+    key(bind(
         Action::SeverityUp,
         "severity_up",
         &["+"],
@@ -460,7 +403,7 @@ pub const TABLE: &[Row] = &[
         Action::SeverityDown,
         "severity_down",
         &["-"],
-        "lower severity",
+        "lower severity (a SEV1 or SEV2 asks first)",
     )),
     key(bind(
         Action::NextStatus,
@@ -491,71 +434,3 @@ pub const TABLE: &[Row] = &[
         "last / newest (follow)",
     )),
 ];
-
-/// The row of the key action `a` (every action has one: [`BINDINGS`] checks it).
-pub fn row_of(a: Action) -> &'static Row {
-    TABLE
-        .iter()
-        .find(|r| r.key.is_some_and(|b| b.action == a))
-        .unwrap_or(&TABLE[0])
-}
-
-// ---- the views the rest of the console reads ---------------------------------------------
-
-/// Every key binding, one per [`Action`], in the order the actions are declared (the order
-/// help lists keys). A missing or doubled action is a compile error.
-pub const BINDINGS: &[Binding] = &KEY_ROWS;
-
-/// Every palette command, in table order.
-pub const COMMANDS: &[PaletteEntry] = &PALETTE;
-
-const KEY_ROWS: [Binding; Action::COUNT] = {
-    let mut out = [bind(Action::Quit, "", &[], ""); Action::COUNT];
-    let mut seen = [false; Action::COUNT];
-    let mut i = 0;
-    while i < TABLE.len() {
-        if let Some(b) = TABLE[i].key {
-            let k = b.action as usize;
-            assert!(!seen[k], "an action has two rows in the command table");
-            out[k] = b;
-            seen[k] = true;
-        }
-        i += 1;
-    }
-    let mut k = 0;
-    while k < Action::COUNT {
-        assert!(seen[k], "an action has no row in the command table");
-        k += 1;
-    }
-    out
-};
-
-/// How many rows have a palette command.
-const PALETTE_ROWS: usize = {
-    let mut n = 0;
-    let mut i = 0;
-    while i < TABLE.len() {
-        if TABLE[i].palette.is_some() {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
-};
-
-const PALETTE: [PaletteEntry; PALETTE_ROWS] = {
-    let Some(first) = TABLE[0].palette else {
-        panic!("the command table starts with a palette command");
-    };
-    let mut out = [first; PALETTE_ROWS];
-    let mut n = 0;
-    let mut i = 0;
-    while i < TABLE.len() {
-        if let Some(p) = TABLE[i].palette {
-            out[n] = p;
-            n += 1;
-        }
-        i += 1;
-    }
-    out
-};
