@@ -75,6 +75,18 @@ impl Conn {
         }
     }
 
+    /// After an error: drops the connection if it is broken (the database restarted, or
+    /// ended it), so the next use makes a new one. Says whether it did.
+    fn forget_if_broken(&mut self) -> bool {
+        let broken = self.client.as_mut().is_none_or(|c| {
+            c.is_closed() || c.is_valid(std::time::Duration::from_secs(5)).is_err()
+        });
+        if broken {
+            self.client = None;
+        }
+        broken
+    }
+
     /// Runs `f` outside any transaction; once more on a new connection if the one it ran
     /// on turns out broken (a read is safe to repeat).
     fn read<T>(
@@ -83,7 +95,7 @@ impl Conn {
     ) -> Result<T, StoreError> {
         let (client, prepared) = self.parts()?;
         match f(&mut Db::new(client, prepared)) {
-            Err(_) if self.client.as_ref().is_none_or(Client::is_closed) => {
+            Err(_) if self.forget_if_broken() => {
                 let (client, prepared) = self.parts()?;
                 f(&mut Db::new(client, prepared))
             }
@@ -91,16 +103,26 @@ impl Conn {
         }
     }
 
-    /// Runs `f` in one transaction, committed when it returns `Ok`.
+    /// Runs `f` in one transaction, committed when it returns `Ok`. Not repeated: whether
+    /// a commit cut short landed is for the caller to find out (the core reads the log
+    /// again).
     fn write<T>(
         &mut self,
         f: impl FnOnce(&mut Db<'_, ::postgres::Transaction<'_>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let (client, prepared) = self.parts()?;
-        let mut tx = client.transaction()?;
-        let out = f(&mut Db::new(&mut tx, prepared))?;
-        tx.commit()?;
-        Ok(out)
+        let done = client
+            .transaction()
+            .map_err(StoreError::from)
+            .and_then(|mut tx| {
+                let out = f(&mut Db::new(&mut tx, prepared))?;
+                tx.commit()?;
+                Ok(out)
+            });
+        if done.is_err() {
+            self.forget_if_broken();
+        }
+        done
     }
 }
 

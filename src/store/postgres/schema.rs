@@ -11,7 +11,9 @@
 //! - `commands`: remembered answers, by actor and command id;
 //! - `incidents`, `words`, `checkpoints`: the indexes, as in SQLite; `incidents.service_key`
 //!   is the service lower-cased in ASCII (search compares services but for ASCII case),
-//!   and `words.word` sorts by byte (`COLLATE "C"`) so a prefix is a range;
+//!   and `words.word` sorts by byte (`COLLATE "C"`) so a prefix is a range, indexed both
+//!   ways: by incident (is this word in it?) and by word (which incidents have words
+//!   that begin so?), as PostgreSQL's planner takes either road;
 //! - `meta`: `schema_version`, `feed_id` (made once per database) and `resume_floor`.
 //!
 //! Version 2 adds what replicas say to each other beside the log: `forwarded`, the
@@ -68,6 +70,7 @@ CREATE TABLE words (
     word     TEXT COLLATE \"C\" NOT NULL,
     PRIMARY KEY (incident, word)
 );
+CREATE INDEX words_by_word ON words (word, incident);
 CREATE TABLE checkpoints (
     seq   BIGINT PRIMARY KEY,
     state TEXT NOT NULL
