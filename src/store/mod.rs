@@ -20,7 +20,8 @@ mod tests;
 pub mod words;
 
 pub use self::postgres::{
-    Connect, CopyReport, LEADER_LOCK, PG_SCHEMA_VERSION, PgStore, copy_to_postgres, redact_url,
+    Connect, CopyReport, LEADER_LOCK, PG_SCHEMA_VERSION, PgStore, copy_to_postgres,
+    prepare_database, redact_url,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
