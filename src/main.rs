@@ -29,7 +29,12 @@ fn main() -> ExitCode {
                 demo(&global, cli.theme.as_deref(), speed).await
             }
             Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
-            Some(Cmd::Token { action }) => warroom::cli::token(&action),
+            // Blocking: the database's client must not run on an async worker.
+            Some(Cmd::Token { action }) => {
+                tokio::task::spawn_blocking(move || warroom::cli::token(&action))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the token command stopped: {e}"))?
+            }
             Some(Cmd::Store { action }) => {
                 tokio::task::spawn_blocking(move || warroom::cli::store(&action))
                     .await

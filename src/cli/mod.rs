@@ -20,6 +20,7 @@ pub mod time;
 pub use admin::{load_policy, members_table, oncall, oncall_text, policy, token, tokens_table};
 pub use args::{
     Cli, Cmd, FeedArgs, Global, MemberAction, PolicyAction, ServeArgs, StoreAction, TokenAction,
+    TokenPlace,
 };
 pub use commands::run_client;
 pub use console::{

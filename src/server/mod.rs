@@ -363,7 +363,8 @@ pub fn check_exposure(listen: &SocketAddr, has_tokens: bool) -> anyhow::Result<(
         bail!(
             "refusing to listen on {listen} without tokens: anyone who can reach it could read \
              and change incidents.\n  Give people tokens with `warroom token add NAME --role \
-             viewer|responder|admin --data DIR` (stored in DIR/{store}), or create a file with \
+             viewer|responder|admin --data DIR` (stored in DIR/{store}; with --store URL, in \
+             the feed's database, for every replica), or create a file with \
              one `name token` line per person (tokens of 16+ characters, e.g. from `openssl \
              rand -hex 16`) and pass --token-file FILE; or listen on 127.0.0.1.",
             store = auth::STORE_FILE
@@ -401,6 +402,8 @@ struct Opened {
     feed_id: String,
     /// A shared log: how the cluster's own connections reach its database.
     shared: Option<crate::store::Connect>,
+    /// A shared log: the feed's tokens in its database, as read at start.
+    shared_tokens: Option<auth::SharedTokens>,
 }
 
 /// Opens the log at `location` and reads the live work as of `now` (its latest checkpoint
@@ -410,7 +413,7 @@ fn open_log(
     now: chrono::DateTime<chrono::Utc>,
     recent_secs: u64,
 ) -> anyhow::Result<Opened> {
-    let (store, shared): (Box<dyn EventStore>, _) = match location {
+    let (store, shared): (Box<dyn EventStore>, Option<crate::store::Connect>) = match location {
         StoreLocation::Sqlite(dir) => (
             location
                 .open()
@@ -427,6 +430,10 @@ fn open_log(
     let (state, archived_upto) = crate::store::load_live(store.as_ref(), now, recent_secs)
         .context("reading the live work from the event log")?;
     let resume_floor = store.resume_floor()?.max(archived_upto);
+    let shared_tokens = match &shared {
+        Some(connect) => Some(auth::first_read(connect, &location.to_string())?),
+        None => None,
+    };
     tracing::info!(
         events = state.seq,
         live = state.incidents.len(),
@@ -441,17 +448,21 @@ fn open_log(
         state,
         resume_floor,
         shared,
+        shared_tokens,
     })
 }
 
 /// Opens the log, rebuilds state from it, binds and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let auth = Arc::new(auth::Auth::new(
+    let auth = auth::Auth::new(
         config.tokens.clone(),
         &config.data_dir,
         !config.listen.ip().is_loopback(),
-    )?);
-    check_exposure(&config.listen, auth.has_tokens())?;
+    )?;
+    // On a shared log the database's tokens count too: they are read with the log.
+    if let StoreLocation::Sqlite(_) = config.store {
+        check_exposure(&config.listen, auth.has_tokens())?;
+    }
     let origins = OriginPolicy::new(&config.allowed_origins).map_err(|e| anyhow::anyhow!(e))?;
     let tls = match &config.tls {
         Some(files) => Some(crate::tls::server_config(&files.cert, &files.key)?),
@@ -479,9 +490,28 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         query_reader,
         feed_id,
         shared,
+        shared_tokens,
     } = tokio::task::spawn_blocking(move || open_log(&location, now, recent_secs))
         .await
         .context("opening the event log")??;
+    let auth = Arc::new(match shared_tokens {
+        Some(tokens) => {
+            let auth = auth.with_source(auth::TokenSource::Database(Arc::new(tokens)));
+            let own = auth.directory_tokens();
+            if own > 0 {
+                tracing::warn!(
+                    "{} holds {own} active token(s) that only this replica knows: the feed's \
+                     tokens are kept in its database, the same for every replica (warroom \
+                     token add NAME --role ROLE --store URL)",
+                    auth::TokenStore::path(&config.data_dir).display()
+                );
+            }
+            auth
+        }
+        None => auth,
+    });
+    check_exposure(&config.listen, auth.has_tokens())?;
+    let token_db = shared.clone();
     let (events_tx, _) = broadcast::channel(config.limits.broadcast_capacity);
     let published = Arc::new(Published {
         state: RwLock::new(state.clone()),
@@ -591,6 +621,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     });
     if let Some(connect) = presence_db {
         cluster::spawn_presence(connect, uuid::Uuid::new_v4().to_string(), app.clone());
+    }
+    // The database's tokens are read again on every change, and every second.
+    if let Some(connect) = token_db {
+        auth::spawn_token_reader(connect, auth.clone(), shutdown_rx.clone());
     }
     // The token store is looked at every `token_check_every` (handshakes look at it too):
     // sessions of a revoked token are closed.
