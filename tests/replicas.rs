@@ -63,26 +63,31 @@ struct Cluster {
     dir: tempfile::TempDir,
     addrs: Vec<String>,
     replicas: Vec<Option<ServeProcess>>,
-    policy: std::path::PathBuf,
+    /// Each replica's `--policy` (a quiet one unless a test gives another).
+    policies: Vec<std::path::PathBuf>,
 }
 
 impl Cluster {
     fn start(db: Database, n: usize) -> Cluster {
+        let mut c = Cluster::stopped(db, n);
+        for i in 0..n {
+            c.replicas[i] = Some(c.spawn(i));
+        }
+        c
+    }
+
+    /// The cluster's directories and addresses, no replica started yet.
+    fn stopped(db: Database, n: usize) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let policy = dir.path().join("quiet.toml");
         std::fs::write(&policy, "").unwrap();
-        let mut c = Cluster {
+        Cluster {
             db,
             addrs: (0..n).map(|_| free_port()).collect(),
-            replicas: Vec::new(),
+            replicas: (0..n).map(|_| None).collect(),
             dir,
-            policy,
-        };
-        for i in 0..n {
-            let p = c.spawn(i);
-            c.replicas.push(Some(p));
+            policies: vec![policy; n],
         }
-        c
     }
 
     fn spawn(&self, i: usize) -> ServeProcess {
@@ -93,7 +98,7 @@ impl Cluster {
                 "--store",
                 &self.db.url,
                 "--policy",
-                self.policy.to_str().unwrap(),
+                self.policies[i].to_str().unwrap(),
             ],
         )
     }
@@ -120,6 +125,24 @@ impl Cluster {
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()
+    }
+
+    /// `/healthz` of replica `i` once it says what `want` looks for (within the wait).
+    fn health_once(&self, i: usize, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(h) = self.health(i)
+                && want(&h)
+            {
+                return h;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica {i} does not say what is wanted: {:?}",
+                self.health(i)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until exactly one running replica says it leads; returns it.
@@ -1103,4 +1126,75 @@ fn a_token_in_the_database_is_known_to_every_replica_and_its_revocation_closes_i
             "{list}"
         );
     });
+}
+
+/// The leader's policy is the one in use: a follower started with another says so on
+/// `/healthz` (both named) and sends the consoles that join it the leader's; when it takes
+/// the lead, its own is in use, and the others say theirs differs.
+#[test]
+fn the_leaders_policy_is_in_use_and_a_follower_with_another_says_so() {
+    let Some(db) =
+        Database::create("the_leaders_policy_is_in_use_and_a_follower_with_another_says_so")
+    else {
+        return;
+    };
+    let mut cluster = Cluster::stopped(db, 3);
+    let other = cluster.dir.path().join("other.toml");
+    std::fs::write(&other, "[services]\ncritical = [\"payments\"]\n").unwrap();
+    cluster.policies[2] = other.clone();
+    let sha = |p: &std::path::Path| {
+        warroom::server::load_rules_with_source(Some(p))
+            .unwrap()
+            .1
+            .sha256
+    };
+    let (quiet, theirs) = (sha(&cluster.policies[0]), sha(&other));
+    assert_ne!(quiet, theirs);
+    cluster.replicas[0] = Some(cluster.spawn(0));
+    assert_eq!(cluster.leader(), 0);
+    cluster.replicas[1] = Some(cluster.spawn(1));
+    cluster.replicas[2] = Some(cluster.spawn(2));
+    let says = |c: &Cluster, i, want: &str| c.health_once(i, |h| h["policy"] == want);
+    assert_eq!(says(&cluster, 0, &quiet)["own_policy"], quiet.as_str());
+    assert_eq!(says(&cluster, 1, &quiet)["own_policy"], quiet.as_str());
+    let h = says(&cluster, 2, &quiet);
+    assert_eq!(h["own_policy"], theirs.as_str(), "{h}");
+    assert_eq!(h["role"], "follower");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let policy_at = |c: &Cluster, i: usize| {
+        let url = c.urls()[i].clone();
+        rt.block_on(async move {
+            let (_, frames) = Raw::join(&url, "reader", None).await;
+            frames
+                .into_iter()
+                .find(|f| f["type"] == "policy")
+                .expect("a policy frame")
+        })
+    };
+    let leaders = policy_at(&cluster, 0);
+    assert_eq!(
+        policy_at(&cluster, 2),
+        leaders,
+        "a follower sends the leader's policy"
+    );
+    assert_eq!(
+        leaders["policy"]["services"]["critical"],
+        serde_json::json!([])
+    );
+
+    // Replica 2 left alone takes the lead: its own policy is in use; replica 1 back says
+    // its own differs.
+    cluster.replicas[0].take().unwrap().kill();
+    cluster.replicas[1].take().unwrap().kill();
+    assert_eq!(cluster.leader(), 2);
+    assert_eq!(says(&cluster, 2, &theirs)["own_policy"], theirs.as_str());
+    assert_eq!(
+        policy_at(&cluster, 2)["policy"]["services"]["critical"],
+        serde_json::json!(["payments"])
+    );
+    cluster.replicas[1] = Some(cluster.spawn(1));
+    let h = says(&cluster, 1, &theirs);
+    assert_eq!(h["own_policy"], quiet.as_str(), "{h}");
+    assert_eq!(policy_at(&cluster, 1), policy_at(&cluster, 2));
 }

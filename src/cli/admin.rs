@@ -208,7 +208,14 @@ pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
 
 /// The rules of a policy file (the built-in policy without one), or every problem with it.
 pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<crate::server::Rules> {
-    crate::server::load_rules(path).map_err(|errors| {
+    load_policy_with_source(path).map(|(rules, _)| rules)
+}
+
+/// [`load_policy`], with which policy it read (replicas compare theirs).
+pub fn load_policy_with_source(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<(crate::server::Rules, crate::server::PolicySource)> {
+    crate::server::load_rules_with_source(path).map_err(|errors| {
         anyhow!(
             "the policy {} has {} problem(s):\n  {}",
             path.map_or("(built in)".into(), |p| p.display().to_string()),

@@ -22,7 +22,9 @@ pub use auth::TokenTable;
 pub use core::{CHECKPOINT_EVERY, SYSTEM_ACTOR};
 pub use intake::IntakeAuth;
 pub use origin::OriginPolicy;
-pub use rules::{BUILT_IN_RUNBOOKS, Rules, default_rules, load_rules};
+pub use rules::{
+    BUILT_IN_RUNBOOKS, PolicySource, Rules, default_rules, load_rules, load_rules_with_source,
+};
 pub use session::board::KEEP as BOARD_KEEP;
 
 use std::net::SocketAddr;
@@ -180,6 +182,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The policy and runbooks escalation and intake work from.
     pub rules: Arc<Rules>,
+    /// Which policy `rules` is (set the two together): replicas of a shared log compare
+    /// theirs with the leader's.
+    pub policy_source: PolicySource,
     pub intake: IntakeAuth,
     /// Replaces the policy's notification retry backoff (tests keep it short).
     pub notify_backoff: Option<Duration>,
@@ -222,6 +227,7 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             rules: Arc::new(default_rules()),
+            policy_source: PolicySource::built_in(),
             intake: IntakeAuth::default(),
             notify_backoff: None,
             tick_every: Duration::from_secs(1),
@@ -248,8 +254,11 @@ pub(crate) struct App {
     rules: Arc<Rules>,
     /// This feed's identity (see `Welcome::feed_id`).
     feed_id: String,
-    /// The `policy` message every join gets, encoded once.
+    /// The `policy` message every join gets, encoded once: this server's own policy (on a
+    /// shared log, until the leader's is known).
     policy_frame: axum::extract::ws::Utf8Bytes,
+    /// Which policy this server's own is.
+    policy_source: PolicySource,
     presence: PresenceBoard,
     clock: Arc<dyn Clock>,
     auth: Arc<auth::Auth>,
@@ -276,6 +285,15 @@ impl Drop for ConnectionSlot<'_> {
 }
 
 impl App {
+    /// The `policy` frame a join is sent: the policy in use (on a shared log, the leader's,
+    /// once known).
+    fn policy_frame(&self) -> axum::extract::ws::Utf8Bytes {
+        match self.cluster.as_ref().and_then(|health| health.policy()) {
+            Some(policy) => policy.frame.clone(),
+            None => self.policy_frame.clone(),
+        }
+    }
+
     fn connection_slot(&self) -> ConnectionSlot<'_> {
         self.connections.fetch_add(1, Ordering::SeqCst);
         ConnectionSlot(&self.connections)
@@ -532,9 +550,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         let health = Arc::new(cluster::Health::default());
         let forwarder = cluster::Forwarder::start(connect.clone());
         let advertise = config.advertise.clone().unwrap_or_else(|| own_url.clone());
+        let public_policy =
+            serde_json::to_string(&config.rules.public_policy()).unwrap_or_default();
         let link = cluster::Link::new(
             connect.clone(),
             advertise,
+            (config.policy_source.clone(), public_policy),
             health.clone(),
             forwarder.clone(),
         );
@@ -600,6 +621,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         rules: config.rules.clone(),
         feed_id,
         policy_frame,
+        policy_source: config.policy_source.clone(),
         presence: PresenceBoard::default(),
         clock: config.clock.clone(),
         auth: auth.clone(),
@@ -749,6 +771,8 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
         "role": "leader",
         "behind": 0,
         "leader": app.own_url,
+        "policy": app.policy_source.sha256,
+        "own_policy": app.policy_source.sha256,
     });
     if let Some(health) = &app.cluster {
         body["role"] = if health.leading() {
@@ -765,6 +789,10 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
                     o.remove("leader");
                 }
             }
+        }
+        // The leader's policy is the one in use (this replica's own is beside it).
+        if let Some(policy) = health.policy() {
+            body["policy"] = policy.sha256.clone().into();
         }
     }
     axum::Json(body).into_response()

@@ -23,7 +23,9 @@
 //! Version 3 adds what every replica must agree on beside the log: `tokens`, the feed's
 //! tokens (`warroom token add|revoke --store URL`), as the data directory's `tokens.json`
 //! keeps them: each token's SHA-256 (never the token), the person, the role, when it was
-//! made and when it was revoked; at most one active token per name.
+//! made and when it was revoked; at most one active token per name. `meta` gains the
+//! policy the leader works from: `policy_sha256`, `policy_source` (its file, or `built in`)
+//! and `policy_public` (what consoles are sent of it, never its channels).
 
 use ::postgres::Client;
 
