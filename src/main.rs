@@ -29,7 +29,12 @@ fn main() -> ExitCode {
                 demo(&global, cli.theme.as_deref(), speed).await
             }
             Some(Cmd::Policy { action }) => warroom::cli::policy(&action),
-            Some(Cmd::Token { action }) => warroom::cli::token(&action),
+            // Blocking: the database's client must not run on an async worker.
+            Some(Cmd::Token { action }) => {
+                tokio::task::spawn_blocking(move || warroom::cli::token(&action))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("the token command stopped: {e}"))?
+            }
             Some(Cmd::Store { action }) => {
                 tokio::task::spawn_blocking(move || warroom::cli::store(&action))
                     .await
@@ -137,7 +142,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.token_file {
         config.tokens = Some(TokenTable::load(path).map_err(|e| anyhow::anyhow!(e))?);
     }
-    config.rules = std::sync::Arc::new(warroom::cli::load_policy(args.policy.as_deref())?);
+    let (rules, policy_source) = warroom::cli::load_policy_with_source(args.policy.as_deref())?;
+    config.rules = std::sync::Arc::new(rules);
+    config.policy_source = policy_source;
     config.intake.token = args.intake_token.clone().filter(|t| !t.is_empty());
     config.intake.pagerduty_secret = args.pagerduty_secret.clone().filter(|t| !t.is_empty());
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {

@@ -599,3 +599,42 @@ fn the_console_says_not_allowed_plainly() {
     let flash = app.flash.as_ref().expect("a flash").text.clone();
     assert!(flash.starts_with(NOT_ALLOWED), "{flash}");
 }
+
+/// `warroom token --store` takes a PostgreSQL URL (a feed's replicas share their tokens
+/// there), and says so when given something else; `--store` and `--data` do not go together.
+#[test]
+fn token_store_takes_a_postgresql_url() {
+    let home = tempfile::tempdir().unwrap();
+    let o = warroom(
+        &["token", "list", "--store", "/var/lib/warroom"],
+        &[],
+        home.path(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        err(&o).contains("--store (or WARROOM_STORE) takes the feed's PostgreSQL URL"),
+        "{}",
+        err(&o)
+    );
+    let o = warroom(
+        &["token", "list"],
+        &[("WARROOM_STORE", "tokens.json")],
+        home.path(),
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("PostgreSQL URL"), "{}", err(&o));
+    let o = warroom(
+        &[
+            "token",
+            "list",
+            "--store",
+            "postgres://x@127.0.0.1:9/x",
+            "--data",
+            "d",
+        ],
+        &[],
+        home.path(),
+    );
+    assert!(!o.status.success());
+    assert!(err(&o).contains("cannot be used with"), "{}", err(&o));
+}

@@ -63,26 +63,31 @@ struct Cluster {
     dir: tempfile::TempDir,
     addrs: Vec<String>,
     replicas: Vec<Option<ServeProcess>>,
-    policy: std::path::PathBuf,
+    /// Each replica's `--policy` (a quiet one unless a test gives another).
+    policies: Vec<std::path::PathBuf>,
 }
 
 impl Cluster {
     fn start(db: Database, n: usize) -> Cluster {
+        let mut c = Cluster::stopped(db, n);
+        for i in 0..n {
+            c.replicas[i] = Some(c.spawn(i));
+        }
+        c
+    }
+
+    /// The cluster's directories and addresses, no replica started yet.
+    fn stopped(db: Database, n: usize) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let policy = dir.path().join("quiet.toml");
         std::fs::write(&policy, "").unwrap();
-        let mut c = Cluster {
+        Cluster {
             db,
             addrs: (0..n).map(|_| free_port()).collect(),
-            replicas: Vec::new(),
+            replicas: (0..n).map(|_| None).collect(),
             dir,
-            policy,
-        };
-        for i in 0..n {
-            let p = c.spawn(i);
-            c.replicas.push(Some(p));
+            policies: vec![policy; n],
         }
-        c
     }
 
     fn spawn(&self, i: usize) -> ServeProcess {
@@ -93,7 +98,7 @@ impl Cluster {
                 "--store",
                 &self.db.url,
                 "--policy",
-                self.policy.to_str().unwrap(),
+                self.policies[i].to_str().unwrap(),
             ],
         )
     }
@@ -120,6 +125,24 @@ impl Cluster {
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()
+    }
+
+    /// `/healthz` of replica `i` once it says what `want` looks for (within the wait).
+    fn health_once(&self, i: usize, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(h) = self.health(i)
+                && want(&h)
+            {
+                return h;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica {i} does not say what is wanted: {:?}",
+                self.health(i)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Waits until exactly one running replica says it leads; returns it.
@@ -786,4 +809,392 @@ fn connections_to_the_database_cut_acknowledge_nothing_that_is_not_in_the_log() 
         "{cuts} cuts, {acked} commands acknowledged, {} events",
         log.len()
     );
+}
+
+/// `warroom …` through the real binary, kept away from this machine's data and store.
+fn warroom_cli(
+    home: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut p = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"));
+    p.args(args)
+        .env_remove("WARROOM_STORE")
+        .env_remove("WARROOM_TOKEN")
+        .env("WARROOM_DATA_DIR", home.join("cli-data"))
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        p.env(k, v);
+    }
+    p.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The token `warroom token add` printed (alone on stdout).
+fn printed_token(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "only the token goes to stdout: {out}");
+    lines[0].trim().to_string()
+}
+
+/// Connects and says hello with `token`; the frames up to `synced` or the refusal.
+async fn hello(url: &str, name: &str, token: Option<&str>) -> (Raw, Vec<Value>) {
+    let mut c = Raw::connect(url).await;
+    c.name = name.to_string();
+    let mut h = serde_json::json!({"type": "hello", "protocol": 2, "name": name});
+    if let Some(t) = token {
+        h["token"] = t.into();
+    }
+    c.send(&h).await;
+    let mut frames = Vec::new();
+    while let Some(f) = c.next().await {
+        let done = f["type"] == "synced" || f["type"] == "error";
+        frames.push(f);
+        if done {
+            break;
+        }
+    }
+    (c, frames)
+}
+
+/// The frames until the feed closes the connection, and its close code and reason; fails
+/// when that takes longer than `wait`.
+async fn closed_within(c: &mut Raw, wait: Duration) -> (Vec<Value>, Option<(u16, String)>) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut frames = Vec::new();
+    loop {
+        let f = tokio::time::timeout_at(deadline, c.ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("{}'s session still open after {wait:?}", c.name));
+        match f {
+            Some(Ok(Message::Text(t))) => frames.push(serde_json::from_str(t.as_str()).unwrap()),
+            Some(Ok(Message::Close(close))) => {
+                let close = close.map(|c| (u16::from(c.code), c.reason.to_string()));
+                return (frames, close);
+            }
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => return (frames, None),
+        }
+    }
+}
+
+/// Tokens given with `warroom token add --store` are the feed's on every replica, though no
+/// replica's data directory holds them; a revocation closes the token's sessions on all
+/// three within two seconds (notified), and so does one the database did not notify (the
+/// replicas read the tokens every second anyway).
+#[test]
+fn a_token_in_the_database_is_known_to_every_replica_and_its_revocation_closes_it_on_all() {
+    let test =
+        "a_token_in_the_database_is_known_to_every_replica_and_its_revocation_closes_it_on_all";
+    let Some(db) = Database::create(test) else {
+        return;
+    };
+    let cluster = Cluster::start(db, 3);
+    let leader = cluster.leader();
+    let store = cluster.db.url.clone();
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str], env: &[(&str, &str)]| warroom_cli(home.path(), args, env);
+
+    let alice = printed_token(&cli(
+        &[
+            "token",
+            "add",
+            "alice",
+            "--role",
+            "responder",
+            "--store",
+            &store,
+        ],
+        &[],
+    ));
+    // WARROOM_STORE names the database when neither --store nor --data is given.
+    let bob = printed_token(&cli(
+        &["token", "add", "bob", "--role", "responder"],
+        &[("WARROOM_STORE", &store)],
+    ));
+    let vera = printed_token(&cli(
+        &[
+            "token", "add", "vera", "--role", "viewer", "--store", &store,
+        ],
+        &[],
+    ));
+    let o = cli(
+        &[
+            "token", "add", "alice", "--role", "admin", "--store", &store,
+        ],
+        &[],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("alice already has a token"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = cli(
+        &[
+            "token", "add", "carol", "--role", "admin", "--store", &store, "--data", "x",
+        ],
+        &[],
+    );
+    assert!(
+        !o.status.success(),
+        "--store and --data together are refused"
+    );
+    let o = cli(&["token", "list", "--store", &store], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let list = text(&o.stdout);
+    for (name, role) in [
+        ("alice", "responder"),
+        ("bob", "responder"),
+        ("vera", "viewer"),
+    ] {
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with(name) && l.contains(role) && l.ends_with("active")),
+            "{list}"
+        );
+    }
+    for t in [&alice, &bob, &vera] {
+        assert!(!list.contains(t.as_str()), "list never shows a token");
+    }
+    // --data names a data directory even with WARROOM_STORE set.
+    let own = home.path().join("own");
+    let o = cli(
+        &["token", "list", "--data", own.to_str().unwrap()],
+        &[("WARROOM_STORE", &store)],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).starts_with(&format!("no tokens in {}", own.display())),
+        "{}",
+        text(&o.stdout)
+    );
+    // Only hashes in the database, nothing on the replicas' disks.
+    let rows = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut c = postgres::Client::connect(&store, postgres::NoTls).unwrap();
+            c.query("SELECT sha256, name, role FROM tokens", &[])
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {}",
+                        r.get::<_, String>(0),
+                        r.get::<_, String>(1),
+                        r.get::<_, String>(2)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(
+        !rows.contains(alice.as_str()) && rows.contains("alice"),
+        "{rows}"
+    );
+    for i in 0..3 {
+        let file = cluster.dir.path().join(format!("replica-{i}/tokens.json"));
+        assert!(!file.exists(), "{}", file.display());
+    }
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let urls = cluster.urls();
+        // Every replica takes them at once (a token it does not know yet has it read the
+        // database's tokens again), under the token's name and role.
+        let mut alices = Vec::new();
+        let mut bobs = Vec::new();
+        for u in &urls {
+            for (token, name, role, list) in [
+                (&alice, "alice", "responder", &mut alices),
+                (&bob, "bob", "responder", &mut bobs),
+            ] {
+                let (c, frames) = hello(u, "mallory", Some(token)).await;
+                assert_eq!(frames[0]["type"], "welcome", "at {u}: {frames:?}");
+                assert_eq!(frames[0]["name"], name);
+                assert_eq!(frames[0]["access"], role);
+                assert_eq!(frames.last().unwrap()["type"], "synced", "{frames:?}");
+                list.push(c);
+            }
+            let (mut v, frames) = hello(u, "vera", Some(&vera)).await;
+            assert_eq!(frames[0]["access"], "viewer", "at {u}: {frames:?}");
+            let a = v.command(common::declare("a viewer may not", 3)).await;
+            assert_eq!(a["type"], "error", "{a}");
+            // The database's tokens protect every replica: no token, or a wrong one, is
+            // refused.
+            for token in [None, Some("wr_0123456789abcdef0123456789abcdef")] {
+                let (_, frames) = hello(u, "mallory", token).await;
+                let last = frames.last().unwrap();
+                assert_eq!(last["type"], "error", "at {u} with {token:?}: {frames:?}");
+                assert_eq!(last["code"], "unauthorized", "{last}");
+            }
+        }
+        // Alice acts through a follower.
+        let follower = (leader + 1) % 3;
+        let a = alices[follower]
+            .command(common::declare("Checkout 500s", 2))
+            .await;
+        assert_eq!(a["type"], "ok", "{a}");
+
+        // Revoked through the database: every replica closes alice's sessions.
+        let o = cli(&["token", "revoke", "alice", "--store", &store], &[]);
+        let revoked = Instant::now();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains("alice's responder token is revoked"),
+            "{}",
+            text(&o.stdout)
+        );
+        let closes = futures_util::future::join_all(
+            alices
+                .iter_mut()
+                .map(|c| closed_within(c, Duration::from_secs(2))),
+        )
+        .await;
+        let took = revoked.elapsed();
+        for (i, (frames, close)) in closes.iter().enumerate() {
+            assert_eq!(
+                close.as_ref().map(|(c, r)| (*c, r.as_str())),
+                Some((1008, "token revoked")),
+                "replica {i}: {frames:?}"
+            );
+            let e: Vec<&Value> = frames.iter().filter(|f| f["type"] == "error").collect();
+            assert_eq!(e.len(), 1, "{frames:?}");
+            assert_eq!(e[0]["code"], "unauthorized");
+        }
+        eprintln!("a revocation closed its sessions on 3 replicas in {took:?}");
+        // Refused at every replica from now on, saying why; bob is untouched.
+        for (i, u) in urls.iter().enumerate() {
+            let (_, frames) = hello(u, "alice", Some(&alice)).await;
+            let last = frames.last().unwrap();
+            assert_eq!(last["type"], "error", "{frames:?}");
+            assert!(
+                last["message"].as_str().unwrap().contains("revoked"),
+                "{last}"
+            );
+            let a = bobs[i]
+                .command(common::note("INC-1", &format!("bob at replica {i}")))
+                .await;
+            assert_eq!(a["type"], "ok", "{a}");
+        }
+
+        // A revocation nobody notified (written by hand, as if the notification were lost):
+        // the replicas' reading every second finds it.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut c = postgres::Client::connect(&store, postgres::NoTls).unwrap();
+                c.execute(
+                    "UPDATE tokens SET revoked_at = now() WHERE name = 'bob'",
+                    &[],
+                )
+                .unwrap();
+            })
+            .join()
+            .unwrap()
+        });
+        let revoked = Instant::now();
+        let closes = futures_util::future::join_all(
+            bobs.iter_mut()
+                .map(|c| closed_within(c, Duration::from_secs(3))),
+        )
+        .await;
+        for (i, (frames, close)) in closes.iter().enumerate() {
+            assert_eq!(
+                close.as_ref().map(|(c, r)| (*c, r.as_str())),
+                Some((1008, "token revoked")),
+                "replica {i}: {frames:?}"
+            );
+        }
+        eprintln!(
+            "a revocation without a notification closed its sessions in {:?}",
+            revoked.elapsed()
+        );
+        let o = cli(&["token", "list", "--store", &store], &[]);
+        let list = text(&o.stdout);
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with("alice") && l.contains("revoked")),
+            "{list}"
+        );
+    });
+}
+
+/// The leader's policy is the one in use: a follower started with another says so on
+/// `/healthz` (both named) and sends the consoles that join it the leader's; when it takes
+/// the lead, its own is in use, and the others say theirs differs.
+#[test]
+fn the_leaders_policy_is_in_use_and_a_follower_with_another_says_so() {
+    let Some(db) =
+        Database::create("the_leaders_policy_is_in_use_and_a_follower_with_another_says_so")
+    else {
+        return;
+    };
+    let mut cluster = Cluster::stopped(db, 3);
+    let other = cluster.dir.path().join("other.toml");
+    std::fs::write(&other, "[services]\ncritical = [\"payments\"]\n").unwrap();
+    cluster.policies[2] = other.clone();
+    let sha = |p: &std::path::Path| {
+        warroom::server::load_rules_with_source(Some(p))
+            .unwrap()
+            .1
+            .sha256
+    };
+    let (quiet, theirs) = (sha(&cluster.policies[0]), sha(&other));
+    assert_ne!(quiet, theirs);
+    cluster.replicas[0] = Some(cluster.spawn(0));
+    assert_eq!(cluster.leader(), 0);
+    cluster.replicas[1] = Some(cluster.spawn(1));
+    cluster.replicas[2] = Some(cluster.spawn(2));
+    let says = |c: &Cluster, i, want: &str| c.health_once(i, |h| h["policy"] == want);
+    assert_eq!(says(&cluster, 0, &quiet)["own_policy"], quiet.as_str());
+    assert_eq!(says(&cluster, 1, &quiet)["own_policy"], quiet.as_str());
+    let h = says(&cluster, 2, &quiet);
+    assert_eq!(h["own_policy"], theirs.as_str(), "{h}");
+    assert_eq!(h["role"], "follower");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let policy_at = |c: &Cluster, i: usize| {
+        let url = c.urls()[i].clone();
+        rt.block_on(async move {
+            let (_, frames) = Raw::join(&url, "reader", None).await;
+            frames
+                .into_iter()
+                .find(|f| f["type"] == "policy")
+                .expect("a policy frame")
+        })
+    };
+    let leaders = policy_at(&cluster, 0);
+    assert_eq!(
+        policy_at(&cluster, 2),
+        leaders,
+        "a follower sends the leader's policy"
+    );
+    assert_eq!(
+        leaders["policy"]["services"]["critical"],
+        serde_json::json!([])
+    );
+
+    // Replica 2 left alone takes the lead: its own policy is in use; replica 1 back says
+    // its own differs.
+    cluster.replicas[0].take().unwrap().kill();
+    cluster.replicas[1].take().unwrap().kill();
+    assert_eq!(cluster.leader(), 2);
+    assert_eq!(says(&cluster, 2, &theirs)["own_policy"], theirs.as_str());
+    assert_eq!(
+        policy_at(&cluster, 2)["policy"]["services"]["critical"],
+        serde_json::json!(["payments"])
+    );
+    cluster.replicas[1] = Some(cluster.spawn(1));
+    let h = says(&cluster, 1, &theirs);
+    assert_eq!(h["own_policy"], quiet.as_str(), "{h}");
+    assert_eq!(policy_at(&cluster, 1), policy_at(&cluster, 2));
 }

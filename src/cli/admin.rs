@@ -1,56 +1,118 @@
-//! Looking after a feed rather than an incident: tokens in its data directory, policy files
-//! (checked, printed, loaded), who is on call by a policy, and who may see a restricted
-//! incident (`member add|remove|list`).
+//! Looking after a feed rather than an incident: tokens (in its data directory, or in the
+//! database its replicas share), policy files (checked, printed, loaded), who is on call by
+//! a policy, and who may see a restricted incident (`member add|remove|list`).
 
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use super::args::{MemberAction, PolicyAction, TokenAction};
+use super::args::{MemberAction, PolicyAction, TokenAction, TokenPlace};
 use super::console::default_data_dir;
 use super::session::Session;
 use crate::model::{Command, IncidentRef, Severity};
 
-/// `warroom token add|list|revoke`, on the token store in the data directory.
+/// Where `warroom token` acts: a data directory's `tokens.json`, or a feed's database.
+enum Tokens {
+    Directory(std::path::PathBuf),
+    Database(crate::server::auth::DatabaseTokens),
+}
+
+impl Tokens {
+    /// `--store URL`, `--data DIR`, else `WARROOM_STORE`, else the platform data directory.
+    fn of(place: &TokenPlace) -> anyhow::Result<Tokens> {
+        let from_env = || {
+            std::env::var("WARROOM_STORE")
+                .ok()
+                .filter(|u| !u.trim().is_empty())
+        };
+        let url = match (&place.store, &place.data) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(_)) => None,
+            (None, None) => from_env(),
+        };
+        match (url, &place.data) {
+            (Some(url), _) => {
+                let url = match crate::server::StoreLocation::parse(&url) {
+                    Ok(crate::server::StoreLocation::Postgres(url)) => url,
+                    Ok(crate::server::StoreLocation::Sqlite(_)) | Err(_) => bail!(
+                        "--store (or WARROOM_STORE) takes the feed's PostgreSQL URL \
+                         (postgres://USER@HOST/DATABASE), not {:?}; a feed's own tokens are in \
+                         --data DIR",
+                        crate::store::redact_url(&url)
+                    ),
+                };
+                Ok(Tokens::Database(crate::server::auth::DatabaseTokens::open(
+                    &url,
+                )?))
+            }
+            (None, Some(dir)) => Ok(Tokens::Directory(dir.clone())),
+            (None, None) => Ok(Tokens::Directory(default_data_dir()?)),
+        }
+    }
+}
+
+/// `warroom token add|list|revoke`, on the token store in the data directory or in the
+/// feed's database (blocking: call it off the async runtime's workers).
 pub fn token(action: &TokenAction) -> anyhow::Result<()> {
     use crate::server::auth;
-    let dir = |d: &Option<std::path::PathBuf>| match d {
-        Some(d) => Ok(d.clone()),
-        None => default_data_dir(),
-    };
+    let tokens = Tokens::of(action.place())?;
     match action {
-        TokenAction::Add { name, role, data } => {
-            let dir = dir(data)?;
-            let token = auth::add_token(&dir, name, *role)?;
+        TokenAction::Add { name, role, .. } => {
+            let (token, kept) = match &tokens {
+                Tokens::Directory(dir) => (
+                    auth::add_token(dir, name, *role)?,
+                    dir.join(auth::STORE_FILE).display().to_string(),
+                ),
+                Tokens::Database(db) => (
+                    db.add_now(name, *role)?,
+                    format!("the database {}, for every replica", db.shown),
+                ),
+            };
             println!("{token}");
             eprintln!(
-                "A {role} token for {name}, shown only this once (the feed keeps its hash in {}).\n\
+                "A {role} token for {name}, shown only this once (the feed keeps its hash in {kept}).\n\
                  Give it to {name} privately; they connect with WARROOM_TOKEN=<the token above> \
-                 (or --token) and --server pointing at the feed.",
-                dir.join(auth::STORE_FILE).display()
+                 (or --token) and --server pointing at the feed."
             );
         }
-        TokenAction::List { data } => {
-            let dir = dir(data)?;
-            let tokens = auth::list_tokens(&dir)?;
-            if tokens.is_empty() {
-                println!(
-                    "no tokens in {}: a feed on this data directory is open on loopback (and \
-                     refuses to listen beyond it); `warroom token add NAME --role ROLE` makes one",
-                    dir.display()
-                );
+        TokenAction::List { .. } => {
+            let list = match &tokens {
+                Tokens::Directory(dir) => auth::list_tokens(dir)?,
+                Tokens::Database(db) => db.list()?,
+            };
+            if list.is_empty() {
+                match &tokens {
+                    Tokens::Directory(dir) => println!(
+                        "no tokens in {}: a feed on this data directory is open on loopback (and \
+                         refuses to listen beyond it); `warroom token add NAME --role ROLE` makes \
+                         one",
+                        dir.display()
+                    ),
+                    Tokens::Database(db) => println!(
+                        "no tokens in {}: the replicas of a feed on it take only the tokens of \
+                         their own data directories and --token-file; `warroom token add NAME \
+                         --role ROLE --store URL` makes one for all of them",
+                        db.shown
+                    ),
+                }
                 return Ok(());
             }
-            print!("{}", tokens_table(&tokens));
+            print!("{}", tokens_table(&list));
         }
-        TokenAction::Revoke { name, data } => {
-            let dir = dir(data)?;
-            let t = auth::revoke_token(&dir, name)?;
-            println!(
-                "{}'s {} token is revoked: a running feed refuses it from now on and closes its \
-                 live sessions within seconds",
-                t.name, t.role
-            );
+        TokenAction::Revoke { name, .. } => {
+            let (t, reach) = match &tokens {
+                Tokens::Directory(dir) => (
+                    auth::revoke_token(dir, name)?,
+                    "a running feed refuses it from now on and closes its live sessions within \
+                     seconds",
+                ),
+                Tokens::Database(db) => (
+                    db.revoke_now(name)?,
+                    "every replica on the database refuses it from now on and closes its live \
+                     sessions within about a second",
+                ),
+            };
+            println!("{}'s {} token is revoked: {reach}", t.name, t.role);
         }
     }
     Ok(())
@@ -146,7 +208,14 @@ pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
 
 /// The rules of a policy file (the built-in policy without one), or every problem with it.
 pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<crate::server::Rules> {
-    crate::server::load_rules(path).map_err(|errors| {
+    load_policy_with_source(path).map(|(rules, _)| rules)
+}
+
+/// [`load_policy`], with which policy it read (replicas compare theirs).
+pub fn load_policy_with_source(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<(crate::server::Rules, crate::server::PolicySource)> {
+    crate::server::load_rules_with_source(path).map_err(|errors| {
         anyhow!(
             "the policy {} has {} problem(s):\n  {}",
             path.map_or("(built in)".into(), |p| p.display().to_string()),

@@ -105,8 +105,9 @@ pub enum Cmd {
     },
     /// Run the shared feed server.
     Serve(ServeArgs),
-    /// Tokens for a feed (in its data directory): add one for a person and role, list them,
-    /// revoke one. A running feed picks changes up by itself.
+    /// Tokens for a feed (in its data directory, or with --store in the database its
+    /// replicas share): add one for a person and role, list them, revoke one. A running
+    /// feed picks changes up by itself.
     Token {
         #[command(subcommand)]
         action: TokenAction,
@@ -459,24 +460,45 @@ pub enum TokenAction {
         /// viewer (reads), responder (acts on incidents) or admin (everything).
         #[arg(long, value_parser = parse_access)]
         role: Access,
-        /// The feed's data directory [default: the platform data directory].
-        #[arg(long)]
-        data: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        place: TokenPlace,
     },
     /// Who has a token: name, role, when it was made, whether it is revoked (never the
     /// token itself).
     List {
-        /// The feed's data directory [default: the platform data directory].
-        #[arg(long)]
-        data: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        place: TokenPlace,
     },
     /// Revoke NAME's token: refused at its next handshake; live sessions are closed.
     Revoke {
         name: String,
-        /// The feed's data directory [default: the platform data directory].
-        #[arg(long)]
-        data: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        place: TokenPlace,
     },
+}
+
+impl TokenAction {
+    pub fn place(&self) -> &TokenPlace {
+        match self {
+            TokenAction::Add { place, .. }
+            | TokenAction::List { place }
+            | TokenAction::Revoke { place, .. } => place,
+        }
+    }
+}
+
+/// Where `warroom token` finds a feed's tokens: its data directory, or the PostgreSQL
+/// database of a feed run with `warroom serve --store URL` (its replicas share them).
+#[derive(Debug, Clone, Args)]
+pub struct TokenPlace {
+    /// The feed's data directory [default: the platform data directory].
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// The feed's PostgreSQL database (as `warroom serve --store` names it), for a feed
+    /// whose replicas share their tokens there; WARROOM_STORE when neither this nor --data
+    /// is given.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    pub store: Option<String>,
 }
 
 fn parse_access(s: &str) -> Result<Access, String> {
@@ -520,9 +542,10 @@ pub struct ServeArgs {
     /// directory].
     #[arg(long)]
     pub data: Option<std::path::PathBuf>,
-    /// Keep the event log in PostgreSQL instead of SQLite in --data (tokens stay in
-    /// --data): postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, with ?sslmode=verify-full
-    /// (and sslrootcert=FILE for a private CA) to check the database's certificate.
+    /// Keep the event log in PostgreSQL instead of SQLite in --data, with the feed's tokens
+    /// (`warroom token … --store URL`), shared by every replica on it:
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, with ?sslmode=verify-full (and
+    /// sslrootcert=FILE for a private CA) to check the database's certificate.
     #[arg(
         long,
         value_name = "URL",

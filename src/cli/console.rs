@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 
-use super::admin::load_policy;
+use super::admin::load_policy_with_source;
 use super::args::Global;
 use crate::client::{DEFAULT_ADDR, feed_url, feed_urls};
 
@@ -127,7 +127,9 @@ pub async fn console(
                     .push(format!("the local feed's token could not be made: {e:#}")),
             }
             let mut host = crate::server::ServerConfig::new(addr, data);
-            host.rules = std::sync::Arc::new(load_policy(policy)?);
+            let (rules, source) = load_policy_with_source(policy)?;
+            host.rules = std::sync::Arc::new(rules);
+            host.policy_source = source;
             let taken = tokio::time::timeout(
                 Duration::from_millis(500),
                 tokio::net::TcpStream::connect(addr),

@@ -17,9 +17,13 @@ mod session;
 mod store;
 pub mod time;
 
-pub use admin::{load_policy, members_table, oncall, oncall_text, policy, token, tokens_table};
+pub use admin::{
+    load_policy, load_policy_with_source, members_table, oncall, oncall_text, policy, token,
+    tokens_table,
+};
 pub use args::{
     Cli, Cmd, FeedArgs, Global, MemberAction, PolicyAction, ServeArgs, StoreAction, TokenAction,
+    TokenPlace,
 };
 pub use commands::run_client;
 pub use console::{

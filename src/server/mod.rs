@@ -22,7 +22,9 @@ pub use auth::TokenTable;
 pub use core::{CHECKPOINT_EVERY, SYSTEM_ACTOR};
 pub use intake::IntakeAuth;
 pub use origin::OriginPolicy;
-pub use rules::{BUILT_IN_RUNBOOKS, Rules, default_rules, load_rules};
+pub use rules::{
+    BUILT_IN_RUNBOOKS, PolicySource, Rules, default_rules, load_rules, load_rules_with_source,
+};
 pub use session::board::KEEP as BOARD_KEEP;
 
 use std::net::SocketAddr;
@@ -180,6 +182,9 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The policy and runbooks escalation and intake work from.
     pub rules: Arc<Rules>,
+    /// Which policy `rules` is (set the two together): replicas of a shared log compare
+    /// theirs with the leader's.
+    pub policy_source: PolicySource,
     pub intake: IntakeAuth,
     /// Replaces the policy's notification retry backoff (tests keep it short).
     pub notify_backoff: Option<Duration>,
@@ -222,6 +227,7 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             limits: Limits::default(),
             rules: Arc::new(default_rules()),
+            policy_source: PolicySource::built_in(),
             intake: IntakeAuth::default(),
             notify_backoff: None,
             tick_every: Duration::from_secs(1),
@@ -248,8 +254,11 @@ pub(crate) struct App {
     rules: Arc<Rules>,
     /// This feed's identity (see `Welcome::feed_id`).
     feed_id: String,
-    /// The `policy` message every join gets, encoded once.
+    /// The `policy` message every join gets, encoded once: this server's own policy (on a
+    /// shared log, until the leader's is known).
     policy_frame: axum::extract::ws::Utf8Bytes,
+    /// Which policy this server's own is.
+    policy_source: PolicySource,
     presence: PresenceBoard,
     clock: Arc<dyn Clock>,
     auth: Arc<auth::Auth>,
@@ -276,6 +285,15 @@ impl Drop for ConnectionSlot<'_> {
 }
 
 impl App {
+    /// The `policy` frame a join is sent: the policy in use (on a shared log, the leader's,
+    /// once known).
+    fn policy_frame(&self) -> axum::extract::ws::Utf8Bytes {
+        match self.cluster.as_ref().and_then(|health| health.policy()) {
+            Some(policy) => policy.frame.clone(),
+            None => self.policy_frame.clone(),
+        }
+    }
+
     fn connection_slot(&self) -> ConnectionSlot<'_> {
         self.connections.fetch_add(1, Ordering::SeqCst);
         ConnectionSlot(&self.connections)
@@ -363,7 +381,8 @@ pub fn check_exposure(listen: &SocketAddr, has_tokens: bool) -> anyhow::Result<(
         bail!(
             "refusing to listen on {listen} without tokens: anyone who can reach it could read \
              and change incidents.\n  Give people tokens with `warroom token add NAME --role \
-             viewer|responder|admin --data DIR` (stored in DIR/{store}), or create a file with \
+             viewer|responder|admin --data DIR` (stored in DIR/{store}; with --store URL, in \
+             the feed's database, for every replica), or create a file with \
              one `name token` line per person (tokens of 16+ characters, e.g. from `openssl \
              rand -hex 16`) and pass --token-file FILE; or listen on 127.0.0.1.",
             store = auth::STORE_FILE
@@ -401,6 +420,8 @@ struct Opened {
     feed_id: String,
     /// A shared log: how the cluster's own connections reach its database.
     shared: Option<crate::store::Connect>,
+    /// A shared log: the feed's tokens in its database, as read at start.
+    shared_tokens: Option<auth::SharedTokens>,
 }
 
 /// Opens the log at `location` and reads the live work as of `now` (its latest checkpoint
@@ -410,7 +431,7 @@ fn open_log(
     now: chrono::DateTime<chrono::Utc>,
     recent_secs: u64,
 ) -> anyhow::Result<Opened> {
-    let (store, shared): (Box<dyn EventStore>, _) = match location {
+    let (store, shared): (Box<dyn EventStore>, Option<crate::store::Connect>) = match location {
         StoreLocation::Sqlite(dir) => (
             location
                 .open()
@@ -427,6 +448,10 @@ fn open_log(
     let (state, archived_upto) = crate::store::load_live(store.as_ref(), now, recent_secs)
         .context("reading the live work from the event log")?;
     let resume_floor = store.resume_floor()?.max(archived_upto);
+    let shared_tokens = match &shared {
+        Some(connect) => Some(auth::first_read(connect, &location.to_string())?),
+        None => None,
+    };
     tracing::info!(
         events = state.seq,
         live = state.incidents.len(),
@@ -441,17 +466,21 @@ fn open_log(
         state,
         resume_floor,
         shared,
+        shared_tokens,
     })
 }
 
 /// Opens the log, rebuilds state from it, binds and starts serving.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let auth = Arc::new(auth::Auth::new(
+    let auth = auth::Auth::new(
         config.tokens.clone(),
         &config.data_dir,
         !config.listen.ip().is_loopback(),
-    )?);
-    check_exposure(&config.listen, auth.has_tokens())?;
+    )?;
+    // On a shared log the database's tokens count too: they are read with the log.
+    if let StoreLocation::Sqlite(_) = config.store {
+        check_exposure(&config.listen, auth.has_tokens())?;
+    }
     let origins = OriginPolicy::new(&config.allowed_origins).map_err(|e| anyhow::anyhow!(e))?;
     let tls = match &config.tls {
         Some(files) => Some(crate::tls::server_config(&files.cert, &files.key)?),
@@ -479,9 +508,28 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         query_reader,
         feed_id,
         shared,
+        shared_tokens,
     } = tokio::task::spawn_blocking(move || open_log(&location, now, recent_secs))
         .await
         .context("opening the event log")??;
+    let auth = Arc::new(match shared_tokens {
+        Some(tokens) => {
+            let auth = auth.with_source(auth::TokenSource::Database(Arc::new(tokens)));
+            let own = auth.directory_tokens();
+            if own > 0 {
+                tracing::warn!(
+                    "{} holds {own} active token(s) that only this replica knows: the feed's \
+                     tokens are kept in its database, the same for every replica (warroom \
+                     token add NAME --role ROLE --store URL)",
+                    auth::TokenStore::path(&config.data_dir).display()
+                );
+            }
+            auth
+        }
+        None => auth,
+    });
+    check_exposure(&config.listen, auth.has_tokens())?;
+    let token_db = shared.clone();
     let (events_tx, _) = broadcast::channel(config.limits.broadcast_capacity);
     let published = Arc::new(Published {
         state: RwLock::new(state.clone()),
@@ -502,9 +550,12 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         let health = Arc::new(cluster::Health::default());
         let forwarder = cluster::Forwarder::start(connect.clone());
         let advertise = config.advertise.clone().unwrap_or_else(|| own_url.clone());
+        let public_policy =
+            serde_json::to_string(&config.rules.public_policy()).unwrap_or_default();
         let link = cluster::Link::new(
             connect.clone(),
             advertise,
+            (config.policy_source.clone(), public_policy),
             health.clone(),
             forwarder.clone(),
         );
@@ -570,6 +621,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         rules: config.rules.clone(),
         feed_id,
         policy_frame,
+        policy_source: config.policy_source.clone(),
         presence: PresenceBoard::default(),
         clock: config.clock.clone(),
         auth: auth.clone(),
@@ -591,6 +643,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     });
     if let Some(connect) = presence_db {
         cluster::spawn_presence(connect, uuid::Uuid::new_v4().to_string(), app.clone());
+    }
+    // The database's tokens are read again on every change, and every second.
+    if let Some(connect) = token_db {
+        auth::spawn_token_reader(connect, auth.clone(), shutdown_rx.clone());
     }
     // The token store is looked at every `token_check_every` (handshakes look at it too):
     // sessions of a revoked token are closed.
@@ -715,6 +771,8 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
         "role": "leader",
         "behind": 0,
         "leader": app.own_url,
+        "policy": app.policy_source.sha256,
+        "own_policy": app.policy_source.sha256,
     });
     if let Some(health) = &app.cluster {
         body["role"] = if health.leading() {
@@ -731,6 +789,10 @@ async fn healthz(AxState(app): AxState<Arc<App>>) -> Response {
                     o.remove("leader");
                 }
             }
+        }
+        // The leader's policy is the one in use (this replica's own is beside it).
+        if let Some(policy) = health.policy() {
+            body["policy"] = policy.sha256.clone().into();
         }
     }
     axum::Json(body).into_response()

@@ -64,6 +64,50 @@ fn built_in_runbooks() -> BTreeMap<String, Runbook> {
         .collect()
 }
 
+/// Which policy a feed works from, so replicas can tell whether theirs are the same: where
+/// it was read from and a SHA-256 of what was read (the policy file, then each runbook file
+/// it names, by name; the built-in runbooks come with the version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySource {
+    /// The policy file as given (`--policy FILE`), or `built in`.
+    pub name: String,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
+impl PolicySource {
+    /// The built-in policy's.
+    pub fn built_in() -> PolicySource {
+        PolicySource::of("built in", DEFAULT_POLICY, &[])
+    }
+
+    fn of(name: &str, policy: &str, runbooks: &[(&str, &str)]) -> PolicySource {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(policy.as_bytes());
+        for (name, text) in runbooks {
+            for part in [name.as_bytes(), b"\0", text.as_bytes(), b"\0"] {
+                h.update(part);
+            }
+        }
+        PolicySource {
+            name: name.to_string(),
+            sha256: hex::encode(h.finalize()),
+        }
+    }
+
+    /// The first twelve hex digits, as messages name it.
+    pub fn short(&self) -> &str {
+        self.sha256.get(..12).unwrap_or(&self.sha256)
+    }
+}
+
+impl std::fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (sha256 {})", self.name, self.short())
+    }
+}
+
 /// The default policy with the built-in runbooks.
 pub fn default_rules() -> Rules {
     Rules {
@@ -75,6 +119,11 @@ pub fn default_rules() -> Rules {
 /// Reads a policy file (or the default) and the runbooks it names (paths relative to the
 /// file), over the built-in ones. Every problem is reported, with its line where it has one.
 pub fn load_rules(path: Option<&Path>) -> Result<Rules, Vec<String>> {
+    load_rules_with_source(path).map(|(rules, _)| rules)
+}
+
+/// [`load_rules`], with which policy it read (see [`PolicySource`]).
+pub fn load_rules_with_source(path: Option<&Path>) -> Result<(Rules, PolicySource), Vec<String>> {
     let (text, base) = match path {
         Some(p) => (
             std::fs::read_to_string(p)
@@ -86,12 +135,14 @@ pub fn load_rules(path: Option<&Path>) -> Result<Rules, Vec<String>> {
     let policy = Policy::parse(&text)?;
     let mut runbooks = built_in_runbooks();
     let mut errors = Vec::new();
+    let mut read = Vec::new();
     for (name, rel) in policy.runbook_paths() {
         let file = base.join(rel);
         match std::fs::read_to_string(&file) {
             Ok(t) => match runbook::parse_markdown(name, &file.display().to_string(), &t) {
                 Ok(rb) => {
                     runbooks.insert(name.clone(), rb);
+                    read.push((name.as_str(), t));
                 }
                 Err(e) => errors.push(format!("[runbooks] {name}: {e}")),
             },
@@ -102,7 +153,10 @@ pub fn load_rules(path: Option<&Path>) -> Result<Rules, Vec<String>> {
         }
     }
     if errors.is_empty() {
-        Ok(Rules { policy, runbooks })
+        let name = path.map_or("built in".to_string(), |p| p.display().to_string());
+        let texts: Vec<(&str, &str)> = read.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let source = PolicySource::of(&name, &text, &texts);
+        Ok((Rules { policy, runbooks }, source))
     } else {
         Err(errors)
     }

@@ -19,8 +19,12 @@ mod sqlite;
 mod tests;
 pub mod words;
 
+/// A database of a test's own, for the tests of what else is kept in PostgreSQL.
+#[cfg(test)]
+pub(crate) use self::postgres::testdb;
 pub use self::postgres::{
-    Connect, CopyReport, LEADER_LOCK, PG_SCHEMA_VERSION, PgStore, copy_to_postgres, redact_url,
+    Connect, CopyReport, LEADER_LOCK, PG_SCHEMA_VERSION, PgStore, copy_to_postgres,
+    prepare_database, redact_url,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 

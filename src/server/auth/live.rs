@@ -1,13 +1,17 @@
 //! The server's live view of who may join: the token file, the store (re-read when its
-//! file changes, at every handshake and every `token_check_every`), and a signal that has
-//! live sessions check their credential again, so a revoked token's sessions are closed.
+//! file changes, at every handshake and every `token_check_every`), on a shared PostgreSQL
+//! log the database's tokens (read again by a thread of their own: `database`), and a
+//! signal that has live sessions check their credential again, so a revoked token's
+//! sessions are closed.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::watch;
 
+use super::database::SharedTokens;
 use super::file::TokenTable;
 use super::hash::{Hash, sha256};
 use super::store::{Found, TokenStore};
@@ -105,14 +109,58 @@ struct Cache {
     store: Result<Option<TokenStore>, String>,
 }
 
-/// The feed's authentication: the token file, the store (re-read when it changes), and a
-/// signal to live sessions to check themselves again.
+/// Where the feed's tokens are kept, beside a `--token-file`.
+pub(crate) enum TokenSource {
+    /// `tokens.json` in the data directory, re-read when it changes: a feed on its own log
+    /// (SQLite), and the console's embedded local feed.
+    Directory,
+    /// The `tokens` table of a shared PostgreSQL log, the same for every replica (kept fresh
+    /// by `database::spawn_token_reader`). A `tokens.json` in this replica's data directory
+    /// still counts, on this replica alone, as it did before tokens were kept in the
+    /// database.
+    Database(Arc<SharedTokens>),
+}
+
+/// A token's hash, looked up in the database's tokens and the data directory's.
+enum Looked {
+    Active {
+        name: String,
+        role: Access,
+        local: bool,
+    },
+    Revoked,
+    Unknown,
+    /// Not found where it could be read, and the data directory's store cannot be read.
+    Unreadable,
+}
+
+impl Looked {
+    fn of(found: Found<'_>) -> Looked {
+        match found {
+            Found::Active(t) => Looked::Active {
+                name: t.name.clone(),
+                role: t.role,
+                local: t.local,
+            },
+            Found::Revoked => Looked::Revoked,
+            Found::Unknown => Looked::Unknown,
+        }
+    }
+}
+
+/// How long a handshake with a token this replica does not know waits for a fresh read of
+/// the database's tokens (one added a moment ago on another machine).
+const FRESH_READ_WAIT: Duration = Duration::from_secs(2);
+
+/// The feed's authentication: the token file, the token store (re-read when it changes) or
+/// the database's tokens, and a signal to live sessions to check themselves again.
 pub(crate) struct Auth {
     file: Option<TokenTable>,
     store_path: PathBuf,
     /// Listening beyond loopback: never open, even without tokens.
     exposed: bool,
     cache: Mutex<Cache>,
+    source: TokenSource,
     changes: watch::Sender<u64>,
 }
 
@@ -131,12 +179,31 @@ impl Auth {
                 stamp: Some(stamp),
                 store: Ok(store),
             }),
+            source: TokenSource::Directory,
             changes: watch::channel(0).0,
         })
     }
 
+    /// The same authentication, with its tokens also from `source`.
+    pub fn with_source(self, source: TokenSource) -> Auth {
+        Auth { source, ..self }
+    }
+
+    /// The database's tokens, when they are the feed's.
+    pub fn database(&self) -> Option<&Arc<SharedTokens>> {
+        match &self.source {
+            TokenSource::Database(shared) => Some(shared),
+            TokenSource::Directory => None,
+        }
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Tells every live session to check its credential again (the tokens changed).
+    pub fn tokens_changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Re-reads the store if its file changed; live sessions are told to check themselves
@@ -168,14 +235,18 @@ impl Auth {
         cache.stamp = Some(now);
         drop(cache);
         tracing::info!("token store changed; checking live sessions");
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        self.tokens_changed();
         true
     }
 
-    /// Tells every live session to check its credential again, now.
+    /// Tells every live session to check its credential again, now (the database's tokens
+    /// are read again too, and sessions told again if they changed).
     pub fn recheck(&self) {
         self.refresh();
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        if let Some(shared) = self.database() {
+            shared.ask();
+        }
+        self.tokens_changed();
     }
 
     /// Sessions wait on this to check themselves again.
@@ -183,18 +254,88 @@ impl Auth {
         self.changes.subscribe()
     }
 
-    fn protected_with(&self, cache: &Cache) -> bool {
-        self.file.is_some() || self.exposed || !matches!(cache.store, Ok(None))
+    /// Whether the database holds any token, revoked ones included (as a `tokens.json`
+    /// protects a feed once it exists).
+    fn database_has_tokens(&self) -> bool {
+        self.database()
+            .is_some_and(|shared| !shared.tokens().tokens.is_empty())
     }
 
-    /// Whether there are tokens at all: a token file, or a token store (even an empty one).
+    fn protected_with(&self, cache: &Cache) -> bool {
+        self.file.is_some()
+            || self.exposed
+            || !matches!(cache.store, Ok(None))
+            || self.database_has_tokens()
+    }
+
+    /// Whether there are tokens at all: a token file, a token store (even an empty one), or
+    /// tokens in the database.
     pub fn has_tokens(&self) -> bool {
         let cache = self.cache();
-        self.file.is_some() || !matches!(cache.store, Ok(None))
+        self.file.is_some() || !matches!(cache.store, Ok(None)) || self.database_has_tokens()
+    }
+
+    /// Active tokens in the data directory's store (the ones only this replica knows when
+    /// the database holds the feed's tokens).
+    pub fn directory_tokens(&self) -> usize {
+        match &self.cache().store {
+            Ok(Some(store)) => store.tokens.iter().filter(|t| t.active()).count(),
+            Ok(None) | Err(_) => 0,
+        }
+    }
+
+    /// A token's hash in the database's tokens and the data directory's: revoked in either
+    /// is revoked; then active in the database, then in the directory.
+    fn look_up(&self, cache: &Cache, hash: &Hash) -> Looked {
+        let in_database = self
+            .database()
+            .map(|shared| Looked::of(shared.tokens().find(hash)));
+        let in_directory = match &cache.store {
+            Ok(Some(store)) => Looked::of(store.find(hash)),
+            Ok(None) => Looked::Unknown,
+            Err(_) => Looked::Unreadable,
+        };
+        match (in_database, in_directory) {
+            (Some(Looked::Revoked), _) | (_, Looked::Revoked) => Looked::Revoked,
+            (Some(active @ Looked::Active { .. }), _) => active,
+            (_, found) => found,
+        }
+    }
+
+    /// The `hello`'s name and token, checked against the tokens as they are now; on a
+    /// shared log, a token this replica does not know yet (or any token, while it knows of
+    /// none) is looked for again in a fresh read of the database's tokens (waiting up to two
+    /// seconds for it): one given a moment ago on another machine works at once.
+    pub async fn authenticate_fresh(
+        &self,
+        name: &str,
+        token: Option<&str>,
+    ) -> Result<Identity, Refusal> {
+        let first = self.check(name, token);
+        let unknown = match &first {
+            Err((_, unknown)) => *unknown,
+            Ok(who) => who.credential == Credential::Open && token.is_some(),
+        };
+        if unknown && self.read_again().await {
+            return self.authenticate(name, token);
+        }
+        first.map_err(|(refusal, _)| refusal)
+    }
+
+    async fn read_again(&self) -> bool {
+        match self.database() {
+            Some(shared) => shared.read_again(FRESH_READ_WAIT).await,
+            None => false,
+        }
     }
 
     /// The `hello`'s name and token, checked against the tokens as they are now.
     pub fn authenticate(&self, name: &str, token: Option<&str>) -> Result<Identity, Refusal> {
+        self.check(name, token).map_err(|(refusal, _)| refusal)
+    }
+
+    /// [`Auth::authenticate`]; a refusal says too whether the token was unknown.
+    fn check(&self, name: &str, token: Option<&str>) -> Result<Identity, (Refusal, bool)> {
         self.refresh();
         let cache = self.cache();
         let named = |credential: Credential, access: Option<Access>| {
@@ -204,20 +345,24 @@ impl Auth {
                     access,
                     credential,
                 })
-                .map_err(|r| Refusal {
-                    code: ErrorCode::Invalid,
-                    message: format!("hello: {}", r.message),
-                    reason: "invalid hello",
+                .map_err(|r| {
+                    let refusal = Refusal {
+                        code: ErrorCode::Invalid,
+                        message: format!("hello: {}", r.message),
+                        reason: "invalid hello",
+                    };
+                    (refusal, false)
                 })
         };
         if !self.protected_with(&cache) {
             return named(Credential::Open, None);
         }
         let Some(token) = token else {
-            return Err(Refusal::unauthorized(
+            let refusal = Refusal::unauthorized(
                 "this feed requires a token: pass --token or set WARROOM_TOKEN",
                 "unauthorized",
-            ));
+            );
+            return Err((refusal, false));
         };
         let hash = sha256(token);
         if let Some((owner, access)) = self.file.as_ref().and_then(|f| f.lookup(&hash)) {
@@ -227,30 +372,36 @@ impl Auth {
                 credential: Credential::File,
             });
         }
-        let not_valid =
-            || Refusal::unauthorized("the token is not valid on this feed", "unauthorized");
-        match &cache.store {
-            Err(_) => Err(Refusal {
-                code: ErrorCode::Unavailable,
-                message: "the feed cannot read its token store; nobody can join until its \
-                          admin fixes it (the server's log says what is wrong)"
-                    .into(),
-                reason: "token store unreadable",
+        match self.look_up(&cache, &hash) {
+            Looked::Unreadable => Err((
+                Refusal {
+                    code: ErrorCode::Unavailable,
+                    message: "the feed cannot read its token store; nobody can join until its \
+                              admin fixes it (the server's log says what is wrong)"
+                        .into(),
+                    reason: "token store unreadable",
+                },
+                false,
+            )),
+            Looked::Active {
+                local: true, role, ..
+            } => named(Credential::Store(hash), Some(role)),
+            Looked::Active { name, role, .. } => Ok(Identity {
+                name,
+                access: Some(role),
+                credential: Credential::Store(hash),
             }),
-            Ok(None) => Err(not_valid()),
-            Ok(Some(store)) => match store.find(&hash) {
-                Found::Active(t) if t.local => named(Credential::Store(hash), Some(t.role)),
-                Found::Active(t) => Ok(Identity {
-                    name: t.name.clone(),
-                    access: Some(t.role),
-                    credential: Credential::Store(hash),
-                }),
-                Found::Revoked => Err(Refusal::unauthorized(
+            Looked::Revoked => Err((
+                Refusal::unauthorized(
                     "this token was revoked: ask an admin for a new one",
                     "token revoked",
-                )),
-                Found::Unknown => Err(not_valid()),
-            },
+                ),
+                false,
+            )),
+            Looked::Unknown => Err((
+                Refusal::unauthorized("the token is not valid on this feed", "unauthorized"),
+                true,
+            )),
         }
     }
 
@@ -271,18 +422,14 @@ impl Auth {
                 "unauthorized",
             )),
             Credential::Open => Ok(()),
-            Credential::Store(hash) => match &cache.store {
-                Err(_) => Ok(()),
-                Ok(None) if self.protected_with(&cache) => Err(gone()),
-                Ok(None) => Ok(()),
-                Ok(Some(store)) => match store.find(hash) {
-                    Found::Active(_) => Ok(()),
-                    Found::Revoked => Err(Refusal::unauthorized(
-                        "your token was revoked; this connection is closed",
-                        "token revoked",
-                    )),
-                    Found::Unknown => Err(gone()),
-                },
+            Credential::Store(hash) => match self.look_up(&cache, hash) {
+                Looked::Unreadable | Looked::Active { .. } => Ok(()),
+                Looked::Revoked => Err(Refusal::unauthorized(
+                    "your token was revoked; this connection is closed",
+                    "token revoked",
+                )),
+                Looked::Unknown if self.protected_with(&cache) => Err(gone()),
+                Looked::Unknown => Ok(()),
             },
         }
     }
@@ -294,12 +441,9 @@ impl Auth {
         let hash = sha256(token);
         let access = match self.file.as_ref().and_then(|f| f.lookup(&hash)) {
             Some((_, access)) => Some(access),
-            None => match &self.cache().store {
-                Ok(Some(store)) => match store.find(&hash) {
-                    Found::Active(t) => Some(t.role),
-                    Found::Revoked | Found::Unknown => None,
-                },
-                Ok(None) | Err(_) => None,
+            None => match self.look_up(&self.cache(), &hash) {
+                Looked::Active { role, .. } => Some(role),
+                Looked::Revoked | Looked::Unknown | Looked::Unreadable => None,
             },
         };
         access.is_some_and(|a| a >= Access::Responder)

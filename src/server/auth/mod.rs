@@ -7,6 +7,11 @@
 //!   when it changes: at every handshake, and every [`ServerConfig::token_check_every`]
 //!   (live sessions of a revoked token are then closed).
 //! - `--token-file FILE`: `name token [role]` lines, read once at start (role: responder).
+//! - on a shared PostgreSQL log (`warroom serve --store URL`), the **database's tokens**
+//!   too, written by `warroom token add|revoke --store URL`, the same for every replica:
+//!   each replica reads them again when a change is notified, when a handshake brings a
+//!   token it does not know, and every second, closing the sessions of a token revoked on
+//!   any of them. A replica's `tokens.json` still counts there, on that replica alone.
 //!
 //! A feed with neither, listening on loopback, is open: the `hello`'s name is who a
 //! connection acts as, and it may do everything.
@@ -20,19 +25,23 @@
 //!
 //! Here: the constants every part shares. Beside it: hashing and comparing tokens (`hash`),
 //! the `--token-file` table (`file`), the token store and `warroom token add|revoke|list`
-//! (`store`), the local account's token (`local`), and the live view the server checks
-//! handshakes and sessions against, re-read when the store changes (`live`).
+//! (`store`), the same in the database and a replica's copy of them (`database`), the local
+//! account's token (`local`), and the live view the server checks handshakes and sessions
+//! against, re-read when the store changes (`live`).
 
+mod database;
 mod file;
 mod hash;
 mod live;
 mod local;
 mod store;
 
+pub use database::{DatabaseTokens, TOKENS_CHANNEL};
+pub(crate) use database::{SharedTokens, first_read, spawn_token_reader};
 pub use file::TokenTable;
 pub(super) use hash::constant_time_eq;
 pub use hash::new_token;
-pub(crate) use live::{Auth, Identity};
+pub(crate) use live::{Auth, Identity, TokenSource};
 pub use local::{ensure_local_token, ensure_local_token_at, read_local_token};
 pub use store::{
     StoredToken, TokenStore, add_token, add_token_at, list_tokens, revoke_token, revoke_token_at,

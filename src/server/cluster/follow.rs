@@ -144,7 +144,10 @@ impl Core {
             Ok(None) => {
                 if let Some(link) = self.link.as_mut() {
                     match link.read_leader() {
-                        Ok(leader) => link.health.set_leader(leader),
+                        Ok(says) => {
+                            link.health.set_leader(says.leader.clone());
+                            link.follow_policy(&says);
+                        }
                         Err(e) => tracing::debug!("reading who leads: {e}"),
                     }
                 }

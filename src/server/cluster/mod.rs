@@ -18,6 +18,13 @@
 //!   commands and writes the answer into the row (`NOTIFY warroom_answer`); the follower
 //!   hands it to the sender. Exactly once by command id as on one feed: the answers are
 //!   remembered in the log's `commands` table, which every leader reads first.
+//! - **The policy in use** is the leader's: it decides escalation, classifies alerts and
+//!   pages. Taking the lead, a replica writes which policy it works from into `meta` (its
+//!   SHA-256, its file, and the part consoles are sent); followers read it every tick, say
+//!   in their log when theirs differs (naming both), send the leader's to the consoles that
+//!   join them, and `/healthz` names it. What followers answer themselves from their own
+//!   files: the shifts `metrics` counts pages by, and whatever they do once they lead.
+//! - **Tokens** are kept in the database too, for every replica: see `server::auth`.
 //!
 //! Here: the shared handles ([`Health`], what `/healthz` says) and [`Link`], the core's
 //! side of it; `listen` runs the notification connection, `forward` the follower's queue.
@@ -27,8 +34,8 @@ mod forward;
 mod listen;
 mod presence;
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub use crate::server::alerts::IntakeAnswer;
 pub use forward::Forwarder;
@@ -61,6 +68,30 @@ pub struct Health {
     leader: Mutex<Option<String>>,
     /// The log's head as the last notification told (0: not heard yet).
     log_head: AtomicU64,
+    /// The policy in use, as the leader wrote it (`None`: not known yet).
+    policy: Mutex<Option<Arc<PolicyInUse>>>,
+}
+
+/// The policy a leader works from, as it wrote it for the others.
+#[derive(Debug)]
+pub struct PolicyInUse {
+    /// SHA-256 of its files (see `PolicySource`).
+    pub sha256: String,
+    /// The `policy` frame consoles are sent (never the policy's channels).
+    pub frame: axum::extract::ws::Utf8Bytes,
+}
+
+impl PolicyInUse {
+    /// The policy of hash `sha256` with what consoles are sent of it (`public`, JSON).
+    pub fn new(sha256: String, public: &str) -> Result<PolicyInUse, String> {
+        let policy: crate::model::policy::PublicPolicy =
+            serde_json::from_str(public).map_err(|e| e.to_string())?;
+        let frame = crate::protocol::encode(&crate::protocol::ServerMessage::Policy { policy });
+        Ok(PolicyInUse {
+            sha256,
+            frame: frame.into(),
+        })
+    }
 }
 
 impl Health {
@@ -90,6 +121,26 @@ impl Health {
     pub fn saw_head(&self, head: u64) {
         self.log_head.fetch_max(head, Ordering::SeqCst);
     }
+
+    /// The policy in use, once known.
+    pub fn policy(&self) -> Option<Arc<PolicyInUse>> {
+        self.policy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_policy(&self, policy: Arc<PolicyInUse>) {
+        *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = Some(policy);
+    }
+}
+
+/// Who leads and which policy it works from, as the database has it.
+#[derive(Debug, Default)]
+pub struct LeaderSays {
+    pub leader: Option<String>,
+    pub policy_sha256: Option<String>,
+    pub policy_source: Option<String>,
 }
 
 /// What another replica forwarded to the leader.
@@ -116,6 +167,9 @@ pub struct Link {
     db: Option<::postgres::Client>,
     /// This replica's address, as clients and other replicas reach it.
     pub advertise: String,
+    /// This replica's own policy, and what consoles are sent of it (JSON).
+    pub policy: crate::server::PolicySource,
+    pub public_policy: String,
     pub health: std::sync::Arc<Health>,
     pub forwarder: Forwarder,
     /// The epoch this replica leads in (0: not leading).
@@ -126,6 +180,7 @@ impl Link {
     pub fn new(
         connect: Connect,
         advertise: String,
+        (policy, public_policy): (crate::server::PolicySource, String),
         health: std::sync::Arc<Health>,
         forwarder: Forwarder,
     ) -> Link {
@@ -133,6 +188,8 @@ impl Link {
             connect,
             db: None,
             advertise,
+            policy,
+            public_policy,
             health,
             forwarder,
             epoch: 0,
@@ -154,29 +211,134 @@ impl Link {
             .ok_or_else(|| StoreError::ReaderStopped("no connection".into()))
     }
 
-    /// Records that this replica leads in `epoch`, at its address.
+    /// Records that this replica leads in `epoch`, at its address, working from its own
+    /// policy (written only while `epoch` is the leader's).
     pub fn announce(&mut self, epoch: u64) -> Result<(), StoreError> {
         self.epoch = epoch;
         let addr = self.advertise.clone();
+        let (sha, source, public) = (
+            self.policy.sha256.clone(),
+            self.policy.name.clone(),
+            self.public_policy.clone(),
+        );
+        let mine = PolicyInUse::new(sha.clone(), &public);
         let db = self.db()?;
-        db.execute(
-            "INSERT INTO meta (key, value) VALUES ('leader', $1) \
-             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            &[&addr],
-        )
-        .map_err(pg)?;
+        let mut tx = db.transaction().map_err(pg)?;
+        let current: Option<String> = tx
+            .query_opt("SELECT value FROM meta WHERE key = 'leader_epoch'", &[])
+            .map_err(pg)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(pg)?;
+        if current.as_deref() != Some(epoch.to_string().as_str()) {
+            return Err(StoreError::NotLeader(format!(
+                "the leader's epoch is {}, this replica took the lead in {epoch}",
+                current.unwrap_or_default()
+            )));
+        }
+        for (key, value) in [
+            ("leader", &addr),
+            ("policy_sha256", &sha),
+            ("policy_source", &source),
+            ("policy_public", &public),
+        ] {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&key, value],
+            )
+            .map_err(pg)?;
+        }
+        tx.commit().map_err(pg)?;
         self.health.set_leading(true);
         self.health.set_leader(Some(addr));
+        match mine {
+            Ok(p) => self.health.set_policy(Arc::new(p)),
+            Err(e) => tracing::error!("this replica's own policy cannot be sent: {e}"),
+        }
+        tracing::info!("the policy in use is this replica's own: {}", self.policy);
         Ok(())
     }
 
-    /// The leader's address as the database has it (a follower's view).
-    pub fn read_leader(&mut self) -> Result<Option<String>, StoreError> {
+    /// Who leads and which policy it works from, as the database has it (a follower's
+    /// view).
+    pub fn read_leader(&mut self) -> Result<LeaderSays, StoreError> {
+        let db = self.db()?;
+        let rows = db
+            .query(
+                "SELECT key, value FROM meta \
+                 WHERE key IN ('leader', 'policy_sha256', 'policy_source')",
+                &[],
+            )
+            .map_err(pg)?;
+        let mut says = LeaderSays::default();
+        for r in rows {
+            let (Ok(key), Ok(value)) = (r.try_get::<_, String>(0), r.try_get::<_, String>(1))
+            else {
+                continue;
+            };
+            match key.as_str() {
+                "leader" => says.leader = Some(value),
+                "policy_sha256" => says.policy_sha256 = Some(value),
+                "policy_source" => says.policy_source = Some(value),
+                _ => {}
+            }
+        }
+        Ok(says)
+    }
+
+    /// What consoles are sent of the leader's policy (JSON), as it wrote it.
+    pub fn read_public_policy(&mut self) -> Result<Option<String>, StoreError> {
         let db = self.db()?;
         let row = db
-            .query_opt("SELECT value FROM meta WHERE key = 'leader'", &[])
+            .query_opt("SELECT value FROM meta WHERE key = 'policy_public'", &[])
             .map_err(pg)?;
         Ok(row.and_then(|r| r.try_get::<_, String>(0).ok()))
+    }
+
+    /// Takes what the database says of the leader's policy: the one sent to consoles from
+    /// now on, and a warning in the log when it is not this replica's own (once a change).
+    pub fn follow_policy(&mut self, says: &LeaderSays) {
+        let Some(sha) = says.policy_sha256.as_deref() else {
+            return;
+        };
+        if self.health.policy().is_some_and(|p| p.sha256 == sha) {
+            return;
+        }
+        let source = says.policy_source.clone().unwrap_or_default();
+        let public = match self.read_public_policy() {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!("reading the leader's policy: {e}");
+                return;
+            }
+        };
+        let leader = says.leader.as_deref().unwrap_or("the leader");
+        match PolicyInUse::new(sha.to_string(), &public) {
+            Ok(p) => self.health.set_policy(Arc::new(p)),
+            Err(e) => {
+                tracing::warn!(
+                    "the leader's policy ({source} at {leader}) cannot be read here ({e}); \
+                     consoles joining this replica are sent its own"
+                );
+                return;
+            }
+        }
+        if sha == self.policy.sha256 {
+            tracing::info!(
+                "the leader ({leader}) works from the same policy as this replica: {}",
+                self.policy
+            );
+        } else {
+            tracing::warn!(
+                "this replica's policy, {}, differs from the leader's, {source} (sha256 {}) at \
+                 {leader}: the leader's is in use (it escalates, pages and classifies alerts, and \
+                 consoles joining here are sent it); start every replica with the same --policy",
+                self.policy,
+                sha.get(..12).unwrap_or(sha)
+            );
+        }
     }
 
     /// Commands and alerts forwarded to the leader and not answered yet, oldest first.

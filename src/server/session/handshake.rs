@@ -84,7 +84,7 @@ pub(super) async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello
                 }
                 // Subscribed first, so a revocation right after the check is not missed.
                 let auth_changes = app.auth.subscribe();
-                match app.auth.authenticate(&name, token.as_deref()) {
+                match app.auth.authenticate_fresh(&name, token.as_deref()).await {
                     Ok(who) => {
                         return Ok(Hello {
                             name: who.name.clone(),

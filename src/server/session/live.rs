@@ -61,7 +61,7 @@ pub(super) async fn serve(
         },
     )
     .await?;
-    let policy = app.policy_frame.clone();
+    let policy = app.policy_frame();
     write(policy.len(), socket.send(Message::Text(policy))).await?;
     let mut sent = match mode {
         SyncMode::Snapshot => resync(socket, app, viewer).await?,

@@ -228,6 +228,29 @@ impl PgStore {
     }
 }
 
+/// The database at `url`, its tables made or migrated first as a feed opening it would: a
+/// way to connect to it, for what is kept there beside the log (the feed's tokens), and its
+/// address without the password. Blocking: call it off the async runtime's workers.
+pub fn prepare_database(url: &str) -> Result<(Connect, String), StoreError> {
+    let target = Arc::new(Target::parse(url)?);
+    let shown = target.shown.clone();
+    let mut client = target.connect()?;
+    schema::prepare(&mut client, &shown).map_err(|e| match e {
+        StoreError::Postgres { at, what, reason } if at.is_empty() => StoreError::Postgres {
+            at: shown.clone(),
+            what: if what.is_empty() {
+                "preparing its tables"
+            } else {
+                what
+            },
+            reason,
+        },
+        other => other,
+    })?;
+    let connect: Connect = Arc::new(move || target.connect());
+    Ok((connect, shown))
+}
+
 /// Makes a new connection to a store's database (TLS as its address asks), for what
 /// replicas say to each other beside the log.
 pub type Connect = Arc<dyn Fn() -> Result<Client, StoreError> + Send + Sync + 'static>;

@@ -21,13 +21,20 @@
 //! queue: its ids only order it, they are not positions of the log); `presence`, who is
 //! connected to each replica (as it last said, with when); `meta` gains `leader` (the
 //! leading replica's address) and `leader_epoch`.
+//!
+//! Version 3 adds what every replica must agree on beside the log: `tokens`, the feed's
+//! tokens (`warroom token add|revoke --store URL`), as the data directory's `tokens.json`
+//! keeps them: each token's SHA-256 (never the token), the person, the role, when it was
+//! made and when it was revoked; at most one active token per name. `meta` gains the
+//! policy the leader works from: `policy_sha256`, `policy_source` (its file, or `built in`)
+//! and `policy_public` (what consoles are sent of it, never its channels).
 
 use ::postgres::Client;
 
 use crate::store::StoreError;
 
 /// The schema this warroom writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The advisory lock a migration holds (per database): "warroom" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0077_6172_726f_6f6d;
@@ -93,6 +100,16 @@ CREATE TABLE presence (
     body       TEXT NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+",
+    "
+CREATE TABLE tokens (
+    sha256     TEXT PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    name       TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    revoked_at TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX tokens_one_active_per_name ON tokens (name) WHERE revoked_at IS NULL;
 ",
 ];
 
