@@ -111,6 +111,8 @@ pub fn copy_to_postgres(
                 answers += records.len() as u64;
             }
             crate::store::rows::rebuild(db)?;
+            // The tables were just filled: let the planner know their sizes.
+            db.c.batch_execute("ANALYZE events, commands, incidents, words, checkpoints")?;
             let (incidents, live) = check(db, &source, copied, answers)?;
             Ok(CopyReport {
                 from,
