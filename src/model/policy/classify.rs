@@ -174,6 +174,11 @@ impl Policy {
         }
     }
 
+    /// The services listed as critical.
+    pub fn critical_services(&self) -> &[String] {
+        &self.services.critical
+    }
+
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
