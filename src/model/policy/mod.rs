@@ -19,6 +19,7 @@ use super::{Severity, StepAction};
 mod check;
 mod classify;
 mod file;
+mod paging;
 mod public;
 
 /// Durations in policies are written as spans (`5m`); the type lives with the domain's other
