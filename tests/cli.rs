@@ -207,7 +207,13 @@ fn policy_check_and_print() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("SEV1: 0s page oncall.primary, 5m page oncall.secondary, 10m page engineering-manager, 20m page vp-engineering, 30m page cto; status updates every 15m"),
+        stdout.contains("SEV1: 0s notify oncall-leads, 0s notify engineering-vp, 0s page oncall.primary, 5m page oncall.secondary, 10m page engineering-manager, 20m page vp-engineering, 30m page cto; status updates every 15m"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "SEV2: 0s notify oncall-team, 0s page oncall.primary, 15m page oncall.secondary"
+        ),
         "{stdout}"
     );
     let bad = dir.path().join("bad.toml");

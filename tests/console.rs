@@ -3571,3 +3571,36 @@ fn entries_that_pile_up_on_an_incident_not_shown_go_back_to_a_summary() {
 
 #[path = "console/pressure.rs"]
 mod pressure;
+
+/// The feed's policy, as a console is told it.
+fn told_policy(app: &mut App, text: &str) {
+    let p = warroom::model::policy::Policy::parse(text).unwrap();
+    app.update(Msg::Feed(Update::Policy(Box::new(p.public(Vec::new())))));
+}
+
+#[test]
+fn a_sev1_room_shows_the_bridge_of_the_feeds_policy() {
+    let mut h = History::new();
+    h.declare("bot", "Database primary unreachable", 1, "database-primary");
+    h.declare("bot", "Search p99 over 2s", 3, "search");
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    told_policy(
+        &mut app,
+        "[bridge]\nsev1 = \"https://meet.example.com/warroom-{incident}\"\n",
+    );
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    let lines = text(&draw(&app, &test_theme(), 140, 30));
+    assert!(
+        lines[1].contains("bridge https://meet.example.com/warroom-INC-1"),
+        "{}",
+        lines.join("\n")
+    );
+    // A SEV3 has no bridge in this policy.
+    app.update(code(KeyCode::Esc));
+    app.update(code(KeyCode::Down));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(2)));
+    let all = text(&draw(&app, &test_theme(), 140, 30)).join("\n");
+    assert!(!all.contains("bridge"), "{all}");
+}

@@ -184,3 +184,96 @@ webhook = "{url}"
     );
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sev1_tells_several_at_once_and_its_pages_carry_the_bridge() {
+    let (url, seen) = receiver().await;
+    let policy = format!(
+        r#"
+[bridge]
+sev1 = "https://meet.example.com/warroom-{{incident}}"
+
+[escalation.sev1]
+steps = [
+  {{ after = "0m", notify = ["oncall-leads", "engineering-vp"] }},
+  {{ after = "0m", page = "ana" }},
+  {{ after = "5m", page = "ana" }},
+]
+
+[escalation.sev2]
+steps = [{{ after = "0m", page = "ana" }}]
+
+[people.oncall-leads]
+channels = ["hook"]
+[people.engineering-vp]
+channels = ["hook"]
+[people.ana]
+channels = ["hook"]
+
+[channel.hook]
+webhook = "{url}"
+"#
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &policy).await;
+    let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
+    seqs(&c.command(declare("Checkout down", 1)).await);
+    let r = results(&mut c, 3).await;
+    assert!(r.iter().all(|r| r["delivered"] == true), "{r:?}");
+    let mut people: Vec<&str> = r.iter().map(|r| r["person"].as_str().unwrap()).collect();
+    people.sort();
+    assert_eq!(people, ["ana", "engineering-vp", "oncall-leads"]);
+    let got = seen.lock().unwrap().clone();
+    for (_, body) in &got {
+        assert_eq!(
+            body["bridge"], "https://meet.example.com/warroom-INC-1",
+            "{body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("bridge: https://meet.example.com/warroom-INC-1"),
+            "{body}"
+        );
+    }
+    let s = state(&server).await;
+    let esc = s.incidents[&1].escalation.as_ref().unwrap();
+    let plan: Vec<(u64, &str)> = esc
+        .plan
+        .steps
+        .iter()
+        .map(|s| (s.after_secs, s.target.as_str()))
+        .collect();
+    assert_eq!(
+        plan,
+        [
+            (0, "oncall-leads"),
+            (0, "engineering-vp"),
+            (0, "ana"),
+            (300, "ana")
+        ]
+    );
+    assert_eq!(esc.fired.len(), 3, "all three at once; the 5m page waits");
+    let texts: Vec<&str> = s.incidents[&1]
+        .entries
+        .iter()
+        .map(|e| e.text.as_str())
+        .collect();
+    assert!(
+        texts.contains(&"notified oncall-leads (step 1 of 4)"),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"notified engineering-vp (step 2 of 4)"),
+        "{texts:?}"
+    );
+
+    // A SEV2 has no bridge in this policy: its pages carry none.
+    let before = seen.lock().unwrap().len();
+    seqs(&c.command(declare("Search slow", 2)).await);
+    results(&mut c, 1).await;
+    let got = seen.lock().unwrap().clone();
+    assert!(got[before..].iter().all(|(_, b)| b.get("bridge").is_none()));
+    server.shutdown().await.unwrap();
+}

@@ -1482,6 +1482,9 @@ name = "empty"
 start = "2026-11-23"
 primary = []
 
+[bridge]
+sev1 = "https://meet.example.com/warroom-{incident}"
+
 [people.ana]
 channels = ["pager"]
 

@@ -37,6 +37,8 @@ struct Page {
     /// A page on demand: who asked for it, and what they said (kept in warroom for a
     /// restricted incident).
     on_demand: Option<(String, Option<String>)>,
+    /// The war room's call link, when the policy gives one for the severity.
+    bridge: Option<String>,
 }
 
 impl Page {
@@ -61,8 +63,13 @@ impl Page {
             }
             None => format!("step {} of {})", self.step + 1, self.steps),
         };
+        let bridge = self
+            .bridge
+            .as_deref()
+            .map(|b| format!(" · bridge: {b}"))
+            .unwrap_or_default();
         format!(
-            "{} {}{svc}: {} — {verb} {} ({}, {why}",
+            "{} {}{svc}: {} — {verb} {} ({}, {why}{bridge}",
             self.severity, self.incident, self.title, self.person, self.target,
         )
     }
@@ -168,6 +175,7 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
             fired_at: d.event.at.to_rfc3339(),
             step_seq: d.event.seq,
             on_demand: on_demand.clone(),
+            bridge: rules.policy.bridge(d.severity, *incident),
         };
         let ctx = ctx.clone();
         let incident = *incident;
@@ -263,6 +271,9 @@ async fn try_once(
                     "fired_at": page.fired_at,
                     "message": page.message(),
                 });
+                if let (Some(b), Some(o)) = (&page.bridge, body.as_object_mut()) {
+                    o.insert("bridge".into(), json!(b));
+                }
                 if let Some((by, note)) = &page.on_demand {
                     // Not a step of a plan: who asked instead.
                     if let Some(o) = body.as_object_mut() {
@@ -310,6 +321,7 @@ async fn try_once(
             .env("WARROOM_STEP", (page.step + 1).to_string())
             .env("WARROOM_ROUND", (page.round + 1).to_string())
             .env("WARROOM_MESSAGE", page.message())
+            .env("WARROOM_BRIDGE", page.bridge.as_deref().unwrap_or(""))
             .env(
                 "WARROOM_REQUESTED_BY",
                 page.on_demand.as_ref().map_or("", |(by, _)| by.as_str()),
