@@ -1051,7 +1051,11 @@ fn warroom_accept_handoff_against_a_real_server() {
         md.contains("### INC-1 · SEV1 · investigating — Checkout errors"),
         "{md}"
     );
-    assert!(md.contains("- **Roles:** incident commander carol"), "{md}");
+    // A SEV1 without a comms lead says so first (seed guide: SEV1 and SEV2 have one).
+    assert!(
+        md.contains("- **Roles:** NO comms lead, incident commander carol"),
+        "{md}"
+    );
     assert!(md.contains("handoff: carol takes over from bob, as incident commander (carol)"));
     let json: Value =
         serde_json::from_str(&ok(warroom(&s, "dave", &["handoff", "--format", "json"]))).unwrap();

@@ -333,6 +333,13 @@ impl Incident {
         }
     }
 
+    /// An active SEV1 or SEV2 without a comms lead: flagged as a missing IC is.
+    pub fn lacks_comms_lead(&self) -> bool {
+        self.is_active()
+            && self.severity.wants_comms_lead()
+            && !self.roles.contains_key(&Role::CommsLead)
+    }
+
     pub fn is_acknowledged(&self) -> bool {
         self.acknowledged_by.is_some()
     }

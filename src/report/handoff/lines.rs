@@ -53,6 +53,9 @@ pub(super) fn roles_line(i: &ActiveIncident, esc: Esc) -> String {
         .iter()
         .map(|h| format!("{} {}", role_name(h.role), esc(&h.person)))
         .collect();
+    if i.role(Role::CommsLead).is_none() && i.severity.wants_comms_lead() {
+        parts.insert(0, "NO comms lead".to_string());
+    }
     if i.role(Role::IncidentCommander).is_none() {
         parts.insert(0, "NO incident commander".to_string());
     }

@@ -21,7 +21,7 @@ pub enum Meaning {
     Incident(IncidentRef, Severity),
     /// A status update overdue.
     Overdue,
-    /// An active incident nobody commands.
+    /// An active incident nobody commands, or a SEV1 or SEV2 without a comms lead.
     NoCommander,
     Text,
 }
@@ -177,7 +177,8 @@ fn incident_rows(i: &ActiveIncident, now: DateTime<Utc>, push: &mut impl FnMut(S
     if let Some(due) = i.breach_notice_due {
         field("breach notice", breach_line(due, now), Meaning::Text);
     }
-    let commanded = i.role(Role::IncidentCommander).is_some();
+    let commanded = i.role(Role::IncidentCommander).is_some()
+        && (i.role(Role::CommsLead).is_some() || !i.severity.wants_comms_lead());
     field(
         "roles",
         roles_line(i, one_line),

@@ -69,6 +69,10 @@ fn everything() -> Briefing {
             role: Role::TechLead,
             person: "erin".into(),
         },
+        RoleHolder {
+            role: Role::CommsLead,
+            person: "carol".into(),
+        },
     ];
     checkout.acknowledged_by = Some("dan".into());
     checkout.last_status_update = Some(StatusUpdate {
@@ -120,6 +124,11 @@ fn everything() -> Briefing {
         due_at: at(26, 14, 0),
     });
     let mut quiet = incident(5, Severity::Sev2, "Quiet");
+    // A SEV2 with its commander and no comms lead.
+    quiet.roles = vec![RoleHolder {
+        role: Role::IncidentCommander,
+        person: "ana".into(),
+    }];
     quiet.last_status_update = Some(StatusUpdate {
         at: at(25, 23, 0),
         author: None,
@@ -243,6 +252,10 @@ fn styles_come_from_what_a_line_is() {
         Meaning::NoCommander
     );
     assert_eq!(meaning("  roles             incident"), Meaning::Text);
+    assert_eq!(
+        meaning("  roles             NO comms lead, incident commander ana"),
+        Meaning::NoCommander
+    );
     // Words in what people typed do not colour a line.
     assert_eq!(meaning("    - #9 "), Meaning::Text);
     assert_eq!(meaning("    - #12 "), Meaning::Text);

@@ -255,6 +255,9 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
             None if role == Role::IncidentCommander && inc.is_active() => {
                 roles.push(Span::styled("no IC", no_ic_style(theme, inc.severity)))
             }
+            None if role == Role::CommsLead && inc.lacks_comms_lead() => {
+                roles.push(Span::styled("no comms lead", theme.no_ic))
+            }
             None => roles.push(Span::styled("vacant", theme.muted)),
         }
         roles.push(Span::styled("  ", theme.muted));
