@@ -60,10 +60,11 @@ pub fn rows(b: &Briefing) -> Vec<Row> {
     push(format!("Shift {}", shift_line(b)), Meaning::Text);
     push(
         format!(
-            "Outgoing: {}",
+            "Outgoing: {}{}",
             b.outgoing
                 .as_deref()
-                .map_or("unknown (no on-call schedule says)".into(), one_line)
+                .map_or("unknown (no on-call schedule says)".into(), one_line),
+            super::lines::incoming_part(b, one_line)
         ),
         Meaning::Text,
     );

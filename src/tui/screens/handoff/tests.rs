@@ -140,6 +140,8 @@ fn everything() -> Briefing {
         shift_start: at(26, 9, 0),
         shift_schedule: Some("platform".into()),
         outgoing: Some("bob".into()),
+        incoming: Some("carl".into()),
+        shift_change_at: Some(at(26, 9, 0)),
         active: vec![checkout, leak, quiet],
         on_call: vec![
             OnCall {
@@ -214,6 +216,8 @@ fn nothing() -> Briefing {
     Briefing {
         shift_schedule: None,
         outgoing: None,
+        incoming: None,
+        shift_change_at: None,
         active: Vec::new(),
         on_call: Vec::new(),
         resolved: Vec::new(),
