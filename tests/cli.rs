@@ -207,7 +207,13 @@ fn policy_check_and_print() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("SEV1: 0s page oncall.primary, 5m page oncall.secondary, 10m page engineering-manager, 20m page vp-engineering, 30m page cto; status updates every 15m"),
+        stdout.contains("SEV1: 0s notify oncall-leads, 0s notify engineering-vp, 0s page oncall.primary, 5m page oncall.secondary, 10m page engineering-manager, 20m page vp-engineering, 30m page cto; status updates every 15m"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "SEV2: 0s notify oncall-team, 0s page oncall.primary, 15m page oncall.secondary"
+        ),
         "{stdout}"
     );
     let bad = dir.path().join("bad.toml");
@@ -1057,4 +1063,38 @@ fn the_demo_comes_first_in_the_list_of_commands() {
         .unwrap_or_else(|| panic!("{help}"));
     let first = commands.split_whitespace().next().unwrap_or("");
     assert_eq!(first, "demo", "{help}");
+}
+
+#[test]
+fn a_script_pages_someone_and_they_acknowledge_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default policy: its rotation names priya, marco, lee and sam.
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    ok(warroom(&s, "alice", &["declare", "Search slow", "-s", "3"]));
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &["page", "INC-1", "lee", "look", "at", "the", "index"]
+        )),
+        "INC-1: paged lee\n"
+    );
+    let out = warroom(&s, "alice", &["page", "INC-1", "bob"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the policy knows no \"bob\""), "{err}");
+    assert_eq!(
+        ok(warroom(&s, "lee", &["ack", "INC-1"])),
+        "INC-1 acknowledged\n"
+    );
+    let events = ok(warroom(&s, "alice", &["events"]));
+    assert!(
+        events.contains(r#"paged message="look at the index" person="lee" target="lee""#),
+        "{events}"
+    );
+    assert!(
+        events.contains("lee          INC-1 page_acknowledged"),
+        "{events}"
+    );
 }

@@ -3571,3 +3571,77 @@ fn entries_that_pile_up_on_an_incident_not_shown_go_back_to_a_summary() {
 
 #[path = "console/pressure.rs"]
 mod pressure;
+
+/// The feed's policy, as a console is told it.
+fn told_policy(app: &mut App, text: &str) {
+    let p = warroom::model::policy::Policy::parse(text).unwrap();
+    app.update(Msg::Feed(Update::Policy(Box::new(p.public(Vec::new())))));
+}
+
+#[test]
+fn a_sev1_room_shows_the_bridge_of_the_feeds_policy() {
+    let mut h = History::new();
+    h.declare("bot", "Database primary unreachable", 1, "database-primary");
+    h.declare("bot", "Search p99 over 2s", 3, "search");
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    told_policy(
+        &mut app,
+        "[bridge]\nsev1 = \"https://meet.example.com/warroom-{incident}\"\n",
+    );
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    let lines = text(&draw(&app, &test_theme(), 140, 30));
+    assert!(
+        lines[1].contains("bridge https://meet.example.com/warroom-INC-1"),
+        "{}",
+        lines.join("\n")
+    );
+    // A SEV3 has no bridge in this policy.
+    app.update(code(KeyCode::Esc));
+    app.update(code(KeyCode::Down));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(2)));
+    let all = text(&draw(&app, &test_theme(), 140, 30)).join("\n");
+    assert!(!all.contains("bridge"), "{all}");
+}
+
+#[test]
+fn a_sev1_or_sev2_without_a_comms_lead_is_flagged_as_no_ic_is() {
+    let h = sample();
+    let mut app = live_app(&h, t0() + Duration::minutes(9));
+    let lines = text(&draw(&app, &test_theme(), 160, 30));
+    let all = lines.join("\n");
+    // The board: INC-1 (SEV2) has its commander, priya, and no comms lead; INC-3 (SEV1)
+    // has no IC, which says enough; INC-2 (SEV3) needs none.
+    let row = |r: &str| lines.iter().find(|l| l.contains(r)).unwrap().clone();
+    assert!(row("INC-1").contains("no comms Checkout returns"), "{all}");
+    assert!(!row("INC-3").contains("no comms"), "{all}");
+    assert!(!row("INC-2").contains("no comms"), "{all}");
+    let buf = draw(&app, &test_theme(), 160, 30);
+    let (x, y) = find(&lines, "no comms");
+    assert_eq!(
+        buf.backend().buffer()[(x, y)].fg,
+        Color::Red,
+        "loud, as no IC"
+    );
+
+    // The room of the SEV1: "no comms lead", loud; a SEV3's room says vacant.
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(3)));
+    let term = draw(&app, &test_theme(), 120, 30);
+    let lines = text(&term);
+    assert!(
+        lines[2].contains("no IC") && lines[2].contains("Comms no comms lead"),
+        "{}",
+        lines.join("\n")
+    );
+    let (x, y) = find(&lines, "no comms lead");
+    assert_eq!(term.backend().buffer()[(x, y)].fg, Color::Red);
+    app.update(code(KeyCode::Esc));
+    app.update(code(KeyCode::Down));
+    app.update(code(KeyCode::Down));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(2)));
+    let lines = text(&draw(&app, &test_theme(), 120, 30));
+    assert!(lines[2].contains("Comms vacant"), "{}", lines.join("\n"));
+}

@@ -504,7 +504,7 @@ fn the_markdown_briefing_reads_as_a_document() {
     let has = |l: &str| assert!(lines.contains(&l), "no line {l:?} in:\n{md}");
     has("# Handoff briefing — 2026-11-26 14:10 UTC");
     has("- **Shift:** since 09:00 UTC (5h10m, the platform primary shift)");
-    has("- **Outgoing:** bob");
+    has("- **Outgoing:** bob → incoming: carl (shift change 09:00 UTC, 5h10m ago)");
     has("## Active incidents (3)");
     has("### INC-2 · SEV1 · investigating — Checkout errors");
     has("- **Service:** payments · **Age:** 8h10m (declared 06:00 UTC by alice)");
@@ -1051,7 +1051,11 @@ fn warroom_accept_handoff_against_a_real_server() {
         md.contains("### INC-1 · SEV1 · investigating — Checkout errors"),
         "{md}"
     );
-    assert!(md.contains("- **Roles:** incident commander carol"), "{md}");
+    // A SEV1 without a comms lead says so first (seed guide: SEV1 and SEV2 have one).
+    assert!(
+        md.contains("- **Roles:** NO comms lead, incident commander carol"),
+        "{md}"
+    );
     assert!(md.contains("handoff: carol takes over from bob, as incident commander (carol)"));
     let json: Value =
         serde_json::from_str(&ok(warroom(&s, "dave", &["handoff", "--format", "json"]))).unwrap();
@@ -1112,4 +1116,74 @@ fn the_cli_briefs_and_hands_over_by_the_feeds_policy_not_its_own() {
     // Pages per shift are counted against the feed's schedule.
     let m = ok(warroom(&s, "zed", &["metrics"]));
     assert!(m.contains("of night-shift) · olga 1"), "{m}");
+}
+
+#[test]
+fn run_before_a_shift_change_the_briefing_names_who_hands_over_to_whom() {
+    // The default policy's weekly rotation: priya has the week from Monday 2026-11-30 09:00
+    // UTC, marco the next. Half an hour before the change, priya hands over to marco (not
+    // sam, who handed over to priya a week before).
+    let default = handoff::schedules_default_first(&Policy::default_policy());
+    let before = Utc.with_ymd_and_hms(2026, 12, 7, 8, 30, 0).unwrap();
+    let change = handoff::shift_change(&default, before).unwrap();
+    assert_eq!(change.outgoing.as_deref(), Some("priya"));
+    assert_eq!(change.incoming.as_deref(), Some("marco"));
+    assert_eq!(
+        change.at,
+        Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap()
+    );
+    assert_eq!(
+        handoff::outgoing(&default, before).as_deref(),
+        Some("priya")
+    );
+    // Just after it, it is the same change, made.
+    let after = Utc.with_ymd_and_hms(2026, 12, 7, 9, 20, 0).unwrap();
+    let change = handoff::shift_change(&default, after).unwrap();
+    assert_eq!(
+        (change.outgoing.as_deref(), change.incoming.as_deref()),
+        (Some("priya"), Some("marco"))
+    );
+    // Mid-week, the change nearest is the one made on Monday.
+    let mid = Utc.with_ymd_and_hms(2026, 12, 9, 12, 0, 0).unwrap();
+    let change = handoff::shift_change(&default, mid).unwrap();
+    assert_eq!(
+        (change.outgoing.as_deref(), change.incoming.as_deref()),
+        (Some("priya"), Some("marco"))
+    );
+
+    // The daily rotation here: bob had Wednesday, carl Thursday. At 08:30 on Thursday bob
+    // hands over to carl (the old answer was dan, Tuesday's).
+    let s = schedules();
+    let thursday_early = at(26, 8, 30);
+    let b = handoff::brief(
+        &State::default(),
+        &s,
+        handoff::shift_start(&s, thursday_early),
+        thursday_early,
+    );
+    assert_eq!(b.outgoing.as_deref(), Some("bob"));
+    assert_eq!(b.incoming.as_deref(), Some("carl"));
+    assert_eq!(b.shift_change_at, Some(at(26, 9, 0)));
+    let text = handoff::text(&b);
+    assert!(
+        text.contains("Outgoing: bob → incoming: carl (shift change 09:00 UTC, in 30m)"),
+        "{text}"
+    );
+    let md = handoff::markdown(&b);
+    assert!(
+        md.contains("- **Outgoing:** bob → incoming: carl (shift change 09:00 UTC, in 30m)"),
+        "{md}"
+    );
+    // At 14:10 the change nearest is this morning's: still bob to carl.
+    let b = handoff::brief(
+        &State::default(),
+        &s,
+        handoff::shift_start(&s, now()),
+        now(),
+    );
+    assert_eq!(
+        (b.outgoing.as_deref(), b.incoming.as_deref()),
+        (Some("bob"), Some("carl"))
+    );
+    assert!(handoff::text(&b).contains("(shift change 09:00 UTC, 5h10m ago)"));
 }

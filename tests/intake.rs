@@ -309,6 +309,54 @@ async fn pagerduty_v3_signatures_are_verified() {
     server.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pagerduty_incident_without_urgency_is_a_sev3_as_the_guides_bot_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "whsec-0123456789abcdef";
+    let server = serve_with(dir.path(), |c| {
+        c.intake.pagerduty_secret = Some(secret.into());
+    })
+    .await;
+    let send = |body: Value| {
+        let raw = serde_json::to_vec(&body).unwrap();
+        let sig = sign(secret, &raw);
+        let server = &server;
+        async move {
+            let (code, answer) = post(
+                server,
+                "/webhook/pagerduty",
+                &body,
+                &[("x-pagerduty-signature", &sig)],
+            )
+            .await;
+            assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
+        }
+    };
+    // Neither priority nor urgency: the guide's bot takes "warning", SEV-3 (not SEV4).
+    let mut body = pd("incident.triggered", None);
+    let data = body["event"]["data"].as_object_mut().unwrap();
+    data.remove("urgency");
+    data.insert("priority".into(), Value::Null);
+    send(body).await;
+    // Urgency alone decides as the guide's table does: high is SEV-2.
+    let mut body = pd("incident.triggered", None);
+    body["event"]["data"]["id"] = json!("PGR0VU3");
+    body["event"]["data"]["priority"] = Value::Null;
+    send(body).await;
+    let s = state(&server).await;
+    let inc = &s.incidents[&1];
+    assert_eq!(inc.severity, Severity::Sev3);
+    assert!(
+        inc.entries.iter().any(|e| e
+            .text
+            .contains("PagerDuty gave no urgency or priority: taken as 'warning'")),
+        "{:#?}",
+        inc.entries
+    );
+    assert_eq!(s.incidents[&2].severity, Severity::Sev2);
+    server.shutdown().await.unwrap();
+}
+
 fn enqueue(action: &str, key: &str) -> Value {
     json!({
         "routing_key": "R0UT1NGK3Y0000000000000000000000",

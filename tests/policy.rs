@@ -32,7 +32,10 @@ fn the_default_policy_is_the_seed_escalation_table() {
     assert_eq!(
         table(Severity::Sev1),
         vec![
-            (0, Page, "oncall.primary".to_string()),
+            // The guide's bot: leadership told at once, alongside the first page.
+            (0, Notify, "oncall-leads".to_string()),
+            (0, Notify, "engineering-vp".into()),
+            (0, Page, "oncall.primary".into()),
             (5, Page, "oncall.secondary".into()),
             (10, Page, "engineering-manager".into()),
             (20, Page, "vp-engineering".into()),
@@ -42,7 +45,8 @@ fn the_default_policy_is_the_seed_escalation_table() {
     assert_eq!(
         table(Severity::Sev2),
         vec![
-            (0, Page, "oncall.primary".to_string()),
+            (0, Notify, "oncall-team".to_string()),
+            (0, Page, "oncall.primary".into()),
             (15, Page, "oncall.secondary".into()),
             (30, Page, "engineering-manager".into()),
             (60, Notify, "director".into()),
@@ -106,6 +110,100 @@ fn escalation_mistakes_name_their_line_and_step() {
         &errors("[cadence]\nsev1 = \"30s\"\n"),
         "shorter than a minute",
     );
+}
+
+/// Each policy fixture in tests/invalid_configs, and what `warroom policy check` says of it.
+const POLICY_CASES: &[(&str, &[&str])] = &[
+    (
+        "policy-step-targets.toml",
+        &[
+            "line 2: [escalation.sev1] step 1: names no target (write one, or a list of them)",
+            "line 2: [escalation.sev1] step 2: target \"leads\" is named twice",
+            "line 2: [escalation.sev1] step 3: unknown target \"nobody\"",
+        ],
+    ),
+    (
+        "policy-bridge.toml",
+        &[
+            "[bridge]: sev1 = \"meet.example.com/{incident}\": a bridge is an http:// or https:// link",
+            "[bridge]: sev2 = \"https://meet.example.com/{room}\": unknown placeholder at \"{room}\" (use {incident} or {number})",
+            "[bridge]: 'sev9' is not a severity",
+        ],
+    ),
+];
+
+#[test]
+fn policy_check_names_the_file_and_every_mistake_in_the_fixtures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_configs");
+    let mut fixtures: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with("policy-"))
+        .collect();
+    fixtures.sort();
+    let mut listed: Vec<&str> = POLICY_CASES.iter().map(|(f, _)| *f).collect();
+    listed.sort();
+    assert_eq!(fixtures, listed, "every policy fixture has its messages");
+    for (file, expected) in POLICY_CASES {
+        let path = dir.join(file);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+            .args(["policy", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{file} passed the check");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for e in *expected {
+            assert!(
+                err.contains(&format!("{}: {e}", path.display())),
+                "{file}: no line says {e:?}:\n{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_step_names_several_targets_and_the_bridge_fills_in_the_incident() {
+    let p = Policy::parse(
+        "[escalation.sev1]\nsteps = [{ after = \"0m\", notify = [\"leads\", \"vp\"] }, { after = \"5m\", page = \"vp\" }]\n[people.leads]\n[people.vp]\n[bridge]\nsev1 = \"https://meet.example.com/r/{number}?name={incident}\"\n",
+    )
+    .unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap();
+    let plan = p.plan(Severity::Sev1, None, now);
+    let steps: Vec<(u64, StepAction, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.after_secs, s.action, s.target.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (0, StepAction::Notify, "leads"),
+            (0, StepAction::Notify, "vp"),
+            (300, StepAction::Page, "vp")
+        ]
+    );
+    // The round follows the steps as written: the last step plus the last gap.
+    assert_eq!(plan.round_secs, 600);
+    assert_eq!(
+        p.bridge(Severity::Sev1, warroom::model::IncidentRef(7))
+            .as_deref(),
+        Some("https://meet.example.com/r/7?name=INC-7")
+    );
+    assert_eq!(
+        p.bridge(Severity::Sev2, warroom::model::IncidentRef(7)),
+        None
+    );
+    // The default policy names the guide's groups, and is ready for a bridge.
+    let d = Policy::default_policy();
+    assert_eq!(
+        d.bridge(Severity::Sev1, warroom::model::IncidentRef(1)),
+        None
+    );
+    let targets = d.page_targets();
+    for g in ["oncall-leads", "engineering-vp", "oncall-team"] {
+        assert!(targets.iter().any(|t| t == g), "{targets:?}");
+    }
 }
 
 #[test]

@@ -68,6 +68,7 @@ const OPS: &[&str] = &[
     "add_member",
     "remove_member",
     "set_service",
+    "page",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -102,6 +103,8 @@ const EVENT_KINDS: &[&str] = &[
     "member_removed",
     "withheld",
     "service_changed",
+    "paged",
+    "page_acknowledged",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.
@@ -815,6 +818,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ),
     ("incident", "The snapshot state", "An incident:"),
     ("tenure", "The snapshot state", "A tenure"),
+    ("page on demand", "The snapshot state", "A page on demand"),
     ("postmortem", "The snapshot state", "A post-mortem:"),
     ("why", "The snapshot state", "A why"),
     ("action item", "The snapshot state", "An action item:"),
@@ -866,6 +870,7 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("presence", "present", "presence entry"),
     ("state", "incidents", "incident"),
     ("incident", "role_history", "tenure"),
+    ("incident", "pages", "page on demand"),
     ("incident", "entries", "entry"),
     ("incident", "escalation", "escalation run"),
     ("incident", "runbook", "runbook"),
@@ -1488,7 +1493,13 @@ start = "2026-11-23"
 primary = []
 working_hours = "mon-fri 08:00-18:00"
 
+[bridge]
+sev1 = "https://meet.example.com/warroom-{incident}"
+
 [people.ana]
+channels = ["pager"]
+
+[people.bob]
 channels = ["pager"]
 
 [channel.pager]
@@ -1656,6 +1667,16 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         .await;
     alice
         .ok(inc(json!({"op": "set_milestone", "milestone": "impact_started", "occurred_at": "2026-11-26T01:52:00Z"})))
+        .await;
+    bob.ok(inc(json!({"op": "acknowledge"}))).await;
+    // A page on demand, acknowledged by the person paged.
+    alice
+        .ok(inc(
+            json!({"op": "page", "target": "bob", "message": "DB pool looks exhausted"}),
+        ))
+        .await;
+    alice
+        .until("the page's delivery", |f| kind_is(f, "notification_result"))
         .await;
     bob.ok(inc(json!({"op": "acknowledge"}))).await;
     bob.ok(inc(json!({"op": "set_status", "status": "identified"})))

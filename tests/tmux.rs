@@ -1169,3 +1169,47 @@ fn taking_ic_is_one_key_and_handing_a_role_three_and_the_name() {
     tmux.keys("alice", &["q"]);
     tmux.wait_for("alice", "warroom exited 0");
 }
+
+#[test]
+fn paging_someone_on_demand_is_three_keys_and_the_name_and_they_acknowledge() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // The default policy: its rotation names priya, marco, lee and sam.
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.console("marco", &server.url, "marco", dir.path());
+    tmux.wait_for("alice", "present: alice, marco");
+    cli(
+        &server,
+        dir.path(),
+        "carol",
+        &["declare", "Search slow", "--severity", "3"],
+    );
+    tmux.wait_for("alice", "▶ INC-1");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "Timeline");
+    // `:pa`, tab completes the command, then the name from the feed's policy.
+    tmux.keys("alice", &[":"]);
+    tmux.type_text("alice", "pa");
+    tmux.keys("alice", &["Tab"]);
+    tmux.wait_for("alice", ":page ");
+    tmux.type_text("alice", "ma");
+    tmux.keys("alice", &["Tab"]);
+    tmux.wait_for("alice", ":page marco");
+    tmux.type_text("alice", " pool?");
+    tmux.keys("alice", &["Enter"]);
+    tmux.wait_for("alice", "paged marco (on demand, by alice): pool?");
+    // A schedule's role, typed with the short form.
+    tmux.palette("alice", "pa platform.secondary");
+    tmux.wait_for("alice", "as platform.secondary (on demand, by alice)");
+    // One nobody knows is refused, naming whom the policy knows.
+    tmux.palette("alice", "pa bob");
+    tmux.wait_for("alice", "the policy knows no \"bob\"");
+
+    // marco acknowledges with one key on his board: the incident, and his page.
+    tmux.wait_for("marco", "INC-1");
+    tmux.keys("marco", &["a"]);
+    tmux.wait_for("alice", "marco acknowledged the page");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}

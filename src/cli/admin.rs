@@ -185,8 +185,12 @@ pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
                             )
                         })
                         .unwrap_or_default();
+                    let bridge = p
+                        .bridge(sev, crate::model::IncidentRef(1))
+                        .map(|b| format!("; bridge {b}"))
+                        .unwrap_or_default();
                     println!(
-                        "  {sev}: {}{cadence}",
+                        "  {sev}: {}{cadence}{bridge}",
                         if steps.is_empty() {
                             "no escalation".to_string()
                         } else {

@@ -389,6 +389,20 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Page someone now, outside the escalation plan: a person, a [targets] name, or a
+    /// schedule's primary or secondary (oncall.primary: the incident's own schedule).
+    /// Delivered through the person's channels like an escalation page, and recorded.
+    Page {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// NAME, SCHEDULE.primary or SCHEDULE.secondary.
+        target: String,
+        /// What the page says besides the incident.
+        #[arg(trailing_var_arg = true)]
+        message: Vec<String>,
+    },
 }
 
 impl Cmd {
@@ -416,7 +430,8 @@ impl Cmd {
             | Cmd::Incidents { feed, .. }
             | Cmd::Events { feed, .. }
             | Cmd::Metrics { feed, .. }
-            | Cmd::Oncall { feed, .. } => Some(feed),
+            | Cmd::Oncall { feed, .. }
+            | Cmd::Page { feed, .. } => Some(feed),
             Cmd::Serve(_)
             | Cmd::Token { .. }
             | Cmd::Policy { .. }

@@ -165,6 +165,21 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             s.run(Command::Acknowledge { incident }).await?;
             println!("{incident} acknowledged");
         }
+        Cmd::Page {
+            incident,
+            target,
+            message,
+            ..
+        } => {
+            let message = message.join(" ");
+            s.run(Command::Page {
+                incident,
+                target: target.clone(),
+                message: (!message.trim().is_empty()).then_some(message),
+            })
+            .await?;
+            println!("{incident}: paged {target}");
+        }
         Cmd::Sev {
             incident, severity, ..
         } => {

@@ -60,7 +60,8 @@ pub fn verify_pagerduty_signature(
 ///
 /// The dedup key is `pagerduty:<data.id>`; the summary `data.title`; the service
 /// `data.service.summary`, lowercased with spaces as `-`; the severity label
-/// `data.priority.summary` (such as "p1"), else `data.urgency`; `by` the agent's summary.
+/// `data.priority.summary` (such as "p1"), else `data.urgency` (with neither, the feed
+/// classifies it SEV3, as the seed guide's bot does); `by` the agent's summary.
 /// A trigger starts at `occurred_at`; other events start at `data.created_at` when given,
 /// and a resolve ends at `occurred_at`.
 pub fn parse_pagerduty_v3(body: &[u8]) -> Result<Vec<Alert>, IntakeError> {

@@ -161,6 +161,17 @@ pub enum Command {
         incident: IncidentRef,
         service: String,
     },
+    /// Page someone now, outside the escalation plan: a person, a name under the policy's
+    /// `[targets]`, or a schedule's `primary` / `secondary` (`oncall.primary`: the
+    /// incident's own schedule). The feed resolves the target, delivers the page through
+    /// the person's channels as it does escalation's, and records it.
+    Page {
+        incident: IncidentRef,
+        target: String,
+        /// What the page says besides the incident ("can you look at the DB pool?").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
 }
 
 impl Command {
@@ -188,7 +199,8 @@ impl Command {
             | Command::Restrict { incident }
             | Command::AddMember { incident, .. }
             | Command::RemoveMember { incident, .. }
-            | Command::SetService { incident, .. } => Some(*incident),
+            | Command::SetService { incident, .. }
+            | Command::Page { incident, .. } => Some(*incident),
         }
     }
 }

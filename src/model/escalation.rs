@@ -166,6 +166,28 @@ impl Escalation {
     }
 }
 
+/// A page sent on demand (`:page`, `warroom page`), outside any escalation run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnDemandPage {
+    /// The `paged` event's sequence number: deliveries and the acknowledgement name it.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// Who asked for it.
+    pub by: String,
+    /// What was typed: a person, a `[targets]` name, `SCHEDULE.primary` …
+    pub target: String,
+    /// Whom it reached.
+    pub person: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Delivery results so far: (channel, delivered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<(String, bool)>,
+    /// When the person paged acknowledged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
 /// Seconds as a chrono duration, saturating instead of overflowing.
 pub fn secs(s: u64) -> Duration {
     Duration::seconds(

@@ -225,6 +225,21 @@ pub enum EventKind {
         incident: IncidentRef,
         service: String,
     },
+    /// Someone was paged on demand (the actor asked for it): `target` as typed, resolved
+    /// to `person`. Its id is this event's sequence number; deliveries refer to it as they
+    /// do to a fired step.
+    Paged {
+        incident: IncidentRef,
+        target: String,
+        person: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// The person paged on demand by event `page` acknowledged it (the actor).
+    PageAcknowledged {
+        incident: IncidentRef,
+        page: u64,
+    },
 }
 
 impl EventKind {
@@ -260,7 +275,9 @@ impl EventKind {
             | EventKind::MemberAdded { incident, .. }
             | EventKind::MemberRemoved { incident, .. }
             | EventKind::Withheld { incident }
-            | EventKind::ServiceChanged { incident, .. } => *incident,
+            | EventKind::ServiceChanged { incident, .. }
+            | EventKind::Paged { incident, .. }
+            | EventKind::PageAcknowledged { incident, .. } => *incident,
         }
     }
 
@@ -297,6 +314,8 @@ impl EventKind {
             EventKind::MemberRemoved { .. } => "member_removed",
             EventKind::Withheld { .. } => "withheld",
             EventKind::ServiceChanged { .. } => "service_changed",
+            EventKind::Paged { .. } => "paged",
+            EventKind::PageAcknowledged { .. } => "page_acknowledged",
         }
     }
 }

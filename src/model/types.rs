@@ -87,6 +87,12 @@ impl Severity {
         }
     }
 
+    /// Whether a dedicated comms lead is expected (seed guide: SEV-1 and SEV-2 have one,
+    /// so the IC and engineers can focus on the fix).
+    pub fn wants_comms_lead(self) -> bool {
+        matches!(self, Severity::Sev1 | Severity::Sev2)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Severity::Sev1 => "critical",

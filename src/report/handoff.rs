@@ -12,8 +12,9 @@
 //! **The shift** runs from [`shift_start`] to now: the start of the current primary stretch
 //! of the *default schedule* (`schedules[0]`; [`schedules_default_first`] orders a policy's
 //! schedules that way), else the last [`FALLBACK_SHIFT_HOURS`] hours when there is no
-//! schedule or nobody is primary. **The outgoing person** ([`outgoing`]) is whoever was the
-//! default schedule's primary just before that.
+//! schedule or nobody is primary. **The shift change** ([`shift_change`]) is the nearer of
+//! the default schedule's last primary change and its next: run before a change, the person
+//! on call now hands over to the next one; after it, the one before hands over to the one now.
 //!
 //! The briefing is built in `gather` (the shift, the incidents, who is on call), rendered by
 //! `text` (the console's view and `warroom handoff`) and `markdown` (`--format md`) from the
@@ -33,7 +34,7 @@ mod markdown;
 mod text;
 
 pub use accept::{Accepted, accepted, accepted_summary, accepted_text};
-pub use gather::{brief, outgoing, schedules_default_first, shift_start};
+pub use gather::{brief, outgoing, schedules_default_first, shift_change, shift_start};
 pub use lines::{step_what, step_where};
 pub use markdown::markdown;
 pub use text::{Meaning, Row, rows, text, text_lines};
@@ -57,9 +58,16 @@ pub struct Briefing {
     /// fallback (the last [`FALLBACK_SHIFT_HOURS`] hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift_schedule: Option<String>,
-    /// Who hands over (see [`outgoing`]); `None` when no schedule says.
+    /// Who hands over at the shift change being prepared (see [`shift_change`]); `None`
+    /// when no schedule says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outgoing: Option<String>,
+    /// Who takes over at that shift change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incoming: Option<String>,
+    /// When that shift change is (or was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift_change_at: Option<DateTime<Utc>>,
     /// Active incidents in board order: most severe first, then oldest.
     pub active: Vec<ActiveIncident>,
     /// Per schedule, in the order given (the default first).
@@ -75,6 +83,16 @@ pub struct Briefing {
     /// to know), in order. Never on an admin's briefing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<IncidentRef>,
+}
+
+/// The shift change a briefing is for: when, who hands over, who takes over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShiftChange {
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outgoing: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incoming: Option<String>,
 }
 
 /// One active incident, as the incoming person needs it.

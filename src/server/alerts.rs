@@ -77,6 +77,21 @@ pub fn classify(rules: &Rules, alert: &Alert) -> Classification {
             restricted: false,
         };
     }
+    // The seed guide's bot reads a PagerDuty incident's urgency with "warning" (SEV-3) as
+    // the default: one that says neither urgency nor priority is a SEV3, not a SEV4.
+    if alert.source == intake::Source::PagerDuty
+        && alert.severity_label.is_none()
+        && !intake::has_classifier_fields(&alert.context)
+    {
+        return Classification::Incident {
+            severity: Severity::Sev3,
+            rule: None,
+            why: "PagerDuty gave no urgency or priority: taken as 'warning', as the seed \
+                  guide's bot does"
+                .to_string(),
+            restricted: false,
+        };
+    }
     rules.policy.classify(&alert.context)
 }
 

@@ -54,6 +54,8 @@ pub struct Delivery {
     pub steps: usize,
     /// Channels already delivered to (only after a restart).
     pub already: Vec<String>,
+    /// The incident is restricted: what was typed about it stays in warroom.
+    pub restricted: bool,
 }
 
 impl Delivery {
@@ -376,7 +378,10 @@ impl Core {
                     continue;
                 }
             }
-            let answer = match self.state.decide(&req.actor, now, &req.command) {
+            let decided =
+                self.state
+                    .decide_with_policy(&req.actor, now, &req.command, &self.rules.policy);
+            let answer = match decided {
                 Ok(kinds) => {
                     let mut seqs = Vec::with_capacity(kinds.len());
                     let mut incident = req.command.incident();
@@ -522,6 +527,14 @@ impl Core {
             return;
         }
 
+        // Pages on demand are delivered as fired steps are.
+        fired.extend(
+            events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| matches!(e.kind, EventKind::Paged { .. }))
+                .map(|(i, _)| i),
+        );
         for i in fired {
             let ev = &events[i];
             if let Some(inc) = self.state.incident(ev.kind.incident()) {
@@ -533,6 +546,7 @@ impl Core {
                     service,
                     steps: inc.escalation.as_ref().map_or(0, |e| e.plan.steps.len()),
                     already: Vec::new(),
+                    restricted: inc.restricted,
                 });
             }
         }

@@ -34,6 +34,11 @@ struct Page {
     late: bool,
     fired_at: String,
     step_seq: u64,
+    /// A page on demand: who asked for it, and what they said (kept in warroom for a
+    /// restricted incident).
+    on_demand: Option<(String, Option<String>)>,
+    /// The war room's call link, when the policy gives one for the severity.
+    bridge: Option<String>,
 }
 
 impl Page {
@@ -48,15 +53,24 @@ impl Page {
         } else {
             format!(" [{}]", self.service)
         };
+        let why = match &self.on_demand {
+            Some((by, note)) => {
+                let note = note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default();
+                format!("on demand, by {by}){note}")
+            }
+            None => format!("step {} of {})", self.step + 1, self.steps),
+        };
+        let bridge = self
+            .bridge
+            .as_deref()
+            .map(|b| format!(" · bridge: {b}"))
+            .unwrap_or_default();
         format!(
-            "{} {}{svc}: {} — {verb} {} ({}, step {} of {})",
-            self.severity,
-            self.incident,
-            self.title,
-            self.person,
-            self.target,
-            self.step + 1,
-            self.steps
+            "{} {}{svc}: {} — {verb} {} ({}, {why}{bridge}",
+            self.severity, self.incident, self.title, self.person, self.target,
         )
     }
 }
@@ -101,18 +115,31 @@ type Ctx = (
 );
 
 fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
-    let EventKind::StepFired {
-        incident,
-        round,
-        step,
-        action,
-        target,
-        person: Some(person),
-        late,
-        ..
-    } = &d.event.kind
-    else {
-        return;
+    let (incident, round, step, action, target, person, late, on_demand) = match &d.event.kind {
+        EventKind::StepFired {
+            incident,
+            round,
+            step,
+            action,
+            target,
+            person: Some(person),
+            late,
+            ..
+        } => (
+            incident, *round, *step, *action, target, person, *late, None,
+        ),
+        EventKind::Paged {
+            incident,
+            target,
+            person,
+            message,
+        } => {
+            // What was typed about a restricted incident stays in warroom, as its title does.
+            let note = message.clone().filter(|_| !d.restricted);
+            let by = Some((d.event.actor.clone(), note));
+            (incident, 0, 0, StepAction::Page, target, person, false, by)
+        }
+        _ => return,
     };
     let (_, rules, feed_id, _, _) = &*ctx;
     let channels: Vec<(String, Channel)> = match action {
@@ -138,15 +165,17 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
             title: d.title.clone(),
             severity: d.severity.to_string(),
             service: d.service.clone().unwrap_or_default(),
-            action: *action,
+            action,
             target: target.clone(),
             person: person.clone(),
-            step: *step,
+            step,
             steps: d.steps,
-            round: *round,
-            late: *late,
+            round,
+            late,
             fired_at: d.event.at.to_rfc3339(),
             step_seq: d.event.seq,
+            on_demand: on_demand.clone(),
+            bridge: rules.policy.bridge(d.severity, *incident),
         };
         let ctx = ctx.clone();
         let incident = *incident;
@@ -225,22 +254,41 @@ async fn try_once(
     if let Some(url) = &channel.webhook {
         let body = match channel.format {
             WebhookFormat::Slack => json!({ "text": page.message() }),
-            WebhookFormat::Json => json!({
-                "idempotency_key": page.key,
-                "incident": page.incident,
-                "title": page.title,
-                "severity": page.severity,
-                "service": page.service,
-                "action": page.action.as_str(),
-                "target": page.target,
-                "person": page.person,
-                "step": page.step + 1,
-                "steps": page.steps,
-                "round": page.round + 1,
-                "late": page.late,
-                "fired_at": page.fired_at,
-                "message": page.message(),
-            }),
+            WebhookFormat::Json => {
+                let mut body = json!({
+                    "idempotency_key": page.key,
+                    "incident": page.incident,
+                    "title": page.title,
+                    "severity": page.severity,
+                    "service": page.service,
+                    "action": page.action.as_str(),
+                    "target": page.target,
+                    "person": page.person,
+                    "step": page.step + 1,
+                    "steps": page.steps,
+                    "round": page.round + 1,
+                    "late": page.late,
+                    "fired_at": page.fired_at,
+                    "message": page.message(),
+                });
+                if let (Some(b), Some(o)) = (&page.bridge, body.as_object_mut()) {
+                    o.insert("bridge".into(), json!(b));
+                }
+                if let Some((by, note)) = &page.on_demand {
+                    // Not a step of a plan: who asked instead.
+                    if let Some(o) = body.as_object_mut() {
+                        for k in ["step", "steps", "round"] {
+                            o.remove(k);
+                        }
+                        o.insert("on_demand".into(), json!(true));
+                        o.insert("requested_by".into(), json!(by));
+                        if let Some(n) = note {
+                            o.insert("note".into(), json!(n));
+                        }
+                    }
+                }
+                body
+            }
         };
         let resp = client
             .post(url)
@@ -273,6 +321,11 @@ async fn try_once(
             .env("WARROOM_STEP", (page.step + 1).to_string())
             .env("WARROOM_ROUND", (page.round + 1).to_string())
             .env("WARROOM_MESSAGE", page.message())
+            .env("WARROOM_BRIDGE", page.bridge.as_deref().unwrap_or(""))
+            .env(
+                "WARROOM_REQUESTED_BY",
+                page.on_demand.as_ref().map_or("", |(by, _)| by.as_str()),
+            )
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -336,6 +389,7 @@ pub fn undelivered(
             }
             let shown = Delivery::shown(inc);
             v.push(Delivery {
+                restricted: inc.restricted,
                 event: crate::model::Event {
                     seq: f.seq,
                     at: f.at,
@@ -357,6 +411,38 @@ pub fn undelivered(
                 service: shown.1,
                 steps: esc.plan.steps.len(),
                 already,
+            });
+        }
+    }
+    for inc in state.incidents.values() {
+        for p in &inc.pages {
+            if now - p.at > chrono::Duration::hours(REDELIVER_WITHIN_HOURS) {
+                continue;
+            }
+            let already: Vec<String> = p.deliveries.iter().map(|(c, _)| c.clone()).collect();
+            let wanted = rules.policy.channels_for(&p.person);
+            if wanted.iter().all(|(w, _)| already.iter().any(|a| a == w)) {
+                continue;
+            }
+            let shown = Delivery::shown(inc);
+            v.push(Delivery {
+                event: crate::model::Event {
+                    seq: p.seq,
+                    at: p.at,
+                    actor: p.by.clone(),
+                    kind: EventKind::Paged {
+                        incident: inc.reference,
+                        target: p.target.clone(),
+                        person: p.person.clone(),
+                        message: p.message.clone(),
+                    },
+                },
+                title: shown.0,
+                severity: inc.severity,
+                service: shown.1,
+                steps: 0,
+                already,
+                restricted: inc.restricted,
             });
         }
     }

@@ -168,6 +168,9 @@ pub struct App {
     /// On-call schedules of the feed's policy (the default first), for the briefing,
     /// `:accept-handoff` and pages per shift; empty until the feed has said.
     pub schedules: Vec<crate::model::oncall::Schedule>,
+    /// The feed's policy as it told this console (`None` until it has, or when it could
+    /// not be read): whom `:page` completes, a room's bridge.
+    pub feed_policy: Option<crate::model::policy::Policy>,
     pub flash: Option<Flash>,
     /// Problems found at start-up (config, theme), shown until the next key press.
     pub notices: Vec<String>,
@@ -245,6 +248,7 @@ impl App {
             runbook: None,
             handoff: None,
             schedules: Vec::new(),
+            feed_policy: None,
             flash: None,
             notices: Vec::new(),
             news: Vec::new(),

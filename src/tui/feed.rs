@@ -102,7 +102,10 @@ impl App {
                 answer,
             } => self.answered(&id, &command, answer, fx),
             Update::ServerError { message, .. } => self.flash(Level::Error, message),
-            Update::Policy(p) => self.schedules = self.feed_schedules(&p),
+            Update::Policy(p) => {
+                self.schedules = self.feed_schedules(&p);
+                self.feed_policy = p.check().ok();
+            }
             Update::Synced(_) => self.ever_synced = true,
             Update::Welcome { .. } | Update::Presence(_) | Update::Queued(_) => {}
         }

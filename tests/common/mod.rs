@@ -329,11 +329,11 @@ pub fn seed_from(var: &str) -> u64 {
 }
 
 /// A policy whose on-call are people the built-in policy never names: pete's rotation, with
-/// olga covering the primary from an hour ago to an hour from now (times relative to the
-/// test's clock, so whatever the date, olga is on call and pete has just handed over).
+/// olga covering the primary from ten minutes ago to two hours from now (times relative to
+/// the test's clock, so whatever the date, olga is on call and pete has just handed over).
 pub fn olga_covers_for_pete() -> String {
     let now = chrono::Utc::now();
-    let t = |h: i64| (now + chrono::Duration::hours(h)).format("%Y-%m-%dT%H:%M:%SZ");
+    let t = |m: i64| (now + chrono::Duration::minutes(m)).format("%Y-%m-%dT%H:%M:%SZ");
     format!(
         r#"
 [escalation.sev1]
@@ -354,7 +354,9 @@ person = "olga"
 from = "{}"
 until = "{}"
 "#,
-        t(-1),
-        t(1)
+        // Olga took over from pete ten minutes ago, for two hours: the shift change
+        // nearest is the one just made, from pete to olga.
+        t(-10),
+        t(120)
     )
 }

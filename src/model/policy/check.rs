@@ -132,9 +132,9 @@ impl Policy {
             let mut prev: Option<Span> = None;
             for (i, st) in spec.steps.iter().enumerate() {
                 let n = i + 1;
-                let given = [&st.page, &st.notify, &st.ticket]
+                let given = [st.page.is_some(), st.notify.is_some(), st.ticket.is_some()]
                     .iter()
-                    .filter(|x| x.is_some())
+                    .filter(|x| **x)
                     .count();
                 if given != 1 {
                     errors.push(format!(
@@ -151,10 +151,22 @@ impl Policy {
                     ));
                 }
                 prev = Some(st.after);
-                if let Some(t) = st.page.as_ref().or(st.notify.as_ref())
-                    && let Err(e) = check_target(t, &file.targets, &file.people, &schedule_names)
-                {
-                    errors.push(format!("{at} step {n}: {e}"));
+                if let Some(ts) = st.page.as_ref().or(st.notify.as_ref()) {
+                    let names = ts.names();
+                    if names.is_empty() {
+                        errors.push(format!(
+                            "{at} step {n}: names no target (write one, or a list of them)"
+                        ));
+                    }
+                    for (k, t) in names.iter().enumerate() {
+                        if names[..k].contains(t) {
+                            errors.push(format!("{at} step {n}: target \"{t}\" is named twice"));
+                        } else if let Err(e) =
+                            check_target(t, &file.targets, &file.people, &schedule_names)
+                        {
+                            errors.push(format!("{at} step {n}: {e}"));
+                        }
+                    }
                 }
                 if let Some(t) = &st.ticket
                     && t.trim().is_empty()
@@ -249,6 +261,21 @@ impl Policy {
                 ));
             }
         }
+        let mut bridge = BTreeMap::new();
+        for (key, template) in &file.bridge {
+            let Some(sev) = severity_key(key) else {
+                errors.push(format!(
+                    "[bridge]: '{key}' is not a severity (write sev1 = \"https://meet.example.com/{{incident}}\")"
+                ));
+                continue;
+            };
+            match check_bridge(template) {
+                Ok(()) => {
+                    bridge.insert(sev, template.clone());
+                }
+                Err(e) => errors.push(format!("[bridge]: {key} = \"{template}\": {e}")),
+            }
+        }
         if errors.is_empty() {
             Ok(Policy {
                 services: file.services,
@@ -266,6 +293,7 @@ impl Policy {
                 channels: file.channels,
                 notify: file.notify,
                 runbooks: file.runbooks,
+                bridge,
             })
         } else {
             Err(errors)
@@ -307,6 +335,25 @@ fn check_target(
         "unknown target \"{t}\": write oncall.primary, oncall.secondary, SCHEDULE.primary, \
          a name under [targets] or a person under [people]"
     ))
+}
+
+/// A bridge template: an http(s) link whose only placeholders are `{incident}` (`INC-7`)
+/// and `{number}` (`7`).
+fn check_bridge(template: &str) -> Result<(), String> {
+    if !(template.starts_with("https://") || template.starts_with("http://")) {
+        return Err("a bridge is an http:// or https:// link".into());
+    }
+    if template.chars().any(char::is_whitespace) {
+        return Err("a link has no spaces".into());
+    }
+    let rest = template.replace("{incident}", "").replace("{number}", "");
+    if let Some(i) = rest.find(['{', '}']) {
+        let tail: String = rest[i..].chars().take(20).collect();
+        return Err(format!(
+            "unknown placeholder at \"{tail}\" (use {{incident}} or {{number}})"
+        ));
+    }
+    Ok(())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

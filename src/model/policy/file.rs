@@ -20,15 +20,34 @@ pub(super) struct Services {
     pub(super) high: Vec<String>,
 }
 
-/// One escalation step as written: `{ after = "5m", page = "oncall.secondary" }`.
+/// Whom a step pages or notifies: one target, or several at once (`notify =
+/// ["oncall-leads", "engineering-vp"]`, as the seed guide's bot notifies its groups).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Targets {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Targets {
+    pub(super) fn names(&self) -> &[String] {
+        match self {
+            Targets::One(t) => std::slice::from_ref(t),
+            Targets::Many(v) => v,
+        }
+    }
+}
+
+/// One escalation step as written: `{ after = "5m", page = "oncall.secondary" }`; `page`
+/// and `notify` may name several targets, each reached at the step's time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StepSpec {
     pub(super) after: Span,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) page: Option<String>,
+    pub(super) page: Option<Targets>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) notify: Option<String>,
+    pub(super) notify: Option<Targets>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) ticket: Option<String>,
 }
@@ -152,4 +171,8 @@ pub(super) struct PolicyFile {
     /// Runbook files by service or alert name, relative to the policy file.
     #[serde(default)]
     pub(super) runbooks: BTreeMap<String, String>,
+    /// The call link of an incident's war room, by severity (`sev1 =
+    /// "https://meet.example.com/{incident}"`): shown in its room, carried in its pages.
+    #[serde(default)]
+    pub(super) bridge: BTreeMap<String, String>,
 }

@@ -19,6 +19,7 @@ use super::{Severity, StepAction};
 mod check;
 mod classify;
 mod file;
+mod paging;
 mod public;
 
 /// Durations in policies are written as spans (`5m`); the type lives with the domain's other
@@ -46,6 +47,8 @@ pub struct Policy {
     channels: BTreeMap<String, Channel>,
     notify: NotifySettings,
     runbooks: BTreeMap<String, String>,
+    /// Call link templates by severity (`{incident}`, `{number}` filled in).
+    bridge: BTreeMap<Severity, String>,
 }
 
 impl PartialEq for Policy {
@@ -60,6 +63,7 @@ impl PartialEq for Policy {
             && self.channels == other.channels
             && self.notify == other.notify
             && self.runbooks == other.runbooks
+            && self.bridge == other.bridge
             && self.schedules.len() == other.schedules.len()
     }
 }
@@ -94,6 +98,7 @@ impl Policy {
             channels: BTreeMap::new(),
             notify: NotifySettings::default(),
             runbooks: BTreeMap::new(),
+            bridge: BTreeMap::new(),
         })
     }
 
@@ -162,22 +167,28 @@ impl Policy {
                 ack_timeout_secs: None,
             };
         };
+        // A step naming several targets is one planned step per target, at its time.
         let steps: Vec<PlannedStep> = spec
             .steps
             .iter()
-            .map(|st| {
-                let (action, target) = match (&st.page, &st.notify, &st.ticket) {
-                    (Some(t), _, _) => (StepAction::Page, t.clone()),
-                    (_, Some(t), _) => (StepAction::Notify, t.clone()),
-                    (_, _, Some(t)) => (StepAction::Ticket, t.clone()),
-                    _ => (StepAction::Notify, String::new()),
+            .flat_map(|st| {
+                let (action, targets) = match (&st.page, &st.notify, &st.ticket) {
+                    (Some(t), _, _) => (StepAction::Page, t.names().to_vec()),
+                    (_, Some(t), _) => (StepAction::Notify, t.names().to_vec()),
+                    (_, _, Some(t)) => (StepAction::Ticket, vec![t.clone()]),
+                    _ => (StepAction::Notify, vec![String::new()]),
                 };
+                targets
+                    .into_iter()
+                    .map(move |target| (st.after, action, target))
+            })
+            .map(|(after, action, target)| {
                 let expected = match action {
                     StepAction::Ticket => Some(target.clone()),
                     _ => self.resolve_target(&target, service, at),
                 };
                 PlannedStep {
-                    after_secs: st.after.0.as_secs(),
+                    after_secs: after.0.as_secs(),
                     action,
                     target,
                     expected,
@@ -187,10 +198,11 @@ impl Policy {
         let round_secs = match spec.round {
             Some(r) => r.0.as_secs(),
             None => {
-                let last = steps.last().map_or(0, |s| s.after_secs);
-                let gap = match steps.len() {
+                let afters: Vec<u64> = spec.steps.iter().map(|s| s.after.0.as_secs()).collect();
+                let last = afters.last().copied().unwrap_or(0);
+                let gap = match afters.len() {
                     0 | 1 => 300,
-                    n => last - steps[n - 2].after_secs,
+                    n => last - afters[n - 2],
                 };
                 last + gap.max(60)
             }
@@ -228,6 +240,15 @@ impl Policy {
 
     pub fn notify_settings(&self) -> &NotifySettings {
         &self.notify
+    }
+
+    /// The call link of a war room of `severity` (the policy's `[bridge]` template with
+    /// `{incident}` and `{number}` filled in); `None` when the policy gives none.
+    pub fn bridge(&self, severity: Severity, incident: super::IncidentRef) -> Option<String> {
+        self.bridge.get(&severity).map(|t| {
+            t.replace("{incident}", &incident.to_string())
+                .replace("{number}", &incident.0.to_string())
+        })
     }
 
     /// Runbook files the policy names, by service or alert name (paths as written).

@@ -36,6 +36,9 @@ pub struct PublicPolicy {
     /// The runbooks the feed attaches, by service or alert name.
     #[serde(default)]
     runbooks: Vec<RunbookRef>,
+    /// The war rooms' call link templates by severity (`sev1` … `sev4`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    bridge: BTreeMap<String, String>,
 }
 
 /// A runbook the feed has: what it is found by, and its title.
@@ -66,6 +69,11 @@ impl Policy {
             schedules: self.schedules.iter().map(|s| s.spec().clone()).collect(),
             people: self.people.keys().cloned().collect(),
             runbooks,
+            bridge: self
+                .bridge
+                .iter()
+                .map(|(s, b)| (by_severity(s), b.clone()))
+                .collect(),
         }
     }
 }
@@ -95,6 +103,11 @@ impl PublicPolicy {
             .iter()
             .filter_map(|(k, c)| Some((by_severity("cadence", k)?, *c)))
             .collect();
+        let bridge = self
+            .bridge
+            .iter()
+            .filter_map(|(k, b)| Some((by_severity("bridge", k)?, b.clone())))
+            .collect();
         let schedules = Schedule::from_specs(&self.schedules).unwrap_or_else(|es| {
             errors.extend(es);
             Vec::new()
@@ -118,6 +131,7 @@ impl PublicPolicy {
             channels: BTreeMap::new(),
             notify: NotifySettings::default(),
             runbooks: BTreeMap::new(),
+            bridge,
         })
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::escalation::Escalation;
+use super::escalation::{Escalation, OnDemandPage};
 use super::postmortem::Postmortem;
 use super::runbook::Runbook;
 use super::{EntryKind, Event, IncidentRef, Milestone, Role, Severity, Status};
@@ -136,6 +136,9 @@ pub struct Incident {
     /// whole incident.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub elided: u64,
+    /// Pages sent on demand, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pages: Vec<OnDemandPage>,
 }
 
 fn epoch() -> DateTime<Utc> {
@@ -295,6 +298,7 @@ impl Incident {
             last_progress_at,
             postmortem,
             elided,
+            pages,
         } = self;
         Incident {
             reference: *reference,
@@ -325,11 +329,28 @@ impl Incident {
             last_progress_at: *last_progress_at,
             postmortem: postmortem.clone(),
             elided: *elided,
+            pages: pages.clone(),
         }
+    }
+
+    /// An active SEV1 or SEV2 without a comms lead: flagged as a missing IC is.
+    pub fn lacks_comms_lead(&self) -> bool {
+        self.is_active()
+            && self.severity.wants_comms_lead()
+            && !self.roles.contains_key(&Role::CommsLead)
     }
 
     pub fn is_acknowledged(&self) -> bool {
         self.acknowledged_by.is_some()
+    }
+
+    /// The on-demand pages to `person` not acknowledged yet (their event numbers).
+    pub fn open_pages_for(&self, person: &str) -> Vec<u64> {
+        self.pages
+            .iter()
+            .filter(|p| p.person == person && p.acknowledged_at.is_none())
+            .map(|p| p.seq)
+            .collect()
     }
 
     /// The live escalation run, if one is running.

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{
     ActiveIncident, AlertSource, Briefing, EntrySummary, FALLBACK_SHIFT_HOURS, LAST_ENTRIES,
     NextHandoff, OnCall, OnCallNow, OpenActionItem, PendingStep, ResolvedIncident, RoleHolder,
-    ShiftPages, StatusUpdate,
+    ShiftChange, ShiftPages, StatusUpdate,
 };
 use crate::model::oncall::{Layer, Schedule, WorkingHours};
 use crate::model::policy::Policy;
@@ -45,15 +45,41 @@ pub fn shift_start(schedules: &[Schedule], now: DateTime<Utc>) -> DateTime<Utc> 
         .unwrap_or_else(|| now - Duration::hours(FALLBACK_SHIFT_HOURS))
 }
 
-/// Who hands over: the default schedule's primary just before the current primary stretch
-/// began. `None` when there is no schedule, nobody was primary then, or the same person
-/// carries on.
-pub fn outgoing(schedules: &[Schedule], now: DateTime<Utc>) -> Option<String> {
+/// The shift change a briefing is for, by the default schedule's primary: the nearer of the
+/// last change and the next one. Run before a shift change (nearer the next), it is that
+/// change: the person on call now hands over to the next. Run after one, it is the change
+/// just made. `None` when there is no schedule or nobody is primary now.
+pub fn shift_change(schedules: &[Schedule], now: DateTime<Utc>) -> Option<ShiftChange> {
     let s = schedules.first()?;
     let current = s.on_call(Layer::Primary, now)?;
+    let next = s
+        .handoffs(now, 8)
+        .into_iter()
+        .find(|h| h.layer == Layer::Primary);
+    if let Some(n) = next
+        && n.at - now < now - current.from
+    {
+        return Some(ShiftChange {
+            at: n.at,
+            outgoing: n.from,
+            incoming: n.to,
+        });
+    }
     let before = current.from.checked_sub_signed(Duration::seconds(1))?;
-    let previous = s.on_call(Layer::Primary, before)?;
-    (previous.person != current.person).then_some(previous.person)
+    let previous = s.on_call(Layer::Primary, before).map(|p| p.person);
+    Some(ShiftChange {
+        at: current.from,
+        outgoing: previous.filter(|p| *p != current.person),
+        incoming: Some(current.person),
+    })
+}
+
+/// Who hands over at the shift change being prepared ([`shift_change`]): the default
+/// schedule's primary now when the next change is nearer than the last, else the one just
+/// before the current primary stretch. `None` when there is no schedule, nobody was primary,
+/// or the same person carries on.
+pub fn outgoing(schedules: &[Schedule], now: DateTime<Utc>) -> Option<String> {
+    shift_change(schedules, now)?.outgoing
 }
 
 /// Builds the briefing for the shift from `shift_start` to `now`. `schedules[0]` is taken
@@ -71,6 +97,7 @@ pub fn brief(
                 .is_some_and(|p| p.from == shift_start)
         })
         .map(|s| s.name().to_string());
+    let change = shift_change(schedules, now);
     let active = state
         .board()
         .into_iter()
@@ -120,7 +147,9 @@ pub fn brief(
         as_of_seq: state.seq,
         shift_start,
         shift_schedule,
-        outgoing: outgoing(schedules, now),
+        outgoing: change.as_ref().and_then(|c| c.outgoing.clone()),
+        incoming: change.as_ref().and_then(|c| c.incoming.clone()),
+        shift_change_at: change.map(|c| c.at),
         active,
         on_call: schedules.iter().map(|s| on_call(s, now)).collect(),
         resolved,

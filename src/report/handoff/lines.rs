@@ -47,12 +47,29 @@ pub(super) fn shift_line(b: &Briefing) -> String {
     )
 }
 
+/// ` → incoming: marco (shift change 09:00 UTC, in 30m)`: who takes over at the shift
+/// change the briefing is for, and when; empty when no schedule says.
+pub(super) fn incoming_part(b: &Briefing, esc: Esc) -> String {
+    match (&b.incoming, b.shift_change_at) {
+        (Some(i), Some(at)) => format!(
+            " → incoming: {} (shift change {}, {})",
+            esc(i),
+            when(at, b.generated_at),
+            relative(at, b.generated_at)
+        ),
+        _ => String::new(),
+    }
+}
+
 pub(super) fn roles_line(i: &ActiveIncident, esc: Esc) -> String {
     let mut parts: Vec<String> = i
         .roles
         .iter()
         .map(|h| format!("{} {}", role_name(h.role), esc(&h.person)))
         .collect();
+    if i.role(Role::CommsLead).is_none() && i.severity.wants_comms_lead() {
+        parts.insert(0, "NO comms lead".to_string());
+    }
     if i.role(Role::IncidentCommander).is_none() {
         parts.insert(0, "NO incident commander".to_string());
     }

@@ -37,9 +37,13 @@ fn write_markdown(out: &mut String, b: &Briefing) -> std::fmt::Result {
     writeln!(out, "# Handoff briefing — {}", utc_stamp(b.generated_at))?;
     writeln!(out)?;
     writeln!(out, "- **Shift:** {}", shift_line(b))?;
+    let incoming = super::lines::incoming_part(b, md);
     match &b.outgoing {
-        Some(o) => writeln!(out, "- **Outgoing:** {}", md(o))?,
-        None => writeln!(out, "- **Outgoing:** unknown (no on-call schedule says)")?,
+        Some(o) => writeln!(out, "- **Outgoing:** {}{incoming}", md(o))?,
+        None => writeln!(
+            out,
+            "- **Outgoing:** unknown (no on-call schedule says){incoming}"
+        )?,
     }
     writeln!(
         out,

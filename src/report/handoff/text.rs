@@ -21,7 +21,7 @@ pub enum Meaning {
     Incident(IncidentRef, Severity),
     /// A status update overdue.
     Overdue,
-    /// An active incident nobody commands.
+    /// An active incident nobody commands, or a SEV1 or SEV2 without a comms lead.
     NoCommander,
     Text,
 }
@@ -60,10 +60,11 @@ pub fn rows(b: &Briefing) -> Vec<Row> {
     push(format!("Shift {}", shift_line(b)), Meaning::Text);
     push(
         format!(
-            "Outgoing: {}",
+            "Outgoing: {}{}",
             b.outgoing
                 .as_deref()
-                .map_or("unknown (no on-call schedule says)".into(), one_line)
+                .map_or("unknown (no on-call schedule says)".into(), one_line),
+            super::lines::incoming_part(b, one_line)
         ),
         Meaning::Text,
     );
@@ -185,7 +186,8 @@ fn incident_rows(i: &ActiveIncident, now: DateTime<Utc>, push: &mut impl FnMut(S
     if let Some(due) = i.breach_notice_due {
         field("breach notice", breach_line(due, now), Meaning::Text);
     }
-    let commanded = i.role(Role::IncidentCommander).is_some();
+    let commanded = i.role(Role::IncidentCommander).is_some()
+        && (i.role(Role::CommsLead).is_some() || !i.severity.wants_comms_lead());
     field(
         "roles",
         roles_line(i, one_line),

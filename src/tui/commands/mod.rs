@@ -118,6 +118,16 @@ pub const TABLE: &[Row] = &[
     ),
     palette(
         cmd(
+            "page",
+            "page NAME|SCHEDULE.primary|secondary [MESSAGE]",
+            "page someone now, outside the escalation (tab completes whom the policy knows)",
+            args::page,
+        )
+        .shortest(2)
+        .completing(options::page),
+    ),
+    palette(
+        cmd(
             "release",
             "release ROLE",
             "leave a role vacant",

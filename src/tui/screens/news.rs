@@ -90,6 +90,9 @@ impl App {
             } if p == me => NewsKind::Paged {
                 target: target.clone(),
             },
+            EventKind::Paged { person, target, .. } if person == me => NewsKind::Paged {
+                target: target.clone(),
+            },
             _ => return,
         };
         let news = News {

@@ -1,7 +1,7 @@
 //! Folding the escalation engine's events: a run started, a step fired (or skipped), a
 //! notification's delivery, an acknowledgement that lapsed.
 
-use crate::model::escalation::{Escalation, FiredStep, Stop, StopReason, clock_span};
+use crate::model::escalation::{Escalation, FiredStep, OnDemandPage, Stop, StopReason, clock_span};
 use crate::model::state::{ApplyError, Incident};
 use crate::model::{EntryKind, Event, EventKind, StepAction};
 
@@ -110,6 +110,8 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
                 .and_then(|e| e.fired_by_seq_mut(*step_seq))
             {
                 f.deliveries.push((channel.clone(), *delivered));
+            } else if let Some(p) = inc.pages.iter_mut().find(|p| p.seq == *step_seq) {
+                p.deliveries.push((channel.clone(), *delivered));
             }
             let tries = if *attempts == 1 {
                 String::new()
@@ -135,6 +137,41 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
                 "acknowledgement by {acknowledged_by} lapsed: no progress for {}; escalating again",
                 clock_span(crate::model::escalation::secs(*idle_secs))
             );
+            inc.push_entry(ev, EntryKind::System, text, ev.at);
+        }
+        EventKind::Paged {
+            target,
+            person,
+            message,
+            ..
+        } => {
+            inc.pages.push(OnDemandPage {
+                seq: ev.seq,
+                at: ev.at,
+                by: ev.actor.clone(),
+                target: target.clone(),
+                person: person.clone(),
+                message: message.clone(),
+                deliveries: Vec::new(),
+                acknowledged_at: None,
+            });
+            let who = if person == target {
+                person.clone()
+            } else {
+                format!("{person} as {target}")
+            };
+            let said = message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            let text = format!("paged {who} (on demand, by {}){said}", ev.actor);
+            inc.push_entry(ev, EntryKind::System, text, ev.at);
+        }
+        EventKind::PageAcknowledged { page, .. } => {
+            if let Some(p) = inc.pages.iter_mut().find(|p| p.seq == *page) {
+                p.acknowledged_at = Some(ev.at);
+            }
+            let text = format!("{} acknowledged the page", ev.actor);
             inc.push_entry(ev, EntryKind::System, text, ev.at);
         }
         // `State::apply` hands each event to exactly one group.

@@ -72,6 +72,7 @@ impl State {
                 last_progress_at: ev.at,
                 postmortem: Postmortem::default(),
                 elided: 0,
+                pages: Vec::new(),
             };
             let svc = service
                 .as_deref()
@@ -139,7 +140,9 @@ impl State {
             EventKind::EscalationStarted { .. }
             | EventKind::StepFired { .. }
             | EventKind::NotificationResult { .. }
-            | EventKind::AckExpired { .. } => escalation::apply(inc, ev)?,
+            | EventKind::AckExpired { .. }
+            | EventKind::Paged { .. }
+            | EventKind::PageAcknowledged { .. } => escalation::apply(inc, ev)?,
             EventKind::PostmortemEdited { .. }
             | EventKind::WhysSet { .. }
             | EventKind::ActionItemAdded { .. }

@@ -94,7 +94,17 @@ pub(super) fn decide(
                     inc.status
                 )));
             }
+            // A person paged on demand acknowledges their page, whoever acknowledged the
+            // incident itself.
+            let pages = inc
+                .open_pages_for(actor)
+                .into_iter()
+                .map(|page| E::PageAcknowledged { incident: r, page });
             if let Some(by) = &inc.acknowledged_by {
+                let pages: Vec<EventKind> = pages.collect();
+                if !pages.is_empty() {
+                    return Ok(pages);
+                }
                 let when = inc
                     .milestones
                     .get(&Milestone::Acknowledged)
@@ -104,7 +114,9 @@ pub(super) fn decide(
                     "{r} was already acknowledged by {by}{when}"
                 )));
             }
-            vec![E::Acknowledged { incident: r }]
+            std::iter::once(E::Acknowledged { incident: r })
+                .chain(pages)
+                .collect()
         }
         _ => return Err(super::not_this_group()),
     };

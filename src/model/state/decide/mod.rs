@@ -11,6 +11,7 @@ use crate::model::validate::{self, MAX_NAME, MAX_TITLE};
 use crate::model::{Command, EventKind, IncidentRef, Rejection, Status};
 
 mod incident;
+mod page;
 mod postmortem;
 mod timeline;
 
@@ -97,6 +98,11 @@ impl State {
             | C::AddActionItem { .. }
             | C::UpdateActionItem { .. }
             | C::WaivePostmortem { .. } => postmortem::decide(inc, actor, cmd)?,
+            C::Page { .. } => {
+                return Err(Rejection::invalid(
+                    "a page is decided with the feed's policy (whom its target reaches now)",
+                ));
+            }
         };
         Ok(events)
     }

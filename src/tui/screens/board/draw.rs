@@ -267,6 +267,14 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     title.push(Span::styled(mark, own(theme.restricted)));
                     title.push(Span::raw(" "));
                 }
+                // A SEV1 or SEV2 with its IC but no comms lead (with no IC, `no IC` says
+                // enough): flagged as loudly.
+                if i.lacks_comms_lead()
+                    && i.roles.contains_key(&crate::model::Role::IncidentCommander)
+                {
+                    title.push(Span::styled("no comms", own(theme.no_ic)));
+                    title.push(Span::raw(" "));
+                }
                 title.push(Span::styled(clean(&i.title), base));
                 cells.push(Line::from(title));
                 let row = Row::new(cells);

@@ -71,6 +71,10 @@ fn everything() -> Briefing {
             role: Role::TechLead,
             person: "erin".into(),
         },
+        RoleHolder {
+            role: Role::CommsLead,
+            person: "carol".into(),
+        },
     ];
     checkout.acknowledged_by = Some("dan".into());
     checkout.last_status_update = Some(StatusUpdate {
@@ -122,6 +126,11 @@ fn everything() -> Briefing {
         due_at: at(26, 14, 0),
     });
     let mut quiet = incident(5, Severity::Sev2, "Quiet");
+    // A SEV2 with its commander and no comms lead.
+    quiet.roles = vec![RoleHolder {
+        role: Role::IncidentCommander,
+        person: "ana".into(),
+    }];
     quiet.last_status_update = Some(StatusUpdate {
         at: at(25, 23, 0),
         author: None,
@@ -133,6 +142,8 @@ fn everything() -> Briefing {
         shift_start: at(26, 9, 0),
         shift_schedule: Some("platform".into()),
         outgoing: Some("bob".into()),
+        incoming: Some("carl".into()),
+        shift_change_at: Some(at(26, 9, 0)),
         active: vec![checkout, leak, quiet],
         on_call: vec![
             OnCall {
@@ -213,6 +224,8 @@ fn nothing() -> Briefing {
     Briefing {
         shift_schedule: None,
         outgoing: None,
+        incoming: None,
+        shift_change_at: None,
         active: Vec::new(),
         on_call: Vec::new(),
         resolved: Vec::new(),
@@ -266,6 +279,10 @@ fn styles_come_from_what_a_line_is() {
     assert!(quiet.iter().any(|r| r.text
         == "  0 pages this shift (0 off hours): within the target of under 2 a shift"
         && r.meaning == Meaning::Text));
+    assert_eq!(
+        meaning("  roles             NO comms lead, incident commander ana"),
+        Meaning::NoCommander
+    );
     // Words in what people typed do not colour a line.
     assert_eq!(meaning("    - #9 "), Meaning::Text);
     assert_eq!(meaning("    - #12 "), Meaning::Text);

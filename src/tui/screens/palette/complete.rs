@@ -5,13 +5,15 @@
 
 use crate::model::{EntryKind, IncidentRef, Milestone, Status};
 use crate::tui::commands::COMMANDS;
-use crate::tui::screens::palette::parse::restricted_flag;
+use crate::tui::screens::palette::parse::{answers_to, restricted_flag};
 use crate::tui::scribe::PREFIXES;
 
-/// What completion offers besides fixed words: the incidents held, the people present.
+/// What completion offers besides fixed words: the incidents held, the people present,
+/// whom the feed's policy can page.
 pub struct Known<'a> {
     pub incidents: &'a [IncidentRef],
     pub people: &'a [String],
+    pub targets: &'a [String],
 }
 
 /// Completions for what is typed so far: whole replacement lines, best first.
@@ -21,6 +23,7 @@ pub fn complete(line: &str, incidents: &[IncidentRef]) -> Vec<String> {
         &Known {
             incidents,
             people: &[],
+            targets: &[],
         },
     )
 }
@@ -35,9 +38,15 @@ pub fn complete_with(line: &str, known: &Known) -> Vec<String> {
             .map(|c| format!("{} ", c.name))
             .collect(),
         Some((cmd, arg)) => {
+            // The whole name, else the one command a short form names (`:pa` is `:page`).
+            let short: Vec<_> = COMMANDS.iter().filter(|c| answers_to(c, cmd)).collect();
             let options = COMMANDS
                 .iter()
                 .find(|c| c.name == cmd)
+                .or(match short[..] {
+                    [one] => Some(one),
+                    _ => None,
+                })
                 .map_or_else(Vec::new, |c| (c.complete)(arg, known));
             let (done, partial) = match arg.rsplit_once(' ') {
                 Some((d, p)) => (format!("{d} "), p),
@@ -156,6 +165,15 @@ pub fn member(arg: &str, _known: &Known) -> Vec<String> {
         return Vec::new();
     }
     ["add ", "remove "].map(String::from).to_vec()
+}
+
+/// `:page`: whom the feed's policy can page (people, `[targets]` names, schedules'
+/// primary and secondary), for the first word; the message after it is free text.
+pub fn page(arg: &str, known: &Known) -> Vec<String> {
+    if arg.contains(' ') {
+        return Vec::new();
+    }
+    known.targets.to_vec()
 }
 
 pub fn open(_arg: &str, known: &Known) -> Vec<String> {

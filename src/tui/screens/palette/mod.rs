@@ -115,11 +115,17 @@ impl App {
             .iter()
             .map(|p| p.name.clone())
             .collect();
+        let targets = self
+            .feed_policy
+            .as_ref()
+            .map(|p| p.page_targets())
+            .unwrap_or_default();
         self.palette.completions = complete::complete_with(
             &self.palette.input,
             &complete::Known {
                 incidents: &refs,
                 people: &people,
+                targets: &targets,
             },
         );
         self.palette.selected = 0;

@@ -413,6 +413,20 @@ pub fn retitle(a: &Args) -> Result<Intent, String> {
     }))
 }
 
+pub fn page(a: &Args) -> Result<Intent, String> {
+    a.need("whom to page")?;
+    let (target, message) = a
+        .rest
+        .split_once(char::is_whitespace)
+        .unwrap_or((a.rest, ""));
+    let message = message.trim();
+    Ok(Intent::Send(Command::Page {
+        incident: a.incident()?,
+        target: target.to_string(),
+        message: (!message.is_empty()).then(|| message.to_string()),
+    }))
+}
+
 pub fn service(a: &Args) -> Result<Intent, String> {
     a.need("the service")?;
     Ok(Intent::Send(Command::SetService {

@@ -227,6 +227,19 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
         line2.push(Span::styled(" · ", theme.muted));
         line2.push(ack);
     }
+    // The war room's call (the policy's bridge for this severity), while it is worked.
+    if let Some(link) = app
+        .feed_policy
+        .as_ref()
+        .and_then(|p| p.bridge(inc.severity, inc.reference))
+        .filter(|_| inc.is_active())
+    {
+        line2.push(Span::styled(" · ", theme.muted));
+        line2.push(Span::styled(
+            format!("bridge {}", clean(&link)),
+            theme.title,
+        ));
+    }
     let line2 = Line::from(line2);
     let mut roles: Vec<Span> = vec![Span::raw(" ")];
     for role in ROLE_ORDER {
@@ -241,6 +254,9 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
             Some(p) => roles.push(Span::styled(clean(p), theme.text)),
             None if role == Role::IncidentCommander && inc.is_active() => {
                 roles.push(Span::styled("no IC", no_ic_style(theme, inc.severity)))
+            }
+            None if role == Role::CommsLead && inc.lacks_comms_lead() => {
+                roles.push(Span::styled("no comms lead", theme.no_ic))
             }
             None => roles.push(Span::styled("vacant", theme.muted)),
         }
