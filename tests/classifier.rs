@@ -283,3 +283,43 @@ fn policy_mistakes_are_reported_with_their_line() {
         "{e:?}"
     );
 }
+
+#[test]
+fn security_events_open_restricted_and_nothing_else_does() {
+    let policy = Policy::default_policy();
+    let restricted = |c: &AlertContext| match policy.classify(c) {
+        Classification::Incident { restricted, .. } => restricted,
+        Classification::Informational { .. } => panic!("informational"),
+    };
+    for service in ["auth", "search"] {
+        let c = AlertContext {
+            security_event: true,
+            ..ctx(service)
+        };
+        assert!(restricted(&c), "a security event on {service}");
+    }
+    let c = AlertContext {
+        data_loss: true,
+        ..ctx("payments")
+    };
+    assert!(!restricted(&c), "data loss alone is not need-to-know");
+    assert!(!restricted(&ctx("blog")));
+}
+
+#[test]
+fn an_informational_rule_cannot_be_restricted() {
+    let text = r#"
+[[rule]]
+outcome = "informational"
+burn_rate_gte = 1
+why = "slow burn"
+restricted = true
+"#;
+    let errors = Policy::parse(text).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("line 2: rule 1: `restricted` needs a severity")),
+        "{errors:?}"
+    );
+}

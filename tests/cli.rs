@@ -203,7 +203,7 @@ fn policy_check_and_print() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("ok (17 severity rules, 1 schedules, 5 runbooks)"),
+        stdout.contains("ok (17 severity rules, 1 schedules, 6 runbooks)"),
         "{stdout}"
     );
     assert!(

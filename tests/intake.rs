@@ -755,3 +755,95 @@ async fn an_exposed_feed_takes_no_alert_without_a_token_or_signature() {
     assert_eq!(state(&open).await.incidents.len(), 1);
     open.shutdown().await.unwrap();
 }
+
+/// An Alertmanager alert whose labels say it is a security event on `service`.
+fn security_alert(service: &str) -> Value {
+    let mut v = alertmanager("firing", "firing");
+    v["groupKey"] = json!(format!(
+        "{{}}:{{alertname=\"UnusualLogins\", service=\"{service}\"}}"
+    ));
+    v["alerts"][0]["labels"] = json!({
+        "alertname": "UnusualLogins", "service": service, "security_event": "true",
+    });
+    v["alerts"][0]["annotations"] = json!({"summary": "Admin logins from an unknown network"});
+    v["alerts"][0]["fingerprint"] = json!(format!("sec-{service}"));
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_alert_opens_a_restricted_incident_with_the_security_runbook() {
+    let dir = tempfile::tempdir().unwrap();
+    // The built-in policy and rotation; in the week of 2026-11-23 sam is the primary.
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-26T02:00:00Z")
+        .unwrap()
+        .to_utc();
+    let clock = Arc::new(warroom::clock::FakeClock::new(at));
+    let server = serve_with(dir.path(), |c| c.clock = clock.clone()).await;
+
+    let (code, body) = post(
+        &server,
+        "/webhook/alertmanager",
+        &security_alert("auth"),
+        &[],
+    )
+    .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["alerts"][0]["outcome"], "opened", "{body}");
+    // Need to know from its first event: someone neither paged nor a member sees only the
+    // reference, never the title.
+    let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
+    for f in &frames {
+        assert!(
+            !f.to_string().contains("unknown network"),
+            "the title reached a non-member: {f}"
+        );
+    }
+    let s = state(&server).await;
+    assert!(s.incident(warroom::model::IncidentRef(1)).is_none());
+    assert!(s.withheld.contains(&warroom::model::IncidentRef(1)));
+
+    // The on-call paged about it was let in, and works from the security checklist.
+    let (_sam, frames) = Raw::join(&server.url(), "sam", None).await;
+    let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
+    let s: State = serde_json::from_value(snap["state"].clone()).unwrap();
+    let inc = &s.incidents[&1];
+    assert!(inc.restricted);
+    assert_eq!(inc.severity, Severity::Sev1, "a security event on auth");
+    assert!(inc.members.contains_key("sam"), "{:?}", inc.members);
+    let rb = inc.runbook.as_ref().expect("a checklist");
+    assert_eq!(rb.name, "security");
+    let headings: Vec<&str> = rb.sections.iter().map(|s| s.heading.as_str()).collect();
+    for h in [
+        "Containment",
+        "Evidence preservation",
+        "Legal and notification",
+    ] {
+        assert!(headings.contains(&h), "{headings:?}");
+    }
+    let items: Vec<&str> = rb.items().into_iter().map(|(_, _, t)| t).collect();
+    assert!(items.iter().any(|t| t.contains("72-hour")), "{items:?}");
+    assert!(
+        items.iter().any(|t| t.contains("legal counsel")),
+        "{items:?}"
+    );
+    // The breach-notification deadline runs from the declaration.
+    assert_eq!(
+        inc.breach_notice_due(),
+        Some(inc.declared_at + chrono::Duration::hours(72))
+    );
+
+    // Any other alert on the same service stays public, with the service's runbook.
+    let (_, body) = post(
+        &server,
+        "/webhook/alertmanager",
+        &alertmanager("firing", "firing"),
+        &[],
+    )
+    .await;
+    assert_eq!(body["alerts"][0]["incident"], "INC-2", "{body}");
+    let s = state(&server).await;
+    let inc = &s.incidents[&2];
+    assert!(!inc.restricted);
+    assert_eq!(inc.runbook.as_ref().unwrap().name, "payments");
+    server.shutdown().await.unwrap();
+}

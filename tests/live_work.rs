@@ -359,6 +359,7 @@ async fn a_large_history_joins_and_pages_under_the_frame_limit() {
         &fold,
         Some(&log),
         quiet_rules().policy.schedule_for(None),
+        quiet_rules().policy.critical_services(),
         None,
         clock.now(),
     );

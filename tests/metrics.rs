@@ -298,7 +298,7 @@ primary = ["ana", "carl"]
 #[test]
 fn response_times_per_severity_have_the_known_means_and_medians() {
     let l = history();
-    let m = compute(&l.state, Some(&l.events), None, None, now());
+    let m = compute(&l.state, Some(&l.events), None, &[], None, now());
     assert_eq!(m.schema, "warroom.metrics/1");
     assert_eq!(m.incidents, 5);
     let s1 = sev(&m, Severity::Sev1);
@@ -309,8 +309,16 @@ fn response_times_per_severity_have_the_known_means_and_medians() {
     assert_eq!(s1.mtta, d(3, 340, 300));
     // MTTM from impact (or detection): 40m, 80m, 60m.
     assert_eq!(s1.mttm, d(3, 3600, 3600));
-    // MTTR: 70m, 80m, 60m.
-    assert_eq!(s1.mttr, d(3, 4200, 4200));
+    // MTTR from detection, as the guide defines it: 60m, 60m, 60m; from impact (or
+    // detection): 70m, 80m, 60m.
+    assert_eq!(s1.mttr, d(3, 3600, 3600));
+    assert_eq!(s1.mttr_from_impact, d(3, 4200, 4200));
+    // Against the 5-minute response target: 2m and 5m within, 10m not.
+    assert_eq!(s1.mtta_target.target_secs, Some(300));
+    assert_eq!(
+        (s1.mtta_target.within.done, s1.mtta_target.within.total),
+        (2, 3)
+    );
 
     let s2 = sev(&m, Severity::Sev2);
     assert_eq!(s2.incidents, 2);
@@ -318,7 +326,18 @@ fn response_times_per_severity_have_the_known_means_and_medians() {
     // 15m and 20m: an even count's median is the mean of the middle two.
     assert_eq!(s2.mtta, d(2, 1050, 1050));
     assert_eq!(s2.mttm, d(1, 5400, 5400));
-    assert_eq!(s2.mttr, d(1, 10800, 10800));
+    assert_eq!(s2.mttr, d(1, 9000, 9000));
+    assert_eq!(s2.mttr_from_impact, d(1, 10800, 10800));
+    // 15m is within the 15-minute target, 20m is not.
+    assert_eq!(
+        (s2.mtta_target.within.done, s2.mtta_target.within.total),
+        (1, 2)
+    );
+    assert_eq!(sev(&m, Severity::Sev3).mtta_target.target_secs, Some(3600));
+    assert_eq!(sev(&m, Severity::Sev4).mtta_target.target_secs, None);
+    // No critical services named: nothing measured against MTTD's target.
+    assert_eq!(m.mttd_critical.durations.count, 0);
+    assert_eq!(m.mttd_critical.target_secs, Some(300));
 
     for s in [Severity::Sev3, Severity::Sev4] {
         let x = sev(&m, s);
@@ -335,19 +354,20 @@ fn a_corrected_milestone_changes_the_figures() {
     let mut l = history();
     // INC-1's impact actually started at 09:30, not 09:50.
     l.milestone(1, Milestone::ImpactStarted, at(2, 9, 30), at(20, 10, 0));
-    let m = compute(&l.state, Some(&l.events), None, None, now());
+    let m = compute(&l.state, Some(&l.events), None, &[], None, now());
     let s1 = sev(&m, Severity::Sev1);
     // MTTD: 30m and 20m.
     assert_eq!(s1.mttd, d(2, 1500, 1500));
-    // MTTM: 60m, 80m, 60m; MTTR: 90m, 80m, 60m.
+    // MTTM: 60m, 80m, 60m; MTTR from impact: 90m, 80m, 60m; from detection unchanged.
     assert_eq!(s1.mttm, d(3, 4000, 3600));
-    assert_eq!(s1.mttr, d(3, 4600, 4800));
+    assert_eq!(s1.mttr_from_impact, d(3, 4600, 4800));
+    assert_eq!(s1.mttr, d(3, 3600, 3600));
     // MTTA is measured from detection, which did not move.
     assert_eq!(s1.mtta, d(3, 340, 300));
 
     // A corrected detection time moves MTTD and MTTA both.
     l.milestone(1, Milestone::Detected, at(2, 9, 40), at(20, 10, 1));
-    let m = compute(&l.state, Some(&l.events), None, None, now());
+    let m = compute(&l.state, Some(&l.events), None, &[], None, now());
     let s1 = sev(&m, Severity::Sev1);
     assert_eq!(s1.mttd, d(2, 900, 900)); // 10m, 20m
     assert_eq!(s1.mtta, d(3, 740, 600)); // 22m, 5m, 10m
@@ -358,7 +378,7 @@ fn a_milestone_before_the_one_it_is_measured_from_is_skipped_as_inconsistent() {
     let mut l = history();
     // INC-5's impact "started" after it was detected: bad data.
     l.milestone(5, Milestone::ImpactStarted, at(18, 20, 10), at(18, 21, 0));
-    let m = compute(&l.state, Some(&l.events), None, None, now());
+    let m = compute(&l.state, Some(&l.events), None, &[], None, now());
     let s2 = sev(&m, Severity::Sev2);
     assert_eq!(
         s2.mttd,
@@ -376,7 +396,7 @@ fn a_milestone_before_the_one_it_is_measured_from_is_skipped_as_inconsistent() {
 #[test]
 fn incidents_per_week_include_empty_weeks_between_the_first_and_the_last() {
     let l = history();
-    let m = compute(&l.state, None, None, None, now());
+    let m = compute(&l.state, None, None, &[], None, now());
     let weeks: Vec<(&str, u32, u32, u32)> = m
         .weeks
         .iter()
@@ -411,7 +431,7 @@ fn since_limits_the_incidents_counted_and_the_period() {
     let l = history();
     let since = Utc.with_ymd_and_hms(2026, 11, 10, 0, 0, 0).unwrap();
     let s = schedule();
-    let m = compute(&l.state, Some(&l.events), Some(&s), Some(since), now());
+    let m = compute(&l.state, Some(&l.events), Some(&s), &[], Some(since), now());
     assert_eq!(m.incidents, 2);
     assert_eq!(m.period_start, since);
     assert_eq!(m.weeks.len(), 1);
@@ -449,7 +469,7 @@ fn postmortem_completion_counts_resolved_and_closed_sev1_and_sev2_complete_or_wa
     l.summary(5, at(19, 10, 0));
     l.item(5, None, at(19, 10, 1));
 
-    let m = compute(&l.state, None, None, None, now());
+    let m = compute(&l.state, None, None, &[], None, now());
     let pm = &m.postmortems;
     assert_eq!((pm.sev1.done, pm.sev1.total), (2, 3));
     assert_eq!((pm.sev2.done, pm.sev2.total), (0, 1));
@@ -487,7 +507,7 @@ fn action_items_count_as_done_on_time_by_the_date_they_were_done() {
     // No due date, not done: never overdue.
     l.item(3, None, at(5, 9, 7));
 
-    let m = compute(&l.state, None, None, None, now());
+    let m = compute(&l.state, None, None, &[], None, now());
     let ai = &m.action_items;
     assert_eq!((ai.on_time, ai.late, ai.overdue, ai.not_due), (3, 1, 1, 3));
     assert_eq!((ai.rate.done, ai.rate.total), (3, 5));
@@ -499,7 +519,7 @@ fn pages_per_shift_come_from_the_log_or_else_from_the_state() {
     let l = history();
     let s = schedule();
     assert_eq!(s.name(), "platform", "the policy's default, not the first");
-    let m = compute(&l.state, Some(&l.events), Some(&s), None, now());
+    let m = compute(&l.state, Some(&l.events), Some(&s), &[], None, now());
     // The period runs from the first declaration (2 Nov 10:00) to now (25 Nov 12:00):
     // ana 2-9, carl 9-16, ana 16-23, carl 23-30.
     assert_eq!(m.period_start, at(2, 10, 0));
@@ -518,13 +538,13 @@ fn pages_per_shift_come_from_the_log_or_else_from_the_state() {
     assert_eq!(people, [("ana", 3), ("carl", 2)]);
 
     // From the state, INC-1's first run (ana's page) is gone.
-    let m = compute(&l.state, None, Some(&s), None, now());
+    let m = compute(&l.state, None, Some(&s), &[], None, now());
     assert_eq!(m.pages.source, "state");
     assert_eq!(m.pages.pages, 4);
     assert_eq!(m.pages.per_shift, 1.0);
 
     // Without a schedule, the pages are divided by one.
-    let m = compute(&l.state, Some(&l.events), None, None, now());
+    let m = compute(&l.state, Some(&l.events), None, &[], None, now());
     assert_eq!((m.pages.shifts, m.pages.per_shift), (1, 5.0));
     assert_eq!(m.pages.schedule, None);
 }
@@ -557,7 +577,7 @@ until = "2026-11-04 09:00"
 #[test]
 fn no_incidents_gives_empty_figures_not_errors() {
     let s = schedule();
-    let m = compute(&State::default(), Some(&[]), Some(&s), None, now());
+    let m = compute(&State::default(), Some(&[]), Some(&s), &[], None, now());
     assert_eq!(m.incidents, 0);
     assert!(m.weeks.is_empty());
     assert_eq!(m.postmortems.overall.rate, None);
@@ -572,7 +592,7 @@ fn no_incidents_gives_empty_figures_not_errors() {
 fn the_json_form_has_stable_names_and_durations_in_seconds() {
     let l = history();
     let s = schedule();
-    let m = compute(&l.state, Some(&l.events), Some(&s), None, now());
+    let m = compute(&l.state, Some(&l.events), Some(&s), &[], None, now());
     let v: Value = serde_json::to_value(&m).unwrap();
     assert_eq!(v["schema"], "warroom.metrics/1");
     assert_eq!(v["since"], Value::Null);
@@ -596,7 +616,7 @@ fn the_json_form_has_stable_names_and_durations_in_seconds() {
 fn the_text_report_is_an_aligned_table_bars_and_rates() {
     let l = history();
     let s = schedule();
-    let m = compute(&l.state, Some(&l.events), Some(&s), None, now());
+    let m = compute(&l.state, Some(&l.events), Some(&s), &[], None, now());
     let text = metrics::text(&m);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
@@ -613,16 +633,25 @@ fn the_text_report_is_an_aligned_table_bars_and_rates() {
     );
     assert_eq!(
         lines[4],
-        "SEV1   3    15:00    15:00    05:40    05:00  1:00:00  1:00:00  1:10:00  1:10:00"
+        "SEV1   3    15:00    15:00    05:40    05:00  1:00:00  1:00:00  1:00:00  1:00:00"
     );
     assert_eq!(
         lines[5],
-        "SEV2   2    30:00    30:00    17:30    17:30  1:30:00  1:30:00  3:00:00  3:00:00"
+        "SEV2   2    30:00    30:00    17:30    17:30  1:30:00  1:30:00  2:30:00  2:30:00"
     );
     assert_eq!(
         lines[6],
         "SEV3   0        -        -        -        -        -        -        -        -"
     );
+    assert!(text.contains(
+        "MTTA within the response target: SEV1 (under 5m) 67% (2/3) · SEV2 (under 15m) 50% (1/2) · SEV3 (under 1h) n/a (0/0)\n"
+    ));
+    assert!(text.contains(
+        "MTTD on critical services: median - (n 0), target under 5m: n/a (0/0) within\n"
+    ));
+    assert!(text.contains(
+        "MTTR is from detection (no target: tracked per severity); from impact start, median: SEV1 1:10:00 · SEV2 3:00:00\n"
+    ));
     assert!(text.contains("Incidents per week\n2026-W45  ███   3  SEV1 2 · SEV2 1\n"));
     assert!(text.contains(
         "Pages per on-call shift: 1.25 (5 pages / 4 primary shifts of platform) · ana 3 · carl 2"
@@ -771,7 +800,7 @@ fn the_metrics_screen_renders_in_the_console_and_esc_goes_back() {
         ] => id.clone(),
         other => panic!("expected the metrics asked of the feed, got {other:?}"),
     };
-    let figures = compute(&l.state, None, None, None, now());
+    let figures = compute(&l.state, None, None, &[], None, now());
     app.update(Msg::Feed(Update::Result {
         id,
         result: QueryResult::Metrics {
@@ -795,7 +824,8 @@ fn the_metrics_screen_renders_in_the_console_and_esc_goes_back() {
     for needle in [
         "metrics · 5 incidents (all time)",
         "MTTD",
-        "SEV1   3    15:00    15:00    05:40    05:00  1:00:00  1:00:00  1:10:00  1:10:00",
+        "SEV1   3    15:00    15:00    05:40    05:00  1:00:00  1:00:00  1:00:00  1:00:00",
+        "MTTA within the response target: SEV1 (under 5m) 67% (2/3)",
         "Incidents per week",
         "2026-W45  ███   3  SEV1 2 · SEV2 1",
         "2026-W46        0",
@@ -808,4 +838,89 @@ fn the_metrics_screen_renders_in_the_console_and_esc_goes_back() {
 
     app.update(key(KeyCode::Esc));
     assert_eq!(app.screen, Screen::Board);
+}
+
+#[test]
+fn detection_on_critical_services_is_measured_against_five_minutes() {
+    let mut l = history();
+    for (n, service) in [(1, "payments"), (2, "search"), (3, "payments")] {
+        l.state.incidents.get_mut(&n).unwrap().service = Some(service.into());
+    }
+    let critical = ["payments".to_string()];
+    // INC-1 detected 10m after impact, INC-3 30m; INC-2 is not on a critical service.
+    let m = compute(&l.state, Some(&l.events), None, &critical, None, now());
+    assert_eq!(m.mttd_critical.durations, d(2, 1200, 1200));
+    assert_eq!(
+        (m.mttd_critical.within.done, m.mttd_critical.within.total),
+        (0, 2)
+    );
+    // INC-1's detection corrected to 3 minutes after impact: within the target.
+    l.milestone(1, Milestone::Detected, at(2, 9, 53), at(20, 10, 0));
+    let m = compute(&l.state, Some(&l.events), None, &critical, None, now());
+    assert_eq!(
+        (m.mttd_critical.within.done, m.mttd_critical.within.total),
+        (1, 2)
+    );
+    assert!(metrics::text(&m).contains(
+        "MTTD on critical services: median 16:30 (n 2), target under 5m: 50% (1/2) within"
+    ));
+}
+
+#[test]
+fn shifts_over_the_page_target_and_off_hours_pages_are_flagged() {
+    let l = history();
+    let s = schedule();
+    let m = compute(&l.state, Some(&l.events), Some(&s), &[], None, now());
+    // The first week's shift took four pages (INC-1 twice, INC-2, INC-3); the third week's
+    // one (INC-4). The guide's target is under two a shift.
+    assert_eq!(m.pages.shifts_over_target, 1);
+    assert_eq!(m.pages.target_per_shift, 2);
+    // INC-4's page at 08:00 UTC on a Tuesday is before the schedule's 09:00 start of work.
+    assert_eq!(m.pages.off_hours, 1);
+    let text = metrics::text(&m);
+    assert!(text.contains("· ana 3 · carl 2 · 1 off hours\n"), "{text}");
+    assert!(text.contains(
+        "Over the target of under 2 pages a shift: 1 shift — the alerting needs tuning, not the engineer"
+    ));
+
+    // Working hours from 07:00: no page is off hours.
+    let p = Policy::parse(
+        r#"
+[[schedule]]
+name = "platform"
+start = "2026-11-02"
+primary = ["ana", "carl"]
+working_hours = "mon-fri 07:00-19:00"
+"#,
+    )
+    .unwrap();
+    let early = p.schedule_for(None).unwrap();
+    let m = compute(&l.state, Some(&l.events), Some(early), &[], None, now());
+    assert_eq!(m.pages.off_hours, 0);
+}
+
+#[test]
+fn the_handoff_flags_a_shift_over_the_page_target() {
+    let l = history();
+    let s = schedule();
+    let week3 = chrono::Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
+    let b = warroom::report::handoff::brief(&l.state, std::slice::from_ref(&s), week3, now());
+    // INC-4's page at 08:00 UTC, before the day's work starts.
+    assert_eq!(
+        (b.pages.pages, b.pages.off_hours, b.pages.over_target),
+        (1, 1, false)
+    );
+    let text = warroom::report::handoff::text(&b);
+    assert!(
+        text.contains("1 page this shift (1 off hours): within the target of under 2 a shift"),
+        "{text}"
+    );
+    // From the first week: every kept page (each incident's latest run) counts.
+    let week1 = chrono::Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let b = warroom::report::handoff::brief(&l.state, std::slice::from_ref(&s), week1, now());
+    assert_eq!((b.pages.pages, b.pages.over_target), (4, true));
+    let md = warroom::report::handoff::markdown(&b);
+    assert!(md.contains(
+        "4 pages this shift (1 off hours): over the target of under 2 a shift, the alerting needs tuning."
+    ));
 }

@@ -778,6 +778,11 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("result events", "The `events` result", ""),
     ("severity metrics", "The `metrics` result", "Per severity"),
     ("durations", "The `metrics` result", "One of MTTD"),
+    (
+        "targeted",
+        "The `metrics` result",
+        "Durations against a target",
+    ),
     ("week", "The `metrics` result", "A week"),
     (
         "postmortem rates",
@@ -848,6 +853,11 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("severity metrics", "mtta", "durations"),
     ("severity metrics", "mttm", "durations"),
     ("severity metrics", "mttr", "durations"),
+    ("severity metrics", "mttr_from_impact", "durations"),
+    ("severity metrics", "mtta_target", "targeted"),
+    ("targeted", "durations", "durations"),
+    ("targeted", "within", "rate"),
+    ("metrics", "mttd_critical", "targeted"),
     ("metrics", "weeks", "week"),
     ("metrics", "postmortems", "postmortem rates"),
     ("postmortem rates", "sev1", "rate"),
@@ -1481,6 +1491,7 @@ until = "2026-11-27 00:00"
 name = "empty"
 start = "2026-11-23"
 primary = []
+working_hours = "mon-fri 08:00-18:00"
 
 [bridge]
 sev1 = "https://meet.example.com/warroom-{incident}"

@@ -1392,7 +1392,7 @@ impl Run {
         let got = self.query(who, json!({"op": "metrics"})).await;
         let view = self.oracle.state.view_for(self.people[who].viewer());
         let want =
-            warroom::report::metrics::compute(&view, Some(&[]), None, None, self.clock.now());
+            warroom::report::metrics::compute(&view, Some(&[]), None, &[], None, self.clock.now());
         assert_eq!(
             got[0]["result"]["metrics"],
             serde_json::to_value(&want).unwrap(),

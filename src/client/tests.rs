@@ -351,6 +351,7 @@ async fn a_query_is_asked_again_after_a_reconnect_and_fails_when_the_client_stop
                 &State::default(),
                 None,
                 None,
+                &[],
                 None,
                 chrono::Utc::now(),
             );

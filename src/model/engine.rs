@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::escalation::{LATE_AFTER_SECS, StopReason, secs};
 use super::policy::Policy;
-use super::runbook::Runbook;
+use super::runbook::{self, Runbook};
 use super::{EventKind, Incident, State, StepAction};
 
 /// The next thing the server owes the log at `now`, if any.
@@ -39,6 +39,18 @@ fn next_for(
         return Some(EventKind::CadenceSet {
             incident: r,
             every_secs: cadence,
+        });
+    }
+    // A restricted incident's checklist is the security runbook (seed guide: containment,
+    // evidence preservation, legal counsel, the notification deadline), in place of its
+    // service's; any other incident gets its service's, if there is one.
+    if inc.restricted
+        && inc.runbook.as_ref().map(|rb| rb.name.as_str()) != Some(runbook::SECURITY)
+        && let Some(rb) = runbooks.get(runbook::SECURITY)
+    {
+        return Some(EventKind::RunbookAttached {
+            incident: r,
+            runbook: rb.clone(),
         });
     }
     if inc.runbook.is_none()

@@ -9,6 +9,10 @@ pub const MAX_RUNBOOK_BYTES: usize = 32 * 1024;
 /// Most checklist items in one runbook.
 pub const MAX_ITEMS: usize = 200;
 
+/// The runbook a restricted (security) incident works from, by this name: built in, and
+/// replaced by a policy's `[runbooks] security = "FILE"`.
+pub const SECURITY: &str = "security";
+
 /// A runbook as a checklist.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Runbook {

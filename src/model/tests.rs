@@ -1171,3 +1171,60 @@ fn a_console_holds_a_summary_and_folds_what_follows_it() {
     evicted.incidents.clear();
     assert_eq!(evicted.next_reference(), IncidentRef(3));
 }
+
+#[test]
+fn a_restricted_incident_works_from_the_security_runbook() {
+    let rb = |name: &str, text: &str| runbook::parse_markdown(name, "built-in", text).unwrap();
+    let runbooks: std::collections::BTreeMap<String, runbook::Runbook> = [
+        (
+            "payments".to_string(),
+            rb("payments", "# Payments\n## Steps\n- one\n"),
+        ),
+        (
+            runbook::SECURITY.to_string(),
+            rb(
+                runbook::SECURITY,
+                "# Security\n## Containment\n- revoke\n## Legal and notification\n- counsel\n",
+            ),
+        ),
+    ]
+    .into();
+    let policy = crate::model::policy::Policy::default_policy();
+    let mut log = Log::new();
+    let settle = |log: &mut Log| {
+        for _ in 0..20 {
+            match engine::next_event(&log.state, &policy, &runbooks, log.now) {
+                Some(kind) => log.apply_kind(kind),
+                None => return,
+            }
+        }
+        panic!("the engine never settles");
+    };
+    log.ok("alice", declare("Checkout down", 2));
+    settle(&mut log);
+    assert_eq!(log.inc(1).runbook.as_ref().unwrap().name, "payments");
+    log.apply_kind(EventKind::RunbookStepChecked {
+        incident: INC1,
+        item: 1,
+        done: true,
+    });
+    // Restricted later: the checklist becomes the security runbook, nothing ticked.
+    log.ok("alice", Command::Restrict { incident: INC1 });
+    settle(&mut log);
+    let inc = log.inc(1);
+    assert_eq!(inc.runbook.as_ref().unwrap().name, runbook::SECURITY);
+    assert!(inc.runbook_done.is_empty());
+    assert!(
+        inc.entries
+            .iter()
+            .any(|e| e.text.starts_with("runbook attached: Security"))
+    );
+    // Declared restricted: the security runbook from the start, not the service's.
+    let mut secret = declare("Records copied", 1);
+    if let Command::Declare { restricted, .. } = &mut secret {
+        *restricted = true;
+    }
+    log.ok("alice", secret);
+    settle(&mut log);
+    assert_eq!(log.inc(2).runbook.as_ref().unwrap().name, runbook::SECURITY);
+}

@@ -68,6 +68,9 @@ pub struct Briefing {
     pub resolved: Vec<ResolvedIncident>,
     /// Alert counts by service over incidents declared during the shift, most first.
     pub noisiest: Vec<AlertSource>,
+    /// The shift's pages against the seed guides' target (fewer than 2 a shift).
+    #[serde(default)]
+    pub pages: ShiftPages,
     /// Restricted incidents the reader is not a member of: their references only (need
     /// to know), in order. Never on an admin's briefing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -241,6 +244,19 @@ pub struct ResolvedIncident {
     pub status: Status,
     pub declared_at: DateTime<Utc>,
     pub resolved_at: DateTime<Utc>,
+}
+
+/// Pages that reached a person during the shift (the fired steps each incident's latest
+/// escalation run keeps), against the target of fewer than `target` a shift.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShiftPages {
+    pub pages: u32,
+    /// Of `pages`, those outside the default schedule's working hours.
+    pub off_hours: u32,
+    /// `2`: the seed guides' target is fewer a shift.
+    pub target: u32,
+    /// `pages >= target`: the alerting needs tuning.
+    pub over_target: bool,
 }
 
 /// Alerts received for one service's incidents declared during the shift.

@@ -12,8 +12,14 @@
 //! - **MTTA** = acknowledged − detected. The acknowledged milestone is the *first*
 //!   acknowledgement.
 //! - **MTTM** = mitigated − impact started, or − detected when impact started is not set.
-//! - **MTTR** = resolved − impact started, or − detected when impact started is not set.
-//!   A reopened incident has no resolved milestone until it is resolved again.
+//! - **MTTR** = resolved − detected: "time between detection and service restoration", as
+//!   the seed guide defines it. A reopened incident has no resolved milestone until it is
+//!   resolved again. Beside it, **MTTR from impact** = resolved − impact started (or −
+//!   detected when impact started is not set): how long users were hurt.
+//! - **Targets** (the seed guide's): MTTA under each severity's response target (SEV1 5
+//!   minutes, SEV2 15, SEV3 60, SEV4 none), with the share of measured incidents within it;
+//!   MTTD under 5 minutes for critical services (incidents whose service the policy lists as
+//!   critical), likewise. MTTR has no target in the guide: it is tracked per severity.
 //! - For each severity and each of the four: how many incidents were measured, the mean and
 //!   the median (of an even count: the mean of the two middle values), in whole seconds
 //!   (rounded to the nearest). Incidents missing a milestone are skipped; a negative
@@ -38,6 +44,11 @@
 //!   log, the fired steps kept in the state are counted instead: the state keeps only each
 //!   incident's last escalation run, so earlier runs' pages are missed.
 //!
+//!   **Off-hours pages** are those outside the default schedule's working hours in its time
+//!   zone (`working_hours`, by default weekdays 09:00-17:00). **Shifts over the target**
+//!   are the primary shifts with 2 pages or more: the seed guides' target is fewer than 2
+//!   a shift, more meaning the alerting needs tuning.
+//!
 //! - **Restricted incidents** count like any other for a reader who may see them (a member,
 //!   an admin). A reader who may not holds only their references (`State::withheld`) and
 //!   `withheld` stand-ins in the log: they are not counted anywhere, pages included.
@@ -61,9 +72,16 @@ mod text;
 
 pub use compute::{compute, primary_shifts};
 pub use text::{
-    heading, inconsistent_note, percent, rate_lines, severity_table, severity_table_medians, text,
-    week_bars,
+    heading, inconsistent_note, percent, rate_lines, severity_table, severity_table_medians,
+    target_lines, text, week_bars,
 };
+
+/// Pages per on-call shift the seed guides hold healthy: fewer than 2 ("more than that
+/// indicates noisy alerts or systemic issues").
+pub const PAGES_PER_SHIFT_TARGET: u32 = 2;
+
+/// MTTD's target for critical services (seed guide: under 5 minutes).
+pub const MTTD_TARGET_SECS: i64 = 5 * 60;
 
 /// The JSON form's schema, for tools that read it.
 pub const SCHEMA: &str = "warroom.metrics/1";
@@ -87,6 +105,19 @@ pub struct Metrics {
     pub postmortems: PostmortemRates,
     pub action_items: ActionItemRate,
     pub pages: Pages,
+    /// MTTD over the counted incidents on critical services, against its target.
+    #[serde(default)]
+    pub mttd_critical: Targeted,
+}
+
+/// Durations against a target: how many of those measured were within it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Targeted {
+    pub durations: Durations,
+    /// The target, in seconds; `null`: none.
+    pub target_secs: Option<i64>,
+    /// Measured at or under the target, of those measured.
+    pub within: Rate,
 }
 
 /// Response times for the incidents of one severity.
@@ -99,7 +130,14 @@ pub struct SeverityMetrics {
     pub mttd: Durations,
     pub mtta: Durations,
     pub mttm: Durations,
+    /// From detection (the guide's definition).
     pub mttr: Durations,
+    /// From impact start, or detection when it is not set.
+    #[serde(default)]
+    pub mttr_from_impact: Durations,
+    /// MTTA against this severity's response target.
+    #[serde(default)]
+    pub mtta_target: Targeted,
 }
 
 /// One of MTTD / MTTA / MTTM / MTTR over a set of incidents.
@@ -212,6 +250,21 @@ pub struct Pages {
     pub source: String,
     /// Pages per person paged.
     pub by_person: BTreeMap<String, u32>,
+    /// Of `pages`, those outside the default schedule's working hours (in its time zone;
+    /// without a schedule, weekdays 09:00-17:00 UTC).
+    #[serde(default)]
+    pub off_hours: u32,
+    /// Primary shifts with `target_per_shift` pages or more (without a schedule: 1 when
+    /// the whole period had that many).
+    #[serde(default)]
+    pub shifts_over_target: u32,
+    /// The seed guide's target: fewer than this many pages a shift.
+    #[serde(default = "pages_target")]
+    pub target_per_shift: u32,
+}
+
+fn pages_target() -> u32 {
+    PAGES_PER_SHIFT_TARGET
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::rules::Rules;
 use crate::intake::{self, Alert};
 use crate::model::policy::Classification;
+use crate::model::runbook;
 use crate::model::{
     AlertAction, ApplyError, EntryKind, Event, EventKind, IncidentRef, Milestone, Severity, State,
 };
@@ -73,6 +74,7 @@ pub fn classify(rules: &Rules, alert: &Alert) -> Classification {
             severity,
             rule: None,
             why: format!("the alert's own severity '{label}' (it carries no impact figures)"),
+            restricted: false,
         };
     }
     // The seed guide's bot reads a PagerDuty incident's urgency with "warning" (SEV-3) as
@@ -167,7 +169,7 @@ fn decide_one(
         }
         (AlertAction::Trigger, None) => {
             let verdict = classify(rules, alert);
-            let severity = match &verdict {
+            let (severity, restricted) = match &verdict {
                 Classification::Informational { why, .. } => {
                     return Ok(outcome(
                         "informational",
@@ -176,7 +178,11 @@ fn decide_one(
                         format!("informational: {why}; no incident opened"),
                     ));
                 }
-                Classification::Incident { severity, .. } => *severity,
+                Classification::Incident {
+                    severity,
+                    restricted,
+                    ..
+                } => (*severity, *restricted),
             };
             let r = state.next_reference();
             let service = alert
@@ -194,7 +200,7 @@ fn decide_one(
                     title: summary.clone(),
                     service: service.filter(|s| !s.is_empty()),
                     severity,
-                    restricted: false,
+                    restricted,
                     alert_key: Some(key.clone()),
                 },
             )?;
@@ -248,10 +254,16 @@ fn decide_one(
                     },
                 )?;
             }
-            let by_alert = alert
-                .details
-                .get("alertname")
-                .and_then(|n| rules.runbooks.get(n));
+            // A need-to-know incident works from the security runbook (containment,
+            // evidence, legal counsel, the 72-hour notice), whatever the alert's name.
+            let by_alert = if restricted {
+                rules.runbooks.get(runbook::SECURITY)
+            } else {
+                alert
+                    .details
+                    .get("alertname")
+                    .and_then(|n| rules.runbooks.get(n))
+            };
             if let Some(rb) = by_alert {
                 push(
                     state,

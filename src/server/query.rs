@@ -443,6 +443,7 @@ fn metrics(
         &state,
         Some(&fired),
         rules.policy.schedule_for(None),
+        rules.policy.critical_services(),
         since,
         now,
     ))

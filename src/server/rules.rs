@@ -50,6 +50,11 @@ pub const BUILT_IN_RUNBOOKS: &[(&str, &str)] = &[
         "SLOBurnRateHigh",
         include_str!("../../assets/runbooks/SLOBurnRateHigh.md"),
     ),
+    // Every restricted (security) incident's checklist, whatever its service.
+    (
+        crate::model::runbook::SECURITY,
+        include_str!("../../assets/runbooks/security.md"),
+    ),
 ];
 
 fn built_in_runbooks() -> BTreeMap<String, Runbook> {

@@ -898,7 +898,7 @@ fn a_resolved_room_collapses_what_says_nothing() {
 }
 
 fn metrics_of(h: &History) -> warroom::report::metrics::Metrics {
-    warroom::report::metrics::compute(&h.state, None, None, None, now7())
+    warroom::report::metrics::compute(&h.state, None, None, &[], None, now7())
 }
 
 #[test]

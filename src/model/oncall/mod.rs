@@ -22,6 +22,9 @@ use serde::{Deserialize, Serialize};
 use super::types::Span;
 use super::validate;
 
+mod hours;
+pub use hours::{DEFAULT_WORKING_HOURS, WorkingHours};
+
 /// Shortest rotation a schedule may have.
 pub const MIN_ROTATION: Span = Span(Duration::from_secs(3600));
 /// Longest rotation a schedule may have.
@@ -89,6 +92,10 @@ pub struct ScheduleSpec {
     /// Cover for part of a shift, written `[[schedule.override]]`.
     #[serde(default, rename = "override", skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<OverrideSpec>,
+    /// When the team is at work, in `time_zone`: `mon-fri 09:00-17:00` (the default when
+    /// absent). Pages outside them are counted as off-hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_hours: Option<String>,
 }
 
 /// One person covering one layer for a while, in place of whoever the rotation says.
@@ -128,6 +135,7 @@ pub struct Schedule {
     overrides: Vec<Override>,
     /// What it was checked from, as written: what the feed tells consoles.
     spec: ScheduleSpec,
+    hours: WorkingHours,
 }
 
 /// Someone on call: one rotation shift or one override, as seen from a given instant.
@@ -312,6 +320,12 @@ impl Schedule {
                 });
             }
         }
+        let hours = match &spec.working_hours {
+            Some(text) => WorkingHours::parse(text)
+                .map_err(|e| errors.push(format!("{at}: {e}")))
+                .unwrap_or_default(),
+            None => WorkingHours::default(),
+        };
         match (tz, handoff, start) {
             (Some(tz), Some(handoff), Some(start)) if errors.is_empty() => Ok(Schedule {
                 name: spec.name.trim().to_string(),
@@ -323,6 +337,7 @@ impl Schedule {
                 secondary,
                 overrides,
                 spec: spec.clone(),
+                hours,
             }),
             _ => Err(errors),
         }

@@ -47,7 +47,14 @@ impl Policy {
                     }
                     last = Some((s, line));
                 }
-                (None, Some(_)) => informational_seen = true,
+                (None, Some(_)) => {
+                    informational_seen = true;
+                    if r.restricted {
+                        errors.push(format!(
+                            "{at}: `restricted` needs a severity: an informational rule opens no incident"
+                        ));
+                    }
+                }
             }
             if r.conditions() == 0 {
                 errors.push(format!("{at}: no conditions; it would match every alert"));

@@ -60,6 +60,10 @@ pub struct Rule {
     pub burn_window_lte: Option<Span>,
     /// What the timeline says; `{field}` placeholders are filled from the alert.
     pub why: String,
+    /// An incident this rule opens is need-to-know (restricted) from its first event:
+    /// security events, which the seed guide discusses only with those who must know.
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 /// The classifier's verdict, with the rule that decided it.
@@ -70,6 +74,8 @@ pub enum Classification {
         severity: Severity,
         rule: Option<usize>,
         why: String,
+        /// The incident opens restricted (the rule says so).
+        restricted: bool,
     },
     /// Record nothing beyond the alert itself.
     Informational { rule: usize, why: String },
@@ -168,6 +174,11 @@ impl Policy {
         }
     }
 
+    /// The services listed as critical.
+    pub fn critical_services(&self) -> &[String] {
+        &self.services.critical
+    }
+
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
@@ -188,6 +199,7 @@ impl Policy {
                     severity,
                     rule: Some(i),
                     why,
+                    restricted: r.restricted,
                 },
                 (None, _) => Classification::Informational { rule: i, why },
             };
@@ -196,6 +208,7 @@ impl Policy {
             severity: Severity::Sev4,
             rule: None,
             why: "no rule matched (low impact)".into(),
+            restricted: false,
         }
     }
 }

@@ -10,11 +10,11 @@ use chrono::{DateTime, Duration, Utc};
 use super::{
     ActiveIncident, AlertSource, Briefing, EntrySummary, FALLBACK_SHIFT_HOURS, LAST_ENTRIES,
     NextHandoff, OnCall, OnCallNow, OpenActionItem, PendingStep, ResolvedIncident, RoleHolder,
-    StatusUpdate,
+    ShiftPages, StatusUpdate,
 };
-use crate::model::oncall::{Layer, Schedule};
+use crate::model::oncall::{Layer, Schedule, WorkingHours};
 use crate::model::policy::Policy;
-use crate::model::{Entry, EntryKind, Incident, Milestone, Role, State};
+use crate::model::{Entry, EntryKind, Incident, Milestone, Role, State, StepAction};
 
 /// A policy's schedules with its default schedule (the one `schedule_for(None)` names)
 /// first, the others after it in file order: the order [`brief`] expects.
@@ -114,6 +114,7 @@ pub fn brief(
         .collect();
     // Most alerts first; the map's order (by service) breaks ties.
     noisiest.sort_by_key(|a| std::cmp::Reverse(a.alerts));
+    let pages = shift_pages(state, schedules.first(), &in_shift);
     Briefing {
         generated_at: now,
         as_of_seq: state.seq,
@@ -124,7 +125,41 @@ pub fn brief(
         on_call: schedules.iter().map(|s| on_call(s, now)).collect(),
         resolved,
         noisiest,
+        pages,
         withheld: state.withheld.iter().copied().collect(),
+    }
+}
+
+/// The pages of the shift (each incident's latest escalation run's fired steps that paged
+/// a person), and how many fell outside the default schedule's working hours.
+fn shift_pages(
+    state: &State,
+    schedule: Option<&Schedule>,
+    in_shift: &dyn Fn(DateTime<Utc>) -> bool,
+) -> ShiftPages {
+    let times: Vec<DateTime<Utc>> = state
+        .incidents
+        .values()
+        .filter_map(|i| i.escalation.as_ref())
+        .flat_map(|e| &e.fired)
+        .filter(|f| f.action == StepAction::Page && f.person.is_some() && in_shift(f.at))
+        .map(|f| f.at)
+        .collect();
+    let hours = WorkingHours::default();
+    let off_hours = times
+        .iter()
+        .filter(|t| match schedule {
+            Some(s) => !s.is_working_time(**t),
+            None => !hours.contains(t.naive_utc()),
+        })
+        .count();
+    let pages = u32::try_from(times.len()).unwrap_or(u32::MAX);
+    let target = crate::report::metrics::PAGES_PER_SHIFT_TARGET;
+    ShiftPages {
+        pages,
+        off_hours: u32::try_from(off_hours).unwrap_or(u32::MAX),
+        target,
+        over_target: pages >= target,
     }
 }
 

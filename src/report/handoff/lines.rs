@@ -195,3 +195,22 @@ pub(super) fn resolved_line(r: &ResolvedIncident, now: DateTime<Utc>, esc: Esc) 
         span((r.resolved_at - r.declared_at).num_seconds())
     )
 }
+
+/// The shift's pages against the target, in one line: `3 pages this shift (1 off hours):
+/// over the target of under 2 a shift, the alerting needs tuning`.
+pub fn pages_line(p: &super::ShiftPages) -> String {
+    let head = format!(
+        "{} page{} this shift ({} off hours)",
+        p.pages,
+        if p.pages == 1 { "" } else { "s" },
+        p.off_hours
+    );
+    if p.over_target {
+        format!(
+            "{head}: over the target of under {} a shift, the alerting needs tuning",
+            p.target
+        )
+    } else {
+        format!("{head}: within the target of under {} a shift", p.target)
+    }
+}

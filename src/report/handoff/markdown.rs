@@ -174,6 +174,8 @@ fn write_markdown(out: &mut String, b: &Briefing) -> std::fmt::Result {
     writeln!(out)?;
     writeln!(out, "## Noisiest alert sources")?;
     writeln!(out)?;
+    writeln!(out, "{}.", super::lines::pages_line(&b.pages))?;
+    writeln!(out)?;
     if b.noisiest.is_empty() {
         writeln!(out, "No alerts on incidents declared during the shift.")?;
     } else {

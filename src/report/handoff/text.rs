@@ -124,6 +124,14 @@ pub fn rows(b: &Briefing) -> Vec<Row> {
     }
     push(String::new(), Meaning::Text);
     push("NOISIEST ALERT SOURCES".into(), Meaning::Heading);
+    push(
+        format!("  {}", super::lines::pages_line(&b.pages)),
+        if b.pages.over_target {
+            Meaning::Overdue
+        } else {
+            Meaning::Text
+        },
+    );
     if b.noisiest.is_empty() {
         push(
             "  no alerts on incidents declared during the shift".into(),

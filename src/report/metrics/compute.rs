@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::{
-    ActionItemRate, Durations, Metrics, Pages, PostmortemRates, Rate, SCHEMA, SeverityMetrics,
-    WeekCount,
+    ActionItemRate, Durations, MTTD_TARGET_SECS, Metrics, PAGES_PER_SHIFT_TARGET, Pages,
+    PostmortemRates, Rate, SCHEMA, SeverityMetrics, Targeted, WeekCount,
 };
-use crate::model::oncall::{Layer, Schedule};
+use crate::model::oncall::{Layer, Schedule, WorkingHours};
 use crate::model::{Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction};
 
 /// Most primary shifts walked when counting them (a one-hour rotation over eleven years).
@@ -18,11 +18,13 @@ const MAX_SHIFTS: u32 = 100_000;
 
 /// Computes every figure. `events` is the whole log when the caller has it (pages are then
 /// counted from it; see the module documentation); `schedule` is the default on-call
-/// schedule; `since` limits the incidents counted and starts the period; `now` ends it.
+/// schedule; `critical` the services the policy lists as critical (MTTD's target is theirs);
+/// `since` limits the incidents counted and starts the period; `now` ends it.
 pub fn compute(
     state: &State,
     events: Option<&[Event]>,
     schedule: Option<&Schedule>,
+    critical: &[String],
     since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Metrics {
@@ -49,6 +51,40 @@ pub fn compute(
         postmortems: postmortems(&counted),
         action_items: action_items(&counted, now.date_naive()),
         pages: pages(state, events, schedule, period_start, now),
+        mttd_critical: {
+            let on_critical = counted.iter().filter(|i| {
+                i.service
+                    .as_deref()
+                    .is_some_and(|s| critical.iter().any(|c| c == s))
+            });
+            let spans: Vec<Duration> = on_critical
+                .filter_map(|i| span(i, Milestone::ImpactStarted, None, Milestone::Detected))
+                .collect();
+            targeted(&spans, Some(MTTD_TARGET_SECS))
+        },
+    }
+}
+
+/// `spans` against `target_secs`: their figures and how many were within it.
+fn targeted(spans: &[Duration], target_secs: Option<i64>) -> Targeted {
+    let durations = durations(spans.iter().copied());
+    let measured = durations.count;
+    let within = target_secs.map_or(0, |t| {
+        count(
+            spans
+                .iter()
+                .filter(|d| **d >= Duration::zero() && **d <= Duration::seconds(t))
+                .count(),
+        )
+    });
+    Targeted {
+        durations,
+        target_secs,
+        within: if target_secs.is_some() {
+            Rate::new(within, measured)
+        } else {
+            Rate::default()
+        },
     }
 }
 
@@ -83,7 +119,16 @@ fn severity_metrics(severity: Severity, counted: &[&Incident]) -> SeverityMetric
         mttd: measure(M::ImpactStarted, None, M::Detected),
         mtta: measure(M::Detected, None, M::Acknowledged),
         mttm: measure(M::ImpactStarted, Some(M::Detected), M::Mitigated),
-        mttr: measure(M::ImpactStarted, Some(M::Detected), M::Resolved),
+        mttr: measure(M::Detected, None, M::Resolved),
+        mttr_from_impact: measure(M::ImpactStarted, Some(M::Detected), M::Resolved),
+        mtta_target: targeted(
+            &of.iter()
+                .filter_map(|i| span(i, M::Detected, None, M::Acknowledged))
+                .collect::<Vec<_>>(),
+            severity
+                .target_response_minutes()
+                .map(|m| i64::from(m) * 60),
+        ),
     }
 }
 
@@ -228,7 +273,11 @@ fn pages(
 ) -> Pages {
     let within = |at: DateTime<Utc>| at >= from && at <= to;
     let mut by_person: BTreeMap<String, u32> = BTreeMap::new();
-    let mut add = |p: &str| *by_person.entry(p.to_string()).or_default() += 1;
+    let mut times: Vec<DateTime<Utc>> = Vec::new();
+    let mut add = |p: &str, at: DateTime<Utc>| {
+        *by_person.entry(p.to_string()).or_default() += 1;
+        times.push(at);
+    };
     let source = match events {
         Some(events) => {
             for e in events {
@@ -243,7 +292,7 @@ fn pages(
                     && within(e.at)
                     && !state.withheld.contains(incident)
                 {
-                    add(p);
+                    add(p, e.at);
                 }
             }
             "events"
@@ -259,14 +308,41 @@ fn pages(
                     && within(f.at)
                     && let Some(p) = &f.person
                 {
-                    add(p);
+                    add(p, f.at);
                 }
             }
             "state"
         }
     };
     let pages = by_person.values().fold(0u32, |n, k| n.saturating_add(*k));
-    let shifts = schedule.map_or(1, |s| primary_shifts(s, from, to)).max(1);
+    let spans = schedule.map(|s| shift_spans(s, from, to));
+    let shifts = spans.as_ref().map_or(1, |v| count(v.len())).max(1);
+    // A shift over the target: PAGES_PER_SHIFT_TARGET pages or more within it.
+    let over_target = spans.as_ref().map_or_else(
+        || u32::from(pages >= PAGES_PER_SHIFT_TARGET),
+        |v| {
+            count(
+                v.iter()
+                    .filter(|(a, b)| {
+                        times.iter().filter(|t| **t >= *a && **t < *b).count()
+                            >= PAGES_PER_SHIFT_TARGET as usize
+                    })
+                    .count(),
+            )
+        },
+    );
+    // Off hours: outside the default schedule's working hours, in its time zone (without
+    // a schedule, the default working hours in UTC).
+    let default_hours = WorkingHours::default();
+    let off_hours = count(
+        times
+            .iter()
+            .filter(|t| match schedule {
+                Some(s) => !s.is_working_time(**t),
+                None => !default_hours.contains(t.naive_utc()),
+            })
+            .count(),
+    );
     Pages {
         pages,
         shifts,
@@ -274,18 +350,30 @@ fn pages(
         schedule: schedule.map(|s| s.name().to_string()),
         source: source.to_string(),
         by_person,
+        off_hours,
+        shifts_over_target: over_target,
+        target_per_shift: PAGES_PER_SHIFT_TARGET,
     }
 }
 
 /// How many primary shifts of `s` overlap `[from, to]`: stretches one person is primary,
 /// as [`Schedule::on_call`] reports them. Stretches with nobody on call are not shifts.
 pub fn primary_shifts(s: &Schedule, from: DateTime<Utc>, to: DateTime<Utc>) -> u32 {
-    let mut n = 0u32;
+    count(shift_spans(s, from, to).len())
+}
+
+/// The primary shifts of `s` overlapping `[from, to]`, each as its start and end.
+fn shift_spans(
+    s: &Schedule,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = Vec::new();
     let mut t = from;
     for _ in 0..MAX_SHIFTS {
         let next = match s.on_call(Layer::Primary, t) {
             Some(shift) => {
-                n += 1;
+                out.push((shift.from, shift.until));
                 Some(shift.until)
             }
             // Nobody on call now: skip to when somebody is (or give up: nobody ever is).
@@ -300,5 +388,5 @@ pub fn primary_shifts(s: &Schedule, from: DateTime<Utc>, to: DateTime<Utc>) -> u
             _ => break,
         }
     }
-    n
+    out
 }

@@ -98,7 +98,7 @@ fn a_non_member_counts_nothing_of_a_restricted_incident_and_a_member_counts_it_a
     let (seen, state) = as_read_by(&log, &server, bob);
     assert!(seen.iter().any(|e| e.kind.name() == "withheld"));
     assert!(state.withheld.contains(&IncidentRef(1)));
-    let m = compute(&state, Some(&seen), None, None, now);
+    let m = compute(&state, Some(&seen), None, &[], None, now);
     assert_eq!(m.incidents, 1, "only INC-2");
     assert_eq!(m.severities[0].incidents, 0, "no SEV1 counted");
     assert_eq!(m.severities[0].mtta.count, 0);
@@ -107,7 +107,7 @@ fn a_non_member_counts_nothing_of_a_restricted_incident_and_a_member_counts_it_a
     assert_eq!(m.period_start, at(20), "from INC-2's declaration");
     assert!(text(&m).starts_with("1 incident (all time)"));
     // Without the log, from the state alone: the same.
-    assert_eq!(compute(&state, None, None, None, now).pages.pages, 1);
+    assert_eq!(compute(&state, None, None, &[], None, now).pages.pages, 1);
 
     // ana is a member, and an admin sees all: both count both incidents.
     for reader in [
@@ -121,7 +121,7 @@ fn a_non_member_counts_nothing_of_a_restricted_incident_and_a_member_counts_it_a
         },
     ] {
         let (seen, state) = as_read_by(&log, &server, reader);
-        let m = compute(&state, Some(&seen), None, None, now);
+        let m = compute(&state, Some(&seen), None, &[], None, now);
         assert_eq!(m.incidents, 2, "{reader:?}");
         assert_eq!(m.severities[0].incidents, 1);
         assert_eq!(m.severities[0].mtta.count, 1);
@@ -146,7 +146,7 @@ fn pages_of_an_incident_withheld_since_are_not_counted() {
     log.push(withheld(&removal));
     let state = State::from_events(&log).expect("folds");
     assert!(state.incident(IncidentRef(1)).is_none());
-    let m = compute(&state, Some(&log), None, None, at(600));
+    let m = compute(&state, Some(&log), None, &[], None, at(600));
     assert_eq!(m.incidents, 1);
     assert_eq!(m.pages.pages, 1);
     assert_eq!(m.pages.by_person.get("carl"), Some(&1));

@@ -138,7 +138,7 @@ pub fn rate_lines(m: &Metrics) -> Vec<String> {
             if p.pages == 1 { "" } else { "s" }
         ),
     };
-    vec![
+    let mut lines = vec![
         format!(
             "Post-mortems done (resolved SEV1/SEV2, complete or waived): {}{waived} · SEV1 {} · SEV2 {}",
             percent(&pm.overall),
@@ -153,12 +153,79 @@ pub fn rate_lines(m: &Metrics) -> Vec<String> {
             ai.not_due
         ),
         format!(
-            "Pages per on-call shift: {:.2} ({shifts}){}",
+            "Pages per on-call shift: {:.2} ({shifts}){} · {} off hours",
             p.per_shift,
             if people.is_empty() {
                 String::new()
             } else {
                 format!(" · {}", people.join(" · "))
+            },
+            p.off_hours
+        ),
+    ];
+    if p.shifts_over_target > 0 {
+        lines.push(format!(
+            "Over the target of under {} pages a shift: {} shift{} — the alerting needs tuning, not the engineer",
+            p.target_per_shift,
+            p.shifts_over_target,
+            if p.shifts_over_target == 1 { "" } else { "s" }
+        ));
+    }
+    lines
+}
+
+/// The figures against the seed guide's targets, and MTTR from impact beside MTTR from
+/// detection: one line each, under the table.
+pub fn target_lines(m: &Metrics) -> Vec<String> {
+    let target = |secs: i64| match secs {
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s => format!("{}m", s / 60),
+    };
+    let mtta: Vec<String> = m
+        .severities
+        .iter()
+        .filter_map(|s| {
+            let t = s.mtta_target.target_secs?;
+            Some(format!(
+                "{} (under {}) {}",
+                s.severity,
+                target(t),
+                percent(&s.mtta_target.within)
+            ))
+        })
+        .collect();
+    let c = &m.mttd_critical;
+    let mttd = match c.target_secs {
+        Some(t) => format!(
+            "MTTD on critical services: median {} (n {}), target under {}: {} within",
+            table_clock(c.durations.median_secs).trim(),
+            c.durations.count,
+            target(t),
+            percent(&c.within)
+        ),
+        None => "MTTD on critical services: no target".to_string(),
+    };
+    let from_impact: Vec<String> = m
+        .severities
+        .iter()
+        .filter(|s| s.mttr_from_impact.count > 0)
+        .map(|s| {
+            format!(
+                "{} {}",
+                s.severity,
+                table_clock(s.mttr_from_impact.median_secs).trim()
+            )
+        })
+        .collect();
+    vec![
+        format!("MTTA within the response target: {}", mtta.join(" · ")),
+        mttd,
+        format!(
+            "MTTR is from detection (no target: tracked per severity); from impact start, median: {}",
+            if from_impact.is_empty() {
+                "-".to_string()
+            } else {
+                from_impact.join(" · ")
             }
         ),
     ]
@@ -188,6 +255,10 @@ pub fn text(m: &Metrics) -> String {
     }
     if let Some(note) = inconsistent_note(m) {
         let _ = writeln!(out, "{note}");
+    }
+    out.push('\n');
+    for l in target_lines(m) {
+        let _ = writeln!(out, "{l}");
     }
     out.push('\n');
     let _ = writeln!(out, "Incidents per week");

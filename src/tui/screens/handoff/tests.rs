@@ -10,7 +10,9 @@ use crate::report::handoff::{
     ActiveIncident, Briefing, EntrySummary, OnCall, OnCallNow, OpenActionItem, PendingStep,
     ResolvedIncident,
 };
-use crate::report::handoff::{AlertSource, NextHandoff, RoleHolder, StatusUpdate, text_lines};
+use crate::report::handoff::{
+    AlertSource, NextHandoff, RoleHolder, ShiftPages, StatusUpdate, text_lines,
+};
 use crate::report::handoff::{Meaning, rows as briefing_rows};
 
 fn at(d: u32, h: u32, m: u32) -> DateTime<Utc> {
@@ -206,6 +208,12 @@ fn everything() -> Briefing {
                 incidents: 1,
             },
         ],
+        pages: ShiftPages {
+            pages: 3,
+            off_hours: 1,
+            target: 2,
+            over_target: true,
+        },
         withheld: vec![IncidentRef(7), IncidentRef(9)],
     }
 }
@@ -218,6 +226,10 @@ fn nothing() -> Briefing {
         on_call: Vec::new(),
         resolved: Vec::new(),
         noisiest: Vec::new(),
+        pages: ShiftPages {
+            target: 2,
+            ..ShiftPages::default()
+        },
         withheld: Vec::new(),
         ..everything()
     }
@@ -256,6 +268,17 @@ fn styles_come_from_what_a_line_is() {
         meaning("  roles             NO comms lead, incident commander ana"),
         Meaning::NoCommander
     );
+    // A shift over the target of under 2 pages is loud.
+    assert_eq!(
+        meaning(
+            "  3 pages this shift (1 off hours): over the target of under 2 a shift, the alerting needs tuning"
+        ),
+        Meaning::Overdue
+    );
+    let quiet = briefing_rows(&nothing());
+    assert!(quiet.iter().any(|r| r.text
+        == "  0 pages this shift (0 off hours): within the target of under 2 a shift"
+        && r.meaning == Meaning::Text));
     // Words in what people typed do not colour a line.
     assert_eq!(meaning("    - #9 "), Meaning::Text);
     assert_eq!(meaning("    - #12 "), Meaning::Text);
