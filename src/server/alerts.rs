@@ -89,6 +89,7 @@ pub fn classify(rules: &Rules, alert: &Alert) -> Classification {
             why: "PagerDuty gave no urgency or priority: taken as 'warning', as the seed \
                   guide's bot does"
                 .to_string(),
+            restricted: false,
         };
     }
     rules.policy.classify(&alert.context)

@@ -104,6 +104,22 @@ impl Schedule {
         self.hours
             .contains(at.with_timezone(&self.time_zone()).naive_local())
     }
+
+    /// `at` itself when it is within the working hours, else when they next begin (within
+    /// a week; `at` when no day is a working day).
+    pub fn next_working_time(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_working_time(at) {
+            return at;
+        }
+        let tz = self.time_zone();
+        let today = at.with_timezone(&tz).date_naive();
+        (0..=7)
+            .filter_map(|d| today.checked_add_days(chrono::Days::new(d)))
+            .filter(|day| self.hours.days[day.weekday().num_days_from_monday() as usize])
+            .filter_map(|day| super::resolve(tz, day.and_time(self.hours.start)))
+            .find(|start| *start > at)
+            .unwrap_or(at)
+    }
 }
 
 #[cfg(test)]
