@@ -166,6 +166,34 @@ mod tests {
     }
 
     #[test]
+    fn the_next_working_time_skips_evenings_and_weekends() {
+        let spec = ScheduleSpec {
+            name: "us".into(),
+            time_zone: "America/New_York".into(),
+            rotation: crate::model::types::Span(std::time::Duration::from_secs(7 * 86_400)),
+            handoff: "09:00".into(),
+            start: "2026-11-02".into(),
+            primary: vec!["ana".into()],
+            secondary: None,
+            overrides: Vec::new(),
+            working_hours: None,
+        };
+        let s = Schedule::from_spec(&spec).unwrap();
+        let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        // Within them: now. (New York is UTC-5 in November.)
+        assert_eq!(s.next_working_time(utc(4, 15, 0)), utc(4, 15, 0));
+        // Wednesday 18:00 local: Thursday 09:00 local.
+        assert_eq!(s.next_working_time(utc(4, 23, 0)), utc(5, 14, 0));
+        // Friday 17:30 local: Monday 09:00 local.
+        assert_eq!(s.next_working_time(utc(6, 22, 30)), utc(9, 14, 0));
+        // Monday 06:00 local: 09:00 the same day.
+        assert_eq!(s.next_working_time(utc(9, 11, 0)), utc(9, 14, 0));
+        // Saturday 31 October 2026, the night before the clocks go back: Monday 09:00 EST.
+        let sat = Utc.with_ymd_and_hms(2026, 10, 31, 20, 0, 0).unwrap();
+        assert_eq!(s.next_working_time(sat), utc(2, 14, 0));
+    }
+
+    #[test]
     fn a_schedule_judges_in_its_own_time_zone() {
         let spec = ScheduleSpec {
             name: "emea".into(),

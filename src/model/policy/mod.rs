@@ -178,7 +178,8 @@ impl Policy {
                     (_, _, Some(t)) => (StepAction::Ticket, vec![t.clone()]),
                     _ => (StepAction::Notify, vec![String::new()]),
                 };
-                let after = self.wait_for_hours(st.after.0.as_secs(), st.business_hours, service, at);
+                let after =
+                    self.wait_for_hours(st.after.0.as_secs(), st.business_hours, service, at);
                 targets
                     .into_iter()
                     .map(move |target| (after, action, target))
