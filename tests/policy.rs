@@ -60,6 +60,20 @@ fn the_default_policy_is_the_seed_escalation_table() {
             (240, Notify, "engineering-manager".into()),
         ]
     );
+    // Declared on a Friday evening, a SEV3 tells the on-call at once and the team lead and
+    // the manager only when the working week begins (Monday 09:00 UTC: the schedule's).
+    let friday = Utc.with_ymd_and_hms(2026, 11, 27, 18, 0, 0).unwrap();
+    let monday = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
+    let until_monday = u64::try_from((monday - friday).num_seconds()).unwrap();
+    let steps: Vec<u64> = p
+        .plan(Severity::Sev3, None, friday)
+        .steps
+        .iter()
+        .map(|s| s.after_secs)
+        .collect();
+    assert_eq!(steps, vec![0, until_monday, until_monday]);
+    // A SEV1's steps never wait.
+    assert_eq!(p.plan(Severity::Sev1, None, friday).steps[1].after_secs, 0);
     assert_eq!(
         table(Severity::Sev4),
         vec![(0, Ticket, "backlog".to_string())]

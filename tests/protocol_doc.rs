@@ -1459,7 +1459,7 @@ round = "1d"
 steps = [
   { after = "0m", page = "oncall.primary" },
   { after = "5m", page = "nobody-yet" },
-  { after = "10m", notify = "team-lead" },
+  { after = "10m", notify = "team-lead", business_hours = true },
 ]
 ack_timeout = "10m"
 

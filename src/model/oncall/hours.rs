@@ -104,6 +104,22 @@ impl Schedule {
         self.hours
             .contains(at.with_timezone(&self.time_zone()).naive_local())
     }
+
+    /// `at` itself when it is within the working hours, else when they next begin (within
+    /// a week; `at` when no day is a working day).
+    pub fn next_working_time(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_working_time(at) {
+            return at;
+        }
+        let tz = self.time_zone();
+        let today = at.with_timezone(&tz).date_naive();
+        (0..=7)
+            .filter_map(|d| today.checked_add_days(chrono::Days::new(d)))
+            .filter(|day| self.hours.days[day.weekday().num_days_from_monday() as usize])
+            .filter_map(|day| super::resolve(tz, day.and_time(self.hours.start)))
+            .find(|start| *start > at)
+            .unwrap_or(at)
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +163,34 @@ mod tests {
             let e = WorkingHours::parse(text).unwrap_err();
             assert!(e.contains(why) && e.contains(text), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn the_next_working_time_skips_evenings_and_weekends() {
+        let spec = ScheduleSpec {
+            name: "us".into(),
+            time_zone: "America/New_York".into(),
+            rotation: crate::model::types::Span(std::time::Duration::from_secs(7 * 86_400)),
+            handoff: "09:00".into(),
+            start: "2026-11-02".into(),
+            primary: vec!["ana".into()],
+            secondary: None,
+            overrides: Vec::new(),
+            working_hours: None,
+        };
+        let s = Schedule::from_spec(&spec).unwrap();
+        let utc = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        // Within them: now. (New York is UTC-5 in November.)
+        assert_eq!(s.next_working_time(utc(4, 15, 0)), utc(4, 15, 0));
+        // Wednesday 18:00 local: Thursday 09:00 local.
+        assert_eq!(s.next_working_time(utc(4, 23, 0)), utc(5, 14, 0));
+        // Friday 17:30 local: Monday 09:00 local.
+        assert_eq!(s.next_working_time(utc(6, 22, 30)), utc(9, 14, 0));
+        // Monday 06:00 local: 09:00 the same day.
+        assert_eq!(s.next_working_time(utc(9, 11, 0)), utc(9, 14, 0));
+        // Saturday 31 October 2026, the night before the clocks go back: Monday 09:00 EST.
+        let sat = Utc.with_ymd_and_hms(2026, 10, 31, 20, 0, 0).unwrap();
+        assert_eq!(s.next_working_time(sat), utc(2, 14, 0));
     }
 
     #[test]

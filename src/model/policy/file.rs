@@ -50,6 +50,10 @@ pub(super) struct StepSpec {
     pub(super) notify: Option<Targets>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) ticket: Option<String>,
+    /// The step waits for the working hours of the incident's schedule: due outside them,
+    /// it fires when they next begin (seed guide: a SEV3 is investigated in business hours).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) business_hours: bool,
 }
 
 /// The escalation policy for one severity, as written.

@@ -178,17 +178,19 @@ impl Policy {
                     (_, _, Some(t)) => (StepAction::Ticket, vec![t.clone()]),
                     _ => (StepAction::Notify, vec![String::new()]),
                 };
+                let after =
+                    self.wait_for_hours(st.after.0.as_secs(), st.business_hours, service, at);
                 targets
                     .into_iter()
-                    .map(move |target| (st.after, action, target))
+                    .map(move |target| (after, action, target))
             })
-            .map(|(after, action, target)| {
+            .map(|(after_secs, action, target)| {
                 let expected = match action {
                     StepAction::Ticket => Some(target.clone()),
                     _ => self.resolve_target(&target, service, at),
                 };
                 PlannedStep {
-                    after_secs: after.0.as_secs(),
+                    after_secs,
                     action,
                     target,
                     expected,
@@ -213,6 +215,26 @@ impl Policy {
             repeat: spec.repeat,
             round_secs,
             ack_timeout_secs: spec.ack_timeout.map(|s| s.0.as_secs()),
+        }
+    }
+
+    /// A step's delay from `at`: `after_secs`, or, for a step that waits for business
+    /// hours and would fall outside the working hours of the service's schedule, until
+    /// they next begin.
+    fn wait_for_hours(
+        &self,
+        after_secs: u64,
+        business_hours: bool,
+        service: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> u64 {
+        let due = at + chrono::Duration::seconds(i64::try_from(after_secs).unwrap_or(i64::MAX / 2));
+        match self.schedule_for(service) {
+            Some(s) if business_hours => {
+                let when = s.next_working_time(due);
+                u64::try_from((when - at).num_seconds()).unwrap_or(after_secs)
+            }
+            _ => after_secs,
         }
     }
 
