@@ -94,9 +94,29 @@ fn declare_note_ack_resolve_and_read_them_back() {
         ok(warroom(&s, "alice", &["status", "INC-1", "identified"])),
         "INC-1 is now identified\n"
     );
+    // Straight from identified, never watched in monitoring: recovery must be verified
+    // first (seed guide G38), or the skip said out loud; the answer is on the timeline.
+    let err = refused(warroom(&s, "alice", &["resolve", "INC-1"]));
+    assert!(
+        err.contains("INC-1 is identified, never watched in monitoring")
+            && err.contains("--verified")
+            && err.contains("--skip-verification"),
+        "{err}"
+    );
+    let err = refused(warroom(&s, "alice", &["status", "INC-1", "resolved"]));
+    assert!(err.contains("--skip-verification"), "{err}");
     assert_eq!(
-        ok(warroom(&s, "alice", &["resolve", "INC-1"])),
-        "INC-1 resolved\n"
+        ok(warroom(
+            &s,
+            "alice",
+            &["resolve", "INC-1", "--skip-verification"]
+        )),
+        "INC-1 resolved without verifying recovery\n"
+    );
+    let log = ok(warroom(&s, "carol", &["export", "INC-1"]));
+    assert!(
+        log.contains("resolved by alice without verifying recovery (verification skipped)"),
+        "{log}"
     );
 
     let table = ok(warroom(&s, "carol", &["incidents"]));
@@ -146,6 +166,7 @@ fn declare_note_ack_resolve_and_read_them_back() {
             "role_assigned",
             "severity_changed",
             "status_changed",
+            "recovery_checked",
             "resolved"
         ]
     );
@@ -484,7 +505,7 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         )),
         "INC-1\n"
     );
-    ok(warroom(&s, "alice", &["resolve", "INC-1"]));
+    ok(warroom(&s, "alice", &["resolve", "INC-1", "--verified"]));
     let err = refused(warroom(&s, "alice", &["status", "INC-1", "closed"]));
     assert!(
         err.contains(
@@ -608,7 +629,11 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         "alice",
         &["declare", "Flaky canary", "-s", "4"],
     ));
-    ok(warroom(&s, "alice", &["resolve", "INC-2"]));
+    ok(warroom(
+        &s,
+        "alice",
+        &["resolve", "INC-2", "--skip-verification"],
+    ));
     assert_eq!(
         ok(warroom(
             &s,

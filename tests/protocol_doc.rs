@@ -68,6 +68,7 @@ const OPS: &[&str] = &[
     "add_member",
     "remove_member",
     "set_service",
+    "resolve_checked",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -102,6 +103,7 @@ const EVENT_KINDS: &[&str] = &[
     "member_removed",
     "withheld",
     "service_changed",
+    "recovery_checked",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.
@@ -1658,7 +1660,9 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     alice
         .ok(inc(json!({"op": "set_severity", "severity": 2})))
         .await;
-    alice.ok(inc(json!({"op": "resolve"}))).await;
+    alice
+        .ok(inc(json!({"op": "resolve_checked", "verified": true})))
+        .await;
     alice
         .ok(inc(json!({"op": "edit_postmortem", "section": "summary", "text": "Deploy 4471 halved the pool."})))
         .await;

@@ -261,12 +261,21 @@ pub enum Cmd {
         #[arg(long, conflicts_with = "person")]
         release: bool,
     },
-    /// Resolve an incident.
+    /// Resolve an incident. Straight from investigating or identified (never watched in
+    /// monitoring), say whether recovery was verified: `--verified` (metrics back to normal,
+    /// error rates down, users unblocked) or `--skip-verification`; the answer goes on the
+    /// timeline.
     Resolve {
         #[command(flatten)]
         feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
+        /// Recovery was verified: metrics back to normal, error rates down, users unblocked.
+        #[arg(long, conflicts_with = "skip_verification")]
+        verified: bool,
+        /// Resolve without verifying recovery (recorded as such).
+        #[arg(long)]
+        skip_verification: bool,
     },
     /// Write the post-mortem: a section (`--section summary --text "…"`) and/or the 5-whys
     /// chain from a file of `why | because` lines (`--whys-file FILE`, `-` for stdin).

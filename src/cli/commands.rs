@@ -10,7 +10,7 @@ use super::args::{Cmd, Global};
 use super::reads::{all_incidents, events, export, incidents_table, metrics};
 use super::session::Session;
 use super::time;
-use crate::model::Command;
+use crate::model::{Command, Status};
 use crate::protocol::Search;
 use crate::report::format::role_name;
 
@@ -184,6 +184,16 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Status {
             incident, status, ..
         } => {
+            let now = s.replica.state.incident(incident).map(|i| i.status);
+            if status == Status::Resolved
+                && let Some(from @ (Status::Investigating | Status::Identified)) = now
+            {
+                bail!(
+                    "{incident} is {from}, never watched in monitoring: resolve it with \
+                     `warroom resolve {incident} --verified` once recovery is verified, or \
+                     --skip-verification"
+                );
+            }
             s.run(Command::SetStatus { incident, status }).await?;
             println!("{incident} is now {status}");
         }
@@ -214,9 +224,37 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 println!("{incident}: {holder} is {}", role_name(role));
             }
         }
-        Cmd::Resolve { incident, .. } => {
-            s.run(Command::Resolve { incident }).await?;
-            println!("{incident} resolved");
+        Cmd::Resolve {
+            incident,
+            verified,
+            skip_verification,
+            ..
+        } => {
+            let status = s.replica.state.incident(incident).map(|i| i.status);
+            let unwatched = matches!(status, Some(Status::Investigating | Status::Identified));
+            let command = match (verified, skip_verification) {
+                (true, _) => Command::ResolveChecked {
+                    incident,
+                    verified: true,
+                },
+                (_, true) => Command::ResolveChecked {
+                    incident,
+                    verified: false,
+                },
+                _ if unwatched => bail!(
+                    "{incident} is {}, never watched in monitoring: verify recovery (metrics back \
+                     to normal, error rates down, users unblocked), then resolve with --verified, \
+                     or resolve without with --skip-verification",
+                    status.map(|s| s.to_string()).unwrap_or_default()
+                ),
+                _ => Command::Resolve { incident },
+            };
+            s.run(command).await?;
+            match (verified, skip_verification) {
+                (true, _) => println!("{incident} resolved (recovery verified)"),
+                (_, true) => println!("{incident} resolved without verifying recovery"),
+                _ => println!("{incident} resolved"),
+            }
         }
         Cmd::Handoff { format, .. } => {
             use crate::report::handoff;

@@ -161,6 +161,14 @@ pub enum Command {
         incident: IncidentRef,
         service: String,
     },
+    /// Resolve, with the answer to "was recovery verified?" (metrics back to normal, error
+    /// rates down, users unblocked): what a client sends when resolving straight from
+    /// investigating or identified, so the answer goes on the record.
+    ResolveChecked {
+        incident: IncidentRef,
+        /// `true`: recovery was verified; `false`: resolved without verifying it.
+        verified: bool,
+    },
 }
 
 impl Command {
@@ -188,7 +196,8 @@ impl Command {
             | Command::Restrict { incident }
             | Command::AddMember { incident, .. }
             | Command::RemoveMember { incident, .. }
-            | Command::SetService { incident, .. } => Some(*incident),
+            | Command::SetService { incident, .. }
+            | Command::ResolveChecked { incident, .. } => Some(*incident),
         }
     }
 }

@@ -225,6 +225,12 @@ pub enum EventKind {
         incident: IncidentRef,
         service: String,
     },
+    /// The answer to "was recovery verified?" given when resolving straight from
+    /// investigating or identified; the `resolved` event follows it.
+    RecoveryChecked {
+        incident: IncidentRef,
+        verified: bool,
+    },
 }
 
 impl EventKind {
@@ -260,7 +266,8 @@ impl EventKind {
             | EventKind::MemberAdded { incident, .. }
             | EventKind::MemberRemoved { incident, .. }
             | EventKind::Withheld { incident }
-            | EventKind::ServiceChanged { incident, .. } => *incident,
+            | EventKind::ServiceChanged { incident, .. }
+            | EventKind::RecoveryChecked { incident, .. } => *incident,
         }
     }
 
@@ -297,6 +304,7 @@ impl EventKind {
             EventKind::MemberRemoved { .. } => "member_removed",
             EventKind::Withheld { .. } => "withheld",
             EventKind::ServiceChanged { .. } => "service_changed",
+            EventKind::RecoveryChecked { .. } => "recovery_checked",
         }
     }
 }

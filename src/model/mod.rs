@@ -103,3 +103,5 @@ pub const RESERVED_NAMES: &[&str] = &["warroom", "alertmanager", "pagerduty", "e
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod follow_through_tests;

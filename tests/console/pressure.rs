@@ -389,12 +389,18 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         "nothing sent before the answer"
     );
     assert_eq!(app.mode, Mode::Confirm);
-    for (w, ht) in [(80, 24), (200, 50)] {
-        assert_on(
-            &screen(&app, w, ht),
-            &["Resolve INC-2 (SEV1 Checkout 500s)?  y to resolve, any other key cancels"],
-        );
-    }
+    // Straight from investigating: was recovery verified? (seed guide G38)
+    assert_on(
+        &screen(&app, 200, 50),
+        &[
+            "Resolve INC-2 (SEV1 Checkout 500s) from investigating: was recovery verified?  \
+             y yes, resolve · s skip verification · other keys cancel",
+        ],
+    );
+    assert_on(
+        &screen(&app, 80, 24),
+        &["Resolve INC-2 (SEV1 Checkout 500s) from investigating: was recovery verified?"],
+    );
     assert!(app.update(key('n')).is_empty());
     assert_eq!(app.mode, Mode::Normal);
     assert!(
@@ -402,18 +408,20 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         "{}",
         status_line(&app, 100, 30)
     );
-    // `y` resolves it, and the answer says so.
+    // `y` resolves it with the answer, and the status line says so.
     app.update(key('R'));
     let fx = app.update(key('y'));
     assert_eq!(
         sent(&fx),
-        [&Command::Resolve {
-            incident: IncidentRef(2)
+        [&Command::ResolveChecked {
+            incident: IncidentRef(2),
+            verified: true,
         }]
     );
     deliver(&mut app, &mut h, "alice", &fx);
     assert!(
-        status_line(&app, 100, 30).contains("INC-2 resolved (was investigating)"),
+        status_line(&app, 100, 30)
+            .contains("INC-2 resolved, recovery verified (was investigating)"),
         "{}",
         status_line(&app, 100, 30)
     );
@@ -423,15 +431,28 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         assert_eq!(app.mode, Mode::Confirm, ":{line}");
         assert_on(
             &screen(&app, 100, 30),
-            &["Resolve INC-1 (SEV3 Search slow)?"],
+            &["Resolve INC-1 (SEV3 Search slow) from investigating: was recovery verified?"],
         );
         app.update(code(KeyCode::Esc));
         assert_eq!(app.mode, Mode::Normal);
     }
+    // `s` resolves without verifying, and says so on the record.
     let fx = palette(&mut app, "resolve");
     assert!(fx.is_empty());
-    let fx = app.update(key('y'));
+    let fx = app.update(key('s'));
+    assert_eq!(
+        sent(&fx),
+        [&Command::ResolveChecked {
+            incident: IncidentRef(1),
+            verified: false,
+        }]
+    );
     deliver(&mut app, &mut h, "alice", &fx);
+    assert!(
+        status_line(&app, 100, 30).contains("INC-1 resolved, without verifying recovery"),
+        "{}",
+        status_line(&app, 100, 30)
+    );
     // Nothing active: the board says so, not that a filter matched nothing.
     let all = screen(&app, 100, 30);
     assert_on(
@@ -439,6 +460,35 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         &["No active incidents · 2 resolved hidden (r shows the archive) · n declares one"],
     );
     assert!(!all.contains("Nothing matches the filter"), "{all}");
+}
+
+#[test]
+fn resolving_from_monitoring_asks_only_whether_to_resolve() {
+    let mut h = two_incidents();
+    h.run(
+        "bob",
+        Command::SetStatus {
+            incident: IncidentRef(2),
+            status: warroom::model::Status::Monitoring,
+        },
+    );
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
+    app.update(key('R'));
+    assert_on(
+        &screen(&app, 100, 30),
+        &["Resolve INC-2 (SEV1 Checkout 500s)?  y to resolve, any other key cancels"],
+    );
+    // `s` is no answer here: it cancels.
+    assert!(app.update(key('s')).is_empty());
+    app.update(key('R'));
+    let fx = app.update(key('y'));
+    assert_eq!(
+        sent(&fx),
+        [&Command::Resolve {
+            incident: IncidentRef(2)
+        }]
+    );
 }
 
 #[test]

@@ -143,6 +143,21 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             inc.milestones.insert(Milestone::Resolved, ev.at);
             inc.push_entry(ev, EntryKind::Milestone, "resolved".to_string(), ev.at);
         }
+        EventKind::RecoveryChecked { verified, .. } => {
+            let text = if *verified {
+                format!(
+                    "recovery verified by {} before resolving: metrics back to normal, error \
+                     rates down, users unblocked",
+                    ev.actor
+                )
+            } else {
+                format!(
+                    "resolved by {} without verifying recovery (verification skipped)",
+                    ev.actor
+                )
+            };
+            inc.push_entry(ev, EntryKind::Milestone, text, ev.at);
+        }
         EventKind::CadenceSet { every_secs, .. } => {
             inc.update_every_secs = *every_secs;
         }

@@ -128,6 +128,7 @@ impl State {
             | EventKind::RoleReleased { .. }
             | EventKind::Acknowledged { .. }
             | EventKind::Resolved { .. }
+            | EventKind::RecoveryChecked { .. }
             | EventKind::CadenceSet { .. } => incident::apply(inc, ev)?,
             EventKind::EntryAdded { .. }
             | EventKind::EntryCorrected { .. }
@@ -219,6 +220,7 @@ fn is_progress(kind: &EventKind) -> bool {
             | EventKind::EntryPinned { .. }
             | EventKind::MilestoneSet { .. }
             | EventKind::Resolved { .. }
+            | EventKind::RecoveryChecked { .. }
             | EventKind::RunbookStepChecked { .. }
     )
 }

@@ -50,6 +50,14 @@ pub(super) fn decide(
         }
         C::SetStatus { status, .. } => decide_status(inc, *status)?,
         C::Resolve { .. } => decide_status(inc, Status::Resolved)?,
+        C::ResolveChecked { verified, .. } => {
+            let mut events = vec![E::RecoveryChecked {
+                incident: r,
+                verified: *verified,
+            }];
+            events.extend(decide_status(inc, Status::Resolved)?);
+            events
+        }
         C::AssignRole { role, person, .. } => {
             let person = if person.trim().eq_ignore_ascii_case("me") {
                 actor.to_string()

@@ -86,6 +86,7 @@ impl State {
             | C::AssignRole { .. }
             | C::ReleaseRole { .. }
             | C::SetService { .. }
+            | C::ResolveChecked { .. }
             | C::Acknowledge { .. } => incident::decide(inc, actor, cmd)?,
             C::AddEntry { .. }
             | C::CorrectEntry { .. }
