@@ -607,6 +607,21 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         ))
         .contains("'next week' is not a date")
     );
+    // Done within its 48 hours: marked so, and the metrics count it on time.
+    assert_eq!(
+        ok(warroom(&s, "alice", &["postmortem", "INC-1", "--done"])),
+        "INC-1: post-mortem done, on time\n"
+    );
+    let err = refused(warroom(&s, "alice", &["postmortem", "INC-1", "--done"]));
+    assert!(err.contains("already marked done"), "{err}");
+    let m: Value = serde_json::from_str(&ok(warroom(&s, "carol", &["metrics", "--json"]))).unwrap();
+    assert_eq!(m["postmortems"]["deadline"]["on_time"], 1, "{m}");
+    assert_eq!(m["postmortems"]["deadline"]["rate"]["rate"], 1.0, "{m}");
+    let text = ok(warroom(&s, "carol", &["metrics"]));
+    assert!(
+        text.contains("Post-mortems done within 48 h of resolution: 100%"),
+        "{text}"
+    );
     assert_eq!(
         ok(warroom(&s, "alice", &["status", "INC-1", "closed"])),
         "INC-1 is now closed\n"
@@ -619,6 +634,8 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         "1. **Why did checkout fail?** Because: The pool ran dry",
         "| 1 | Alert on pool saturation | bob | 2026-03-21 | done ",
         "Review pool sizes like capacity.",
+        "(48 h after resolution); done ",
+        "| Attendees | alice |",
     ] {
         assert!(md.contains(needle), "{needle}:\n{md}");
     }

@@ -1121,7 +1121,10 @@ fn r_does_not_resolve_without_its_confirmation() {
         "{out}"
     );
     tmux.keys("alice", &["R"]);
-    tmux.wait_for("alice", "Resolve INC-1 (SEV1 Checkout 500s) from investigating");
+    tmux.wait_for(
+        "alice",
+        "Resolve INC-1 (SEV1 Checkout 500s) from investigating",
+    );
     tmux.keys("alice", &["y"]);
     let s = tmux.wait_for(
         "alice",

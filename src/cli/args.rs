@@ -293,6 +293,10 @@ pub enum Cmd {
         /// The whole 5-whys chain, one `why | because` line per link.
         #[arg(long, value_name = "FILE")]
         whys_file: Option<std::path::PathBuf>,
+        /// Mark the post-mortem done (held with the responders and written up): its
+        /// 48-hour countdown stops, and the metrics count it on time or late.
+        #[arg(long)]
+        done: bool,
     },
     /// Add a post-mortem action item; prints its id.
     Action {

@@ -288,10 +288,14 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             section,
             text,
             whys_file,
+            done,
             ..
         } => {
-            if section.is_none() && whys_file.is_none() {
-                bail!("say what to write: --section NAME --text TEXT, and/or --whys-file FILE");
+            if section.is_none() && whys_file.is_none() && !done {
+                bail!(
+                    "say what to write: --section NAME --text TEXT, and/or --whys-file FILE, \
+                     or --done when it is done"
+                );
             }
             if let (Some(section), Some(text)) = (section, text) {
                 s.run(Command::EditPostmortem {
@@ -314,6 +318,18 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 let n = whys.len();
                 s.run(Command::SetWhys { incident, whys }).await?;
                 println!("{incident}: 5 whys saved ({n} links)");
+            }
+            if done {
+                s.run(Command::CompletePostmortem { incident }).await?;
+                let on_time = s
+                    .replica
+                    .state
+                    .incident(incident)
+                    .and_then(|i| i.postmortem_on_time());
+                match on_time {
+                    Some(false) => println!("{incident}: post-mortem done, late"),
+                    _ => println!("{incident}: post-mortem done, on time"),
+                }
             }
         }
         Cmd::Action {

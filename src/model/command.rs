@@ -169,6 +169,11 @@ pub enum Command {
         /// `true`: recovery was verified; `false`: resolved without verifying it.
         verified: bool,
     },
+    /// The post-mortem is done (held with the responders and written up): the 48-hour
+    /// countdown stops and the metrics count it on time or late.
+    CompletePostmortem {
+        incident: IncidentRef,
+    },
 }
 
 impl Command {
@@ -197,7 +202,8 @@ impl Command {
             | Command::AddMember { incident, .. }
             | Command::RemoveMember { incident, .. }
             | Command::SetService { incident, .. }
-            | Command::ResolveChecked { incident, .. } => Some(*incident),
+            | Command::ResolveChecked { incident, .. }
+            | Command::CompletePostmortem { incident } => Some(*incident),
         }
     }
 }

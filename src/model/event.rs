@@ -231,6 +231,10 @@ pub enum EventKind {
         incident: IncidentRef,
         verified: bool,
     },
+    /// The post-mortem was marked done (its actor is who marked it).
+    PostmortemCompleted {
+        incident: IncidentRef,
+    },
 }
 
 impl EventKind {
@@ -267,7 +271,8 @@ impl EventKind {
             | EventKind::MemberRemoved { incident, .. }
             | EventKind::Withheld { incident }
             | EventKind::ServiceChanged { incident, .. }
-            | EventKind::RecoveryChecked { incident, .. } => *incident,
+            | EventKind::RecoveryChecked { incident, .. }
+            | EventKind::PostmortemCompleted { incident } => *incident,
         }
     }
 
@@ -305,6 +310,7 @@ impl EventKind {
             EventKind::Withheld { .. } => "withheld",
             EventKind::ServiceChanged { .. } => "service_changed",
             EventKind::RecoveryChecked { .. } => "recovery_checked",
+            EventKind::PostmortemCompleted { .. } => "postmortem_completed",
         }
     }
 }

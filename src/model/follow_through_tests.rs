@@ -109,3 +109,107 @@ fn resolving_with_the_verification_answer_puts_it_on_the_record() {
         assert_eq!(State::from_events(&log.events).unwrap(), log.state);
     }
 }
+
+impl Log {
+    fn resolved_with_postmortem(mut self) -> Self {
+        self.ok(
+            "alice",
+            Command::ResolveChecked {
+                incident: INC1,
+                verified: true,
+            },
+        );
+        self.ok(
+            "alice",
+            Command::EditPostmortem {
+                incident: INC1,
+                section: PmSection::Summary,
+                text: "The pool ran dry.".into(),
+            },
+        );
+        self.ok(
+            "alice",
+            Command::AddActionItem {
+                incident: INC1,
+                text: "Alert on pool use".into(),
+                owner: "bob".into(),
+                due: chrono::NaiveDate::from_ymd_opt(2026, 3, 20),
+            },
+        );
+        self
+    }
+}
+
+#[test]
+fn the_postmortem_is_due_48_hours_after_resolution_and_done_on_time_or_late() {
+    let mut log = Log::new().declared();
+    assert_eq!(log.inc().postmortem_due_at(), None, "active: nothing due");
+    let e = log
+        .run("alice", Command::CompletePostmortem { incident: INC1 })
+        .unwrap_err();
+    assert!(e.message.contains("held after it is resolved"), "{e}");
+    log.now += chrono::Duration::minutes(30);
+    let resolved_at = log.now;
+    let mut log = log.resolved_with_postmortem();
+    let due = resolved_at + chrono::Duration::hours(48);
+    assert_eq!(log.inc().postmortem_due_at(), Some(due));
+    assert_eq!(log.inc().postmortem_owed_by(), Some(due));
+    assert_eq!(log.inc().postmortem_on_time(), None);
+    let mut late = Log {
+        state: log.state.clone(),
+        events: log.events.clone(),
+        now: due + chrono::Duration::minutes(1),
+    };
+    log.now = due;
+    log.ok("carol", Command::CompletePostmortem { incident: INC1 });
+    let i = log.inc();
+    assert_eq!(i.postmortem.completed_by.as_deref(), Some("carol"));
+    assert_eq!(i.postmortem_owed_by(), None);
+    assert_eq!(i.postmortem_on_time(), Some(true));
+    assert!(
+        i.entries
+            .iter()
+            .any(|e| e.text == "post-mortem done, on time (due 2026-03-12 02:30 UTC)"),
+        "{:?}",
+        i.entries
+    );
+    let e = log
+        .run("carol", Command::CompletePostmortem { incident: INC1 })
+        .unwrap_err();
+    assert!(e.message.contains("already marked done"), "{e}");
+    late.ok("carol", Command::CompletePostmortem { incident: INC1 });
+    assert_eq!(late.inc().postmortem_on_time(), Some(false));
+    assert_eq!(State::from_events(&late.events).unwrap(), late.state);
+
+    // Closing marks it done too; a waived one is never due.
+    let mut closed = Log::new().declared().resolved_with_postmortem();
+    closed.ok(
+        "alice",
+        Command::SetStatus {
+            incident: INC1,
+            status: Status::Closed,
+        },
+    );
+    assert_eq!(closed.inc().postmortem_on_time(), Some(true));
+    let mut waived = Log::new().declared();
+    waived.ok("alice", Command::Resolve { incident: INC1 });
+    waived.ok(
+        "alice",
+        Command::WaivePostmortem {
+            incident: INC1,
+            reason: "a false alarm".into(),
+        },
+    );
+    assert_eq!(waived.inc().postmortem_due_at(), None);
+    let e = waived
+        .run("alice", Command::CompletePostmortem { incident: INC1 })
+        .unwrap_err();
+    assert!(e.message.contains("waived"), "{e}");
+    // Not written yet: refused with what it lacks.
+    let mut bare = Log::new().declared();
+    bare.ok("alice", Command::Resolve { incident: INC1 });
+    let e = bare
+        .run("alice", Command::CompletePostmortem { incident: INC1 })
+        .unwrap_err();
+    assert!(e.message.contains("needs a summary"), "{e}");
+}

@@ -102,6 +102,6 @@ pub fn validate_name(name: &str) -> Result<String, Rejection> {
 pub const RESERVED_NAMES: &[&str] = &["warroom", "alertmanager", "pagerduty", "events-api"];
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod follow_through_tests;
+#[cfg(test)]
+mod tests;

@@ -179,6 +179,26 @@ pub struct PostmortemRates {
     pub overall: Rate,
     /// Of `overall.done`, how many were waived rather than complete.
     pub waived: u32,
+    /// Post-mortems of every severity against their deadline, 48 hours after resolution
+    /// (seed guide G390).
+    #[serde(default)]
+    pub deadline: PostmortemDeadline,
+}
+
+/// Post-mortems done within 48 hours of resolution, of resolved and closed incidents of
+/// every severity whose post-mortem was not waived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PostmortemDeadline {
+    /// Marked done (or closed) within 48 hours of resolution.
+    pub on_time: u32,
+    /// Done after its 48 hours.
+    pub late: u32,
+    /// Not done, and its 48 hours have passed.
+    pub overdue: u32,
+    /// Not done and not due yet: left out of the rate.
+    pub not_due: u32,
+    /// `on_time` out of `on_time + late + overdue`.
+    pub rate: Rate,
 }
 
 /// Action items done by their due date.

@@ -492,6 +492,67 @@ fn resolving_from_monitoring_asks_only_whether_to_resolve() {
 }
 
 #[test]
+fn the_postmortem_countdown_is_on_the_board_and_in_the_room_and_loud_when_overdue() {
+    let mut h = two_incidents();
+    h.run(
+        "priya",
+        Command::ResolveChecked {
+            incident: IncidentRef(1),
+            verified: true,
+        },
+    );
+    let resolved = h.now;
+    // 47 hours on: due in an hour, on the board's title and in the room's header.
+    let mut app = live_app(&h, resolved + Duration::hours(47));
+    let s = screen(&app, 160, 30);
+    assert!(s.contains("1 post-mortem due, next in 1h00m"), "{s}");
+    assert!(!s.contains("OVERDUE"), "{s}");
+    palette(&mut app, "open INC-1");
+    let s = screen(&app, 160, 30);
+    assert!(s.contains("post-mortem due in 1h00m"), "{s}");
+    // 49 hours on: overdue, loud.
+    let app = live_app(&h, resolved + Duration::hours(49));
+    let drawn = draw(&app, &test_theme(), 160, 30);
+    let s = text(&drawn).join("\n");
+    assert!(s.contains("1 POST-MORTEM OVERDUE (by 1h00m)"), "{s}");
+    let (x, y) = find(&text(&drawn), "1 POST-MORTEM OVERDUE");
+    assert_eq!(
+        Some(drawn.backend().buffer()[(x, y)].fg),
+        test_theme().timer_overdue.fg,
+        "overdue is loud"
+    );
+    // Marked done: the countdown stops.
+    h.run(
+        "priya",
+        Command::EditPostmortem {
+            incident: IncidentRef(1),
+            section: warroom::model::PmSection::Summary,
+            text: "The index lagged.".into(),
+        },
+    );
+    h.run(
+        "priya",
+        Command::AddActionItem {
+            incident: IncidentRef(1),
+            text: "Alert on index lag".into(),
+            owner: "priya".into(),
+            due: None,
+        },
+    );
+    let mut app = live_app(&h, resolved + Duration::hours(1));
+    let fx = palette(&mut app, "pm-done INC-1");
+    assert_eq!(
+        sent(&fx),
+        [&Command::CompletePostmortem {
+            incident: IncidentRef(1)
+        }]
+    );
+    deliver(&mut app, &mut h, "priya", &fx);
+    let s = screen(&app, 160, 30);
+    assert!(!s.contains("post-mortem due"), "{s}");
+}
+
+#[test]
 fn lowering_a_sev1_asks_and_every_severity_change_answers_replacing_the_last_message() {
     let mut h = two_incidents();
     let mut app = live_app(&h, t0() + Duration::minutes(2));

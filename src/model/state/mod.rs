@@ -353,6 +353,45 @@ impl Incident {
     }
 }
 
+impl Incident {
+    /// When its post-mortem is due: 48 hours after resolution (seed guide G390); `None`
+    /// while it is active, or when the post-mortem was waived.
+    pub fn postmortem_due_at(&self) -> Option<DateTime<Utc>> {
+        if self.is_active() || self.postmortem.waived.is_some() {
+            return None;
+        }
+        let resolved = self.milestones.get(&Milestone::Resolved)?;
+        Some(*resolved + chrono::Duration::seconds(super::postmortem::POSTMORTEM_DUE_SECS))
+    }
+
+    /// When its post-mortem is due, while it is still owed (due and not done).
+    pub fn postmortem_owed_by(&self) -> Option<DateTime<Utc>> {
+        self.postmortem_due_at()
+            .filter(|_| self.postmortem.completed_at.is_none())
+    }
+
+    /// Everyone who responded, by name: who declared it, held a role, acknowledged it or
+    /// wrote on its timeline (never warroom's own actors): the post-mortem's attendees.
+    pub fn responders(&self) -> Vec<String> {
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        names.insert(self.declared_by.as_str());
+        names.extend(self.role_history.iter().map(|t| t.person.as_str()));
+        names.extend(self.acknowledged_by.as_deref());
+        names.extend(self.entries.iter().map(|e| e.author.as_str()));
+        names
+            .into_iter()
+            .filter(|n| !super::RESERVED_NAMES.contains(&n.to_ascii_lowercase().as_str()))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Whether its post-mortem was done by its due time; `None` while not done or not due.
+    pub fn postmortem_on_time(&self) -> Option<bool> {
+        let due = self.postmortem_due_at()?;
+        self.postmortem.completed_at.map(|done| done <= due)
+    }
+}
+
 impl State {
     /// The reference the next declaration will get.
     pub fn next_reference(&self) -> IncidentRef {

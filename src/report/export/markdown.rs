@@ -175,6 +175,31 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
     if let Some(reason) = &pm.waived {
         writeln!(out, "| Post-mortem | waived: {} |", cell(reason))?;
     }
+    if let Some(due) = inc.postmortem_due_at() {
+        // From the log alone, like the breach notice: compare with your clock.
+        let state = match (pm.completed_at, inc.postmortem_on_time()) {
+            (Some(at), Some(true)) => format!("done {}, on time", utc_stamp(at)),
+            (Some(at), _) => format!("done {}, late", utc_stamp(at)),
+            (None, _) if inc.updated_at >= due => {
+                "NOT DONE, already overdue at the last event".to_string()
+            }
+            (None, _) => "not done yet".to_string(),
+        };
+        writeln!(
+            out,
+            "| Post-mortem due | {} (48 h after resolution); {state} |",
+            utc_stamp(due)
+        )?;
+    }
+    writeln!(
+        out,
+        "| Attendees | {} |",
+        inc.responders()
+            .iter()
+            .map(|n| cell(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
     writeln!(out)?;
 
     writeln!(out, "## Roles")?;

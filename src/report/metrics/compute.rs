@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::{
-    ActionItemRate, Durations, Metrics, Pages, PostmortemRates, Rate, SCHEMA, SeverityMetrics,
-    WeekCount,
+    ActionItemRate, Durations, Metrics, Pages, PostmortemDeadline, PostmortemRates, Rate, SCHEMA,
+    SeverityMetrics, WeekCount,
 };
 use crate::model::oncall::{Layer, Schedule};
 use crate::model::{Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction};
@@ -46,7 +46,7 @@ pub fn compute(
             .map(|&s| severity_metrics(s, &counted))
             .collect(),
         weeks: weeks(&counted),
-        postmortems: postmortems(&counted),
+        postmortems: postmortems(&counted, now),
         action_items: action_items(&counted, now.date_naive()),
         pages: pages(state, events, schedule, period_start, now),
     }
@@ -167,10 +167,24 @@ fn weeks(counted: &[&Incident]) -> Vec<WeekCount> {
     out
 }
 
-fn postmortems(counted: &[&Incident]) -> PostmortemRates {
+fn postmortems(counted: &[&Incident], now: DateTime<Utc>) -> PostmortemRates {
     let mut done = [0u32; 2];
     let mut total = [0u32; 2];
     let mut waived = 0u32;
+    let mut deadline = PostmortemDeadline::default();
+    for i in counted {
+        match (i.postmortem_due_at(), i.postmortem_on_time()) {
+            (None, _) => {}
+            (Some(_), Some(true)) => deadline.on_time += 1,
+            (Some(_), Some(false)) => deadline.late += 1,
+            (Some(due), None) if due < now => deadline.overdue += 1,
+            (Some(_), None) => deadline.not_due += 1,
+        }
+    }
+    deadline.rate = Rate::new(
+        deadline.on_time,
+        deadline.on_time + deadline.late + deadline.overdue,
+    );
     for i in counted {
         let k = match i.severity {
             Severity::Sev1 => 0,
@@ -193,6 +207,7 @@ fn postmortems(counted: &[&Incident]) -> PostmortemRates {
         sev2: Rate::new(done[1], total[1]),
         overall: Rate::new(done[0] + done[1], total[0] + total[1]),
         waived,
+        deadline,
     }
 }
 

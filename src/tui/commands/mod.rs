@@ -178,6 +178,12 @@ pub const TABLE: &[Row] = &[
         .shortest(3),
     ),
     palette(cmd(
+        "pm-done",
+        "pm-done",
+        "the post-mortem is done (due 48 h after resolution): its countdown stops",
+        args::pm_done,
+    )),
+    palette(cmd(
         "waive",
         "waive REASON",
         "no post-mortem needed: the incident may then be closed",

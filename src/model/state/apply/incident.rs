@@ -91,6 +91,14 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             if *to == Status::Monitoring {
                 inc.milestones.entry(Milestone::Mitigated).or_insert(ev.at);
             }
+            // Closing takes a written post-mortem (or a waiver): closed, it is done.
+            if *to == Status::Closed
+                && inc.postmortem.waived.is_none()
+                && inc.postmortem.completed_at.is_none()
+            {
+                inc.postmortem.completed_at = Some(ev.at);
+                inc.postmortem.completed_by = Some(ev.actor.clone());
+            }
             let text = if from == &Status::Resolved && to.is_active() {
                 format!("reopened: {from} → {to}")
             } else {

@@ -145,7 +145,8 @@ impl State {
             | EventKind::WhysSet { .. }
             | EventKind::ActionItemAdded { .. }
             | EventKind::ActionItemUpdated { .. }
-            | EventKind::PostmortemWaived { .. } => postmortem::apply(inc, ev)?,
+            | EventKind::PostmortemWaived { .. }
+            | EventKind::PostmortemCompleted { .. } => postmortem::apply(inc, ev)?,
         }
         if is_progress(&ev.kind) {
             inc.last_progress_at = ev.at;

@@ -97,7 +97,8 @@ impl State {
             | C::SetWhys { .. }
             | C::AddActionItem { .. }
             | C::UpdateActionItem { .. }
-            | C::WaivePostmortem { .. } => postmortem::decide(inc, actor, cmd)?,
+            | C::WaivePostmortem { .. }
+            | C::CompletePostmortem { .. } => postmortem::decide(inc, actor, cmd)?,
         };
         Ok(events)
     }

@@ -125,6 +125,31 @@ pub(super) fn decide(
                 reason,
             }]
         }
+        C::CompletePostmortem { .. } => {
+            if inc.is_active() {
+                return Err(Rejection::conflict(format!(
+                    "{r} is {}: its post-mortem is held after it is resolved",
+                    inc.status
+                )));
+            }
+            if inc.postmortem.waived.is_some() {
+                return Err(Rejection::conflict(format!(
+                    "{r}'s post-mortem was waived; there is none to mark done"
+                )));
+            }
+            if let Some(at) = inc.postmortem.completed_at {
+                return Err(Rejection::conflict(format!(
+                    "{r}'s post-mortem was already marked done at {}",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                )));
+            }
+            if let Some(missing) = inc.postmortem.missing_for_close() {
+                return Err(Rejection::conflict(format!(
+                    "{r}'s post-mortem is not done yet: it needs {missing}"
+                )));
+            }
+            vec![E::PostmortemCompleted { incident: r }]
+        }
         _ => return Err(super::not_this_group()),
     };
     Ok(events)
