@@ -607,6 +607,15 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         ))
         .contains("'next week' is not a date")
     );
+    // Specific, owned and time-bound: no silent owner, no open-ended item.
+    let err = refused(warroom(&s, "bob", &["action", "INC-1", "Review the pool"]));
+    assert!(err.contains("--owner"), "{err}");
+    let err = refused(warroom(
+        &s,
+        "bob",
+        &["action", "INC-1", "Review the pool", "--owner", "me"],
+    ));
+    assert!(err.contains("needs a due date"), "{err}");
     // Done within its 48 hours: marked so, and the metrics count it on time.
     assert_eq!(
         ok(warroom(&s, "alice", &["postmortem", "INC-1", "--done"])),
@@ -1099,4 +1108,37 @@ fn the_demo_comes_first_in_the_list_of_commands() {
         .unwrap_or_else(|| panic!("{help}"));
     let first = commands.split_whitespace().next().unwrap_or("");
     assert_eq!(first, "demo", "{help}");
+}
+
+#[test]
+fn the_policy_may_give_action_items_a_default_due_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[postmortem]\naction_item_due = \"14d\"\n").unwrap();
+    let server = ServeProcess::start_with(
+        &dir.path().join("feed"),
+        "127.0.0.1:0",
+        &["--policy", policy.to_str().unwrap()],
+    );
+    let s = server.addr.clone();
+    ok(warroom(
+        &s,
+        "alice",
+        &["declare", "Checkout 500s", "-s", "2"],
+    ));
+    ok(warroom(
+        &s,
+        "alice",
+        &["action", "INC-1", "Review the pool", "--owner", "bob"],
+    ));
+    let state: Value =
+        serde_json::from_str(&ok(warroom(&s, "carol", &["incidents", "--json"]))).unwrap();
+    let item = &state["incidents"][0]["postmortem"]["action_items"][0];
+    let due = chrono::NaiveDate::parse_from_str(item["due"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let added =
+        chrono::DateTime::parse_from_rfc3339(state["incidents"][0]["updated_at"].as_str().unwrap())
+            .unwrap()
+            .date_naive();
+    assert_eq!(due, added + chrono::Duration::days(14), "{item}");
+    assert_eq!(item["owner"], "bob");
 }

@@ -1691,7 +1691,7 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         .await[0];
     alice
         .ok(inc(
-            json!({"op": "add_action_item", "text": "Load-test the pool", "owner": "me"}),
+            json!({"op": "add_action_item", "text": "Load-test the pool", "owner": "me", "due": "2026-12-10"}),
         ))
         .await;
     bob.ok(inc(

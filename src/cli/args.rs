@@ -305,10 +305,10 @@ pub enum Cmd {
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         text: String,
-        /// Who owns it (`me` for yourself).
-        #[arg(long, default_value = "me")]
+        /// Who owns it (`me` for yourself): required, an action item is assigned.
+        #[arg(long)]
         owner: String,
-        /// When it is due: YYYY-MM-DD.
+        /// When it is due: YYYY-MM-DD (required unless the feed's policy gives a default).
         #[arg(long, value_parser = parse_date)]
         due: Option<chrono::NaiveDate>,
     },

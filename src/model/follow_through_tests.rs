@@ -213,3 +213,21 @@ fn the_postmortem_is_due_48_hours_after_resolution_and_done_on_time_or_late() {
         .unwrap_err();
     assert!(e.message.contains("needs a summary"), "{e}");
 }
+
+#[test]
+fn an_action_item_needs_a_due_date() {
+    let mut log = Log::new().declared();
+    let e = log
+        .run(
+            "alice",
+            Command::AddActionItem {
+                incident: INC1,
+                text: "Be more careful".into(),
+                owner: "bob".into(),
+                due: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::Invalid);
+    assert!(e.message.contains("needs a due date"), "{e}");
+}

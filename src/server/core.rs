@@ -376,7 +376,10 @@ impl Core {
                     continue;
                 }
             }
-            let answer = match self.state.decide(&req.actor, now, &req.command) {
+            // An action item given no due date gets the policy's default, if it has one.
+            let filled = self.rules.with_defaults(&req.command, now);
+            let command = filled.as_ref().unwrap_or(&req.command);
+            let answer = match self.state.decide(&req.actor, now, command) {
                 Ok(kinds) => {
                     let mut seqs = Vec::with_capacity(kinds.len());
                     let mut incident = req.command.incident();

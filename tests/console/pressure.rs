@@ -536,7 +536,7 @@ fn the_postmortem_countdown_is_on_the_board_and_in_the_room_and_loud_when_overdu
             incident: IncidentRef(1),
             text: "Alert on index lag".into(),
             owner: "priya".into(),
-            due: None,
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 28),
         },
     );
     let mut app = live_app(&h, resolved + Duration::hours(1));

@@ -259,6 +259,7 @@ impl Policy {
                 channels: file.channels,
                 notify: file.notify,
                 runbooks: file.runbooks,
+                postmortem: file.postmortem,
             })
         } else {
             Err(errors)

@@ -26,7 +26,7 @@ mod public;
 pub use super::types::Span;
 pub use classify::{AlertContext, Classification, Criticality, Outcome, Rule};
 pub use file::{Channel, NotifySettings, WebhookFormat};
-use file::{EscalationSpec, OncallSpec, PersonSpec, Services};
+use file::{EscalationSpec, OncallSpec, PersonSpec, PostmortemSpec, Services};
 pub use public::{PublicPolicy, RunbookRef};
 
 /// The default policy, embedded.
@@ -46,6 +46,7 @@ pub struct Policy {
     channels: BTreeMap<String, Channel>,
     notify: NotifySettings,
     runbooks: BTreeMap<String, String>,
+    postmortem: PostmortemSpec,
 }
 
 impl PartialEq for Policy {
@@ -60,6 +61,7 @@ impl PartialEq for Policy {
             && self.channels == other.channels
             && self.notify == other.notify
             && self.runbooks == other.runbooks
+            && self.postmortem == other.postmortem
             && self.schedules.len() == other.schedules.len()
     }
 }
@@ -94,6 +96,7 @@ impl Policy {
             channels: BTreeMap::new(),
             notify: NotifySettings::default(),
             runbooks: BTreeMap::new(),
+            postmortem: PostmortemSpec::default(),
         })
     }
 
@@ -228,6 +231,12 @@ impl Policy {
 
     pub fn notify_settings(&self) -> &NotifySettings {
         &self.notify
+    }
+
+    /// How long after it is added an action item given no due date is due (`[postmortem]
+    /// action_item_due`); `None`: a due date must be given.
+    pub fn action_item_due_secs(&self) -> Option<u64> {
+        self.postmortem.action_item_due.map(|s| s.0.as_secs())
     }
 
     /// Runbook files the policy names, by service or alert name (paths as written).

@@ -118,6 +118,7 @@ impl PublicPolicy {
             channels: BTreeMap::new(),
             notify: NotifySettings::default(),
             runbooks: BTreeMap::new(),
+            postmortem: Default::default(),
         })
     }
 

@@ -49,6 +49,17 @@ fn para(s: &str) -> String {
     out
 }
 
+/// The blameless ground rules that head every post-mortem (seed architecture: blameless
+/// does not mean accountable-less; seed guide: no finger-pointing, "the system allowed").
+pub const GROUND_RULES: &str = "\
+## Ground rules
+
+This review is blameless. We assume people made the best decisions they could with the
+information they had; we look for what allowed this to happen, not who caused it (\"the
+system allowed…\", never \"X broke it\"). Blameless is not accountable-less: every action
+item has one owner and a due date, and is tracked until done.
+";
+
 /// The Markdown post-mortem draft: title, severity, duration, impact; roles and who held
 /// them when; the post-mortem sections; the times to detect, acknowledge, mitigate and
 /// resolve; the timeline in occurred-at order with authors; the pinned entries again under
@@ -200,6 +211,8 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
+    writeln!(out)?;
+    out.push_str(GROUND_RULES);
     writeln!(out)?;
 
     writeln!(out, "## Roles")?;

@@ -172,7 +172,7 @@ pub const TABLE: &[Row] = &[
         cmd(
             "action",
             "action TEXT [@owner] [due:YYYY-MM-DD]",
-            "add a post-mortem action item (owner defaults to you)",
+            "add a post-mortem action item (owner and due date required: @me for yourself)",
             args::action,
         )
         .shortest(3),

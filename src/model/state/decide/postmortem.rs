@@ -63,6 +63,12 @@ pub(super) fn decide(
         } => {
             let text = validate::text("action item", text, MAX_ITEM, false)?;
             let owner = owner_name(owner, actor)?;
+            if due.is_none() {
+                return Err(Rejection::invalid(
+                    "an action item needs a due date (YYYY-MM-DD): specific, owned and \
+                     time-bound",
+                ));
+            }
             vec![E::ActionItemAdded {
                 incident: r,
                 text,
