@@ -231,6 +231,30 @@ fn policy_check_and_print() {
         stdout.contains("SEV1: 0s page oncall.primary, 5m page oncall.secondary, 10m page engineering-manager, 20m page vp-engineering, 30m page cto; status updates every 15m"),
         "{stdout}"
     );
+    // The built-in runbooks have the six sections; one that lacks some is warned about.
+    assert!(!stdout.contains("warning"), "{stdout}");
+    std::fs::write(
+        dir.path().join("thin.md"),
+        "# Search\n## Diagnosis\n- look at the index lag\n## How to fix\n- reindex\n",
+    )
+    .unwrap();
+    let thin = dir.path().join("thin.toml");
+    std::fs::write(&thin, "[runbooks]\nsearch = \"thin.md\"\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["policy", "check"])
+        .arg(&thin)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "a warning, not an error");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "warning: runbook search (" 
+        ) && stdout.contains(
+            "thin.md) lacks Alert context, Common causes, Escalation criteria, Rollback procedures"
+        ),
+        "{stdout}"
+    );
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[[rule]]\nseverity = 2\nerror_rate_gte = 5\nwhy = \"a\"\n\n[[rule]]\nseverity = 1\nwhy = \"b\"\n").unwrap();
     let out = std::process::Command::new(bin)

@@ -231,3 +231,40 @@ fn an_action_item_needs_a_due_date() {
     assert_eq!(e.code, RejectCode::Invalid);
     assert!(e.message.contains("needs a due date"), "{e}");
 }
+
+#[test]
+fn a_service_without_a_runbook_suggests_writing_one() {
+    let mut log = Log::new().declared();
+    assert_eq!(
+        log.inc().suggested_action_items(),
+        ["write a runbook for payments"]
+    );
+    log.ok(
+        "alice",
+        Command::AddActionItem {
+            incident: INC1,
+            text: "Write the payments runbook".into(),
+            owner: "bob".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 20),
+        },
+    );
+    assert!(log.inc().suggested_action_items().is_empty(), "taken up");
+    let runbook = super::runbook::parse_markdown(
+        "payments",
+        "built-in",
+        "# Payments\n## Diagnostic steps\n- look\n",
+    )
+    .unwrap();
+    let mut log = Log::new().declared();
+    let ev = Event {
+        seq: log.state.seq + 1,
+        at: log.now,
+        actor: "warroom".into(),
+        kind: EventKind::RunbookAttached {
+            incident: INC1,
+            runbook,
+        },
+    };
+    log.state.apply(&ev).unwrap();
+    assert!(log.inc().suggested_action_items().is_empty(), "it has one");
+}

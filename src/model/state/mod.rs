@@ -385,6 +385,26 @@ impl Incident {
             .collect()
     }
 
+    /// Follow-ups the record suggests for its post-mortem: when its service matched no
+    /// runbook, "write a runbook for SERVICE" (seed guide G371: an alert without a runbook
+    /// makes creating one part of the follow-up), unless an action item already mentions a
+    /// runbook.
+    pub fn suggested_action_items(&self) -> Vec<String> {
+        let Some(service) = &self.service else {
+            return Vec::new();
+        };
+        let has_own = self.runbook.as_ref().is_some_and(|rb| rb.name == *service);
+        let taken = self
+            .postmortem
+            .action_items
+            .iter()
+            .any(|a| a.text.to_lowercase().contains("runbook"));
+        if has_own || taken {
+            return Vec::new();
+        }
+        vec![format!("write a runbook for {service}")]
+    }
+
     /// Whether its post-mortem was done by its due time; `None` while not done or not due.
     pub fn postmortem_on_time(&self) -> Option<bool> {
         let due = self.postmortem_due_at()?;

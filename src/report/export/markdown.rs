@@ -296,6 +296,15 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
             )?;
         }
     }
+    for suggestion in inc.suggested_action_items() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "_Suggested: {} (no runbook matched this service; writing one is part of the \
+             follow-up)._",
+            suggestion.replace('\n', " ")
+        )?;
+    }
     writeln!(out)?;
 
     writeln!(out, "## Times")?;
