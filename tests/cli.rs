@@ -1166,3 +1166,63 @@ fn the_policy_may_give_action_items_a_default_due_date() {
     assert_eq!(due, added + chrono::Duration::days(14), "{item}");
     assert_eq!(item["owner"], "bob");
 }
+
+#[test]
+fn where_it_was_detected_and_the_triage_answers_are_recorded_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    ok(warroom(
+        &s,
+        "alice",
+        &[
+            "declare",
+            "Checkout 500s",
+            "-s",
+            "2",
+            "--detected-by",
+            "customer",
+        ],
+    ));
+    ok(warroom(&s, "alice", &["declare", "Search slow", "-s", "3"]));
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &[
+                "triage",
+                "INC-2",
+                "--detected-by",
+                "engineer",
+                "--impact",
+                "stable",
+                "--workaround",
+                "yes"
+            ]
+        )),
+        "INC-2: triage recorded\n"
+    );
+    let err = refused(warroom(
+        &s,
+        "alice",
+        &["triage", "INC-2", "--impact", "sideways"],
+    ));
+    assert!(err.contains("say growing or stable"), "{err}");
+    let state: Value =
+        serde_json::from_str(&ok(warroom(&s, "carol", &["incidents", "--json"]))).unwrap();
+    assert_eq!(state["incidents"][0]["detected_by"], "customer");
+    assert_eq!(state["incidents"][1]["detected_by"], "engineer");
+    assert_eq!(state["incidents"][1]["impact_growing"], false);
+    assert_eq!(state["incidents"][1]["workaround"], true);
+    let m: Value = serde_json::from_str(&ok(warroom(&s, "carol", &["metrics", "--json"]))).unwrap();
+    assert_eq!(m["detection"]["customer"], 1, "{m}");
+    assert_eq!(m["detection"]["engineer"], 1, "{m}");
+    assert_eq!(m["detection"]["customer_share"]["rate"], 0.5, "{m}");
+    let text = ok(warroom(&s, "carol", &["metrics"]));
+    assert!(
+        text.contains(
+            "Detected by monitoring 0 · engineers 1 · customers 1 · not recorded 0; customer-detected 50% (1/2)"
+        ),
+        "{text}"
+    );
+}

@@ -70,6 +70,7 @@ const OPS: &[&str] = &[
     "set_service",
     "resolve_checked",
     "complete_postmortem",
+    "triage",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -106,6 +107,7 @@ const EVENT_KINDS: &[&str] = &[
     "service_changed",
     "recovery_checked",
     "postmortem_completed",
+    "triaged",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.
@@ -797,6 +799,11 @@ const TABLES: &[(&str, &str, &str)] = &[
         "Action-item completion",
     ),
     ("pages", "The `metrics` result", "Pages"),
+    (
+        "detection",
+        "The `metrics` result",
+        "Who found the incidents",
+    ),
     ("event frame", "`event`", ""),
     ("synced", "`synced`", ""),
     ("ok", "`ok`", ""),
@@ -863,6 +870,9 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("metrics", "action_items", "action item rate"),
     ("action item rate", "rate", "rate"),
     ("metrics", "pages", "pages"),
+    ("metrics", "detection", "detection"),
+    ("detection", "customer_share", "rate"),
+    ("detection", "monitoring_share", "rate"),
     ("event frame", "event", "event"),
     ("presence", "present", "presence entry"),
     ("state", "incidents", "incident"),
@@ -1631,6 +1641,9 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         .ok(inc(
             json!({"op": "retitle", "title": "Checkout 500s after deploy 4471"}),
         ))
+        .await;
+    alice
+        .ok(inc(json!({"op": "triage", "detected_by": "customer", "impact_growing": true, "workaround": false})))
         .await;
 
     alice

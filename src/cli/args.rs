@@ -182,6 +182,25 @@ pub enum Cmd {
         /// Need-to-know (security) incident.
         #[arg(long)]
         restricted: bool,
+        /// Who found it: monitoring, customer or engineer.
+        #[arg(long, value_parser = parse_detection)]
+        detected_by: Option<crate::model::Detection>,
+    },
+    /// Triage answers: who found it, is the impact growing, is there a workaround.
+    Triage {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// monitoring, customer or engineer.
+        #[arg(long, value_parser = parse_detection)]
+        detected_by: Option<crate::model::Detection>,
+        /// growing or stable.
+        #[arg(long, value_parser = parse_impact)]
+        impact: Option<bool>,
+        /// yes or no.
+        #[arg(long, value_parser = parse_yes_no)]
+        workaround: Option<bool>,
     },
     /// Record a timeline entry.
     Note {
@@ -421,6 +440,7 @@ impl Cmd {
             | Cmd::Role { feed, .. }
             | Cmd::Resolve { feed, .. }
             | Cmd::Postmortem { feed, .. }
+            | Cmd::Triage { feed, .. }
             | Cmd::Action { feed, .. }
             | Cmd::ActionDone { feed, .. }
             | Cmd::Waive { feed, .. }
@@ -626,6 +646,26 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", hide = true, default_value_t = crate::server::CHECKPOINT_EVERY,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
+}
+
+fn parse_detection(s: &str) -> Result<crate::model::Detection, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+
+fn parse_impact(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "growing" => Ok(true),
+        "stable" => Ok(false),
+        _ => Err(format!("'{s}': say growing or stable")),
+    }
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" => Ok(true),
+        "no" | "n" | "false" => Ok(false),
+        _ => Err(format!("'{s}': say yes or no")),
+    }
 }
 
 fn parse_ref(s: &str) -> Result<IncidentRef, String> {

@@ -82,6 +82,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             severity,
             service,
             restricted,
+            detected_by,
             ..
         } => {
             let (_, r) = s
@@ -94,6 +95,15 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 .await?;
             let r = r.context("the server did not name the new incident")?;
             println!("{r}");
+            if detected_by.is_some() {
+                s.run(Command::Triage {
+                    incident: r,
+                    detected_by,
+                    impact_growing: None,
+                    workaround: None,
+                })
+                .await?;
+            }
             if restricted {
                 eprintln!(
                     "{r} is restricted (need to know): only its members (you) and admins see it; \
@@ -160,6 +170,22 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 "{incident}: entry {entry} corrected by entry {}",
                 seqs.first().copied().unwrap_or(0)
             );
+        }
+        Cmd::Triage {
+            incident,
+            detected_by,
+            impact,
+            workaround,
+            ..
+        } => {
+            s.run(Command::Triage {
+                incident,
+                detected_by,
+                impact_growing: impact,
+                workaround,
+            })
+            .await?;
+            println!("{incident}: triage recorded");
         }
         Cmd::Ack { incident, .. } => {
             s.run(Command::Acknowledge { incident }).await?;

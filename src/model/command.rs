@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::postmortem::Why;
-use super::{EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status};
+use super::{Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status};
 
 fn default_entry_kind() -> EntryKind {
     EntryKind::Note
@@ -174,6 +174,17 @@ pub enum Command {
     CompletePostmortem {
         incident: IncidentRef,
     },
+    /// Triage answers (seed architecture): who found it, whether the impact is growing,
+    /// whether a workaround exists. Fields left out keep their value; at least one is given.
+    Triage {
+        incident: IncidentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_by: Option<Detection>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impact_growing: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workaround: Option<bool>,
+    },
 }
 
 impl Command {
@@ -203,7 +214,8 @@ impl Command {
             | Command::RemoveMember { incident, .. }
             | Command::SetService { incident, .. }
             | Command::ResolveChecked { incident, .. }
-            | Command::CompletePostmortem { incident } => Some(*incident),
+            | Command::CompletePostmortem { incident }
+            | Command::Triage { incident, .. } => Some(*incident),
         }
     }
 }

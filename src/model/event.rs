@@ -8,7 +8,8 @@ use super::escalation::Plan;
 use super::postmortem::Why;
 use super::runbook::Runbook;
 use super::{
-    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status, StepAction,
+    AlertAction, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status,
+    StepAction,
 };
 
 /// One recorded fact, with the server-assigned contiguous sequence number, the server's
@@ -235,6 +236,16 @@ pub enum EventKind {
     PostmortemCompleted {
         incident: IncidentRef,
     },
+    /// Triage answers given (only those that changed are present).
+    Triaged {
+        incident: IncidentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_by: Option<Detection>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impact_growing: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workaround: Option<bool>,
+    },
 }
 
 impl EventKind {
@@ -272,7 +283,8 @@ impl EventKind {
             | EventKind::Withheld { incident }
             | EventKind::ServiceChanged { incident, .. }
             | EventKind::RecoveryChecked { incident, .. }
-            | EventKind::PostmortemCompleted { incident } => *incident,
+            | EventKind::PostmortemCompleted { incident }
+            | EventKind::Triaged { incident, .. } => *incident,
         }
     }
 
@@ -311,6 +323,7 @@ impl EventKind {
             EventKind::ServiceChanged { .. } => "service_changed",
             EventKind::RecoveryChecked { .. } => "recovery_checked",
             EventKind::PostmortemCompleted { .. } => "postmortem_completed",
+            EventKind::Triaged { .. } => "triaged",
         }
     }
 }

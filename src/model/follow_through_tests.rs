@@ -268,3 +268,89 @@ fn a_service_without_a_runbook_suggests_writing_one() {
     log.state.apply(&ev).unwrap();
     assert!(log.inc().suggested_action_items().is_empty(), "it has one");
 }
+
+#[test]
+fn triage_records_who_found_it_and_whether_it_grows() {
+    let mut log = Log::new().declared();
+    assert_eq!(
+        log.inc().detected_by,
+        None,
+        "declared by a person: not recorded"
+    );
+    let e = log
+        .run(
+            "alice",
+            Command::Triage {
+                incident: INC1,
+                detected_by: None,
+                impact_growing: None,
+                workaround: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::Invalid);
+    log.ok(
+        "alice",
+        Command::Triage {
+            incident: INC1,
+            detected_by: Some(Detection::Customer),
+            impact_growing: Some(true),
+            workaround: Some(false),
+        },
+    );
+    let i = log.inc();
+    assert_eq!(i.detected_by, Some(Detection::Customer));
+    assert_eq!((i.impact_growing, i.workaround), (Some(true), Some(false)));
+    assert!(
+        i.entries
+            .iter()
+            .any(|e| e.text == "triage: detected by customer, impact growing, no workaround")
+    );
+    // Only what changes is recorded; nothing new is a conflict.
+    log.ok(
+        "alice",
+        Command::Triage {
+            incident: INC1,
+            detected_by: Some(Detection::Customer),
+            impact_growing: Some(false),
+            workaround: None,
+        },
+    );
+    assert_eq!(
+        serde_json::to_value(&log.events.last().unwrap().kind).unwrap(),
+        serde_json::json!({"kind": "triaged", "incident": "INC-1", "impact_growing": false})
+    );
+    let e = log
+        .run(
+            "alice",
+            Command::Triage {
+                incident: INC1,
+                detected_by: Some(Detection::Customer),
+                impact_growing: None,
+                workaround: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.code, RejectCode::Conflict);
+    // An alert opened it: monitoring found it (old logs fold the same).
+    let mut state = State::default();
+    state
+        .apply(&Event {
+            seq: 1,
+            at: t0(),
+            actor: "alertmanager".into(),
+            kind: EventKind::Declared {
+                incident: INC1,
+                title: "Burn rate".into(),
+                service: None,
+                severity: Severity::Sev2,
+                restricted: false,
+                alert_key: Some("k".into()),
+            },
+        })
+        .unwrap();
+    assert_eq!(
+        state.incident(INC1).unwrap().detected_by,
+        Some(Detection::Monitoring)
+    );
+}

@@ -23,8 +23,8 @@ pub use state::{
     ApplyError, DEFAULT_RECENT_SECS, Entry, Incident, RoleTenure, State, fold_incident,
 };
 pub use types::{
-    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Span, Status,
-    StepAction,
+    AlertAction, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Span,
+    Status, StepAction,
 };
 
 use std::fmt;

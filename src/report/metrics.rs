@@ -87,6 +87,26 @@ pub struct Metrics {
     pub postmortems: PostmortemRates,
     pub action_items: ActionItemRate,
     pub pages: Pages,
+    /// Who found the incidents (seed architecture: customer-detected means monitoring gaps).
+    #[serde(default)]
+    pub detection: DetectionShare,
+}
+
+/// How the counted incidents were detected.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectionShare {
+    /// Found by monitoring (an alert opened it, or triage says so).
+    pub monitoring: u32,
+    /// Reported by a customer.
+    pub customer: u32,
+    /// Noticed by an engineer.
+    pub engineer: u32,
+    /// Not recorded.
+    pub unknown: u32,
+    /// `customer` of the incidents whose source is recorded: the lower, the better.
+    pub customer_share: Rate,
+    /// `monitoring` of the incidents whose source is recorded.
+    pub monitoring_share: Rate,
 }
 
 /// Response times for the incidents of one severity.

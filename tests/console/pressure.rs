@@ -553,6 +553,27 @@ fn the_postmortem_countdown_is_on_the_board_and_in_the_room_and_loud_when_overdu
 }
 
 #[test]
+fn the_room_shows_who_found_it_and_the_triage_answers() {
+    let mut h = two_incidents();
+    h.run(
+        "bob",
+        Command::Triage {
+            incident: IncidentRef(2),
+            detected_by: Some(warroom::model::Detection::Customer),
+            impact_growing: Some(true),
+            workaround: Some(false),
+        },
+    );
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    palette(&mut app, "open INC-2");
+    let s = screen(&app, 200, 40);
+    assert!(
+        s.contains("found by customer · impact growing · no workaround"),
+        "{s}"
+    );
+}
+
+#[test]
 fn lowering_a_sev1_asks_and_every_severity_change_answers_replacing_the_last_message() {
     let mut h = two_incidents();
     let mut app = live_app(&h, t0() + Duration::minutes(2));

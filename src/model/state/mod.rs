@@ -136,6 +136,15 @@ pub struct Incident {
     /// whole incident.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub elided: u64,
+    /// Who found it: monitoring (an alert opened it), a customer or an engineer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_by: Option<super::Detection>,
+    /// Triage: is the impact growing (`false`: stable)?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact_growing: Option<bool>,
+    /// Triage: is there a workaround?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workaround: Option<bool>,
 }
 
 fn epoch() -> DateTime<Utc> {
@@ -295,6 +304,9 @@ impl Incident {
             last_progress_at,
             postmortem,
             elided,
+            detected_by,
+            impact_growing,
+            workaround,
         } = self;
         Incident {
             reference: *reference,
@@ -325,6 +337,9 @@ impl Incident {
             last_progress_at: *last_progress_at,
             postmortem: postmortem.clone(),
             elided: *elided,
+            detected_by: *detected_by,
+            impact_growing: *impact_growing,
+            workaround: *workaround,
         }
     }
 

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::{
-    ActionItemRate, Durations, Metrics, Pages, PostmortemDeadline, PostmortemRates, Rate, SCHEMA,
-    SeverityMetrics, WeekCount,
+    ActionItemRate, DetectionShare, Durations, Metrics, Pages, PostmortemDeadline, PostmortemRates,
+    Rate, SCHEMA, SeverityMetrics, WeekCount,
 };
 use crate::model::oncall::{Layer, Schedule};
-use crate::model::{Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction};
+use crate::model::{
+    Detection, Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction,
+};
 
 /// Most primary shifts walked when counting them (a one-hour rotation over eleven years).
 const MAX_SHIFTS: u32 = 100_000;
@@ -49,7 +51,24 @@ pub fn compute(
         postmortems: postmortems(&counted, now),
         action_items: action_items(&counted, now.date_naive()),
         pages: pages(state, events, schedule, period_start, now),
+        detection: detection(&counted),
     }
+}
+
+fn detection(counted: &[&Incident]) -> DetectionShare {
+    let mut d = DetectionShare::default();
+    for i in counted {
+        match i.detected_by {
+            Some(Detection::Monitoring) => d.monitoring += 1,
+            Some(Detection::Customer) => d.customer += 1,
+            Some(Detection::Engineer) => d.engineer += 1,
+            None => d.unknown += 1,
+        }
+    }
+    let known = d.monitoring + d.customer + d.engineer;
+    d.customer_share = Rate::new(d.customer, known);
+    d.monitoring_share = Rate::new(d.monitoring, known);
+    d
 }
 
 fn count(n: usize) -> u32 {

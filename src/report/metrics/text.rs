@@ -158,6 +158,15 @@ pub fn rate_lines(m: &Metrics) -> Vec<String> {
             pm.deadline.not_due
         ),
         format!(
+            "Detected by monitoring {} · engineers {} · customers {} · not recorded {}; \
+             customer-detected {} of those recorded",
+            m.detection.monitoring,
+            m.detection.engineer,
+            m.detection.customer,
+            m.detection.unknown,
+            percent(&m.detection.customer_share)
+        ),
+        format!(
             "Action items done by their due date: {} · {} late · {} overdue · {} not due yet",
             percent(&ai.rate),
             ai.late,

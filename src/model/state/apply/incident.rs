@@ -151,6 +151,46 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             inc.milestones.insert(Milestone::Resolved, ev.at);
             inc.push_entry(ev, EntryKind::Milestone, "resolved".to_string(), ev.at);
         }
+        EventKind::Triaged {
+            detected_by,
+            impact_growing,
+            workaround,
+            ..
+        } => {
+            let mut said = Vec::new();
+            if let Some(d) = detected_by {
+                inc.detected_by = Some(*d);
+                said.push(format!("detected by {d}"));
+            }
+            if let Some(g) = impact_growing {
+                inc.impact_growing = Some(*g);
+                said.push(
+                    if *g {
+                        "impact growing"
+                    } else {
+                        "impact stable"
+                    }
+                    .to_string(),
+                );
+            }
+            if let Some(w) = workaround {
+                inc.workaround = Some(*w);
+                said.push(
+                    if *w {
+                        "a workaround exists"
+                    } else {
+                        "no workaround"
+                    }
+                    .to_string(),
+                );
+            }
+            inc.push_entry(
+                ev,
+                EntryKind::System,
+                format!("triage: {}", said.join(", ")),
+                ev.at,
+            );
+        }
         EventKind::RecoveryChecked { verified, .. } => {
             let text = if *verified {
                 format!(

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::{ApplyError, Entry, Incident, State};
 use crate::model::escalation::{Stop, StopReason};
 use crate::model::postmortem::Postmortem;
-use crate::model::{EntryKind, Event, EventKind, Milestone, Role, Status};
+use crate::model::{Detection, EntryKind, Event, EventKind, Milestone, Role, Status};
 
 mod escalation;
 mod incident;
@@ -72,6 +72,10 @@ impl State {
                 last_progress_at: ev.at,
                 postmortem: Postmortem::default(),
                 elided: 0,
+                // An alert opened it: monitoring found it.
+                detected_by: alert_key.as_ref().map(|_| Detection::Monitoring),
+                impact_growing: None,
+                workaround: None,
             };
             let svc = service
                 .as_deref()
@@ -129,6 +133,7 @@ impl State {
             | EventKind::Acknowledged { .. }
             | EventKind::Resolved { .. }
             | EventKind::RecoveryChecked { .. }
+            | EventKind::Triaged { .. }
             | EventKind::CadenceSet { .. } => incident::apply(inc, ev)?,
             EventKind::EntryAdded { .. }
             | EventKind::EntryCorrected { .. }
@@ -222,6 +227,7 @@ fn is_progress(kind: &EventKind) -> bool {
             | EventKind::MilestoneSet { .. }
             | EventKind::Resolved { .. }
             | EventKind::RecoveryChecked { .. }
+            | EventKind::Triaged { .. }
             | EventKind::RunbookStepChecked { .. }
     )
 }

@@ -87,6 +87,7 @@ impl State {
             | C::ReleaseRole { .. }
             | C::SetService { .. }
             | C::ResolveChecked { .. }
+            | C::Triage { .. }
             | C::Acknowledge { .. } => incident::decide(inc, actor, cmd)?,
             C::AddEntry { .. }
             | C::CorrectEntry { .. }

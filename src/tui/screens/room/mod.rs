@@ -240,6 +240,25 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
         line2.push(Span::styled(" · ", theme.muted));
         line2.extend(pm);
     }
+    // Triage (seed architecture): who found it, growing or stable, a workaround.
+    let mut triage = Vec::new();
+    if let Some(d) = inc.detected_by {
+        triage.push(Span::styled(format!("found by {d}"), theme.text));
+    }
+    match inc.impact_growing {
+        Some(true) => triage.push(Span::styled("impact growing", theme.unacked)),
+        Some(false) => triage.push(Span::styled("impact stable", theme.text)),
+        None => {}
+    }
+    match inc.workaround {
+        Some(true) => triage.push(Span::styled("workaround", theme.text)),
+        Some(false) => triage.push(Span::styled("no workaround", theme.text)),
+        None => {}
+    }
+    for t in triage {
+        line2.push(Span::styled(" · ", theme.muted));
+        line2.push(t);
+    }
     let line2 = Line::from(line2);
     let mut roles: Vec<Span> = vec![Span::raw(" ")];
     for role in ROLE_ORDER {
