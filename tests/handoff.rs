@@ -228,7 +228,7 @@ fn shift() -> (History, Ids) {
             incident: inc,
             text: "rotate the db password".into(),
             owner: "bob".into(),
-            due: None,
+            due: NaiveDate::from_ymd_opt(2026, 12, 5),
         },
     )[0];
     h.run(
