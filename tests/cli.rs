@@ -94,9 +94,29 @@ fn declare_note_ack_resolve_and_read_them_back() {
         ok(warroom(&s, "alice", &["status", "INC-1", "identified"])),
         "INC-1 is now identified\n"
     );
+    // Straight from identified, never watched in monitoring: recovery must be verified
+    // first (seed guide G38), or the skip said out loud; the answer is on the timeline.
+    let err = refused(warroom(&s, "alice", &["resolve", "INC-1"]));
+    assert!(
+        err.contains("INC-1 is identified, never watched in monitoring")
+            && err.contains("--verified")
+            && err.contains("--skip-verification"),
+        "{err}"
+    );
+    let err = refused(warroom(&s, "alice", &["status", "INC-1", "resolved"]));
+    assert!(err.contains("--skip-verification"), "{err}");
     assert_eq!(
-        ok(warroom(&s, "alice", &["resolve", "INC-1"])),
-        "INC-1 resolved\n"
+        ok(warroom(
+            &s,
+            "alice",
+            &["resolve", "INC-1", "--skip-verification"]
+        )),
+        "INC-1 resolved without verifying recovery\n"
+    );
+    let log = ok(warroom(&s, "carol", &["export", "INC-1"]));
+    assert!(
+        log.contains("resolved by alice without verifying recovery (verification skipped)"),
+        "{log}"
     );
 
     let table = ok(warroom(&s, "carol", &["incidents"]));
@@ -146,6 +166,7 @@ fn declare_note_ack_resolve_and_read_them_back() {
             "role_assigned",
             "severity_changed",
             "status_changed",
+            "recovery_checked",
             "resolved"
         ]
     );
@@ -213,6 +234,30 @@ fn policy_check_and_print() {
     assert!(
         stdout.contains(
             "SEV2: 0s notify oncall-team, 0s page oncall.primary, 15m page oncall.secondary"
+        ),
+        "{stdout}"
+    );
+    // The built-in runbooks have the six sections; one that lacks some is warned about.
+    assert!(!stdout.contains("warning"), "{stdout}");
+    std::fs::write(
+        dir.path().join("thin.md"),
+        "# Search\n## Diagnosis\n- look at the index lag\n## How to fix\n- reindex\n",
+    )
+    .unwrap();
+    let thin = dir.path().join("thin.toml");
+    std::fs::write(&thin, "[runbooks]\nsearch = \"thin.md\"\n").unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["policy", "check"])
+        .arg(&thin)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "a warning, not an error");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "warning: runbook search (" 
+        ) && stdout.contains(
+            "thin.md) lacks Alert context, Common causes, Escalation criteria, Rollback procedures"
         ),
         "{stdout}"
     );
@@ -490,7 +535,7 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         )),
         "INC-1\n"
     );
-    ok(warroom(&s, "alice", &["resolve", "INC-1"]));
+    ok(warroom(&s, "alice", &["resolve", "INC-1", "--verified"]));
     let err = refused(warroom(&s, "alice", &["status", "INC-1", "closed"]));
     assert!(
         err.contains(
@@ -592,6 +637,30 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         ))
         .contains("'next week' is not a date")
     );
+    // Specific, owned and time-bound: no silent owner, no open-ended item.
+    let err = refused(warroom(&s, "bob", &["action", "INC-1", "Review the pool"]));
+    assert!(err.contains("--owner"), "{err}");
+    let err = refused(warroom(
+        &s,
+        "bob",
+        &["action", "INC-1", "Review the pool", "--owner", "me"],
+    ));
+    assert!(err.contains("needs a due date"), "{err}");
+    // Done within its 48 hours: marked so, and the metrics count it on time.
+    assert_eq!(
+        ok(warroom(&s, "alice", &["postmortem", "INC-1", "--done"])),
+        "INC-1: post-mortem done, on time\n"
+    );
+    let err = refused(warroom(&s, "alice", &["postmortem", "INC-1", "--done"]));
+    assert!(err.contains("already marked done"), "{err}");
+    let m: Value = serde_json::from_str(&ok(warroom(&s, "carol", &["metrics", "--json"]))).unwrap();
+    assert_eq!(m["postmortems"]["deadline"]["on_time"], 1, "{m}");
+    assert_eq!(m["postmortems"]["deadline"]["rate"]["rate"], 1.0, "{m}");
+    let text = ok(warroom(&s, "carol", &["metrics"]));
+    assert!(
+        text.contains("Post-mortems done within 48 h of resolution: 100%"),
+        "{text}"
+    );
     assert_eq!(
         ok(warroom(&s, "alice", &["status", "INC-1", "closed"])),
         "INC-1 is now closed\n"
@@ -604,6 +673,8 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         "1. **Why did checkout fail?** Because: The pool ran dry",
         "| 1 | Alert on pool saturation | bob | 2026-03-21 | done ",
         "Review pool sizes like capacity.",
+        "(48 h after resolution); done ",
+        "| Attendees | alice |",
     ] {
         assert!(md.contains(needle), "{needle}:\n{md}");
     }
@@ -614,7 +685,11 @@ fn the_postmortem_is_written_from_scripts_and_closing_waits_for_it() {
         "alice",
         &["declare", "Flaky canary", "-s", "4"],
     ));
-    ok(warroom(&s, "alice", &["resolve", "INC-2"]));
+    ok(warroom(
+        &s,
+        "alice",
+        &["resolve", "INC-2", "--skip-verification"],
+    ));
     assert_eq!(
         ok(warroom(
             &s,
@@ -1096,5 +1171,98 @@ fn a_script_pages_someone_and_they_acknowledge_it() {
     assert!(
         events.contains("lee          INC-1 page_acknowledged"),
         "{events}"
+    );
+}
+
+#[test]
+fn the_policy_may_give_action_items_a_default_due_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[postmortem]\naction_item_due = \"14d\"\n").unwrap();
+    let server = ServeProcess::start_with(
+        &dir.path().join("feed"),
+        "127.0.0.1:0",
+        &["--policy", policy.to_str().unwrap()],
+    );
+    let s = server.addr.clone();
+    ok(warroom(
+        &s,
+        "alice",
+        &["declare", "Checkout 500s", "-s", "2"],
+    ));
+    ok(warroom(
+        &s,
+        "alice",
+        &["action", "INC-1", "Review the pool", "--owner", "bob"],
+    ));
+    let state: Value =
+        serde_json::from_str(&ok(warroom(&s, "carol", &["incidents", "--json"]))).unwrap();
+    let item = &state["incidents"][0]["postmortem"]["action_items"][0];
+    let due = chrono::NaiveDate::parse_from_str(item["due"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    let added =
+        chrono::DateTime::parse_from_rfc3339(state["incidents"][0]["updated_at"].as_str().unwrap())
+            .unwrap()
+            .date_naive();
+    assert_eq!(due, added + chrono::Duration::days(14), "{item}");
+    assert_eq!(item["owner"], "bob");
+}
+
+#[test]
+fn where_it_was_detected_and_the_triage_answers_are_recorded_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    ok(warroom(
+        &s,
+        "alice",
+        &[
+            "declare",
+            "Checkout 500s",
+            "-s",
+            "2",
+            "--detected-by",
+            "customer",
+        ],
+    ));
+    ok(warroom(&s, "alice", &["declare", "Search slow", "-s", "3"]));
+    assert_eq!(
+        ok(warroom(
+            &s,
+            "alice",
+            &[
+                "triage",
+                "INC-2",
+                "--detected-by",
+                "engineer",
+                "--impact",
+                "stable",
+                "--workaround",
+                "yes"
+            ]
+        )),
+        "INC-2: triage recorded\n"
+    );
+    let err = refused(warroom(
+        &s,
+        "alice",
+        &["triage", "INC-2", "--impact", "sideways"],
+    ));
+    assert!(err.contains("say growing or stable"), "{err}");
+    let state: Value =
+        serde_json::from_str(&ok(warroom(&s, "carol", &["incidents", "--json"]))).unwrap();
+    assert_eq!(state["incidents"][0]["detected_by"], "customer");
+    assert_eq!(state["incidents"][1]["detected_by"], "engineer");
+    assert_eq!(state["incidents"][1]["impact_growing"], false);
+    assert_eq!(state["incidents"][1]["workaround"], true);
+    let m: Value = serde_json::from_str(&ok(warroom(&s, "carol", &["metrics", "--json"]))).unwrap();
+    assert_eq!(m["detection"]["customer"], 1, "{m}");
+    assert_eq!(m["detection"]["engineer"], 1, "{m}");
+    assert_eq!(m["detection"]["customer_share"]["rate"], 0.5, "{m}");
+    let text = ok(warroom(&s, "carol", &["metrics"]));
+    assert!(
+        text.contains(
+            "Detected by monitoring 0 · engineers 1 · customers 1 · not recorded 0; customer-detected 50% (1/2)"
+        ),
+        "{text}"
     );
 }

@@ -1957,6 +1957,17 @@ fn the_postmortem_editor_sends_sections_whys_and_action_items() {
 
     // From the palette too: an action item, and a waiver.
     let fx = palette(&mut app, "action Review pool changes due:2026-03-28");
+    assert!(
+        fx.is_empty(),
+        "the owner is named, never silently the author"
+    );
+    assert!(
+        screen(&app, 100, 30).contains("needs an owner: @NAME (or @me)"),
+        "{}",
+        screen(&app, 100, 30)
+    );
+    app.update(code(KeyCode::Esc));
+    let fx = palette(&mut app, "action Review pool changes @me due:2026-03-28");
     assert_eq!(
         sent(&fx),
         [&Command::AddActionItem {
@@ -2084,7 +2095,7 @@ fn the_record_overlays_draw_in_tiny_terminals() {
             incident: IncidentRef(1),
             text: "Alert on pool saturation before checkout fails for anyone".into(),
             owner: "bob".into(),
-            due: None,
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 28),
         },
     );
     let mut app = live_app(&h, h.now);

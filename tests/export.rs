@@ -227,6 +227,12 @@ async fn a_scripted_incident_exports_as_the_expected_markdown_and_json() {
     assert_eq!(doc.as_of_seq, 25);
     let inc = &doc.incident;
     assert_eq!(inc.status, Status::Resolved);
+    // The post-mortem is due 48 hours after resolution, with every responder invited.
+    assert_eq!(
+        doc.postmortem_due_at.map(|t| t.to_rfc3339()),
+        Some("2026-03-16T02:52:18+00:00".to_string())
+    );
+    assert_eq!(doc.attendees, ["alice", "bob", "carol", "dave"]);
     assert_eq!(
         inc.milestones[&Milestone::ImpactStarted],
         Utc.with_ymd_and_hms(2026, 3, 14, 1, 52, 0).unwrap()

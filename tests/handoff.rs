@@ -228,7 +228,7 @@ fn shift() -> (History, Ids) {
             incident: inc,
             text: "rotate the db password".into(),
             owner: "bob".into(),
-            due: None,
+            due: NaiveDate::from_ymd_opt(2026, 12, 5),
         },
     )[0];
     h.run(
@@ -547,7 +547,9 @@ fn the_markdown_briefing_reads_as_a_document() {
          2026-11-27 09:00 UTC (in 18h50m): primary carl → dan, secondary dan → bob |",
     );
     has("## Resolved during the shift (1)");
-    has("- INC-3 SEV3 Search slow on search, resolved 11:00 UTC after 1h30m");
+    has(
+        "- INC-3 SEV3 Search slow on search, resolved 11:00 UTC after 1h30m, post-mortem due in 1d20h",
+    );
     has("## Noisiest alert sources");
     has("| auth | 5 | 1 |");
     has("| payments | 2 | 1 |");

@@ -697,7 +697,7 @@ fn warroom_metrics_json_against_a_real_feed() {
     );
     assert_eq!(ok(warroom(&s, &["declare", "Typo", "-s", "4"])), "INC-3\n");
     ok(warroom(&s, &["ack", "INC-1"]));
-    ok(warroom(&s, &["resolve", "INC-1"]));
+    ok(warroom(&s, &["resolve", "INC-1", "--verified"]));
     ok(warroom(&s, &["ack", "INC-2"]));
 
     let out = ok(warroom(&s, &["metrics", "--json"]));

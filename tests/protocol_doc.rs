@@ -69,6 +69,9 @@ const OPS: &[&str] = &[
     "remove_member",
     "set_service",
     "page",
+    "resolve_checked",
+    "complete_postmortem",
+    "triage",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -105,6 +108,9 @@ const EVENT_KINDS: &[&str] = &[
     "service_changed",
     "paged",
     "page_acknowledged",
+    "recovery_checked",
+    "postmortem_completed",
+    "triaged",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.
@@ -789,6 +795,11 @@ const TABLES: &[(&str, &str, &str)] = &[
         "The `metrics` result",
         "Post-mortem completion",
     ),
+    (
+        "postmortem deadline",
+        "The `metrics` result",
+        "The post-mortem deadline",
+    ),
     ("rate", "The `metrics` result", "A rate"),
     (
         "action item rate",
@@ -796,6 +807,11 @@ const TABLES: &[(&str, &str, &str)] = &[
         "Action-item completion",
     ),
     ("pages", "The `metrics` result", "Pages"),
+    (
+        "detection",
+        "The `metrics` result",
+        "Who found the incidents",
+    ),
     ("event frame", "`event`", ""),
     ("synced", "`synced`", ""),
     ("ok", "`ok`", ""),
@@ -863,9 +879,14 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("postmortem rates", "sev1", "rate"),
     ("postmortem rates", "sev2", "rate"),
     ("postmortem rates", "overall", "rate"),
+    ("postmortem rates", "deadline", "postmortem deadline"),
+    ("postmortem deadline", "rate", "rate"),
     ("metrics", "action_items", "action item rate"),
     ("action item rate", "rate", "rate"),
     ("metrics", "pages", "pages"),
+    ("metrics", "detection", "detection"),
+    ("detection", "customer_share", "rate"),
+    ("detection", "monitoring_share", "rate"),
     ("event frame", "event", "event"),
     ("presence", "present", "presence entry"),
     ("state", "incidents", "incident"),
@@ -1175,13 +1196,21 @@ impl<'a> Walker<'a> {
 fn the_field_tables_of_the_doc_are_all_found() {
     let doc = read_doc();
     let schema = Schema::from_doc(&doc).unwrap_or_else(|e| panic!("{}", e.join("\n")));
-    // Each event kind has its own section; all but three have fields.
+    // Each event kind has its own section; all but four have fields.
     let without_fields: Vec<&str> = EVENT_KINDS
         .iter()
         .copied()
         .filter(|k| !schema.tables.contains_key(&format!("`{k}`")))
         .collect();
-    assert_eq!(without_fields, ["acknowledged", "resolved", "withheld"]);
+    assert_eq!(
+        without_fields,
+        [
+            "acknowledged",
+            "resolved",
+            "withheld",
+            "postmortem_completed"
+        ]
+    );
     assert!(
         schema
             .table("incident")
@@ -1635,6 +1664,9 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
             json!({"op": "retitle", "title": "Checkout 500s after deploy 4471"}),
         ))
         .await;
+    alice
+        .ok(inc(json!({"op": "triage", "detected_by": "customer", "impact_growing": true, "workaround": false})))
+        .await;
 
     alice
         .ok(inc(
@@ -1690,7 +1722,9 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     alice
         .ok(inc(json!({"op": "set_severity", "severity": 2})))
         .await;
-    alice.ok(inc(json!({"op": "resolve"}))).await;
+    alice
+        .ok(inc(json!({"op": "resolve_checked", "verified": true})))
+        .await;
     alice
         .ok(inc(json!({"op": "edit_postmortem", "section": "summary", "text": "Deploy 4471 halved the pool."})))
         .await;
@@ -1702,13 +1736,14 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         .await[0];
     alice
         .ok(inc(
-            json!({"op": "add_action_item", "text": "Load-test the pool", "owner": "me"}),
+            json!({"op": "add_action_item", "text": "Load-test the pool", "owner": "me", "due": "2026-12-10"}),
         ))
         .await;
     bob.ok(inc(
         json!({"op": "update_action_item", "item": item, "done": true}),
     ))
     .await;
+    alice.ok(inc(json!({"op": "complete_postmortem"}))).await;
     alice
         .ok(inc(json!({"op": "set_status", "status": "closed"})))
         .await;

@@ -1107,9 +1107,11 @@ fn r_does_not_resolve_without_its_confirmation() {
     );
     tmux.wait_for("alice", "▶ INC-1");
     tmux.keys("alice", &["R"]);
+    // Never watched in monitoring: the question is whether recovery was verified.
     tmux.wait_for(
         "alice",
-        "Resolve INC-1 (SEV1 Checkout 500s)?  y to resolve, any other key cancels",
+        "Resolve INC-1 (SEV1 Checkout 500s) from investigating: was recovery verified?  y yes, \
+         resolve · s skip verification · other keys cancel",
     );
     tmux.keys("alice", &["n"]);
     tmux.wait_for("alice", "cancelled: resolve INC-1 (SEV1 Checkout 500s)");
@@ -1119,9 +1121,20 @@ fn r_does_not_resolve_without_its_confirmation() {
         "{out}"
     );
     tmux.keys("alice", &["R"]);
-    tmux.wait_for("alice", "Resolve INC-1 (SEV1 Checkout 500s)?");
+    tmux.wait_for(
+        "alice",
+        "Resolve INC-1 (SEV1 Checkout 500s) from investigating",
+    );
     tmux.keys("alice", &["y"]);
-    let s = tmux.wait_for("alice", "INC-1 resolved (was investigating)");
+    let s = tmux.wait_for(
+        "alice",
+        "INC-1 resolved, recovery verified (was investigating)",
+    );
+    let md = cli(&server, dir.path(), "carol", &["export", "INC-1"]);
+    assert!(
+        md.contains("recovery verified by alice before resolving"),
+        "{md}"
+    );
     assert!(
         s.contains("No active incidents · 1 resolved hidden (r shows the archive)"),
         "{s}"

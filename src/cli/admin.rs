@@ -161,6 +161,18 @@ pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
                     p.schedules().len(),
                     rules.runbooks.len()
                 );
+                // A runbook short of the seed's six sections is a warning, not an error.
+                for rb in rules.runbooks.values() {
+                    let missing = rb.missing_sections();
+                    if !missing.is_empty() {
+                        println!(
+                            "  warning: runbook {} ({}) lacks {}",
+                            rb.name,
+                            rb.source,
+                            missing.join(", ")
+                        );
+                    }
+                }
                 let now = chrono::Utc::now();
                 for sev in Severity::ALL {
                     let plan = p.plan(sev, None, now);

@@ -182,6 +182,25 @@ pub enum Cmd {
         /// Need-to-know (security) incident.
         #[arg(long)]
         restricted: bool,
+        /// Who found it: monitoring, customer or engineer.
+        #[arg(long, value_parser = parse_detection)]
+        detected_by: Option<crate::model::Detection>,
+    },
+    /// Triage answers: who found it, is the impact growing, is there a workaround.
+    Triage {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// monitoring, customer or engineer.
+        #[arg(long, value_parser = parse_detection)]
+        detected_by: Option<crate::model::Detection>,
+        /// growing or stable.
+        #[arg(long, value_parser = parse_impact)]
+        impact: Option<bool>,
+        /// yes or no.
+        #[arg(long, value_parser = parse_yes_no)]
+        workaround: Option<bool>,
     },
     /// Record a timeline entry.
     Note {
@@ -261,12 +280,21 @@ pub enum Cmd {
         #[arg(long, conflicts_with = "person")]
         release: bool,
     },
-    /// Resolve an incident.
+    /// Resolve an incident. Straight from investigating or identified (never watched in
+    /// monitoring), say whether recovery was verified: `--verified` (metrics back to normal,
+    /// error rates down, users unblocked) or `--skip-verification`; the answer goes on the
+    /// timeline.
     Resolve {
         #[command(flatten)]
         feed: FeedArgs,
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
+        /// Recovery was verified: metrics back to normal, error rates down, users unblocked.
+        #[arg(long, conflicts_with = "skip_verification")]
+        verified: bool,
+        /// Resolve without verifying recovery (recorded as such).
+        #[arg(long)]
+        skip_verification: bool,
     },
     /// Write the post-mortem: a section (`--section summary --text "…"`) and/or the 5-whys
     /// chain from a file of `why | because` lines (`--whys-file FILE`, `-` for stdin).
@@ -284,6 +312,10 @@ pub enum Cmd {
         /// The whole 5-whys chain, one `why | because` line per link.
         #[arg(long, value_name = "FILE")]
         whys_file: Option<std::path::PathBuf>,
+        /// Mark the post-mortem done (held with the responders and written up): its
+        /// 48-hour countdown stops, and the metrics count it on time or late.
+        #[arg(long)]
+        done: bool,
     },
     /// Add a post-mortem action item; prints its id.
     Action {
@@ -292,10 +324,10 @@ pub enum Cmd {
         #[arg(value_parser = parse_ref)]
         incident: IncidentRef,
         text: String,
-        /// Who owns it (`me` for yourself).
-        #[arg(long, default_value = "me")]
+        /// Who owns it (`me` for yourself): required, an action item is assigned.
+        #[arg(long)]
         owner: String,
-        /// When it is due: YYYY-MM-DD.
+        /// When it is due: YYYY-MM-DD (required unless the feed's policy gives a default).
         #[arg(long, value_parser = parse_date)]
         due: Option<chrono::NaiveDate>,
     },
@@ -422,6 +454,7 @@ impl Cmd {
             | Cmd::Role { feed, .. }
             | Cmd::Resolve { feed, .. }
             | Cmd::Postmortem { feed, .. }
+            | Cmd::Triage { feed, .. }
             | Cmd::Action { feed, .. }
             | Cmd::ActionDone { feed, .. }
             | Cmd::Waive { feed, .. }
@@ -628,6 +661,26 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", hide = true, default_value_t = crate::server::CHECKPOINT_EVERY,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
+}
+
+fn parse_detection(s: &str) -> Result<crate::model::Detection, String> {
+    s.parse().map_err(|e: crate::model::Rejection| e.message)
+}
+
+fn parse_impact(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "growing" => Ok(true),
+        "stable" => Ok(false),
+        _ => Err(format!("'{s}': say growing or stable")),
+    }
+}
+
+fn parse_yes_no(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "yes" | "y" | "true" => Ok(true),
+        "no" | "n" | "false" => Ok(false),
+        _ => Err(format!("'{s}': say yes or no")),
+    }
 }
 
 fn parse_ref(s: &str) -> Result<IncidentRef, String> {

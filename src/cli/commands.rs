@@ -10,7 +10,7 @@ use super::args::{Cmd, Global};
 use super::reads::{all_incidents, events, export, incidents_table, metrics};
 use super::session::Session;
 use super::time;
-use crate::model::Command;
+use crate::model::{Command, Status};
 use crate::protocol::Search;
 use crate::report::format::role_name;
 
@@ -82,6 +82,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             severity,
             service,
             restricted,
+            detected_by,
             ..
         } => {
             let (_, r) = s
@@ -94,6 +95,15 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 .await?;
             let r = r.context("the server did not name the new incident")?;
             println!("{r}");
+            if detected_by.is_some() {
+                s.run(Command::Triage {
+                    incident: r,
+                    detected_by,
+                    impact_growing: None,
+                    workaround: None,
+                })
+                .await?;
+            }
             if restricted {
                 eprintln!(
                     "{r} is restricted (need to know): only its members (you) and admins see it; \
@@ -161,6 +171,22 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 seqs.first().copied().unwrap_or(0)
             );
         }
+        Cmd::Triage {
+            incident,
+            detected_by,
+            impact,
+            workaround,
+            ..
+        } => {
+            s.run(Command::Triage {
+                incident,
+                detected_by,
+                impact_growing: impact,
+                workaround,
+            })
+            .await?;
+            println!("{incident}: triage recorded");
+        }
         Cmd::Ack { incident, .. } => {
             s.run(Command::Acknowledge { incident }).await?;
             println!("{incident} acknowledged");
@@ -199,6 +225,16 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Status {
             incident, status, ..
         } => {
+            let now = s.replica.state.incident(incident).map(|i| i.status);
+            if status == Status::Resolved
+                && let Some(from @ (Status::Investigating | Status::Identified)) = now
+            {
+                bail!(
+                    "{incident} is {from}, never watched in monitoring: resolve it with \
+                     `warroom resolve {incident} --verified` once recovery is verified, or \
+                     --skip-verification"
+                );
+            }
             s.run(Command::SetStatus { incident, status }).await?;
             println!("{incident} is now {status}");
         }
@@ -229,9 +265,37 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 println!("{incident}: {holder} is {}", role_name(role));
             }
         }
-        Cmd::Resolve { incident, .. } => {
-            s.run(Command::Resolve { incident }).await?;
-            println!("{incident} resolved");
+        Cmd::Resolve {
+            incident,
+            verified,
+            skip_verification,
+            ..
+        } => {
+            let status = s.replica.state.incident(incident).map(|i| i.status);
+            let unwatched = matches!(status, Some(Status::Investigating | Status::Identified));
+            let command = match (verified, skip_verification) {
+                (true, _) => Command::ResolveChecked {
+                    incident,
+                    verified: true,
+                },
+                (_, true) => Command::ResolveChecked {
+                    incident,
+                    verified: false,
+                },
+                _ if unwatched => bail!(
+                    "{incident} is {}, never watched in monitoring: verify recovery (metrics back \
+                     to normal, error rates down, users unblocked), then resolve with --verified, \
+                     or resolve without with --skip-verification",
+                    status.map(|s| s.to_string()).unwrap_or_default()
+                ),
+                _ => Command::Resolve { incident },
+            };
+            s.run(command).await?;
+            match (verified, skip_verification) {
+                (true, _) => println!("{incident} resolved (recovery verified)"),
+                (_, true) => println!("{incident} resolved without verifying recovery"),
+                _ => println!("{incident} resolved"),
+            }
         }
         Cmd::Handoff { format, .. } => {
             use crate::report::handoff;
@@ -265,10 +329,14 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             section,
             text,
             whys_file,
+            done,
             ..
         } => {
-            if section.is_none() && whys_file.is_none() {
-                bail!("say what to write: --section NAME --text TEXT, and/or --whys-file FILE");
+            if section.is_none() && whys_file.is_none() && !done {
+                bail!(
+                    "say what to write: --section NAME --text TEXT, and/or --whys-file FILE, \
+                     or --done when it is done"
+                );
             }
             if let (Some(section), Some(text)) = (section, text) {
                 s.run(Command::EditPostmortem {
@@ -291,6 +359,18 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                 let n = whys.len();
                 s.run(Command::SetWhys { incident, whys }).await?;
                 println!("{incident}: 5 whys saved ({n} links)");
+            }
+            if done {
+                s.run(Command::CompletePostmortem { incident }).await?;
+                let on_time = s
+                    .replica
+                    .state
+                    .incident(incident)
+                    .and_then(|i| i.postmortem_on_time());
+                match on_time {
+                    Some(false) => println!("{incident}: post-mortem done, late"),
+                    _ => println!("{incident}: post-mortem done, on time"),
+                }
             }
         }
         Cmd::Action {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::postmortem::Why;
-use super::{EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status};
+use super::{Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status};
 
 fn default_entry_kind() -> EntryKind {
     EntryKind::Note
@@ -172,6 +172,30 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// Resolve, with the answer to "was recovery verified?" (metrics back to normal, error
+    /// rates down, users unblocked): what a client sends when resolving straight from
+    /// investigating or identified, so the answer goes on the record.
+    ResolveChecked {
+        incident: IncidentRef,
+        /// `true`: recovery was verified; `false`: resolved without verifying it.
+        verified: bool,
+    },
+    /// The post-mortem is done (held with the responders and written up): the 48-hour
+    /// countdown stops and the metrics count it on time or late.
+    CompletePostmortem {
+        incident: IncidentRef,
+    },
+    /// Triage answers (seed architecture): who found it, whether the impact is growing,
+    /// whether a workaround exists. Fields left out keep their value; at least one is given.
+    Triage {
+        incident: IncidentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_by: Option<Detection>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impact_growing: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workaround: Option<bool>,
+    },
 }
 
 impl Command {
@@ -200,7 +224,10 @@ impl Command {
             | Command::AddMember { incident, .. }
             | Command::RemoveMember { incident, .. }
             | Command::SetService { incident, .. }
-            | Command::Page { incident, .. } => Some(*incident),
+            | Command::Page { incident, .. }
+            | Command::ResolveChecked { incident, .. }
+            | Command::CompletePostmortem { incident }
+            | Command::Triage { incident, .. } => Some(*incident),
         }
     }
 }

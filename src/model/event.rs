@@ -8,7 +8,8 @@ use super::escalation::Plan;
 use super::postmortem::Why;
 use super::runbook::Runbook;
 use super::{
-    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status, StepAction,
+    AlertAction, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status,
+    StepAction,
 };
 
 /// One recorded fact, with the server-assigned contiguous sequence number, the server's
@@ -240,6 +241,26 @@ pub enum EventKind {
         incident: IncidentRef,
         page: u64,
     },
+    /// The answer to "was recovery verified?" given when resolving straight from
+    /// investigating or identified; the `resolved` event follows it.
+    RecoveryChecked {
+        incident: IncidentRef,
+        verified: bool,
+    },
+    /// The post-mortem was marked done (its actor is who marked it).
+    PostmortemCompleted {
+        incident: IncidentRef,
+    },
+    /// Triage answers given (only those that changed are present).
+    Triaged {
+        incident: IncidentRef,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_by: Option<Detection>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        impact_growing: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workaround: Option<bool>,
+    },
 }
 
 impl EventKind {
@@ -277,7 +298,10 @@ impl EventKind {
             | EventKind::Withheld { incident }
             | EventKind::ServiceChanged { incident, .. }
             | EventKind::Paged { incident, .. }
-            | EventKind::PageAcknowledged { incident, .. } => *incident,
+            | EventKind::PageAcknowledged { incident, .. }
+            | EventKind::RecoveryChecked { incident, .. }
+            | EventKind::PostmortemCompleted { incident }
+            | EventKind::Triaged { incident, .. } => *incident,
         }
     }
 
@@ -316,6 +340,9 @@ impl EventKind {
             EventKind::ServiceChanged { .. } => "service_changed",
             EventKind::Paged { .. } => "paged",
             EventKind::PageAcknowledged { .. } => "page_acknowledged",
+            EventKind::RecoveryChecked { .. } => "recovery_checked",
+            EventKind::PostmortemCompleted { .. } => "postmortem_completed",
+            EventKind::Triaged { .. } => "triaged",
         }
     }
 }

@@ -23,8 +23,8 @@ pub use state::{
     ApplyError, DEFAULT_RECENT_SECS, Entry, Incident, RoleTenure, State, fold_incident,
 };
 pub use types::{
-    AlertAction, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Span, Status,
-    StepAction,
+    AlertAction, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Span,
+    Status, StepAction,
 };
 
 use std::fmt;
@@ -101,5 +101,7 @@ pub fn validate_name(name: &str) -> Result<String, Rejection> {
 /// Actors of events nobody types: the escalation engine and the alert sources.
 pub const RESERVED_NAMES: &[&str] = &["warroom", "alertmanager", "pagerduty", "events-api"];
 
+#[cfg(test)]
+mod follow_through_tests;
 #[cfg(test)]
 mod tests;

@@ -50,7 +50,17 @@ pub struct Postmortem {
     /// When it was last edited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// When it was marked done (held and written up), or the incident closed with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Who marked it done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<String>,
 }
+
+/// How long after resolution a post-mortem is due (seed guide G390: within 48 hours, while
+/// memory is fresh).
+pub const POSTMORTEM_DUE_SECS: i64 = 48 * 3600;
 
 impl Postmortem {
     pub fn section(&self, s: PmSection) -> Option<&str> {
@@ -68,6 +78,7 @@ impl Postmortem {
             && self.whys.is_empty()
             && self.action_items.is_empty()
             && self.waived.is_none()
+            && self.completed_at.is_none()
     }
 
     pub fn item(&self, id: u64) -> Option<&ActionItem> {

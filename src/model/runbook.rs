@@ -63,6 +63,33 @@ impl Runbook {
     }
 }
 
+/// The six sections a runbook should have (seed architecture, "What a runbook should
+/// contain"), each with the words a heading is recognised by.
+pub const EXPECTED_SECTIONS: [(&str, &[&str]); 6] = [
+    ("Alert context", &["context"]),
+    ("Diagnostic steps", &["diagnos"]),
+    ("Common causes", &["cause"]),
+    ("Remediation steps", &["remediat", "fix"]),
+    ("Escalation criteria", &["escalat"]),
+    ("Rollback procedures", &["rollback", "roll back"]),
+];
+
+impl Runbook {
+    /// Which of the six expected sections no `##` heading names, in order.
+    pub fn missing_sections(&self) -> Vec<&'static str> {
+        EXPECTED_SECTIONS
+            .iter()
+            .filter(|(_, words)| {
+                !self.sections.iter().any(|s| {
+                    let h = s.heading.to_lowercase();
+                    words.iter().any(|w| h.contains(w))
+                })
+            })
+            .map(|(name, _)| *name)
+            .collect()
+    }
+}
+
 fn list_item(line: &str) -> Option<&str> {
     let t = line.trim_start();
     let rest = if let Some(r) = t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")) {
@@ -185,6 +212,26 @@ mod tests {
 
     #[test]
     fn a_runbook_without_steps_is_refused() {
+        let r = parse_markdown("payments", "built-in", SAMPLE).unwrap();
+        assert_eq!(
+            r.missing_sections(),
+            ["Common causes", "Remediation steps", "Escalation criteria"]
+        );
+        let thin = parse_markdown(
+            "x",
+            "x.md",
+            "# X\n## Diagnosis\n- look\n## How to fix\n- restart\n",
+        )
+        .unwrap();
+        assert_eq!(
+            thin.missing_sections(),
+            [
+                "Alert context",
+                "Common causes",
+                "Escalation criteria",
+                "Rollback procedures"
+            ]
+        );
         let e = parse_markdown("x", "x.md", "# Title\nJust prose.\n").unwrap_err();
         assert!(e.contains("no checklist"), "{e}");
     }

@@ -958,7 +958,7 @@ fn a_waived_post_mortem_lets_an_incident_close_and_action_items_track_completion
             incident: IncidentRef(2),
             text: "Add a pool alert".into(),
             owner: "carol".into(),
-            due: None,
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 20),
         },
     );
     let id = log.inc(2).postmortem.action_items[0].id;

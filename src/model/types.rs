@@ -203,6 +203,16 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// Who found the incident (seed architecture: customer-detected incidents mean
+    /// monitoring gaps).
+    Detection, "detection source", {
+        Monitoring => "monitoring",
+        Customer => "customer",
+        Engineer => "engineer",
+    }
+);
+
 impl Status {
     /// Still being worked: investigating, identified or monitoring.
     pub fn is_active(self) -> bool {

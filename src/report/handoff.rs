@@ -72,7 +72,8 @@ pub struct Briefing {
     pub active: Vec<ActiveIncident>,
     /// Per schedule, in the order given (the default first).
     pub on_call: Vec<OnCall>,
-    /// Incidents resolved during the shift (still resolved, or closed since), in order.
+    /// Incidents resolved during the shift (still resolved, or closed since), in order,
+    /// each with its post-mortem's countdown.
     pub resolved: Vec<ResolvedIncident>,
     /// Alert counts by service over incidents declared during the shift, most first.
     pub noisiest: Vec<AlertSource>,
@@ -262,6 +263,12 @@ pub struct ResolvedIncident {
     pub status: Status,
     pub declared_at: DateTime<Utc>,
     pub resolved_at: DateTime<Utc>,
+    /// When its post-mortem is due (48 hours after resolution), while it is owed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem_due_at: Option<DateTime<Utc>>,
+    /// Its post-mortem was done on time (`true`) or late (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem_on_time: Option<bool>,
 }
 
 /// Pages that reached a person during the shift (the fired steps each incident's latest

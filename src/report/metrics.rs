@@ -108,6 +108,26 @@ pub struct Metrics {
     /// MTTD over the counted incidents on critical services, against its target.
     #[serde(default)]
     pub mttd_critical: Targeted,
+    /// Who found the incidents (seed architecture: customer-detected means monitoring gaps).
+    #[serde(default)]
+    pub detection: DetectionShare,
+}
+
+/// How the counted incidents were detected.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectionShare {
+    /// Found by monitoring (an alert opened it, or triage says so).
+    pub monitoring: u32,
+    /// Reported by a customer.
+    pub customer: u32,
+    /// Noticed by an engineer.
+    pub engineer: u32,
+    /// Not recorded.
+    pub unknown: u32,
+    /// `customer` of the incidents whose source is recorded: the lower, the better.
+    pub customer_share: Rate,
+    /// `monitoring` of the incidents whose source is recorded.
+    pub monitoring_share: Rate,
 }
 
 /// Durations against a target: how many of those measured were within it.
@@ -217,6 +237,26 @@ pub struct PostmortemRates {
     pub overall: Rate,
     /// Of `overall.done`, how many were waived rather than complete.
     pub waived: u32,
+    /// Post-mortems of every severity against their deadline, 48 hours after resolution
+    /// (seed guide G390).
+    #[serde(default)]
+    pub deadline: PostmortemDeadline,
+}
+
+/// Post-mortems done within 48 hours of resolution, of resolved and closed incidents of
+/// every severity whose post-mortem was not waived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PostmortemDeadline {
+    /// Marked done (or closed) within 48 hours of resolution.
+    pub on_time: u32,
+    /// Done after its 48 hours.
+    pub late: u32,
+    /// Not done, and its 48 hours have passed.
+    pub overdue: u32,
+    /// Not done and not due yet: left out of the rate.
+    pub not_due: u32,
+    /// `on_time` out of `on_time + late + overdue`.
+    pub rate: Rate,
 }
 
 /// Action items done by their due date.

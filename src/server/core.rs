@@ -378,9 +378,12 @@ impl Core {
                     continue;
                 }
             }
+            // An action item given no due date gets the policy's default, if it has one.
+            let filled = self.rules.with_defaults(&req.command, now);
+            let command = filled.as_ref().unwrap_or(&req.command);
             let decided =
                 self.state
-                    .decide_with_policy(&req.actor, now, &req.command, &self.rules.policy);
+                    .decide_with_policy(&req.actor, now, command, &self.rules.policy);
             let answer = match decided {
                 Ok(kinds) => {
                     let mut seqs = Vec::with_capacity(kinds.len());

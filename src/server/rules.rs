@@ -166,3 +166,35 @@ pub fn load_rules_with_source(path: Option<&Path>) -> Result<(Rules, PolicySourc
         Err(errors)
     }
 }
+
+impl Rules {
+    /// The command with what the policy fills in when it is left out: an action item's due
+    /// date (`[postmortem] action_item_due`). `None`: the command goes as sent.
+    pub fn with_defaults(
+        &self,
+        command: &crate::model::Command,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<crate::model::Command> {
+        use crate::model::Command;
+        let secs = self.policy.action_item_due_secs()?;
+        let Command::AddActionItem {
+            incident,
+            text,
+            owner,
+            due: None,
+        } = command
+        else {
+            return None;
+        };
+        let due = i64::try_from(secs)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|d| now.checked_add_signed(d))?;
+        Some(Command::AddActionItem {
+            incident: *incident,
+            text: text.clone(),
+            owner: owner.clone(),
+            due: Some(due.date_naive()),
+        })
+    }
+}

@@ -22,7 +22,13 @@ pub struct Pending {
     pub verb: &'static str,
     /// Where the keys go once it is answered.
     pub back_to: Mode,
+    /// Resolving straight from investigating or identified: the question is whether
+    /// recovery was verified, `y` (verified) or `s` (skip), and the answer is sent along.
+    pub verify: bool,
 }
+
+/// The verb of the question that asks whether recovery was verified.
+pub(crate) const VERIFY: &str = "verify";
 
 /// `SEV1 Checkout 500s`: an incident as a question names it.
 fn named(inc: &Incident) -> String {
@@ -40,6 +46,7 @@ impl App {
         fx: &mut Vec<Effect>,
     ) {
         if let Some((question, verb)) = self.needs_confirmation(&command) {
+            let verify = verb == VERIFY;
             self.pending = Some(Pending {
                 command,
                 what,
@@ -47,6 +54,7 @@ impl App {
                 question,
                 verb,
                 back_to: self.mode,
+                verify,
             });
             self.mode = Mode::Confirm;
             return;
@@ -80,6 +88,20 @@ impl App {
             .and_then(|r| self.replica.state.incident(r))?;
         let r = inc.reference;
         match command {
+            // Straight from investigating or identified, nobody has watched it recover
+            // (seed guide: closed only after verifying metrics, errors and users).
+            Command::Resolve { .. }
+            | Command::SetStatus {
+                status: Status::Resolved,
+                ..
+            } if matches!(inc.status, Status::Investigating | Status::Identified) => Some((
+                format!(
+                    "Resolve {r} ({}) from {}: was recovery verified?",
+                    named(inc),
+                    inc.status
+                ),
+                VERIFY,
+            )),
             Command::Resolve { .. }
             | Command::SetStatus {
                 status: Status::Resolved,
@@ -118,6 +140,14 @@ impl App {
                 format!("{r} → {status} (was {})", inc.status)
             }
             Command::Resolve { .. } => format!("{r} resolved (was {})", inc.status),
+            Command::ResolveChecked { verified, .. } => {
+                let how = if *verified {
+                    "recovery verified"
+                } else {
+                    "without verifying recovery"
+                };
+                format!("{r} resolved, {how} (was {})", inc.status)
+            }
             Command::SetService { service, .. } => format!(
                 "{r}: service {} (was {})",
                 clean(service),

@@ -389,12 +389,18 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         "nothing sent before the answer"
     );
     assert_eq!(app.mode, Mode::Confirm);
-    for (w, ht) in [(80, 24), (200, 50)] {
-        assert_on(
-            &screen(&app, w, ht),
-            &["Resolve INC-2 (SEV1 Checkout 500s)?  y to resolve, any other key cancels"],
-        );
-    }
+    // Straight from investigating: was recovery verified? (seed guide G38)
+    assert_on(
+        &screen(&app, 200, 50),
+        &[
+            "Resolve INC-2 (SEV1 Checkout 500s) from investigating: was recovery verified?  \
+             y yes, resolve · s skip verification · other keys cancel",
+        ],
+    );
+    assert_on(
+        &screen(&app, 80, 24),
+        &["Resolve INC-2 (SEV1 Checkout 500s) from investigating: was recovery verified?"],
+    );
     assert!(app.update(key('n')).is_empty());
     assert_eq!(app.mode, Mode::Normal);
     assert!(
@@ -402,18 +408,20 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         "{}",
         status_line(&app, 100, 30)
     );
-    // `y` resolves it, and the answer says so.
+    // `y` resolves it with the answer, and the status line says so.
     app.update(key('R'));
     let fx = app.update(key('y'));
     assert_eq!(
         sent(&fx),
-        [&Command::Resolve {
-            incident: IncidentRef(2)
+        [&Command::ResolveChecked {
+            incident: IncidentRef(2),
+            verified: true,
         }]
     );
     deliver(&mut app, &mut h, "alice", &fx);
     assert!(
-        status_line(&app, 100, 30).contains("INC-2 resolved (was investigating)"),
+        status_line(&app, 100, 30)
+            .contains("INC-2 resolved, recovery verified (was investigating)"),
         "{}",
         status_line(&app, 100, 30)
     );
@@ -423,15 +431,28 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         assert_eq!(app.mode, Mode::Confirm, ":{line}");
         assert_on(
             &screen(&app, 100, 30),
-            &["Resolve INC-1 (SEV3 Search slow)?"],
+            &["Resolve INC-1 (SEV3 Search slow) from investigating: was recovery verified?"],
         );
         app.update(code(KeyCode::Esc));
         assert_eq!(app.mode, Mode::Normal);
     }
+    // `s` resolves without verifying, and says so on the record.
     let fx = palette(&mut app, "resolve");
     assert!(fx.is_empty());
-    let fx = app.update(key('y'));
+    let fx = app.update(key('s'));
+    assert_eq!(
+        sent(&fx),
+        [&Command::ResolveChecked {
+            incident: IncidentRef(1),
+            verified: false,
+        }]
+    );
     deliver(&mut app, &mut h, "alice", &fx);
+    assert!(
+        status_line(&app, 100, 30).contains("INC-1 resolved, without verifying recovery"),
+        "{}",
+        status_line(&app, 100, 30)
+    );
     // Nothing active: the board says so, not that a filter matched nothing.
     let all = screen(&app, 100, 30);
     assert_on(
@@ -439,6 +460,117 @@ fn resolving_asks_first_in_one_key_and_says_what_it_did() {
         &["No active incidents · 2 resolved hidden (r shows the archive) · n declares one"],
     );
     assert!(!all.contains("Nothing matches the filter"), "{all}");
+}
+
+#[test]
+fn resolving_from_monitoring_asks_only_whether_to_resolve() {
+    let mut h = two_incidents();
+    h.run(
+        "bob",
+        Command::SetStatus {
+            incident: IncidentRef(2),
+            status: warroom::model::Status::Monitoring,
+        },
+    );
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    assert_eq!(app.selected_incident(), Some(IncidentRef(2)));
+    app.update(key('R'));
+    assert_on(
+        &screen(&app, 100, 30),
+        &["Resolve INC-2 (SEV1 Checkout 500s)?  y to resolve, any other key cancels"],
+    );
+    // `s` is no answer here: it cancels.
+    assert!(app.update(key('s')).is_empty());
+    app.update(key('R'));
+    let fx = app.update(key('y'));
+    assert_eq!(
+        sent(&fx),
+        [&Command::Resolve {
+            incident: IncidentRef(2)
+        }]
+    );
+}
+
+#[test]
+fn the_postmortem_countdown_is_on_the_board_and_in_the_room_and_loud_when_overdue() {
+    let mut h = two_incidents();
+    h.run(
+        "priya",
+        Command::ResolveChecked {
+            incident: IncidentRef(1),
+            verified: true,
+        },
+    );
+    let resolved = h.now;
+    // 47 hours on: due in an hour, on the board's title and in the room's header.
+    let mut app = live_app(&h, resolved + Duration::hours(47));
+    let s = screen(&app, 160, 30);
+    assert!(s.contains("1 post-mortem due, next in 1h00m"), "{s}");
+    assert!(!s.contains("OVERDUE"), "{s}");
+    palette(&mut app, "open INC-1");
+    let s = screen(&app, 160, 30);
+    assert!(s.contains("post-mortem due in 1h00m"), "{s}");
+    // 49 hours on: overdue, loud.
+    let app = live_app(&h, resolved + Duration::hours(49));
+    let drawn = draw(&app, &test_theme(), 160, 30);
+    let s = text(&drawn).join("\n");
+    assert!(s.contains("1 POST-MORTEM OVERDUE (by 1h00m)"), "{s}");
+    let (x, y) = find(&text(&drawn), "1 POST-MORTEM OVERDUE");
+    assert_eq!(
+        Some(drawn.backend().buffer()[(x, y)].fg),
+        test_theme().timer_overdue.fg,
+        "overdue is loud"
+    );
+    // Marked done: the countdown stops.
+    h.run(
+        "priya",
+        Command::EditPostmortem {
+            incident: IncidentRef(1),
+            section: warroom::model::PmSection::Summary,
+            text: "The index lagged.".into(),
+        },
+    );
+    h.run(
+        "priya",
+        Command::AddActionItem {
+            incident: IncidentRef(1),
+            text: "Alert on index lag".into(),
+            owner: "priya".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 3, 28),
+        },
+    );
+    let mut app = live_app(&h, resolved + Duration::hours(1));
+    let fx = palette(&mut app, "pm-done INC-1");
+    assert_eq!(
+        sent(&fx),
+        [&Command::CompletePostmortem {
+            incident: IncidentRef(1)
+        }]
+    );
+    deliver(&mut app, &mut h, "priya", &fx);
+    let s = screen(&app, 160, 30);
+    assert!(!s.contains("post-mortem due"), "{s}");
+}
+
+#[test]
+fn the_room_shows_who_found_it_and_the_triage_answers() {
+    let mut h = two_incidents();
+    h.run(
+        "bob",
+        Command::Triage {
+            incident: IncidentRef(2),
+            detected_by: Some(warroom::model::Detection::Customer),
+            impact_growing: Some(true),
+            workaround: Some(false),
+        },
+    );
+    let mut app = live_app(&h, t0() + Duration::minutes(2));
+    palette(&mut app, "open INC-2");
+    let s = screen(&app, 200, 40);
+    assert!(
+        s.contains("found by customer · impact growing · no workaround"),
+        "{s}"
+    );
 }
 
 #[test]

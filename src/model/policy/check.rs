@@ -294,6 +294,7 @@ impl Policy {
                 notify: file.notify,
                 runbooks: file.runbooks,
                 bridge,
+                postmortem: file.postmortem,
             })
         } else {
             Err(errors)

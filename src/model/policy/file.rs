@@ -179,4 +179,16 @@ pub(super) struct PolicyFile {
     /// "https://meet.example.com/{incident}"`): shown in its room, carried in its pages.
     #[serde(default)]
     pub(super) bridge: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) postmortem: PostmortemSpec,
+}
+
+/// `[postmortem]`: defaults for the follow-through.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PostmortemSpec {
+    /// An action item added without a due date is due this long after (`14d`); without
+    /// it, a due date must be given.
+    #[serde(default)]
+    pub(super) action_item_due: Option<Span>,
 }

@@ -27,7 +27,7 @@ mod public;
 pub use super::types::Span;
 pub use classify::{AlertContext, Classification, Criticality, Outcome, Rule};
 pub use file::{Channel, NotifySettings, WebhookFormat};
-use file::{EscalationSpec, OncallSpec, PersonSpec, Services};
+use file::{EscalationSpec, OncallSpec, PersonSpec, PostmortemSpec, Services};
 pub use public::{PublicPolicy, RunbookRef};
 
 /// The default policy, embedded.
@@ -49,6 +49,7 @@ pub struct Policy {
     runbooks: BTreeMap<String, String>,
     /// Call link templates by severity (`{incident}`, `{number}` filled in).
     bridge: BTreeMap<Severity, String>,
+    postmortem: PostmortemSpec,
 }
 
 impl PartialEq for Policy {
@@ -64,6 +65,7 @@ impl PartialEq for Policy {
             && self.notify == other.notify
             && self.runbooks == other.runbooks
             && self.bridge == other.bridge
+            && self.postmortem == other.postmortem
             && self.schedules.len() == other.schedules.len()
     }
 }
@@ -99,6 +101,7 @@ impl Policy {
             notify: NotifySettings::default(),
             runbooks: BTreeMap::new(),
             bridge: BTreeMap::new(),
+            postmortem: PostmortemSpec::default(),
         })
     }
 
@@ -271,6 +274,12 @@ impl Policy {
             t.replace("{incident}", &incident.to_string())
                 .replace("{number}", &incident.0.to_string())
         })
+    }
+
+    /// How long after it is added an action item given no due date is due (`[postmortem]
+    /// action_item_due`); `None`: a due date must be given.
+    pub fn action_item_due_secs(&self) -> Option<u64> {
+        self.postmortem.action_item_due.map(|s| s.0.as_secs())
     }
 
     /// Runbook files the policy names, by service or alert name (paths as written).

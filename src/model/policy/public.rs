@@ -132,6 +132,7 @@ impl PublicPolicy {
             notify: NotifySettings::default(),
             runbooks: BTreeMap::new(),
             bridge,
+            postmortem: Default::default(),
         })
     }
 

@@ -139,6 +139,15 @@ pub struct Incident {
     /// Pages sent on demand, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pages: Vec<OnDemandPage>,
+    /// Who found it: monitoring (an alert opened it), a customer or an engineer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_by: Option<super::Detection>,
+    /// Triage: is the impact growing (`false`: stable)?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact_growing: Option<bool>,
+    /// Triage: is there a workaround?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workaround: Option<bool>,
 }
 
 fn epoch() -> DateTime<Utc> {
@@ -299,6 +308,9 @@ impl Incident {
             postmortem,
             elided,
             pages,
+            detected_by,
+            impact_growing,
+            workaround,
         } = self;
         Incident {
             reference: *reference,
@@ -330,6 +342,9 @@ impl Incident {
             postmortem: postmortem.clone(),
             elided: *elided,
             pages: pages.clone(),
+            detected_by: *detected_by,
+            impact_growing: *impact_growing,
+            workaround: *workaround,
         }
     }
 
@@ -371,6 +386,65 @@ impl Incident {
         let every = self.update_every_secs?;
         let from = self.last_status_update.unwrap_or(self.declared_at);
         Some(from + crate::model::escalation::secs(every))
+    }
+}
+
+impl Incident {
+    /// When its post-mortem is due: 48 hours after resolution (seed guide G390); `None`
+    /// while it is active, or when the post-mortem was waived.
+    pub fn postmortem_due_at(&self) -> Option<DateTime<Utc>> {
+        if self.is_active() || self.postmortem.waived.is_some() {
+            return None;
+        }
+        let resolved = self.milestones.get(&Milestone::Resolved)?;
+        Some(*resolved + chrono::Duration::seconds(super::postmortem::POSTMORTEM_DUE_SECS))
+    }
+
+    /// When its post-mortem is due, while it is still owed (due and not done).
+    pub fn postmortem_owed_by(&self) -> Option<DateTime<Utc>> {
+        self.postmortem_due_at()
+            .filter(|_| self.postmortem.completed_at.is_none())
+    }
+
+    /// Everyone who responded, by name: who declared it, held a role, acknowledged it or
+    /// wrote on its timeline (never warroom's own actors): the post-mortem's attendees.
+    pub fn responders(&self) -> Vec<String> {
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        names.insert(self.declared_by.as_str());
+        names.extend(self.role_history.iter().map(|t| t.person.as_str()));
+        names.extend(self.acknowledged_by.as_deref());
+        names.extend(self.entries.iter().map(|e| e.author.as_str()));
+        names
+            .into_iter()
+            .filter(|n| !super::RESERVED_NAMES.contains(&n.to_ascii_lowercase().as_str()))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Follow-ups the record suggests for its post-mortem: when its service matched no
+    /// runbook, "write a runbook for SERVICE" (seed guide G371: an alert without a runbook
+    /// makes creating one part of the follow-up), unless an action item already mentions a
+    /// runbook.
+    pub fn suggested_action_items(&self) -> Vec<String> {
+        let Some(service) = &self.service else {
+            return Vec::new();
+        };
+        let has_own = self.runbook.as_ref().is_some_and(|rb| rb.name == *service);
+        let taken = self
+            .postmortem
+            .action_items
+            .iter()
+            .any(|a| a.text.to_lowercase().contains("runbook"));
+        if has_own || taken {
+            return Vec::new();
+        }
+        vec![format!("write a runbook for {service}")]
+    }
+
+    /// Whether its post-mortem was done by its due time; `None` while not done or not due.
+    pub fn postmortem_on_time(&self) -> Option<bool> {
+        let due = self.postmortem_due_at()?;
+        self.postmortem.completed_at.map(|done| done <= due)
     }
 }
 

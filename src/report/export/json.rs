@@ -27,6 +27,13 @@ pub struct JsonExport {
     /// breach notice is due. Added in schema 1 as an optional field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restricted: Option<Restricted>,
+    /// When the post-mortem is due: 48 hours after resolution (absent while active or
+    /// waived). Added in schema 1 as an optional field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmortem_due_at: Option<DateTime<Utc>>,
+    /// Everyone who responded, to invite to the post-mortem. Added in schema 1.
+    #[serde(default)]
+    pub attendees: Vec<String>,
 }
 
 /// What a restricted incident's export says about its access and its breach notice.
@@ -99,5 +106,7 @@ pub fn json(inc: &Incident, events: &[Event]) -> JsonExport {
         events,
         times: times(inc),
         restricted: restricted(inc),
+        postmortem_due_at: inc.postmortem_due_at(),
+        attendees: inc.responders(),
     }
 }

@@ -49,6 +49,17 @@ fn para(s: &str) -> String {
     out
 }
 
+/// The blameless ground rules that head every post-mortem (seed architecture: blameless
+/// does not mean accountable-less; seed guide: no finger-pointing, "the system allowed").
+pub const GROUND_RULES: &str = "\
+## Ground rules
+
+This review is blameless. We assume people made the best decisions they could with the
+information they had; we look for what allowed this to happen, not who caused it (\"the
+system allowed…\", never \"X broke it\"). Blameless is not accountable-less: every action
+item has one owner and a due date, and is tracked until done.
+";
+
 /// The Markdown post-mortem draft: title, severity, duration, impact; roles and who held
 /// them when; the post-mortem sections; the times to detect, acknowledge, mitigate and
 /// resolve; the timeline in occurred-at order with authors; the pinned entries again under
@@ -175,6 +186,33 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
     if let Some(reason) = &pm.waived {
         writeln!(out, "| Post-mortem | waived: {} |", cell(reason))?;
     }
+    if let Some(due) = inc.postmortem_due_at() {
+        // From the log alone, like the breach notice: compare with your clock.
+        let state = match (pm.completed_at, inc.postmortem_on_time()) {
+            (Some(at), Some(true)) => format!("done {}, on time", utc_stamp(at)),
+            (Some(at), _) => format!("done {}, late", utc_stamp(at)),
+            (None, _) if inc.updated_at >= due => {
+                "NOT DONE, already overdue at the last event".to_string()
+            }
+            (None, _) => "not done yet".to_string(),
+        };
+        writeln!(
+            out,
+            "| Post-mortem due | {} (48 h after resolution); {state} |",
+            utc_stamp(due)
+        )?;
+    }
+    writeln!(
+        out,
+        "| Attendees | {} |",
+        inc.responders()
+            .iter()
+            .map(|n| cell(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(out)?;
+    out.push_str(GROUND_RULES);
     writeln!(out)?;
 
     writeln!(out, "## Roles")?;
@@ -257,6 +295,15 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
                 a.due.map_or("—".to_string(), |d| d.to_string()),
             )?;
         }
+    }
+    for suggestion in inc.suggested_action_items() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "_Suggested: {} (no runbook matched this service; writing one is part of the \
+             follow-up)._",
+            suggestion.replace('\n', " ")
+        )?;
     }
     writeln!(out)?;
 

@@ -111,6 +111,7 @@ pub fn brief(
         .filter(|i| !i.is_active())
         .filter_map(|i| {
             let at = *i.milestones.get(&Milestone::Resolved)?;
+            let owed = i.postmortem_owed_by();
             in_shift(at).then(|| ResolvedIncident {
                 reference: i.reference,
                 title: i.title.clone(),
@@ -119,6 +120,8 @@ pub fn brief(
                 status: i.status,
                 declared_at: i.declared_at,
                 resolved_at: at,
+                postmortem_due_at: owed,
+                postmortem_on_time: i.postmortem_on_time(),
             })
         })
         .collect();

@@ -200,8 +200,18 @@ pub(super) fn resolved_line(r: &ResolvedIncident, now: DateTime<Utc>, esc: Esc) 
     } else {
         ""
     };
+    let pm = match (r.postmortem_due_at, r.postmortem_on_time) {
+        (Some(due), _) if due < now => format!(
+            ", POST-MORTEM OVERDUE by {}",
+            span((now - due).num_seconds())
+        ),
+        (Some(due), _) => format!(", post-mortem due in {}", span((due - now).num_seconds())),
+        (None, Some(true)) => ", post-mortem done on time".to_string(),
+        (None, Some(false)) => ", post-mortem done late".to_string(),
+        (None, None) => String::new(),
+    };
     format!(
-        "{} {} {}{service}, resolved {} after {}{closed}",
+        "{} {} {}{service}, resolved {} after {}{closed}{pm}",
         r.reference,
         r.severity,
         esc(&r.title),

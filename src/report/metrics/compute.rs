@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::{
-    ActionItemRate, Durations, MTTD_TARGET_SECS, Metrics, PAGES_PER_SHIFT_TARGET, Pages,
-    PostmortemRates, Rate, SCHEMA, SeverityMetrics, Targeted, WeekCount,
+    ActionItemRate, DetectionShare, Durations, MTTD_TARGET_SECS, Metrics, PAGES_PER_SHIFT_TARGET,
+    Pages, PostmortemDeadline, PostmortemRates, Rate, SCHEMA, SeverityMetrics, Targeted,
+    WeekCount,
 };
 use crate::model::oncall::{Layer, Schedule, WorkingHours};
-use crate::model::{Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction};
+use crate::model::{
+    Detection, Event, EventKind, Incident, Milestone, Severity, State, Status, StepAction,
+};
 
 /// Most primary shifts walked when counting them (a one-hour rotation over eleven years).
 const MAX_SHIFTS: u32 = 100_000;
@@ -48,9 +51,10 @@ pub fn compute(
             .map(|&s| severity_metrics(s, &counted))
             .collect(),
         weeks: weeks(&counted),
-        postmortems: postmortems(&counted),
+        postmortems: postmortems(&counted, now),
         action_items: action_items(&counted, now.date_naive()),
         pages: pages(state, events, schedule, period_start, now),
+        detection: detection(&counted),
         mttd_critical: {
             let on_critical = counted.iter().filter(|i| {
                 i.service
@@ -86,6 +90,22 @@ fn targeted(spans: &[Duration], target_secs: Option<i64>) -> Targeted {
             Rate::default()
         },
     }
+}
+
+fn detection(counted: &[&Incident]) -> DetectionShare {
+    let mut d = DetectionShare::default();
+    for i in counted {
+        match i.detected_by {
+            Some(Detection::Monitoring) => d.monitoring += 1,
+            Some(Detection::Customer) => d.customer += 1,
+            Some(Detection::Engineer) => d.engineer += 1,
+            None => d.unknown += 1,
+        }
+    }
+    let known = d.monitoring + d.customer + d.engineer;
+    d.customer_share = Rate::new(d.customer, known);
+    d.monitoring_share = Rate::new(d.monitoring, known);
+    d
 }
 
 fn count(n: usize) -> u32 {
@@ -212,10 +232,24 @@ fn weeks(counted: &[&Incident]) -> Vec<WeekCount> {
     out
 }
 
-fn postmortems(counted: &[&Incident]) -> PostmortemRates {
+fn postmortems(counted: &[&Incident], now: DateTime<Utc>) -> PostmortemRates {
     let mut done = [0u32; 2];
     let mut total = [0u32; 2];
     let mut waived = 0u32;
+    let mut deadline = PostmortemDeadline::default();
+    for i in counted {
+        match (i.postmortem_due_at(), i.postmortem_on_time()) {
+            (None, _) => {}
+            (Some(_), Some(true)) => deadline.on_time += 1,
+            (Some(_), Some(false)) => deadline.late += 1,
+            (Some(due), None) if due < now => deadline.overdue += 1,
+            (Some(_), None) => deadline.not_due += 1,
+        }
+    }
+    deadline.rate = Rate::new(
+        deadline.on_time,
+        deadline.on_time + deadline.late + deadline.overdue,
+    );
     for i in counted {
         let k = match i.severity {
             Severity::Sev1 => 0,
@@ -238,6 +272,7 @@ fn postmortems(counted: &[&Incident]) -> PostmortemRates {
         sev2: Rate::new(done[1], total[1]),
         overall: Rate::new(done[0] + done[1], total[0] + total[1]),
         waived,
+        deadline,
     }
 }
 

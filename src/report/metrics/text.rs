@@ -146,6 +146,27 @@ pub fn rate_lines(m: &Metrics) -> Vec<String> {
             percent(&pm.sev2)
         ),
         format!(
+            "Post-mortems done within 48 h of resolution: {} · {} late · {}{} · {} not due yet",
+            percent(&pm.deadline.rate),
+            pm.deadline.late,
+            pm.deadline.overdue,
+            if pm.deadline.overdue > 0 {
+                " OVERDUE"
+            } else {
+                " overdue"
+            },
+            pm.deadline.not_due
+        ),
+        format!(
+            "Detected by monitoring {} · engineers {} · customers {} · not recorded {}; \
+             customer-detected {} of those recorded",
+            m.detection.monitoring,
+            m.detection.engineer,
+            m.detection.customer,
+            m.detection.unknown,
+            percent(&m.detection.customer_share)
+        ),
+        format!(
             "Action items done by their due date: {} · {} late · {} overdue · {} not due yet",
             percent(&ai.rate),
             ai.late,

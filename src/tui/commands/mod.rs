@@ -182,11 +182,17 @@ pub const TABLE: &[Row] = &[
         cmd(
             "action",
             "action TEXT [@owner] [due:YYYY-MM-DD]",
-            "add a post-mortem action item (owner defaults to you)",
+            "add a post-mortem action item (owner and due date required: @me for yourself)",
             args::action,
         )
         .shortest(3),
     ),
+    palette(cmd(
+        "pm-done",
+        "pm-done",
+        "the post-mortem is done (due 48 h after resolution): its countdown stops",
+        args::pm_done,
+    )),
     palette(cmd(
         "waive",
         "waive REASON",

@@ -1,7 +1,9 @@
 //! The questions answered in one key, on the bottom line over the status line. A change
 //! that cannot be taken back asks first: `Resolve INC-2 (SEV1 Checkout 500s)? y to resolve,
 //! any other key cancels`, for a key (`R`, `-`, `s`) and a palette line alike; `y` sends it,
-//! any other key cancels it and says so. Handing a role (`A`) asks which: `i`, `t`, `c` or
+//! any other key cancels it and says so. Resolving straight from investigating or identified
+//! asks instead whether recovery was verified: `y` (verified) or `s` (resolve without
+//! verifying) sends the answer with the change, for the record. Handing a role (`A`) asks which: `i`, `t`, `c` or
 //! `s` opens the palette on `:role ROLE ` with the people present to complete.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -10,7 +12,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
-use crate::model::Role;
+use crate::model::{Command, Role};
 use crate::tui::app::{App, Effect, Level, Mode};
 use crate::tui::theme::Theme;
 
@@ -22,6 +24,15 @@ impl App {
             return;
         };
         self.mode = p.back_to;
+        if p.verify
+            && let Some(incident) = p.command.incident()
+            && let KeyCode::Char(c @ ('y' | 'Y' | 's' | 'S')) = k.code
+        {
+            let verified = c.eq_ignore_ascii_case(&'y');
+            let command = Command::ResolveChecked { incident, verified };
+            self.submit_now(command, p.what, p.unsent, fx);
+            return;
+        }
         match k.code {
             KeyCode::Char('y') | KeyCode::Char('Y') => {
                 self.submit_now(p.command, p.what, p.unsent, fx)
@@ -95,6 +106,17 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     };
     let line = Rect::new(area.x, area.bottom().saturating_sub(1), area.width, 1);
     Clear.render(line, buf);
+    if p.verify {
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!(" {} ", p.question), theme.timer_overdue),
+            Span::styled(" y", theme.key),
+            Span::styled(" yes, resolve ·", theme.text),
+            Span::styled(" s", theme.key),
+            Span::styled(" skip verification · other keys cancel", theme.text),
+        ]))
+        .render(line, buf);
+        return;
+    }
     Paragraph::new(Line::from(vec![
         Span::styled(format!(" {} ", p.question), theme.timer_overdue),
         Span::styled(" y", theme.key),

@@ -91,6 +91,14 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             if *to == Status::Monitoring {
                 inc.milestones.entry(Milestone::Mitigated).or_insert(ev.at);
             }
+            // Closing takes a written post-mortem (or a waiver): closed, it is done.
+            if *to == Status::Closed
+                && inc.postmortem.waived.is_none()
+                && inc.postmortem.completed_at.is_none()
+            {
+                inc.postmortem.completed_at = Some(ev.at);
+                inc.postmortem.completed_by = Some(ev.actor.clone());
+            }
             let text = if from == &Status::Resolved && to.is_active() {
                 format!("reopened: {from} → {to}")
             } else {
@@ -142,6 +150,61 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             inc.milestones.entry(Milestone::Mitigated).or_insert(ev.at);
             inc.milestones.insert(Milestone::Resolved, ev.at);
             inc.push_entry(ev, EntryKind::Milestone, "resolved".to_string(), ev.at);
+        }
+        EventKind::Triaged {
+            detected_by,
+            impact_growing,
+            workaround,
+            ..
+        } => {
+            let mut said = Vec::new();
+            if let Some(d) = detected_by {
+                inc.detected_by = Some(*d);
+                said.push(format!("detected by {d}"));
+            }
+            if let Some(g) = impact_growing {
+                inc.impact_growing = Some(*g);
+                said.push(
+                    if *g {
+                        "impact growing"
+                    } else {
+                        "impact stable"
+                    }
+                    .to_string(),
+                );
+            }
+            if let Some(w) = workaround {
+                inc.workaround = Some(*w);
+                said.push(
+                    if *w {
+                        "a workaround exists"
+                    } else {
+                        "no workaround"
+                    }
+                    .to_string(),
+                );
+            }
+            inc.push_entry(
+                ev,
+                EntryKind::System,
+                format!("triage: {}", said.join(", ")),
+                ev.at,
+            );
+        }
+        EventKind::RecoveryChecked { verified, .. } => {
+            let text = if *verified {
+                format!(
+                    "recovery verified by {} before resolving: metrics back to normal, error \
+                     rates down, users unblocked",
+                    ev.actor
+                )
+            } else {
+                format!(
+                    "resolved by {} without verifying recovery (verification skipped)",
+                    ev.actor
+                )
+            };
+            inc.push_entry(ev, EntryKind::Milestone, text, ev.at);
         }
         EventKind::CadenceSet { every_secs, .. } => {
             inc.update_every_secs = *every_secs;

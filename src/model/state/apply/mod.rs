@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::{ApplyError, Entry, Incident, State};
 use crate::model::escalation::{Stop, StopReason};
 use crate::model::postmortem::Postmortem;
-use crate::model::{EntryKind, Event, EventKind, Milestone, Role, Status};
+use crate::model::{Detection, EntryKind, Event, EventKind, Milestone, Role, Status};
 
 mod escalation;
 mod incident;
@@ -73,6 +73,10 @@ impl State {
                 postmortem: Postmortem::default(),
                 elided: 0,
                 pages: Vec::new(),
+                // An alert opened it: monitoring found it.
+                detected_by: alert_key.as_ref().map(|_| Detection::Monitoring),
+                impact_growing: None,
+                workaround: None,
             };
             let svc = service
                 .as_deref()
@@ -129,6 +133,8 @@ impl State {
             | EventKind::RoleReleased { .. }
             | EventKind::Acknowledged { .. }
             | EventKind::Resolved { .. }
+            | EventKind::RecoveryChecked { .. }
+            | EventKind::Triaged { .. }
             | EventKind::CadenceSet { .. } => incident::apply(inc, ev)?,
             EventKind::EntryAdded { .. }
             | EventKind::EntryCorrected { .. }
@@ -147,7 +153,8 @@ impl State {
             | EventKind::WhysSet { .. }
             | EventKind::ActionItemAdded { .. }
             | EventKind::ActionItemUpdated { .. }
-            | EventKind::PostmortemWaived { .. } => postmortem::apply(inc, ev)?,
+            | EventKind::PostmortemWaived { .. }
+            | EventKind::PostmortemCompleted { .. } => postmortem::apply(inc, ev)?,
         }
         if is_progress(&ev.kind) {
             inc.last_progress_at = ev.at;
@@ -222,6 +229,8 @@ fn is_progress(kind: &EventKind) -> bool {
             | EventKind::EntryPinned { .. }
             | EventKind::MilestoneSet { .. }
             | EventKind::Resolved { .. }
+            | EventKind::RecoveryChecked { .. }
+            | EventKind::Triaged { .. }
             | EventKind::RunbookStepChecked { .. }
     )
 }

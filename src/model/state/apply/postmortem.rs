@@ -66,6 +66,23 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
                 ev.at,
             );
         }
+        EventKind::PostmortemCompleted { .. } => {
+            inc.postmortem.completed_at = Some(ev.at);
+            inc.postmortem.completed_by = Some(ev.actor.clone());
+            let when = match inc.postmortem_due_at() {
+                Some(due) if ev.at <= due => {
+                    format!(", on time (due {})", due.format("%Y-%m-%d %H:%M UTC"))
+                }
+                Some(due) => format!(", late (was due {})", due.format("%Y-%m-%d %H:%M UTC")),
+                None => String::new(),
+            };
+            inc.push_entry(
+                ev,
+                EntryKind::Milestone,
+                format!("post-mortem done{when}"),
+                ev.at,
+            );
+        }
         // `State::apply` hands each event to exactly one group.
         _ => {}
     }

@@ -50,6 +50,41 @@ pub(super) fn decide(
         }
         C::SetStatus { status, .. } => decide_status(inc, *status)?,
         C::Resolve { .. } => decide_status(inc, Status::Resolved)?,
+        C::Triage {
+            detected_by,
+            impact_growing,
+            workaround,
+            ..
+        } => {
+            if detected_by.is_none() && impact_growing.is_none() && workaround.is_none() {
+                return Err(Rejection::invalid(
+                    "triage needs an answer: detected_by, impact_growing or workaround",
+                ));
+            }
+            let changed = |new: Option<bool>, old: Option<bool>| new.filter(|n| Some(*n) != old);
+            let detected_by = detected_by.filter(|d| Some(*d) != inc.detected_by);
+            let impact_growing = changed(*impact_growing, inc.impact_growing);
+            let workaround = changed(*workaround, inc.workaround);
+            if detected_by.is_none() && impact_growing.is_none() && workaround.is_none() {
+                return Err(Rejection::conflict(format!(
+                    "{r}'s triage already says that"
+                )));
+            }
+            vec![E::Triaged {
+                incident: r,
+                detected_by,
+                impact_growing,
+                workaround,
+            }]
+        }
+        C::ResolveChecked { verified, .. } => {
+            let mut events = vec![E::RecoveryChecked {
+                incident: r,
+                verified: *verified,
+            }];
+            events.extend(decide_status(inc, Status::Resolved)?);
+            events
+        }
         C::AssignRole { role, person, .. } => {
             let person = if person.trim().eq_ignore_ascii_case("me") {
                 actor.to_string()

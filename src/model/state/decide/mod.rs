@@ -87,6 +87,8 @@ impl State {
             | C::AssignRole { .. }
             | C::ReleaseRole { .. }
             | C::SetService { .. }
+            | C::ResolveChecked { .. }
+            | C::Triage { .. }
             | C::Acknowledge { .. } => incident::decide(inc, actor, cmd)?,
             C::AddEntry { .. }
             | C::CorrectEntry { .. }
@@ -97,7 +99,8 @@ impl State {
             | C::SetWhys { .. }
             | C::AddActionItem { .. }
             | C::UpdateActionItem { .. }
-            | C::WaivePostmortem { .. } => postmortem::decide(inc, actor, cmd)?,
+            | C::WaivePostmortem { .. }
+            | C::CompletePostmortem { .. } => postmortem::decide(inc, actor, cmd)?,
             C::Page { .. } => {
                 return Err(Rejection::invalid(
                     "a page is decided with the feed's policy (whom its target reaches now)",

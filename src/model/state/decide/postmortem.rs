@@ -63,6 +63,12 @@ pub(super) fn decide(
         } => {
             let text = validate::text("action item", text, MAX_ITEM, false)?;
             let owner = owner_name(owner, actor)?;
+            if due.is_none() {
+                return Err(Rejection::invalid(
+                    "an action item needs a due date (YYYY-MM-DD): specific, owned and \
+                     time-bound",
+                ));
+            }
             vec![E::ActionItemAdded {
                 incident: r,
                 text,
@@ -124,6 +130,31 @@ pub(super) fn decide(
                 incident: r,
                 reason,
             }]
+        }
+        C::CompletePostmortem { .. } => {
+            if inc.is_active() {
+                return Err(Rejection::conflict(format!(
+                    "{r} is {}: its post-mortem is held after it is resolved",
+                    inc.status
+                )));
+            }
+            if inc.postmortem.waived.is_some() {
+                return Err(Rejection::conflict(format!(
+                    "{r}'s post-mortem was waived; there is none to mark done"
+                )));
+            }
+            if let Some(at) = inc.postmortem.completed_at {
+                return Err(Rejection::conflict(format!(
+                    "{r}'s post-mortem was already marked done at {}",
+                    at.format("%Y-%m-%d %H:%M UTC")
+                )));
+            }
+            if let Some(missing) = inc.postmortem.missing_for_close() {
+                return Err(Rejection::conflict(format!(
+                    "{r}'s post-mortem is not done yet: it needs {missing}"
+                )));
+            }
+            vec![E::PostmortemCompleted { incident: r }]
         }
         _ => return Err(super::not_this_group()),
     };

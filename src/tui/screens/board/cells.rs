@@ -10,7 +10,7 @@ use ratatui::text::Span;
 
 use crate::model::escalation::StopReason;
 use crate::model::{Incident, Milestone, Response, Severity};
-use crate::report::format::{clean, countdown};
+use crate::report::format::{clean, countdown, span};
 use crate::tui::app::App;
 use crate::tui::screens::room::escalation::{expects_answer, fired_verb, pending_name};
 use crate::tui::text::{hhmm, secs_until};
@@ -218,7 +218,7 @@ fn joined(parts: &[&Vec<Span<'static>>], theme: &Theme) -> Vec<Span<'static>> {
 /// (`✓ ack priya 02:01`), or the wait for one and the run that pages for it.
 pub fn escalation_variants(app: &App, theme: &Theme, inc: &Incident) -> Variants {
     if !inc.is_active() {
-        return Vec::new();
+        return postmortem_variants(app, theme, inc);
     }
     if let Some(by) = &inc.acknowledged_by {
         let by = clean(by);
@@ -308,4 +308,82 @@ pub fn update_variants(app: &App, theme: &Theme, inc: &Incident) -> Variants {
             vec![Span::styled(format!("LATE {t}"), theme.timer_overdue)],
         ]
     }
+}
+
+/// A resolved incident's post-mortem countdown (due 48 hours after resolution), loud once
+/// overdue; empty when it is done, waived or not owed.
+pub fn postmortem_variants(app: &App, theme: &Theme, inc: &Incident) -> Variants {
+    let Some(due) = inc.postmortem_owed_by() else {
+        return Vec::new();
+    };
+    let left = secs_until(due, app.now);
+    if left >= 0 {
+        let style = if left <= 6 * 3600 {
+            theme.timer_due
+        } else {
+            theme.timer_ok
+        };
+        let t = span(left);
+        vec![
+            vec![Span::styled(format!("post-mortem due in {t}"), style)],
+            vec![Span::styled(format!("PM due in {t}"), style)],
+            vec![Span::styled(format!("PM {t}"), style)],
+        ]
+    } else {
+        let t = span(-left);
+        vec![
+            vec![Span::styled(
+                format!("POST-MORTEM OVERDUE {t}"),
+                theme.timer_overdue,
+            )],
+            vec![Span::styled(format!("PM OVERDUE {t}"), theme.timer_overdue)],
+            vec![Span::styled(format!("PM LATE {t}"), theme.timer_overdue)],
+        ]
+    }
+}
+
+/// The board's title note on the post-mortems owed by incidents it no longer shows (the
+/// resolved ones of the live window): how many, the next one due, loud when one is overdue.
+pub fn postmortems_owed(app: &App, theme: &Theme) -> Vec<Span<'static>> {
+    let mut due: Vec<chrono::DateTime<chrono::Utc>> = app
+        .replica
+        .state
+        .incidents
+        .values()
+        .filter_map(|i| i.postmortem_owed_by())
+        .collect();
+    due.sort();
+    let overdue = due.iter().filter(|d| **d < app.now).count();
+    let mut out = Vec::new();
+    if overdue > 0 {
+        let worst = span(secs_until(due[0], app.now));
+        let word = if overdue == 1 {
+            "POST-MORTEM"
+        } else {
+            "POST-MORTEMS"
+        };
+        out.push(Span::styled(
+            format!(" · {overdue} {word} OVERDUE (by {worst})"),
+            theme.timer_overdue,
+        ));
+    }
+    if let Some(next) = due.iter().find(|d| **d >= app.now) {
+        let n = due.len() - overdue;
+        let word = if n == 1 {
+            "post-mortem"
+        } else {
+            "post-mortems"
+        };
+        let left = secs_until(*next, app.now);
+        let style = if left <= 6 * 3600 {
+            theme.timer_due
+        } else {
+            theme.timer_ok
+        };
+        out.push(Span::styled(
+            format!(" · {n} {word} due, next in {}", span(left)),
+            style,
+        ));
+    }
+    out
 }

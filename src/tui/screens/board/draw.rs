@@ -135,6 +135,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             theme.muted,
         ));
     }
+    head.extend(super::cells::postmortems_owed(app, theme));
     head.push(Span::styled(
         format!("   {}", app.now.with_timezone(&app.tz).format("%H:%M")),
         theme.muted,

@@ -153,6 +153,7 @@ impl App {
             ),
             verb: "take over",
             back_to: Mode::Normal,
+            verify: false,
         });
         self.mode = Mode::Confirm;
     }

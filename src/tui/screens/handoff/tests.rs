@@ -187,6 +187,8 @@ fn everything() -> Briefing {
                 status: Status::Resolved,
                 declared_at: at(26, 9, 30),
                 resolved_at: at(26, 11, 0),
+                postmortem_due_at: None,
+                postmortem_on_time: None,
             },
             ResolvedIncident {
                 reference: IncidentRef(1),
@@ -196,6 +198,8 @@ fn everything() -> Briefing {
                 status: Status::Closed,
                 declared_at: at(25, 9, 30),
                 resolved_at: at(26, 10, 0),
+                postmortem_due_at: None,
+                postmortem_on_time: None,
             },
         ],
         noisiest: vec![

@@ -378,6 +378,12 @@ pub fn action(a: &Args) -> Result<Intent, String> {
     }))
 }
 
+pub fn pm_done(a: &Args) -> Result<Intent, String> {
+    Ok(Intent::Send(Command::CompletePostmortem {
+        incident: a.incident()?,
+    }))
+}
+
 pub fn waive(a: &Args) -> Result<Intent, String> {
     a.need("the reason")?;
     Ok(Intent::Send(Command::WaivePostmortem {

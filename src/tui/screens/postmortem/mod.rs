@@ -83,7 +83,7 @@ fn text_of(t: &TextArea) -> String {
 }
 
 fn new_item_line() -> TextArea<'static> {
-    area_with("", "TEXT @owner due:YYYY-MM-DD (owner defaults to you)")
+    area_with("", "TEXT @owner due:YYYY-MM-DD (owner: @NAME or @me)")
 }
 
 impl PmEditor {
@@ -161,7 +161,7 @@ impl PmEditor {
 }
 
 /// `TEXT @owner due:YYYY-MM-DD`: an action item as typed (the palette's `:action` and the
-/// editor's add line). The owner defaults to `me`; `due:` also takes `today`, `tomorrow`,
+/// editor's add line). The owner is required (`@me` for yourself); `due:` also takes `today`, `tomorrow`,
 /// `+3d` and `+2w` (from `today`).
 pub fn parse_action_spec(
     s: &str,
@@ -189,11 +189,13 @@ pub fn parse_action_spec(
     if words.is_empty() {
         return Err("an action item needs its text: TEXT @owner due:YYYY-MM-DD".into());
     }
-    Ok((
-        words.join(" "),
-        owner.unwrap_or_else(|| "me".to_string()),
-        due,
-    ))
+    // Assigned, never silently to whoever typed it (seed architecture: one person owns it).
+    let Some(owner) = owner else {
+        return Err(
+            "an action item needs an owner: @NAME (or @me), as in TEXT @bob due:+7d".into(),
+        );
+    };
+    Ok((words.join(" "), owner, due))
 }
 
 fn parse_due(d: &str, today: NaiveDate) -> Result<NaiveDate, String> {
@@ -235,12 +237,18 @@ mod tests {
             )
         );
         assert_eq!(
-            parse_action_spec("Review pool changes due:+1w", today).unwrap(),
+            parse_action_spec("Review pool changes @me due:+1w", today).unwrap(),
             (
                 "Review pool changes".to_string(),
                 "me".to_string(),
                 NaiveDate::from_ymd_opt(2026, 3, 17)
             )
+        );
+        // Never silently the author: the owner is named.
+        assert!(
+            parse_action_spec("Review pool changes due:+1w", today)
+                .unwrap_err()
+                .contains("needs an owner: @NAME (or @me)")
         );
         assert!(
             parse_action_spec("x due:someday", today)

@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 use tui_textarea::TextArea;
 
-use super::board::cells::{Urgency, no_ic_style};
+use super::board::cells::{Urgency, no_ic_style, postmortem_variants};
 use super::sev_span;
 use crate::model::{Incident, IncidentRef, Milestone, Response, Role};
 use crate::report::format::{age, clean};
@@ -239,6 +239,38 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
             format!("bridge {}", clean(&link)),
             theme.title,
         ));
+    }
+    // Resolved: the post-mortem's 48 hours (seed guide G390), or how it went.
+    let pm = match inc.postmortem_on_time() {
+        Some(true) => vec![Span::styled("post-mortem done on time", theme.acked)],
+        Some(false) => vec![Span::styled("post-mortem done late", theme.unacked)],
+        None => postmortem_variants(app, theme, inc)
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+    };
+    if !pm.is_empty() {
+        line2.push(Span::styled(" · ", theme.muted));
+        line2.extend(pm);
+    }
+    // Triage (seed architecture): who found it, growing or stable, a workaround.
+    let mut triage = Vec::new();
+    if let Some(d) = inc.detected_by {
+        triage.push(Span::styled(format!("found by {d}"), theme.text));
+    }
+    match inc.impact_growing {
+        Some(true) => triage.push(Span::styled("impact growing", theme.unacked)),
+        Some(false) => triage.push(Span::styled("impact stable", theme.text)),
+        None => {}
+    }
+    match inc.workaround {
+        Some(true) => triage.push(Span::styled("workaround", theme.text)),
+        Some(false) => triage.push(Span::styled("no workaround", theme.text)),
+        None => {}
+    }
+    for t in triage {
+        line2.push(Span::styled(" · ", theme.muted));
+        line2.push(t);
     }
     let line2 = Line::from(line2);
     let mut roles: Vec<Span> = vec![Span::raw(" ")];
