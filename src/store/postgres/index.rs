@@ -231,6 +231,34 @@ pub(super) fn answer(
         })
 }
 
+/// The answers to the commands `(actors[i], ids[i])`, in their order, in one query.
+pub(super) fn answers(
+    db: &mut Db<'_, impl GenericClient>,
+    actors: &[String],
+    ids: &[String],
+) -> Result<Vec<Option<Answer>>, StoreError> {
+    let rows = db.query(
+        "SELECT k.i, c.answer FROM UNNEST($1::TEXT[], $2::TEXT[]) WITH ORDINALITY          AS k(actor, id, i) JOIN commands c ON c.actor = k.actor AND c.id = k.id",
+        &[&actors, &ids],
+    )?;
+    let mut out = vec![None; actors.len()];
+    for row in rows {
+        let i: i64 = row.try_get(0)?;
+        let body: String = row.try_get(1)?;
+        let at = usize::try_from(i - 1)
+            .ok()
+            .filter(|&at| at < out.len())
+            .ok_or_else(|| rows::corrupt("a command answer's position", i))?;
+        out[at] = Some(
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                seq: 0,
+                reason: format!("stored answer to command {}: {e}", ids[at]),
+            })?,
+        );
+    }
+    Ok(out)
+}
+
 /// Everything of one append, encoded by the caller (off the connection's thread): the
 /// events, the answers, and the index rows.
 pub(super) struct Batch {
@@ -346,43 +374,103 @@ pub(super) fn insert_commands(
     Ok(())
 }
 
-/// One append, in the caller's transaction.
-/// Refuses the append unless this session holds the leader's lock `key` (a frozen leader
-/// whose session the database ended, then came back on a new one, holds nothing).
-pub(super) fn check_lead(db: &mut Db<'_, impl GenericClient>, key: i64) -> Result<(), StoreError> {
-    let (class, obj) = ((key >> 32) as u32, (key & 0xffff_ffff) as u32);
-    let held: bool =
-        db.c.query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-             AND pid = pg_backend_pid() AND granted AND classid = $1 AND objid = $2 \
-             AND objsubid = 1)",
-            &[&class, &obj],
-        )?
-        .try_get(0)?;
-    if held {
-        Ok(())
-    } else {
-        Err(StoreError::NotLeader(
-            "its session does not hold the leader's lock".into(),
-        ))
+/// One append as one statement, `warroom_append` (see `schema`), in the statement's own
+/// transaction: one round trip, whatever the batch holds. With `lead`, it is refused unless
+/// this session holds that advisory lock. Returns the log's new head (notified to the
+/// other replicas when it commits).
+pub(super) fn append(
+    db: &mut Db<'_, impl GenericClient>,
+    lead: Option<i64>,
+    b: &Batch,
+) -> Result<u64, StoreError> {
+    let rows = &b.rows;
+    let refs: Vec<i64> = rows.iter().map(|r| i64::from(r.reference)).collect();
+    let declared: Vec<i64> = rows.iter().map(|r| r.declared_at).collect();
+    let updated: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
+    let severity: Vec<i32> = rows.iter().map(|r| i32::from(r.severity)).collect();
+    let active: Vec<bool> = rows.iter().map(|r| r.active).collect();
+    let service: Vec<Option<String>> = rows
+        .iter()
+        .map(|r| r.service.as_deref().map(service_key))
+        .collect();
+    let restricted: Vec<bool> = rows.iter().map(|r| r.restricted).collect();
+    let members: Vec<&str> = rows.iter().map(|r| r.members.as_str()).collect();
+    let last: Vec<i64> = rows.iter().map(|r| int(r.last_seq)).collect();
+    let summary: Vec<&str> = rows.iter().map(|r| r.summary.as_str()).collect();
+    let (mut w_incident, mut w_word) = (Vec::new(), Vec::new());
+    for r in rows {
+        for w in &r.words {
+            w_incident.push(i64::from(r.reference));
+            w_word.push(w.as_str());
+        }
     }
-}
-
-/// Tells the other replicas, when this transaction commits, how far the log goes (a hint:
-/// they read by seq).
-pub(super) fn notify_head(db: &mut Db<'_, impl GenericClient>) -> Result<(), StoreError> {
-    let h = head(db)?;
-    db.c.execute("SELECT pg_notify('warroom_events', $1)", &[&h.to_string()])?;
-    Ok(())
-}
-
-pub(super) fn append(db: &mut Db<'_, impl GenericClient>, b: &Batch) -> Result<(), StoreError> {
-    insert_log(db, b)?;
-    db.put_incidents(&b.rows)?;
-    if let Some((seq, state)) = &b.checkpoint {
-        put_checkpoint(db, *seq, state)?;
+    let first = b.first.map(int);
+    let (cp_seq, cp_state) = match &b.checkpoint {
+        Some((seq, state)) => (Some(*seq), Some(state.as_str())),
+        None => (None, None),
+    };
+    let floor = b.resume_floor.to_string();
+    let call = db.statement(
+        "SELECT warroom_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,          $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+    )?;
+    let done = db.c.query_one(
+        &call,
+        &[
+            &lead,
+            &first,
+            &b.seqs,
+            &b.bodies,
+            &b.incidents,
+            &b.kinds,
+            &b.commands.0,
+            &b.commands.1,
+            &b.commands.2,
+            &refs,
+            &declared,
+            &updated,
+            &severity,
+            &active,
+            &service,
+            &restricted,
+            &members,
+            &last,
+            &summary,
+            &w_incident,
+            &w_word,
+            &cp_seq,
+            &cp_state,
+            &floor,
+        ],
+    );
+    match done {
+        Ok(row) => seq_of(&row, 0),
+        Err(e) => {
+            let db_error = e.as_db_error();
+            let code = e.code().map(SqlState::code);
+            if code == Some("WR001") {
+                Err(StoreError::NotLeader(
+                    "its session does not hold the leader's lock".into(),
+                ))
+            } else if code == Some("WR002") {
+                let head = db_error
+                    .and_then(|d| d.detail())
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or(0);
+                Err(StoreError::NotContiguous {
+                    head,
+                    first: b.first.unwrap_or(0),
+                })
+            } else if code == Some(SqlState::UNIQUE_VIOLATION.code())
+                && db_error.and_then(|d| d.constraint()) == Some("events_pkey")
+            {
+                Err(StoreError::Conflict {
+                    first: b.first.unwrap_or(0),
+                })
+            } else {
+                Err(e.into())
+            }
+        }
     }
-    db.put_resume_floor(b.resume_floor)
 }
 
 fn put_checkpoint(
