@@ -15,6 +15,7 @@
 //! Appends are encoded by the caller; the thread only sends them, arrays unnested in the
 //! database, whatever their size.
 
+mod append;
 mod copy;
 mod index;
 mod schema;
@@ -279,7 +280,7 @@ impl EventStore for PgStore {
             }
             let lead = conn.fenced.then_some(LEADER_LOCK);
             let (client, prepared) = conn.parts()?;
-            let done = index::append(&mut Db::new(client, prepared), lead, &batch);
+            let done = append::append(&mut Db::new(client, prepared), lead, &batch);
             if done.is_err() {
                 conn.forget_if_broken();
             }
