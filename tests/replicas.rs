@@ -1183,6 +1183,17 @@ fn the_leaders_policy_is_in_use_and_a_follower_with_another_says_so() {
         serde_json::json!([])
     );
 
+    // A console that stays on replica 2 through what follows.
+    let url2 = cluster.urls()[2].clone();
+    let (mut stays, _) = rt.block_on(Raw::join(&url2, "stays", None));
+    // The next `policy` frame a console is sent, while it stays connected.
+    let next_policy = |c: &mut Raw| {
+        rt.block_on(async {
+            let frames = c.until("policy").await;
+            frames.last().cloned().unwrap()["policy"]["services"]["critical"].clone()
+        })
+    };
+
     // Replica 2 left alone takes the lead: its own policy is in use; replica 1 back says
     // its own differs.
     cluster.replicas[0].take().unwrap().kill();
@@ -1193,8 +1204,27 @@ fn the_leaders_policy_is_in_use_and_a_follower_with_another_says_so() {
         policy_at(&cluster, 2)["policy"]["services"]["critical"],
         serde_json::json!(["payments"])
     );
+    assert_eq!(
+        next_policy(&mut stays),
+        serde_json::json!(["payments"]),
+        "a console connected before the change is sent the new policy in use"
+    );
     cluster.replicas[1] = Some(cluster.spawn(1));
     let h = says(&cluster, 1, &theirs);
     assert_eq!(h["own_policy"], quiet.as_str(), "{h}");
     assert_eq!(policy_at(&cluster, 1), policy_at(&cluster, 2));
+
+    // Replica 2 goes; replica 0 and 1 (both with the first policy) remain: whichever leads,
+    // consoles connected to either are sent the first policy again, the follower's through
+    // the database as the leader's own.
+    cluster.replicas[0] = Some(cluster.spawn(0));
+    says(&cluster, 0, &theirs);
+    let mut on = [0, 1].map(|i| {
+        let url = cluster.urls()[i].clone();
+        rt.block_on(Raw::join(&url, &format!("on-{i}"), None)).0
+    });
+    cluster.replicas[2].take().unwrap().kill();
+    for c in &mut on {
+        assert_eq!(next_policy(c), serde_json::json!([]));
+    }
 }

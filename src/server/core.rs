@@ -289,6 +289,32 @@ impl Core {
         shared.evict_archived(now, self.recent_secs());
     }
 
+    /// The remembered answers to the group's commands, asked of the store at once (one
+    /// query for the whole group on a shared log); an error is each command's answer.
+    fn remembered(&self, batch: &[CoreInput]) -> Result<HashMap<(String, String), Answer>, String> {
+        let keys: Vec<(String, String)> = batch
+            .iter()
+            .filter_map(|i| match i {
+                CoreInput::Command(req) => Some((req.actor.clone(), req.id.clone())),
+                _ => None,
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        match self.store.answers(&keys) {
+            Ok(found) => Ok(keys
+                .into_iter()
+                .zip(found)
+                .filter_map(|(k, a)| Some((k, a?)))
+                .collect()),
+            Err(e) => {
+                tracing::error!("reading command answers: {e}");
+                Err(e.to_string())
+            }
+        }
+    }
+
     pub(super) fn process(&mut self, now: chrono::DateTime<chrono::Utc>, batch: Vec<CoreInput>) {
         let before_seq = self.state.seq;
         let mut events: Vec<Event> = Vec::new();
@@ -299,6 +325,7 @@ impl Core {
         let mut intake_replies = Vec::new();
         // Archived incidents brought back in this group, as they stood before it.
         let mut revived: BTreeMap<u32, Incident> = BTreeMap::new();
+        let mut remembered = self.remembered(&batch);
         for input in batch {
             let req = match input {
                 CoreInput::Command(req) => req,
@@ -366,15 +393,14 @@ impl Core {
                 ));
                 continue;
             }
-            match self.store.answer(&req.actor, &req.id) {
+            match remembered.as_mut().map(|r| r.remove(&key)) {
                 Ok(Some(previous)) => {
                     replies.push((req.reply, Reply::Answer(previous)));
                     continue;
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::error!("reading command answers: {e}");
-                    replies.push((req.reply, Reply::Answer(unavailable(&e.to_string()))));
+                    replies.push((req.reply, Reply::Answer(unavailable(e))));
                     continue;
                 }
             }

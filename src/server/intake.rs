@@ -51,20 +51,23 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Checks a bearer token (or an Events v2 routing key) against the intake token and the
 /// people's tokens (a responder's or admin's: alerts change incidents); the answer to send
 /// when it does not pass.
-fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
+async fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
     let auth = &app.intake;
-    let known = |t: &str| {
-        auth.token
-            .as_deref()
-            .is_some_and(|k| super::auth::constant_time_eq(k.as_bytes(), t.as_bytes()))
-            || app.auth.may_post_alerts(t)
-    };
     let required = auth.exposed || auth.token.is_some();
     if !required {
         return None;
     }
+    let known = match presented {
+        Some(t) => {
+            auth.token
+                .as_deref()
+                .is_some_and(|k| super::auth::constant_time_eq(k.as_bytes(), t.as_bytes()))
+                || app.auth.may_post_alerts_fresh(t).await
+        }
+        None => false,
+    };
     match presented {
-        Some(t) if known(t) => None,
+        Some(_) if known => None,
         Some(_) => Some(refuse(
             StatusCode::UNAUTHORIZED,
             "the intake token is wrong",
@@ -117,7 +120,7 @@ pub(crate) async fn alertmanager(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = refusal(&app, bearer(&headers)) {
+    if let Some(r) = refusal(&app, bearer(&headers)).await {
         return r;
     }
     let alerts = match intake::parse_alertmanager(&body) {
@@ -197,7 +200,7 @@ pub(crate) async fn enqueue(
         }
     };
     let key = intake::routing_key(&body);
-    if let Some(r) = refusal(&app, bearer(&headers).or(key.as_deref())) {
+    if let Some(r) = refusal(&app, bearer(&headers).or(key.as_deref())).await {
         return r;
     }
     let dedup = alert

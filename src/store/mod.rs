@@ -207,6 +207,10 @@ pub trait EventStore: LogReader {
     fn append(&mut self, batch: &Append<'_>) -> Result<(), StoreError>;
     /// The stored answer to `actor`'s command `id`, if it was seen before.
     fn answer(&self, actor: &str, id: &str) -> Result<Option<Answer>, StoreError>;
+    /// The stored answers to several commands (`(actor, id)` each), in their order: what
+    /// the core asks once per group, so a shared log costs one round trip, not one per
+    /// command.
+    fn answers(&self, keys: &[(String, String)]) -> Result<Vec<Option<Answer>>, StoreError>;
     /// Another handle on the same log, for reading while this one appends, so sessions
     /// catching up never wait for the writer's transaction (SQLite: a read-only connection
     /// to the same file; PostgreSQL: a connection of its own to the same database).

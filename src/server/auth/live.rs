@@ -448,4 +448,14 @@ impl Auth {
         };
         access.is_some_and(|a| a >= Access::Responder)
     }
+
+    /// [`Auth::may_post_alerts`]; on a shared log, a token refused is looked for again in a
+    /// fresh read of the database's tokens (waiting up to two seconds for it), as at a
+    /// handshake: one given a moment ago on another machine posts alerts at once.
+    pub async fn may_post_alerts_fresh(&self, token: &str) -> bool {
+        if self.may_post_alerts(token) {
+            return true;
+        }
+        self.read_again().await && self.may_post_alerts(token)
+    }
 }

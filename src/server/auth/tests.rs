@@ -252,6 +252,10 @@ fn an_auth_on_the_database_takes_its_tokens_and_closes_revoked_ones() {
         (ErrorCode::Unauthorized, "unauthorized")
     );
     assert!(auth.may_post_alerts(&alice));
+    // So is one given a moment ago that posts alerts (the webhook intake).
+    let carol = tokens.add_now("carol", Access::Responder).unwrap();
+    assert!(rt.block_on(auth.may_post_alerts_fresh(&carol)));
+    assert!(!rt.block_on(auth.may_post_alerts_fresh("wr_not_a_token_at_all_0123456789")));
 
     // This replica's own tokens.json still counts here…
     let fred = add_token(dir.path(), "fred", Access::Viewer).unwrap();

@@ -205,7 +205,7 @@ impl Core {
         }
         let mut forwarded = Vec::new();
         if wants_forwarded && let Some(link) = self.link.as_mut() {
-            match link.take_forwarded(FORWARDED_PER_GROUP) {
+            match link.take_forwarded(FORWARDED_PER_GROUP, ticked) {
                 Ok(rows) => {
                     for f in rows {
                         match f {

@@ -68,8 +68,9 @@ pub struct Health {
     leader: Mutex<Option<String>>,
     /// The log's head as the last notification told (0: not heard yet).
     log_head: AtomicU64,
-    /// The policy in use, as the leader wrote it (`None`: not known yet).
-    policy: Mutex<Option<Arc<PolicyInUse>>>,
+    /// The policy in use, as the leader wrote it (`None`: not known yet); sessions watch
+    /// it, to send a new one to their consoles when it changes.
+    policy: tokio::sync::watch::Sender<Option<Arc<PolicyInUse>>>,
 }
 
 /// The policy a leader works from, as it wrote it for the others.
@@ -124,14 +125,23 @@ impl Health {
 
     /// The policy in use, once known.
     pub fn policy(&self) -> Option<Arc<PolicyInUse>> {
-        self.policy
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.policy.borrow().clone()
     }
 
+    /// Takes `policy` as the one in use; sessions watching hear of it when it is another
+    /// policy than the one before (a new leader with the same files changes nothing for
+    /// consoles), or the first known (they joined with this replica's own).
     pub fn set_policy(&self, policy: Arc<PolicyInUse>) {
-        *self.policy.lock().unwrap_or_else(|p| p.into_inner()) = Some(policy);
+        self.policy.send_if_modified(|current| {
+            let changed = current.as_ref().map(|c| &c.sha256) != Some(&policy.sha256);
+            *current = Some(policy);
+            changed
+        });
+    }
+
+    /// Hears of each change of the policy in use (see [`Health::set_policy`]).
+    pub fn policy_changes(&self) -> tokio::sync::watch::Receiver<Option<Arc<PolicyInUse>>> {
+        self.policy.subscribe()
     }
 }
 
@@ -341,16 +351,24 @@ impl Link {
         }
     }
 
-    /// Commands and alerts forwarded to the leader and not answered yet, oldest first.
-    pub fn take_forwarded(&mut self, limit: i64) -> Result<Vec<Forwarded>, StoreError> {
+    /// Commands and alerts forwarded to the leader and not answered yet, oldest first;
+    /// with `clear`, first the answers nobody came for (the leader's tick asks for that,
+    /// so the path of a forwarded command has one statement less).
+    pub fn take_forwarded(
+        &mut self,
+        limit: i64,
+        clear: bool,
+    ) -> Result<Vec<Forwarded>, StoreError> {
         let db = self.db()?;
         // Answers nobody came for (the follower that asked is gone) are cleared after a
         // while.
-        db.execute(
-            "DELETE FROM forwarded WHERE answered_at < now() - interval '10 minutes'",
-            &[],
-        )
-        .map_err(pg)?;
+        if clear {
+            db.execute(
+                "DELETE FROM forwarded WHERE answered_at < now() - interval '10 minutes'",
+                &[],
+            )
+            .map_err(pg)?;
+        }
         let rows = db
             .query(
                 "SELECT row_id, actor, sees_all, cmd_id, body, kind FROM forwarded \
@@ -413,33 +431,24 @@ impl Link {
             return Ok(());
         }
         let epoch = self.epoch.to_string();
+        let (rows, bodies): (Vec<i64>, Vec<&str>) =
+            answers.iter().map(|(r, b)| (*r, b.as_str())).unzip();
         let db = self.db()?;
-        let mut tx = db.transaction().map_err(pg)?;
-        let current: Option<String> = tx
-            .query_opt("SELECT value FROM meta WHERE key = 'leader_epoch'", &[])
-            .map_err(pg)?
-            .map(|r| r.try_get(0))
-            .transpose()
+        // One statement (one round trip): the epoch checked, every answer written, and one
+        // notification, all or nothing.
+        let said = db
+            .query_one(
+                "WITH lead AS (SELECT value FROM meta WHERE key = 'leader_epoch'),                  done AS (UPDATE forwarded f SET answer = a.answer, answered_at = now()                  FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS a(row_id, answer)                  WHERE f.row_id = a.row_id AND (SELECT value FROM lead) = $1                  RETURNING f.row_id)                  SELECT (SELECT value FROM lead),                  (SELECT pg_notify('warroom_answer', count(*)::TEXT) FROM done                  HAVING count(*) > 0) IS NOT NULL",
+                &[&epoch, &rows, &bodies],
+            )
             .map_err(pg)?;
+        let current: Option<String> = said.try_get(0).map_err(pg)?;
         if current.as_deref() != Some(epoch.as_str()) {
             return Err(StoreError::NotLeader(format!(
                 "the leader's epoch is {}, this replica led in {epoch}",
                 current.unwrap_or_default()
             )));
         }
-        for (row, body) in answers {
-            tx.execute(
-                "UPDATE forwarded SET answer = $2, answered_at = now() WHERE row_id = $1",
-                &[row, body],
-            )
-            .map_err(pg)?;
-            tx.execute(
-                "SELECT pg_notify('warroom_answer', $1)",
-                &[&row.to_string()],
-            )
-            .map_err(pg)?;
-        }
-        tx.commit().map_err(pg)?;
         Ok(())
     }
 }

@@ -61,6 +61,9 @@ pub(super) async fn serve(
         },
     )
     .await?;
+    // Watched from before the join's frame, so no change is missed (one just then is
+    // sent twice, which a client takes as once).
+    let mut policy_changes = app.cluster.as_ref().map(|h| h.policy_changes());
     let policy = app.policy_frame();
     write(policy.len(), socket.send(Message::Text(policy))).await?;
     let mut sent = match mode {
@@ -158,6 +161,10 @@ pub(super) async fn serve(
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
+            Some(frame) = policy_changed(&mut policy_changes) => {
+                // Another policy is in use (a new leader works from other files).
+                write(frame.len(), socket.send(Message::Text(frame))).await?;
+            }
             changed = presence.changed(), if !presence_due => {
                 if changed.is_err() {
                     return Ok(());
@@ -170,6 +177,22 @@ pub(super) async fn serve(
                 send_presence(socket, app, viewer).await?;
             }
         }
+    }
+}
+
+/// The next `policy` frame to send, when the policy in use changes (never, on a feed of
+/// its own).
+async fn policy_changed(
+    changes: &mut Option<
+        tokio::sync::watch::Receiver<Option<std::sync::Arc<crate::server::cluster::PolicyInUse>>>,
+    >,
+) -> Option<axum::extract::ws::Utf8Bytes> {
+    match changes {
+        Some(rx) => {
+            rx.changed().await.ok()?;
+            rx.borrow_and_update().as_ref().map(|p| p.frame.clone())
+        }
+        None => std::future::pending().await,
     }
 }
 

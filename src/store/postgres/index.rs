@@ -32,7 +32,7 @@ impl<'a, C: GenericClient> Db<'a, C> {
         Db { c, prepared }
     }
 
-    fn statement(&mut self, sql: &'static str) -> Result<Statement, ::postgres::Error> {
+    pub(super) fn statement(&mut self, sql: &'static str) -> Result<Statement, ::postgres::Error> {
         if let Some(s) = self.prepared.get(sql) {
             return Ok(s.clone());
         }
@@ -62,11 +62,11 @@ impl<'a, C: GenericClient> Db<'a, C> {
 }
 
 /// A seq or limit as PostgreSQL keeps it (saturating: none is near the top).
-fn int(v: u64) -> i64 {
+pub(super) fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn seq_of(row: &Row, i: usize) -> Result<u64, StoreError> {
+pub(super) fn seq_of(row: &Row, i: usize) -> Result<u64, StoreError> {
     Ok(u64::try_from(row.try_get::<_, i64>(i)?).unwrap_or(0))
 }
 
@@ -231,23 +231,55 @@ pub(super) fn answer(
         })
 }
 
+/// The answers to the commands `(actors[i], ids[i])`, in their order, in one query.
+pub(super) fn answers(
+    db: &mut Db<'_, impl GenericClient>,
+    actors: &[String],
+    ids: &[String],
+) -> Result<Vec<Option<Answer>>, StoreError> {
+    let rows = db.query(
+        "SELECT k.i, c.answer FROM UNNEST($1::TEXT[], $2::TEXT[]) WITH ORDINALITY          AS k(actor, id, i) JOIN commands c ON c.actor = k.actor AND c.id = k.id",
+        &[&actors, &ids],
+    )?;
+    let mut out = vec![None; actors.len()];
+    for row in rows {
+        let i: i64 = row.try_get(0)?;
+        let body: String = row.try_get(1)?;
+        let at = usize::try_from(i - 1)
+            .ok()
+            .filter(|&at| at < out.len())
+            .ok_or_else(|| rows::corrupt("a command answer's position", i))?;
+        out[at] = Some(
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+                seq: 0,
+                reason: format!("stored answer to command {}: {e}", ids[at]),
+            })?,
+        );
+    }
+    Ok(out)
+}
+
 /// Everything of one append, encoded by the caller (off the connection's thread): the
 /// events, the answers, and the index rows.
 pub(super) struct Batch {
-    first: Option<u64>,
-    seqs: Vec<i64>,
-    bodies: Vec<String>,
-    incidents: Vec<i64>,
-    kinds: Vec<&'static str>,
-    commands: Commands,
-    rows: Vec<IncidentRow>,
-    checkpoint: Option<(i64, String)>,
-    resume_floor: u64,
+    pub(super) first: Option<u64>,
+    pub(super) seqs: Vec<i64>,
+    pub(super) bodies: Vec<String>,
+    pub(super) incidents: Vec<i64>,
+    pub(super) kinds: Vec<&'static str>,
+    pub(super) commands: Commands,
+    pub(super) rows: Vec<IncidentRow>,
+    pub(super) checkpoint: Option<(i64, String)>,
+    pub(super) resume_floor: u64,
 }
 
 /// Command answers as columns: actors, ids, answers (JSON).
 #[derive(Default)]
-pub(super) struct Commands(Vec<String>, Vec<String>, Vec<String>);
+pub(super) struct Commands(
+    pub(super) Vec<String>,
+    pub(super) Vec<String>,
+    pub(super) Vec<String>,
+);
 
 impl Commands {
     pub fn push(&mut self, c: &crate::store::CommandRecord) -> Result<(), StoreError> {
@@ -344,45 +376,6 @@ pub(super) fn insert_commands(
         )?;
     }
     Ok(())
-}
-
-/// One append, in the caller's transaction.
-/// Refuses the append unless this session holds the leader's lock `key` (a frozen leader
-/// whose session the database ended, then came back on a new one, holds nothing).
-pub(super) fn check_lead(db: &mut Db<'_, impl GenericClient>, key: i64) -> Result<(), StoreError> {
-    let (class, obj) = ((key >> 32) as u32, (key & 0xffff_ffff) as u32);
-    let held: bool =
-        db.c.query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-             AND pid = pg_backend_pid() AND granted AND classid = $1 AND objid = $2 \
-             AND objsubid = 1)",
-            &[&class, &obj],
-        )?
-        .try_get(0)?;
-    if held {
-        Ok(())
-    } else {
-        Err(StoreError::NotLeader(
-            "its session does not hold the leader's lock".into(),
-        ))
-    }
-}
-
-/// Tells the other replicas, when this transaction commits, how far the log goes (a hint:
-/// they read by seq).
-pub(super) fn notify_head(db: &mut Db<'_, impl GenericClient>) -> Result<(), StoreError> {
-    let h = head(db)?;
-    db.c.execute("SELECT pg_notify('warroom_events', $1)", &[&h.to_string()])?;
-    Ok(())
-}
-
-pub(super) fn append(db: &mut Db<'_, impl GenericClient>, b: &Batch) -> Result<(), StoreError> {
-    insert_log(db, b)?;
-    db.put_incidents(&b.rows)?;
-    if let Some((seq, state)) = &b.checkpoint {
-        put_checkpoint(db, *seq, state)?;
-    }
-    db.put_resume_floor(b.resume_floor)
 }
 
 fn put_checkpoint(

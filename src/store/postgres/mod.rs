@@ -8,11 +8,14 @@
 //! answer. Any thread may call, and dropping the store just ends its thread. A connection
 //! that broke (the database restarted) is made again at the next call.
 //!
-//! Each append is one transaction: the events (with explicit seqs: a second writer at the
-//! same positions is refused whole), the answers, the incident rows and words, the
-//! checkpoint and the resume floor. Appends are encoded by the caller; the thread only
-//! sends them, a handful of statements each (arrays unnested), whatever their size.
+//! Each append is one statement, and so one transaction and one round trip (the function
+//! `warroom_append`, see `schema`): the leader's lock checked, the events (with explicit
+//! seqs: a second writer at the same positions is refused whole), the answers, the incident
+//! rows and words, the checkpoint, the resume floor and the notification of the new head.
+//! Appends are encoded by the caller; the thread only sends them, arrays unnested in the
+//! database, whatever their size.
 
+mod append;
 mod copy;
 mod index;
 mod schema;
@@ -275,14 +278,13 @@ impl EventStore for PgStore {
                     ));
                 }
             }
-            let fenced = conn.fenced;
-            conn.write(|db| {
-                if fenced {
-                    index::check_lead(db, LEADER_LOCK)?;
-                }
-                index::append(db, &batch)?;
-                index::notify_head(db)
-            })
+            let lead = conn.fenced.then_some(LEADER_LOCK);
+            let (client, prepared) = conn.parts()?;
+            let done = append::append(&mut Db::new(client, prepared), lead, &batch);
+            if done.is_err() {
+                conn.forget_if_broken();
+            }
+            done.map(|_| ())
         })
     }
 
@@ -340,6 +342,16 @@ impl EventStore for PgStore {
         let (actor, id) = (actor.to_string(), id.to_string());
         self.read("reading a command's answer", move |db| {
             index::answer(db, &actor, &id)
+        })
+    }
+
+    fn answers(&self, keys: &[(String, String)]) -> Result<Vec<Option<Answer>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (actors, ids): (Vec<String>, Vec<String>) = keys.iter().cloned().unzip();
+        self.read("reading commands' answers", move |db| {
+            index::answers(db, &actors, &ids)
         })
     }
 

@@ -28,13 +28,19 @@
 //! made and when it was revoked; at most one active token per name. `meta` gains the
 //! policy the leader works from: `policy_sha256`, `policy_source` (its file, or `built in`)
 //! and `policy_public` (what consoles are sent of it, never its channels).
+//!
+//! Version 4 adds `warroom_append`, one append as one statement (one round trip, in the
+//! statement's own transaction): it checks the leader's lock is held by the calling
+//! session (when asked), that the events continue the log, then writes the events, the
+//! answers, the incident rows and words, the checkpoint and the resume floor, and notifies
+//! `warroom_events` of the new head. `events.seq` stays the primary key, the second fence.
 
 use ::postgres::Client;
 
 use crate::store::StoreError;
 
 /// The schema this warroom writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The advisory lock a migration holds (per database): "warroom" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0077_6172_726f_6f6d;
@@ -110,6 +116,62 @@ CREATE TABLE tokens (
     revoked_at TIMESTAMPTZ
 );
 CREATE UNIQUE INDEX tokens_one_active_per_name ON tokens (name) WHERE revoked_at IS NULL;
+",
+    "
+CREATE FUNCTION warroom_append(
+    lead_key BIGINT, first_seq BIGINT,
+    e_seq BIGINT[], e_body TEXT[], e_incident BIGINT[], e_kind TEXT[],
+    c_actor TEXT[], c_id TEXT[], c_answer TEXT[],
+    i_ref BIGINT[], i_declared BIGINT[], i_updated BIGINT[], i_severity INTEGER[],
+    i_active BOOLEAN[], i_service TEXT[], i_restricted BOOLEAN[], i_members TEXT[],
+    i_last BIGINT[], i_summary TEXT[],
+    w_incident BIGINT[], w_word TEXT[],
+    cp_seq BIGINT, cp_state TEXT, floor TEXT
+) RETURNS BIGINT LANGUAGE plpgsql AS $fn$
+DECLARE
+    h BIGINT;
+BEGIN
+    IF lead_key IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+        AND granted AND classid = (lead_key >> 32)::OID
+        AND objid = (lead_key & 4294967295)::OID AND objsubid = 1
+    ) THEN
+        RAISE EXCEPTION 'its session does not hold the leader''s lock' USING ERRCODE = 'WR001';
+    END IF;
+    SELECT COALESCE(MAX(seq), 0) INTO h FROM events;
+    IF first_seq IS NOT NULL THEN
+        IF first_seq <> h + 1 THEN
+            RAISE EXCEPTION 'append must continue the log' USING ERRCODE = 'WR002',
+                DETAIL = h::TEXT;
+        END IF;
+        INSERT INTO events (seq, body, incident, kind)
+            SELECT * FROM UNNEST(e_seq, e_body, e_incident, e_kind);
+        SELECT MAX(s) INTO h FROM UNNEST(e_seq) AS s;
+    END IF;
+    INSERT INTO commands (actor, id, answer)
+        SELECT * FROM UNNEST(c_actor, c_id, c_answer) ON CONFLICT DO NOTHING;
+    INSERT INTO incidents (ref, declared_at, updated_at, severity, active, service_key,
+            restricted, members, last_seq, summary)
+        SELECT * FROM UNNEST(i_ref, i_declared, i_updated, i_severity, i_active, i_service,
+            i_restricted, i_members, i_last, i_summary)
+        ON CONFLICT (ref) DO UPDATE SET declared_at = EXCLUDED.declared_at,
+            updated_at = EXCLUDED.updated_at, severity = EXCLUDED.severity,
+            active = EXCLUDED.active, service_key = EXCLUDED.service_key,
+            restricted = EXCLUDED.restricted, members = EXCLUDED.members,
+            last_seq = EXCLUDED.last_seq, summary = EXCLUDED.summary;
+    INSERT INTO words (incident, word)
+        SELECT * FROM UNNEST(w_incident, w_word) ON CONFLICT DO NOTHING;
+    IF cp_seq IS NOT NULL THEN
+        INSERT INTO checkpoints (seq, state) VALUES (cp_seq, cp_state)
+            ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state;
+        DELETE FROM checkpoints WHERE seq < cp_seq;
+    END IF;
+    INSERT INTO meta (key, value) VALUES ('resume_floor', floor)
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+    PERFORM pg_notify('warroom_events', h::TEXT);
+    RETURN h;
+END
+$fn$;
 ",
 ];
 

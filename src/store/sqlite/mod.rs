@@ -231,6 +231,27 @@ impl EventStore for SqliteStore {
         }
     }
 
+    fn answers(&self, keys: &[(String, String)]) -> Result<Vec<Option<Answer>>, StoreError> {
+        // A local file: one cached statement per key costs no more than one query.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT answer FROM commands WHERE actor = ?1 AND id = ?2")?;
+        let mut out = Vec::with_capacity(keys.len());
+        for (actor, id) in keys {
+            let body: Option<String> = stmt
+                .query_row(params![actor, id], |r| r.get(0))
+                .optional()?;
+            out.push(match body {
+                None => None,
+                Some(b) => Some(serde_json::from_str(&b).map_err(|e| StoreError::Corrupt {
+                    seq: 0,
+                    reason: format!("stored answer to command {id}: {e}"),
+                })?),
+            });
+        }
+        Ok(out)
+    }
+
     fn open_reader(&self) -> Result<Box<dyn LogReader>, StoreError> {
         Ok(Box::new(self.reader()?))
     }

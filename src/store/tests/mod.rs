@@ -98,6 +98,7 @@ macro_rules! both {
 
 both!(
     appends_reads_and_remembers_answers,
+    a_groups_answers_are_read_at_once_in_its_order,
     the_indexes_answer_as_the_fold_does_and_a_rebuild_gives_the_same_answers,
     a_search_page_keeps_to_its_byte_budget,
     a_log_of_a_newer_schema_is_refused_naming_both_versions,
@@ -164,6 +165,53 @@ pub(crate) fn batch<'a>(
         checkpoint: false,
         resume_floor: 0,
     }
+}
+
+/// The core asks for a whole group's remembered answers at once: each in the order asked
+/// (a command asked twice, twice), `None` for one never seen, nothing for no command.
+fn a_groups_answers_are_read_at_once_in_its_order(log: &Log) {
+    let mut s = log.open();
+    let said = |seq| Answer::Ok {
+        seqs: vec![seq],
+        incident: None,
+    };
+    let events = [ev(1), ev(2)];
+    let commands = [
+        CommandRecord {
+            actor: "alice".into(),
+            id: "c1".into(),
+            answer: said(1),
+        },
+        CommandRecord {
+            actor: "bob".into(),
+            id: "c1".into(),
+            answer: said(2),
+        },
+    ];
+    s.append(&batch(&events, &commands, &folded(&events)))
+        .unwrap();
+    let key = |a: &str, i: &str| (a.to_string(), i.to_string());
+    let asked = [
+        key("bob", "c1"),
+        key("carol", "c1"),
+        key("alice", "c1"),
+        key("alice", "c2"),
+        key("bob", "c1"),
+    ];
+    let got = s.answers(&asked).unwrap();
+    let seqs: Vec<Option<Vec<u64>>> = got
+        .iter()
+        .map(|a| match a {
+            Some(Answer::Ok { seqs, .. }) => Some(seqs.clone()),
+            Some(other) => panic!("{other:?}"),
+            None => None,
+        })
+        .collect();
+    assert_eq!(
+        seqs,
+        [Some(vec![2]), None, Some(vec![1]), None, Some(vec![2])]
+    );
+    assert!(s.answers(&[]).unwrap().is_empty());
 }
 
 fn appends_reads_and_remembers_answers(log: &Log) {
