@@ -405,11 +405,12 @@ async fn open_long_room(url: &str, feed: &Feed, n: usize) -> Vec<Duration> {
 }
 
 /// The archive in the console: `r` (every resolved incident, newest first) and a search
-/// by words, each from the key to its first page drawn.
+/// by words, each from the key to its first page drawn, `n` times.
 async fn archive(url: &str, feed: &Feed, n: usize) -> (Vec<Duration>, Vec<Duration>) {
-    let mut c = Console::join(url).await;
     let (mut browse, mut search) = (Vec::new(), Vec::new());
     for _ in 0..n {
+        // A console of its own each time: `r` shows the last search a console made.
+        let mut c = Console::join(url).await;
         let start = Instant::now();
         c.key(KeyCode::Char('r'));
         assert_eq!(c.app.screen, Screen::Archive);
@@ -432,13 +433,6 @@ async fn archive(url: &str, feed: &Feed, n: usize) -> (Vec<Duration>, Vec<Durati
                 c.term.backend()
             );
         }
-        for _ in 0..3 {
-            if c.app.screen != Screen::Board {
-                c.key(KeyCode::Esc);
-            }
-        }
-        assert_eq!(c.app.screen, Screen::Board);
-        c.draw();
     }
     (browse, search)
 }
