@@ -295,8 +295,18 @@ impl Feed {
 }
 
 const SERVICES: [&str; 12] = [
-    "payments", "checkout", "search", "ledger", "auth", "web", "mobile-api", "inventory",
-    "notifications", "billing", "catalog", "gateway",
+    "payments",
+    "checkout",
+    "search",
+    "ledger",
+    "auth",
+    "web",
+    "mobile-api",
+    "inventory",
+    "notifications",
+    "billing",
+    "catalog",
+    "gateway",
 ];
 const SYMPTOMS: [&str; 10] = [
     "Elevated 5xx on",
@@ -315,17 +325,98 @@ const PEOPLE: [&str; 16] = [
     "mira", "noor", "olga", "pete",
 ];
 const WORDS: [&str; 92] = [
-    "checked", "the", "dashboards", "error", "rate", "is", "up", "down", "since", "deploy",
-    "rolled", "back", "canary", "pool", "connections", "saturated", "restarted", "pods", "on",
-    "node", "cache", "hit", "ratio", "dropped", "p99", "latency", "at", "replica", "lag",
-    "primary", "failover", "dns", "resolver", "timeouts", "upstream", "vendor", "status",
-    "page", "shows", "no", "incident", "customers", "report", "checkout", "failures", "in",
-    "eu-west", "us-east", "traffic", "shifted", "to", "scaled", "out", "workers", "queue",
-    "depth", "growing", "draining", "now", "looks", "stable", "watching", "for", "minutes",
-    "hypothesis", "bad", "config", "push", "feature", "flag", "disabled", "gc", "pauses",
-    "heap", "disk", "full", "log", "volume", "rotated", "certificate", "renewed", "retries",
-    "backoff", "thundering", "herd", "rate-limit", "raised", "alerts", "firing", "quiet",
-    "again", "escalated",
+    "checked",
+    "the",
+    "dashboards",
+    "error",
+    "rate",
+    "is",
+    "up",
+    "down",
+    "since",
+    "deploy",
+    "rolled",
+    "back",
+    "canary",
+    "pool",
+    "connections",
+    "saturated",
+    "restarted",
+    "pods",
+    "on",
+    "node",
+    "cache",
+    "hit",
+    "ratio",
+    "dropped",
+    "p99",
+    "latency",
+    "at",
+    "replica",
+    "lag",
+    "primary",
+    "failover",
+    "dns",
+    "resolver",
+    "timeouts",
+    "upstream",
+    "vendor",
+    "status",
+    "page",
+    "shows",
+    "no",
+    "incident",
+    "customers",
+    "report",
+    "checkout",
+    "failures",
+    "in",
+    "eu-west",
+    "us-east",
+    "traffic",
+    "shifted",
+    "to",
+    "scaled",
+    "out",
+    "workers",
+    "queue",
+    "depth",
+    "growing",
+    "draining",
+    "now",
+    "looks",
+    "stable",
+    "watching",
+    "for",
+    "minutes",
+    "hypothesis",
+    "bad",
+    "config",
+    "push",
+    "feature",
+    "flag",
+    "disabled",
+    "gc",
+    "pauses",
+    "heap",
+    "disk",
+    "full",
+    "log",
+    "volume",
+    "rotated",
+    "certificate",
+    "renewed",
+    "retries",
+    "backoff",
+    "thundering",
+    "herd",
+    "rate-limit",
+    "raised",
+    "alerts",
+    "firing",
+    "quiet",
+    "again",
+    "escalated",
 ];
 
 /// An entry's text as people write them: mostly a line, often a few, sometimes a paragraph
@@ -412,7 +503,7 @@ impl Writer {
 /// events as entries, identified, monitoring and resolved within hours; one of them titled
 /// "Ledger double-charges after the failover"), then the live work: "Checkout latency storm"
 /// (SEV1, declared five days ago, `big_entries` entries since) and `active - 1` smaller ones
-/// declared in the last day, their events interleaved in time. Appended 20,000 events to a
+/// declared in the last day, their events interleaved in time. Appended 5,000 events to a
 /// transaction, with a checkpoint every 10,000 events as the feed writes them; resolved
 /// incidents leave memory once appended, so making millions of events takes little of it.
 pub fn generate_feed(dir: &std::path::Path, now: DateTime<Utc>, shape: Shape) -> Feed {
@@ -420,8 +511,8 @@ pub fn generate_feed(dir: &std::path::Path, now: DateTime<Utc>, shape: Shape) ->
     let mut w = Writer {
         store: SqliteStore::open(dir).unwrap(),
         state: State::default(),
-        batch: Vec::with_capacity(20_000),
-        batch_size: 20_000,
+        batch: Vec::with_capacity(5_000),
+        batch_size: 5_000,
         checkpoint_every: 10_000,
         flushed: 0,
     };
@@ -472,7 +563,14 @@ pub fn generate_feed(dir: &std::path::Path, now: DateTime<Utc>, shape: Shape) ->
                     && w.state.incident(r).is_some_and(|inc| inc.status != status)
                 {
                     let ic = PEOPLE[r.0 as usize % PEOPLE.len()];
-                    w.run(at, ic, Command::SetStatus { incident: r, status });
+                    w.run(
+                        at,
+                        ic,
+                        Command::SetStatus {
+                            incident: r,
+                            status,
+                        },
+                    );
                 }
             }
             w.run(at + step, "bot", Command::Resolve { incident: r });
