@@ -23,10 +23,11 @@
 //! section on a small feed in a debug build, in seconds. Its figures mean nothing; it fails
 //! if a section no longer runs (a room not drawn, a join not synced).
 
+#[path = "history/console.rs"]
+mod console;
 #[allow(dead_code)]
 #[path = "../tests/common/history.rs"]
 mod history;
-mod console;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
