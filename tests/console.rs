@@ -3451,6 +3451,8 @@ fn an_archived_incident_opens_from_the_archive_and_esc_goes_back_there() {
     assert!(app.replica.state.incident(IncidentRef(39)).is_some());
     app.update(Msg::Tick(t0() + Duration::minutes(10)));
     assert!(app.replica.state.incident(IncidentRef(39)).is_none());
+    // Its room's view too: nothing was typed in it.
+    assert!(!app.rooms.contains_key(&IncidentRef(39)));
 }
 
 #[test]
@@ -3492,9 +3494,19 @@ fn resolved_incidents_leave_the_console_with_the_live_window_unless_on_screen() 
     assert!(app.replica.state.incident(IncidentRef(4)).is_some());
     assert_eq!(app.screen, Screen::Room(IncidentRef(4)));
     // The active ones never go.
+    app.rooms
+        .get_mut(&IncidentRef(4))
+        .unwrap()
+        .draft
+        .insert_str("half a note");
     app.update(code(KeyCode::Esc));
     app.update(Msg::Tick(t0() + Duration::days(9)));
     assert!(app.replica.state.incident(IncidentRef(4)).is_none());
+    // What was typed in its room stays, though the incident went.
+    assert_eq!(
+        app.rooms[&IncidentRef(4)].draft.lines(),
+        ["half a note".to_string()]
+    );
     assert!(app.replica.state.incident(IncidentRef(1)).is_some());
     assert!(app.replica.state.incident(IncidentRef(3)).is_some());
 }

@@ -200,7 +200,11 @@ impl App {
         let gone = self.replica.evict_archived(self.now, keep);
         for r in &gone {
             self.timelines.remove(r);
-            if let Some(v) = self.rooms.get_mut(r) {
+            // A room left with nothing typed in it goes with its incident; one with a
+            // draft or a form keeps them (nothing typed is lost).
+            if self.rooms.get(r).is_some_and(|v| v.holds_nothing_typed()) {
+                self.rooms.remove(r);
+            } else if let Some(v) = self.rooms.get_mut(r) {
                 v.older = Default::default();
             }
         }

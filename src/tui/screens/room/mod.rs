@@ -58,6 +58,21 @@ pub struct RoomView {
     pub older: Older,
 }
 
+impl RoomView {
+    /// Whether this view holds nothing a person typed or chose (a draft, a form, an
+    /// editor, a search or a filter): then it can go with its incident, and a room opened
+    /// again starts afresh at the newest entry.
+    pub fn holds_nothing_typed(&self) -> bool {
+        self.draft.is_empty()
+            && self.filter == TimelineFilter::default()
+            && self.search.is_empty()
+            && self.history.is_none()
+            && self.update.is_none()
+            && self.update_sent.is_none()
+            && self.pm.is_none()
+    }
+}
+
 impl Default for RoomView {
     fn default() -> Self {
         RoomView {
