@@ -207,6 +207,12 @@ async fn crowd(kind: &str, n: usize, probes: usize, settle: Duration) -> Figures
     } else {
         connect(&url).await
     };
+    if warroom {
+        let (frames, bytes, largest) = join_bytes(&url).await;
+        println!(
+            "   (a console's join on this feed: {frames} frames, {bytes} bytes, the largest {largest})"
+        );
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = server.rss();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -255,6 +261,27 @@ async fn crowd(kind: &str, n: usize, probes: usize, settle: Duration) -> Figures
         per_console,
         connect: connect_secs,
         fanout,
+    }
+}
+
+/// What one join is sent, up to and with its first presence: frames, bytes, largest frame.
+async fn join_bytes(url: &str) -> (usize, usize, usize) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut ws = connect(url).await;
+    let hello = json!({"type": "hello", "name": "counter", "protocol": 2}).to_string();
+    ws.send(Message::Text(hello.into())).await.unwrap();
+    let (mut frames, mut bytes, mut largest) = (0, 0, 0);
+    loop {
+        let Some(Ok(Message::Text(t))) = loopback::within("joining", ws.next()).await else {
+            continue;
+        };
+        frames += 1;
+        bytes += t.len();
+        largest = largest.max(t.len());
+        if t.as_str().starts_with(r#"{"type":"presence""#) {
+            return (frames, bytes, largest);
+        }
     }
 }
 

@@ -1,45 +1,86 @@
-//! Who is in the room: every open connection, grouped by name, pushed to every session.
+//! Who is in the room: every open connection, grouped by name, published to every session.
+//!
+//! A crowd costs each connection a constant: a join, a leave or a focus is a small change to
+//! the board (no list is rebuilt for it); the list is built and encoded at most once every
+//! [`PRESENCE_INTERVAL`], once for everyone, and sessions send those shared bytes. It names
+//! at most [`MAX_LISTED`] people and counts the rest, so a frame stays small however many
+//! are connected (ten thousand names would be a megabyte to every console on every change).
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
 use crate::model::IncidentRef;
 use crate::protocol::{self, Presence, ServerMessage};
 
-/// Everyone present, and its `presence` frame, encoded once by the first session that
-/// sends it (a thousand consoles share one encoding instead of making a thousand).
-#[derive(Default)]
+/// Shortest time between two presence lists: a change in between waits, and changes that
+/// wait together go out as one list.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Most people a presence frame names (the first by name); `others` counts the rest.
+pub const MAX_LISTED: usize = 40;
+
+/// The people present as published, and its `presence` frame, encoded once for every
+/// session that sends it.
 pub struct PresenceList {
+    /// The first [`MAX_LISTED`] people by name.
     pub list: Vec<Presence>,
-    frame: OnceLock<Utf8Bytes>,
+    /// How many more are present.
+    pub others: u32,
+    frame: Utf8Bytes,
+}
+
+impl Default for PresenceList {
+    fn default() -> Self {
+        PresenceList::new(Vec::new(), 0)
+    }
 }
 
 impl PresenceList {
+    fn new(list: Vec<Presence>, others: u32) -> PresenceList {
+        let frame = Utf8Bytes::from(protocol::encode(&ServerMessage::Presence {
+            present: list.clone(),
+            others,
+        }));
+        PresenceList {
+            list,
+            others,
+            frame,
+        }
+    }
+
+    /// The `presence` frame, as a reader who may see every incident receives it.
     pub fn frame(&self) -> Utf8Bytes {
-        self.frame
-            .get_or_init(|| {
-                Utf8Bytes::from(protocol::encode(&ServerMessage::Presence {
-                    present: self.list.clone(),
-                }))
-            })
-            .clone()
+        self.frame.clone()
+    }
+
+    /// Whether anyone listed is viewing an incident (only then may a reader's copy differ).
+    pub fn anyone_viewing(&self) -> bool {
+        self.list.iter().any(|p| !p.viewing.is_empty())
     }
 }
 
 #[derive(Default)]
 struct Inner {
     next: u64,
-    open: BTreeMap<u64, Conn>,
+    open: HashMap<u64, Conn>,
+    /// This server's own connections by name.
+    names: BTreeMap<String, Vec<u64>>,
     /// Who is on the feed's other replicas (a shared log's), as they last said.
     remote: Vec<Presence>,
-    /// This server's own connections, by name, and how often that changed.
-    local: Vec<Presence>,
+    /// Counts the changes to this server's own connections.
     local_version: u64,
+    /// A change not yet published.
+    dirty: bool,
+    /// The publisher has been asked to publish when the interval allows.
+    scheduled: bool,
+    published_at: Option<Instant>,
 }
 
 struct Conn {
@@ -52,6 +93,8 @@ struct Conn {
 pub struct PresenceBoard {
     inner: Mutex<Inner>,
     tx: watch::Sender<Arc<PresenceList>>,
+    /// Wakes [`PresenceBoard::publish_later`] for a change that must wait its turn.
+    wake: Notify,
 }
 
 impl Default for PresenceBoard {
@@ -59,6 +102,7 @@ impl Default for PresenceBoard {
         PresenceBoard {
             inner: Mutex::new(Inner::default()),
             tx: watch::Sender::new(Arc::default()),
+            wake: Notify::new(),
         }
     }
 }
@@ -72,7 +116,15 @@ pub struct PresenceGuard<'a> {
 impl Drop for PresenceGuard<'_> {
     fn drop(&mut self) {
         self.board.update(|inner| {
-            inner.open.remove(&self.id);
+            let Some(conn) = inner.open.remove(&self.id) else {
+                return;
+            };
+            if let Some(ids) = inner.names.get_mut(&conn.name) {
+                ids.retain(|i| *i != self.id);
+                if ids.is_empty() {
+                    inner.names.remove(&conn.name);
+                }
+            }
         });
     }
 }
@@ -102,6 +154,7 @@ impl PresenceBoard {
                     viewing: None,
                 },
             );
+            inner.names.entry(name.to_string()).or_default().push(id);
         });
         PresenceGuard { board: self, id }
     }
@@ -117,40 +170,78 @@ impl PresenceBoard {
     /// This server's own connections (what it tells the other replicas), and a number that
     /// changes whenever they do.
     pub fn local(&self) -> (u64, Vec<Presence>) {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        (inner.local_version, inner.local.clone())
+        let inner = self.lock();
+        (inner.local_version, local_people(&inner))
     }
 
     /// Who is on the other replicas: shown with this server's own.
     pub fn set_remote(&self, remote: Vec<Presence>) {
-        self.update(|inner| inner.remote = remote);
+        let mut inner = self.lock();
+        if inner.remote != remote {
+            inner.remote = remote;
+            self.changed(&mut inner);
+        }
+    }
+
+    /// Publishes the changes that had to wait for the interval, until `stop` says so.
+    pub async fn publish_later(&self, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let due = self.lock().published_at.map(|t| t + PRESENCE_INTERVAL);
+            if let Some(due) = due {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+            let mut inner = self.lock();
+            inner.scheduled = false;
+            if inner.dirty {
+                self.publish(&mut inner, Instant::now());
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn update(&self, f: impl FnOnce(&mut Inner)) {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.lock();
         f(&mut inner);
-        let mut by_name: BTreeMap<String, Presence> = BTreeMap::new();
-        for c in inner.open.values() {
-            let p = by_name.entry(c.name.clone()).or_insert_with(|| Presence {
-                name: c.name.clone(),
-                since: c.since,
-                connections: 0,
-                viewing: Vec::new(),
-            });
-            p.connections += 1;
-            p.since = p.since.min(c.since);
-            if let Some(r) = c.viewing
-                && !p.viewing.contains(&r)
-            {
-                p.viewing.push(r);
-                p.viewing.sort();
-            }
+        inner.local_version += 1;
+        self.changed(&mut inner);
+    }
+
+    /// A change: published now if the last list is old enough, else by the publisher when
+    /// it is.
+    fn changed(&self, inner: &mut Inner) {
+        inner.dirty = true;
+        if inner.scheduled {
+            return;
         }
-        let local: Vec<Presence> = by_name.values().cloned().collect();
-        if local != inner.local {
-            inner.local = local;
-            inner.local_version += 1;
+        let now = Instant::now();
+        if inner
+            .published_at
+            .is_none_or(|t| now >= t + PRESENCE_INTERVAL)
+        {
+            self.publish(inner, now);
+        } else {
+            inner.scheduled = true;
+            self.wake.notify_one();
         }
+    }
+
+    fn publish(&self, inner: &mut Inner, now: Instant) {
+        inner.dirty = false;
+        inner.published_at = Some(now);
+        let mut by_name: BTreeMap<String, Presence> = local_people(inner)
+            .into_iter()
+            .map(|p| (p.name.clone(), p))
+            .collect();
         for r in &inner.remote {
             let p = by_name.entry(r.name.clone()).or_insert_with(|| Presence {
                 name: r.name.clone(),
@@ -167,18 +258,106 @@ impl PresenceBoard {
             }
             p.viewing.sort();
         }
-        let list: Vec<Presence> = by_name.into_values().collect();
+        let others = by_name.len().saturating_sub(MAX_LISTED) as u32;
+        let list: Vec<Presence> = by_name.into_values().take(MAX_LISTED).collect();
         // Sessions are woken only when what people see actually changed.
         self.tx.send_if_modified(|current| {
-            if current.list == list {
+            if current.list == list && current.others == others {
                 false
             } else {
-                *current = Arc::new(PresenceList {
-                    list,
-                    frame: OnceLock::new(),
-                });
+                *current = Arc::new(PresenceList::new(list, others));
                 true
             }
         });
+    }
+}
+
+/// This server's own connections, one entry per name, sorted by name.
+fn local_people(inner: &Inner) -> Vec<Presence> {
+    inner
+        .names
+        .iter()
+        .map(|(name, ids)| {
+            let mut p = Presence {
+                name: name.clone(),
+                since: DateTime::<Utc>::MAX_UTC,
+                connections: 0,
+                viewing: Vec::new(),
+            };
+            for c in ids.iter().filter_map(|id| inner.open.get(id)) {
+                p.connections += 1;
+                p.since = p.since.min(c.since);
+                if let Some(r) = c.viewing
+                    && !p.viewing.contains(&r)
+                {
+                    p.viewing.push(r);
+                }
+            }
+            p.viewing.sort();
+            p
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &PresenceList) -> Vec<(String, u32)> {
+        list.list
+            .iter()
+            .map(|p| (p.name.clone(), p.connections))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_wait_for_the_interval_and_go_out_together() {
+        let board = Arc::new(PresenceBoard::default());
+        let (_stop_tx, stop) = watch::channel(false);
+        let publisher = tokio::spawn({
+            let board = board.clone();
+            async move { board.publish_later(stop).await }
+        });
+        let at = DateTime::UNIX_EPOCH;
+        let mut rx = board.subscribe();
+        let a = board.join("alice", at);
+        // The first change goes out at once.
+        assert!(rx.has_changed().unwrap());
+        assert_eq!(names(&rx.borrow_and_update()), [("alice".into(), 1)]);
+        let _b = board.join("bob", at);
+        let _a2 = board.join("alice", at);
+        a.set_viewing(Some(IncidentRef(3)));
+        assert!(!rx.has_changed().unwrap(), "published within the interval");
+        tokio::time::sleep(PRESENCE_INTERVAL).await;
+        rx.changed().await.unwrap();
+        let list = rx.borrow_and_update().clone();
+        assert_eq!(names(&list), [("alice".into(), 2), ("bob".into(), 1)]);
+        assert_eq!(list.list[0].viewing, [IncidentRef(3)]);
+        assert!(list.frame().as_str().starts_with(r#"{"type":"presence""#));
+        drop(a);
+        tokio::time::sleep(PRESENCE_INTERVAL).await;
+        rx.changed().await.unwrap();
+        let list = rx.borrow_and_update().clone();
+        assert_eq!(names(&list), [("alice".into(), 1), ("bob".into(), 1)]);
+        assert!(list.list[0].viewing.is_empty());
+        publisher.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crowd_is_listed_up_to_the_cap_and_counted_beyond() {
+        let board = PresenceBoard::default();
+        let at = DateTime::UNIX_EPOCH;
+        let guards: Vec<_> = (0..MAX_LISTED + 25)
+            .map(|i| board.join(&format!("reader-{i:03}"), at))
+            .collect();
+        tokio::time::sleep(PRESENCE_INTERVAL).await;
+        // No publisher here: the next change after the interval publishes by itself.
+        drop(guards.into_iter().next_back());
+        let list = board.current();
+        assert_eq!(list.list.len(), MAX_LISTED);
+        assert_eq!(list.others, 24);
+        assert_eq!(list.list[0].name, "reader-000");
+        let (_, local) = board.local();
+        assert_eq!(local.len(), MAX_LISTED + 24, "replicas are told everyone");
     }
 }

@@ -104,7 +104,7 @@ impl App {
             Update::ServerError { message, .. } => self.flash(Level::Error, message),
             Update::Policy(p) => self.schedules = self.feed_schedules(&p),
             Update::Synced(_) => self.ever_synced = true,
-            Update::Welcome { .. } | Update::Presence(_) | Update::Queued(_) => {}
+            Update::Welcome { .. } | Update::Presence(..) | Update::Queued(_) => {}
         }
         // A snapshot without it, or a `withheld` event (restricted, and this person was
         // taken off its members), takes the open room away.

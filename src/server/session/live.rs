@@ -3,7 +3,6 @@
 //! second), until the client leaves, its token is revoked or the server shuts down.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::SinkExt;
@@ -19,9 +18,6 @@ use crate::server::App;
 use crate::server::core::Fanout;
 use crate::server::limits::{RateLimiter, Verdict};
 use crate::server::presence::PresenceGuard;
-
-/// Shortest time between two presence frames to one connection.
-pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Most live events written before one flush.
 const MAX_BURST: usize = 64;
@@ -73,11 +69,6 @@ pub(super) async fn serve(
     send(socket, &ServerMessage::Synced { seq: sent }).await?;
     presence.mark_unchanged();
     send_presence(socket, app, viewer).await?;
-    // Presence goes out at most every PRESENCE_INTERVAL, latest state only: a room of a
-    // thousand consoles reconnecting at once must not cost a million full lists.
-    let mut presence_tick = tokio::time::interval(PRESENCE_INTERVAL);
-    presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut presence_due = false;
     let mut rate = RateLimiter::new(&app.limits);
     let mut auth_changes = hello.auth_changes.clone();
 
@@ -158,14 +149,13 @@ pub(super) async fn serve(
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
-            changed = presence.changed(), if !presence_due => {
+            // The board publishes at most every PRESENCE_INTERVAL, one shared list for
+            // everyone: a room of a thousand consoles reconnecting at once costs each a
+            // few frames, not one per joiner.
+            changed = presence.changed() => {
                 if changed.is_err() {
                     return Ok(());
                 }
-                presence_due = true;
-            }
-            _ = presence_tick.tick(), if presence_due => {
-                presence_due = false;
                 presence.mark_unchanged();
                 send_presence(socket, app, viewer).await?;
             }
@@ -176,7 +166,7 @@ pub(super) async fn serve(
 pub(super) async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) -> Sent {
     let current = app.presence.current();
     // Who is in a restricted incident's room is part of it.
-    let hidden: Vec<_> = if viewer.sees_all {
+    let hidden: Vec<_> = if viewer.sees_all || !current.anyone_viewing() {
         Vec::new()
     } else {
         let state = app.published.read();
@@ -196,7 +186,8 @@ pub(super) async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Vie
     for p in &mut present {
         p.viewing.retain(|r| !hidden.contains(r));
     }
-    send(socket, &ServerMessage::Presence { present }).await
+    let others = current.others;
+    send(socket, &ServerMessage::Presence { present, others }).await
 }
 
 /// Feeds (without flushing) one live event as this reader may have it, filling any gap
