@@ -91,6 +91,8 @@ struct Conn {
 
 /// The registry of open connections.
 pub struct PresenceBoard {
+    /// [`PRESENCE_INTERVAL`], but in tests.
+    interval: Duration,
     inner: Mutex<Inner>,
     tx: watch::Sender<Arc<PresenceList>>,
     /// Wakes [`PresenceBoard::publish_later`] for a change that must wait its turn.
@@ -100,6 +102,7 @@ pub struct PresenceBoard {
 impl Default for PresenceBoard {
     fn default() -> Self {
         PresenceBoard {
+            interval: PRESENCE_INTERVAL,
             inner: Mutex::new(Inner::default()),
             tx: watch::Sender::new(Arc::default()),
             wake: Notify::new(),
@@ -190,18 +193,23 @@ impl PresenceBoard {
                 _ = self.wake.notified() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            let due = self.lock().published_at.map(|t| t + PRESENCE_INTERVAL);
+            let due = self.lock().published_at.map(|t| t + self.interval);
             if let Some(due) = due {
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
                     _ = stop.wait_for(|s| *s) => return,
                 }
             }
-            let mut inner = self.lock();
-            inner.scheduled = false;
-            if inner.dirty {
-                self.publish(&mut inner, Instant::now());
-            }
+            self.publish_waiting();
+        }
+    }
+
+    /// Publishes the changes that waited for the interval (it has passed).
+    fn publish_waiting(&self) {
+        let mut inner = self.lock();
+        inner.scheduled = false;
+        if inner.dirty {
+            self.publish(&mut inner, Instant::now());
         }
     }
 
@@ -224,10 +232,7 @@ impl PresenceBoard {
             return;
         }
         let now = Instant::now();
-        if inner
-            .published_at
-            .is_none_or(|t| now >= t + PRESENCE_INTERVAL)
-        {
+        if inner.published_at.is_none_or(|t| now >= t + self.interval) {
             self.publish(inner, now);
         } else {
             inner.scheduled = true;
@@ -310,14 +315,18 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test(start_paused = true)]
+    fn board(interval: Duration) -> PresenceBoard {
+        PresenceBoard {
+            interval,
+            ..PresenceBoard::default()
+        }
+    }
+
+    #[tokio::test]
     async fn changes_wait_for_the_interval_and_go_out_together() {
-        let board = Arc::new(PresenceBoard::default());
-        let (_stop_tx, stop) = watch::channel(false);
-        let publisher = tokio::spawn({
-            let board = board.clone();
-            async move { board.publish_later(stop).await }
-        });
+        // An interval no test outlives: what waits is published by `publish_waiting`, as
+        // the publisher does once the interval has passed.
+        let board = board(Duration::from_secs(3600));
         let at = DateTime::UNIX_EPOCH;
         let mut rx = board.subscribe();
         let a = board.join("alice", at);
@@ -328,36 +337,54 @@ mod tests {
         let _a2 = board.join("alice", at);
         a.set_viewing(Some(IncidentRef(3)));
         assert!(!rx.has_changed().unwrap(), "published within the interval");
-        tokio::time::sleep(PRESENCE_INTERVAL).await;
-        rx.changed().await.unwrap();
+        board.publish_waiting();
+        assert!(rx.has_changed().unwrap());
         let list = rx.borrow_and_update().clone();
         assert_eq!(names(&list), [("alice".into(), 2), ("bob".into(), 1)]);
         assert_eq!(list.list[0].viewing, [IncidentRef(3)]);
         assert!(list.frame().as_str().starts_with(r#"{"type":"presence""#));
+        // The same bytes for every session: encoded once.
+        assert_eq!(
+            list.frame().as_str().as_ptr(),
+            list.frame().as_str().as_ptr()
+        );
         drop(a);
-        tokio::time::sleep(PRESENCE_INTERVAL).await;
-        rx.changed().await.unwrap();
+        board.publish_waiting();
         let list = rx.borrow_and_update().clone();
         assert_eq!(names(&list), [("alice".into(), 1), ("bob".into(), 1)]);
         assert!(list.list[0].viewing.is_empty());
-        publisher.abort();
+        // Nothing changed: nothing is published, nobody is woken.
+        board.publish_waiting();
+        assert!(!rx.has_changed().unwrap());
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_crowd_is_listed_up_to_the_cap_and_counted_beyond() {
-        let board = PresenceBoard::default();
+        let board = board(Duration::ZERO);
         let at = DateTime::UNIX_EPOCH;
-        let guards: Vec<_> = (0..MAX_LISTED + 25)
+        let mut guards: Vec<_> = (0..MAX_LISTED + 25)
             .map(|i| board.join(&format!("reader-{i:03}"), at))
             .collect();
-        tokio::time::sleep(PRESENCE_INTERVAL).await;
-        // No publisher here: the next change after the interval publishes by itself.
-        drop(guards.into_iter().next_back());
         let list = board.current();
         assert_eq!(list.list.len(), MAX_LISTED);
-        assert_eq!(list.others, 24);
+        assert_eq!(list.others, 25);
         assert_eq!(list.list[0].name, "reader-000");
+        assert!(list.frame().as_str().ends_with(r#""others":25}"#));
+        guards.pop();
+        assert_eq!(board.current().others, 24);
         let (_, local) = board.local();
         assert_eq!(local.len(), MAX_LISTED + 24, "replicas are told everyone");
+        // Others' people count too, once per name.
+        let mut remote = local[..2].to_vec();
+        remote.push(Presence {
+            name: "zoe".into(),
+            since: at,
+            connections: 1,
+            viewing: vec![],
+        });
+        board.set_remote(remote);
+        let list = board.current();
+        assert_eq!(list.others, 25);
+        assert_eq!(list.list[0].connections, 2);
     }
 }

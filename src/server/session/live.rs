@@ -59,11 +59,14 @@ pub(super) async fn serve(
     .await?;
     let policy = app.policy_frame();
     write(policy.len(), socket.send(Message::Text(policy))).await?;
+    // The rare and the large (a catch-up, a command's way to the core and back, a query's
+    // answer) run boxed: a session's future is as small as its idle loop, which every idle
+    // console keeps for its whole life.
     let mut sent = match mode {
-        SyncMode::Snapshot => resync(socket, app, viewer).await?,
+        SyncMode::Snapshot => Box::pin(resync(socket, app, viewer)).await?,
         SyncMode::Events => {
             let from = hello.last_seq.unwrap_or(0);
-            catch_up(socket, app, viewer, from, head).await?
+            Box::pin(catch_up(socket, app, viewer, from, head)).await?
         }
     };
     send(socket, &ServerMessage::Synced { seq: sent }).await?;
@@ -90,10 +93,10 @@ pub(super) async fn serve(
                     refuse(socket, &rate, &m).await?;
                 }
                 Some(Ok(Message::Text(t))) => {
-                    if let Some((replies, upto)) = handle_text(app, &hello.who, &t, present).await {
+                    if let Some((replies, upto)) = Box::pin(handle_text(app, &hello.who, &t, present)).await {
                         // A command's own events reach its sender before its answer.
                         if upto > sent {
-                            sent = forward_until(socket, app, viewer, &mut live, sent, upto).await?;
+                            sent = Box::pin(forward_until(socket, app, viewer, &mut live, sent, upto)).await?;
                         }
                         for reply in &replies {
                             send(socket, reply).await?;
@@ -134,7 +137,7 @@ pub(super) async fn serve(
                             }
                             Err(TryRecvError::Lagged(_)) => {
                                 let head = app.published.head();
-                                sent = catch_up(socket, app, viewer, sent, head).await?;
+                                sent = Box::pin(catch_up(socket, app, viewer, sent, head)).await?;
                                 break;
                             }
                             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
@@ -145,7 +148,7 @@ pub(super) async fn serve(
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(name = %hello.name, missed = n, "slow client: resuming from the log");
                     let head = app.published.head();
-                    sent = catch_up(socket, app, viewer, sent, head).await?;
+                    sent = Box::pin(catch_up(socket, app, viewer, sent, head)).await?;
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
@@ -201,7 +204,7 @@ async fn feed_live(
 ) -> Result<u64, Closed> {
     if f.seq > sent + 1 {
         // Fill the gap from the log (catch_up flushes what was fed).
-        sent = catch_up(socket, app, viewer, sent, f.seq - 1).await?;
+        sent = Box::pin(catch_up(socket, app, viewer, sent, f.seq - 1)).await?;
         if sent >= f.seq {
             return Ok(sent); // it resynchronised past this event
         }
@@ -211,7 +214,7 @@ async fn feed_live(
         Some(r) => match r.audience.delivery(viewer) {
             Delivery::Event => &f.frame,
             Delivery::Withheld => &r.withheld,
-            Delivery::Snapshot => return resync(socket, app, viewer).await,
+            Delivery::Snapshot => return Box::pin(resync(socket, app, viewer)).await,
         },
     };
     // An incident coming back to the live work: the reader gets it before its event.
@@ -239,7 +242,7 @@ async fn forward_until(
                 sent = feed_live(socket, app, viewer, &f, sent).await?;
                 write(0, socket.flush()).await?;
             }
-            Err(_) => return catch_up(socket, app, viewer, sent, upto).await,
+            Err(_) => return Box::pin(catch_up(socket, app, viewer, sent, upto)).await,
         }
     }
     Ok(sent)
