@@ -8,6 +8,9 @@
 //!    (at most 2x the bare server's time to connect them), and the fan-out latency from a
 //!    command to its event at every console (p99 at most 1.5x the bare broadcast's).
 //!
+//! 3. the first crowd again on a busy feed (20 active incidents of 31 entries each, the
+//!    board a console is sent on joining), beside the same bare server.
+//!
 //! Every console is a distinct person (`reader-N`), as on the day of a big outage.
 //!
 //! The server runs in a process of its own (this same binary, started again with
@@ -188,9 +191,14 @@ struct Figures {
     connect: f64,
     /// Fan-out latency (p50, p99), ms.
     fanout: (f64, f64),
+    /// What one join is sent (warroom): frames, bytes, the largest frame.
+    join: Option<(usize, usize, usize)>,
 }
 
-async fn crowd(kind: &str, n: usize, probes: usize, settle: Duration) -> Figures {
+/// Incidents on the busy feed, and entries in each.
+const BUSY: (usize, usize) = (20, 30);
+
+async fn crowd(kind: &str, n: usize, probes: usize, settle: Duration, busy: bool) -> Figures {
     let server = ServerProcess::start(kind);
     let url = server.url.clone();
     let warroom = kind == "warroom";
@@ -203,16 +211,38 @@ async fn crowd(kind: &str, n: usize, probes: usize, settle: Duration) -> Figures
             json!({"op": "declare", "title": "the crowd's incident", "severity": 2}),
         )
         .await;
+        if busy {
+            for i in 2..=BUSY.0 {
+                let title = format!("incident {i} of the busy feed");
+                command(
+                    &mut w,
+                    &format!("declare-{i}"),
+                    json!({"op": "declare", "title": title, "severity": 2}),
+                )
+                .await;
+            }
+            for i in 1..=BUSY.0 {
+                for e in 0..BUSY.1 {
+                    let text = format!(
+                        "entry {e}: checked the dashboards, error rate still {e}% above the \
+                         baseline on the checkout path; rolling back deploy 44{i} on the \
+                         canary hosts first, then the rest if the canaries recover"
+                    );
+                    let note =
+                        json!({"op": "add_entry", "incident": format!("INC-{i}"), "text": text});
+                    command(&mut w, &format!("note-{i}-{e}"), note).await;
+                }
+            }
+        }
         w
     } else {
         connect(&url).await
     };
-    if warroom {
-        let (frames, bytes, largest) = join_bytes(&url).await;
-        println!(
-            "   (a console's join on this feed: {frames} frames, {bytes} bytes, the largest {largest})"
-        );
-    }
+    let join = if warroom {
+        Some(join_bytes(&url).await)
+    } else {
+        None
+    };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = server.rss();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -261,6 +291,7 @@ async fn crowd(kind: &str, n: usize, probes: usize, settle: Duration) -> Figures
         per_console,
         connect: connect_secs,
         fanout,
+        join,
     }
 }
 
@@ -299,10 +330,33 @@ async fn run(c: Counts) {
             ""
         }
     );
-    for (i, (n, probes)) in c.crowds.into_iter().enumerate() {
-        let bare = crowd("bare", n, probes, c.settle).await;
-        let feed = crowd("warroom", n, probes, c.settle).await;
-        println!("\n{}. {} idle consoles:", i + 1, thousands(n));
+    let mut sections: Vec<(usize, usize, bool)> =
+        c.crowds.iter().map(|&(n, p)| (n, p, false)).collect();
+    // The first crowd again, on a feed with a board worth the name.
+    sections.push((c.crowds[0].0, c.crowds[0].1, true));
+    for (i, (n, probes, busy)) in sections.into_iter().enumerate() {
+        let bare = crowd("bare", n, probes, c.settle, false).await;
+        let feed = crowd("warroom", n, probes, c.settle, busy).await;
+        if busy {
+            println!(
+                "\n{}. {} idle consoles, the feed holding {} active incidents of {} entries each:",
+                i + 1,
+                thousands(n),
+                BUSY.0,
+                BUSY.1 + 1
+            );
+        } else {
+            println!(
+                "\n{}. {} idle consoles, the feed holding one incident:",
+                i + 1,
+                thousands(n)
+            );
+        }
+        if let Some((frames, bytes, largest)) = feed.join {
+            println!(
+                "   a console's join is sent {frames} frames, {bytes} bytes, the largest {largest}"
+            );
+        }
         println!(
             "   memory per console (server RSS growth / consoles): bare {:.1} KB, warroom {:.1} KB",
             bare.per_console / 1e3,
