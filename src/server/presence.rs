@@ -2,7 +2,8 @@
 //!
 //! A crowd costs each connection a constant: a join, a leave or a focus is a small change to
 //! the board (no list is rebuilt for it); the list is built and encoded at most once every
-//! [`PRESENCE_INTERVAL`], once for everyone, and sessions send those shared bytes. It names
+//! [`PRESENCE_INTERVAL`] (longer on a crowded feed), once for everyone, and sessions send
+//! those shared bytes. It names
 //! at most [`MAX_LISTED`] people and counts the rest, so a frame stays small however many
 //! are connected (ten thousand names would be a megabyte to every console on every change).
 
@@ -22,6 +23,11 @@ use crate::protocol::{self, Presence, ServerMessage};
 /// Shortest time between two presence lists: a change in between waits, and changes that
 /// wait together go out as one list.
 pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Connections per [`PRESENCE_INTERVAL`]: with more, the interval grows in proportion, so
+/// presence costs the feed about the same frames a second however many are connected (every
+/// list goes to every connection; in a storm of joins each one changes it).
+const CONNECTIONS_PER_INTERVAL: usize = 1000;
 
 /// Most people a presence frame names (the first by name); `others` counts the rest.
 pub const MAX_LISTED: usize = 40;
@@ -193,7 +199,10 @@ impl PresenceBoard {
                 _ = self.wake.notified() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            let due = self.lock().published_at.map(|t| t + self.interval);
+            let due = {
+                let inner = self.lock();
+                inner.published_at.map(|t| t + self.interval_for(&inner))
+            };
             if let Some(due) = due {
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
@@ -211,6 +220,12 @@ impl PresenceBoard {
         if inner.dirty {
             self.publish(&mut inner, Instant::now());
         }
+    }
+
+    /// The interval between two lists: longer on a crowded feed.
+    fn interval_for(&self, inner: &Inner) -> Duration {
+        let steps = (inner.open.len() / CONNECTIONS_PER_INTERVAL).max(1);
+        self.interval * u32::try_from(steps).unwrap_or(u32::MAX)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -232,7 +247,10 @@ impl PresenceBoard {
             return;
         }
         let now = Instant::now();
-        if inner.published_at.is_none_or(|t| now >= t + self.interval) {
+        if inner
+            .published_at
+            .is_none_or(|t| now >= t + self.interval_for(inner))
+        {
             self.publish(inner, now);
         } else {
             inner.scheduled = true;
