@@ -20,11 +20,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, broadcast, mpsc};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::sync::mpsc;
 use warroom::server::{RunningServer, ServerConfig};
+
+mod loopback;
+use loopback::{
+    bare_probe, bare_server, command, connect, fanout_latency, join, pct, readers, thousands,
+};
+
+/// The baseline's read buffer per connection: the feed's own (`Limits::read_buffer_bytes`).
+const BARE_READ_BUFFER: usize = 4 * 1024;
 
 /// How much each section does: the full benchmark, or the smoke run.
 struct Counts {
@@ -44,7 +51,7 @@ struct Counts {
 impl Counts {
     /// `WARROOM_BENCH_SMOKE` set (to anything but empty or `0`): the smoke run.
     fn from_env() -> Counts {
-        let smoke = std::env::var("WARROOM_BENCH_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
+        let smoke = loopback::smoke();
         if smoke {
             Counts {
                 smoke,
@@ -71,25 +78,6 @@ impl Counts {
     }
 }
 
-/// The longest any one wait may take (an answer, an event reaching every client): past it
-/// the benchmark is broken, not slow, and panics rather than hang.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
-    match tokio::time::timeout(PATIENCE, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: nothing within {}s", PATIENCE.as_secs()),
-    }
-}
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-fn pct(mut v: Vec<f64>, q: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 * q) as usize).min(v.len() - 1)]
-}
-
 /// 1 KiB appended and fdatasync'd, `n` times: the disk's durable-write rate.
 fn raw_fsync(dir: &std::path::Path, n: usize) -> (f64, f64) {
     let mut f = std::fs::OpenOptions::new()
@@ -107,56 +95,6 @@ fn raw_fsync(dir: &std::path::Path, n: usize) -> (f64, f64) {
         lat.push(t.elapsed().as_secs_f64() * 1e3);
     }
     (n as f64 / start.elapsed().as_secs_f64(), pct(lat, 0.5))
-}
-
-async fn connect(url: &str) -> Ws {
-    // TCP_NODELAY on, as the warroom client does.
-    tokio_tungstenite::connect_async_with_config(url, None, true)
-        .await
-        .unwrap()
-        .0
-}
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        match within("waiting for a frame", ws.next()).await {
-            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        }
-    }
-}
-
-async fn join(url: &str, name: &str) -> Ws {
-    let mut ws = connect(url).await;
-    let hello = json!({"type": "hello", "name": name, "protocol": 2}).to_string();
-    ws.send(Message::Text(hello.into())).await.unwrap();
-    while next_json(&mut ws).await["type"] != "synced" {}
-    ws
-}
-
-/// Sends a command and waits for its answer; returns the first seq. Other frames (every
-/// event goes to every connection) are skipped by a cheap prefix check, not parsed, so the
-/// benchmark's own clients take as little CPU from the feed as they can.
-async fn command(ws: &mut Ws, id: &str, cmd: Value) -> u64 {
-    let frame = json!({"type": "command", "id": id, "command": cmd}).to_string();
-    ws.send(Message::Text(frame.into())).await.unwrap();
-    loop {
-        let t = match within("waiting for an answer", ws.next()).await {
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        };
-        let t = t.as_str();
-        if !(t.starts_with(r#"{"type":"ok""#) || t.starts_with(r#"{"type":"error""#)) {
-            continue;
-        }
-        let v: Value = serde_json::from_str(t).unwrap();
-        if v["id"] == id {
-            assert_eq!(v["type"], "ok", "{v}");
-            return v["seqs"][0].as_u64().unwrap();
-        }
-    }
 }
 
 /// A feed as `warroom serve --max-commands-per-second 1000000` starts it. The default (50
@@ -214,68 +152,6 @@ async fn throughput(url: &str, writers: usize, per_writer: usize) -> f64 {
     (writers * per_writer) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Readers that report when they have seen an event with a given marker in its text.
-async fn readers(
-    url: &str,
-    n: usize,
-    marker_tx: mpsc::UnboundedSender<u64>,
-    hello: bool,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = Vec::new();
-    let ready = Arc::new(Notify::new());
-    for r in 0..n {
-        let mut ws = if hello {
-            join(url, &format!("reader-{r}")).await
-        } else {
-            connect(url).await
-        };
-        let tx = marker_tx.clone();
-        let _ = ready.clone();
-        handles.push(tokio::spawn(async move {
-            while let Some(Ok(msg)) = ws.next().await {
-                let Message::Text(t) = msg else { continue };
-                // Cheap scan: only probe frames carry "probe-".
-                if let Some(i) = t.as_str().find("probe-") {
-                    let digits: String = t.as_str()[i + 6..]
-                        .chars()
-                        .take_while(char::is_ascii_digit)
-                        .collect();
-                    if let Ok(k) = digits.parse() {
-                        let _ = tx.send(k);
-                    }
-                }
-            }
-        }));
-    }
-    handles
-}
-
-/// Sends `probes` notes one at a time and measures, for each, the time until all `n`
-/// readers have it.
-async fn fanout_latency(
-    n: usize,
-    probes: usize,
-    mut send: impl FnMut(usize) -> futures_util::future::BoxFuture<'static, ()>,
-    mut seen: mpsc::UnboundedReceiver<u64>,
-) -> (f64, f64) {
-    let mut lat = Vec::with_capacity(probes);
-    for k in 0..probes {
-        let t = Instant::now();
-        send(k).await;
-        let mut count = 0;
-        while count < n {
-            let got = within("waiting for a probe to reach every client", seen.recv())
-                .await
-                .expect("every reader stopped");
-            if got == k as u64 {
-                count += 1;
-            }
-        }
-        lat.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    (pct(lat.clone(), 0.5), pct(lat, 0.99))
-}
-
 /// warroom: a writer declares, then sends probe notes; the event must reach every reader.
 async fn warroom_latency(n: usize, probes: usize, settle: Duration) -> (f64, f64) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
@@ -288,8 +164,8 @@ async fn warroom_latency(n: usize, probes: usize, settle: Duration) -> (f64, f64
         json!({"op": "declare", "title": "latency", "severity": 3}),
     )
     .await;
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handles = readers(&url, n, tx, true).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let handles = readers(&url, n, tx, true, 1).await;
     // Let the join storm's presence frames settle.
     tokio::time::sleep(settle).await;
     let writer = Arc::new(tokio::sync::Mutex::new(writer));
@@ -305,7 +181,7 @@ async fn warroom_latency(n: usize, probes: usize, settle: Duration) -> (f64, f64
                 command(&mut w, &format!("p{k}"), note).await;
             })
         },
-        rx,
+        &mut rx,
     )
     .await;
     for h in handles {
@@ -317,43 +193,9 @@ async fn warroom_latency(n: usize, probes: usize, settle: Duration) -> (f64, f64
 
 /// The baseline: a bare tokio-tungstenite server relaying each text frame to everyone.
 async fn bare_latency(n: usize, probes: usize) -> (f64, f64) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (btx, _) = broadcast::channel::<Arc<String>>(4096);
-    let btx2 = btx.clone();
-    let accept = tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                break;
-            };
-            let btx = btx2.clone();
-            tokio::spawn(async move {
-                let _ = tcp.set_nodelay(true);
-                let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
-                    return;
-                };
-                let (mut sink, mut stream) = ws.split();
-                let mut rx = btx.subscribe();
-                loop {
-                    tokio::select! {
-                        m = stream.next() => match m {
-                            Some(Ok(Message::Text(t))) => { let _ = btx.send(Arc::new(t.as_str().to_string())); }
-                            Some(Ok(_)) => {}
-                            _ => break,
-                        },
-                        f = rx.recv() => match f {
-                            Ok(f) => { if sink.send(Message::Text(f.as_str().into())).await.is_err() { break; } }
-                            Err(broadcast::error::RecvError::Lagged(_)) => {}
-                            Err(_) => break,
-                        },
-                    }
-                }
-            });
-        }
-    });
-    let url = format!("ws://{addr}/");
-    let (tx, rx) = mpsc::unbounded_channel();
-    let handles = readers(&url, n, tx, false).await;
+    let (url, server) = bare_server(BARE_READ_BUFFER).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let handles = readers(&url, n, tx, false, 1).await;
     let sender = Arc::new(tokio::sync::Mutex::new(connect(&url).await));
     let result = fanout_latency(
         n,
@@ -361,23 +203,16 @@ async fn bare_latency(n: usize, probes: usize) -> (f64, f64) {
         move |k| {
             let s = sender.clone();
             Box::pin(async move {
-                let frame =
-                    json!({"type": "event", "event": {"text": format!("probe-{k}")}}).to_string();
-                s.lock()
-                    .await
-                    .send(Message::Text(frame.into()))
-                    .await
-                    .unwrap();
+                s.lock().await.send(bare_probe(k)).await.unwrap();
             })
         },
-        rx,
+        &mut rx,
     )
     .await;
     for h in handles {
         h.abort();
     }
-    accept.abort();
-    drop(btx);
+    server.abort();
     result
 }
 
@@ -478,17 +313,4 @@ async fn run(c: Counts) {
             if w99 <= bound { "met" } else { "NOT met" }
         );
     }
-}
-
-/// 9600 -> "9,600".
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

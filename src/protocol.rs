@@ -315,7 +315,14 @@ pub enum ServerMessage {
     },
     Presence {
         present: Vec<Presence>,
+        /// How many more people are present than `present` names (it names at most 40).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        others: u32,
     },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Error codes, stable for programs to branch on.

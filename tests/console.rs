@@ -310,12 +310,15 @@ fn the_room_shows_header_roles_timeline_and_an_overdue_target() {
     let mut app = live_app(&h, t0() + Duration::minutes(7) + Duration::seconds(30));
     app.update(code(KeyCode::Enter));
     assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
-    app.update(Msg::Feed(Update::Presence(vec![Presence {
-        name: "lee".into(),
-        since: t0(),
-        connections: 1,
-        viewing: vec![IncidentRef(1)],
-    }])));
+    app.update(Msg::Feed(Update::Presence(
+        vec![Presence {
+            name: "lee".into(),
+            since: t0(),
+            connections: 1,
+            viewing: vec![IncidentRef(1)],
+        }],
+        0,
+    )));
     let term = draw(&app, &test_theme(), 120, 30);
     let lines = text(&term);
     let all = lines.join("\n");

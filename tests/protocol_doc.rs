@@ -1943,6 +1943,30 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     }
     server.shutdown().await.unwrap();
 
+    // A crowd on a feed of its own: over 40 people, so a presence frame names the first 40
+    // and counts the rest (`others`).
+    let crowd_dir = tempfile::tempdir().unwrap();
+    let crowd_feed = warroom::server::start(ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        crowd_dir.path().to_path_buf(),
+    ))
+    .await
+    .unwrap();
+    let mut crowd = Vec::new();
+    for i in 0..42 {
+        let h = json!({"type": "hello", "protocol": 2, "name": format!("person-{i:02}")});
+        crowd.push(Conn::open(&crowd_feed.url(), h).await);
+    }
+    crowd[0]
+        .until("a presence counting others", |f| {
+            f["type"] == "presence" && f["others"] == 2
+        })
+        .await;
+    for c in crowd {
+        frames.extend(c.finish().await);
+    }
+    crowd_feed.shutdown().await.unwrap();
+
     let mut walker = Walker::new(&schema);
     walker.object(&health, &["healthz".to_string()], "GET /healthz");
     for f in &frames {

@@ -69,7 +69,8 @@ pub enum Update {
     Event(Event),
     /// Caught up to `seq`; live from here.
     Synced(u64),
-    Presence(Vec<Presence>),
+    /// Who is present (the first 40 by name), and how many more are.
+    Presence(Vec<Presence>, u32),
     /// The server's answer to a command (including ones queued by an earlier run).
     Answer {
         id: String,
@@ -101,6 +102,8 @@ pub enum Update {
 pub struct Replica {
     pub state: State,
     pub presence: Vec<Presence>,
+    /// How many more people are present than `presence` lists.
+    pub presence_others: u32,
     /// The name the server knows us by.
     pub me: Option<String>,
     pub synced: bool,
@@ -136,7 +139,10 @@ impl Replica {
             Update::Incident(inc) => self.hold((**inc).clone()),
             Update::Event(e) => self.state.apply(e)?,
             Update::Synced(_) => self.synced = true,
-            Update::Presence(p) => self.presence = p.clone(),
+            Update::Presence(p, others) => {
+                self.presence = p.clone();
+                self.presence_others = *others;
+            }
             Update::Conn(ConnState::Live) => {}
             Update::Conn(_) => self.synced = false,
             Update::Queued(n) => self.queued = *n,

@@ -146,7 +146,9 @@ impl Task {
                             }
                             self.emit(Update::ServerError { code, message });
                         }
-                        ServerMessage::Presence { present } => self.emit(Update::Presence(present)),
+                        ServerMessage::Presence { present, others } => {
+                            self.emit(Update::Presence(present, others))
+                        }
                     }
                 }
                 req = self.requests.recv() => {

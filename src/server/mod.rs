@@ -105,8 +105,10 @@ impl Default for Limits {
             broadcast_capacity: 4096,
             command_queue: 4096,
             max_message_bytes: protocol::HARD_FRAME_BYTES,
-            read_buffer_bytes: 16 * 1024,
-            write_buffer_bytes: 16 * 1024,
+            // Per connection, held for its whole life: an idle console costs the feed about
+            // these two (docs/performance.md, "A crowd of idle consoles").
+            read_buffer_bytes: 4 * 1024,
+            write_buffer_bytes: 4 * 1024,
             write_timeout: Duration::from_secs(10),
             max_header_bytes: 32 * 1024,
             commands_per_second: 50,
@@ -662,6 +664,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             checker.refresh();
         }
     });
+    // Presence changes that wait for their interval are published by this task.
+    let presence_app = app.clone();
+    let presence_stop = shutdown_rx.clone();
+    tokio::spawn(async move { presence_app.presence.publish_later(presence_stop).await });
     // The engine looks at the clock every `tick_every`; commands trigger it as well.
     let mut tick_stop = shutdown_rx.clone();
     let every = config.tick_every;

@@ -107,7 +107,7 @@ impl App {
                 self.feed_policy = p.check().ok();
             }
             Update::Synced(_) => self.ever_synced = true,
-            Update::Welcome { .. } | Update::Presence(_) | Update::Queued(_) => {}
+            Update::Welcome { .. } | Update::Presence(..) | Update::Queued(_) => {}
         }
         // A snapshot without it, or a `withheld` event (restricted, and this person was
         // taken off its members), takes the open room away.

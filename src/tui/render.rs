@@ -169,6 +169,12 @@ fn render_status(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if !present.is_empty() {
         spans.push(Span::styled("  present: ", theme.muted));
         spans.push(Span::styled(present.join(", "), theme.presence));
+        if app.replica.presence_others > 0 {
+            spans.push(Span::styled(
+                format!(" and {} more", app.replica.presence_others),
+                theme.muted,
+            ));
+        }
     }
     let mut left = Line::from(spans);
     // A message too long for this line has rows of its own above it.

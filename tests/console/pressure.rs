@@ -655,6 +655,7 @@ fn here(app: &mut App, names: &[&str]) {
                 viewing: vec![],
             })
             .collect(),
+        0,
     )));
 }
 

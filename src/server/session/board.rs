@@ -17,6 +17,12 @@ fn encoded_len<T: serde::Serialize>(v: &T) -> usize {
     serde_json::to_string(v).map_or(0, |s| s.len())
 }
 
+/// Most bytes of incidents in one `snapshot` part (an incident larger than this has a part
+/// of its own). Small, because a connection's write buffer keeps the capacity of the largest
+/// frame ever written to it for the connection's whole life: a whole board in one frame
+/// would cost every idle console its size.
+pub const PART_BUDGET: usize = 8 * 1024;
+
 /// `inc` with its oldest held entries dropped (counted in `elided`) until it encodes within
 /// [`FRAME_BUDGET`]: a frame of its own always fits it. (Entries are at most 4,000
 /// characters, so this drops some only when a summary is all long entries.)
@@ -32,7 +38,7 @@ pub fn fitted(mut inc: Incident) -> Incident {
 }
 
 /// The board `state` (a partial state) as `snapshot` frames: incidents in reference order,
-/// as many in each frame as fit the budget, `more` on all but the last; the withheld
+/// as many in each frame as fit [`PART_BUDGET`], `more` on all but the last; the withheld
 /// references in the first.
 pub fn frames(board: State) -> Vec<ServerMessage> {
     let shell = |withheld| State {
@@ -48,7 +54,7 @@ pub fn frames(board: State) -> Vec<ServerMessage> {
     for (n, inc) in board.incidents {
         let inc = fitted(inc);
         let len = encoded_len(&inc) + 1;
-        if !part.incidents.is_empty() && size + len > FRAME_BUDGET {
+        if !part.incidents.is_empty() && size + len > PART_BUDGET {
             parts.push(std::mem::replace(&mut part, shell(Default::default())));
             size = 0;
         }

@@ -3,7 +3,6 @@
 //! second), until the client leaves, its token is revoked or the server shuts down.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::SinkExt;
@@ -19,9 +18,6 @@ use crate::server::App;
 use crate::server::core::Fanout;
 use crate::server::limits::{RateLimiter, Verdict};
 use crate::server::presence::PresenceGuard;
-
-/// Shortest time between two presence frames to one connection.
-pub const PRESENCE_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Most live events written before one flush.
 const MAX_BURST: usize = 64;
@@ -66,21 +62,19 @@ pub(super) async fn serve(
     let mut policy_changes = app.cluster.as_ref().map(|h| h.policy_changes());
     let policy = app.policy_frame();
     write(policy.len(), socket.send(Message::Text(policy))).await?;
+    // The rare and the large (a catch-up, a command's way to the core and back, a query's
+    // answer) run boxed: a session's future is as small as its idle loop, which every idle
+    // console keeps for its whole life.
     let mut sent = match mode {
-        SyncMode::Snapshot => resync(socket, app, viewer).await?,
+        SyncMode::Snapshot => Box::pin(resync(socket, app, viewer)).await?,
         SyncMode::Events => {
             let from = hello.last_seq.unwrap_or(0);
-            catch_up(socket, app, viewer, from, head).await?
+            Box::pin(catch_up(socket, app, viewer, from, head)).await?
         }
     };
     send(socket, &ServerMessage::Synced { seq: sent }).await?;
     presence.mark_unchanged();
     send_presence(socket, app, viewer).await?;
-    // Presence goes out at most every PRESENCE_INTERVAL, latest state only: a room of a
-    // thousand consoles reconnecting at once must not cost a million full lists.
-    let mut presence_tick = tokio::time::interval(PRESENCE_INTERVAL);
-    presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut presence_due = false;
     let mut rate = RateLimiter::new(&app.limits);
     let mut auth_changes = hello.auth_changes.clone();
 
@@ -102,10 +96,10 @@ pub(super) async fn serve(
                     refuse(socket, &rate, &m).await?;
                 }
                 Some(Ok(Message::Text(t))) => {
-                    if let Some((replies, upto)) = handle_text(app, &hello.who, &t, present).await {
+                    if let Some((replies, upto)) = Box::pin(handle_text(app, &hello.who, &t, present)).await {
                         // A command's own events reach its sender before its answer.
                         if upto > sent {
-                            sent = forward_until(socket, app, viewer, &mut live, sent, upto).await?;
+                            sent = Box::pin(forward_until(socket, app, viewer, &mut live, sent, upto)).await?;
                         }
                         for reply in &replies {
                             send(socket, reply).await?;
@@ -146,7 +140,7 @@ pub(super) async fn serve(
                             }
                             Err(TryRecvError::Lagged(_)) => {
                                 let head = app.published.head();
-                                sent = catch_up(socket, app, viewer, sent, head).await?;
+                                sent = Box::pin(catch_up(socket, app, viewer, sent, head)).await?;
                                 break;
                             }
                             Err(TryRecvError::Empty | TryRecvError::Closed) => break,
@@ -157,7 +151,7 @@ pub(super) async fn serve(
                 Err(RecvError::Lagged(n)) => {
                     tracing::debug!(name = %hello.name, missed = n, "slow client: resuming from the log");
                     let head = app.published.head();
-                    sent = catch_up(socket, app, viewer, sent, head).await?;
+                    sent = Box::pin(catch_up(socket, app, viewer, sent, head)).await?;
                 }
                 Err(RecvError::Closed) => return Ok(()),
             },
@@ -165,14 +159,13 @@ pub(super) async fn serve(
                 // Another policy is in use (a new leader works from other files).
                 write(frame.len(), socket.send(Message::Text(frame))).await?;
             }
-            changed = presence.changed(), if !presence_due => {
+            // The board publishes at most every PRESENCE_INTERVAL, one shared list for
+            // everyone: a room of a thousand consoles reconnecting at once costs each a
+            // few frames, not one per joiner.
+            changed = presence.changed() => {
                 if changed.is_err() {
                     return Ok(());
                 }
-                presence_due = true;
-            }
-            _ = presence_tick.tick(), if presence_due => {
-                presence_due = false;
                 presence.mark_unchanged();
                 send_presence(socket, app, viewer).await?;
             }
@@ -199,7 +192,7 @@ async fn policy_changed(
 pub(super) async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Viewer<'_>) -> Sent {
     let current = app.presence.current();
     // Who is in a restricted incident's room is part of it.
-    let hidden: Vec<_> = if viewer.sees_all {
+    let hidden: Vec<_> = if viewer.sees_all || !current.anyone_viewing() {
         Vec::new()
     } else {
         let state = app.published.read();
@@ -219,7 +212,8 @@ pub(super) async fn send_presence(socket: &mut WebSocket, app: &App, viewer: Vie
     for p in &mut present {
         p.viewing.retain(|r| !hidden.contains(r));
     }
-    send(socket, &ServerMessage::Presence { present }).await
+    let others = current.others;
+    send(socket, &ServerMessage::Presence { present, others }).await
 }
 
 /// Feeds (without flushing) one live event as this reader may have it, filling any gap
@@ -233,7 +227,7 @@ async fn feed_live(
 ) -> Result<u64, Closed> {
     if f.seq > sent + 1 {
         // Fill the gap from the log (catch_up flushes what was fed).
-        sent = catch_up(socket, app, viewer, sent, f.seq - 1).await?;
+        sent = Box::pin(catch_up(socket, app, viewer, sent, f.seq - 1)).await?;
         if sent >= f.seq {
             return Ok(sent); // it resynchronised past this event
         }
@@ -243,7 +237,7 @@ async fn feed_live(
         Some(r) => match r.audience.delivery(viewer) {
             Delivery::Event => &f.frame,
             Delivery::Withheld => &r.withheld,
-            Delivery::Snapshot => return resync(socket, app, viewer).await,
+            Delivery::Snapshot => return Box::pin(resync(socket, app, viewer)).await,
         },
     };
     // An incident coming back to the live work: the reader gets it before its event.
@@ -271,7 +265,7 @@ async fn forward_until(
                 sent = feed_live(socket, app, viewer, &f, sent).await?;
                 write(0, socket.flush()).await?;
             }
-            Err(_) => return catch_up(socket, app, viewer, sent, upto).await,
+            Err(_) => return Box::pin(catch_up(socket, app, viewer, sent, upto)).await,
         }
     }
     Ok(sent)

@@ -35,26 +35,27 @@ pub async fn run(socket: WebSocket, app: Arc<App>) {
 
 async fn run_session(mut socket: WebSocket, app: Arc<App>) {
     let _slot = app.connection_slot();
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, handshake(&mut socket, &app)).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(Closed)) => return,
-        Err(_) => {
-            let _ = send(
-                &mut socket,
-                &error(
-                    None,
-                    ErrorCode::ExpectedHello,
-                    format!(
-                        "no hello within {} seconds; closing",
-                        HELLO_TIMEOUT.as_secs()
+    let hello =
+        match tokio::time::timeout(HELLO_TIMEOUT, Box::pin(handshake(&mut socket, &app))).await {
+            Ok(Ok(h)) => h,
+            Ok(Err(Closed)) => return,
+            Err(_) => {
+                let _ = send(
+                    &mut socket,
+                    &error(
+                        None,
+                        ErrorCode::ExpectedHello,
+                        format!(
+                            "no hello within {} seconds; closing",
+                            HELLO_TIMEOUT.as_secs()
+                        ),
                     ),
-                ),
-            )
-            .await;
-            close(&mut socket, 1008, "no hello").await;
-            return;
-        }
-    };
+                )
+                .await;
+                close(&mut socket, 1008, "no hello").await;
+                return;
+            }
+        };
     tracing::info!(name = %hello.name, last_seq = ?hello.last_seq, "client joined");
     let present = app.presence.join(&hello.name, app.clock.now());
     let result = serve(&mut socket, &app, &hello, &present).await;
