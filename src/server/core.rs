@@ -103,6 +103,8 @@ pub struct Fanout {
     /// `incident` frame (the incident as it stood before this event), sent just before
     /// `frame` to every reader who gets `frame`.
     pub revived: Option<Utf8Bytes>,
+    /// When it was committed (published): its fan-out delay is counted from here.
+    pub committed: std::time::Instant,
 }
 
 #[derive(Debug)]
@@ -162,6 +164,7 @@ pub struct Core {
     pub link: Option<super::cluster::Link>,
     /// Whether this core decides and appends (always, on a log of its own).
     pub leading: bool,
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 /// Runs the core until every sender is gone.
@@ -355,13 +358,12 @@ impl Core {
                     "{r} is restricted (need to know): only its members and admins may see it \
                      or act on it; ask an admin to add you"
                 );
-                replies.push((
-                    req.reply,
-                    Reply::Answer(Answer::Error {
-                        code: ErrorCode::Forbidden,
-                        message,
-                    }),
-                ));
+                let answer = Answer::Error {
+                    code: ErrorCode::Forbidden,
+                    message,
+                };
+                self.answered(&req, &answer);
+                replies.push((req.reply, Reply::Answer(answer)));
                 continue;
             }
             match self.store.answer(&req.actor, &req.id) {
@@ -409,6 +411,7 @@ impl Core {
                 }
                 Err(rejection) => Answer::rejected(rejection),
             };
+            self.answered(&req, &answer);
             in_batch.insert(key.clone(), replies.len());
             // Only definitive answers are remembered: "unavailable" must stay safe to retry.
             let definitive = !matches!(
@@ -484,6 +487,7 @@ impl Core {
         }
         let checkpoint =
             self.state.seq / self.checkpoint_every > before_seq / self.checkpoint_every;
+        let started = std::time::Instant::now();
         let appended = self.store.append(&Append {
             events: &events,
             commands: &records,
@@ -522,6 +526,8 @@ impl Core {
             return;
         }
 
+        self.metrics.committed(events.len(), started.elapsed());
+        self.metrics.appended(&self.state, &events);
         for i in fired {
             let ev = &events[i];
             if let Some(inc) = self.state.incident(ev.kind.incident()) {
@@ -555,6 +561,7 @@ impl Core {
         floor: u64,
     ) {
         let published = &self.published;
+        let committed = std::time::Instant::now();
         published.commits.fetch_add(1, Ordering::Relaxed);
         published.resume_floor.fetch_max(floor, Ordering::SeqCst);
         let mut outgoing = Vec::with_capacity(events.len());
@@ -592,7 +599,28 @@ impl Core {
                 frame: Utf8Bytes::from(frame),
                 restricted,
                 revived,
+                committed,
             }));
+        }
+    }
+}
+
+impl Core {
+    /// Counts a command's answer, and logs a refusal (one line with its fields).
+    fn answered(&self, req: &CommandRequest, answer: &Answer) {
+        let op = req.command.op();
+        self.metrics.command(op, answer);
+        if let Answer::Error { code, message } = answer {
+            let incident = req.command.incident().map(|r| r.to_string());
+            tracing::info!(
+                incident = incident.as_deref().unwrap_or("-"),
+                actor = %req.actor,
+                command_id = %req.id,
+                op,
+                code = super::metrics::code_name(*code),
+                reason = %message,
+                "command refused"
+            );
         }
     }
 }
