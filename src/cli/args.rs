@@ -27,6 +27,8 @@ pub struct Cli {
     /// feed elsewhere pages by its own.
     #[arg(long, env = "WARROOM_POLICY", value_name = "FILE")]
     pub policy: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub console_log: super::logging::ConsoleLogArgs,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -613,6 +615,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", hide = true, default_value_t = crate::server::CHECKPOINT_EVERY,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
+    #[command(flatten, next_help_heading = "Operations")]
+    pub ops: super::logging::OpsArgs,
 }
 
 fn parse_ref(s: &str) -> Result<IncidentRef, String> {
