@@ -472,13 +472,36 @@ pub(crate) fn code_name(code: ErrorCode) -> &'static str {
     }
 }
 
-/// The answer to a scraper not let in.
-fn refused(status: StatusCode, why: &'static str) -> Response {
-    (status, why).into_response()
+/// Whether a scraper may read the metrics: `presented` its bearer token, `loopback` whether
+/// it connects from this machine, `anywhere` whether this is the operator's own
+/// `--metrics-listen` address rather than the feed's port. The refusal's status and words.
+fn may_scrape(
+    token: Option<&str>,
+    presented: Option<&str>,
+    loopback: bool,
+    anywhere: bool,
+) -> Result<(), (StatusCode, &'static str)> {
+    match (token, presented) {
+        (Some(token), Some(p))
+            if super::auth::constant_time_eq(token.as_bytes(), p.as_bytes()) =>
+        {
+            Ok(())
+        }
+        (Some(_), Some(_)) => Err((StatusCode::UNAUTHORIZED, "the metrics token is wrong\n")),
+        _ if loopback && !anywhere => Ok(()),
+        (Some(_), None) => Err((
+            StatusCode::UNAUTHORIZED,
+            "metrics need a token: send `Authorization: Bearer <token>`\n",
+        )),
+        (None, _) if anywhere => Ok(()),
+        (None, _) => Err((
+            StatusCode::FORBIDDEN,
+            "metrics are served to loopback only: start the feed with --metrics-token TOKEN, \
+             or --metrics-listen ADDR for an address of your choosing\n",
+        )),
+    }
 }
 
-/// Whether a scraper presenting `headers` from `peer` may read the metrics. `anywhere`:
-/// the operator's own `--metrics-listen` address, not only loopback.
 fn allowed(
     app: &App,
     headers: &HeaderMap,
@@ -490,26 +513,14 @@ fn allowed(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match (&app.metrics_config.token, presented) {
-        (Some(token), Some(p)) if super::auth::constant_time_eq(token.as_bytes(), p.as_bytes()) => {
-            Ok(())
-        }
-        (Some(_), Some(_)) => Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "the metrics token is wrong\n",
-        )),
-        _ if !anywhere && peer.is_some_and(|p| p.ip().is_loopback()) => Ok(()),
-        (Some(_), None) => Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "metrics need a token: send `Authorization: Bearer <token>`\n",
-        )),
-        (None, _) if anywhere => Ok(()),
-        (None, _) => Err(refused(
-            StatusCode::FORBIDDEN,
-            "metrics are served to loopback only: start the feed with --metrics-token TOKEN, \
-             or --metrics-listen ADDR for an address of your choosing\n",
-        )),
-    }
+    let loopback = peer.is_some_and(|p| p.ip().is_loopback());
+    may_scrape(
+        app.metrics_config.token.as_deref(),
+        presented,
+        loopback,
+        anywhere,
+    )
+    .map_err(|(status, why)| (status, why).into_response())
 }
 
 fn exposition(app: &App) -> Response {
@@ -577,4 +588,51 @@ pub(crate) async fn count_requests(
         app.metrics.alert(source, "refused");
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_feed_port_serves_metrics_to_loopback_and_beyond_only_with_the_token() {
+        let t = Some("metrics-token-0123456789");
+        assert!(may_scrape(None, None, true, false).is_ok());
+        assert_eq!(
+            may_scrape(None, None, false, false).unwrap_err().0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            may_scrape(t, None, false, false).unwrap_err().0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            may_scrape(t, Some("wrong"), false, false).unwrap_err().0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert!(may_scrape(t, t, false, false).is_ok());
+        // The operator's own address: anyone who reaches it, or the token's holders.
+        assert!(may_scrape(None, None, false, true).is_ok());
+        assert!(may_scrape(t, None, true, true).is_err());
+        assert!(may_scrape(t, t, false, true).is_ok());
+    }
+
+    #[test]
+    fn every_command_op_is_named_as_on_the_wire() {
+        let cmd: crate::model::Command = serde_json::from_value(serde_json::json!({
+            "op": "acknowledge", "incident": "INC-1"
+        }))
+        .unwrap();
+        assert_eq!(cmd.op(), "acknowledge");
+    }
+
+    #[test]
+    fn a_disabled_recorder_renders_nothing_and_counts_nothing() {
+        let m = Metrics::new(false);
+        m.fanout_delay(Instant::now());
+        m.session_closed("revoked");
+        let text = m.handle.render();
+        assert!(!text.contains("warroom_sessions_closed_total{"), "{text}");
+        assert!(!text.contains("warroom_build_info{"), "{text}");
+    }
 }
