@@ -56,17 +56,19 @@ async fn scrape(addr: &str, token: Option<&str>) -> (u16, String) {
 
 /// The value of the sample `name` whose labels include `labels`, if exposed.
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, value) = line.rsplit_once(' ')?;
-        let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
-        if n != name {
-            return None;
-        }
-        let all = labels
-            .iter()
-            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
-        all.then(|| value.parse().ok())?
-    })
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
+            if n != name {
+                return None;
+            }
+            let all = labels
+                .iter()
+                .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+            all.then(|| value.parse().ok())?
+        })
 }
 
 async fn metric(server: &RunningServer, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -77,7 +79,12 @@ async fn metric(server: &RunningServer, name: &str, labels: &[(&str, &str)]) -> 
 
 /// Reads `metric` until it reaches `at_least` (its update may trail the frame a test saw
 /// by a moment), bounded by `WAIT`.
-async fn metric_reaches(server: &RunningServer, name: &str, labels: &[(&str, &str)], at_least: f64) {
+async fn metric_reaches(
+    server: &RunningServer,
+    name: &str,
+    labels: &[(&str, &str)],
+    at_least: f64,
+) {
     let deadline = Instant::now() + WAIT;
     loop {
         let v = metric(server, name, labels).await;
@@ -97,7 +104,7 @@ async fn metric_reaches(server: &RunningServer, name: &str, labels: &[(&str, &st
 async fn receiver(failures: usize) -> String {
     let seen: Arc<Mutex<usize>> = Arc::default();
     let app = axum::Router::new().route(
-        "/hook/{secret}",
+        "/hook/{*secret}",
         axum::routing::post(move || {
             let seen = seen.clone();
             async move {
@@ -170,6 +177,7 @@ async fn until_closed(c: &mut Raw) -> Option<u16> {
 
 fn enqueue(key: &str) -> Value {
     json!({
+        "routing_key": "R0UT1NGK3Y0000000000000000000000",
         "event_action": "trigger",
         "dedup_key": key,
         "payload": {"summary": "DISK at 99% on db-1", "source": "db-1", "severity": "warning"}
@@ -221,7 +229,10 @@ async fn counters_and_histograms_move_as_the_scenario_says() {
     assert_eq!(metric(&server, "warroom_commands_total", &ok).await, 1.0);
     assert!(metric(&server, "warroom_events_appended_total", &[]).await >= 3.0);
     let sev1 = [("severity", "SEV1")];
-    assert_eq!(metric(&server, "warroom_incidents_active", &sev1).await, 1.0);
+    assert_eq!(
+        metric(&server, "warroom_incidents_active", &sev1).await,
+        1.0
+    );
     assert!(metric(&server, "warroom_fanout_delay_seconds_count", &[]).await >= 1.0);
     assert!(metric(&server, "warroom_commit_duration_seconds_count", &[]).await >= 1.0);
     let on_time = [("late", "false")];
@@ -250,12 +261,24 @@ async fn counters_and_histograms_move_as_the_scenario_says() {
         .await;
     assert_eq!(answer["code"], "not_found");
     let refused = [("op", "acknowledge"), ("outcome", "not_found")];
-    assert_eq!(metric(&server, "warroom_commands_total", &refused).await, 1.0);
+    assert_eq!(
+        metric(&server, "warroom_commands_total", &refused).await,
+        1.0
+    );
 
     // An alert, the same again (deduplicated), and one refused.
-    assert_eq!(post(&server, "/v2/enqueue", &enqueue("disk-db1")).await, 202);
-    assert_eq!(post(&server, "/v2/enqueue", &enqueue("disk-db1")).await, 202);
-    assert_eq!(post(&server, "/v2/enqueue", &json!({"nonsense": 1})).await, 400);
+    assert_eq!(
+        post(&server, "/v2/enqueue", &enqueue("disk-db1")).await,
+        202
+    );
+    assert_eq!(
+        post(&server, "/v2/enqueue", &enqueue("disk-db1")).await,
+        202
+    );
+    assert_eq!(
+        post(&server, "/v2/enqueue", &json!({"nonsense": 1})).await,
+        400
+    );
     for (outcome, n) in [("created", 1.0), ("deduplicated", 1.0), ("refused", 1.0)] {
         let labels = [("source", "events_v2"), ("outcome", outcome)];
         assert_eq!(
@@ -265,7 +288,10 @@ async fn counters_and_histograms_move_as_the_scenario_says() {
         );
     }
     let webhook = [("route", "/v2/enqueue"), ("code", "202")];
-    assert_eq!(metric(&server, "warroom_http_requests_total", &webhook).await, 2.0);
+    assert_eq!(
+        metric(&server, "warroom_http_requests_total", &webhook).await,
+        2.0
+    );
 
     // A client over its rate: its frames are refused, then it is cut.
     let mut m = hello(&url, "mallory", &mallory).await;
@@ -288,7 +314,12 @@ async fn counters_and_histograms_move_as_the_scenario_says() {
     metric_reaches(&server, "warroom_sessions_closed_total", &revoked, 1.0).await;
     assert_eq!(metric(&server, "warroom_leader", &[]).await, 1.0);
     assert_eq!(
-        metric(&server, "warroom_build_info", &[("version", env!("CARGO_PKG_VERSION"))]).await,
+        metric(
+            &server,
+            "warroom_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        )
+        .await,
         1.0
     );
     server.shutdown().await.unwrap();
@@ -302,7 +333,10 @@ async fn metrics_listen_serves_the_token_holder_only() {
     cfg.metrics.token = Some("metrics-token-0123456789".into());
     cfg.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
     let server = warroom::server::start(cfg).await.unwrap();
-    let extra = server.metrics_addr.expect("--metrics-listen is served").to_string();
+    let extra = server
+        .metrics_addr
+        .expect("--metrics-listen is served")
+        .to_string();
     let (code, _) = scrape(&extra, None).await;
     assert_eq!(code, 401);
     let (code, _) = scrape(&extra, Some("wrong-token-000000000000")).await;
@@ -313,14 +347,19 @@ async fn metrics_listen_serves_the_token_holder_only() {
     // The feed's port serves loopback without it.
     let (code, text) = scrape(&server.addr.to_string(), None).await;
     assert_eq!(code, 200);
-    assert!(text.contains("# TYPE warroom_commands_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE warroom_commands_total counter"),
+        "{text}"
+    );
     server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn promtool_passes_the_exposition_and_the_alert_rules() {
-    let Some(promtool) = tool("promtool", "promtool_passes_the_exposition_and_the_alert_rules")
-    else {
+    let Some(promtool) = tool(
+        "promtool",
+        "promtool_passes_the_exposition_and_the_alert_rules",
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -340,7 +379,12 @@ async fn promtool_passes_the_exposition_and_the_alert_rules() {
         .unwrap();
     {
         use std::io::Write;
-        check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     let out = check.wait_with_output().unwrap();
     assert!(
@@ -483,8 +527,10 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
     let hook_secret = "T0SECRET/B0SECRET/hookpathsecret0123";
     let hook = receiver(usize::MAX).await;
     let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, paging_policy(&format!("{hook}/{hook_secret}"))
-        .replace("attempts = 3", "attempts = 2"))
+    std::fs::write(
+        &policy,
+        paging_policy(&format!("{hook}/{hook_secret}")).replace("attempts = 3", "attempts = 2"),
+    )
     .unwrap();
     let intake_token = "intake-secret-0123456789abcdef";
     let pd_secret = "pagerduty-signing-secret-0123456789";
@@ -492,12 +538,29 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
     let log_path = dir.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--data",
+        ])
         .arg(&data)
         .arg("--policy")
         .arg(&policy)
-        .args(["--intake-token", intake_token, "--pagerduty-secret", pd_secret])
-        .args(["--metrics-token", metrics_token, "--metrics-listen", "127.0.0.1:0"])
+        .args([
+            "--intake-token",
+            intake_token,
+            "--pagerduty-secret",
+            pd_secret,
+        ])
+        .args([
+            "--metrics-token",
+            metrics_token,
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
         .env_remove("RUST_LOG")
         .env_remove("WARROOM_LOG")
         .stdin(std::process::Stdio::null())
@@ -582,7 +645,10 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
     assert_eq!(refused["actor"], "alice");
     assert_eq!(refused["command_id"], "c-404");
     assert_eq!(refused["code"], "not_found");
-    assert!(refused["reason"].as_str().unwrap().contains("INC-99"), "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("INC-99"),
+        "{refused}"
+    );
     let failed = logged(&all, "notification failed").expect("a failure is logged");
     assert_eq!(failed["incident"], "INC-1");
     assert_eq!(failed["channel"], "hook");
@@ -604,6 +670,9 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
         "hookpathsecret0123",
         hook.as_str(),
     ] {
-        assert!(!text.contains(secret), "a log line holds a secret ({secret}):\n{text}");
+        assert!(
+            !text.contains(secret),
+            "a log line holds a secret ({secret}):\n{text}"
+        );
     }
 }

@@ -482,9 +482,7 @@ fn may_scrape(
     anywhere: bool,
 ) -> Result<(), (StatusCode, &'static str)> {
     match (token, presented) {
-        (Some(token), Some(p))
-            if super::auth::constant_time_eq(token.as_bytes(), p.as_bytes()) =>
-        {
+        (Some(token), Some(p)) if super::auth::constant_time_eq(token.as_bytes(), p.as_bytes()) => {
             Ok(())
         }
         (Some(_), Some(_)) => Err((StatusCode::UNAUTHORIZED, "the metrics token is wrong\n")),
