@@ -95,6 +95,7 @@ impl Global {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, at start
 pub enum Cmd {
     /// Try warroom: a console on an embedded feed where a payments outage plays out live.
     Demo {

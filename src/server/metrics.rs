@@ -505,7 +505,7 @@ fn allowed(
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
     anywhere: bool,
-) -> Result<(), Response> {
+) -> Result<(), (StatusCode, &'static str)> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -518,7 +518,6 @@ fn allowed(
         loopback,
         anywhere,
     )
-    .map_err(|(status, why)| (status, why).into_response())
 }
 
 fn exposition(app: &App) -> Response {
@@ -540,7 +539,7 @@ pub(crate) async fn serve_metrics(AxState(app): AxState<Arc<App>>, req: Request)
         .map(|p| p.0);
     match allowed(&app, req.headers(), peer, false) {
         Ok(()) => exposition(&app),
-        Err(r) => r,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -551,7 +550,7 @@ pub(crate) async fn serve_metrics_anywhere(
 ) -> Response {
     match allowed(&app, &headers, None, true) {
         Ok(()) => exposition(&app),
-        Err(r) => r,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
