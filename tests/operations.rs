@@ -37,6 +37,11 @@ fn tool(program: &str, test: &str) -> Option<PathBuf> {
             .find(|p| p.is_file())
     });
     if found.is_none() {
+        // CI installs them: there, a missing tool is a broken set-up, not a skip.
+        assert!(
+            std::env::var_os("CI").is_none_or(|v| v.is_empty() || v == "false"),
+            "operations::{test}: `{program}` is not installed, and CI must run this test"
+        );
         eprintln!(
             "operations::{test} skipped: `{program}` is not installed (Debian's `prometheus` \
              package has it; .ci/run installs it)"

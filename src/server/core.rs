@@ -362,7 +362,8 @@ impl Core {
                     code: ErrorCode::Forbidden,
                     message,
                 };
-                self.answered(&req, &answer);
+                self.metrics
+                    .answered(&req.command, &req.actor, &req.id, &answer);
                 replies.push((req.reply, Reply::Answer(answer)));
                 continue;
             }
@@ -411,7 +412,8 @@ impl Core {
                 }
                 Err(rejection) => Answer::rejected(rejection),
             };
-            self.answered(&req, &answer);
+            self.metrics
+                .answered(&req.command, &req.actor, &req.id, &answer);
             in_batch.insert(key.clone(), replies.len());
             // Only definitive answers are remembered: "unavailable" must stay safe to retry.
             let definitive = !matches!(
@@ -601,26 +603,6 @@ impl Core {
                 revived,
                 committed,
             }));
-        }
-    }
-}
-
-impl Core {
-    /// Counts a command's answer, and logs a refusal (one line with its fields).
-    fn answered(&self, req: &CommandRequest, answer: &Answer) {
-        let op = req.command.op();
-        self.metrics.command(op, answer);
-        if let Answer::Error { code, message } = answer {
-            let incident = req.command.incident().map(|r| r.to_string());
-            tracing::info!(
-                incident = incident.as_deref().unwrap_or("-"),
-                actor = %req.actor,
-                command_id = %req.id,
-                op,
-                code = super::metrics::code_name(*code),
-                reason = %message,
-                "command refused"
-            );
         }
     }
 }

@@ -691,7 +691,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             }
         }
     });
-    let metrics_addr = metrics_listener(&app, shutdown_rx.clone()).await?;
+    let metrics_addr = metrics::listener(&app, shutdown_rx.clone()).await?;
     let router = Router::new()
         .route("/feed", get(feed))
         .route("/healthz", get(healthz))
@@ -756,47 +756,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         tls: served_tls,
         metrics_addr,
     })
-}
-
-/// Serves `/metrics` alone on `--metrics-listen`, when set, until shutdown; and folds the
-/// histograms' observations every few seconds. Returns the address it listens on.
-async fn metrics_listener(
-    app: &Arc<App>,
-    mut stop: watch::Receiver<bool>,
-) -> anyhow::Result<Option<SocketAddr>> {
-    let upkept = app.metrics.clone();
-    let mut upkeep_stop = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(5)) => upkept.upkeep(),
-                _ = upkeep_stop.wait_for(|s| *s) => return,
-            }
-        }
-    });
-    let Some(listen) = app.metrics_config.listen else {
-        return Ok(None);
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (--metrics-listen)"))?;
-    let addr = listener.local_addr()?;
-    let router = Router::new()
-        .route("/metrics", get(metrics::serve_metrics_anywhere))
-        .with_state(app.clone());
-    tokio::spawn(async move {
-        let stopped = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
-            tracing::error!("serving metrics on {addr}: {e}");
-        }
-    });
-    tracing::info!("serving metrics on http://{addr}/metrics");
-    Ok(Some(addr))
 }
 
 async fn feed(

@@ -84,16 +84,7 @@ pub(super) async fn handle_text(
                     code: ErrorCode::Forbidden,
                     message: refusal.into(),
                 };
-                app.metrics.command(command.op(), &refused);
-                tracing::info!(
-                    incident = command.incident().map(|r| r.to_string()).as_deref().unwrap_or("-"),
-                    actor = %who.name,
-                    command_id = %id,
-                    op = command.op(),
-                    code = "forbidden",
-                    reason = refusal,
-                    "command refused"
-                );
+                app.metrics.answered(&command, &who.name, &id, &refused);
                 return Some((vec![refused.to_message(&id)], 0));
             }
             let (tx, rx) = oneshot::channel();

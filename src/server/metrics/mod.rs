@@ -9,23 +9,22 @@
 //! once; a histogram observation is one push onto a lock-free bucket, folded into the
 //! Prometheus buckets at scrape time or by the upkeep every few seconds.
 
+mod scrape;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State as AxState};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
 use super::App;
-use crate::model::{Event, EventKind, Milestone, Severity, State};
+use crate::model::{Command, Event, EventKind, Milestone, Severity, State};
 use crate::protocol::{Answer, ErrorCode};
+pub(crate) use scrape::{count_requests, listener, serve_metrics};
 
 static META: Metadata<'static> = Metadata::new("warroom", Level::INFO, Some(module_path!()));
 
@@ -294,8 +293,10 @@ impl Metrics {
         }
     }
 
-    /// A command's answer.
-    pub fn command(&self, op: &str, answer: &Answer) {
+    /// A command's answer from `actor` (command id `id`): counted, and a refusal logged
+    /// (one line with its fields).
+    pub fn answered(&self, command: &Command, actor: &str, id: &str, answer: &Answer) {
+        let op = command.op();
         if self.on {
             let outcome = match answer {
                 Answer::Ok { .. } => "ok",
@@ -306,6 +307,18 @@ impl Metrics {
                 &[("op", op), ("outcome", outcome)],
             )
             .increment(1);
+        }
+        if let Answer::Error { code, message } = answer {
+            let incident = command.incident().map(|r| r.to_string());
+            tracing::info!(
+                incident = incident.as_deref().unwrap_or("-"),
+                actor,
+                command_id = id,
+                op,
+                code = code_name(*code),
+                reason = %message,
+                "command refused"
+            );
         }
     }
 
@@ -398,7 +411,7 @@ impl Metrics {
         }
     }
 
-    fn http_request(&self, route: &str, code: u16) {
+    pub(crate) fn http_request(&self, route: &str, code: u16) {
         if self.on {
             let code = code.to_string();
             self.counter(
@@ -416,7 +429,7 @@ impl Metrics {
     }
 
     /// The exposition, with the gauges read from the live work as of now.
-    fn render(&self, app: &App) -> String {
+    pub(crate) fn render(&self, app: &App) -> String {
         if !self.on {
             return String::new();
         }
@@ -458,7 +471,7 @@ impl Metrics {
 }
 
 /// The error code's wire name (the `outcome` of a refused command).
-pub(crate) fn code_name(code: ErrorCode) -> &'static str {
+fn code_name(code: ErrorCode) -> &'static str {
     #[allow(unreachable_patterns)]
     match code {
         ErrorCode::Invalid => "invalid",
@@ -472,147 +485,9 @@ pub(crate) fn code_name(code: ErrorCode) -> &'static str {
     }
 }
 
-/// Whether a scraper may read the metrics: `presented` its bearer token, `loopback` whether
-/// it connects from this machine, `anywhere` whether this is the operator's own
-/// `--metrics-listen` address rather than the feed's port. The refusal's status and words.
-fn may_scrape(
-    token: Option<&str>,
-    presented: Option<&str>,
-    loopback: bool,
-    anywhere: bool,
-) -> Result<(), (StatusCode, &'static str)> {
-    match (token, presented) {
-        (Some(token), Some(p)) if super::auth::constant_time_eq(token.as_bytes(), p.as_bytes()) => {
-            Ok(())
-        }
-        (Some(_), Some(_)) => Err((StatusCode::UNAUTHORIZED, "the metrics token is wrong\n")),
-        _ if loopback && !anywhere => Ok(()),
-        (Some(_), None) => Err((
-            StatusCode::UNAUTHORIZED,
-            "metrics need a token: send `Authorization: Bearer <token>`\n",
-        )),
-        (None, _) if anywhere => Ok(()),
-        (None, _) => Err((
-            StatusCode::FORBIDDEN,
-            "metrics are served to loopback only: start the feed with --metrics-token TOKEN, \
-             or --metrics-listen ADDR for an address of your choosing\n",
-        )),
-    }
-}
-
-fn allowed(
-    app: &App,
-    headers: &HeaderMap,
-    peer: Option<SocketAddr>,
-    anywhere: bool,
-) -> Result<(), (StatusCode, &'static str)> {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let loopback = peer.is_some_and(|p| p.ip().is_loopback());
-    may_scrape(
-        app.metrics_config.token.as_deref(),
-        presented,
-        loopback,
-        anywhere,
-    )
-}
-
-fn exposition(app: &App) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(app),
-    )
-        .into_response()
-}
-
-/// `GET /metrics` on the feed's port.
-pub(crate) async fn serve_metrics(AxState(app): AxState<Arc<App>>, req: Request) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|p| p.0);
-    match allowed(&app, req.headers(), peer, false) {
-        Ok(()) => exposition(&app),
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-/// `GET /metrics` on `--metrics-listen`.
-pub(crate) async fn serve_metrics_anywhere(
-    AxState(app): AxState<Arc<App>>,
-    headers: HeaderMap,
-) -> Response {
-    match allowed(&app, &headers, None, true) {
-        Ok(()) => exposition(&app),
-        Err(refusal) => refusal.into_response(),
-    }
-}
-
-/// Which webhook a route is, as the `source` of `warroom_alerts_received_total`.
-fn alert_source(route: &str) -> Option<&'static str> {
-    match route {
-        "/webhook/alertmanager" => Some("alertmanager"),
-        "/webhook/pagerduty" => Some("pagerduty"),
-        "/v2/enqueue" => Some("events_v2"),
-        _ => None,
-    }
-}
-
-/// Counts every request by route and status; a webhook request refused (authentication,
-/// a bad body, the rate limit, the core unavailable) counts as a `refused` alert too.
-pub(crate) async fn count_requests(
-    AxState(app): AxState<Arc<App>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let response = next.run(req).await;
-    let route = route.as_deref().unwrap_or("unmatched");
-    let code = response.status();
-    app.metrics.http_request(route, code.as_u16());
-    if let Some(source) = alert_source(route)
-        && (code.is_client_error() || code.is_server_error())
-    {
-        app.metrics.alert(source, "refused");
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_feed_port_serves_metrics_to_loopback_and_beyond_only_with_the_token() {
-        let t = Some("metrics-token-0123456789");
-        assert!(may_scrape(None, None, true, false).is_ok());
-        assert_eq!(
-            may_scrape(None, None, false, false).unwrap_err().0,
-            StatusCode::FORBIDDEN
-        );
-        assert_eq!(
-            may_scrape(t, None, false, false).unwrap_err().0,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            may_scrape(t, Some("wrong"), false, false).unwrap_err().0,
-            StatusCode::UNAUTHORIZED
-        );
-        assert!(may_scrape(t, t, false, false).is_ok());
-        // The operator's own address: anyone who reaches it, or the token's holders.
-        assert!(may_scrape(None, None, false, true).is_ok());
-        assert!(may_scrape(t, None, true, true).is_err());
-        assert!(may_scrape(t, t, false, true).is_ok());
-    }
 
     #[test]
     fn every_command_op_is_named_as_on_the_wire() {
