@@ -5,7 +5,9 @@
 //! 2. durable events/s through a real `warroom` feed with 1 and with 64 concurrent writers
 //!    (an `ok` arrives only after the event is in the log, fsynced);
 //! 3. latency from sending a command to its event reaching *every* connected client, with
-//!    100 and 1,000 clients, beside a bare tokio-tungstenite broadcast server with no log.
+//!    100 and 1,000 clients, beside a bare tokio-tungstenite broadcast server with no log;
+//! 4. the same fan-out to 1,000 clients with the feed's metrics counted (as `warroom serve`
+//!    runs) and not, side by side: counting must cost nothing measurable (p99 within 5%).
 //!
 //! Run: `cargo bench --bench feed`. Loopback only; bounded counts; it stops by itself.
 //!
@@ -44,6 +46,9 @@ struct Counts {
     per_writer: usize,
     /// (clients, probes) for the fan-out latency.
     fanout: [(usize, usize); 2],
+    /// Rounds of the fan-out with metrics on and off (section 4), and its (clients, probes).
+    metric_rounds: usize,
+    metric_fanout: (usize, usize),
     /// Time for a join storm's presence frames to settle before probes are sent.
     settle: Duration,
 }
@@ -62,6 +67,8 @@ impl Counts {
                 writers: 8,
                 per_writer: 30,
                 fanout: [(10, 5), (30, 5)],
+                metric_rounds: 1,
+                metric_fanout: (30, 5),
                 settle: Duration::from_millis(100),
             }
         } else {
@@ -72,6 +79,8 @@ impl Counts {
                 writers: 64,
                 per_writer: 150,
                 fanout: [(100, 200), (1000, 100)],
+                metric_rounds: 3,
+                metric_fanout: (1000, 200),
                 settle: Duration::from_secs(1),
             }
         }
@@ -103,8 +112,14 @@ fn raw_fsync(dir: &std::path::Path, n: usize) -> (f64, f64) {
 /// 200 commands (`rate_limited`). Raising it is the setting the feed offers; what is
 /// measured is the feed, not its rate limiter.
 async fn start_feed(dir: &std::path::Path) -> RunningServer {
+    start_feed_with(dir, true).await
+}
+
+/// As [`start_feed`], with its metrics counted or not (`/metrics` then empty).
+async fn start_feed_with(dir: &std::path::Path, metrics: bool) -> RunningServer {
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut config = ServerConfig::new(addr, dir.to_path_buf());
+    config.metrics.disabled = !metrics;
     config.limits.commands_per_second = 1_000_000;
     // As `serve` sets it: bursts of four seconds' worth.
     config.limits.command_burst = 4_000_000;
@@ -153,9 +168,9 @@ async fn throughput(url: &str, writers: usize, per_writer: usize) -> f64 {
 }
 
 /// warroom: a writer declares, then sends probe notes; the event must reach every reader.
-async fn warroom_latency(n: usize, probes: usize, settle: Duration) -> (f64, f64) {
+async fn warroom_latency(n: usize, probes: usize, settle: Duration, metrics: bool) -> (f64, f64) {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let server = start_feed(dir.path()).await;
+    let server = start_feed_with(dir.path(), metrics).await;
     let url = server.url();
     let mut writer = join(&url, "writer").await;
     command(
@@ -294,7 +309,7 @@ async fn run(c: Counts) {
     println!("   {:<34} {:>8} {:>8}", "", "p50", "p99");
     for (n, probes) in c.fanout {
         let (b50, b99) = bare_latency(n, probes).await;
-        let (w50, w99) = warroom_latency(n, probes, c.settle).await;
+        let (w50, w99) = warroom_latency(n, probes, c.settle, true).await;
         println!(
             "   {:<34} {:>8.3} {:>8.3}",
             format!("bare broadcast, {n} clients"),
@@ -313,4 +328,39 @@ async fn run(c: Counts) {
             if w99 <= bound { "met" } else { "NOT met" }
         );
     }
+
+    // The same fan-out with the feed's metrics counted (as `warroom serve` runs) and not:
+    // rounds alternate, so a drift of the machine's load falls on both alike; the median
+    // round's p99 of each is compared.
+    println!(
+        "\n4. fan-out with metrics on vs off (ms, median of {} rounds each):",
+        c.metric_rounds
+    );
+    println!("   {:<34} {:>8} {:>8}", "", "p50", "p99");
+    let (n, probes) = c.metric_fanout;
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..c.metric_rounds {
+        off.push(warroom_latency(n, probes, c.settle, false).await);
+        on.push(warroom_latency(n, probes, c.settle, true).await);
+    }
+    let median = |v: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
+        let mut x: Vec<f64> = v.iter().map(pick).collect();
+        x.sort_by(f64::total_cmp);
+        x[x.len() / 2]
+    };
+    let (off50, off99) = (median(&off, |r| r.0), median(&off, |r| r.1));
+    let (on50, on99) = (median(&on, |r| r.0), median(&on, |r| r.1));
+    println!(
+        "   {:<34} {off50:>8.3} {off99:>8.3}",
+        format!("metrics off, {n} clients ({probes} probes)")
+    );
+    println!(
+        "   {:<34} {on50:>8.3} {on99:>8.3}",
+        format!("metrics on, {n} clients ({probes} probes)")
+    );
+    let change = (on99 / off99 - 1.0) * 100.0;
+    println!(
+        "   p99 with metrics: {change:+.1}% (target <= +5%: {})",
+        if change <= 5.0 { "met" } else { "NOT met" }
+    );
 }

@@ -10,7 +10,11 @@ fn main() -> ExitCode {
         print!("{}", warroom::tui::config::DEFAULT_CONFIG);
         return ExitCode::SUCCESS;
     }
-    init_logging(&cli.command);
+    warroom::cli::init_logging(match &cli.command {
+        Some(Cmd::Serve(args)) => warroom::cli::LogSetup::Serve(&args.ops),
+        None | Some(Cmd::Demo { .. }) => warroom::cli::LogSetup::Console(&cli.console_log),
+        Some(_) => warroom::cli::LogSetup::Script,
+    });
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -60,44 +64,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Servers log to stderr. The console owns the terminal, so it logs to a file in the data
-/// directory instead (`console.log`); scripts log warnings to stderr.
-fn init_logging(command: &Option<Cmd>) {
-    use tracing_subscriber::EnvFilter;
-    let default = if matches!(command, Some(Cmd::Serve(_))) {
-        "info"
-    } else {
-        // The client says why a certificate was refused; the verifier's own log line would
-        // say it twice.
-        "warn,rustls_platform_verifier=off"
-    };
-    let filter = EnvFilter::try_from_env("WARROOM_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    if matches!(command, None | Some(Cmd::Demo { .. })) {
-        let file = warroom::cli::default_data_dir().ok().and_then(|d| {
-            std::fs::create_dir_all(&d).ok()?;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(d.join("console.log"))
-                .ok()
-        });
-        if let Some(file) = file {
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::sync::Mutex::new(file))
-                .with_ansi(false)
-                .init();
-        }
-        return;
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }
 
 async fn demo(
@@ -160,6 +126,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.recent_secs = args.recent_days * 86_400;
     config.checkpoint_every = args.checkpoint_every;
     config.advertise = args.advertise.clone();
+    config.metrics = args.ops.metrics()?;
     let server = warroom::server::start(config).await?;
     let stop = server.stopper();
     tokio::spawn(async move {

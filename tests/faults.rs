@@ -924,6 +924,11 @@ impl Tmux {
                     .flat_map(|(k, v)| ["-e".to_string(), format!("{k}={v}")]),
             )
             .args(["-e", "TERM=xterm-256color", "-e", "WARROOM_LOG=debug"])
+            // The console's log in the test's directory, not the machine's state directory.
+            .args([
+                "-e".to_string(),
+                format!("WARROOM_STATE_DIR={}", pidfile.parent().unwrap().display()),
+            ])
             .args(["sh", "-c", &script])
             .status()
             .unwrap();

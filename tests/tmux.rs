@@ -132,6 +132,9 @@ impl Tmux {
                 &format!("WARROOM_DATA_DIR={data}"),
                 "-e",
                 &format!("WARROOM_CONFIG={config}"),
+                // The console's log beside its data, where a failing wait shows it.
+                "-e",
+                &format!("WARROOM_STATE_DIR={data}"),
             ])
             .args(["-e", "TERM=xterm-256color", "-e", "WARROOM_LOG=debug"])
             .args(["sh", "-c", &script])

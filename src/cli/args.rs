@@ -27,6 +27,8 @@ pub struct Cli {
     /// feed elsewhere pages by its own.
     #[arg(long, env = "WARROOM_POLICY", value_name = "FILE")]
     pub policy: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub console_log: super::logging::ConsoleLogArgs,
     #[command(subcommand)]
     pub command: Option<Cmd>,
 }
@@ -93,6 +95,7 @@ impl Global {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once, at start
 pub enum Cmd {
     /// Try warroom: a console on an embedded feed where a payments outage plays out live.
     Demo {
@@ -661,6 +664,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", hide = true, default_value_t = crate::server::CHECKPOINT_EVERY,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
+    #[command(flatten, next_help_heading = "Operations")]
+    pub ops: super::logging::OpsArgs,
 }
 
 fn parse_detection(s: &str) -> Result<crate::model::Detection, String> {

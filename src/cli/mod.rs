@@ -12,6 +12,7 @@ mod admin;
 mod args;
 mod commands;
 mod console;
+mod logging;
 mod reads;
 mod session;
 mod store;
@@ -28,6 +29,9 @@ pub use args::{
 pub use commands::run_client;
 pub use console::{
     ConsoleSetup, HostedFeed, console, console_setup, default_data_dir, local_feed_addr, outbox_dir,
+};
+pub use logging::{
+    ConsoleLogArgs, LogFormat, LogSetup, OpsArgs, RotatingFile, console_log_path, init_logging,
 };
 pub use reads::{event_line, incidents_table};
 pub use store::store;

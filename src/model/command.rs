@@ -230,4 +230,36 @@ impl Command {
             | Command::Triage { incident, .. } => Some(*incident),
         }
     }
+    /// The wire name of the operation (its `op`), for metrics and log lines.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Command::Declare { .. } => "declare",
+            Command::Retitle { .. } => "retitle",
+            Command::SetSeverity { .. } => "set_severity",
+            Command::SetStatus { .. } => "set_status",
+            Command::AssignRole { .. } => "assign_role",
+            Command::ReleaseRole { .. } => "release_role",
+            Command::AddEntry { .. } => "add_entry",
+            Command::CorrectEntry { .. } => "correct_entry",
+            Command::PinEntry { .. } => "pin_entry",
+            Command::SetMilestone { .. } => "set_milestone",
+            Command::Acknowledge { .. } => "acknowledge",
+            Command::Resolve { .. } => "resolve",
+            Command::CheckRunbookStep { .. } => "check_runbook_step",
+            Command::EditPostmortem { .. } => "edit_postmortem",
+            Command::SetWhys { .. } => "set_whys",
+            Command::AddActionItem { .. } => "add_action_item",
+            Command::UpdateActionItem { .. } => "update_action_item",
+            Command::AcceptHandoff { .. } => "accept_handoff",
+            Command::WaivePostmortem { .. } => "waive_postmortem",
+            Command::Restrict { .. } => "restrict",
+            Command::AddMember { .. } => "add_member",
+            Command::RemoveMember { .. } => "remove_member",
+            Command::SetService { .. } => "set_service",
+            Command::Page { .. } => "page",
+            Command::ResolveChecked { .. } => "resolve_checked",
+            Command::CompletePostmortem { .. } => "complete_postmortem",
+            Command::Triage { .. } => "triage",
+        }
+    }
 }

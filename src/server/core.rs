@@ -105,6 +105,8 @@ pub struct Fanout {
     /// `incident` frame (the incident as it stood before this event), sent just before
     /// `frame` to every reader who gets `frame`.
     pub revived: Option<Utf8Bytes>,
+    /// When it was committed (published): its fan-out delay is counted from here.
+    pub committed: std::time::Instant,
 }
 
 #[derive(Debug)]
@@ -164,6 +166,7 @@ pub struct Core {
     pub link: Option<super::cluster::Link>,
     /// Whether this core decides and appends (always, on a log of its own).
     pub leading: bool,
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 /// Runs the core until every sender is gone.
@@ -384,13 +387,13 @@ impl Core {
                     "{r} is restricted (need to know): only its members and admins may see it \
                      or act on it; ask an admin to add you"
                 );
-                replies.push((
-                    req.reply,
-                    Reply::Answer(Answer::Error {
-                        code: ErrorCode::Forbidden,
-                        message,
-                    }),
-                ));
+                let answer = Answer::Error {
+                    code: ErrorCode::Forbidden,
+                    message,
+                };
+                self.metrics
+                    .answered(&req.command, &req.actor, &req.id, &answer);
+                replies.push((req.reply, Reply::Answer(answer)));
                 continue;
             }
             match remembered.as_mut().map(|r| r.remove(&key)) {
@@ -443,6 +446,8 @@ impl Core {
                 }
                 Err(rejection) => Answer::rejected(rejection),
             };
+            self.metrics
+                .answered(&req.command, &req.actor, &req.id, &answer);
             in_batch.insert(key.clone(), replies.len());
             // Only definitive answers are remembered: "unavailable" must stay safe to retry.
             let definitive = !matches!(
@@ -518,6 +523,7 @@ impl Core {
         }
         let checkpoint =
             self.state.seq / self.checkpoint_every > before_seq / self.checkpoint_every;
+        let started = std::time::Instant::now();
         let appended = self.store.append(&Append {
             events: &events,
             commands: &records,
@@ -564,6 +570,8 @@ impl Core {
                 .filter(|(_, e)| matches!(e.kind, EventKind::Paged { .. }))
                 .map(|(i, _)| i),
         );
+        self.metrics.committed(events.len(), started.elapsed());
+        self.metrics.appended(&self.state, &events);
         for i in fired {
             let ev = &events[i];
             if let Some(inc) = self.state.incident(ev.kind.incident()) {
@@ -598,6 +606,7 @@ impl Core {
         floor: u64,
     ) {
         let published = &self.published;
+        let committed = std::time::Instant::now();
         published.commits.fetch_add(1, Ordering::Relaxed);
         published.resume_floor.fetch_max(floor, Ordering::SeqCst);
         let mut outgoing = Vec::with_capacity(events.len());
@@ -635,6 +644,7 @@ impl Core {
                 frame: Utf8Bytes::from(frame),
                 restricted,
                 revived,
+                committed,
             }));
         }
     }

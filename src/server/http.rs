@@ -25,8 +25,7 @@ pub async fn serve<L>(
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()>
 where
-    L: Listener,
-    L::Addr: std::fmt::Debug,
+    L: Listener<Addr = std::net::SocketAddr>,
 {
     let open = std::sync::Arc::new(Semaphore::new(limits.max_http_connections.max(1)));
     // Every connection task holds a receiver; `closed()` resolves when the last one ends.
@@ -48,11 +47,15 @@ where
             drop(io);
             continue;
         };
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .map_request(|req: axum::http::Request<Incoming>| req.map(Body::new)),
-        );
+        // Handlers that answer by the peer (`/metrics`) read it as axum's `ConnectInfo`.
+        let service = TowerToHyperService::new(router.clone().map_request(
+            move |req: axum::http::Request<Incoming>| {
+                let mut req = req.map(Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        ));
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())

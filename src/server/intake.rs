@@ -84,9 +84,19 @@ async fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
     }
 }
 
-async fn submit(app: &App, alerts: Vec<(Alert, bool)>) -> Result<Vec<AlertOutcome>, Response> {
+/// `source`: which webhook, for the metrics (`warroom_alerts_received_total`).
+async fn submit(
+    app: &App,
+    source: &str,
+    alerts: Vec<(Alert, bool)>,
+) -> Result<Vec<AlertOutcome>, Response> {
     match app.decide_alerts(alerts).await {
-        Some(Ok(outcomes)) => Ok(outcomes),
+        Some(Ok(outcomes)) => {
+            for o in &outcomes {
+                app.metrics.alert(source, &o.outcome);
+            }
+            Ok(outcomes)
+        }
         Some(Err(message)) => Err(refuse(StatusCode::SERVICE_UNAVAILABLE, message)),
         None => Err(refuse(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -131,7 +141,7 @@ pub(crate) async fn alertmanager(
         .iter()
         .all(|a| a.action == intake::AlertAction::Resolve);
     let alerts = alerts.into_iter().map(|a| (a, all_resolved)).collect();
-    match submit(&app, alerts).await {
+    match submit(&app, "alertmanager", alerts).await {
         Ok(o) => accepted(o),
         Err(r) => r,
     }
@@ -171,7 +181,13 @@ pub(crate) async fn pagerduty(
         )
             .into_response();
     }
-    match submit(&app, alerts.into_iter().map(|a| (a, true)).collect()).await {
+    match submit(
+        &app,
+        "pagerduty",
+        alerts.into_iter().map(|a| (a, true)).collect(),
+    )
+    .await
+    {
         Ok(o) => accepted(o),
         Err(r) => r,
     }
@@ -208,7 +224,7 @@ pub(crate) async fn enqueue(
         .strip_prefix("events:")
         .unwrap_or(&alert.dedup_key)
         .to_string();
-    match submit(&app, vec![(alert, true)]).await {
+    match submit(&app, "events_v2", vec![(alert, true)]).await {
         Ok(o) => (
             StatusCode::ACCEPTED,
             axum::Json(json!({

@@ -10,6 +10,7 @@ mod core;
 mod http;
 pub mod intake;
 mod limits;
+mod metrics;
 mod notify;
 pub mod origin;
 mod presence;
@@ -21,6 +22,7 @@ mod tls;
 pub use auth::TokenTable;
 pub use core::{CHECKPOINT_EVERY, SYSTEM_ACTOR};
 pub use intake::IntakeAuth;
+pub use metrics::MetricsConfig;
 pub use origin::OriginPolicy;
 pub use rules::{
     BUILT_IN_RUNBOOKS, PolicySource, Rules, default_rules, load_rules, load_rules_with_source,
@@ -208,6 +210,8 @@ pub struct ServerConfig {
     /// The feed URL this server is known by (the other replicas of a shared log name the
     /// leader by it); `None`: its listening address.
     pub advertise: Option<String>,
+    /// `/metrics`: who may read it, and where besides the feed's port.
+    pub metrics: MetricsConfig,
 }
 
 /// The PEM files of `warroom serve --tls-cert FILE --tls-key FILE`.
@@ -238,6 +242,7 @@ impl ServerConfig {
             allowed_origins: Vec::new(),
             recent_secs: crate::model::DEFAULT_RECENT_SECS,
             checkpoint_every: CHECKPOINT_EVERY,
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -275,6 +280,8 @@ pub(crate) struct App {
     cluster: Option<Arc<cluster::Health>>,
     /// This server's own feed address (the leader's, on a log of its own).
     own_url: String,
+    metrics: Arc<metrics::Metrics>,
+    metrics_config: MetricsConfig,
 }
 
 /// Counts a connection while it is open.
@@ -333,6 +340,8 @@ pub struct RunningServer {
     core: mpsc::WeakSender<core::CoreInput>,
     auth: Arc<auth::Auth>,
     tls: bool,
+    /// Where `--metrics-listen` serves `/metrics`, when it does.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl RunningServer {
@@ -541,6 +550,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         recent_secs,
     });
     let (cmd_tx, cmd_rx) = mpsc::channel(config.limits.command_queue);
+    let metrics = metrics::Metrics::new(!config.metrics.disabled);
     let core_clock = config.clock.clone();
     let (deliver_tx, deliver_rx) = mpsc::unbounded_channel();
     let addr = listener.local_addr()?;
@@ -583,6 +593,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         checkpoint_every: config.checkpoint_every.max(1),
         leading: link.is_none(),
         link,
+        metrics: metrics.clone(),
     };
     let core = std::thread::Builder::new()
         .name("warroom-core".into())
@@ -605,6 +616,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         cmd_tx.downgrade(),
         deliver_rx,
         pending,
+        metrics.clone(),
     ));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -642,6 +654,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         origins,
         cluster: health,
         own_url,
+        metrics: metrics.clone(),
+        metrics_config: config.metrics.clone(),
     });
     if let Some(connect) = presence_db {
         cluster::spawn_presence(connect, uuid::Uuid::new_v4().to_string(), app.clone());
@@ -683,9 +697,11 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
             }
         }
     });
+    let metrics_addr = metrics::listener(&app, shutdown_rx.clone()).await?;
     let router = Router::new()
         .route("/feed", get(feed))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::serve_metrics))
         .merge(
             Router::new()
                 .route("/webhook/alertmanager", post(intake::alertmanager))
@@ -700,6 +716,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             limits::limit_head,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            metrics::count_requests,
         ))
         .with_state(app);
     let scheme = if tls.is_some() { "wss" } else { "ws" };
@@ -740,6 +760,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         core: core_handle,
         auth,
         tls: served_tls,
+        metrics_addr,
     })
 }
 

@@ -83,6 +83,7 @@ pub async fn run(
     core: mpsc::WeakSender<CoreInput>,
     mut rx: mpsc::UnboundedReceiver<Delivery>,
     pending_at_start: Vec<Delivery>,
+    metrics: Arc<super::metrics::Metrics>,
 ) {
     // reqwest's TLS needs a process-wide crypto provider; installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -97,7 +98,7 @@ pub async fn run(
             return;
         }
     };
-    let ctx = Arc::new((client, rules, feed_id, backoff_override, core));
+    let ctx = Arc::new((client, rules, feed_id, backoff_override, core, metrics));
     for d in pending_at_start {
         spawn_delivery(ctx.clone(), d, true);
     }
@@ -112,6 +113,7 @@ type Ctx = (
     String,
     Option<Duration>,
     mpsc::WeakSender<CoreInput>,
+    Arc<super::metrics::Metrics>,
 );
 
 fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
@@ -141,7 +143,7 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
         }
         _ => return,
     };
-    let (_, rules, feed_id, _, _) = &*ctx;
+    let (_, rules, feed_id, _, _, _) = &*ctx;
     let channels: Vec<(String, Channel)> = match action {
         StepAction::Ticket => rules
             .policy
@@ -180,18 +182,18 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
         let ctx = ctx.clone();
         let incident = *incident;
         tokio::spawn(async move {
-            let (client, rules, _, backoff_override, core) = &*ctx;
+            let (client, rules, _, backoff_override, core, metrics) = &*ctx;
             let settings = rules.policy.notify_settings();
             let backoff = backoff_override.unwrap_or(settings.backoff.0);
             let (delivered, attempts, detail) = deliver(
                 client,
-                &channel,
+                (&name, &channel),
                 &page,
-                settings.attempts,
-                backoff,
-                settings.timeout.0,
+                (settings.attempts, backoff, settings.timeout.0),
+                metrics,
             )
             .await;
+            metrics.notification(&name, delivered);
             let result = EventKind::NotificationResult {
                 incident,
                 step_seq: page.step_seq,
@@ -215,14 +217,15 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
     }
 }
 
-/// Tries a channel up to `attempts` times; returns (delivered, attempts made, detail).
+/// Tries channel `name` up to `attempts` times, `backoff` apart (doubling), each bounded by
+/// `timeout`; returns (delivered, attempts made, detail). Each failed attempt is counted
+/// and logged (its reason, never the channel's address).
 async fn deliver(
     client: &reqwest::Client,
-    channel: &Channel,
+    (name, channel): (&str, &Channel),
     page: &Page,
-    attempts: u32,
-    backoff: Duration,
-    timeout: Duration,
+    (attempts, backoff, timeout): (u32, Duration, Duration),
+    metrics: &super::metrics::Metrics,
 ) -> (bool, u32, String) {
     let mut wait = backoff;
     let mut last = String::new();
@@ -231,6 +234,18 @@ async fn deliver(
         match outcome {
             Ok(detail) => return (true, attempt, detail),
             Err((detail, retry)) => {
+                let reason = failure_reason(&detail);
+                metrics.notification_failed(name, reason);
+                tracing::warn!(
+                    incident = %page.incident,
+                    person = %page.person,
+                    channel = %name,
+                    attempt,
+                    attempts,
+                    retry = retry && attempt < attempts,
+                    reason,
+                    "notification failed"
+                );
                 last = detail;
                 if !retry || attempt == attempts {
                     return (false, attempt, last);
@@ -296,7 +311,8 @@ async fn try_once(
             .json(&body)
             .send()
             .await
-            .map_err(|e| (format!("webhook: {e}"), true))?;
+            // Without its URL: a chat webhook's address is its secret.
+            .map_err(|e| (format!("webhook: {}", e.without_url()), true))?;
         let status = resp.status();
         if !status.is_success() {
             let retry =
@@ -353,6 +369,31 @@ async fn try_once(
         done.push("command exit 0".to_string());
     }
     Ok(done.join(", "))
+}
+
+/// A failure's kind for metrics and logs, from its detail (as `try_once` words it): a
+/// short fixed word, never the detail itself.
+fn failure_reason(detail: &str) -> &'static str {
+    if let Some(status) = detail.strip_prefix("webhook answered HTTP ") {
+        return match status.as_bytes().first() {
+            Some(b'4') => "http_4xx",
+            Some(b'5') => "http_5xx",
+            _ => "http_other",
+        };
+    }
+    if detail.starts_with("webhook:") {
+        if detail.contains("timed out") || detail.contains("timeout") {
+            return "timeout";
+        }
+        return "unreachable";
+    }
+    if detail.contains("no exit within") {
+        return "timeout";
+    }
+    if detail.contains("exited with") {
+        return "command_failed";
+    }
+    "command_not_started"
 }
 
 /// Fired steps of the last day whose deliveries were not all recorded (the server stopped

@@ -8,8 +8,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 
 use super::{
     ActionItemRate, DetectionShare, Durations, MTTD_TARGET_SECS, Metrics, PAGES_PER_SHIFT_TARGET,
-    Pages, PostmortemDeadline, PostmortemRates, Rate, SCHEMA, SeverityMetrics, Targeted,
-    WeekCount,
+    Pages, PostmortemDeadline, PostmortemRates, Rate, SCHEMA, SeverityMetrics, Targeted, WeekCount,
 };
 use crate::model::oncall::{Layer, Schedule, WorkingHours};
 use crate::model::{

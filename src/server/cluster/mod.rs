@@ -64,6 +64,8 @@ pub use crate::store::Connect;
 #[derive(Debug, Default)]
 pub struct Health {
     leading: AtomicBool,
+    /// Times this replica took or lost the lead.
+    transitions: AtomicU64,
     /// The leader's address, as it announced it.
     leader: Mutex<Option<String>>,
     /// The log's head as the last notification told (0: not heard yet).
@@ -101,7 +103,24 @@ impl Health {
     }
 
     pub fn set_leading(&self, yes: bool) {
-        self.leading.store(yes, Ordering::SeqCst);
+        if self.leading.swap(yes, Ordering::SeqCst) != yes {
+            self.transitions.fetch_add(1, Ordering::SeqCst);
+            let role = if yes { "leader" } else { "follower" };
+            tracing::info!(
+                role,
+                reason = if yes {
+                    "took the lead"
+                } else {
+                    "lost the lead"
+                },
+                "leader change"
+            );
+        }
+    }
+
+    /// Times this replica took or lost the lead since it started.
+    pub fn transitions(&self) -> u64 {
+        self.transitions.load(Ordering::SeqCst)
     }
 
     pub fn leader(&self) -> Option<String> {

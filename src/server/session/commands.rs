@@ -6,7 +6,7 @@
 use axum::extract::ws::{Message, WebSocket};
 use tokio::sync::oneshot;
 
-use super::send::{Closed, Sent, close, error, send};
+use super::send::{Closed, SESSION, Sent, close, closed_for_cause, error, send};
 use crate::protocol::{self, Answer, ClientMessage, ErrorCode, ServerMessage};
 use crate::server::auth::Identity;
 use crate::server::core::{CommandRequest, CoreInput};
@@ -37,8 +37,10 @@ pub(super) async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &M
         rate.per_second(),
         rate.burst(),
     );
+    let _ = SESSION.try_with(|s| s.metrics.frame_refused("rate_limited"));
     send(socket, &error(id, ErrorCode::RateLimited, message)).await?;
     if rate.last() == Verdict::Cut {
+        closed_for_cause("rate_limited", "too many frames");
         close(socket, 1008, "too many frames").await;
         return Err(Closed);
     }
@@ -78,7 +80,12 @@ pub(super) async fn handle_text(
         }
         Ok(ClientMessage::Command { id, command }) => {
             if let Err(refusal) = who.may(&command) {
-                return Some((vec![error(Some(id), ErrorCode::Forbidden, refusal)], 0));
+                let refused = Answer::Error {
+                    code: ErrorCode::Forbidden,
+                    message: refusal.into(),
+                };
+                app.metrics.answered(&command, &who.name, &id, &refused);
+                return Some((vec![refused.to_message(&id)], 0));
             }
             let (tx, rx) = oneshot::channel();
             let req = CommandRequest {

@@ -11,7 +11,9 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use super::catch_up::{catch_up, needs_board, resync};
 use super::commands::{handle_text, refuse};
 use super::handshake::Hello;
-use super::send::{Closed, Sent, answer_close, close, error, send, transport_close, write};
+use super::send::{
+    Closed, Sent, answer_close, close, closed_for_cause, error, send, transport_close, write,
+};
 use crate::model::access::{Delivery, Viewer};
 use crate::protocol::{self, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode};
 use crate::server::App;
@@ -85,7 +87,7 @@ pub(super) async fn serve(
             Ok(()) = auth_changes.changed() => {
                 // The tokens changed: a revoked one's session ends here.
                 if let Err(refusal) = app.auth.still_valid(&hello.who) {
-                    tracing::info!(name = %hello.name, "closing the session: {}", refusal.reason);
+                    closed_for_cause("revoked", refusal.reason);
                     send(socket, &error(None, refusal.code, refusal.message)).await?;
                     close(socket, 1008, refusal.reason).await;
                     return Err(Closed);
@@ -118,6 +120,7 @@ pub(super) async fn serve(
                 Some(Err(e)) => {
                     tracing::debug!(name = %hello.name, "connection error: {e}");
                     if let Some((code, reason)) = transport_close(e) {
+                        closed_for_cause("protocol", reason);
                         close(socket, code, reason).await;
                     }
                     return Err(Closed);
@@ -245,6 +248,7 @@ async fn feed_live(
         write(incident.len(), socket.feed(Message::Text(incident.clone()))).await?;
     }
     write(frame.len(), socket.feed(Message::Text(frame.clone()))).await?;
+    app.metrics.fanout_delay(f.committed);
     Ok(f.seq)
 }
 

@@ -21,16 +21,19 @@ mod send;
 
 use handshake::handshake;
 use live::serve;
-use send::{Closed, WRITE_TIMEOUT, close, error, send};
+use send::{Closed, SESSION, Scope, WRITE_TIMEOUT, close, error, send};
 
 /// How long a new connection may take to say hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs one connection to its end, every write bounded by the write timeout.
 pub async fn run(socket: WebSocket, app: Arc<App>) {
-    WRITE_TIMEOUT
-        .scope(app.limits.write_timeout, run_session(socket, app))
-        .await
+    let scope = Scope {
+        metrics: app.metrics.clone(),
+        actor: Default::default(),
+    };
+    let session = WRITE_TIMEOUT.scope(app.limits.write_timeout, run_session(socket, app));
+    SESSION.scope(scope, session).await
 }
 
 async fn run_session(mut socket: WebSocket, app: Arc<App>) {
@@ -53,10 +56,12 @@ async fn run_session(mut socket: WebSocket, app: Arc<App>) {
                 )
                 .await;
                 close(&mut socket, 1008, "no hello").await;
+                send::closed_for_cause("protocol", "no hello");
                 return;
             }
         };
     tracing::info!(name = %hello.name, last_seq = ?hello.last_seq, "client joined");
+    let _ = SESSION.try_with(|s| s.actor.replace(hello.name.clone()));
     let present = app.presence.join(&hello.name, app.clock.now());
     let result = serve(&mut socket, &app, &hello, &present).await;
     if result.is_ok() {

@@ -22,6 +22,26 @@ pub(super) async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> Sent {
 tokio::task_local! {
     /// This connection's `Limits::write_timeout` (set by [`run`]).
     pub(super) static WRITE_TIMEOUT: Duration;
+    /// Who this connection is, for the line and the count of a close for cause.
+    pub(super) static SESSION: Scope;
+}
+
+/// A connection's metrics, and its name once it said hello.
+pub(crate) struct Scope {
+    pub metrics: std::sync::Arc<crate::server::metrics::Metrics>,
+    pub actor: std::cell::RefCell<String>,
+}
+
+/// The feed closes this session for cause (`slow_consumer`, `rate_limited`, `revoked`,
+/// `protocol`): counted, and one log line.
+pub(super) fn closed_for_cause(reason: &'static str, detail: &str) {
+    let actor = SESSION
+        .try_with(|s| {
+            s.metrics.session_closed(reason);
+            s.actor.borrow().clone()
+        })
+        .unwrap_or_default();
+    tracing::info!(actor = %actor, reason, detail, "session closed");
 }
 
 /// Slowest reading allowed on a large message (a snapshot), on top of the write timeout.
@@ -39,8 +59,9 @@ pub(super) async fn write(len: usize, w: impl Future<Output = Result<(), axum::E
     match tokio::time::timeout(limit, w).await {
         Ok(r) => r.map_err(|_| Closed),
         Err(_) => {
-            tracing::info!(
-                "a write to a client took over {limit:?}: it is not reading; cutting it off"
+            closed_for_cause(
+                "slow_consumer",
+                &format!("a write took over {limit:?}: the client is not reading"),
             );
             Err(Closed)
         }
