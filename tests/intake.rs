@@ -30,8 +30,19 @@ async fn serve_with(dir: &std::path::Path, f: impl FnOnce(&mut ServerConfig)) ->
 
 async fn state(server: &RunningServer) -> State {
     let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
-    let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
-    serde_json::from_value(snap["state"].clone()).unwrap()
+    board(&frames)
+}
+
+/// The board a join received: every `snapshot` part's incidents in one state (the first
+/// part carries the withheld references).
+fn board(frames: &[Value]) -> State {
+    let mut parts = frames.iter().filter(|f| f["type"] == "snapshot");
+    let mut s: State = serde_json::from_value(parts.next().unwrap()["state"].clone()).unwrap();
+    for p in parts {
+        let more: State = serde_json::from_value(p["state"].clone()).unwrap();
+        s.incidents.extend(more.incidents);
+    }
+    s
 }
 
 async fn post(
@@ -684,8 +695,7 @@ format = "slack"
     }
     // Ana was paged about it, so she was let in: she sees it and can acknowledge it.
     let (mut ana, frames) = Raw::join(&server.url(), "ana", None).await;
-    let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
-    let s: State = serde_json::from_value(snap["state"].clone()).unwrap();
+    let s = board(&frames);
     let inc = &s.incidents[&2];
     assert!(inc.members.contains_key("ana"), "{:?}", inc.members);
     let let_in = inc
@@ -804,8 +814,7 @@ async fn a_security_alert_opens_a_restricted_incident_with_the_security_runbook(
 
     // The on-call paged about it was let in, and works from the security checklist.
     let (_sam, frames) = Raw::join(&server.url(), "sam", None).await;
-    let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
-    let s: State = serde_json::from_value(snap["state"].clone()).unwrap();
+    let s = board(&frames);
     let inc = &s.incidents[&1];
     assert!(inc.restricted);
     assert_eq!(inc.severity, Severity::Sev1, "a security event on auth");

@@ -130,10 +130,12 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::default());
     // Wrapped, so a narrow terminal reads them whole.
-    for l in metrics::target_lines(m)
+    // The rates first; the figures against the guide's targets under them (a short
+    // terminal cuts those before the rates).
+    for l in metrics::rate_lines(m)
         .into_iter()
         .chain([String::new()])
-        .chain(metrics::rate_lines(m))
+        .chain(metrics::target_lines(m))
     {
         let width = usize::from(area.width).saturating_sub(4);
         for (i, piece) in crate::report::format::wrap(&l, width)
