@@ -460,6 +460,33 @@ async fn commands_over_the_rate_are_refused_and_a_flood_is_cut() {
     };
     assert_eq!(seqs(&answer), [passed.len() as u64 + 2]);
 
+    // Queries over the rate are refused with their ids too, so the asker knows which to ask
+    // again (a console's room would otherwise wait on it until a reconnect).
+    let (mut carol, _) = Raw::join(&server.url(), "carol", None).await;
+    for i in 0..15 {
+        carol
+            .send(&json!({"type": "query", "id": format!("q{i}"), "query": {"op": "open", "incident": "INC-1", "limit": 5}}))
+            .await;
+    }
+    let mut refused_queries = 0;
+    let mut seen = 0;
+    while seen < 15 {
+        let f = carol.next().await.expect("open");
+        if f["type"] == "result" || f["type"] == "error" {
+            seen += 1;
+            let id = f["id"].as_str().expect("query answers carry the id");
+            assert!(id.starts_with('q'), "{f}");
+            if f["type"] == "error" {
+                assert_eq!(f["code"], "rate_limited", "{f}");
+                refused_queries += 1;
+            }
+        }
+    }
+    assert!(
+        refused_queries > 0,
+        "a burst of 10: some of the 15 are refused"
+    );
+
     // A client that floods on regardless is cut after 20 refusals in a row. (One frame at a
     // time, so that the server has read everything when it closes: closing a socket with
     // unread data resets it, which could swallow the close frame.)

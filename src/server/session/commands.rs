@@ -14,10 +14,10 @@ use crate::server::limits::{RateLimiter, Verdict};
 use crate::server::presence::PresenceGuard;
 use crate::server::{App, query};
 
-/// Answers a frame over the connection's rate `rate_limited` (with the command's id, so the
-/// client can retry it), or closes the connection when it keeps flooding.
+/// Answers a frame over the connection's rate `rate_limited` (with the command's or the
+/// query's id, so the client can retry it), or closes the connection when it keeps flooding.
 pub(super) async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &Message) -> Sent {
-    /// Just enough of a frame to answer a command by its id.
+    /// Just enough of a frame to answer a command or a query by its id.
     #[derive(serde::Deserialize)]
     struct Probe {
         #[serde(rename = "type")]
@@ -27,7 +27,7 @@ pub(super) async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &M
     let id = match frame {
         Message::Text(t) => serde_json::from_str::<Probe>(t)
             .ok()
-            .filter(|p| p.ty.as_deref() == Some("command"))
+            .filter(|p| matches!(p.ty.as_deref(), Some("command" | "query")))
             .and_then(|p| p.id),
         _ => None,
     };
