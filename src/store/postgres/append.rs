@@ -5,7 +5,7 @@
 use ::postgres::GenericClient;
 use ::postgres::error::SqlState;
 
-use super::index::{Batch, Db, int, seq_of, service_key};
+use super::index::{Batch, Columns, Db, int, seq_of};
 use crate::store::StoreError;
 
 /// One append as one statement, `warroom_append` (see `schema`), in the statement's own
@@ -17,27 +17,7 @@ pub(super) fn append(
     lead: Option<i64>,
     b: &Batch,
 ) -> Result<u64, StoreError> {
-    let rows = &b.rows;
-    let refs: Vec<i64> = rows.iter().map(|r| i64::from(r.reference)).collect();
-    let declared: Vec<i64> = rows.iter().map(|r| r.declared_at).collect();
-    let updated: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
-    let severity: Vec<i32> = rows.iter().map(|r| i32::from(r.severity)).collect();
-    let active: Vec<bool> = rows.iter().map(|r| r.active).collect();
-    let service: Vec<Option<String>> = rows
-        .iter()
-        .map(|r| r.service.as_deref().map(service_key))
-        .collect();
-    let restricted: Vec<bool> = rows.iter().map(|r| r.restricted).collect();
-    let members: Vec<&str> = rows.iter().map(|r| r.members.as_str()).collect();
-    let last: Vec<i64> = rows.iter().map(|r| int(r.last_seq)).collect();
-    let summary: Vec<&str> = rows.iter().map(|r| r.summary.as_str()).collect();
-    let (mut w_incident, mut w_word) = (Vec::new(), Vec::new());
-    for r in rows {
-        for w in &r.words {
-            w_incident.push(i64::from(r.reference));
-            w_word.push(w.as_str());
-        }
-    }
+    let c = Columns::of(&b.rows);
     let first = b.first.map(int);
     let (cp_seq, cp_state) = match &b.checkpoint {
         Some((seq, state)) => (Some(*seq), Some(state.as_str())),
@@ -59,18 +39,18 @@ pub(super) fn append(
             &b.commands.0,
             &b.commands.1,
             &b.commands.2,
-            &refs,
-            &declared,
-            &updated,
-            &severity,
-            &active,
-            &service,
-            &restricted,
-            &members,
-            &last,
-            &summary,
-            &w_incident,
-            &w_word,
+            &c.refs,
+            &c.declared,
+            &c.updated,
+            &c.severity,
+            &c.active,
+            &c.service,
+            &c.restricted,
+            &c.members,
+            &c.last,
+            &c.summary,
+            &c.word_incident,
+            &c.word,
             &cp_seq,
             &cp_state,
             &floor,

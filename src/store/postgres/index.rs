@@ -411,19 +411,7 @@ impl<C: GenericClient> Indexer for Db<'_, C> {
         if rows.is_empty() {
             return Ok(());
         }
-        let refs: Vec<i64> = rows.iter().map(|r| i64::from(r.reference)).collect();
-        let declared: Vec<i64> = rows.iter().map(|r| r.declared_at).collect();
-        let updated: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
-        let severity: Vec<i32> = rows.iter().map(|r| i32::from(r.severity)).collect();
-        let active: Vec<bool> = rows.iter().map(|r| r.active).collect();
-        let service: Vec<Option<String>> = rows
-            .iter()
-            .map(|r| r.service.as_deref().map(service_key))
-            .collect();
-        let restricted: Vec<bool> = rows.iter().map(|r| r.restricted).collect();
-        let members: Vec<&str> = rows.iter().map(|r| r.members.as_str()).collect();
-        let last: Vec<i64> = rows.iter().map(|r| int(r.last_seq)).collect();
-        let summary: Vec<&str> = rows.iter().map(|r| r.summary.as_str()).collect();
+        let c = Columns::of(rows);
         self.execute(
             "INSERT INTO incidents (ref, declared_at, updated_at, severity, active, \
              service_key, restricted, members, last_seq, summary) \
@@ -435,30 +423,23 @@ impl<C: GenericClient> Indexer for Db<'_, C> {
              restricted = EXCLUDED.restricted, members = EXCLUDED.members, \
              last_seq = EXCLUDED.last_seq, summary = EXCLUDED.summary",
             &[
-                &refs,
-                &declared,
-                &updated,
-                &severity,
-                &active,
-                &service,
-                &restricted,
-                &members,
-                &last,
-                &summary,
+                &c.refs,
+                &c.declared,
+                &c.updated,
+                &c.severity,
+                &c.active,
+                &c.service,
+                &c.restricted,
+                &c.members,
+                &c.last,
+                &c.summary,
             ],
         )?;
-        let (mut incident, mut word) = (Vec::new(), Vec::new());
-        for r in rows {
-            for w in &r.words {
-                incident.push(i64::from(r.reference));
-                word.push(w.as_str());
-            }
-        }
-        if !word.is_empty() {
+        if !c.word.is_empty() {
             self.execute(
                 "INSERT INTO words (incident, word) \
                  SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[]) ON CONFLICT DO NOTHING",
-                &[&incident, &word],
+                &[&c.word_incident, &c.word],
             )?;
         }
         Ok(())
@@ -557,5 +538,51 @@ pub(super) fn search(
             return Ok(pager.finish());
         }
         size = (size * 4).min(LARGEST_LOOK);
+    }
+}
+
+/// A batch of incident rows as the arrays a statement takes (`UNNEST`), and their words as
+/// (incident, word) pairs: what both the plain write and `warroom_append` send.
+pub(super) struct Columns<'a> {
+    pub(super) refs: Vec<i64>,
+    pub(super) declared: Vec<i64>,
+    pub(super) updated: Vec<i64>,
+    pub(super) severity: Vec<i32>,
+    pub(super) active: Vec<bool>,
+    pub(super) service: Vec<Option<String>>,
+    pub(super) restricted: Vec<bool>,
+    pub(super) members: Vec<&'a str>,
+    pub(super) last: Vec<i64>,
+    pub(super) summary: Vec<&'a str>,
+    pub(super) word_incident: Vec<i64>,
+    pub(super) word: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    pub(super) fn of(rows: &'a [IncidentRow]) -> Columns<'a> {
+        let (mut word_incident, mut word) = (Vec::new(), Vec::new());
+        for r in rows {
+            for w in &r.words {
+                word_incident.push(i64::from(r.reference));
+                word.push(w.as_str());
+            }
+        }
+        Columns {
+            refs: rows.iter().map(|r| i64::from(r.reference)).collect(),
+            declared: rows.iter().map(|r| r.declared_at).collect(),
+            updated: rows.iter().map(|r| r.updated_at).collect(),
+            severity: rows.iter().map(|r| i32::from(r.severity)).collect(),
+            active: rows.iter().map(|r| r.active).collect(),
+            service: rows
+                .iter()
+                .map(|r| r.service.as_deref().map(service_key))
+                .collect(),
+            restricted: rows.iter().map(|r| r.restricted).collect(),
+            members: rows.iter().map(|r| r.members.as_str()).collect(),
+            last: rows.iter().map(|r| int(r.last_seq)).collect(),
+            summary: rows.iter().map(|r| r.summary.as_str()).collect(),
+            word_incident,
+            word,
+        }
     }
 }
