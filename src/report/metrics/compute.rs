@@ -352,13 +352,15 @@ fn pages(
     let spans = schedule.map(|s| shift_spans(s, from, to));
     let shifts = spans.as_ref().map_or(1, |v| count(v.len())).max(1);
     // A shift over the target: PAGES_PER_SHIFT_TARGET pages or more within it.
+    // Sorted, so each shift's pages are found by two binary searches, not a scan of all.
+    times.sort_unstable();
     let over_target = spans.as_ref().map_or_else(
         || u32::from(pages >= PAGES_PER_SHIFT_TARGET),
         |v| {
             count(
                 v.iter()
                     .filter(|(a, b)| {
-                        times.iter().filter(|t| **t >= *a && **t < *b).count()
+                        times.partition_point(|t| t < b) - times.partition_point(|t| t < a)
                             >= PAGES_PER_SHIFT_TARGET as usize
                     })
                     .count(),
