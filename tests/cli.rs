@@ -1266,3 +1266,93 @@ fn where_it_was_detected_and_the_triage_answers_are_recorded_and_counted() {
         "{text}"
     );
 }
+
+#[test]
+fn deploys_and_the_standup_digest_from_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    let out = ok(warroom(
+        &s,
+        "ana",
+        &[
+            "deploy",
+            "checkout",
+            "v2.14.1",
+            "--env",
+            "production",
+            "--note",
+            "new cart",
+        ],
+    ));
+    assert_eq!(out, "recorded the deploy of checkout v2.14.1 (event 1)\n");
+    ok(warroom(&s, "ana", &["deploy", "search", "v88"]));
+    // A bad one is refused with the feed's reason.
+    let out = warroom(&s, "ana", &["deploy", "checkout", " "]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("version is empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ok(warroom(&s, "bob", &["deploys"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].ends_with("search v88, by ana"), "{out}");
+    assert!(
+        lines[1].ends_with("checkout v2.14.1 → production, by ana: new cart"),
+        "{out}"
+    );
+    let out = ok(warroom(
+        &s,
+        "bob",
+        &["deploys", "--service", "checkout", "--json"],
+    ));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["version"], "v2.14.1");
+    let out = warroom(&s, "bob", &["deploys", "--hours", "0"]);
+    assert!(!out.status.success(), "hours out of range is refused");
+
+    // Nothing informational yet; then a slow burn through the Events API.
+    assert_eq!(
+        ok(warroom(&s, "bob", &["digest"])),
+        "no informational alerts in the last 3 days\n"
+    );
+    let body = serde_json::json!({
+        "routing_key": "r", "event_action": "trigger", "dedup_key": "budget-search",
+        "payload": {"summary": "search error budget slow burn", "source": "slo",
+            "severity": "warning",
+            "custom_details": {"service": "search", "burn_rate": "1.1", "burn_window": "3d"}}
+    });
+    let status = post_json(&server.addr, "/v2/enqueue", &body);
+    assert!(status.starts_with("HTTP/1.1 202"), "{status}");
+    let out = ok(warroom(&s, "bob", &["digest"]));
+    assert!(
+        out.starts_with("For stand-up: informational alerts, last 3 days (1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("search: search error budget slow burn — error budget burning 1.1x over 3d"),
+        "{out}"
+    );
+}
+
+/// POSTs `body` to the feed at `addr` (loopback) and returns the response's status line.
+fn post_json(addr: &str, path: &str, body: &Value) -> String {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or_default().to_string()
+}

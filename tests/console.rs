@@ -3671,3 +3671,69 @@ fn a_sev1_or_sev2_without_a_comms_lead_is_flagged_as_no_ic_is() {
     let lines = text(&draw(&app, &test_theme(), 120, 30));
     assert!(lines[2].contains("Comms vacant"), "{}", lines.join("\n"));
 }
+
+#[test]
+fn a_room_shows_its_services_newest_deploy_and_the_handoff_lists_the_shifts() {
+    let mut h = History::new();
+    let deploy = |h: &mut History, mins: i64, service: &str, version: &str, env: Option<&str>| {
+        h.now = t0() + Duration::minutes(mins);
+        h.run(
+            "ci-bot",
+            Command::RecordDeploy {
+                service: service.into(),
+                version: version.into(),
+                environment: env.map(str::to_string),
+                note: None,
+            },
+        );
+    };
+    deploy(&mut h, -40, "checkout", "v2.14.0", None);
+    deploy(&mut h, -30, "checkout", "v2.14.1", Some("production"));
+    deploy(&mut h, -20, "search", "v88", None);
+    h.now = t0();
+    h.declare("bot", "Checkout returns 500s", 2, "checkout");
+    h.declare("bot", "Ledger lag", 3, "ledger");
+    let mut app = live_app(&h, t0() + Duration::minutes(5));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
+    let all = screen(&app, 160, 30);
+    assert_on(
+        &all,
+        &["deployed v2.14.1 → production 35m00s ago by ci-bot (2 since 24h before it)"],
+    );
+    assert!(!all.contains("v88"), "another service's deploy: {all}");
+    // A deploy arriving live shows at once.
+    let before = h.events.len();
+    deploy(&mut h, 6, "checkout", "v2.14.2", None);
+    deliver_since(&mut app, &h, before);
+    app.update(Msg::Tick(t0() + Duration::minutes(7)));
+    assert_on(
+        &screen(&app, 160, 30),
+        &["deployed v2.14.2 1m00s ago by ci-bot (3 since"],
+    );
+    // A room whose service had no deploy says nothing of deploys.
+    app.update(code(KeyCode::Esc));
+    app.update(code(KeyCode::Down));
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Room(IncidentRef(2)));
+    assert!(!screen(&app, 160, 30).contains("deployed"));
+
+    // The handoff: the shift's deploys, newest first.
+    app.update(code(KeyCode::Esc));
+    app.update(key('h'));
+    assert!(app.handoff.is_some());
+    app.update(code(KeyCode::End));
+    let all = screen(&app, 160, 48);
+    assert_on(
+        &all,
+        &[
+            "DEPLOYS DURING THE SHIFT (4)",
+            "checkout v2.14.2, by ci-bot",
+            "checkout v2.14.1 → production, by ci-bot",
+            "search v88, by ci-bot",
+            "FOR STAND-UP: INFORMATIONAL ALERTS, LAST 3 DAYS (0)",
+        ],
+    );
+    let newest = all.find("v2.14.2").unwrap();
+    assert!(newest < all.find("v2.14.1").unwrap(), "newest first");
+}

@@ -422,7 +422,12 @@ async fn events_v2_trigger_then_resolve_with_one_dedup_key() {
         json!({"service": "search", "burn_rate": "1.2x", "burn_window": "3d"});
     let (_, answer) = post(&server, "/v2/enqueue", &slow, &[]).await;
     assert_eq!(answer["alerts"][0]["outcome"], "informational", "{answer}");
-    assert_eq!(state(&server).await.seq, seq);
+    // No incident: only a note for the stand-up digest.
+    let after = state(&server).await;
+    assert_eq!(after.seq, seq + 1);
+    assert_eq!(after.incidents.len(), 1);
+    assert_eq!(after.feed.noted.len(), 1);
+    assert_eq!(after.feed.noted[0].service.as_deref(), Some("search"));
     // A fast burn pages: 14.4x over 5 minutes is SEV2.
     let mut fast = enqueue("trigger", "budget-fast");
     fast["payload"]["custom_details"] =

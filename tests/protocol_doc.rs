@@ -72,6 +72,7 @@ const OPS: &[&str] = &[
     "resolve_checked",
     "complete_postmortem",
     "triage",
+    "record_deploy",
 ];
 
 /// Every `kind` of `model::EventKind`.
@@ -111,6 +112,8 @@ const EVENT_KINDS: &[&str] = &[
     "recovery_checked",
     "postmortem_completed",
     "triaged",
+    "deploy_recorded",
+    "alert_noted",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.
@@ -842,6 +845,9 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("escalation run", "The snapshot state", "An escalation run:"),
     ("fired step", "The snapshot state", "A fired step:"),
     ("stop", "The snapshot state", "A stop:"),
+    ("feed notes", "The snapshot state", "Feed notes:"),
+    ("deploy", "The snapshot state", "A deploy:"),
+    ("noted alert", "The snapshot state", "A noted alert"),
 ];
 
 /// Which table describes the objects in a field: (table, field, table of its objects). For
@@ -890,6 +896,9 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("event frame", "event", "event"),
     ("presence", "present", "presence entry"),
     ("state", "incidents", "incident"),
+    ("state", "feed", "feed notes"),
+    ("feed notes", "deploys", "deploy"),
+    ("feed notes", "noted", "noted alert"),
     ("incident", "role_history", "tenure"),
     ("incident", "pages", "page on demand"),
     ("incident", "entries", "entry"),
@@ -1525,6 +1534,11 @@ working_hours = "mon-fri 08:00-18:00"
 [bridge]
 sev1 = "https://meet.example.com/warroom-{incident}"
 
+[[rule]]
+outcome = "informational"
+latency_p99_ms_gte = 5000
+why = "p99 latency {latency_p99_ms} ms: informational only"
+
 [people.ana]
 channels = ["pager"]
 
@@ -1791,6 +1805,19 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         let (status, answer) = http(server.addr, "POST", "/webhook/pagerduty", &body).await;
         assert_eq!(status, 202, "{answer}");
     }
+    // A deploy, and an alert the policy calls informational: feed-level events, in every
+    // board from here on.
+    bob.ok(
+        json!({"op": "record_deploy", "service": "search", "version": "v88",
+        "environment": "production", "note": "index rebuild"}),
+    )
+    .await;
+    let slow = json!({"routing_key": "r", "event_action": "trigger", "dedup_key": "search-p99",
+        "payload": {"summary": "Search p99 at 6s", "source": "prometheus", "severity": "warning",
+            "custom_details": {"service": "search", "latency_p99_ms": 6000}}});
+    let (status, answer) = http(server.addr, "POST", "/v2/enqueue", &slow.to_string()).await;
+    assert_eq!(status, 202, "{answer}");
+    assert!(answer.contains("informational"), "{answer}");
     // Shift change: carol takes over from bob (the `ok` names no incident).
     carol
         .ok(json!({"op": "accept_handoff", "from": "bob"}))

@@ -495,7 +495,10 @@ impl Oracle {
             }
             for e in chunk {
                 self.state.apply(&e).expect("the log folds");
-                let r = e.kind.incident();
+                let r = e
+                    .kind
+                    .incident()
+                    .expect("this suite records no feed-level events");
                 self.last_seq.insert(r.0, e.seq);
                 if self.archived.remove(&r.0) {
                     self.floor = self.floor.max(e.seq);
@@ -1360,7 +1363,7 @@ impl Run {
             .skip(after as usize)
             .take(limit as usize)
             .map(|e| {
-                let n = e.kind.incident().0;
+                let n = e.kind.incident().expect("an incident's event").0;
                 if self.oracle.may_act(&self.people[who], n) {
                     e.clone()
                 } else {

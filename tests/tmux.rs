@@ -1229,3 +1229,80 @@ fn paging_someone_on_demand_is_three_keys_and_the_name_and_they_acknowledge() {
     tmux.keys("alice", &["q"]);
     tmux.wait_for("alice", "warroom exited 0");
 }
+
+#[test]
+fn a_deploy_before_an_incident_shows_in_its_room_and_in_the_handoff() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    let out = cli(
+        &server,
+        dir.path(),
+        "ci-bot",
+        &[
+            "deploy",
+            "checkout",
+            "v2.14.1",
+            "--env",
+            "production",
+            "--note",
+            "new cart",
+        ],
+    );
+    assert!(
+        out.contains("recorded the deploy of checkout v2.14.1"),
+        "{out}"
+    );
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.wait_for("alice", "● live");
+    cli(
+        &server,
+        dir.path(),
+        "bob",
+        &[
+            "declare",
+            "Checkout returns 500s",
+            "-s",
+            "2",
+            "--service",
+            "checkout",
+        ],
+    );
+    tmux.wait_for("alice", "Checkout returns 500s");
+    tmux.keys("alice", &["Enter"]);
+    let s = tmux.wait_for("alice", "deployed v2.14.1 → production");
+    assert!(s.contains("by ci-bot"), "{s}");
+    // A deploy during the incident shows at once.
+    cli(
+        &server,
+        dir.path(),
+        "ci-bot",
+        &["deploy", "checkout", "v2.14.2"],
+    );
+    tmux.wait_for("alice", "deployed v2.14.2");
+    // The handoff lists the shift's deploys, newest first.
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "1 active");
+    tmux.keys("alice", &["h"]);
+    tmux.wait_for("alice", "HANDOFF BRIEFING");
+    tmux.keys("alice", &["End"]);
+    let s = tmux.wait_for("alice", "DEPLOYS DURING THE SHIFT (2)");
+    assert!(
+        s.contains("checkout v2.14.1 → production, by ci-bot: new cart"),
+        "{s}"
+    );
+    let out = cli(
+        &server,
+        dir.path(),
+        "bob",
+        &["deploys", "--service", "checkout"],
+    );
+    assert!(
+        out.find("v2.14.2").unwrap() < out.find("v2.14.1").unwrap(),
+        "{out}"
+    );
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "· 1 active");
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}

@@ -176,7 +176,9 @@ pub fn event_line(e: &Event) -> String {
         e.seq,
         e.at.format("%Y-%m-%dT%H:%M:%SZ"),
         e.actor,
-        e.kind.incident(),
+        e.kind
+            .incident()
+            .map_or_else(|| "feed".to_string(), |r| r.to_string()),
         e.kind.name(),
         detail
     )

@@ -251,6 +251,8 @@ impl Task {
 fn add_part(so_far: &mut State, part: State) {
     so_far.incidents.extend(part.incidents);
     so_far.withheld.extend(part.withheld);
+    so_far.feed.deploys.extend(part.feed.deploys);
+    so_far.feed.noted.extend(part.feed.noted);
     so_far.seq = so_far.seq.max(part.seq);
     so_far.next_ref = so_far.next_ref.max(part.next_ref);
     so_far.partial |= part.partial;

@@ -72,6 +72,7 @@
 //!   most 200 characters.
 
 mod alertmanager;
+mod deploy;
 mod events;
 mod fields;
 mod json;
@@ -85,6 +86,7 @@ use chrono::{DateTime, Utc};
 use crate::model::policy::AlertContext;
 
 pub use alertmanager::parse_alertmanager;
+pub use deploy::{DeployNotice, parse_deploy};
 pub use events::{MAX_DEDUP_KEY, MAX_EVENT_SUMMARY, parse_events_v2, routing_key};
 pub use fields::{CLASSIFIER_FIELDS, context_from, has_classifier_fields, severity_from_label};
 pub use pagerduty::{SignatureError, parse_pagerduty_v3, verify_pagerduty_signature};

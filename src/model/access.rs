@@ -60,6 +60,7 @@ impl State {
             withheld: self.withheld.clone(),
             next_ref: self.next_ref,
             partial: self.partial,
+            feed: self.feed.clone(),
         };
         for (n, i) in &self.incidents {
             if i.visible_to(v) {
@@ -81,6 +82,7 @@ impl State {
             withheld: self.withheld.clone(),
             next_ref: self.next_ref,
             partial: true,
+            feed: self.feed.clone(),
         };
         for (n, i) in &self.incidents {
             if i.visible_to(v) {
@@ -92,9 +94,10 @@ impl State {
         out
     }
 
-    /// The event as `v` may receive it, judged by this (current) state's membership.
+    /// The event as `v` may receive it, judged by this (current) state's membership. A
+    /// feed-level event (a deploy, an alert noted for the digest) is everyone's.
     pub fn event_for(&self, ev: &Event, v: Viewer<'_>) -> Event {
-        if self.may_see(ev.kind.incident(), v) {
+        if ev.kind.incident().is_none_or(|r| self.may_see(r, v)) {
             ev.clone()
         } else {
             withheld(ev)
@@ -134,15 +137,17 @@ pub fn let_in_paged(state: &State, fired: &EventKind) -> Option<EventKind> {
     })
 }
 
-/// What a reader who may not see `ev`'s incident receives in its place.
+/// What a reader who may not see `ev`'s incident receives in its place. (A feed-level
+/// event is never withheld: everyone may have it.)
 pub fn withheld(ev: &Event) -> Event {
+    let Some(incident) = ev.kind.incident() else {
+        return ev.clone();
+    };
     Event {
         seq: ev.seq,
         at: ev.at,
         actor: WITHHELD_ACTOR.to_string(),
-        kind: EventKind::Withheld {
-            incident: ev.kind.incident(),
-        },
+        kind: EventKind::Withheld { incident },
     }
 }
 
@@ -150,7 +155,7 @@ pub fn withheld(ev: &Event) -> Event {
 /// not restricted (everyone); otherwise its members, and the person this event added (who
 /// must be sent the whole incident, having held only its reference).
 pub fn audience(state: &State, ev: &Event) -> Option<Audience> {
-    let inc = state.incident(ev.kind.incident())?;
+    let inc = state.incident(ev.kind.incident()?)?;
     if !inc.restricted {
         return None;
     }

@@ -196,13 +196,27 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         workaround: Option<bool>,
     },
+    /// Record a deploy of `service` (by the sender: a person or a pipeline's token), for
+    /// rooms about that service and the handoff's list of the shift's deploys. Acts on no
+    /// incident.
+    RecordDeploy {
+        service: String,
+        version: String,
+        /// Where it went (`production`, `eu-west`…).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        environment: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
 }
 
 impl Command {
     /// The incident the command acts on; `None` for a declaration.
     pub fn incident(&self) -> Option<IncidentRef> {
         match self {
-            Command::Declare { .. } | Command::AcceptHandoff { .. } => None,
+            Command::Declare { .. }
+            | Command::AcceptHandoff { .. }
+            | Command::RecordDeploy { .. } => None,
             Command::Retitle { incident, .. }
             | Command::SetSeverity { incident, .. }
             | Command::SetStatus { incident, .. }
@@ -260,6 +274,7 @@ impl Command {
             Command::ResolveChecked { .. } => "resolve_checked",
             Command::CompletePostmortem { .. } => "complete_postmortem",
             Command::Triage { .. } => "triage",
+            Command::RecordDeploy { .. } => "record_deploy",
         }
     }
 }

@@ -261,12 +261,33 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         workaround: Option<bool>,
     },
+    /// A deploy of `service` (the actor: who or what deployed it). A feed-level event: it
+    /// belongs to no incident.
+    DeployRecorded {
+        service: String,
+        version: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        environment: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// An alert the policy classified as informational, kept for the stand-up digest
+    /// instead of opening an incident. A feed-level event: it belongs to no incident.
+    AlertNoted {
+        source: String,
+        dedup_key: String,
+        summary: String,
+        why: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
 }
 
 impl EventKind {
-    /// The incident this event belongs to.
-    pub fn incident(&self) -> IncidentRef {
-        match self {
+    /// The incident this event belongs to; `None` for the feed-level events (a deploy, an
+    /// alert noted for the digest), which every reader may have.
+    pub fn incident(&self) -> Option<IncidentRef> {
+        Some(match self {
             EventKind::Declared { incident, .. }
             | EventKind::Retitled { incident, .. }
             | EventKind::SeverityChanged { incident, .. }
@@ -302,7 +323,8 @@ impl EventKind {
             | EventKind::RecoveryChecked { incident, .. }
             | EventKind::PostmortemCompleted { incident }
             | EventKind::Triaged { incident, .. } => *incident,
-        }
+            EventKind::DeployRecorded { .. } | EventKind::AlertNoted { .. } => return None,
+        })
     }
 
     /// The wire name of this kind (`declared`, `entry_added`, …).
@@ -343,6 +365,8 @@ impl EventKind {
             EventKind::RecoveryChecked { .. } => "recovery_checked",
             EventKind::PostmortemCompleted { .. } => "postmortem_completed",
             EventKind::Triaged { .. } => "triaged",
+            EventKind::DeployRecorded { .. } => "deploy_recorded",
+            EventKind::AlertNoted { .. } => "alert_noted",
         }
     }
 }

@@ -7,6 +7,7 @@ mod command;
 pub mod engine;
 pub mod escalation;
 mod event;
+pub mod feed;
 pub mod oncall;
 pub mod policy;
 pub mod postmortem;

@@ -35,7 +35,7 @@ mod text;
 
 pub use accept::{Accepted, accepted, accepted_summary, accepted_text};
 pub use gather::{brief, outgoing, schedules_default_first, shift_change, shift_start};
-pub use lines::{step_what, step_where};
+pub use lines::{deploy_line, noted_line, step_what, step_where};
 pub use markdown::markdown;
 pub use text::{Meaning, Row, rows, text, text_lines};
 
@@ -84,7 +84,18 @@ pub struct Briefing {
     /// to know), in order. Never on an admin's briefing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withheld: Vec<IncidentRef>,
+    /// Deploys recorded during the shift, newest first (seed guide: the handoff covers
+    /// recent deployments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deploys: Vec<crate::model::feed::Deploy>,
+    /// Informational alerts seen in the last [`STANDUP_DAYS`] days, for stand-up review
+    /// (seed architecture: a slow burn is reviewed there, not paged), latest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub for_standup: Vec<crate::model::feed::NotedAlert>,
 }
+
+/// How far back the briefing's stand-up digest looks: the seed's slowest burn-rate window.
+pub const STANDUP_DAYS: i64 = 3;
 
 /// The shift change a briefing is for: when, who hands over, who takes over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

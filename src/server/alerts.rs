@@ -172,11 +172,33 @@ fn decide_one(
             let verdict = classify(rules, alert);
             let (severity, restricted) = match &verdict {
                 Classification::Informational { why, .. } => {
+                    // Kept for the stand-up (seed architecture: a slow burn is reviewed
+                    // there, not paged), where it would otherwise vanish.
+                    push(
+                        state,
+                        events,
+                        source,
+                        now,
+                        EventKind::AlertNoted {
+                            source: source.to_string(),
+                            dedup_key: key.clone(),
+                            summary: summary.clone(),
+                            why: intake::clip(why, 300),
+                            service: alert
+                                .context
+                                .service
+                                .as_ref()
+                                .map(|s| intake::clip(s.trim(), 64))
+                                .filter(|s| !s.is_empty()),
+                        },
+                    )?;
                     return Ok(outcome(
                         "informational",
                         None,
                         state,
-                        format!("informational: {why}; no incident opened"),
+                        format!(
+                            "informational: {why}; no incident opened, kept in the stand-up digest"
+                        ),
                     ));
                 }
                 Classification::Incident {

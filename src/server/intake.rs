@@ -1,5 +1,5 @@
 //! Alert intake on the feed's port: `POST /webhook/alertmanager`, `POST /webhook/pagerduty`
-//! and `POST /v2/enqueue`. Bodies are parsed and checked in [`crate::intake`]; here they are
+//! and `POST /v2/enqueue` (and, beside them, `POST /webhook/deploy`: `deploys.rs`). Bodies are parsed and checked in [`crate::intake`]; here they are
 //! authenticated and handed to the core, which decides them against the state (in
 //! `alerts`), all alerts of one body together or none of them; the outcomes are answered.
 
@@ -30,7 +30,7 @@ pub struct IntakeAuth {
     pub exposed: bool,
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     let message = message.into();
     (
         status,
@@ -39,7 +39,7 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("authorization")?
         .to_str()
@@ -51,7 +51,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Checks a bearer token (or an Events v2 routing key) against the intake token and the
 /// people's tokens (a responder's or admin's: alerts change incidents); the answer to send
 /// when it does not pass.
-async fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
+pub(super) async fn refusal(app: &App, presented: Option<&str>) -> Option<Response> {
     let auth = &app.intake;
     let required = auth.exposed || auth.token.is_some();
     if !required {
@@ -105,7 +105,7 @@ async fn submit(
     }
 }
 
-fn bad_body(e: intake::IntakeError) -> Response {
+pub(super) fn bad_body(e: intake::IntakeError) -> Response {
     (
         StatusCode::BAD_REQUEST,
         axum::Json(json!({

@@ -10,6 +10,7 @@ pub mod auth;
 mod cluster;
 mod config;
 mod core;
+mod deploys;
 mod http;
 pub mod intake;
 mod limits;

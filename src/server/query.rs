@@ -248,10 +248,11 @@ fn log_page(
         if e.seq > judge.upto {
             break;
         }
-        let e = if judge
-            .may_see(e.kind.incident(), r)
-            .map_err(Refusal::store)?
-        {
+        let visible = match e.kind.incident() {
+            Some(incident) => judge.may_see(incident, r).map_err(Refusal::store)?,
+            None => true,
+        };
+        let e = if visible {
             e
         } else {
             crate::model::access::withheld(&e)
@@ -437,7 +438,11 @@ fn metrics(
         .fired_steps()
         .map_err(Refusal::store)?
         .into_iter()
-        .filter(|e| state.incidents.contains_key(&e.kind.incident().0))
+        .filter(|e| {
+            e.kind
+                .incident()
+                .is_some_and(|r| state.incident(r).is_some())
+        })
         .collect();
     Ok(crate::report::metrics::compute(
         &state,

@@ -342,6 +342,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .route("/webhook/alertmanager", post(intake::alertmanager))
                 .route("/webhook/pagerduty", post(intake::pagerduty))
                 .route("/v2/enqueue", post(intake::enqueue))
+                .route("/webhook/deploy", post(super::deploys::deploy))
                 .route_layer(axum::middleware::from_fn_with_state(
                     app.clone(),
                     limits::limit_intake,

@@ -236,6 +236,12 @@ pub trait EventStore: LogReader {
     }
 }
 
+/// The `incident` column of `e`'s row: its incident's number, or 0 for a feed-level event
+/// (a deploy, an alert noted for the digest), which no incident's reads ask for.
+pub(crate) fn event_incident(e: &Event) -> u32 {
+    e.kind.incident().map_or(0, |r| r.0)
+}
+
 /// Folds `e` into `state`, first bringing back the incident it is about (folded from its own
 /// events before `e`, by `load`) when the state does not hold it: an archived incident that
 /// an event touches again.
@@ -244,8 +250,10 @@ pub fn fold_into(
     e: &Event,
     load: impl FnOnce(IncidentRef, u64) -> Result<Option<Incident>, StoreError>,
 ) -> Result<(), StoreError> {
-    let r = e.kind.incident();
-    if !matches!(e.kind, EventKind::Declared { .. }) && state.incident(r).is_none() {
+    if let Some(r) = e.kind.incident()
+        && !matches!(e.kind, EventKind::Declared { .. })
+        && state.incident(r).is_none()
+    {
         match load(r, e.seq.saturating_sub(1))? {
             Some(inc) => state.insert_incident(inc),
             None => {

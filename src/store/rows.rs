@@ -88,7 +88,10 @@ pub(crate) fn touched(batch: &Append<'_>) -> Result<Vec<IncidentRow>, StoreError
     // are new), and of its last.
     let mut spans: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     for e in batch.events {
-        let span = spans.entry(e.kind.incident().0).or_insert((e.seq, e.seq));
+        let Some(r) = e.kind.incident() else {
+            continue;
+        };
+        let span = spans.entry(r.0).or_insert((e.seq, e.seq));
         span.1 = e.seq;
     }
     let mut rows = Vec::with_capacity(spans.len());
@@ -238,7 +241,9 @@ pub(crate) fn rebuild(ix: &mut impl Indexer) -> Result<(), StoreError> {
                     reason: err.to_string(),
                 })
             })?;
-            last_seq.insert(e.kind.incident().0, e.seq);
+            if let Some(r) = e.kind.incident() {
+                last_seq.insert(r.0, e.seq);
+            }
         }
         let gone: Vec<u32> = state
             .incidents

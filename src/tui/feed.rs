@@ -91,9 +91,11 @@ impl App {
                 self.index_event(&e);
                 self.note_news(&e, fx);
                 self.demo_resolved(&e, fx);
-                if self.open_when_known == Some(e.kind.incident()) {
+                if let Some(r) = e.kind.incident()
+                    && self.open_when_known == Some(r)
+                {
                     self.open_when_known = None;
-                    self.open_declared(e.kind.incident(), fx);
+                    self.open_declared(r, fx);
                 }
             }
             Update::Answer {

@@ -355,6 +355,46 @@ pub enum Cmd {
         #[arg(trailing_var_arg = true)]
         message: Vec<String>,
     },
+    /// Record a deploy of a service: rooms about it show it, and the handoff lists the
+    /// shift's deploys. (Pipelines may POST /webhook/deploy instead.)
+    Deploy {
+        #[command(flatten)]
+        feed: FeedArgs,
+        service: String,
+        version: String,
+        /// Where it went (production, eu-west…).
+        #[arg(long = "env", value_name = "ENV")]
+        environment: Option<String>,
+        /// What changed, in a few words.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The feed's recent deploys, newest first (the feed keeps the last 8 days at hand).
+    Deploys {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// Only this service's.
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
+        /// How far back, in hours.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=192))]
+        hours: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The stand-up digest: alerts the policy classified as informational (no incident,
+    /// no page), such as a 1x error-budget burn over 3 days, with how often each came.
+    Digest {
+        #[command(flatten)]
+        feed: FeedArgs,
+        /// How far back, in days.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=4))]
+        days: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Cmd {
@@ -384,7 +424,10 @@ impl Cmd {
             | Cmd::Events { feed, .. }
             | Cmd::Metrics { feed, .. }
             | Cmd::Oncall { feed, .. }
-            | Cmd::Page { feed, .. } => Some(feed),
+            | Cmd::Page { feed, .. }
+            | Cmd::Deploy { feed, .. }
+            | Cmd::Deploys { feed, .. }
+            | Cmd::Digest { feed, .. } => Some(feed),
             Cmd::Serve(_)
             | Cmd::Token { .. }
             | Cmd::Policy { .. }

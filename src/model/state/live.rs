@@ -74,7 +74,10 @@ pub fn fold_incident<'a>(
     let mut state = State::default();
     let mut only = None;
     for e in events {
-        let r = e.kind.incident();
+        let r = e
+            .kind
+            .incident()
+            .ok_or(ApplyError::NotAnIncidents { seq: e.seq })?;
         if *only.get_or_insert(r) != r {
             return Err(ApplyError::UnknownIncident {
                 seq: e.seq,
@@ -159,7 +162,7 @@ mod tests {
         // INC-1 folds back from its own events to what the whole log made of it.
         let own: Vec<&Event> = log
             .iter()
-            .filter(|e| e.kind.incident() == IncidentRef(1))
+            .filter(|e| e.kind.incident() == Some(IncidentRef(1)))
             .collect();
         let back = fold_incident(own).unwrap().unwrap();
         assert_eq!(&back, whole.incident(IncidentRef(1)).unwrap());

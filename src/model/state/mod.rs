@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::escalation::{Escalation, OnDemandPage};
+use super::feed::FeedNotes;
 use super::postmortem::Postmortem;
 use super::runbook::Runbook;
 use super::{EntryKind, Event, IncidentRef, Milestone, Role, Severity, Status};
@@ -35,6 +36,10 @@ pub struct State {
     /// The feed's own state is never partial.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// What the feed recorded outside incidents: its recent deploys and the informational
+    /// alerts kept for stand-up (a recent window of each; the log keeps them all).
+    #[serde(default, skip_serializing_if = "FeedNotes::is_empty")]
+    pub feed: FeedNotes,
 }
 
 fn is_zero_u32(n: &u32) -> bool {
@@ -203,6 +208,8 @@ pub enum ApplyError {
         incident: IncidentRef,
         entry: u64,
     },
+    #[error("event {seq} belongs to no incident, where only an incident's events may be")]
+    NotAnIncidents { seq: u64 },
 }
 
 mod apply;

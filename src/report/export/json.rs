@@ -96,7 +96,7 @@ pub fn times(inc: &Incident) -> Times {
 pub fn json(inc: &Incident, events: &[Event]) -> JsonExport {
     let events: Vec<Event> = events
         .iter()
-        .filter(|e| e.kind.incident() == inc.reference)
+        .filter(|e| e.kind.incident() == Some(inc.reference))
         .cloned()
         .collect();
     JsonExport {

@@ -159,6 +159,18 @@ pub fn brief(
         noisiest,
         pages,
         withheld: state.withheld.iter().copied().collect(),
+        deploys: state
+            .feed
+            .deploys_between(shift_start, now + Duration::seconds(1))
+            .into_iter()
+            .cloned()
+            .collect(),
+        for_standup: state
+            .feed
+            .digest(now, Duration::days(super::STANDUP_DAYS))
+            .into_iter()
+            .cloned()
+            .collect(),
     }
 }
 

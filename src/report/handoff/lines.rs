@@ -10,6 +10,7 @@ use super::{
     ActiveIncident, Briefing, EntrySummary, FALLBACK_SHIFT_HOURS, OnCall, OnCallNow,
     OpenActionItem, PendingStep, ResolvedIncident,
 };
+use crate::model::feed::{Deploy, NotedAlert};
 use crate::model::{Role, Status};
 use crate::report::format::{kind_name, relative, role_name, span, when};
 
@@ -187,6 +188,48 @@ pub(super) fn next_line(o: &OnCall, now: DateTime<Utc>, esc: Esc) -> String {
 
 pub(super) fn service_name(s: &Option<String>, esc: Esc) -> String {
     s.as_deref().map_or_else(|| "(no service)".to_string(), esc)
+}
+
+/// `14:05 UTC  checkout v2.14.1 → production, by ana: new cart flag on`
+pub fn deploy_line(d: &Deploy, now: DateTime<Utc>, esc: Esc) -> String {
+    let env = d
+        .environment
+        .as_deref()
+        .map(|e| format!(" → {}", esc(e)))
+        .unwrap_or_default();
+    let note = d
+        .note
+        .as_deref()
+        .map(|n| format!(": {}", esc(n)))
+        .unwrap_or_default();
+    format!(
+        "{}  {} {}{env}, by {}{note}",
+        when(d.at, now),
+        esc(&d.service),
+        esc(&d.version),
+        esc(&d.by)
+    )
+}
+
+/// `checkout: error budget burning 1.2x over 3d: informational only (3 times, last 2h
+/// ago)`
+pub fn noted_line(n: &NotedAlert, now: DateTime<Utc>, esc: Esc) -> String {
+    let service = n
+        .service
+        .as_deref()
+        .map(|s| format!("{}: ", esc(s)))
+        .unwrap_or_default();
+    let times = if n.count == 1 {
+        "once".to_string()
+    } else {
+        format!("{} times", n.count)
+    };
+    format!(
+        "{service}{} — {} ({times}, last seen {})",
+        esc(&n.summary),
+        esc(&n.why),
+        relative(n.last_at, now)
+    )
 }
 
 pub(super) fn resolved_line(r: &ResolvedIncident, now: DateTime<Utc>, esc: Esc) -> String {

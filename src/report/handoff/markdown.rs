@@ -195,5 +195,28 @@ fn write_markdown(out: &mut String, b: &Briefing) -> std::fmt::Result {
             )?;
         }
     }
+    writeln!(out)?;
+    writeln!(out, "## Deploys during the shift ({})", b.deploys.len())?;
+    writeln!(out)?;
+    if b.deploys.is_empty() {
+        writeln!(out, "None recorded.")?;
+    }
+    for d in &b.deploys {
+        writeln!(out, "- {}", super::lines::deploy_line(d, now, md))?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "## For stand-up: informational alerts, last {} days ({})",
+        super::STANDUP_DAYS,
+        b.for_standup.len()
+    )?;
+    writeln!(out)?;
+    if b.for_standup.is_empty() {
+        writeln!(out, "None.")?;
+    }
+    for n in &b.for_standup {
+        writeln!(out, "- {}", super::lines::noted_line(n, now, md))?;
+    }
     Ok(())
 }

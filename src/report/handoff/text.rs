@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 
 use super::lines::{
-    breach_line, entry_line, item_line, next_line, pending_line, person_line, resolved_line,
-    roles_line, service_name, shift_line, update_line,
+    breach_line, deploy_line, entry_line, item_line, next_line, noted_line, pending_line,
+    person_line, resolved_line, roles_line, service_name, shift_line, update_line,
 };
 use super::{ActiveIncident, Briefing, EntrySummary};
 use crate::model::{IncidentRef, Role, Severity};
@@ -151,6 +151,35 @@ pub fn rows(b: &Briefing) -> Vec<Row> {
             ),
             Meaning::Text,
         );
+    }
+    push(String::new(), Meaning::Text);
+    push(
+        format!("DEPLOYS DURING THE SHIFT ({})", b.deploys.len()),
+        Meaning::Heading,
+    );
+    if b.deploys.is_empty() {
+        push("  none recorded".into(), Meaning::Text);
+    }
+    for d in &b.deploys {
+        push(
+            format!("  {}", deploy_line(d, now, one_line)),
+            Meaning::Text,
+        );
+    }
+    push(String::new(), Meaning::Text);
+    push(
+        format!(
+            "FOR STAND-UP: INFORMATIONAL ALERTS, LAST {} DAYS ({})",
+            super::STANDUP_DAYS,
+            b.for_standup.len()
+        ),
+        Meaning::Heading,
+    );
+    if b.for_standup.is_empty() {
+        push("  none".into(), Meaning::Text);
+    }
+    for n in &b.for_standup {
+        push(format!("  {}", noted_line(n, now, one_line)), Meaning::Text);
     }
     out
 }

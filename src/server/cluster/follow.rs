@@ -113,8 +113,9 @@ impl Core {
             let mut floor = self.published.resume_floor();
             let mut events = Vec::with_capacity(chunk.len());
             for e in chunk {
-                let r = e.kind.incident();
-                if !matches!(e.kind, EventKind::Declared { .. }) && self.state.incident(r).is_none()
+                if let Some(r) = e.kind.incident()
+                    && !matches!(e.kind, EventKind::Declared { .. })
+                    && self.state.incident(r).is_none()
                 {
                     self.bring_back(r, &mut revived);
                     if revived.contains_key(&r.0) {

@@ -52,9 +52,8 @@ impl Core {
         {
             let mut shared = published.state.write().unwrap_or_else(|p| p.into_inner());
             for e in events {
-                let r = e.kind.incident();
-                let revival = match revived.remove(&r.0) {
-                    Some(inc) if shared.incident(r).is_none() => {
+                let revival = match e.kind.incident().and_then(|r| revived.remove(&r.0)) {
+                    Some(inc) if shared.incident(inc.reference).is_none() => {
                         let frame = incident_frame(&inc);
                         shared.insert_incident(inc);
                         Some(frame)

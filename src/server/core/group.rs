@@ -92,7 +92,9 @@ impl Core {
                     events: kinds,
                 } => {
                     for kind in kinds {
-                        self.bring_back(kind.incident(), &mut revived);
+                        if let Some(r) = kind.incident() {
+                            self.bring_back(r, &mut revived);
+                        }
                         let mut scratch_events = Vec::new();
                         match record(&mut self.state, &mut scratch_events, &actor, now, kind) {
                             Ok(_) => events.extend(scratch_events),
@@ -251,7 +253,9 @@ impl Core {
         let mut floor = self.published.resume_floor();
         let mut back = std::collections::BTreeSet::new();
         for e in &events {
-            let r = e.kind.incident().0;
+            let Some(r) = e.kind.incident().map(|r| r.0) else {
+                continue;
+            };
             if revived.contains_key(&r) && back.insert(r) {
                 floor = floor.max(e.seq);
             }
@@ -309,7 +313,7 @@ impl Core {
         self.metrics.appended(&self.state, &events);
         for i in fired {
             let ev = &events[i];
-            if let Some(inc) = self.state.incident(ev.kind.incident()) {
+            if let Some(inc) = ev.kind.incident().and_then(|r| self.state.incident(r)) {
                 let (title, service) = Delivery::shown(inc);
                 let _ = self.deliveries.send(Delivery {
                     event: ev.clone(),

@@ -38,8 +38,8 @@ pub fn fitted(mut inc: Incident) -> Incident {
 }
 
 /// The board `state` (a partial state) as `snapshot` frames: incidents in reference order,
-/// as many in each frame as fit [`PART_BUDGET`], `more` on all but the last; the withheld
-/// references in the first.
+/// then the feed's recent deploys and stand-up digest in order, as many in each frame as fit
+/// [`PART_BUDGET`], `more` on all but the last; the withheld references in the first.
 pub fn frames(board: State) -> Vec<ServerMessage> {
     let shell = |withheld| State {
         seq: board.seq,
@@ -47,19 +47,35 @@ pub fn frames(board: State) -> Vec<ServerMessage> {
         withheld,
         next_ref: board.next_ref,
         partial: true,
+        feed: Default::default(),
     };
     let mut parts = Vec::new();
     let mut part = shell(board.withheld.clone());
     let mut size = 0;
-    for (n, inc) in board.incidents {
-        let inc = fitted(inc);
-        let len = encoded_len(&inc) + 1;
-        if !part.incidents.is_empty() && size + len > PART_BUDGET {
-            parts.push(std::mem::replace(&mut part, shell(Default::default())));
+    let mut held = 0;
+    // Starts a new part when `len` more bytes would not fit this one (which holds `held`
+    // items).
+    let mut room_for = |len: usize, part: &mut State, held: &mut usize, parts: &mut Vec<State>| {
+        if *held > 0 && size + len > PART_BUDGET {
+            parts.push(std::mem::replace(part, shell(Default::default())));
             size = 0;
+            *held = 0;
         }
         size += len;
+        *held += 1;
+    };
+    for (n, inc) in board.incidents {
+        let inc = fitted(inc);
+        room_for(encoded_len(&inc) + 1, &mut part, &mut held, &mut parts);
         part.incidents.insert(n, inc);
+    }
+    for d in board.feed.deploys {
+        room_for(encoded_len(&d) + 1, &mut part, &mut held, &mut parts);
+        part.feed.deploys.push_back(d);
+    }
+    for a in board.feed.noted {
+        room_for(encoded_len(&a) + 1, &mut part, &mut held, &mut parts);
+        part.feed.noted.push_back(a);
     }
     parts.push(part);
     let last = parts.len() - 1;

@@ -98,7 +98,7 @@ pub(super) async fn catch_up(
         };
         for event in events {
             let seq = event.seq;
-            let event = if judged.may_see(event.kind.incident()) {
+            let event = if event.kind.incident().is_none_or(|r| judged.may_see(r)) {
                 event
             } else {
                 crate::model::access::withheld(&event)

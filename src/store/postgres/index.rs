@@ -328,7 +328,8 @@ impl Batch {
         for e in events {
             out.seqs.push(int(e.seq));
             out.bodies.push(rows::json(e.seq, e)?);
-            out.incidents.push(i64::from(e.kind.incident().0));
+            out.incidents
+                .push(i64::from(super::super::event_incident(e)));
             out.kinds.push(e.kind.name());
         }
         Ok(out)

@@ -190,7 +190,7 @@ impl EventStore for SqliteStore {
                 ins.execute(params![
                     e.seq as i64,
                     body,
-                    e.kind.incident().0,
+                    crate::store::event_incident(e),
                     e.kind.name()
                 ])?;
             }

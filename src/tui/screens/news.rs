@@ -61,8 +61,11 @@ impl App {
         if !self.ever_synced {
             return;
         }
-        let r = e.kind.incident();
-        let Some(inc) = self.replica.state.incident(r) else {
+        let Some((r, inc)) = e
+            .kind
+            .incident()
+            .and_then(|r| Some((r, self.replica.state.incident(r)?)))
+        else {
             return;
         };
         let me = self.replica.me.as_deref().unwrap_or("");
@@ -130,7 +133,9 @@ impl App {
         if !self.demo || !matches!(e.kind, EventKind::Resolved { .. }) {
             return;
         }
-        let r = e.kind.incident();
+        let Some(r) = e.kind.incident() else {
+            return;
+        };
         self.demo_hint = Some(format!(
             "{r} is resolved: :export md writes its post-mortem draft, :pm starts the post-mortem, q quits"
         ));

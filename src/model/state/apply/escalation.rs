@@ -7,7 +7,7 @@ use crate::model::{EntryKind, Event, EventKind, StepAction};
 
 /// Escalation runs, fired steps, deliveries and lapsed acknowledgements.
 pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
-    let r = ev.kind.incident();
+    let r = inc.reference;
     match &ev.kind {
         EventKind::EscalationStarted { plan, reason, .. } => {
             let steps = plan.steps.len();

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{ApplyError, Entry, Incident, State};
 use crate::model::escalation::{Stop, StopReason};
+use crate::model::feed::{Deploy, NotedAlert};
 use crate::model::postmortem::Postmortem;
 use crate::model::{Detection, EntryKind, Event, EventKind, Milestone, Role, Status};
 
@@ -29,7 +30,11 @@ impl State {
                 at: self.seq,
             });
         }
-        let r = ev.kind.incident();
+        let Some(r) = ev.kind.incident() else {
+            self.apply_feed_level(ev);
+            self.seq = ev.seq;
+            return Ok(());
+        };
         if let EventKind::Declared {
             incident,
             title,
@@ -121,7 +126,10 @@ impl State {
             });
         };
         match &ev.kind {
-            EventKind::Declared { .. } | EventKind::Withheld { .. } => {}
+            EventKind::Declared { .. }
+            | EventKind::Withheld { .. }
+            | EventKind::DeployRecorded { .. }
+            | EventKind::AlertNoted { .. } => {}
             EventKind::Restricted { .. }
             | EventKind::MemberAdded { .. }
             | EventKind::MemberRemoved { .. }
@@ -162,6 +170,48 @@ impl State {
         inc.updated_at = ev.at;
         self.seq = ev.seq;
         Ok(())
+    }
+}
+
+impl State {
+    /// A feed-level event: a deploy, or an informational alert for the digest.
+    fn apply_feed_level(&mut self, ev: &Event) {
+        match &ev.kind {
+            EventKind::DeployRecorded {
+                service,
+                version,
+                environment,
+                note,
+            } => self.feed.add_deploy(Deploy {
+                seq: ev.seq,
+                at: ev.at,
+                service: service.clone(),
+                version: version.clone(),
+                environment: environment.clone(),
+                by: ev.actor.clone(),
+                note: note.clone(),
+            }),
+            EventKind::AlertNoted {
+                source,
+                dedup_key,
+                summary,
+                why,
+                service,
+            } => self.feed.note_alert(
+                ev,
+                NotedAlert {
+                    dedup_key: dedup_key.clone(),
+                    source: source.clone(),
+                    summary: summary.clone(),
+                    why: why.clone(),
+                    service: service.clone(),
+                    first_at: ev.at,
+                    last_at: ev.at,
+                    count: 1,
+                },
+            ),
+            _ => {}
+        }
     }
 }
 

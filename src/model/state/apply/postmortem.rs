@@ -6,7 +6,7 @@ use crate::model::{EntryKind, Event, EventKind};
 
 /// The post-mortem's sections, 5 whys, action items and waiver.
 pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
-    let r = ev.kind.incident();
+    let r = inc.reference;
     match &ev.kind {
         EventKind::PostmortemEdited { section, text, .. } => {
             inc.postmortem.sections.insert(*section, text.clone());

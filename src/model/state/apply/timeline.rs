@@ -6,7 +6,7 @@ use crate::model::{AlertAction, EntryKind, Event, EventKind};
 
 /// Entries, corrections, pins, milestones, alerts and the runbook.
 pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
-    let r = ev.kind.incident();
+    let r = inc.reference;
     match &ev.kind {
         EventKind::EntryAdded {
             entry_kind,

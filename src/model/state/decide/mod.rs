@@ -61,6 +61,26 @@ impl State {
         if let C::AcceptHandoff { from } = cmd {
             return self.decide_handoff(actor, now, from);
         }
+        if let C::RecordDeploy {
+            service,
+            version,
+            environment,
+            note,
+        } = cmd
+        {
+            let (service, version, environment, note) = crate::model::feed::validate_deploy(
+                service,
+                version,
+                environment.as_deref(),
+                note.as_deref(),
+            )?;
+            return Ok(vec![E::DeployRecorded {
+                service,
+                version,
+                environment,
+                note,
+            }]);
+        }
         let r = cmd
             .incident()
             .ok_or_else(|| Rejection::invalid("command names no incident"))?;
@@ -73,6 +93,7 @@ impl State {
         let events = match cmd {
             C::Declare { .. }
             | C::AcceptHandoff { .. }
+            | C::RecordDeploy { .. }
             | C::Restrict { .. }
             | C::AddMember { .. }
             | C::RemoveMember { .. } => {

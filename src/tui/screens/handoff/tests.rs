@@ -221,6 +221,25 @@ fn everything() -> Briefing {
             over_target: true,
         },
         withheld: vec![IncidentRef(7), IncidentRef(9)],
+        deploys: vec![crate::model::feed::Deploy {
+            seq: 38,
+            at: at(26, 8, 10),
+            service: "checkout".into(),
+            version: "v2.14.1".into(),
+            environment: Some("production".into()),
+            by: "ci-bot".into(),
+            note: Some("new cart".into()),
+        }],
+        for_standup: vec![crate::model::feed::NotedAlert {
+            dedup_key: "alertmanager:slo".into(),
+            source: "alertmanager".into(),
+            summary: "search error budget slow burn".into(),
+            why: "error budget burning 1.1x over 3d: informational only".into(),
+            service: Some("search".into()),
+            first_at: at(25, 10, 0),
+            last_at: at(26, 8, 0),
+            count: 4,
+        }],
     }
 }
 
@@ -239,6 +258,8 @@ fn nothing() -> Briefing {
             ..ShiftPages::default()
         },
         withheld: Vec::new(),
+        deploys: Vec::new(),
+        for_standup: Vec::new(),
         ..everything()
     }
 }

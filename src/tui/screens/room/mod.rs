@@ -159,6 +159,42 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
     scribe_pane::render(app, theme, inc.reference, parts.scribe, buf);
 }
 
+/// How long before its declaration a deploy of an incident's service is shown in its room.
+pub const DEPLOYS_BEFORE_HOURS: i64 = 24;
+
+/// `  · deployed v2.14.1 → production 25m ago by ana (3 in 24h)`: the newest deploy of the
+/// incident's service from a day before it was declared until it ended (seed guide: what
+/// changed is the first question), and how many there were.
+fn recent_deploys(app: &App, inc: &Incident) -> Option<String> {
+    let service = inc.service.as_deref()?;
+    let end = match inc.milestones.get(&Milestone::Resolved) {
+        Some(at) if !inc.is_active() => *at,
+        _ => app.now,
+    };
+    let from = inc.declared_at - chrono::Duration::hours(DEPLOYS_BEFORE_HOURS);
+    let deploys = app
+        .replica
+        .state
+        .feed
+        .recent_deploys_of(service, end, end - from);
+    let newest = deploys.first()?;
+    let env = newest
+        .environment
+        .as_deref()
+        .map(|e| format!(" → {}", clean(e)))
+        .unwrap_or_default();
+    let more = match deploys.len() {
+        1 => String::new(),
+        n => format!(" ({n} since {DEPLOYS_BEFORE_HOURS}h before it)"),
+    };
+    Some(format!(
+        "  · deployed {}{env} {} ago by {}{more}",
+        clean(&newest.version),
+        age((app.now - newest.at).num_seconds()),
+        clean(&newest.by)
+    ))
+}
+
 /// The header: identity, timers, roles and who is here.
 fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Buffer) {
     let r = inc.reference;
@@ -194,6 +230,7 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
                 .unwrap_or_default(),
             theme.muted,
         ),
+        Span::styled(recent_deploys(app, inc).unwrap_or_default(), theme.unacked),
         Span::styled(
             inc.runbook
                 .as_ref()

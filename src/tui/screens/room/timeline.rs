@@ -133,7 +133,9 @@ impl App {
 
     /// Keeps the timeline index of an open room in step with one event.
     pub(crate) fn index_event(&mut self, e: &Event) {
-        let r = e.kind.incident();
+        let Some(r) = e.kind.incident() else {
+            return;
+        };
         let Some(index) = self.timelines.get_mut(&r) else {
             return;
         };
