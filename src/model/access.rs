@@ -228,6 +228,7 @@ mod tests {
             severity: Severity::Sev1,
             service: None,
             restricted,
+            detected_by: None,
         }
     }
 

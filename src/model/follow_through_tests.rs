@@ -60,6 +60,7 @@ impl Log {
                 severity: Severity::Sev1,
                 service: Some("payments".into()),
                 restricted: false,
+                detected_by: None,
             },
         );
         self
@@ -352,5 +353,30 @@ fn triage_records_who_found_it_and_whether_it_grows() {
     assert_eq!(
         state.incident(INC1).unwrap().detected_by,
         Some(Detection::Monitoring)
+    );
+}
+
+#[test]
+fn a_declaration_may_say_who_found_it_in_the_same_command() {
+    let mut log = Log::new();
+    let wire =
+        r#"{"op": "declare", "title": "Checkout down", "severity": 2, "detected_by": "customer"}"#;
+    let cmd: Command = serde_json::from_str(wire).unwrap();
+    let seqs = log.ok("alice", cmd);
+    assert_eq!(seqs, [1, 2], "declared, then triaged, from one command");
+    assert!(matches!(log.events[0].kind, EventKind::Declared { .. }));
+    assert_eq!(
+        serde_json::to_value(&log.events[1].kind).unwrap(),
+        serde_json::json!({"kind": "triaged", "incident": "INC-1", "detected_by": "customer"})
+    );
+    assert_eq!(log.inc().detected_by, Some(Detection::Customer));
+    // Left out, nothing more than the declaration (old commands decide the same).
+    let old: Command =
+        serde_json::from_str(r#"{"op": "declare", "title": "Search slow", "severity": 3}"#)
+            .unwrap();
+    assert_eq!(log.ok("alice", old), [3]);
+    assert_eq!(
+        log.state.incident(IncidentRef(2)).unwrap().detected_by,
+        None
     );
 }

@@ -79,6 +79,7 @@ fn declare(title: &str, sev: u8) -> Command {
         severity: Severity::try_from(sev).unwrap(),
         service: Some("payments".into()),
         restricted: false,
+        detected_by: None,
     }
 }
 

@@ -127,6 +127,7 @@ pub fn declare(a: &Args) -> Result<Intent, String> {
         severity: d.severity,
         service: d.service,
         restricted: d.restricted,
+        detected_by: None,
     }))
 }
 
