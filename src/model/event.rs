@@ -261,6 +261,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         workaround: Option<bool>,
     },
+    /// The policy's tracker opened a ticket for action item `item` (the sequence number of
+    /// its `action_item_added`): its reference, and where it is when the tracker said.
+    ActionItemTicketed {
+        incident: IncidentRef,
+        item: u64,
+        reference: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -301,7 +310,8 @@ impl EventKind {
             | EventKind::PageAcknowledged { incident, .. }
             | EventKind::RecoveryChecked { incident, .. }
             | EventKind::PostmortemCompleted { incident }
-            | EventKind::Triaged { incident, .. } => *incident,
+            | EventKind::Triaged { incident, .. }
+            | EventKind::ActionItemTicketed { incident, .. } => *incident,
         }
     }
 
@@ -343,6 +353,7 @@ impl EventKind {
             EventKind::RecoveryChecked { .. } => "recovery_checked",
             EventKind::PostmortemCompleted { .. } => "postmortem_completed",
             EventKind::Triaged { .. } => "triaged",
+            EventKind::ActionItemTicketed { .. } => "action_item_ticketed",
         }
     }
 }

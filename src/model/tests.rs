@@ -870,6 +870,12 @@ fn every_event_kind_round_trips_through_json() {
             incident: r,
             reason: "no customer impact".into(),
         },
+        EventKind::ActionItemTicketed {
+            incident: r,
+            item: 20,
+            reference: "OPS-123".into(),
+            url: Some("https://tracker.example.com/OPS-123".into()),
+        },
     ];
     for (i, kind) in kinds.into_iter().enumerate() {
         let name = kind.name();

@@ -153,6 +153,7 @@ impl State {
             | EventKind::WhysSet { .. }
             | EventKind::ActionItemAdded { .. }
             | EventKind::ActionItemUpdated { .. }
+            | EventKind::ActionItemTicketed { .. }
             | EventKind::PostmortemWaived { .. }
             | EventKind::PostmortemCompleted { .. } => postmortem::apply(inc, ev)?,
         }
