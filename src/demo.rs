@@ -281,6 +281,7 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
                 severity: Severity::Sev3,
                 service: Some("search".into()),
                 restricted: false,
+                detected_by: None,
             }),
         ),
         s(

@@ -1356,3 +1356,36 @@ fn post_json(addr: &str, path: &str, body: &Value) -> String {
     let _ = conn.read_to_string(&mut answer);
     answer.lines().next().unwrap_or_default().to_string()
 }
+
+#[test]
+fn declare_detected_by_is_one_command_whose_triaged_event_follows_the_declaration() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(dir.path());
+    let s = server.addr.clone();
+    ok(warroom(
+        &s,
+        "alice",
+        &[
+            "declare",
+            "Checkout 500s",
+            "-s",
+            "2",
+            "--detected-by",
+            "customer",
+        ],
+    ));
+    let all: Vec<Value> = ok(warroom(&s, "carol", &["events", "--json"]))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let declared = all.iter().position(|e| e["kind"] == "declared").unwrap();
+    // Recorded with the declaration, in its group: before the engine's own events (a second
+    // command would come after the escalation the declaration started).
+    let next = &all[declared + 1];
+    assert_eq!(next["kind"], "triaged", "{all:?}");
+    assert_eq!(next["detected_by"], "customer");
+    assert_eq!(next["actor"], "alice");
+    assert_eq!(next["at"], all[declared]["at"]);
+    assert_eq!(next["seq"], all[declared]["seq"].as_u64().unwrap() + 1);
+    assert_eq!(all.iter().filter(|e| e["kind"] == "triaged").count(), 1);
+}

@@ -61,6 +61,7 @@ impl History {
                 severity: Severity::try_from(sev).unwrap(),
                 service: Some(service.into()),
                 restricted: false,
+                detected_by: None,
             },
         );
     }
@@ -397,7 +398,8 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
             title: "Checkout down".into(),
             severity: Severity::Sev1,
             service: None,
-            restricted: false
+            restricted: false,
+            detected_by: None,
         }
     );
     // The feed records it; the answer opens its room with the scribe pane ready.
@@ -2154,6 +2156,7 @@ fn need_to_know() -> History {
             severity: Severity::Sev1,
             service: Some("storage".into()),
             restricted: true,
+            detected_by: None,
         },
     );
     h.run(
@@ -2171,6 +2174,7 @@ fn need_to_know() -> History {
                 severity: Severity::Sev2,
                 service: None,
                 restricted: true,
+                detected_by: None,
             },
         );
     }
@@ -2413,6 +2417,7 @@ fn declare_restricted_and_restrict_from_the_palette() {
             severity: Severity::Sev1,
             service: None,
             restricted: true,
+            detected_by: None,
         }]
     );
     // `:restrict` in INC-1's room makes it need-to-know; the answer says what that means.

@@ -99,6 +99,7 @@ async fn a_lost_replica_hands_the_client_to_the_next_which_resumes_by_seq() {
         severity: warroom::model::Severity::Sev2,
         service: Some("checkout".into()),
         restricted: false,
+        detected_by: None,
     });
     let answer = tokio::time::timeout(WAIT, declared).await.unwrap().unwrap();
     assert!(matches!(answer, Answer::Ok { .. }), "{answer:?}");

@@ -346,6 +346,7 @@ async fn the_client_queues_while_disconnected_and_delivers_exactly_once() {
         severity: 2.try_into().unwrap(),
         service: None,
         restricted: false,
+        detected_by: None,
     });
     pump_until(&mut client, &mut replica, |_, r| r.state.seq == 1).await;
     assert!(matches!(rx.await.unwrap(), Answer::Ok { .. }));
@@ -443,6 +444,7 @@ async fn a_different_feed_at_the_same_address_is_not_mistaken_for_the_old_one() 
             severity: 2.try_into().unwrap(),
             service: None,
             restricted: false,
+            detected_by: None,
         });
         pump_until!(|r: &Replica| r.state.seq == i + 1);
         rx.await.unwrap();

@@ -93,6 +93,7 @@ impl History {
                 severity: Severity::try_from(sev).unwrap(),
                 service: Some(service.into()),
                 restricted: false,
+                detected_by: None,
             },
         );
         r

@@ -531,10 +531,12 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
     let bob = add_token(&data, "bob", Access::Responder).unwrap();
     let hook_secret = "T0SECRET/B0SECRET/hookpathsecret0123";
     let hook = receiver(usize::MAX).await;
+    let tracker_secret = "trackerpathsecret0123";
     let policy = dir.path().join("policy.toml");
     std::fs::write(
         &policy,
-        paging_policy(&format!("{hook}/{hook_secret}")).replace("attempts = 3", "attempts = 2"),
+        paging_policy(&format!("{hook}/{hook_secret}")).replace("attempts = 3", "attempts = 2")
+            + &format!("\n[tracker]\nurl = \"{hook}/{tracker_secret}\"\n"),
     )
     .unwrap();
     let intake_token = "intake-secret-0123456789abcdef";
@@ -602,6 +604,12 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
 
     let mut a = hello(&url, "alice", &alice).await;
     a.command(declare("Checkout down", 1)).await;
+    // An action item for the tracker, which fails as the channel does.
+    a.command(
+        json!({"op": "add_action_item", "incident": "INC-1", "text": "Alert on pool use",
+                     "owner": "alice", "due": "2026-12-03"}),
+    )
+    .await;
     let answer = a
         .command_with_id("c-404", json!({"op": "acknowledge", "incident": "INC-99"}))
         .await;
@@ -623,13 +631,18 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
     let mut b = hello(&url, "bob", &bob).await;
     revoke_token(&data, "bob").unwrap();
     assert_eq!(until_closed(&mut b).await, Some(1008));
-    // Both attempts at the page fail (the receiver answers 500).
-    loop {
-        let f = a.next().await.expect("feed closed");
-        if f["type"] == "event" && f["event"]["kind"] == "notification_result" {
-            assert_eq!(f["event"]["delivered"], false, "{f}");
-            break;
+    // Both attempts at the page and at the ticket fail (the receiver answers 500).
+    let mut channels: std::collections::BTreeSet<String> = Default::default();
+    while channels.len() < 2 {
+        if let Some(e) = a.events.iter().find(|e| {
+            e["kind"] == "notification_result"
+                && !channels.contains(e["channel"].as_str().unwrap_or(""))
+        }) {
+            assert_eq!(e["delivered"], false, "{e}");
+            channels.insert(e["channel"].as_str().unwrap_or("").to_string());
+            continue;
         }
+        a.next().await.expect("feed closed");
     }
     drop(a);
     let pid = child.0.id().to_string();
@@ -658,6 +671,9 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
     assert_eq!(failed["incident"], "INC-1");
     assert_eq!(failed["channel"], "hook");
     assert_eq!(failed["reason"], "http_5xx");
+    let ticket = logged(&all, "ticket not opened").expect("a tracker failure is logged");
+    assert_eq!(ticket["incident"], "INC-1");
+    assert_eq!(ticket["reason"], "http_5xx");
     let closed = all
         .iter()
         .find(|l| l["message"] == "session closed" && l["reason"] == "revoked")
@@ -673,6 +689,7 @@ async fn json_logs_parse_with_their_fields_and_hold_no_secret() {
         metrics_token,
         hook_secret,
         "hookpathsecret0123",
+        tracker_secret,
         hook.as_str(),
     ] {
         assert!(

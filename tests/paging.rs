@@ -5,64 +5,16 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
-
-use axum::http::{HeaderMap, StatusCode};
+use common::hooks::{receiver, serve_with_policy};
 use common::*;
 use serde_json::{Value, json};
 use warroom::model::State;
-use warroom::model::policy::Policy;
-use warroom::server::{Rules, RunningServer, ServerConfig};
-
-async fn serve(dir: &std::path::Path, policy: &str) -> RunningServer {
-    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
-    cfg.rules = Arc::new(Rules {
-        policy: Policy::parse(policy).unwrap(),
-        runbooks: Default::default(),
-    });
-    cfg.notify_backoff = Some(StdDuration::from_millis(20));
-    warroom::server::start(cfg).await.unwrap()
-}
+use warroom::server::RunningServer;
 
 async fn state(server: &RunningServer) -> State {
     let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
     let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
     serde_json::from_value(snap["state"].clone()).unwrap()
-}
-
-/// A receiver on a loopback port: answers 500 to its first request, then 200; keeps every
-/// request's idempotency key and body.
-async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-    let log = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let log = log.clone();
-            async move {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let mut l = log.lock().unwrap();
-                l.push((key, v));
-                if l.len() == 1 {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), seen)
 }
 
 /// Reads the feed until `n` notification results have arrived.
@@ -94,7 +46,7 @@ webhook = "{url}"
 "#
     );
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &policy).await;
+    let server = serve_with_policy(dir.path(), &policy).await;
     let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
     seqs(&c.command(declare("Checkout down", 2)).await);
     let page = json!({"op": "page", "incident": "INC-1", "target": "db-lead",
@@ -215,7 +167,7 @@ webhook = "{url}"
 "#
     );
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &policy).await;
+    let server = serve_with_policy(dir.path(), &policy).await;
     let (mut c, _) = Raw::join(&server.url(), "alice", None).await;
     seqs(&c.command(declare("Checkout down", 1)).await);
     let r = results(&mut c, 3).await;

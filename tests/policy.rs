@@ -144,6 +144,10 @@ const POLICY_CASES: &[(&str, &[&str])] = &[
             "[bridge]: 'sev9' is not a severity",
         ],
     ),
+    (
+        "policy-tracker.toml",
+        &["[tracker]: url is not an http:// or https:// URL"],
+    ),
 ];
 
 #[test]
@@ -167,6 +171,10 @@ fn policy_check_names_the_file_and_every_mistake_in_the_fixtures() {
             .unwrap();
         assert!(!out.status.success(), "{file} passed the check");
         let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("s3cret"),
+            "{file}: a secret is echoed:\n{err}"
+        );
         for e in *expected {
             assert!(
                 err.contains(&format!("{}: {e}", path.display())),
@@ -293,4 +301,24 @@ fn oncall_prints_who_is_on_call_and_the_next_handoffs() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("start \"someday\" is not a date"), "{err}");
+}
+
+#[test]
+fn a_tracker_is_a_webhook_url() {
+    let p =
+        Policy::parse("[tracker]\nurl = \"https://tracker.example.com/hooks/warroom\"\n").unwrap();
+    assert_eq!(
+        p.tracker().map(|t| t.url.as_str()),
+        Some("https://tracker.example.com/hooks/warroom")
+    );
+    assert!(Policy::default_policy().tracker().is_none());
+    has(
+        &errors("[tracker]\nurl = \"https://tracker.example.com/x\"\nproject = \"OPS\"\n"),
+        "unknown field `project`",
+    );
+    has(
+        &errors("[tracker]\nurl = \"ftp://tracker.example.com\"\n"),
+        "[tracker]: url is not an http:// or https:// URL",
+    );
+    has(&errors("[tracker]\n"), "missing field `url`");
 }

@@ -114,6 +114,7 @@ const EVENT_KINDS: &[&str] = &[
     "triaged",
     "deploy_recorded",
     "alert_noted",
+    "action_item_ticketed",
 ];
 
 /// Every `type` of `protocol::ServerMessage`.
@@ -841,6 +842,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("postmortem", "The snapshot state", "A post-mortem:"),
     ("why", "The snapshot state", "A why"),
     ("action item", "The snapshot state", "An action item:"),
+    ("ticket", "The snapshot state", "A ticket:"),
     ("entry", "The snapshot state", "An entry:"),
     ("escalation run", "The snapshot state", "An escalation run:"),
     ("fired step", "The snapshot state", "A fired step:"),
@@ -907,6 +909,7 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("incident", "postmortem", "postmortem"),
     ("postmortem", "whys", "why"),
     ("postmortem", "action_items", "action item"),
+    ("action item", "ticket", "ticket"),
     ("escalation run", "plan", "plan"),
     ("escalation run", "fired", "fired step"),
     ("escalation run", "stopped", "stop"),
@@ -1618,8 +1621,19 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     let clock = Arc::new(FakeClock::new(t0()));
     let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf());
     cfg.clock = clock.clone();
+    // A tracker that opens every ticket it is sent.
+    let (tracker, _) = common::hooks::receiver_answering(|_, body| {
+        let r = format!("OPS-{}", body["item"]);
+        let url = format!("https://tracker.example.com/browse/{r}");
+        (
+            axum::http::StatusCode::CREATED,
+            json!({"reference": r, "url": url}).to_string(),
+        )
+    })
+    .await;
+    let policy = format!("{SCENARIO_POLICY}\n[tracker]\nurl = \"{tracker}\"\n");
     cfg.rules = Arc::new(Rules {
-        policy: Policy::parse(SCENARIO_POLICY).unwrap_or_else(|e| panic!("{e:?}")),
+        policy: Policy::parse(&policy).unwrap_or_else(|e| panic!("{e:?}")),
         runbooks: warroom::server::default_rules().runbooks,
     });
     cfg.tick_every = Duration::from_secs(3600); // only the test's ticks move the engine
@@ -1748,11 +1762,23 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
     let item = alice
         .ok(inc(json!({"op": "add_action_item", "text": "Alert on pool use", "owner": "bob", "due": "2026-12-03"})))
         .await[0];
-    alice
+    let second = alice
         .ok(inc(
             json!({"op": "add_action_item", "text": "Load-test the pool", "owner": "me", "due": "2026-12-10"}),
         ))
-        .await;
+        .await[0];
+    // Both become tickets (the tracker's answers may come before the commands' own).
+    for it in [item, second] {
+        while !alice
+            .frames
+            .iter()
+            .any(|f| kind_is(f, "action_item_ticketed") && f["event"]["item"] == it)
+        {
+            if let end @ (Got::Closed(_) | Got::Ended(_)) = alice.got().await {
+                panic!("alice: {end:?} before item {it}'s ticket");
+            }
+        }
+    }
     bob.ok(inc(
         json!({"op": "update_action_item", "item": item, "done": true}),
     ))

@@ -35,6 +35,7 @@ fn sqlite_log(dir: &std::path::Path) -> (String, u64) {
             severity: Severity::Sev2,
             service: Some("payments".into()),
             restricted: i == 2,
+            detected_by: None,
         };
         let mut events = Vec::new();
         for kind in state.decide("ana", now, &declare).unwrap() {

@@ -121,6 +121,7 @@ async fn the_client_trusting_the_test_ca_round_trips_over_wss() {
         severity: 2.try_into().unwrap(),
         service: None,
         restricted: false,
+        detected_by: None,
     });
     pump_until(&mut client, &mut replica, |_, r| r.state.seq == 1)
         .await

@@ -161,6 +161,10 @@ pub fn policy(action: &PolicyAction) -> anyhow::Result<()> {
                     p.schedules().len(),
                     rules.runbooks.len()
                 );
+                if p.tracker().is_some() {
+                    // Its address is a secret: said to be there, never shown.
+                    println!("  action items become tickets through the [tracker] webhook");
+                }
                 // A runbook short of the seed's six sections is a warning, not an error.
                 for rb in rules.runbooks.values() {
                     let missing = rb.missing_sections();

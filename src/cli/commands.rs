@@ -91,19 +91,11 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                     severity,
                     service,
                     restricted,
+                    detected_by,
                 })
                 .await?;
             let r = r.context("the server did not name the new incident")?;
             println!("{r}");
-            if detected_by.is_some() {
-                s.run(Command::Triage {
-                    incident: r,
-                    detected_by,
-                    impact_growing: None,
-                    workaround: None,
-                })
-                .await?;
-            }
             if restricted {
                 eprintln!(
                     "{r} is restricted (need to know): only its members (you) and admins see it; \

@@ -233,6 +233,7 @@ mod tests {
             severity: Severity::Sev1,
             service: None,
             restricted,
+            detected_by: None,
         }
     }
 

@@ -26,6 +26,10 @@ pub enum Command {
         service: Option<String>,
         #[serde(default)]
         restricted: bool,
+        /// Who found it (triage): recorded with the declaration, as a `triaged` event
+        /// right after `declared`, in the same group.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detected_by: Option<Detection>,
     },
     Retitle {
         incident: IncidentRef,

@@ -281,6 +281,15 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         service: Option<String>,
     },
+    /// The policy's tracker opened a ticket for action item `item` (the sequence number of
+    /// its `action_item_added`): its reference, and where it is when the tracker said.
+    ActionItemTicketed {
+        incident: IncidentRef,
+        item: u64,
+        reference: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -322,7 +331,8 @@ impl EventKind {
             | EventKind::PageAcknowledged { incident, .. }
             | EventKind::RecoveryChecked { incident, .. }
             | EventKind::PostmortemCompleted { incident }
-            | EventKind::Triaged { incident, .. } => *incident,
+            | EventKind::Triaged { incident, .. }
+            | EventKind::ActionItemTicketed { incident, .. } => *incident,
             EventKind::DeployRecorded { .. } | EventKind::AlertNoted { .. } => return None,
         })
     }
@@ -367,6 +377,7 @@ impl EventKind {
             EventKind::Triaged { .. } => "triaged",
             EventKind::DeployRecorded { .. } => "deploy_recorded",
             EventKind::AlertNoted { .. } => "alert_noted",
+            EventKind::ActionItemTicketed { .. } => "action_item_ticketed",
         }
     }
 }

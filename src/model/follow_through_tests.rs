@@ -60,6 +60,7 @@ impl Log {
                 severity: Severity::Sev1,
                 service: Some("payments".into()),
                 restricted: false,
+                detected_by: None,
             },
         );
         self
@@ -353,4 +354,89 @@ fn triage_records_who_found_it_and_whether_it_grows() {
         state.incident(INC1).unwrap().detected_by,
         Some(Detection::Monitoring)
     );
+}
+
+#[test]
+fn a_declaration_may_say_who_found_it_in_the_same_command() {
+    let mut log = Log::new();
+    let wire =
+        r#"{"op": "declare", "title": "Checkout down", "severity": 2, "detected_by": "customer"}"#;
+    let cmd: Command = serde_json::from_str(wire).unwrap();
+    let seqs = log.ok("alice", cmd);
+    assert_eq!(seqs, [1, 2], "declared, then triaged, from one command");
+    assert!(matches!(log.events[0].kind, EventKind::Declared { .. }));
+    assert_eq!(
+        serde_json::to_value(&log.events[1].kind).unwrap(),
+        serde_json::json!({"kind": "triaged", "incident": "INC-1", "detected_by": "customer"})
+    );
+    assert_eq!(log.inc().detected_by, Some(Detection::Customer));
+    // Left out, nothing more than the declaration (old commands decide the same).
+    let old: Command =
+        serde_json::from_str(r#"{"op": "declare", "title": "Search slow", "severity": 3}"#)
+            .unwrap();
+    assert_eq!(log.ok("alice", old), [3]);
+    assert_eq!(
+        log.state.incident(IncidentRef(2)).unwrap().detected_by,
+        None
+    );
+}
+
+#[test]
+fn a_ticket_reference_is_folded_into_its_action_item_and_kept() {
+    let mut log = Log::new().declared();
+    let due = chrono::NaiveDate::from_ymd_opt(2026, 3, 24);
+    let item = log.ok(
+        "alice",
+        Command::AddActionItem {
+            incident: INC1,
+            text: "Alert on pool saturation".into(),
+            owner: "bob".into(),
+            due,
+        },
+    )[0];
+    assert_eq!(
+        log.inc().postmortem.item(item).unwrap().added_at,
+        Some(t0())
+    );
+    let ticketed = |item: u64| Event {
+        seq: 0,
+        at: t0(),
+        actor: "warroom".into(),
+        kind: EventKind::ActionItemTicketed {
+            incident: INC1,
+            item,
+            reference: "OPS-123".into(),
+            url: Some("https://tracker.example.com/OPS-123".into()),
+        },
+    };
+    let mut ev = ticketed(item);
+    ev.seq = log.state.seq + 1;
+    log.state.apply(&ev).unwrap();
+    log.events.push(ev);
+    // Marked done later: the ticket stays.
+    log.ok(
+        "bob",
+        Command::UpdateActionItem {
+            incident: INC1,
+            item,
+            text: None,
+            owner: None,
+            due: None,
+            done: Some(true),
+        },
+    );
+    let a = log.inc().postmortem.item(item).unwrap();
+    assert_eq!(a.ticket.as_ref().unwrap().reference, "OPS-123");
+    assert!(a.done);
+    assert!(
+        log.inc()
+            .entries
+            .iter()
+            .any(|e| e.text == format!("action item #{item} ticketed: OPS-123"))
+    );
+    assert_eq!(State::from_events(&log.events).unwrap(), log.state);
+    // A ticket for an item the incident does not have does not fold.
+    let mut stray = ticketed(999);
+    stray.seq = log.state.seq + 1;
+    assert!(log.state.clone().apply(&stray).is_err());
 }

@@ -32,6 +32,23 @@ pub struct ActionItem {
     /// When it was marked done (the completion rate counts items done by their due date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_at: Option<DateTime<Utc>>,
+    /// When it was added (the `action_item_added` event's time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<DateTime<Utc>>,
+    /// The ticket the policy's tracker opened for it; once it has one, it is never
+    /// ticketed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Ticket>,
+}
+
+/// A ticket in the team's tracker, as its webhook answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// The tracker's reference (`OPS-123`).
+    pub reference: String,
+    /// Where the ticket is, when the tracker said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// An incident's post-mortem as the events describe it.

@@ -95,6 +95,7 @@ mod tests {
             severity: Severity::try_from(sev).unwrap(),
             service: None,
             restricted: false,
+            detected_by: None,
         };
         for (i, kind) in s.decide("a", t0, &cmd).unwrap().into_iter().enumerate() {
             let e = Event {

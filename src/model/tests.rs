@@ -79,6 +79,7 @@ fn declare(title: &str, sev: u8) -> Command {
         severity: Severity::try_from(sev).unwrap(),
         service: Some("payments".into()),
         restricted: false,
+        detected_by: None,
     }
 }
 
@@ -868,6 +869,12 @@ fn every_event_kind_round_trips_through_json() {
         EventKind::PostmortemWaived {
             incident: r,
             reason: "no customer impact".into(),
+        },
+        EventKind::ActionItemTicketed {
+            incident: r,
+            item: 20,
+            reference: "OPS-123".into(),
+            url: Some("https://tracker.example.com/OPS-123".into()),
         },
     ];
     for (i, kind) in kinds.into_iter().enumerate() {

@@ -92,6 +92,7 @@ fn declare(title: &str, sev: u8, service: &str) -> Command {
         severity: Severity::try_from(sev).unwrap(),
         service: Some(service.into()),
         restricted: false,
+        detected_by: None,
     }
 }
 

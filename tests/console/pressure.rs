@@ -840,6 +840,7 @@ fn service_sets_an_incidents_service_and_its_runbook_follows_it() {
             severity: Severity::Sev2,
             service: None,
             restricted: false,
+            detected_by: None,
         },
     );
     let mut app = live_app(&h, t0() + Duration::minutes(2));

@@ -261,6 +261,19 @@ impl Policy {
                 ));
             }
         }
+        if let Some(t) = &file.tracker {
+            // Not echoed: a tracker's address may carry its credential.
+            let url = t.url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.len() <= "https://".len()
+                || url.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                errors.push(
+                    "[tracker]: url is not an http:// or https:// URL (write url = \"https://tracker.example.com/hooks/warroom\")"
+                        .to_string(),
+                );
+            }
+        }
         let mut bridge = BTreeMap::new();
         for (key, template) in &file.bridge {
             let Some(sev) = severity_key(key) else {
@@ -295,6 +308,7 @@ impl Policy {
                 runbooks: file.runbooks,
                 bridge,
                 postmortem: file.postmortem,
+                tracker: file.tracker,
             })
         } else {
             Err(errors)

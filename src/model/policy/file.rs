@@ -181,6 +181,18 @@ pub(super) struct PolicyFile {
     pub(super) bridge: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) postmortem: PostmortemSpec,
+    /// Where action items become tickets (`[tracker] url = …`).
+    #[serde(default)]
+    pub(super) tracker: Option<TrackerSpec>,
+}
+
+/// `[tracker]`: the team's ticket tracker, reached by a webhook that opens a ticket per
+/// action item and answers its reference. The URL is a secret, as a channel's webhook is.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerSpec {
+    /// POST each new action item here.
+    pub url: String,
 }
 
 /// `[postmortem]`: defaults for the follow-through.

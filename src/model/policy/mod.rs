@@ -26,7 +26,7 @@ mod public;
 /// small value types, and stays reachable here where policy readers look for it.
 pub use super::types::Span;
 pub use classify::{AlertContext, Classification, Criticality, Outcome, Rule};
-pub use file::{Channel, NotifySettings, WebhookFormat};
+pub use file::{Channel, NotifySettings, TrackerSpec, WebhookFormat};
 use file::{EscalationSpec, OncallSpec, PersonSpec, PostmortemSpec, Services};
 pub use public::{PublicPolicy, RunbookRef};
 
@@ -50,6 +50,7 @@ pub struct Policy {
     /// Call link templates by severity (`{incident}`, `{number}` filled in).
     bridge: BTreeMap<Severity, String>,
     postmortem: PostmortemSpec,
+    tracker: Option<TrackerSpec>,
 }
 
 impl PartialEq for Policy {
@@ -66,6 +67,7 @@ impl PartialEq for Policy {
             && self.runbooks == other.runbooks
             && self.bridge == other.bridge
             && self.postmortem == other.postmortem
+            && self.tracker == other.tracker
             && self.schedules.len() == other.schedules.len()
     }
 }
@@ -102,6 +104,7 @@ impl Policy {
             runbooks: BTreeMap::new(),
             bridge: BTreeMap::new(),
             postmortem: PostmortemSpec::default(),
+            tracker: None,
         })
     }
 
@@ -280,6 +283,11 @@ impl Policy {
     /// action_item_due`); `None`: a due date must be given.
     pub fn action_item_due_secs(&self) -> Option<u64> {
         self.postmortem.action_item_due.map(|s| s.0.as_secs())
+    }
+
+    /// The tracker that opens a ticket per action item (`[tracker]`), if any.
+    pub fn tracker(&self) -> Option<&TrackerSpec> {
+        self.tracker.as_ref()
     }
 
     /// Runbook files the policy names, by service or alert name (paths as written).

@@ -133,6 +133,7 @@ impl PublicPolicy {
             runbooks: BTreeMap::new(),
             bridge,
             postmortem: Default::default(),
+            tracker: None,
         })
     }
 

@@ -125,6 +125,7 @@ mod tests {
                 severity: Severity::Sev3,
                 service: None,
                 restricted: false,
+                detected_by: None,
             };
             run(&mut s, &mut log, 0, cmd);
         }

@@ -278,17 +278,33 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
     if pm.action_items.is_empty() {
         writeln!(out, "_None yet._")?;
     } else {
-        writeln!(out, "| # | Action | Owner | Due | State |")?;
-        writeln!(out, "|---|---|---|---|---|")?;
+        // The tracker's tickets get a column once one item has one.
+        let tickets = pm.action_items.iter().any(|a| a.ticket.is_some());
+        if tickets {
+            writeln!(out, "| # | Action | Owner | Due | State | Ticket |")?;
+            writeln!(out, "|---|---|---|---|---|---|")?;
+        } else {
+            writeln!(out, "| # | Action | Owner | Due | State |")?;
+            writeln!(out, "|---|---|---|---|---|")?;
+        }
         for (i, a) in pm.action_items.iter().enumerate() {
             let state = match (a.done, a.done_at) {
                 (true, Some(t)) => format!("done {}", t.format("%Y-%m-%d")),
                 (true, None) => "done".into(),
                 (false, _) => "open".into(),
             };
+            let ticket = match &a.ticket {
+                _ if !tickets => String::new(),
+                None => " — |".into(),
+                // An autolink: the tracker's link was checked to have no spaces or controls.
+                Some(t) => match t.url.as_deref().filter(|u| !u.contains(['<', '>'])) {
+                    Some(u) => format!(" {} <{}> |", cell(&t.reference), cell(u)),
+                    None => format!(" {} |", cell(&t.reference)),
+                },
+            };
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {state} |",
+                "| {} | {} | {} | {} | {state} |{ticket}",
                 i + 1,
                 cell(&a.text),
                 cell(&a.owner),

@@ -30,6 +30,7 @@ fn declare(restricted: bool) -> Command {
         severity: Severity::Sev1,
         service: Some("storage".into()),
         restricted,
+        detected_by: None,
     }
 }
 

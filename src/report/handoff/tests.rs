@@ -30,6 +30,7 @@ fn declare(title: &str, restricted: bool) -> Command {
         severity: Severity::Sev1,
         service: None,
         restricted,
+        detected_by: None,
     }
 }
 

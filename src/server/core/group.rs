@@ -95,6 +95,10 @@ impl Core {
                         if let Some(r) = kind.incident() {
                             self.bring_back(r, &mut revived);
                         }
+                        if self.already_ticketed(&kind) {
+                            // An item that has a ticket is never ticketed again.
+                            continue;
+                        }
                         let mut scratch_events = Vec::new();
                         match record(&mut self.state, &mut scratch_events, &actor, now, kind) {
                             Ok(_) => events.extend(scratch_events),
@@ -301,12 +305,18 @@ impl Core {
             return;
         }
 
-        // Pages on demand are delivered as fired steps are.
+        // Pages on demand are delivered as fired steps are; so are action items, to the
+        // policy's tracker.
+        let tracker = self.rules.policy.tracker().is_some();
         fired.extend(
             events
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| matches!(e.kind, EventKind::Paged { .. }))
+                .filter(|(_, e)| match e.kind {
+                    EventKind::Paged { .. } => true,
+                    EventKind::ActionItemAdded { .. } => tracker,
+                    _ => false,
+                })
                 .map(|(i, _)| i),
         );
         self.metrics.committed(events.len(), started.elapsed());
@@ -332,6 +342,19 @@ impl Core {
         // then sees the live work as of its time).
         self.evict(now);
         finish(replies, intake_replies, ticks);
+    }
+}
+
+impl Core {
+    /// A ticket recorded for an action item that already has one.
+    fn already_ticketed(&self, kind: &EventKind) -> bool {
+        let EventKind::ActionItemTicketed { incident, item, .. } = kind else {
+            return false;
+        };
+        self.state
+            .incident(*incident)
+            .and_then(|i| i.postmortem.item(*item))
+            .is_some_and(|a| a.ticket.is_some())
     }
 }
 

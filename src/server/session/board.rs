@@ -119,6 +119,7 @@ mod tests {
                     severity: Severity::Sev2,
                     service: None,
                     restricted: false,
+                    detected_by: None,
                 },
             );
             // Key entries of every kind: a summary keeps up to 100 of them.

@@ -321,6 +321,7 @@ impl Feed {
                 severity: sev,
                 service: service.map(str::to_string),
                 restricted,
+                detected_by: None,
             },
         );
         IncidentRef(self.state.incidents.keys().next_back().copied().unwrap())

@@ -19,6 +19,7 @@ pub use views::{BINDINGS, COMMANDS, row_of};
 use crate::tui::keymap::{Action, Binding};
 use crate::tui::screens::palette::complete as options;
 use crate::tui::screens::palette::parse as args;
+use crate::tui::screens::palette::triage;
 use build::{RUN, bind, both, cmd, key, palette};
 
 /// The table, in the order the palette lists, completes and disambiguates its commands
@@ -125,6 +126,16 @@ pub const TABLE: &[Row] = &[
         )
         .shortest(2)
         .completing(options::page),
+    ),
+    palette(
+        cmd(
+            "triage",
+            "triage [monitoring|customer|engineer] [growing|stable] [workaround|no-workaround]",
+            "who found it, is the impact growing, is there a workaround (any order, at least one)",
+            triage::parse,
+        )
+        .shortest(2)
+        .completing(triage::complete),
     ),
     palette(
         cmd(

@@ -118,7 +118,15 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             } else {
                 format!(" after {attempts} attempts")
             };
-            let text = if *delivered {
+            let item = inc.postmortem.item(*step_seq).map(|a| a.id);
+            let text = if let Some(item) = item {
+                // A ticket for an action item (the tracker's answer is `action_item_ticketed`).
+                if *delivered {
+                    format!("action item #{item} sent to {channel}{tries}")
+                } else {
+                    format!("action item #{item}: NO ticket opened via {channel}{tries}: {detail}")
+                }
+            } else if *delivered {
                 format!("delivered to {person} via {channel}{tries}")
             } else {
                 format!("NOT delivered to {person} via {channel}{tries}: {detail}")

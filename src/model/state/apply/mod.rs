@@ -161,6 +161,7 @@ impl State {
             | EventKind::WhysSet { .. }
             | EventKind::ActionItemAdded { .. }
             | EventKind::ActionItemUpdated { .. }
+            | EventKind::ActionItemTicketed { .. }
             | EventKind::PostmortemWaived { .. }
             | EventKind::PostmortemCompleted { .. } => postmortem::apply(inc, ev)?,
         }

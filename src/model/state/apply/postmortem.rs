@@ -1,6 +1,6 @@
 //! Folding the post-mortem's events: sections, the 5-whys chain, action items, a waiver.
 
-use crate::model::postmortem::ActionItem;
+use crate::model::postmortem::{ActionItem, Ticket};
 use crate::model::state::{ApplyError, Incident};
 use crate::model::{EntryKind, Event, EventKind};
 
@@ -26,6 +26,8 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
                 due: *due,
                 done: false,
                 done_at: None,
+                added_at: Some(ev.at),
+                ticket: None,
             });
             inc.postmortem.updated_at = Some(ev.at);
         }
@@ -55,6 +57,31 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             a.due = *due;
             a.done = *done;
             inc.postmortem.updated_at = Some(ev.at);
+        }
+        EventKind::ActionItemTicketed {
+            item,
+            reference,
+            url,
+            ..
+        } => {
+            let a = inc
+                .postmortem
+                .item_mut(*item)
+                .ok_or(ApplyError::UnknownEntry {
+                    seq: ev.seq,
+                    incident: r,
+                    entry: *item,
+                })?;
+            a.ticket = Some(Ticket {
+                reference: reference.clone(),
+                url: url.clone(),
+            });
+            inc.push_entry(
+                ev,
+                EntryKind::System,
+                format!("action item #{item} ticketed: {reference}"),
+                ev.at,
+            );
         }
         EventKind::PostmortemWaived { reason, .. } => {
             inc.postmortem.waived = Some(reason.clone());

@@ -42,6 +42,7 @@ impl State {
             severity,
             service,
             restricted,
+            detected_by,
         } = cmd
         {
             let title = validate::text("title", title, MAX_TITLE, false)?;
@@ -49,14 +50,25 @@ impl State {
                 Some(s) => Some(validate::text("service", s, MAX_NAME, false)?),
                 None => None,
             };
-            return Ok(vec![E::Declared {
-                incident: self.next_reference(),
+            let incident = self.next_reference();
+            let mut events = vec![E::Declared {
+                incident,
                 title,
                 service,
                 severity: *severity,
                 restricted: *restricted,
                 alert_key: None,
-            }]);
+            }];
+            // Who found it goes on the record with the declaration, not as a second command.
+            if let Some(d) = detected_by {
+                events.push(E::Triaged {
+                    incident,
+                    detected_by: Some(*d),
+                    impact_growing: None,
+                    workaround: None,
+                });
+            }
+            return Ok(events);
         }
         if let C::AcceptHandoff { from } = cmd {
             return self.decide_handoff(actor, now, from);

@@ -123,6 +123,7 @@ primary = ["priya", "marco", "lee", "sam"]
                 severity: Severity::Sev1,
                 service: Some("payments".into()),
                 restricted,
+                detected_by: None,
             },
         )
         .unwrap();

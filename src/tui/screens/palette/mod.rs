@@ -9,6 +9,7 @@ pub mod complete;
 pub mod parse;
 #[cfg(test)]
 mod tests;
+pub mod triage;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;

@@ -45,7 +45,7 @@ impl<'a> Args<'a> {
     }
 
     /// The incident, or how to give one.
-    fn incident(&self) -> Result<IncidentRef, String> {
+    pub(super) fn incident(&self) -> Result<IncidentRef, String> {
         self.target.ok_or_else(|| {
             format!(
                 "open an incident first, or name it: :{} INC-N …",
@@ -127,6 +127,7 @@ pub fn declare(a: &Args) -> Result<Intent, String> {
         severity: d.severity,
         service: d.service,
         restricted: d.restricted,
+        detected_by: None,
     }))
 }
 

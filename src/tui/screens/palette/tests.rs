@@ -35,7 +35,8 @@ fn parses_every_command() {
             title: "Checkout down".into(),
             severity: Severity::Sev1,
             service: None,
-            restricted: false
+            restricted: false,
+            detected_by: None,
         })
     );
     assert!(matches!(
@@ -365,6 +366,7 @@ fn declares_restricted_and_manages_members() {
             severity,
             service,
             restricted,
+            detected_by: None,
         })) => (title, severity, service, restricted),
         other => panic!("{line}: {other:?}"),
     };

@@ -181,9 +181,14 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
             for (i, a) in pm.action_items.iter().enumerate() {
                 let selected = i == cursor && !ed.adding;
                 let due = a.due.map(|d| format!(" · due {d}")).unwrap_or_default();
+                let ticket = a
+                    .ticket
+                    .as_ref()
+                    .map(|t| format!(" · ticket {}", clean(&t.reference)))
+                    .unwrap_or_default();
                 let mark = if a.done { "[x]" } else { "[ ]" };
                 let text = format!(
-                    " {} {mark} {}. {} — {}{due}",
+                    " {} {mark} {}. {} — {}{due}{ticket}",
                     if selected { "▶" } else { " " },
                     i + 1,
                     clean(&a.text),

@@ -1,7 +1,10 @@
 //! Notifications out: every fired step is delivered to its person's channels (an HTTP
 //! webhook, a command, or both), with retries, and each outcome is recorded on the
 //! incident's timeline. Every delivery carries an idempotency key (feed, step, channel) so
-//! a receiver can drop the duplicates a retry or a restart may cause.
+//! a receiver can drop the duplicates a retry or a restart may cause. Action items go to
+//! the policy's tracker the same way (`tracker`).
+
+mod tracker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +120,10 @@ type Ctx = (
 );
 
 fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
+    if matches!(d.event.kind, EventKind::ActionItemAdded { .. }) {
+        tracker::spawn(ctx, d);
+        return;
+    }
     let (incident, round, step, action, target, person, late, on_demand) = match &d.event.kind {
         EventKind::StepFired {
             incident,
@@ -397,7 +404,8 @@ fn failure_reason(detail: &str) -> &'static str {
 }
 
 /// Fired steps of the last day whose deliveries were not all recorded (the server stopped
-/// first): they are delivered again, with the same idempotency keys.
+/// first): they are delivered again, with the same idempotency keys. So are the last day's
+/// action items without a ticket, when the policy has a tracker.
 pub fn undelivered(
     state: &State,
     rules: &Rules,
@@ -486,6 +494,13 @@ pub fn undelivered(
                 restricted: inc.restricted,
             });
         }
+    }
+    if rules.policy.tracker().is_some() {
+        v.extend(tracker::unticketed(
+            state,
+            now,
+            chrono::Duration::hours(REDELIVER_WITHIN_HOURS),
+        ));
     }
     v
 }
