@@ -85,6 +85,8 @@ impl History {
                 text: text.into(),
                 occurred_at: None,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
         )[0]
     }
@@ -305,6 +307,8 @@ fn the_room_shows_header_roles_timeline_and_an_overdue_target() {
             text: "impact started".into(),
             occurred_at: Some(t0() - Duration::minutes(8)),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
     );
     let mut app = live_app(&h, t0() + Duration::minutes(7) + Duration::seconds(30));
@@ -430,6 +434,8 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
             text: "roll back 4471".into(),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         }
     );
     // A command typed at the start of an empty line goes to the palette, not the timeline
@@ -1744,6 +1750,8 @@ fn the_status_update_form_posts_one_entry_and_keeps_a_cancelled_draft() {
             text: text.into(),
             occurred_at: None,
             next_update_secs: Some(15 * 60),
+            public: false,
+            briefing: None,
         }]
     );
     assert_eq!(app.mode, Mode::Normal);
@@ -2653,6 +2661,8 @@ fn a_paste_with_cr_line_breaks_onto_a_draft_records_one_entry_with_its_lines() {
             text: text.into(),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         }]
     );
     h.now = app.now;
@@ -2780,6 +2790,8 @@ fn a_refused_entry_comes_back_to_the_draft_and_the_reason_is_readable_at_80x24()
             text: "roll back\rnow".into(),
             occurred_at: Some(t0() + Duration::minutes(4)),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
         answer: Answer::Error {
             code: warroom::protocol::ErrorCode::Invalid,

@@ -106,6 +106,8 @@ impl History {
                 text: text.into(),
                 occurred_at: None,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
         )[0]
     }
@@ -573,6 +575,8 @@ fn the_plain_text_briefing_and_text_from_the_feed_are_safe() {
             text: "evil \u{1b}[2J | *bold* [link](x)\nsecond line".into(),
             occurred_at: now(),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
     );
     let s = schedules();

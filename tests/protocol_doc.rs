@@ -839,6 +839,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("why", "The snapshot state", "A why"),
     ("action item", "The snapshot state", "An action item:"),
     ("entry", "The snapshot state", "An entry:"),
+    ("briefing", "The snapshot state", "A briefing"),
     ("escalation run", "The snapshot state", "An escalation run:"),
     ("fired step", "The snapshot state", "A fired step:"),
     ("stop", "The snapshot state", "A stop:"),
@@ -893,6 +894,7 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("incident", "role_history", "tenure"),
     ("incident", "pages", "page on demand"),
     ("incident", "entries", "entry"),
+    ("entry", "briefing", "briefing"),
     ("incident", "escalation", "escalation run"),
     ("incident", "runbook", "runbook"),
     ("incident", "postmortem", "postmortem"),
@@ -906,6 +908,7 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("`escalation_started`", "plan", "plan"),
     ("`runbook_attached`", "runbook", "runbook"),
     ("`whys_set`", "whys", "why"),
+    ("`entry_added`", "briefing", "briefing"),
 ];
 
 /// Frames by `type`: the table of each server message.
@@ -1690,7 +1693,7 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         .ok(inc(json!({"op": "add_entry", "entry_kind": "hypothesis", "text": "Pool exhausted since deploy 4471"})))
         .await[0];
     let update = carol
-        .ok(inc(json!({"op": "add_entry", "entry_kind": "status_update", "text": "Some customers cannot pay.", "next_update_secs": 600})))
+        .ok(inc(json!({"op": "add_entry", "entry_kind": "status_update", "text": "Some customers cannot pay.", "next_update_secs": 600, "public": true, "briefing": {"impact": "some customers cannot pay", "eta": "an hour", "at_risk": "none"}})))
         .await[0];
     carol
         .ok(inc(json!({"op": "correct_entry", "entry": update, "text": "Some customers cannot pay; rollback under way."})))

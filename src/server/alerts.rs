@@ -216,6 +216,8 @@ fn decide_one(
                     text: verdict.summary(),
                     occurred_at: now,
                     next_update_secs: None,
+                    public: false,
+                    briefing: None,
                 },
             )?;
             if let Some(started) = alert.started_at {
@@ -252,6 +254,8 @@ fn decide_one(
                         text: intake::clip(&format!("alert details: {}", facts.join(", ")), 3000),
                         occurred_at: now,
                         next_update_secs: None,
+                        public: false,
+                        briefing: None,
                     },
                 )?;
             }

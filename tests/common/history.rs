@@ -83,6 +83,8 @@ fn note(incident: IncidentRef, text: String) -> Command {
         text,
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     }
 }
 
@@ -184,6 +186,8 @@ pub fn generate(dir: &std::path::Path, now: DateTime<Utc>, sizes: Sizes) -> Made
                 ),
                 occurred_at: at,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
         );
     }
@@ -462,6 +466,8 @@ impl Writer {
             text: entry_text(rng, service),
             occurred_at: at,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         };
         self.push(at, who, kind);
     }

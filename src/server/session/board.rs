@@ -116,6 +116,8 @@ mod tests {
                             text: format!("{long}{}", "é"),
                             occurred_at: None,
                             next_update_secs: None,
+                            public: false,
+                            briefing: None,
                         },
                     );
                 }

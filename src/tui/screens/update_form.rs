@@ -265,6 +265,8 @@ impl App {
                         text,
                         occurred_at: None,
                         next_update_secs,
+                        public: false,
+                        briefing: None,
                     },
                     format!("{r}: status update"),
                     fx,
