@@ -5,10 +5,11 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use common::hooks::receiver;
 use common::*;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -482,40 +483,6 @@ async fn serve_paging(dir: &std::path::Path, policy: &str) -> RunningServer {
         c.notify_backoff = Some(StdDuration::from_millis(20));
     })
     .await
-}
-
-/// A receiver on a loopback port: answers 500 to the first request, then 200; keeps every
-/// request's idempotency key and body.
-async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-    let log = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let log = log.clone();
-            async move {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let mut l = log.lock().unwrap();
-                l.push((key, v));
-                if l.len() == 1 {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), seen)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

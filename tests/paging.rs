@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use axum::http::{HeaderMap, StatusCode};
+use common::hooks::receiver;
 use common::*;
 use serde_json::{Value, json};
 use warroom::model::State;
@@ -29,40 +29,6 @@ async fn state(server: &RunningServer) -> State {
     let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
     let snap = frames.iter().find(|f| f["type"] == "snapshot").unwrap();
     serde_json::from_value(snap["state"].clone()).unwrap()
-}
-
-/// A receiver on a loopback port: answers 500 to its first request, then 200; keeps every
-/// request's idempotency key and body.
-async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-    let log = seen.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let log = log.clone();
-            async move {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let mut l = log.lock().unwrap();
-                l.push((key, v));
-                if l.len() == 1 {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                } else {
-                    StatusCode::OK
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), seen)
 }
 
 /// Reads the feed until `n` notification results have arrived.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod history;
+pub mod hooks;
 pub mod pg;
 
 use std::time::Duration;

@@ -276,6 +276,9 @@ impl Policy {
                 Err(e) => errors.push(format!("[bridge]: {key} = \"{template}\": {e}")),
             }
         }
+        let (stakeholders, problems) =
+            super::stakeholders::check(&file.stakeholders, file.status_page.as_ref(), &file.people);
+        errors.extend(problems);
         if errors.is_empty() {
             Ok(Policy {
                 services: file.services,
@@ -295,6 +298,8 @@ impl Policy {
                 runbooks: file.runbooks,
                 bridge,
                 postmortem: file.postmortem,
+                stakeholders,
+                status_page: file.status_page,
             })
         } else {
             Err(errors)

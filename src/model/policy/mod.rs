@@ -21,6 +21,7 @@ mod classify;
 mod file;
 mod paging;
 mod public;
+mod stakeholders;
 
 /// Durations in policies are written as spans (`5m`); the type lives with the domain's other
 /// small value types, and stays reachable here where policy readers look for it.
@@ -29,6 +30,7 @@ pub use classify::{AlertContext, Classification, Criticality, Outcome, Rule};
 pub use file::{Channel, NotifySettings, WebhookFormat};
 use file::{EscalationSpec, OncallSpec, PersonSpec, PostmortemSpec, Services};
 pub use public::{PublicPolicy, RunbookRef};
+pub use stakeholders::StatusPage;
 
 /// The default policy, embedded.
 pub const DEFAULT_POLICY: &str = include_str!("../../../assets/policy.toml");
@@ -50,6 +52,10 @@ pub struct Policy {
     /// Call link templates by severity (`{incident}`, `{number}` filled in).
     bridge: BTreeMap<Severity, String>,
     postmortem: PostmortemSpec,
+    /// Who every status update goes to, by severity (people under `[people]`).
+    stakeholders: BTreeMap<Severity, Vec<String>>,
+    /// Where public status updates go.
+    status_page: Option<StatusPage>,
 }
 
 impl PartialEq for Policy {
@@ -66,6 +72,8 @@ impl PartialEq for Policy {
             && self.runbooks == other.runbooks
             && self.bridge == other.bridge
             && self.postmortem == other.postmortem
+            && self.stakeholders == other.stakeholders
+            && self.status_page == other.status_page
             && self.schedules.len() == other.schedules.len()
     }
 }
@@ -102,6 +110,8 @@ impl Policy {
             runbooks: BTreeMap::new(),
             bridge: BTreeMap::new(),
             postmortem: PostmortemSpec::default(),
+            stakeholders: BTreeMap::new(),
+            status_page: None,
         })
     }
 

@@ -297,12 +297,22 @@ impl Core {
             return;
         }
 
-        // Pages on demand are delivered as fired steps are.
+        // Pages on demand are delivered as fired steps are, and status updates to the
+        // stakeholders (and the status page) too.
         fired.extend(
             events
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| matches!(e.kind, EventKind::Paged { .. }))
+                .filter(|(_, e)| {
+                    matches!(
+                        e.kind,
+                        EventKind::Paged { .. }
+                            | EventKind::EntryAdded {
+                                entry_kind: crate::model::EntryKind::StatusUpdate,
+                                ..
+                            }
+                    )
+                })
                 .map(|(i, _)| i),
         );
         self.metrics.committed(events.len(), started.elapsed());
@@ -319,6 +329,8 @@ impl Core {
                     steps: inc.escalation.as_ref().map_or(0, |e| e.plan.steps.len()),
                     already: Vec::new(),
                     restricted: inc.restricted,
+                    status: inc.status,
+                    next_update_at: inc.next_update_due(),
                 });
             }
         }
