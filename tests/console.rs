@@ -3609,6 +3609,8 @@ fn entries_that_pile_up_on_an_incident_not_shown_go_back_to_a_summary() {
 
 #[path = "console/pressure.rs"]
 mod pressure;
+#[path = "console/update_form.rs"]
+mod update_form;
 
 /// The feed's policy, as a console is told it.
 fn told_policy(app: &mut App, text: &str) {
