@@ -962,7 +962,23 @@ fn escalation_is_live_on_the_board_and_in_the_room() {
 
     // A status update resets the countdown.
     h.now = t0() + Duration::seconds(15 * 60 + 200);
-    h.note("alice", 1, EntryKind::StatusUpdate, "rolling back 4471");
+    h.run(
+        "alice",
+        Command::AddEntry {
+            incident: IncidentRef(1),
+            entry_kind: EntryKind::StatusUpdate,
+            text: "rolling back 4471".into(),
+            occurred_at: None,
+            next_update_secs: None,
+            public: false,
+            // A SEV1's update carries the executive briefing.
+            briefing: Some(warroom::model::Briefing {
+                impact: "checkout fails for 15%".into(),
+                eta: "40 minutes".into(),
+                at_risk: "none".into(),
+            }),
+        },
+    );
     app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
     app.update(Msg::Tick(h.now + Duration::seconds(10)));
     let all = screen(&app, 160, 48);

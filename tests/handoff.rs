@@ -107,7 +107,12 @@ impl History {
                 occurred_at: None,
                 next_update_secs: None,
                 public: false,
-                briefing: None,
+                // A SEV1's status update carries the executive briefing.
+                briefing: (kind == EntryKind::StatusUpdate).then(|| warroom::model::Briefing {
+                    impact: "some customers cannot pay".into(),
+                    eta: "an hour".into(),
+                    at_risk: "none".into(),
+                }),
             },
         )[0]
     }

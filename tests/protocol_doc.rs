@@ -1528,6 +1528,13 @@ working_hours = "mon-fri 08:00-18:00"
 [bridge]
 sev1 = "https://meet.example.com/warroom-{incident}"
 
+[stakeholders]
+sev1 = ["ana"]
+
+# Public updates are POSTed here (nothing listens: the delivery's outcome is recorded).
+[status_page]
+url = "http://127.0.0.1:9/status"
+
 [people.ana]
 channels = ["pager"]
 
