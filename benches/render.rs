@@ -64,6 +64,8 @@ fn history(entries: usize) -> State {
                 ),
                 occurred_at: at,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
             at,
         );

@@ -54,6 +54,26 @@ fn note(inc: IncidentRef, kind: EntryKind, text: &str) -> Act {
         text: text.to_string(),
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
+    })
+}
+
+/// A SEV1 status update, with the executive briefing leadership reads.
+fn sev1_update(inc: IncidentRef, text: &str, briefing: [&str; 3]) -> Act {
+    let [impact, eta, at_risk] = briefing.map(str::to_string);
+    Act::Run(Command::AddEntry {
+        incident: inc,
+        entry_kind: EntryKind::StatusUpdate,
+        text: text.to_string(),
+        occurred_at: None,
+        next_update_secs: None,
+        public: false,
+        briefing: Some(crate::model::Briefing {
+            impact,
+            eta,
+            at_risk,
+        }),
     })
 }
 
@@ -180,6 +200,8 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
                     .into(),
                 occurred_at: Some(now - chrono::Duration::minutes(4)),
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             }),
         ),
         s(
@@ -330,10 +352,14 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
         s(
             158,
             "sam",
-            note(
+            sev1_update(
                 PAYMENTS,
-                StatusUpdate,
                 "What is happening: checkout has recovered after rolling back deploy 4471. Impact: ~40% of card payments failed for about 15 minutes. What we are doing: watching error rates before resolving. Next update in 15 minutes.",
+                [
+                    "~40% of card payments failed for about 15 minutes; checkout works again",
+                    "resolved within 30 minutes if error rates stay at baseline",
+                    "none: the card network's SLA allows 30 minutes of failures a month",
+                ],
             ),
         ),
         s(

@@ -86,6 +86,8 @@ impl History {
                 text: text.into(),
                 occurred_at: None,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
         )[0]
     }
@@ -306,6 +308,8 @@ fn the_room_shows_header_roles_timeline_and_an_overdue_target() {
             text: "impact started".into(),
             occurred_at: Some(t0() - Duration::minutes(8)),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
     );
     let mut app = live_app(&h, t0() + Duration::minutes(7) + Duration::seconds(30));
@@ -432,6 +436,8 @@ fn declare_from_the_palette_then_write_in_the_scribe_pane() {
             text: "roll back 4471".into(),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         }
     );
     // A command typed at the start of an empty line goes to the palette, not the timeline
@@ -958,7 +964,23 @@ fn escalation_is_live_on_the_board_and_in_the_room() {
 
     // A status update resets the countdown.
     h.now = t0() + Duration::seconds(15 * 60 + 200);
-    h.note("alice", 1, EntryKind::StatusUpdate, "rolling back 4471");
+    h.run(
+        "alice",
+        Command::AddEntry {
+            incident: IncidentRef(1),
+            entry_kind: EntryKind::StatusUpdate,
+            text: "rolling back 4471".into(),
+            occurred_at: None,
+            next_update_secs: None,
+            public: false,
+            // A SEV1's update carries the executive briefing.
+            briefing: Some(warroom::model::Briefing {
+                impact: "checkout fails for 15%".into(),
+                eta: "40 minutes".into(),
+                at_risk: "none".into(),
+            }),
+        },
+    );
     app.update(Msg::Feed(Update::Event(h.events.last().unwrap().clone())));
     app.update(Msg::Tick(h.now + Duration::seconds(10)));
     let all = screen(&app, 160, 48);
@@ -1746,6 +1768,8 @@ fn the_status_update_form_posts_one_entry_and_keeps_a_cancelled_draft() {
             text: text.into(),
             occurred_at: None,
             next_update_secs: Some(15 * 60),
+            public: false,
+            briefing: None,
         }]
     );
     assert_eq!(app.mode, Mode::Normal);
@@ -2658,6 +2682,8 @@ fn a_paste_with_cr_line_breaks_onto_a_draft_records_one_entry_with_its_lines() {
             text: text.into(),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         }]
     );
     h.now = app.now;
@@ -2785,6 +2811,8 @@ fn a_refused_entry_comes_back_to_the_draft_and_the_reason_is_readable_at_80x24()
             text: "roll back\rnow".into(),
             occurred_at: Some(t0() + Duration::minutes(4)),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
         answer: Answer::Error {
             code: warroom::protocol::ErrorCode::Invalid,
@@ -3602,6 +3630,8 @@ fn entries_that_pile_up_on_an_incident_not_shown_go_back_to_a_summary() {
 
 #[path = "console/pressure.rs"]
 mod pressure;
+#[path = "console/update_form.rs"]
+mod update_form;
 
 /// The feed's policy, as a console is told it.
 fn told_policy(app: &mut App, text: &str) {

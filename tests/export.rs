@@ -82,7 +82,7 @@ async fn script(server: &RunningServer, clock: &FakeClock) {
         (
             539,
             "carol",
-            json!({"op": "add_entry", "incident": "INC-1", "entry_kind": "status_update", "text": "Some customers cannot pay. A rollback is under way; next update 02:45 UTC."}),
+            json!({"op": "add_entry", "incident": "INC-1", "entry_kind": "status_update", "text": "Some customers cannot pay. A rollback is under way; next update 02:45 UTC.", "public": true, "briefing": {"impact": "about 15% of card payments fail", "eta": "02:45 UTC", "at_risk": "none"}}),
         ),
         (
             730,

@@ -115,6 +115,8 @@ async fn a_lost_replica_hands_the_client_to_the_next_which_resumes_by_seq() {
         text: "typed during the failover".into(),
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     });
     let b = start_on(dir.path(), &b_addr).await;
     let seen = until(&mut c, |u| matches!(u, Update::Synced(_))).await;
@@ -146,6 +148,8 @@ async fn a_lost_replica_hands_the_client_to_the_next_which_resumes_by_seq() {
         text: "after the failover".into(),
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     });
     tokio::time::timeout(WAIT, more).await.unwrap().unwrap();
     let rest = until(&mut c, |u| {

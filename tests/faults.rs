@@ -116,6 +116,8 @@ fn add_note(text: &str) -> Cmd {
         text: text.to_string(),
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     }
 }
 

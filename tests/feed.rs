@@ -366,6 +366,8 @@ async fn the_client_queues_while_disconnected_and_delivers_exactly_once() {
             text: format!("offline note {i}"),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         }));
     }
     pump_until(&mut client, &mut replica, |_, r| r.queued == 3).await;
@@ -458,6 +460,8 @@ async fn a_different_feed_at_the_same_address_is_not_mistaken_for_the_old_one() 
         text: "meant for the old INC-2".into(),
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     });
     pump_until!(|r: &Replica| r.queued == 1);
 

@@ -107,6 +107,13 @@ impl History {
                 text: text.into(),
                 occurred_at: None,
                 next_update_secs: None,
+                public: false,
+                // A SEV1's status update carries the executive briefing.
+                briefing: (kind == EntryKind::StatusUpdate).then(|| warroom::model::Briefing {
+                    impact: "some customers cannot pay".into(),
+                    eta: "an hour".into(),
+                    at_risk: "none".into(),
+                }),
             },
         )[0]
     }
@@ -574,6 +581,8 @@ fn the_plain_text_briefing_and_text_from_the_feed_are_safe() {
             text: "evil \u{1b}[2J | *bold* [link](x)\nsecond line".into(),
             occurred_at: now(),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
     );
     let s = schedules();

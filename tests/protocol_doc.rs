@@ -844,6 +844,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("action item", "The snapshot state", "An action item:"),
     ("ticket", "The snapshot state", "A ticket:"),
     ("entry", "The snapshot state", "An entry:"),
+    ("briefing", "The snapshot state", "A briefing"),
     ("escalation run", "The snapshot state", "An escalation run:"),
     ("fired step", "The snapshot state", "A fired step:"),
     ("stop", "The snapshot state", "A stop:"),
@@ -904,6 +905,7 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("incident", "role_history", "tenure"),
     ("incident", "pages", "page on demand"),
     ("incident", "entries", "entry"),
+    ("entry", "briefing", "briefing"),
     ("incident", "escalation", "escalation run"),
     ("incident", "runbook", "runbook"),
     ("incident", "postmortem", "postmortem"),
@@ -918,6 +920,7 @@ const NESTED: &[(&str, &str, &str)] = &[
     ("`escalation_started`", "plan", "plan"),
     ("`runbook_attached`", "runbook", "runbook"),
     ("`whys_set`", "whys", "why"),
+    ("`entry_added`", "briefing", "briefing"),
 ];
 
 /// Frames by `type`: the table of each server message.
@@ -1537,6 +1540,13 @@ working_hours = "mon-fri 08:00-18:00"
 [bridge]
 sev1 = "https://meet.example.com/warroom-{incident}"
 
+[stakeholders]
+sev1 = ["ana"]
+
+# Public updates are POSTed here (nothing listens: the delivery's outcome is recorded).
+[status_page]
+url = "http://127.0.0.1:9/status"
+
 [[rule]]
 outcome = "informational"
 latency_p99_ms_gte = 5000
@@ -1718,7 +1728,7 @@ async fn every_field_the_feed_sends_is_in_the_doc() {
         .ok(inc(json!({"op": "add_entry", "entry_kind": "hypothesis", "text": "Pool exhausted since deploy 4471"})))
         .await[0];
     let update = carol
-        .ok(inc(json!({"op": "add_entry", "entry_kind": "status_update", "text": "Some customers cannot pay.", "next_update_secs": 600})))
+        .ok(inc(json!({"op": "add_entry", "entry_kind": "status_update", "text": "Some customers cannot pay.", "next_update_secs": 600, "public": true, "briefing": {"impact": "some customers cannot pay", "eta": "an hour", "at_risk": "none"}})))
         .await[0];
     carol
         .ok(inc(json!({"op": "correct_entry", "entry": update, "text": "Some customers cannot pay; rollback under way."})))

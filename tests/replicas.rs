@@ -326,6 +326,8 @@ async fn writer(
             text: format!("{name} note {n}"),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         });
         // Keep reading updates while waiting (the client needs none, but its queue grows).
         let answered = tokio::time::timeout(Duration::from_secs(60), answer).await;
@@ -528,6 +530,8 @@ fn a_frozen_leader_is_fenced_and_steps_down_without_appending() {
             text: "sent to the frozen leader".into(),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         });
         let a = tokio::time::timeout(Duration::from_secs(60), answer).await;
         drop(c);

@@ -55,6 +55,8 @@ fn sqlite_log(dir: &std::path::Path) -> (String, u64) {
             text: format!("looking at {title}"),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         };
         for kind in state.decide("ana", now, &note).unwrap() {
             let e = Event {

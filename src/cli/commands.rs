@@ -10,7 +10,7 @@ use super::args::{Cmd, Global};
 use super::reads::{all_incidents, events, export, incidents_table, metrics};
 use super::session::Session;
 use super::time;
-use crate::model::{Command, Status};
+use crate::model::{Briefing, Command, EntryKind, Status};
 use crate::protocol::Search;
 use crate::report::format::role_name;
 
@@ -124,11 +124,93 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
                     text,
                     occurred_at,
                     next_update_secs: None,
+                    public: false,
+                    briefing: None,
                 })
                 .await?;
             println!(
                 "{incident}: entry {} recorded",
                 seqs.first().copied().unwrap_or(0)
+            );
+        }
+        Cmd::Update {
+            incident,
+            text,
+            next,
+            public,
+            impact,
+            eta,
+            at_risk,
+            ..
+        } => {
+            let briefing = match (impact, eta, at_risk) {
+                (None, None, None) => None,
+                (Some(impact), Some(eta), Some(at_risk)) => Some(Briefing {
+                    impact,
+                    eta,
+                    at_risk,
+                }),
+                (impact, eta, at_risk) => {
+                    let missing: Vec<&str> = [
+                        (impact.is_none(), "--impact"),
+                        (eta.is_none(), "--eta"),
+                        (at_risk.is_none(), "--at-risk"),
+                    ]
+                    .into_iter()
+                    .filter_map(|(m, name)| m.then_some(name))
+                    .collect();
+                    bail!(
+                        "the executive briefing has three parts: give {} as well",
+                        missing.join(" and ")
+                    );
+                }
+            };
+            let (seqs, _) = s
+                .run(Command::AddEntry {
+                    incident,
+                    entry_kind: EntryKind::StatusUpdate,
+                    text,
+                    occurred_at: None,
+                    next_update_secs: next,
+                    public,
+                    briefing,
+                })
+                .await?;
+            let public = if public { " (public)" } else { "" };
+            println!(
+                "{incident}: status update {} recorded{public}",
+                seqs.first().copied().unwrap_or(0)
+            );
+        }
+        Cmd::Milestone {
+            incident,
+            milestone,
+            at,
+            ..
+        } => {
+            let occurred_at = match at {
+                Some(a) => Some(
+                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
+                        .map_err(|e| anyhow!(e))?,
+                ),
+                None => None,
+            };
+            s.run(Command::SetMilestone {
+                incident,
+                milestone,
+                occurred_at,
+            })
+            .await?;
+            let at = s
+                .replica
+                .state
+                .incident(incident)
+                .and_then(|i| i.milestones.get(&milestone).copied())
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            println!(
+                "{incident}: {} at {at}",
+                milestone.as_str().replace('_', " ")
             );
         }
         Cmd::Correct {

@@ -180,6 +180,8 @@ mod tests {
             text: t.into(),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         };
         ob.push("b-2", &c("first"), None).unwrap();
         ob.push("a-1", &c("second"), Some("feed-a")).unwrap();

@@ -442,6 +442,8 @@ fn an_open_room_merges_with_the_board_and_pages_count_down() {
             text: format!("n{i}"),
             occurred_at: chrono::Utc::now(),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         }))
         .unwrap();
     }

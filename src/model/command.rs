@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::postmortem::Why;
-use super::{Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status};
+use super::{
+    Briefing, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status,
+};
 
 fn default_entry_kind() -> EntryKind {
     EntryKind::Note
@@ -65,6 +67,13 @@ pub enum Command {
         /// countdown follows it instead of the policy's cadence).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next_update_secs: Option<u64>,
+        /// Status updates only: it goes to the policy's status page too (never for a
+        /// restricted incident).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        public: bool,
+        /// Status updates only: the executive briefing (required on a SEV1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        briefing: Option<Briefing>,
     },
     /// Supersede an entry; fields left out keep the original's value.
     CorrectEntry {

@@ -8,8 +8,8 @@ use super::escalation::Plan;
 use super::postmortem::Why;
 use super::runbook::Runbook;
 use super::{
-    AlertAction, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Status,
-    StepAction,
+    AlertAction, Briefing, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity,
+    Status, StepAction,
 };
 
 /// One recorded fact, with the server-assigned contiguous sequence number, the server's
@@ -75,6 +75,12 @@ pub enum EventKind {
         /// Status updates: the next one is promised this many seconds after this event.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next_update_secs: Option<u64>,
+        /// Status updates: it went to the status page as well.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        public: bool,
+        /// Status updates: the executive briefing (every SEV1 update has one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        briefing: Option<Briefing>,
     },
     /// A correction: a new entry (id = this event's seq) that supersedes `entry`, which stays.
     EntryCorrected {

@@ -24,8 +24,8 @@ pub use state::{
     ApplyError, DEFAULT_RECENT_SECS, Entry, Incident, RoleTenure, State, fold_incident,
 };
 pub use types::{
-    AlertAction, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity, Span,
-    Status, StepAction,
+    AlertAction, Briefing, Detection, EntryKind, IncidentRef, Milestone, PmSection, Role, Severity,
+    Span, Status, StepAction,
 };
 
 use std::fmt;
@@ -104,5 +104,7 @@ pub const RESERVED_NAMES: &[&str] = &["warroom", "alertmanager", "pagerduty", "e
 
 #[cfg(test)]
 mod follow_through_tests;
+#[cfg(test)]
+mod stakeholder_tests;
 #[cfg(test)]
 mod tests;

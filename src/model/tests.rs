@@ -90,6 +90,8 @@ fn note(n: u32, text: &str) -> Command {
         text: text.into(),
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     }
 }
 
@@ -249,6 +251,8 @@ fn backdated_entries_sort_by_occurrence_and_keep_recorded_time() {
             text: "impact started".into(),
             occurred_at: Some(t0() - Duration::minutes(8)),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
     )[..] else {
         panic!()
@@ -484,6 +488,8 @@ fn rejections_name_the_problem() {
                 text: "x".into(),
                 occurred_at: None,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
             RejectCode::Invalid,
             "recorded by warroom itself",
@@ -495,6 +501,8 @@ fn rejections_name_the_problem() {
                 text: "x".into(),
                 occurred_at: Some(t0() + Duration::minutes(30)),
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
             RejectCode::Invalid,
             "is in the future",
@@ -740,6 +748,8 @@ fn every_event_kind_round_trips_through_json() {
             text: "x".into(),
             occurred_at: t - Duration::minutes(3),
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
         EventKind::EntryCorrected {
             incident: r,
@@ -1037,7 +1047,7 @@ fn accepting_a_handoff_records_it_everywhere_and_takes_the_ic_role() {
 #[test]
 fn a_status_update_may_promise_when_the_next_one_comes() {
     let mut log = Log::new();
-    log.ok("alice", declare("Checkout errors", 1));
+    log.ok("alice", declare("Checkout errors", 2));
     log.apply_kind(EventKind::CadenceSet {
         incident: INC1,
         every_secs: Some(15 * 60),
@@ -1053,6 +1063,8 @@ fn a_status_update_may_promise_when_the_next_one_comes() {
         text: "Rolling back.".into(),
         occurred_at: None,
         next_update_secs: next,
+        public: false,
+        briefing: None,
     };
     log.ok("carol", update(Some(10 * 60)));
     let at = log.inc(1).last_status_update.unwrap();
@@ -1075,6 +1087,8 @@ fn a_status_update_may_promise_when_the_next_one_comes() {
         text: "x".into(),
         occurred_at: None,
         next_update_secs: Some(600),
+        public: false,
+        briefing: None,
     });
     assert!(e.message.contains("status updates only"), "{e}");
 }
@@ -1092,6 +1106,8 @@ fn a_console_holds_a_summary_and_folds_what_follows_it() {
             text: "pool exhausted".into(),
             occurred_at: None,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         },
     )[0];
     for i in 0..30 {

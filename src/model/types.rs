@@ -377,3 +377,34 @@ impl<'de> Deserialize<'de> for Span {
             .map_err(serde::de::Error::custom)
     }
 }
+
+/// The executive briefing a SEV1 status update carries (seed guide: leadership is told the
+/// business impact, the estimated time to resolution, and the customer commitments at risk).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Briefing {
+    /// The business impact.
+    pub impact: String,
+    /// The estimated time to resolution, in words ("about 40 minutes", "unknown yet").
+    pub eta: String,
+    /// The customer commitments at risk (SLAs, launches, contracts; "none").
+    pub at_risk: String,
+}
+
+impl Briefing {
+    /// Each part trimmed and checked as other typed text is (non-empty, a length limit,
+    /// no control characters); the refusal names the part.
+    pub fn checked(&self) -> Result<Briefing, super::Rejection> {
+        use super::validate::{MAX_ITEM, text};
+        Ok(Briefing {
+            impact: text("the briefing's impact", &self.impact, MAX_ITEM, true)?,
+            eta: text("the briefing's ETA", &self.eta, MAX_ITEM, true)?,
+            at_risk: text(
+                "the briefing's commitments at risk",
+                &self.at_risk,
+                MAX_ITEM,
+                true,
+            )?,
+        })
+    }
+}

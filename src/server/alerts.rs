@@ -238,6 +238,8 @@ fn decide_one(
                     text: verdict.summary(),
                     occurred_at: now,
                     next_update_secs: None,
+                    public: false,
+                    briefing: None,
                 },
             )?;
             if let Some(started) = alert.started_at {
@@ -274,6 +276,8 @@ fn decide_one(
                         text: intake::clip(&format!("alert details: {}", facts.join(", ")), 3000),
                         occurred_at: now,
                         next_update_secs: None,
+                        public: false,
+                        briefing: None,
                     },
                 )?;
             }

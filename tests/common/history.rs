@@ -83,6 +83,8 @@ fn note(incident: IncidentRef, text: String) -> Command {
         text,
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     }
 }
 
@@ -185,6 +187,8 @@ pub fn generate(dir: &std::path::Path, now: DateTime<Utc>, sizes: Sizes) -> Made
                 ),
                 occurred_at: at,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
         );
     }
@@ -463,6 +467,8 @@ impl Writer {
             text: entry_text(rng, service),
             occurred_at: at,
             next_update_secs: None,
+            public: false,
+            briefing: None,
         };
         self.push(at, who, kind);
     }

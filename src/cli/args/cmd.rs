@@ -4,8 +4,8 @@
 use clap::Subcommand;
 
 use super::parse::{
-    parse_date, parse_detection, parse_impact, parse_kind, parse_ref, parse_role, parse_section,
-    parse_severity, parse_since, parse_status, parse_yes_no,
+    parse_date, parse_detection, parse_impact, parse_kind, parse_milestone, parse_next, parse_ref,
+    parse_role, parse_section, parse_severity, parse_since, parse_status, parse_yes_no,
 };
 use super::{FeedArgs, MemberAction, PolicyAction, ServeArgs, StoreAction, TokenAction};
 use crate::model::{EntryKind, IncidentRef, PmSection, Role, Severity, Status};
@@ -135,6 +135,47 @@ pub enum Cmd {
         /// note, decision, action, hypothesis, ruled_out, status_update.
         #[arg(long, default_value = "note", value_parser = parse_kind)]
         kind: EntryKind,
+    },
+    /// Post a status update: it restarts the update countdown and reaches the stakeholders
+    /// the feed's policy names for the incident's severity; `--public` sends it to the
+    /// status page too. A SEV1 update carries the executive briefing: `--impact`, `--eta`
+    /// and `--at-risk` (the customer commitments at risk).
+    Update {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        text: String,
+        /// When the next update comes: 20m, 1h (a bare number is minutes) [default: the
+        /// policy's cadence for the severity].
+        #[arg(long, value_name = "SPAN", value_parser = parse_next)]
+        next: Option<u64>,
+        /// Send it to the status page as well (never for a restricted incident).
+        #[arg(long)]
+        public: bool,
+        /// Briefing: the business impact.
+        #[arg(long, value_name = "TEXT")]
+        impact: Option<String>,
+        /// Briefing: the estimated time to resolution.
+        #[arg(long, value_name = "TEXT")]
+        eta: Option<String>,
+        /// Briefing: the customer commitments at risk ("none" if none).
+        #[arg(long, value_name = "TEXT")]
+        at_risk: Option<String>,
+    },
+    /// Set when a milestone happened: impact-started, detected, mitigated (acknowledged and
+    /// resolved only have their time corrected: `ack` and `resolve` record them).
+    Milestone {
+        #[command(flatten)]
+        feed: FeedArgs,
+        #[arg(value_parser = parse_ref)]
+        incident: IncidentRef,
+        /// impact-started, detected, acknowledged, mitigated or resolved.
+        #[arg(value_parser = parse_milestone)]
+        milestone: crate::model::Milestone,
+        /// When it happened: HH:MM (today, local time) or RFC 3339 [default: now].
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Correct a timeline entry: a new entry supersedes it; the original stays in its history.
     Correct {
@@ -427,7 +468,9 @@ impl Cmd {
             | Cmd::Page { feed, .. }
             | Cmd::Deploy { feed, .. }
             | Cmd::Deploys { feed, .. }
-            | Cmd::Digest { feed, .. } => Some(feed),
+            | Cmd::Digest { feed, .. }
+            | Cmd::Update { feed, .. }
+            | Cmd::Milestone { feed, .. } => Some(feed),
             Cmd::Serve(_)
             | Cmd::Token { .. }
             | Cmd::Policy { .. }

@@ -64,3 +64,25 @@ pub(super) fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, Stri
         .map(|d| d.with_timezone(&chrono::Utc))
         .map_err(|_| format!("'{s}' is not a date: write YYYY-MM-DD (e.g. 2026-11-01)"))
 }
+/// A milestone as typed: `impact-started` or `impact_started`, `detected`, `mitigated`, …
+pub(super) fn parse_milestone(s: &str) -> Result<crate::model::Milestone, String> {
+    s.trim()
+        .to_ascii_lowercase()
+        .replace('-', "_")
+        .parse()
+        .map_err(|e: crate::model::Rejection| e.message)
+}
+/// `--next`: how long until the next update (`20m`, `1h`; a bare number is minutes).
+pub(super) fn parse_next(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let secs = match t.parse::<u64>() {
+        Ok(m) => m.saturating_mul(60),
+        Err(_) => t.parse::<crate::model::Span>()?.0.as_secs(),
+    };
+    if !(60..=24 * 3600).contains(&secs) {
+        return Err(format!(
+            "'{s}': the next update comes in 1 minute to 24 hours (e.g. 20m)"
+        ));
+    }
+    Ok(secs)
+}

@@ -289,6 +289,9 @@ impl Policy {
                 Err(e) => errors.push(format!("[bridge]: {key} = \"{template}\": {e}")),
             }
         }
+        let (stakeholders, problems) =
+            super::stakeholders::check(&file.stakeholders, file.status_page.as_ref(), &file.people);
+        errors.extend(problems);
         if errors.is_empty() {
             Ok(Policy {
                 services: file.services,
@@ -309,6 +312,8 @@ impl Policy {
                 bridge,
                 postmortem: file.postmortem,
                 tracker: file.tracker,
+                stakeholders,
+                status_page: file.status_page,
             })
         } else {
             Err(errors)

@@ -181,6 +181,11 @@ pub(super) struct PolicyFile {
     pub(super) bridge: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) postmortem: PostmortemSpec,
+    /// Who every status update goes to, by severity (`sev1 = ["engineering-vp"]`).
+    #[serde(default)]
+    pub(super) stakeholders: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub(super) status_page: Option<super::StatusPage>,
     /// Where action items become tickets (`[tracker] url = …`).
     #[serde(default)]
     pub(super) tracker: Option<TrackerSpec>,

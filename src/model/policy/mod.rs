@@ -21,6 +21,7 @@ mod classify;
 mod file;
 mod paging;
 mod public;
+mod stakeholders;
 
 /// Durations in policies are written as spans (`5m`); the type lives with the domain's other
 /// small value types, and stays reachable here where policy readers look for it.
@@ -29,6 +30,7 @@ pub use classify::{AlertContext, Classification, Criticality, Outcome, Rule};
 pub use file::{Channel, NotifySettings, TrackerSpec, WebhookFormat};
 use file::{EscalationSpec, OncallSpec, PersonSpec, PostmortemSpec, Services};
 pub use public::{PublicPolicy, RunbookRef};
+pub use stakeholders::StatusPage;
 
 /// The default policy, embedded.
 pub const DEFAULT_POLICY: &str = include_str!("../../../assets/policy.toml");
@@ -51,6 +53,10 @@ pub struct Policy {
     bridge: BTreeMap<Severity, String>,
     postmortem: PostmortemSpec,
     tracker: Option<TrackerSpec>,
+    /// Who every status update goes to, by severity (people under `[people]`).
+    stakeholders: BTreeMap<Severity, Vec<String>>,
+    /// Where public status updates go.
+    status_page: Option<StatusPage>,
 }
 
 impl PartialEq for Policy {
@@ -68,6 +74,8 @@ impl PartialEq for Policy {
             && self.bridge == other.bridge
             && self.postmortem == other.postmortem
             && self.tracker == other.tracker
+            && self.stakeholders == other.stakeholders
+            && self.status_page == other.status_page
             && self.schedules.len() == other.schedules.len()
     }
 }
@@ -105,6 +113,8 @@ impl Policy {
             bridge: BTreeMap::new(),
             postmortem: PostmortemSpec::default(),
             tracker: None,
+            stakeholders: BTreeMap::new(),
+            status_page: None,
         })
     }
 

@@ -39,6 +39,12 @@ pub struct PublicPolicy {
     /// The war rooms' call link templates by severity (`sev1` … `sev4`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     bridge: BTreeMap<String, String>,
+    /// Who every status update goes to, by severity (`sev1` … `sev4`): names only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    stakeholders: BTreeMap<String, Vec<String>>,
+    /// The policy has a status page (its URL and token are the feed's business).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    status_page: bool,
 }
 
 /// A runbook the feed has: what it is found by, and its title.
@@ -74,6 +80,12 @@ impl Policy {
                 .iter()
                 .map(|(s, b)| (by_severity(s), b.clone()))
                 .collect(),
+            stakeholders: self
+                .stakeholders
+                .iter()
+                .map(|(s, names)| (by_severity(s), names.clone()))
+                .collect(),
+            status_page: self.status_page.is_some(),
         }
     }
 }
@@ -108,6 +120,11 @@ impl PublicPolicy {
             .iter()
             .filter_map(|(k, b)| Some((by_severity("bridge", k)?, b.clone())))
             .collect();
+        let stakeholders = self
+            .stakeholders
+            .iter()
+            .filter_map(|(k, n)| Some((by_severity("stakeholders", k)?, n.clone())))
+            .collect();
         let schedules = Schedule::from_specs(&self.schedules).unwrap_or_else(|es| {
             errors.extend(es);
             Vec::new()
@@ -134,7 +151,15 @@ impl PublicPolicy {
             bridge,
             postmortem: Default::default(),
             tracker: None,
+            stakeholders,
+            // Consoles are told only that there is one.
+            status_page: None,
         })
+    }
+
+    /// The policy has a status page public updates go to.
+    pub fn has_status_page(&self) -> bool {
+        self.status_page
     }
 
     /// The runbooks the feed has.

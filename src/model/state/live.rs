@@ -138,6 +138,8 @@ mod tests {
                     text: format!("note {i} on {n}"),
                     occurred_at: None,
                     next_update_secs: None,
+                    public: false,
+                    briefing: None,
                 };
                 run(&mut s, &mut log, 1, cmd);
             }

@@ -12,7 +12,7 @@ use super::escalation::{Escalation, OnDemandPage};
 use super::feed::FeedNotes;
 use super::postmortem::Postmortem;
 use super::runbook::Runbook;
-use super::{EntryKind, Event, IncidentRef, Milestone, Role, Severity, Status};
+use super::{Briefing, EntryKind, Event, IncidentRef, Milestone, Role, Severity, Status};
 
 /// Every incident, as of event `seq`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -184,6 +184,12 @@ pub struct Entry {
     pub supersedes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<u64>,
+    /// A status update that went to the status page as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public: bool,
+    /// A status update's executive briefing (SEV1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub briefing: Option<Briefing>,
 }
 
 /// The log and the state disagree: an event names something that does not exist, or a

@@ -391,14 +391,24 @@ fn write_markdown(out: &mut String, inc: &Incident) -> std::fmt::Result {
             text.push_str(&format!(" (recorded {})", when(e.recorded_at)));
         }
         let pin = if e.pinned { ", pinned" } else { "" };
+        let public = if e.public { ", public" } else { "" };
         writeln!(
             out,
-            "| {} | {}{pin} | {} | {} |",
+            "| {} | {}{pin}{public} | {} | {} |",
             when(e.occurred_at),
             kind_name(e.kind),
             cell(&e.author),
             cell(&text)
         )?;
+        if let Some(b) = &e.briefing {
+            writeln!(
+                out,
+                "| | executive briefing | | impact: {}; ETA: {}; commitments at risk: {} |",
+                cell(&b.impact),
+                cell(&b.eta),
+                cell(&b.at_risk)
+            )?;
+        }
     }
     writeln!(out)?;
 

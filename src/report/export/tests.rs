@@ -76,6 +76,8 @@ fn a_restricted_export_names_its_members_and_the_breach_deadline() {
         text: "regulator informed".into(),
         occurred_at: None,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     };
     run(&mut s, &mut log, "ana", 73 * 60, note);
     let inc = s.incident(r).unwrap();

@@ -305,8 +305,8 @@ impl Core {
             return;
         }
 
-        // Pages on demand are delivered as fired steps are; so are action items, to the
-        // policy's tracker.
+        // Pages on demand are delivered as fired steps are; status updates go to the
+        // stakeholders (and the status page), and action items to the policy's tracker.
         let tracker = self.rules.policy.tracker().is_some();
         fired.extend(
             events
@@ -314,6 +314,10 @@ impl Core {
                 .enumerate()
                 .filter(|(_, e)| match e.kind {
                     EventKind::Paged { .. } => true,
+                    EventKind::EntryAdded {
+                        entry_kind: crate::model::EntryKind::StatusUpdate,
+                        ..
+                    } => true,
                     EventKind::ActionItemAdded { .. } => tracker,
                     _ => false,
                 })
@@ -333,6 +337,8 @@ impl Core {
                     steps: inc.escalation.as_ref().map_or(0, |e| e.plan.steps.len()),
                     already: Vec::new(),
                     restricted: inc.restricted,
+                    status: inc.status,
+                    next_update_at: inc.next_update_due(),
                 });
             }
         }

@@ -64,6 +64,10 @@ pub struct Delivery {
     pub already: Vec<String>,
     /// The incident is restricted: what was typed about it stays in warroom.
     pub restricted: bool,
+    /// The incident's status, and when its next status update is due, as of the delivery
+    /// (what a status update's stakeholders are told).
+    pub status: crate::model::Status,
+    pub next_update_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Delivery {

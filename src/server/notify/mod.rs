@@ -17,6 +17,8 @@ use super::rules::Rules;
 use crate::model::policy::{Channel, WebhookFormat};
 use crate::model::{EventKind, State, StepAction};
 
+mod updates;
+
 /// Fired steps older than this are not re-delivered after a restart.
 const REDELIVER_WITHIN_HOURS: i64 = 24;
 
@@ -36,7 +38,6 @@ struct Page {
     round: u32,
     late: bool,
     fired_at: String,
-    step_seq: u64,
     /// A page on demand: who asked for it, and what they said (kept in warroom for a
     /// restricted incident).
     on_demand: Option<(String, Option<String>)>,
@@ -44,7 +45,88 @@ struct Page {
     bridge: Option<String>,
 }
 
+/// One message to one channel, as it is sent: the body a `json` webhook receives, the text
+/// a Slack webhook and a command's `WARROOM_MESSAGE` carry, a command's environment.
+#[derive(Debug, Clone)]
+pub(super) struct Outgoing {
+    pub(super) key: String,
+    pub(super) incident: String,
+    /// Whom it is for (logs and the recorded outcome).
+    pub(super) person: String,
+    pub(super) json: serde_json::Value,
+    pub(super) text: String,
+    pub(super) env: Vec<(&'static str, String)>,
+    /// `Authorization: Bearer …` for the webhook (the status page's token).
+    pub(super) bearer: Option<String>,
+    /// The `json` body whatever the channel's format (the status page's documented body).
+    pub(super) json_only: bool,
+}
+
 impl Page {
+    /// The page as sent: warroom's JSON body, the message, the `WARROOM_*` variables.
+    fn outgoing(&self) -> Outgoing {
+        let mut body = json!({
+            "idempotency_key": self.key,
+            "incident": self.incident,
+            "title": self.title,
+            "severity": self.severity,
+            "service": self.service,
+            "action": self.action.as_str(),
+            "target": self.target,
+            "person": self.person,
+            "step": self.step + 1,
+            "steps": self.steps,
+            "round": self.round + 1,
+            "late": self.late,
+            "fired_at": self.fired_at,
+            "message": self.message(),
+        });
+        if let (Some(b), Some(o)) = (&self.bridge, body.as_object_mut()) {
+            o.insert("bridge".into(), json!(b));
+        }
+        if let Some((by, note)) = &self.on_demand {
+            // Not a step of a plan: who asked instead.
+            if let Some(o) = body.as_object_mut() {
+                for k in ["step", "steps", "round"] {
+                    o.remove(k);
+                }
+                o.insert("on_demand".into(), json!(true));
+                o.insert("requested_by".into(), json!(by));
+                if let Some(n) = note {
+                    o.insert("note".into(), json!(n));
+                }
+            }
+        }
+        Outgoing {
+            key: self.key.clone(),
+            incident: self.incident.clone(),
+            person: self.person.clone(),
+            json: body,
+            text: self.message(),
+            env: vec![
+                ("WARROOM_INCIDENT", self.incident.clone()),
+                ("WARROOM_TITLE", self.title.clone()),
+                ("WARROOM_SEVERITY", self.severity.clone()),
+                ("WARROOM_SERVICE", self.service.clone()),
+                ("WARROOM_ACTION", self.action.as_str().to_string()),
+                ("WARROOM_TARGET", self.target.clone()),
+                ("WARROOM_PERSON", self.person.clone()),
+                ("WARROOM_STEP", (self.step + 1).to_string()),
+                ("WARROOM_ROUND", (self.round + 1).to_string()),
+                ("WARROOM_MESSAGE", self.message()),
+                ("WARROOM_BRIDGE", self.bridge.clone().unwrap_or_default()),
+                (
+                    "WARROOM_REQUESTED_BY",
+                    self.on_demand
+                        .as_ref()
+                        .map_or(String::new(), |(by, _)| by.clone()),
+                ),
+            ],
+            bearer: None,
+            json_only: false,
+        }
+    }
+
     fn message(&self) -> String {
         let verb = match self.action {
             StepAction::Page => "paging",
@@ -110,7 +192,7 @@ pub async fn run(
     }
 }
 
-type Ctx = (
+pub(super) type Ctx = (
     reqwest::Client,
     Arc<Rules>,
     String,
@@ -148,6 +230,9 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
             let by = Some((d.event.actor.clone(), note));
             (incident, 0, 0, StepAction::Page, target, person, false, by)
         }
+        EventKind::EntryAdded { .. } => {
+            return updates::spawn(&ctx, &d, only_missing);
+        }
         _ => return,
     };
     let (_, rules, feed_id, _, _, _) = &*ctx;
@@ -182,46 +267,62 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
             round,
             late,
             fired_at: d.event.at.to_rfc3339(),
-            step_seq: d.event.seq,
             on_demand: on_demand.clone(),
             bridge: rules.policy.bridge(d.severity, *incident),
         };
-        let ctx = ctx.clone();
-        let incident = *incident;
-        tokio::spawn(async move {
-            let (client, rules, _, backoff_override, core, metrics) = &*ctx;
-            let settings = rules.policy.notify_settings();
-            let backoff = backoff_override.unwrap_or(settings.backoff.0);
-            let (delivered, attempts, detail) = deliver(
-                client,
-                (&name, &channel),
-                &page,
-                (settings.attempts, backoff, settings.timeout.0),
-                metrics,
-            )
-            .await;
-            metrics.notification(&name, delivered);
-            let result = EventKind::NotificationResult {
-                incident,
-                step_seq: page.step_seq,
-                person: page.person.clone(),
-                channel: name,
-                delivered,
-                attempts,
-                detail,
-            };
-            let Some(core) = core.upgrade() else {
-                tracing::warn!("the server stopped before a delivery result was recorded");
-                return;
-            };
-            let _ = core
-                .send(CoreInput::Record {
-                    actor: SYSTEM_ACTOR.to_string(),
-                    events: vec![result],
-                })
-                .await;
-        });
+        spawn_send(
+            &ctx,
+            *incident,
+            (name, channel),
+            page.outgoing(),
+            d.event.seq,
+        );
     }
+}
+
+/// Sends `out` through channel `name` in a task of its own, with the policy's tries, and
+/// records the outcome (a `notification_result` naming event `seq`).
+pub(super) fn spawn_send(
+    ctx: &Arc<Ctx>,
+    incident: crate::model::IncidentRef,
+    (name, channel): (String, Channel),
+    out: Outgoing,
+    seq: u64,
+) {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let (client, rules, _, backoff_override, core, metrics) = &*ctx;
+        let settings = rules.policy.notify_settings();
+        let backoff = backoff_override.unwrap_or(settings.backoff.0);
+        let (delivered, attempts, detail) = deliver(
+            client,
+            (&name, &channel),
+            &out,
+            (settings.attempts, backoff, settings.timeout.0),
+            metrics,
+        )
+        .await;
+        metrics.notification(&name, delivered);
+        let result = EventKind::NotificationResult {
+            incident,
+            step_seq: seq,
+            person: out.person.clone(),
+            channel: name,
+            delivered,
+            attempts,
+            detail,
+        };
+        let Some(core) = core.upgrade() else {
+            tracing::warn!("the server stopped before a delivery result was recorded");
+            return;
+        };
+        let _ = core
+            .send(CoreInput::Record {
+                actor: SYSTEM_ACTOR.to_string(),
+                events: vec![result],
+            })
+            .await;
+    });
 }
 
 /// Tries channel `name` up to `attempts` times, `backoff` apart (doubling), each bounded by
@@ -230,7 +331,7 @@ fn spawn_delivery(ctx: Arc<Ctx>, d: Delivery, only_missing: bool) {
 async fn deliver(
     client: &reqwest::Client,
     (name, channel): (&str, &Channel),
-    page: &Page,
+    page: &Outgoing,
     (attempts, backoff, timeout): (u32, Duration, Duration),
     metrics: &super::metrics::Metrics,
 ) -> (bool, u32, String) {
@@ -269,52 +370,20 @@ async fn deliver(
 async fn try_once(
     client: &reqwest::Client,
     channel: &Channel,
-    page: &Page,
+    page: &Outgoing,
     timeout: Duration,
 ) -> Result<String, (String, bool)> {
     let mut done = Vec::new();
     if let Some(url) = &channel.webhook {
         let body = match channel.format {
-            WebhookFormat::Slack => json!({ "text": page.message() }),
-            WebhookFormat::Json => {
-                let mut body = json!({
-                    "idempotency_key": page.key,
-                    "incident": page.incident,
-                    "title": page.title,
-                    "severity": page.severity,
-                    "service": page.service,
-                    "action": page.action.as_str(),
-                    "target": page.target,
-                    "person": page.person,
-                    "step": page.step + 1,
-                    "steps": page.steps,
-                    "round": page.round + 1,
-                    "late": page.late,
-                    "fired_at": page.fired_at,
-                    "message": page.message(),
-                });
-                if let (Some(b), Some(o)) = (&page.bridge, body.as_object_mut()) {
-                    o.insert("bridge".into(), json!(b));
-                }
-                if let Some((by, note)) = &page.on_demand {
-                    // Not a step of a plan: who asked instead.
-                    if let Some(o) = body.as_object_mut() {
-                        for k in ["step", "steps", "round"] {
-                            o.remove(k);
-                        }
-                        o.insert("on_demand".into(), json!(true));
-                        o.insert("requested_by".into(), json!(by));
-                        if let Some(n) = note {
-                            o.insert("note".into(), json!(n));
-                        }
-                    }
-                }
-                body
-            }
+            WebhookFormat::Slack if !page.json_only => json!({ "text": page.text }),
+            _ => page.json.clone(),
         };
-        let resp = client
-            .post(url)
-            .header("Idempotency-Key", &page.key)
+        let mut req = client.post(url).header("Idempotency-Key", &page.key);
+        if let Some(token) = &page.bearer {
+            req = req.bearer_auth(token);
+        }
+        let resp = req
             .json(&body)
             .send()
             .await
@@ -334,21 +403,7 @@ async fn try_once(
         let mut c = tokio::process::Command::new(program);
         c.args(args)
             .env("WARROOM_IDEMPOTENCY_KEY", &page.key)
-            .env("WARROOM_INCIDENT", &page.incident)
-            .env("WARROOM_TITLE", &page.title)
-            .env("WARROOM_SEVERITY", &page.severity)
-            .env("WARROOM_SERVICE", &page.service)
-            .env("WARROOM_ACTION", page.action.as_str())
-            .env("WARROOM_TARGET", &page.target)
-            .env("WARROOM_PERSON", &page.person)
-            .env("WARROOM_STEP", (page.step + 1).to_string())
-            .env("WARROOM_ROUND", (page.round + 1).to_string())
-            .env("WARROOM_MESSAGE", page.message())
-            .env("WARROOM_BRIDGE", page.bridge.as_deref().unwrap_or(""))
-            .env(
-                "WARROOM_REQUESTED_BY",
-                page.on_demand.as_ref().map_or("", |(by, _)| by.as_str()),
-            )
+            .envs(page.env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -460,6 +515,8 @@ pub fn undelivered(
                 service: shown.1,
                 steps: esc.plan.steps.len(),
                 already,
+                status: inc.status,
+                next_update_at: inc.next_update_due(),
             });
         }
     }
@@ -492,6 +549,8 @@ pub fn undelivered(
                 steps: 0,
                 already,
                 restricted: inc.restricted,
+                status: inc.status,
+                next_update_at: inc.next_update_due(),
             });
         }
     }

@@ -308,6 +308,8 @@ pub(super) fn unticketed(
                 steps: 0,
                 already: Vec::new(),
                 restricted: inc.restricted,
+                status: inc.status,
+                next_update_at: inc.next_update_due(),
             });
         }
     }

@@ -133,6 +133,8 @@ mod tests {
                             text: format!("{long}{}", "é"),
                             occurred_at: None,
                             next_update_secs: None,
+                            public: false,
+                            briefing: None,
                         },
                     );
                 }

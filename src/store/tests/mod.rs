@@ -336,6 +336,8 @@ impl Feed {
                 text: text.into(),
                 occurred_at: None,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             },
         )[0]
     }

@@ -84,6 +84,8 @@ fn figures_at_scale(log: &Log) {
                 text,
                 occurred_at: now,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             };
             push(&mut state, &mut pending, note, now);
             if pending.len() >= 500 {

@@ -180,7 +180,7 @@ pub const TABLE: &[Row] = &[
     palette(cmd(
         "update",
         "update [TEXT]",
-        "write a status update (what is happening, impact, what we do, next update)",
+        "write a status update for the stakeholders (ctrl-p public; a SEV1 adds the briefing)",
         args::update,
     )),
     palette(cmd(

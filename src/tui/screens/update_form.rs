@@ -1,7 +1,10 @@
 //! The comms lead's status update (`:update`): a small form — what is happening, the
 //! impact, what we are doing, when the next update comes — posted as one status-update
-//! entry, which restarts the update countdown. A cancelled form keeps its draft (per room)
-//! so `:update` reopens it; a refused post puts the draft back.
+//! entry, which restarts the update countdown. `ctrl-p` marks it public (the feed sends it
+//! to the status page too); on a SEV1 incident three more fields hold the executive briefing
+//! the stakeholders get (impact, ETA, commitments at risk), all three required. A cancelled
+//! form keeps its draft (per room) so `:update` reopens it; a refused post puts the draft
+//! back.
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 
@@ -15,19 +18,27 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 use tui_textarea::{CursorMove, TextArea};
 
 use crate::model::validate::{self, MAX_ENTRY};
-use crate::model::{Command, EntryKind, Incident, IncidentRef};
+use crate::model::{Briefing, Command, EntryKind, Incident, IncidentRef, Severity};
 use crate::report::format::{age, clean, wrap_as_typed};
 use crate::tui::app::{App, Effect, Level, Mode, Screen};
 use crate::tui::paste::{self, Lines};
 use crate::tui::theme::Theme;
 
-/// The form's fields, in order.
-pub const LABELS: [&str; 4] = [
+/// The form's fields, in order: the update's four, then the SEV1 briefing's three (shown
+/// on a SEV1 incident only).
+pub const LABELS: [&str; 7] = [
     "What is happening",
     "Impact",
     "What we are doing",
     "Next update in (minutes)",
+    "Briefing · business impact",
+    "Briefing · ETA to resolution",
+    "Briefing · commitments at risk",
 ];
+/// The fields of an update without the briefing.
+const PLAIN: usize = 4;
+/// The first briefing field.
+const BRIEFING: usize = 4;
 
 const HAPPENING: usize = 0;
 const MINUTES: usize = 3;
@@ -40,6 +51,10 @@ pub struct UpdateForm {
     pub fields: Vec<TextArea<'static>>,
     /// The field that has the keys.
     pub focus: usize,
+    /// Sent to the status page too.
+    pub public: bool,
+    /// The incident is a SEV1: the briefing fields are shown, and required.
+    pub sev1: bool,
 }
 
 impl UpdateForm {
@@ -53,13 +68,50 @@ impl UpdateForm {
                     0 => "e.g. Checkout fails for some customers",
                     1 => "who is affected, and how badly",
                     2 => "e.g. Rolling back deploy 4471",
-                    _ => "minutes",
+                    3 => "minutes",
+                    4 => "e.g. 15% of card payments fail",
+                    5 => "e.g. about 40 minutes; unknown yet",
+                    _ => "e.g. the EU merchants' SLA; none",
                 });
                 t
             })
             .collect();
         fields[MINUTES].insert_str(minutes.to_string());
-        UpdateForm { fields, focus: 0 }
+        UpdateForm {
+            fields,
+            focus: 0,
+            public: false,
+            sev1: false,
+        }
+    }
+
+    /// How many fields are in use: the briefing's too on a SEV1.
+    pub fn count(&self) -> usize {
+        if self.sev1 { LABELS.len() } else { PLAIN }
+    }
+
+    /// The executive briefing, when the incident is a SEV1: every part given, or the field
+    /// to fill in and why.
+    pub fn briefing(&self) -> Result<Option<Briefing>, (usize, String)> {
+        if !self.sev1 {
+            return Ok(None);
+        }
+        let part = |i: usize, what: &str| {
+            let v = self.value(i);
+            if v.is_empty() {
+                Err((
+                    i,
+                    format!("a SEV1 update carries the briefing: give {what}"),
+                ))
+            } else {
+                Ok(v)
+            }
+        };
+        Ok(Some(Briefing {
+            impact: part(BRIEFING, "the business impact")?,
+            eta: part(BRIEFING + 1, "the ETA to resolution")?,
+            at_risk: part(BRIEFING + 2, "the commitments at risk (\"none\" if none)")?,
+        }))
     }
 
     /// A field's text on one line, trimmed.
@@ -70,9 +122,11 @@ impl UpdateForm {
             .unwrap_or_default()
     }
 
-    /// Nothing written in the three text fields.
+    /// Nothing written in the text fields.
     pub fn is_blank(&self) -> bool {
-        (0..MINUTES).all(|i| self.value(i).is_empty())
+        (0..LABELS.len())
+            .filter(|i| *i != MINUTES)
+            .all(|i| self.value(i).is_empty())
     }
 
     /// Sets a field's text, cursor at its end.
@@ -168,12 +222,22 @@ impl App {
         if self.screen != Screen::Room(r) {
             self.open_room(r, fx);
         }
+        let sev1 = self.sev1_update(r);
         let view = self.rooms.entry(r).or_default();
         let form = view.update.get_or_insert_with(|| UpdateForm::new(minutes));
+        form.sev1 = sev1;
         if !prefill.trim().is_empty() && form.value(HAPPENING).is_empty() {
             form.set(HAPPENING, prefill.trim());
         }
         self.mode = Mode::UpdateForm;
+    }
+
+    /// The incident is an active SEV1: its updates carry the briefing.
+    fn sev1_update(&self, r: IncidentRef) -> bool {
+        self.replica
+            .state
+            .incident(r)
+            .is_some_and(|i| i.severity == Severity::Sev1 && i.is_active())
     }
 
     fn update_room(&self) -> Option<IncidentRef> {
@@ -191,10 +255,12 @@ impl App {
             return;
         };
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        let restricted = self.replica.state.incident(r).is_some_and(|i| i.restricted);
         let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut()) else {
             return;
         };
-        let last = LABELS.len() - 1;
+        let n = form.count();
+        let last = n - 1;
         match k.code {
             KeyCode::Esc => {
                 self.mode = Mode::Normal;
@@ -209,11 +275,26 @@ impl App {
                     );
                 }
             }
-            KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % LABELS.len(),
-            KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + last) % LABELS.len(),
+            KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % n,
+            KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + last) % n,
             KeyCode::Enter if form.focus < last && !ctrl => form.focus += 1,
             KeyCode::Enter => self.post_update(r, fx),
             KeyCode::Char('s') if ctrl => self.post_update(r, fx),
+            KeyCode::Char('p') if ctrl && restricted && !form.public => self.flash(
+                Level::Error,
+                format!(
+                    "{r} is restricted (need to know): its updates never go to the status page"
+                ),
+            ),
+            KeyCode::Char('p') if ctrl => {
+                form.public = !form.public;
+                let what = if form.public {
+                    "public: it goes to the status page too"
+                } else {
+                    "not public: stakeholders and the timeline only"
+                };
+                self.flash(Level::Info, format!("{r}: status update {what}"));
+            }
             _ => {
                 let i = form.focus;
                 form.fields[i].input(k);
@@ -241,9 +322,13 @@ impl App {
 
     fn post_update(&mut self, r: IncidentRef, fx: &mut Vec<Effect>) {
         let (now, tz) = (self.now, self.tz);
+        let sev1 = self.sev1_update(r);
         let Some(form) = self.rooms.get_mut(&r).and_then(|v| v.update.as_mut()) else {
             return;
         };
+        // Raised to SEV1 while it was being written: the briefing fields appear, and are
+        // asked for before anything is sent.
+        form.sev1 = sev1;
         // The feed's limits on an entry, checked before the form closes.
         let composed = form.compose(now, tz).and_then(|text| {
             match validate::text("the status update", &text, MAX_ENTRY, true) {
@@ -254,10 +339,12 @@ impl App {
                 )),
             }
         });
+        let composed = composed.and_then(|text| Ok((text, form.briefing()?)));
         match composed {
-            Ok(text) => {
+            Ok((text, briefing)) => {
                 let draft = form.clone();
                 let next_update_secs = form.minutes().map(|m| m * 60);
+                let public = form.public;
                 let id = self.send(
                     Command::AddEntry {
                         incident: r,
@@ -265,6 +352,8 @@ impl App {
                         text,
                         occurred_at: None,
                         next_update_secs,
+                        public,
+                        briefing,
                     },
                     format!("{r}: status update"),
                     fx,
@@ -335,7 +424,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Err((_, why)) => vec![format!("({why})")],
     };
     let preview_rows = preview.len().min(5) as u16;
-    let height = (1 + 3 * LABELS.len() as u16 + 1 + preview_rows + 2).min(area.height);
+    let height = (1 + 3 * form.count() as u16 + 1 + preview_rows + 2).min(area.height);
     let popup = Rect::new(
         area.x + (area.width - width) / 2,
         area.y + area.height.saturating_sub(height) / 2,
@@ -352,7 +441,7 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .border_style(theme.focus)
         .title(Span::styled(title, theme.focus))
         .title_bottom(Span::styled(
-            " tab/shift-tab fields · enter on the last field or ctrl-s posts · esc keeps the draft ",
+            " tab/shift-tab fields · ctrl-p public · enter on the last field or ctrl-s posts · esc keeps the draft ",
             theme.muted,
         ));
     let inner = block.inner(popup);
@@ -363,13 +452,18 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .and_then(|i| i.last_status_update)
         .map(|t| format!("last update {} ago", age((app.now - t).num_seconds())))
         .unwrap_or_else(|| "no status update yet".into());
+    let public = if form.public {
+        "PUBLIC: stakeholders and the status page"
+    } else {
+        "to the stakeholders (ctrl-p: public)"
+    };
     Paragraph::new(Line::styled(
-        format!(" Posted on the timeline as a status update · {last}"),
-        theme.muted,
+        format!(" Posted as a status update · {public} · {last}"),
+        if form.public { theme.key } else { theme.muted },
     ))
     .render(Rect::new(inner.x, y, inner.width, 1), buf);
     y += 1;
-    for (i, label) in LABELS.iter().enumerate() {
+    for (i, label) in LABELS.iter().enumerate().take(form.count()) {
         if y + 3 > bottom {
             break;
         }

@@ -249,6 +249,8 @@ impl Incident {
             pinned: false,
             supersedes: None,
             superseded_by: None,
+            public: false,
+            briefing: None,
         });
     }
 

@@ -13,6 +13,8 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             text,
             occurred_at,
             next_update_secs,
+            public,
+            briefing,
             ..
         } => {
             if *entry_kind == EntryKind::StatusUpdate {
@@ -21,6 +23,10 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
                     next_update_secs.map(|n| ev.at + crate::model::escalation::secs(n));
             }
             inc.push_entry(ev, *entry_kind, text.clone(), *occurred_at);
+            if let Some(new) = inc.entries.last_mut() {
+                new.public = *public;
+                new.briefing = briefing.clone();
+            }
         }
         EventKind::EntryCorrected {
             entry,
@@ -30,13 +36,13 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             ..
         } => {
             let elided = inc.elided > 0;
-            let pinned = match inc.entry_mut(*entry) {
+            let (pinned, public, briefing) = match inc.entry_mut(*entry) {
                 Some(old) => {
                     old.superseded_by = Some(ev.seq);
-                    old.pinned
+                    (old.pinned, old.public, old.briefing.clone())
                 }
                 // An older entry this copy does not hold: the correction is new, and held.
-                None if elided => false,
+                None if elided => (false, false, None),
                 None => {
                     return Err(ApplyError::UnknownEntry {
                         seq: ev.seq,
@@ -52,6 +58,12 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
             if let Some(new) = inc.entries.last_mut() {
                 new.supersedes = Some(*entry);
                 new.pinned = pinned;
+                // A corrected status update was still sent as it was: it keeps being marked
+                // public, and keeps its briefing.
+                if *entry_kind == EntryKind::StatusUpdate {
+                    new.public = public;
+                    new.briefing = briefing;
+                }
             }
         }
         EventKind::EntryPinned { entry, pinned, .. } => {

@@ -294,6 +294,8 @@ impl State {
                 text,
                 occurred_at: now,
                 next_update_secs: None,
+                public: false,
+                briefing: None,
             });
             if ic {
                 events.push(EventKind::RoleAssigned {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::state::Incident;
 use crate::model::validate::{self, MAX_ENTRY};
-use crate::model::{Command, EntryKind, EventKind, Milestone, Rejection};
+use crate::model::{Briefing, Command, EntryKind, EventKind, Milestone, Rejection, Severity};
 
 /// Entries, corrections, pins, milestones and runbook ticks.
 pub(super) fn decide(
@@ -22,6 +22,8 @@ pub(super) fn decide(
             text,
             occurred_at,
             next_update_secs,
+            public,
+            briefing,
             ..
         } => {
             check_writable_kind(*entry_kind)?;
@@ -40,12 +42,15 @@ pub(super) fn decide(
                     )));
                 }
             }
+            let briefing = status_update_parts(inc, *entry_kind, *public, briefing.as_ref())?;
             vec![E::EntryAdded {
                 incident: r,
                 entry_kind: *entry_kind,
                 text,
                 occurred_at,
                 next_update_secs: *next_update_secs,
+                public: *public,
+                briefing,
             }]
         }
         C::CorrectEntry {
@@ -175,4 +180,44 @@ fn check_writable_kind(kind: EntryKind) -> Result<(), Rejection> {
         )));
     }
     Ok(())
+}
+
+/// A status update's extras: `public` and the briefing belong to status updates only; a
+/// restricted incident never goes to the status page; every SEV1 update while the incident
+/// is active carries the executive briefing (seed guide: impact, ETA, commitments at risk;
+/// once resolved, the ETA has passed). The briefing checked.
+fn status_update_parts(
+    inc: &Incident,
+    kind: EntryKind,
+    public: bool,
+    briefing: Option<&Briefing>,
+) -> Result<Option<Briefing>, Rejection> {
+    let r = inc.reference;
+    if kind != EntryKind::StatusUpdate {
+        if public {
+            return Err(Rejection::invalid(format!(
+                "only a status update can be public (this is a {kind})"
+            )));
+        }
+        if briefing.is_some() {
+            return Err(Rejection::invalid(format!(
+                "only a status update carries a briefing (this is a {kind})"
+            )));
+        }
+        return Ok(None);
+    }
+    if public && inc.restricted {
+        return Err(Rejection::conflict(format!(
+            "{r} is restricted (need to know): its updates never go to the status page; \
+             send it without public"
+        )));
+    }
+    let briefing = briefing.map(Briefing::checked).transpose()?;
+    if inc.severity == Severity::Sev1 && inc.is_active() && briefing.is_none() {
+        return Err(Rejection::invalid(format!(
+            "{r} is a SEV1: its status update needs the executive briefing (impact, ETA, \
+             commitments at risk)"
+        )));
+    }
+    Ok(briefing)
 }

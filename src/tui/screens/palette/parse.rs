@@ -183,6 +183,8 @@ pub fn note(a: &Args) -> Result<Intent, String> {
         text: l.text,
         occurred_at: l.occurred_at,
         next_update_secs: None,
+        public: false,
+        briefing: None,
     }))
 }
 

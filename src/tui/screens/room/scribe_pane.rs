@@ -79,6 +79,8 @@ impl App {
                                 text: line.text,
                                 occurred_at: line.occurred_at,
                                 next_update_secs: None,
+                                public: false,
+                                briefing: None,
                             },
                             format!("{r}: {short}"),
                             fx,

@@ -324,6 +324,12 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
             if e.supersedes.is_some() {
                 tail.push(Span::styled(" (corrected)", theme.muted));
             }
+            if e.public {
+                tail.push(Span::styled(" (public)", theme.muted));
+            }
+            if e.briefing.is_some() {
+                tail.push(Span::styled(" +briefing", theme.key));
+            }
             if (e.recorded_at - e.occurred_at).num_seconds().abs() >= 60 {
                 tail.push(Span::styled(
                     format!("  (logged {})", hhmmss(&app.tz, e.recorded_at)),
@@ -384,8 +390,21 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
         } else {
             String::new()
         };
+        let public = if e.public { ", public" } else { "" };
+        let briefing = e
+            .briefing
+            .as_ref()
+            .map(|b| {
+                format!(
+                    " · Briefing: impact: {}; ETA: {}; commitments at risk: {}",
+                    clean(&b.impact),
+                    clean(&b.eta),
+                    clean(&b.at_risk)
+                )
+            })
+            .unwrap_or_default();
         let text = format!(
-            " #{} {} by {} at {}{logged}{corrected}: {}",
+            " #{} {}{public} by {} at {}{logged}{corrected}: {}{briefing}",
             e.id,
             kind_label(e.kind),
             clean(&e.author),
