@@ -5,27 +5,8 @@ mod common;
 use std::process::Output;
 
 use common::ServeProcess;
+use common::cli::{ok, warroom};
 use serde_json::Value;
-
-fn warroom(server: &str, name: &str, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
-        .args(args)
-        .env("WARROOM_SERVER", server)
-        .env("WARROOM_NAME", name)
-        .env_remove("WARROOM_TOKEN")
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn declare_note_ack_resolve_and_read_them_back() {

@@ -7,46 +7,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use serde_json::{Value, json};
-use warroom::model::State;
-use warroom::server::RunningServer;
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(WAIT).build().unwrap()
-}
-
-async fn post(
-    server: &RunningServer,
-    path: &str,
-    body: &Value,
-    headers: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let mut req = http()
-        .post(format!("http://{}{path}", server.addr))
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(body).unwrap());
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.unwrap();
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
-    (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-}
-
-/// The board a join received, every part of it (incidents and the feed's notes).
-async fn board(server: &RunningServer) -> State {
-    let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
-    let mut parts = frames.iter().filter(|f| f["type"] == "snapshot");
-    let mut s: State = serde_json::from_value(parts.next().unwrap()["state"].clone()).unwrap();
-    for p in parts {
-        let more: State = serde_json::from_value(p["state"].clone()).unwrap();
-        s.incidents.extend(more.incidents);
-        s.feed.deploys.extend(more.feed.deploys);
-        s.feed.noted.extend(more.feed.noted);
-    }
-    s
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipelines_deploy_is_recorded_once_and_every_console_has_it_after_a_restart() {
@@ -100,7 +61,7 @@ async fn a_pipelines_deploy_is_recorded_once_and_every_console_has_it_after_a_re
         assert_eq!(answer["field"], field, "{answer}");
     }
 
-    let s = board(&server).await;
+    let s = board_now(&server).await;
     assert_eq!(s.seq, 2);
     assert!(s.incidents.is_empty());
     let d: Vec<(&str, &str, &str)> = s
@@ -118,7 +79,7 @@ async fn a_pipelines_deploy_is_recorded_once_and_every_console_has_it_after_a_re
 
     // From the log again after a restart.
     let server = start_server(dir.path()).await;
-    let s = board(&server).await;
+    let s = board_now(&server).await;
     assert_eq!(s.feed.deploys.len(), 2);
     assert_eq!(s.feed.deploys[1].version, "v9");
     server.shutdown().await.unwrap();
@@ -140,7 +101,7 @@ async fn the_deploy_webhook_needs_the_intake_token_once_one_is_set() {
     let right = [("authorization", "Bearer intake-token-0123456789")];
     let (code, answer) = post(&server, "/webhook/deploy", &body, &right).await;
     assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
-    assert_eq!(board(&server).await.feed.deploys.len(), 1);
+    assert_eq!(board_now(&server).await.feed.deploys.len(), 1);
     server.shutdown().await.unwrap();
 }
 
@@ -176,7 +137,7 @@ async fn a_slow_burn_is_kept_for_the_standup_digest_counted_once_per_alert() {
             "{answer}"
         );
     }
-    let s = board(&server).await;
+    let s = board_now(&server).await;
     assert!(s.incidents.is_empty(), "no incident, no page");
     assert_eq!(s.feed.noted.len(), 1, "{:?}", s.feed.noted);
     let n = &s.feed.noted[0];

@@ -15,54 +15,13 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use warroom::model::policy::Policy;
-use warroom::model::{Milestone, Severity, State, Status};
+use warroom::model::{Milestone, Severity, Status};
 use warroom::server::{Rules, RunningServer, ServerConfig};
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(WAIT).build().unwrap()
-}
 
 async fn serve_with(dir: &std::path::Path, f: impl FnOnce(&mut ServerConfig)) -> RunningServer {
     let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
     f(&mut cfg);
     warroom::server::start(cfg).await.unwrap()
-}
-
-async fn state(server: &RunningServer) -> State {
-    let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
-    board(&frames)
-}
-
-/// The board a join received: every `snapshot` part's incidents in one state (the first
-/// part carries the withheld references).
-fn board(frames: &[Value]) -> State {
-    let mut parts = frames.iter().filter(|f| f["type"] == "snapshot");
-    let mut s: State = serde_json::from_value(parts.next().unwrap()["state"].clone()).unwrap();
-    for p in parts {
-        let more: State = serde_json::from_value(p["state"].clone()).unwrap();
-        s.incidents.extend(more.incidents);
-    }
-    s
-}
-
-async fn post(
-    server: &RunningServer,
-    path: &str,
-    body: &Value,
-    headers: &[(&str, &str)],
-) -> (StatusCode, Value) {
-    let mut req = http()
-        .post(format!("http://{}{path}", server.addr))
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(body).unwrap());
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.unwrap();
-    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
-    let v = resp.json::<Value>().await.unwrap_or(Value::Null);
-    (status, v)
 }
 
 const GROUP: &str = r#"{}/{severity="critical"}:{alertname="HighErrorRate", service="payments"}"#;
@@ -119,7 +78,7 @@ async fn alertmanager_opens_a_classified_incident_dedups_and_resolves() {
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["alerts"][0]["outcome"], "opened", "{body}");
     assert_eq!(body["alerts"][0]["incident"], "INC-1");
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     let inc = &s.incidents[&1];
     // The seed's own example: payments, 62.5% errors, revenue impacting → SEV1.
     assert_eq!(inc.severity, Severity::Sev1);
@@ -154,7 +113,7 @@ async fn alertmanager_opens_a_classified_incident_dedups_and_resolves() {
     assert_eq!(code, StatusCode::ACCEPTED);
     assert_eq!(body["alerts"][0]["outcome"], "attached");
     assert_eq!(body["alerts"][0]["alert_count"], 2);
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     assert_eq!(s.incidents.len(), 1);
     assert_eq!(s.incidents[&1].alert_count, 2);
 
@@ -168,7 +127,7 @@ async fn alertmanager_opens_a_classified_incident_dedups_and_resolves() {
     .await;
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["alerts"][0]["outcome"], "resolved");
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     assert_eq!(s.incidents[&1].status, Status::Resolved);
 
     // After resolution the same key opens a new incident.
@@ -187,7 +146,7 @@ async fn alertmanager_opens_a_classified_incident_dedups_and_resolves() {
 async fn malformed_bodies_get_a_json_error_and_record_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve_with(dir.path(), |_| {}).await;
-    let before = state(&server).await.seq;
+    let before = board_now(&server).await.seq;
     let mut v3 = alertmanager("firing", "firing");
     v3["version"] = json!("3");
     let mut bad_time = alertmanager("firing", "firing");
@@ -217,7 +176,7 @@ async fn malformed_bodies_get_a_json_error_and_record_nothing() {
     assert_eq!(resp.status().as_u16(), 400);
     let answer: Value = resp.json().await.unwrap();
     assert_eq!(answer["status"], "invalid event");
-    assert_eq!(state(&server).await.seq, before, "nothing was recorded");
+    assert_eq!(board_now(&server).await.seq, before, "nothing was recorded");
     server.shutdown().await.unwrap();
 }
 
@@ -282,7 +241,7 @@ async fn pagerduty_v3_signatures_are_verified() {
     assert_eq!(code, StatusCode::UNAUTHORIZED, "{answer}");
     let (code, _) = post(&server, "/webhook/pagerduty", &body, &[]).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    assert!(state(&server).await.incidents.is_empty());
+    assert!(board_now(&server).await.incidents.is_empty());
 
     // Valid (as the second of two values, as during a secret rotation).
     let good = format!("{wrong},{}", sign(secret, &raw));
@@ -294,7 +253,7 @@ async fn pagerduty_v3_signatures_are_verified() {
     )
     .await;
     assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     let inc = &s.incidents[&1];
     assert_eq!(inc.title, "Login failures on auth");
     assert_eq!(inc.service.as_deref(), Some("auth"));
@@ -313,7 +272,7 @@ async fn pagerduty_v3_signatures_are_verified() {
     .await;
     assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(answer["alerts"][0]["outcome"], "acknowledged");
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     assert_eq!(
         s.incidents[&1].acknowledged_by.as_deref(),
         Some("Priya Raman")
@@ -355,7 +314,7 @@ async fn a_pagerduty_incident_without_urgency_is_a_sev3_as_the_guides_bot_has_it
     body["event"]["data"]["id"] = json!("PGR0VU3");
     body["event"]["data"]["priority"] = Value::Null;
     send(body).await;
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     let inc = &s.incidents[&1];
     assert_eq!(inc.severity, Severity::Sev3);
     assert!(
@@ -400,7 +359,7 @@ async fn events_v2_trigger_then_resolve_with_one_dedup_key() {
     let (code, answer) = post(&server, "/v2/enqueue", &enqueue("resolve", "disk-db1"), &[]).await;
     assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(answer["alerts"][0]["outcome"], "resolved");
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     assert_eq!(s.incidents.len(), 1);
     let inc = &s.incidents[&1];
     assert_eq!(
@@ -424,7 +383,7 @@ async fn events_v2_trigger_then_resolve_with_one_dedup_key() {
     let (_, answer) = post(&server, "/v2/enqueue", &slow, &[]).await;
     assert_eq!(answer["alerts"][0]["outcome"], "informational", "{answer}");
     // No incident: only a note for the stand-up digest.
-    let after = state(&server).await;
+    let after = board_now(&server).await;
     assert_eq!(after.seq, seq + 1);
     assert_eq!(after.incidents.len(), 1);
     assert_eq!(after.feed.noted.len(), 1);
@@ -460,7 +419,7 @@ async fn an_intake_token_is_required_once_configured() {
     // Events v2: the routing key is the token.
     let (code, _) = post(&server, "/v2/enqueue", &enqueue("trigger", "k"), &[]).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
-    assert!(state(&server).await.incidents.is_empty());
+    assert!(board_now(&server).await.incidents.is_empty());
     let (code, _) = post(
         &server,
         "/webhook/alertmanager",
@@ -473,7 +432,7 @@ async fn an_intake_token_is_required_once_configured() {
     ev["routing_key"] = json!("intake-token-0123456789");
     let (code, _) = post(&server, "/v2/enqueue", &ev, &[]).await;
     assert_eq!(code, StatusCode::ACCEPTED);
-    assert_eq!(state(&server).await.incidents.len(), 2);
+    assert_eq!(board_now(&server).await.incidents.len(), 2);
     server.shutdown().await.unwrap();
 }
 
@@ -550,7 +509,7 @@ command = ["sh", "-c", "echo \"$WARROOM_PERSON $WARROOM_INCIDENT $WARROOM_SEVERI
     let line = std::fs::read_to_string(&marker).unwrap();
     assert!(line.starts_with("ana INC-1 SEV1 "), "{line}");
 
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     let texts: Vec<&str> = s.incidents[&1]
         .entries
         .iter()
@@ -599,7 +558,7 @@ async fn alerts_over_the_intake_rate_get_429_and_record_nothing() {
     assert!(limited >= 1, "none of 10 alerts was limited");
     assert!(accepted >= 2, "the burst of 2 was not let through");
     // Every accepted alert opened its incident; no refused one did.
-    assert_eq!(state(&server).await.incidents.len(), accepted);
+    assert_eq!(board_now(&server).await.incidents.len(), accepted);
     server.shutdown().await.unwrap();
 }
 
@@ -680,7 +639,7 @@ format = "slack"
         .await;
     assert_eq!(answer["type"], "ok", "{answer}");
     // Someone neither paged nor a member still sees only the reference.
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     assert!(s.incident(warroom::model::IncidentRef(2)).is_none());
     assert!(s.withheld.contains(&warroom::model::IncidentRef(2)));
     server.shutdown().await.unwrap();
@@ -714,7 +673,7 @@ async fn an_exposed_feed_takes_no_alert_without_a_token_or_signature() {
             .unwrap()
             .contains("--pagerduty-secret")
     );
-    assert!(state(&closed).await.incidents.is_empty());
+    assert!(board_now(&closed).await.incidents.is_empty());
     closed.shutdown().await.unwrap();
 
     // With an intake token it takes alerts that carry it.
@@ -734,7 +693,7 @@ async fn an_exposed_feed_takes_no_alert_without_a_token_or_signature() {
     )
     .await;
     assert_eq!(code, StatusCode::ACCEPTED, "{answer}");
-    assert_eq!(state(&open).await.incidents.len(), 1);
+    assert_eq!(board_now(&open).await.incidents.len(), 1);
     open.shutdown().await.unwrap();
 }
 
@@ -780,7 +739,7 @@ async fn a_security_alert_opens_a_restricted_incident_with_the_security_runbook(
             "the title reached a non-member: {f}"
         );
     }
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     assert!(s.incident(warroom::model::IncidentRef(1)).is_none());
     assert!(s.withheld.contains(&warroom::model::IncidentRef(1)));
 
@@ -822,7 +781,7 @@ async fn a_security_alert_opens_a_restricted_incident_with_the_security_runbook(
     )
     .await;
     assert_eq!(body["alerts"][0]["incident"], "INC-2", "{body}");
-    let s = state(&server).await;
+    let s = board_now(&server).await;
     let inc = &s.incidents[&2];
     assert!(!inc.restricted);
     assert_eq!(inc.runbook.as_ref().unwrap().name, "payments");

@@ -1,6 +1,7 @@
 //! Helpers for tests that run a real feed on a loopback port and talk to it as clients do.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod history;
 pub mod hooks;
 pub mod pg;
@@ -360,4 +361,51 @@ until = "{}"
         t(-10),
         t(120)
     )
+}
+
+/// An HTTP client for posting to a feed on loopback.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(WAIT).build().unwrap()
+}
+
+/// POSTs `body` (JSON) to `path` on `server` with `headers`: the status and the JSON answer
+/// (null when the answer is not JSON).
+pub async fn post(
+    server: &RunningServer,
+    path: &str,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> (axum::http::StatusCode, Value) {
+    let mut req = http()
+        .post(format!("http://{}{path}", server.addr))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(body).unwrap());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// The board a join received, every `snapshot` part of it in one state: the incidents, the
+/// withheld references (the first part's) and the feed's notes.
+pub fn board(frames: &[Value]) -> warroom::model::State {
+    let mut parts = frames.iter().filter(|f| f["type"] == "snapshot");
+    let mut s: warroom::model::State =
+        serde_json::from_value(parts.next().unwrap()["state"].clone()).unwrap();
+    for p in parts {
+        let more: warroom::model::State = serde_json::from_value(p["state"].clone()).unwrap();
+        s.incidents.extend(more.incidents);
+        s.feed.deploys.extend(more.feed.deploys);
+        s.feed.noted.extend(more.feed.noted);
+    }
+    s
+}
+
+/// The board as a reader joining `server` now is sent it.
+pub async fn board_now(server: &RunningServer) -> warroom::model::State {
+    let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
+    board(&frames)
 }
