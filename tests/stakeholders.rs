@@ -2,7 +2,8 @@
 //! update goes to the people the policy names for SEV1, with the executive briefing, and,
 //! marked public, to the status page with its documented body, a bearer token and an
 //! idempotency key; a restricted incident's update is announced without its content and
-//! never goes to the status page. Each delivery's outcome is recorded on the timeline.
+//! never goes to the status page. Each delivery's outcome is recorded on the timeline; an
+//! update the feed stopped delivering is sent again after a restart, and only then.
 
 mod common;
 
@@ -254,5 +255,115 @@ webhook = "{base}/team"
     ] {
         assert!(texts.contains(&want), "{want}: {texts:?}");
     }
+    server.shutdown().await.unwrap();
+}
+
+/// A webhook that takes requests and never answers: a delivery in flight when the feed
+/// stops. Counts the connections it took.
+async fn never_answers() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = taken.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    (format!("http://{addr}"), taken)
+}
+
+fn team_policy(base: &str) -> String {
+    format!(
+        r#"
+[stakeholders]
+sev2 = ["team"]
+
+[people.team]
+channels = ["team-chat"]
+
+[channel.team-chat]
+webhook = "{base}/team"
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_update_the_feed_stopped_delivering_is_sent_after_a_restart_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stuck, taken) = never_answers().await;
+    let server = serve(dir.path(), &team_policy(&stuck)).await;
+    let (mut c, _) = Raw::join(&server.url(), "carol", None).await;
+    c.command(json!({"op": "declare", "title": "Checkout slow", "severity": 2}))
+        .await;
+    let update = |text: &str| {
+        json!({"op": "add_entry", "incident": "INC-1", "entry_kind": "status_update",
+            "text": text})
+    };
+    let seq = seqs(&c.command(update("p99 at 4s; rolling back")).await)[0];
+    // The delivery is under way when the feed stops: no outcome is recorded.
+    let deadline = std::time::Instant::now() + WAIT;
+    while taken.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the webhook was never called"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+    drop(c);
+    server.shutdown().await.unwrap();
+
+    // Started again (the team's hook answering now): the update goes out, with its key, and
+    // its outcome is recorded on the entry.
+    let (base, seen) = hooks().await;
+    let server = serve(dir.path(), &team_policy(&base)).await;
+    let key = format!(":{seq}:team-chat");
+    let deadline = std::time::Instant::now() + WAIT;
+    let entry = loop {
+        let s = board_now(&server).await;
+        let e = s.incidents[&1]
+            .entries
+            .iter()
+            .find(|e| e.id == seq)
+            .cloned();
+        if let Some(e) = e.filter(|e| !e.deliveries.is_empty()) {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "never redelivered");
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    };
+    assert_eq!(entry.deliveries, [("team-chat".to_string(), true)]);
+    let got = seen.lock().unwrap().clone();
+    assert!(got.iter().all(|h| h.key.ends_with(&key)), "{got:?}");
+    assert_eq!(got.last().unwrap().body["text"], "p99 at 4s; rolling back");
+    server.shutdown().await.unwrap();
+
+    // Delivered and recorded: a further restart sends only what is new.
+    let server = serve(dir.path(), &team_policy(&base)).await;
+    let (mut c, _) = Raw::join(&server.url(), "carol", None).await;
+    let next = c
+        .command_with_id("after-restart", update("rolled back; p99 back to 300ms"))
+        .await;
+    let next = seqs(&next)[0];
+    assert!(next > seq, "a new update, not the first one's answer again");
+    let fresh = format!(":{next}:team-chat");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !seen.lock().unwrap().iter().any(|h| h.key.ends_with(&fresh)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new update never went out"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    let got = seen.lock().unwrap().clone();
+    let keys: Vec<&str> = got.iter().map(|h| h.key.as_str()).collect();
+    assert_eq!(
+        got.iter().filter(|h| h.key.ends_with(&key)).count(),
+        2,
+        "the first update: a 500, then delivered, and never again: {keys:?}"
+    );
     server.shutdown().await.unwrap();
 }

@@ -190,6 +190,10 @@ pub struct Entry {
     /// A status update's executive briefing (SEV1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub briefing: Option<Briefing>,
+    /// A status update's deliveries to stakeholders' channels and the status page, each
+    /// channel with whether it was delivered, in the order recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<(String, bool)>,
 }
 
 /// The log and the state disagree: an event names something that does not exist, or a

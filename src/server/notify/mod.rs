@@ -460,7 +460,8 @@ fn failure_reason(detail: &str) -> &'static str {
 
 /// Fired steps of the last day whose deliveries were not all recorded (the server stopped
 /// first): they are delivered again, with the same idempotency keys. So are the last day's
-/// action items without a ticket, when the policy has a tracker.
+/// status updates not yet delivered to every stakeholder channel (and the status page), and
+/// its action items without a ticket, when the policy has a tracker.
 pub fn undelivered(
     state: &State,
     rules: &Rules,
@@ -554,6 +555,12 @@ pub fn undelivered(
             });
         }
     }
+    v.extend(updates::unsent(
+        state,
+        rules,
+        now,
+        chrono::Duration::hours(REDELIVER_WITHIN_HOURS),
+    ));
     if rules.policy.tracker().is_some() {
         v.extend(tracker::unticketed(
             state,

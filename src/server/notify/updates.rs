@@ -216,3 +216,70 @@ pub(super) fn spawn(ctx: &Arc<Ctx>, d: &Delivery, only_missing: bool) {
         );
     }
 }
+
+/// The status updates of the last `within` whose deliveries were not all recorded (the
+/// feed stopped first): each is delivered again to the channels it has no outcome for,
+/// with the same idempotency keys. A superseded update is not: its correction stands.
+pub(super) fn unsent(
+    state: &crate::model::State,
+    rules: &crate::server::rules::Rules,
+    now: chrono::DateTime<chrono::Utc>,
+    within: chrono::Duration,
+) -> Vec<Delivery> {
+    let mut v = Vec::new();
+    for inc in state.incidents.values() {
+        let mut wanted: Vec<&str> = rules
+            .policy
+            .stakeholders(inc.severity)
+            .iter()
+            .flat_map(|p| rules.policy.channels_for(p))
+            .map(|(name, _)| name)
+            .collect();
+        for e in inc.entries.iter().rev() {
+            if now - e.recorded_at > within {
+                break;
+            }
+            if e.kind != EntryKind::StatusUpdate || e.superseded_by.is_some() {
+                continue;
+            }
+            let public = e.public && !inc.restricted && rules.policy.status_page().is_some();
+            if public {
+                wanted.push(STATUS_PAGE_CHANNEL);
+            }
+            let already: Vec<String> = e.deliveries.iter().map(|(c, _)| c.clone()).collect();
+            let missing = wanted.iter().any(|w| !already.iter().any(|a| a == w));
+            if public {
+                wanted.pop();
+            }
+            if !missing {
+                continue;
+            }
+            let (title, service) = Delivery::shown(inc);
+            v.push(Delivery {
+                event: crate::model::Event {
+                    seq: e.id,
+                    at: e.recorded_at,
+                    actor: e.author.clone(),
+                    kind: EventKind::EntryAdded {
+                        incident: inc.reference,
+                        entry_kind: EntryKind::StatusUpdate,
+                        text: e.text.clone(),
+                        occurred_at: e.occurred_at,
+                        next_update_secs: None,
+                        public: e.public,
+                        briefing: e.briefing.clone(),
+                    },
+                },
+                title,
+                severity: inc.severity,
+                service,
+                steps: 0,
+                already,
+                restricted: inc.restricted,
+                status: inc.status,
+                next_update_at: inc.next_update_due(),
+            });
+        }
+    }
+    v
+}

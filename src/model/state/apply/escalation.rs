@@ -112,6 +112,11 @@ pub(super) fn apply(inc: &mut Incident, ev: &Event) -> Result<(), ApplyError> {
                 f.deliveries.push((channel.clone(), *delivered));
             } else if let Some(p) = inc.pages.iter_mut().find(|p| p.seq == *step_seq) {
                 p.deliveries.push((channel.clone(), *delivered));
+            } else if let Some(e) = inc
+                .entry_mut(*step_seq)
+                .filter(|e| e.kind == EntryKind::StatusUpdate)
+            {
+                e.deliveries.push((channel.clone(), *delivered));
             }
             let tries = if *attempts == 1 {
                 String::new()

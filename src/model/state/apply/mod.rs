@@ -251,6 +251,7 @@ impl Incident {
             superseded_by: None,
             public: false,
             briefing: None,
+            deliveries: Vec::new(),
         });
     }
 
