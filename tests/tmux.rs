@@ -1306,3 +1306,57 @@ fn a_deploy_before_an_incident_shows_in_its_room_and_in_the_handoff() {
     tmux.keys("alice", &["q"]);
     tmux.wait_for("alice", "warroom exited 0");
 }
+
+#[test]
+fn a_sev1_status_update_asks_for_its_briefing_and_triage_is_one_palette_line() {
+    let Some(tmux) = Tmux::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServeProcess::start(&dir.path().join("feed"));
+    tmux.console("alice", &server.url, "alice", dir.path());
+    tmux.wait_for("alice", "● live");
+    tmux.palette("alice", "declare sev1 service:payments Checkout failing");
+    tmux.wait_for("alice", "INC-1 declared");
+    tmux.keys("alice", &["Escape"]);
+    tmux.wait_for("alice", "Scribe · i tab to write");
+
+    // Triage: who found it, growing or not, a workaround, in any order.
+    tmux.palette("alice", "triage no-workaround customer growing");
+    tmux.wait_for_all(
+        "alice",
+        &["found by customer", "impact growing", "no workaround"],
+    );
+
+    // The update form on a SEV1 holds the briefing, and will not post without it.
+    tmux.palette("alice", "update");
+    tmux.wait_for("alice", "Briefing · business impact");
+    tmux.type_text("alice", "Card payments fail in the EU");
+    tmux.keys("alice", &["C-s"]);
+    tmux.wait_for(
+        "alice",
+        "a SEV1 update carries the briefing: give the business impact",
+    );
+    // The text typed is still there; the briefing's three fields are filled in.
+    tmux.wait_for("alice", "Card payments fail in the EU");
+    tmux.type_text("alice", "15% of EU checkout revenue");
+    tmux.keys("alice", &["Tab"]);
+    tmux.type_text("alice", "40 minutes");
+    tmux.keys("alice", &["Tab"]);
+    tmux.type_text("alice", "the EU merchants' SLA");
+    tmux.keys("alice", &["C-s"]);
+    tmux.wait_for("alice", "status update posted");
+    let s = tmux.wait_for("alice", "+briefing");
+    assert!(s.contains("Card payments fail in the EU"), "{s}");
+    // What the feed recorded: the update with its briefing.
+    let out = cli(
+        &server,
+        dir.path(),
+        "bob",
+        &["export", "INC-1", "--format", "json"],
+    );
+    assert!(
+        out.contains("15% of EU checkout revenue") && out.contains("the EU merchants' SLA"),
+        "{out}"
+    );
+    tmux.keys("alice", &["q"]);
+    tmux.wait_for("alice", "warroom exited 0");
+}
