@@ -759,10 +759,11 @@ fn the_handoff_screen_shows_the_briefing_scrolls_and_goes_back() {
     app.update(key(KeyCode::Up));
     assert_eq!(app.handoff.unwrap().offset, offset - 1);
     app.update(key(KeyCode::End));
-    let l = lines(&draw(&app, 100, 30));
+    let l = lines(&draw(&app, 100, 36));
     on_screen(
         &l,
         &[
+            "POST-MORTEMS OWED FROM EARLIER SHIFTS (1)",
             "ON CALL",
             "next handoff    2026-11-27 09:00 UTC (in 18h50m): primary carl → dan",
             "RESOLVED DURING THE SHIFT (1)",

@@ -92,6 +92,10 @@ pub struct Briefing {
     /// (seed architecture: a slow burn is reviewed there, not paged), latest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub for_standup: Vec<crate::model::feed::NotedAlert>,
+    /// Incidents resolved before the shift whose post-mortem is still owed (due 48 hours
+    /// after resolution): the incoming person inherits the chasing. Soonest due first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub postmortems_owed: Vec<ResolvedIncident>,
 }
 
 /// How far back the briefing's stand-up digest looks: the seed's slowest burn-rate window.

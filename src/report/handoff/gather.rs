@@ -105,14 +105,13 @@ pub fn brief(
         .map(|i| active_incident(i, now))
         .collect();
     let in_shift = |t: DateTime<Utc>| shift_start <= t && t <= now;
-    let mut resolved: Vec<ResolvedIncident> = state
+    let ended: Vec<ResolvedIncident> = state
         .incidents
         .values()
         .filter(|i| !i.is_active())
         .filter_map(|i| {
             let at = *i.milestones.get(&Milestone::Resolved)?;
-            let owed = i.postmortem_owed_by();
-            in_shift(at).then(|| ResolvedIncident {
+            Some(ResolvedIncident {
                 reference: i.reference,
                 title: i.title.clone(),
                 service: i.service.clone(),
@@ -120,12 +119,19 @@ pub fn brief(
                 status: i.status,
                 declared_at: i.declared_at,
                 resolved_at: at,
-                postmortem_due_at: owed,
+                postmortem_due_at: i.postmortem_owed_by(),
                 postmortem_on_time: i.postmortem_on_time(),
             })
         })
         .collect();
+    let (mut resolved, earlier): (Vec<_>, Vec<_>) =
+        ended.into_iter().partition(|r| in_shift(r.resolved_at));
     resolved.sort_by_key(|r| (r.resolved_at, r.reference));
+    let mut postmortems_owed: Vec<ResolvedIncident> = earlier
+        .into_iter()
+        .filter(|r| r.postmortem_due_at.is_some() && r.resolved_at < shift_start)
+        .collect();
+    postmortems_owed.sort_by_key(|r| (r.postmortem_due_at, r.reference));
     let mut by_service: BTreeMap<Option<String>, (u64, usize)> = BTreeMap::new();
     for i in state.incidents.values() {
         if in_shift(i.declared_at) && i.alert_count > 0 {
@@ -165,6 +171,7 @@ pub fn brief(
             .into_iter()
             .cloned()
             .collect(),
+        postmortems_owed,
         for_standup: state
             .feed
             .digest(now, Duration::days(super::STANDUP_DAYS))

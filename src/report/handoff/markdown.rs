@@ -175,6 +175,18 @@ fn write_markdown(out: &mut String, b: &Briefing) -> std::fmt::Result {
     for r in &b.resolved {
         writeln!(out, "- {}", resolved_line(r, now, md))?;
     }
+    if !b.postmortems_owed.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "## Post-mortems owed from earlier shifts ({})",
+            b.postmortems_owed.len()
+        )?;
+        writeln!(out)?;
+        for r in &b.postmortems_owed {
+            writeln!(out, "- {}", resolved_line(r, now, md))?;
+        }
+    }
     writeln!(out)?;
     writeln!(out, "## Noisiest alert sources")?;
     writeln!(out)?;

@@ -118,3 +118,55 @@ fn a_member_sees_the_breach_deadline_and_a_non_member_only_references() {
         Some("1 restricted incident you are not a member of: INC-7")
     );
 }
+
+#[test]
+fn post_mortems_owed_from_earlier_shifts_are_handed_over_soonest_due_first() {
+    let mut s = State::default();
+    let day = |d: i64, h: u32| at(h, 0) + Duration::days(d);
+    let resolve = |s: &mut State, n: u32, t: DateTime<Utc>| {
+        run(
+            s,
+            "ana",
+            t,
+            Command::Resolve {
+                incident: IncidentRef(n),
+            },
+        )
+    };
+    for title in ["Queue backlog", "Search slow", "Cache stampede"] {
+        let mut d = declare(title, false);
+        if let Command::Declare { severity, .. } = &mut d {
+            *severity = Severity::Sev2;
+        }
+        run(&mut s, "ana", day(-4, 9), d);
+    }
+    resolve(&mut s, 1, day(-3, 2)); // due two days later: overdue at the briefing
+    resolve(&mut s, 2, day(-1, 2)); // due twelve hours after the briefing
+    resolve(&mut s, 3, day(0, 10)); // resolved during the shift: listed there instead
+    run(
+        &mut s,
+        "ana",
+        day(0, 11),
+        Command::WaivePostmortem {
+            incident: IncidentRef(3),
+            reason: "a duplicate of INC-2".into(),
+        },
+    );
+    let now = day(0, 14);
+    let b = brief(&s, &[], now - Duration::hours(12), now);
+    let owed: Vec<IncidentRef> = b.postmortems_owed.iter().map(|r| r.reference).collect();
+    assert_eq!(owed, [IncidentRef(1), IncidentRef(2)], "soonest due first");
+    let lines = text(&b);
+    assert!(
+        lines.contains("POST-MORTEMS OWED FROM EARLIER SHIFTS (2)"),
+        "{lines}"
+    );
+    assert!(lines.contains("POST-MORTEM OVERDUE by 1d12h"), "{lines}");
+    assert!(lines.contains("post-mortem due in 12h00m"), "{lines}");
+    let rows = rows(&b);
+    let overdue = rows.iter().find(|r| r.text.contains("INC-1")).unwrap();
+    assert_eq!(overdue.meaning, Meaning::Overdue);
+    assert!(markdown(&b).contains("## Post-mortems owed from earlier shifts (2)"));
+    // Resolved this shift: in its own list, not here.
+    assert!(b.resolved.iter().any(|r| r.reference == IncidentRef(3)));
+}

@@ -123,6 +123,27 @@ pub fn rows(b: &Briefing) -> Vec<Row> {
             Meaning::Text,
         );
     }
+    if !b.postmortems_owed.is_empty() {
+        push(String::new(), Meaning::Text);
+        push(
+            format!(
+                "POST-MORTEMS OWED FROM EARLIER SHIFTS ({})",
+                b.postmortems_owed.len()
+            ),
+            Meaning::Heading,
+        );
+        for r in &b.postmortems_owed {
+            let overdue = r.postmortem_due_at.is_some_and(|due| due < now);
+            push(
+                format!("  {}", resolved_line(r, now, one_line)),
+                if overdue {
+                    Meaning::Overdue
+                } else {
+                    Meaning::Text
+                },
+            );
+        }
+    }
     push(String::new(), Meaning::Text);
     push("NOISIEST ALERT SOURCES".into(), Meaning::Heading);
     push(

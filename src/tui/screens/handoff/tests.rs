@@ -240,6 +240,7 @@ fn everything() -> Briefing {
             last_at: at(26, 8, 0),
             count: 4,
         }],
+        postmortems_owed: Vec::new(),
     }
 }
 
