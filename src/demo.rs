@@ -138,7 +138,21 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
         who,
         act,
     };
+    let deploy = |version: &str, note: &str| {
+        Act::Run(Command::RecordDeploy {
+            service: "payments".into(),
+            version: version.into(),
+            environment: Some("production".into()),
+            note: Some(note.into()),
+        })
+    };
     vec![
+        // What changed: the deploy the room shows beside the incident.
+        s(
+            0,
+            "ci-bot",
+            deploy("4471", "payments-api: pool timeout 30s → 5s"),
+        ),
         s(
             2,
             "alertmanager",
@@ -295,6 +309,7 @@ pub fn scenario(now: DateTime<Utc>) -> Vec<Step> {
             "marco",
             note(PAYMENTS, Action, "rollback of payments-api to 4470 started"),
         ),
+        s(116, "ci-bot", deploy("4470", "payments-api rollback")),
         s(
             120,
             "grafana",

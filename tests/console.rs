@@ -3734,7 +3734,7 @@ fn a_room_shows_its_services_newest_deploy_and_the_handoff_lists_the_shifts() {
     let all = screen(&app, 160, 30);
     assert_on(
         &all,
-        &["deployed v2.14.1 → production 35m00s ago by ci-bot (2 since 24h before it)"],
+        &["deployed v2.14.1 → production 35m00s ago by ci-bot (2 since the day before)"],
     );
     assert!(!all.contains("v88"), "another service's deploy: {all}");
     // A deploy arriving live shows at once.

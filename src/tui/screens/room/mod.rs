@@ -162,9 +162,9 @@ pub fn render(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut Bu
 /// How long before its declaration a deploy of an incident's service is shown in its room.
 pub const DEPLOYS_BEFORE_HOURS: i64 = 24;
 
-/// `  · deployed v2.14.1 → production 25m ago by ana (3 in 24h)`: the newest deploy of the
-/// incident's service from a day before it was declared until it ended (seed guide: what
-/// changed is the first question), and how many there were.
+/// `deployed v2.14.1 → production 25m ago by ana (3 since the day before)`: the newest
+/// deploy of the incident's service from a day before it was declared until it ended (seed
+/// guide: what changed is the first question), and how many there were.
 fn recent_deploys(app: &App, inc: &Incident) -> Option<String> {
     let service = inc.service.as_deref()?;
     let end = match inc.milestones.get(&Milestone::Resolved) {
@@ -185,10 +185,10 @@ fn recent_deploys(app: &App, inc: &Incident) -> Option<String> {
         .unwrap_or_default();
     let more = match deploys.len() {
         1 => String::new(),
-        n => format!(" ({n} since {DEPLOYS_BEFORE_HOURS}h before it)"),
+        n => format!(" ({n} since the day before)"),
     };
     Some(format!(
-        "  · deployed {}{env} {} ago by {}{more}",
+        "deployed {}{env} {} ago by {}{more}",
         clean(&newest.version),
         age((app.now - newest.at).num_seconds()),
         clean(&newest.by)
@@ -230,7 +230,6 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
                 .unwrap_or_default(),
             theme.muted,
         ),
-        Span::styled(recent_deploys(app, inc).unwrap_or_default(), theme.unacked),
         Span::styled(
             inc.runbook
                 .as_ref()
@@ -323,6 +322,11 @@ fn render_header(app: &App, theme: &Theme, inc: &Incident, area: Rect, buf: &mut
     for t in triage {
         line2.push(Span::styled(" · ", theme.muted));
         line2.push(t);
+    }
+    // What changed: the newest deploy of its service (seed guide: recent deploys first).
+    if let Some(deployed) = recent_deploys(app, inc) {
+        line2.push(Span::styled(" · ", theme.muted));
+        line2.push(Span::styled(deployed, theme.unacked));
     }
     let line2 = Line::from(line2);
     let mut roles: Vec<Span> = vec![Span::raw(" ")];
