@@ -1419,8 +1419,15 @@ impl Run {
                 let mut cmds = Vec::new();
                 for i in 0..30 {
                     let m = self.marker();
-                    cmds.push(json!({"op": "add_entry", "incident": format!("INC-{n}"),
-                        "entry_kind": kinds[(chunk * 30 + i) % 4], "text": format!("{m} {long}")}));
+                    let kind = kinds[(chunk * 30 + i) % 4];
+                    let mut cmd = json!({"op": "add_entry", "incident": format!("INC-{n}"),
+                        "entry_kind": kind, "text": format!("{m} {long}")});
+                    // A SEV1's status update carries the executive briefing.
+                    if kind == "status_update" {
+                        cmd["briefing"] = json!({"impact": format!("{m} impact"),
+                            "eta": "an hour", "at_risk": "none"});
+                    }
+                    cmds.push(cmd);
                 }
                 let sent = Instant::now();
                 for a in self.drivers[admin].commands_together(cmds).await {
