@@ -3725,10 +3725,22 @@ fn a_room_shows_its_services_newest_deploy_and_the_handoff_lists_the_shifts() {
     deploy(&mut h, -40, "checkout", "v2.14.0", None);
     deploy(&mut h, -30, "checkout", "v2.14.1", Some("production"));
     deploy(&mut h, -20, "search", "v88", None);
+    h.record(
+        "alertmanager",
+        EventKind::AlertNoted {
+            source: "alertmanager".into(),
+            dedup_key: "slo-search".into(),
+            summary: "search error budget slow burn".into(),
+            why: "error budget burning 1.1x over 3d: informational only".into(),
+            service: Some("search".into()),
+        },
+    );
     h.now = t0();
     h.declare("bot", "Checkout returns 500s", 2, "checkout");
     h.declare("bot", "Ledger lag", 3, "ledger");
     let mut app = live_app(&h, t0() + Duration::minutes(5));
+    // The board says what waits for stand-up.
+    assert_on(&screen(&app, 160, 30), &["· 1 for stand-up (h handoff)"]);
     app.update(code(KeyCode::Enter));
     assert_eq!(app.screen, Screen::Room(IncidentRef(1)));
     let all = screen(&app, 160, 30);
@@ -3766,7 +3778,8 @@ fn a_room_shows_its_services_newest_deploy_and_the_handoff_lists_the_shifts() {
             "checkout v2.14.2, by ci-bot",
             "checkout v2.14.1 → production, by ci-bot",
             "search v88, by ci-bot",
-            "FOR STAND-UP: INFORMATIONAL ALERTS, LAST 3 DAYS (0)",
+            "FOR STAND-UP: INFORMATIONAL ALERTS, LAST 3 DAYS (1)",
+            "search: search error budget slow burn — error budget burning 1.1x over 3d",
         ],
     );
     let newest = all.find("v2.14.2").unwrap();

@@ -136,6 +136,25 @@ pub fn render(app: &App, theme: &Theme, area: Rect, buf: &mut Buffer) {
         ));
     }
     head.extend(super::cells::postmortems_owed(app, theme));
+    // Informational alerts kept for stand-up (seed architecture): the handoff lists them.
+    let standup = app
+        .replica
+        .state
+        .feed
+        .digest(
+            app.now,
+            chrono::Duration::days(crate::report::handoff::STANDUP_DAYS),
+        )
+        .len();
+    if standup > 0 {
+        head.push(Span::styled(
+            format!(
+                " · {standup} for stand-up ({} handoff)",
+                app.keymap.keys(Action::Handoff)
+            ),
+            theme.muted,
+        ));
+    }
     head.push(Span::styled(
         format!("   {}", app.now.with_timezone(&app.tz).format("%H:%M")),
         theme.muted,
