@@ -280,80 +280,8 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             .await?;
             println!("{incident}: paged {target}");
         }
-        Cmd::Deploy {
-            service,
-            version,
-            environment,
-            note,
-            ..
-        } => {
-            let (seqs, _) = s
-                .run(Command::RecordDeploy {
-                    service: service.clone(),
-                    version: version.clone(),
-                    environment,
-                    note,
-                })
-                .await?;
-            let at = seqs
-                .first()
-                .map(|n| format!(" (event {n})"))
-                .unwrap_or_default();
-            println!("recorded the deploy of {service} {version}{at}");
-        }
-        Cmd::Deploys {
-            service,
-            hours,
-            json,
-            ..
-        } => {
-            let now = chrono::Utc::now();
-            let within = chrono::Duration::hours(i64::from(hours));
-            let feed = &s.replica.state.feed;
-            let list: Vec<_> = match &service {
-                Some(svc) => feed.recent_deploys_of(svc, now, within),
-                None => feed.deploys_between(now - within, now + chrono::Duration::seconds(1)),
-            };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if list.is_empty() {
-                println!("no deploys recorded in the last {hours}h");
-            } else {
-                for d in list {
-                    println!(
-                        "{}",
-                        crate::report::handoff::deploy_line(
-                            d,
-                            now,
-                            crate::report::format::one_line
-                        )
-                    );
-                }
-            }
-        }
-        Cmd::Digest { days, json, .. } => {
-            let now = chrono::Utc::now();
-            let list = s
-                .replica
-                .state
-                .feed
-                .digest(now, chrono::Duration::days(i64::from(days)));
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else if list.is_empty() {
-                println!("no informational alerts in the last {days} days");
-            } else {
-                println!(
-                    "For stand-up: informational alerts, last {days} days ({})",
-                    list.len()
-                );
-                for n in list {
-                    println!(
-                        "  {}",
-                        crate::report::handoff::noted_line(n, now, crate::report::format::one_line)
-                    );
-                }
-            }
+        c @ (Cmd::Deploy { .. } | Cmd::Deploys { .. } | Cmd::Digest { .. }) => {
+            super::feed_notes::run(&mut s, c).await?;
         }
         Cmd::Sev {
             incident, severity, ..

@@ -12,6 +12,7 @@ mod admin;
 mod args;
 mod commands;
 mod console;
+mod feed_notes;
 mod logging;
 mod reads;
 mod session;
