@@ -314,7 +314,22 @@ async fn a_pagerduty_incident_without_urgency_is_a_sev3_as_the_guides_bot_has_it
     body["event"]["data"]["id"] = json!("PGR0VU3");
     body["event"]["data"]["priority"] = Value::Null;
     send(body).await;
+    // Low urgency is none of the bot's severities: "warning" again, SEV-3.
+    let mut body = pd("incident.triggered", None);
+    body["event"]["data"]["id"] = json!("PGR0VU4");
+    body["event"]["data"]["priority"] = Value::Null;
+    body["event"]["data"]["urgency"] = json!("low");
+    send(body).await;
     let s = board_now(&server).await;
+    assert_eq!(s.incidents[&3].severity, Severity::Sev3);
+    assert!(
+        s.incidents[&3]
+            .entries
+            .iter()
+            .any(|e| e.text.contains("PagerDuty urgency 'low'")),
+        "{:#?}",
+        s.incidents[&3].entries
+    );
     let inc = &s.incidents[&1];
     assert_eq!(inc.severity, Severity::Sev3);
     assert!(

@@ -66,6 +66,21 @@ fn push(
 
 /// The severity an alert opens an incident at, and why.
 pub fn classify(rules: &Rules, alert: &Alert) -> Classification {
+    // The seed guide's bot knows the severities critical, high and warning, and takes any
+    // other urgency as "warning": PagerDuty's "low" urgency is a SEV-3 there, not a SEV4.
+    if alert.source == intake::Source::PagerDuty
+        && alert.severity_label.as_deref() == Some("low")
+        && !intake::has_classifier_fields(&alert.context)
+    {
+        return Classification::Incident {
+            severity: Severity::Sev3,
+            rule: None,
+            why: "PagerDuty urgency 'low' is not one of the seed guide's severities: taken as \
+                  'warning', as its bot does"
+                .to_string(),
+            restricted: false,
+        };
+    }
     if !intake::has_classifier_fields(&alert.context)
         && let Some(label) = &alert.severity_label
         && let Some(severity) = intake::severity_from_label(label)
