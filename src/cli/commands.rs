@@ -110,13 +110,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             kind,
             ..
         } => {
-            let occurred_at = match at {
-                Some(a) => Some(
-                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
-                        .map_err(|e| anyhow!(e))?,
-                ),
-                None => None,
-            };
+            let occurred_at = occurred_at(at.as_deref())?;
             let (seqs, _) = s
                 .run(Command::AddEntry {
                     incident,
@@ -188,13 +182,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             at,
             ..
         } => {
-            let occurred_at = match at {
-                Some(a) => Some(
-                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
-                        .map_err(|e| anyhow!(e))?,
-                ),
-                None => None,
-            };
+            let occurred_at = occurred_at(at.as_deref())?;
             s.run(Command::SetMilestone {
                 incident,
                 milestone,
@@ -221,13 +209,7 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
             kind,
             ..
         } => {
-            let occurred_at = match at {
-                Some(a) => Some(
-                    time::parse_at(&a, chrono::Utc::now(), crate::clock::Zone::Local)
-                        .map_err(|e| anyhow!(e))?,
-                ),
-                None => None,
-            };
+            let occurred_at = occurred_at(at.as_deref())?;
             if text.is_none() && occurred_at.is_none() && kind.is_none() {
                 bail!("say what to correct: the text, --at or --kind");
             }
@@ -528,4 +510,11 @@ pub async fn run_client(global: &Global, cmd: Cmd) -> anyhow::Result<()> {
         | Cmd::Export { .. } => {}
     }
     Ok(())
+}
+
+/// A `--at` as given (HH:MM local, or RFC 3339), as a time; `None` when not given.
+fn occurred_at(at: Option<&str>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    at.map(|a| time::parse_at(a, chrono::Utc::now(), crate::clock::Zone::Local))
+        .transpose()
+        .map_err(|e| anyhow!(e))
 }
