@@ -10,24 +10,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use common::hooks::{Hit, hooks};
+use common::hooks::{Hit, hooks, serve_with_policy};
 use common::*;
 use serde_json::{Value, json};
 use warroom::model::State;
-use warroom::model::policy::Policy;
-use warroom::server::{Rules, RunningServer, ServerConfig};
 
 const TOKEN_VAR: &str = "WARROOM_TEST_STATUS_PAGE_TOKEN";
-
-async fn serve(dir: &std::path::Path, policy: &str) -> RunningServer {
-    let mut cfg = ServerConfig::new("127.0.0.1:0".parse().unwrap(), dir.to_path_buf());
-    cfg.rules = Arc::new(Rules {
-        policy: Policy::parse(policy).unwrap(),
-        runbooks: Default::default(),
-    });
-    cfg.notify_backoff = Some(StdDuration::from_millis(20));
-    warroom::server::start(cfg).await.unwrap()
-}
 
 /// Reads the feed until `n` notification results have arrived.
 async fn results(c: &mut Raw, n: usize) -> Vec<Value> {
@@ -84,7 +72,7 @@ webhook = "{base}/team"
 "#
     );
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &policy).await;
+    let server = serve_with_policy(dir.path(), &policy).await;
     let (mut c, _) = Raw::join(&server.url(), "carol", None).await;
     seqs(
         &c.command(
@@ -294,7 +282,7 @@ webhook = "{base}/team"
 async fn a_status_update_the_feed_stopped_delivering_is_sent_after_a_restart_and_only_then() {
     let dir = tempfile::tempdir().unwrap();
     let (stuck, taken) = never_answers().await;
-    let server = serve(dir.path(), &team_policy(&stuck)).await;
+    let server = serve_with_policy(dir.path(), &team_policy(&stuck)).await;
     let (mut c, _) = Raw::join(&server.url(), "carol", None).await;
     c.command(json!({"op": "declare", "title": "Checkout slow", "severity": 2}))
         .await;
@@ -319,7 +307,7 @@ async fn a_status_update_the_feed_stopped_delivering_is_sent_after_a_restart_and
     // Started again (the team's hook answering now): the update goes out, with its key, and
     // its outcome is recorded on the entry.
     let (base, seen) = hooks().await;
-    let server = serve(dir.path(), &team_policy(&base)).await;
+    let server = serve_with_policy(dir.path(), &team_policy(&base)).await;
     let key = format!(":{seq}:team-chat");
     let deadline = std::time::Instant::now() + WAIT;
     let entry = loop {
@@ -342,7 +330,7 @@ async fn a_status_update_the_feed_stopped_delivering_is_sent_after_a_restart_and
     server.shutdown().await.unwrap();
 
     // Delivered and recorded: a further restart sends only what is new.
-    let server = serve(dir.path(), &team_policy(&base)).await;
+    let server = serve_with_policy(dir.path(), &team_policy(&base)).await;
     let (mut c, _) = Raw::join(&server.url(), "carol", None).await;
     let next = c
         .command_with_id("after-restart", update("rolled back; p99 back to 300ms"))

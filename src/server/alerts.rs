@@ -184,6 +184,12 @@ fn decide_one(
             ))
         }
         (AlertAction::Trigger, None) => {
+            let service = alert
+                .context
+                .service
+                .as_ref()
+                .map(|s| intake::clip(s.trim(), 64))
+                .filter(|s| !s.is_empty());
             let verdict = classify(rules, alert);
             let (severity, restricted) = match &verdict {
                 Classification::Informational { why, .. } => {
@@ -199,12 +205,7 @@ fn decide_one(
                             dedup_key: key.clone(),
                             summary: summary.clone(),
                             why: intake::clip(why, 300),
-                            service: alert
-                                .context
-                                .service
-                                .as_ref()
-                                .map(|s| intake::clip(s.trim(), 64))
-                                .filter(|s| !s.is_empty()),
+                            service: service.clone(),
                         },
                     )?;
                     return Ok(outcome(
@@ -223,11 +224,6 @@ fn decide_one(
                 } => (*severity, *restricted),
             };
             let r = state.next_reference();
-            let service = alert
-                .context
-                .service
-                .as_ref()
-                .map(|s| intake::clip(s.trim(), 64));
             push(
                 state,
                 events,
@@ -236,7 +232,7 @@ fn decide_one(
                 EventKind::Declared {
                     incident: r,
                     title: summary.clone(),
-                    service: service.filter(|s| !s.is_empty()),
+                    service,
                     severity,
                     restricted,
                     alert_key: Some(key.clone()),

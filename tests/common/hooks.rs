@@ -25,11 +25,7 @@ where
             let log = log.clone();
             let answer = answer.clone();
             async move {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
+                let key = header(&headers, "idempotency-key").unwrap_or_default();
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 let n = {
                     let mut l = log.lock().unwrap();
@@ -40,12 +36,7 @@ where
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), seen)
+    (format!("http://{}/hook", serve(app).await), seen)
 }
 
 /// A receiver that answers 500 to the first request, then 200.
