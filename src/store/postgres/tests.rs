@@ -447,3 +447,43 @@ fn only_the_store_holding_the_lead_appends_and_a_cut_leader_is_fenced() {
     );
     assert_eq!(b.head().unwrap(), 2);
 }
+
+/// The lookup of a group's remembered answers stays one index probe per key when its plan
+/// was made on a new feed's empty table and the table then grew: what a group costs must
+/// not grow with years of answered commands.
+#[test]
+fn remembered_answers_are_looked_up_by_key_whatever_the_table_held_at_planning() {
+    let Some(db) =
+        db("remembered_answers_are_looked_up_by_key_whatever_the_table_held_at_planning")
+    else {
+        return;
+    };
+    drop(PgStore::open(&db.url).unwrap());
+    let mut c = db.client();
+    // Planned once, on the empty table, as a leader's connection does; then years pass.
+    c.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan; \
+         PREPARE lookup (TEXT[], TEXT[]) AS {}; \
+         EXECUTE lookup ('{{writer-1}}', '{{c1}}'); \
+         INSERT INTO commands (actor, id, answer) \
+         SELECT 'writer-' || (i % 64), 'c' || i, '{{}}' FROM generate_series(1, 20000) i",
+        super::index::ANSWERS
+    ))
+    .unwrap();
+    let found = c
+        .simple_query("EXECUTE lookup ('{writer-1,writer-2,nobody}', '{c1,c2,c3}')")
+        .unwrap()
+        .into_iter()
+        .filter(|m| matches!(m, ::postgres::SimpleQueryMessage::Row(_)))
+        .count();
+    assert_eq!(found, 2);
+    let plan: Vec<String> = c
+        .query("EXPLAIN EXECUTE lookup ('{writer-1}', '{c1}')", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Seq Scan on commands"), "{plan}");
+    assert!(plan.contains("Index Scan using commands_pkey"), "{plan}");
+}
