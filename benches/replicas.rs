@@ -13,7 +13,8 @@
 //! Needs `WARROOM_TEST_POSTGRES` (a URL allowed to create databases); without it, it says it
 //! was skipped. Run: `cargo bench --bench replicas`. Smoke run (what `.ci/run` does):
 //! `WARROOM_BENCH_SMOKE=1 cargo test --bench replicas`: small counts, figures meaningless,
-//! every answer still checked and every wait bounded.
+//! every answer still checked and every wait bounded. `WARROOM_BENCH_PARTS=3` (or `1,4`)
+//! runs only the parts named.
 
 use std::time::{Duration, Instant};
 
@@ -29,11 +30,23 @@ struct Counts {
     writers: usize,
     per_writer: usize,
     probes: usize,
+    /// The parts to run (all unless `WARROOM_BENCH_PARTS` names some).
+    parts: Vec<u32>,
 }
 
 impl Counts {
     fn from_env() -> Counts {
         let smoke = std::env::var("WARROOM_BENCH_SMOKE").is_ok_and(|v| !v.is_empty() && v != "0");
+        let named: Vec<u32> = std::env::var("WARROOM_BENCH_PARTS")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|p| p.trim().parse().ok())
+            .collect();
+        let parts = if named.is_empty() {
+            vec![1, 2, 3, 4]
+        } else {
+            named
+        };
         if smoke {
             Counts {
                 smoke,
@@ -42,6 +55,7 @@ impl Counts {
                 writers: 4,
                 per_writer: 10,
                 probes: 5,
+                parts,
             }
         } else {
             Counts {
@@ -49,8 +63,9 @@ impl Counts {
                 failovers: 20,
                 single: 2000,
                 writers: 64,
-                per_writer: 100,
+                per_writer: 300,
                 probes: 300,
+                parts,
             }
         }
     }
@@ -176,13 +191,19 @@ fn leader(addrs: &[String], running: &[bool]) -> usize {
 }
 
 async fn join(addr: &str, name: &str) -> Ws {
+    join_as(addr, name, true).await
+}
+
+/// Joins as a console (`watch`), or as a connection that only sends commands.
+async fn join_as(addr: &str, name: &str, watch: bool) -> Ws {
     let url = format!("ws://{addr}/feed");
     let deadline = Instant::now() + PATIENCE;
     loop {
         if let Ok((mut ws, _)) =
             tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await
         {
-            let hello = json!({"type": "hello", "name": name, "protocol": 2}).to_string();
+            let hello =
+                json!({"type": "hello", "name": name, "protocol": 2, "watch": watch}).to_string();
             ws.send(Message::Text(hello.into())).await.unwrap();
             loop {
                 match within("joining", ws.next()).await {
@@ -226,10 +247,10 @@ fn note(i: usize) -> Value {
     json!({"op": "add_entry", "incident": "INC-1", "text": format!("{i:06} {}", "x".repeat(293))})
 }
 
-async fn appends(addr: &str, writers: usize, per_writer: usize) -> f64 {
+async fn appends(addr: &str, writers: usize, per_writer: usize, watch: bool) -> f64 {
     let mut conns = Vec::new();
     for w in 0..writers {
-        conns.push(join(addr, &format!("writer-{w}")).await);
+        conns.push(join_as(addr, &format!("writer-{w}"), watch).await);
     }
     let start = Instant::now();
     let tasks: Vec<_> = conns
@@ -238,7 +259,7 @@ async fn appends(addr: &str, writers: usize, per_writer: usize) -> f64 {
         .map(|(w, mut ws)| {
             tokio::spawn(async move {
                 for i in 0..per_writer {
-                    command(&mut ws, &format!("a{w}-{i}"), note(i)).await;
+                    command(&mut ws, &format!("a{w}-{i}-{watch}"), note(i)).await;
                 }
             })
         })
@@ -373,44 +394,47 @@ fn main() {
     });
 
     // 1. Failover.
-    let mut baseline = Vec::new();
-    let mut failover = Vec::new();
-    for round in 0..c.failovers {
-        let l = leader(&addrs, &running(&replicas));
-        let f = (l + 1) % 3;
-        let mut ws = rt.block_on(join(&addrs[f], "failover"));
-        let t = Instant::now();
-        rt.block_on(command(&mut ws, &format!("b{round}"), note(round)));
-        baseline.push(t.elapsed().as_secs_f64());
-        let killed = Instant::now();
-        if let Some(mut r) = replicas[l].take() {
-            let _ = r.child.kill();
-            let _ = r.child.wait();
+    if c.parts.contains(&1) {
+        let mut baseline = Vec::new();
+        let mut failover = Vec::new();
+        for round in 0..c.failovers {
+            let l = leader(&addrs, &running(&replicas));
+            let f = (l + 1) % 3;
+            let mut ws = rt.block_on(join(&addrs[f], "failover"));
+            let t = Instant::now();
+            rt.block_on(command(&mut ws, &format!("b{round}"), note(round)));
+            baseline.push(t.elapsed().as_secs_f64());
+            let killed = Instant::now();
+            if let Some(mut r) = replicas[l].take() {
+                let _ = r.child.kill();
+                let _ = r.child.wait();
+            }
+            rt.block_on(command(&mut ws, &format!("f{round}"), note(round)));
+            failover.push(killed.elapsed().as_secs_f64());
+            replicas[l] = Some(start_one(l));
         }
-        rt.block_on(command(&mut ws, &format!("f{round}"), note(round)));
-        failover.push(killed.elapsed().as_secs_f64());
-        replicas[l] = Some(start_one(l));
+        println!(
+            "\n1. failover, {} leaders SIGKILLed: a command through a follower answered after\n   \
+             p50 {:.3} s, p99 {:.3} s (goal p99 <= 3 s: {}); baseline, a leader in place: p50 {:.4} s",
+            c.failovers,
+            pct(&failover, 0.5),
+            pct(&failover, 0.99),
+            if pct(&failover, 0.99) <= 3.0 {
+                "met"
+            } else {
+                "NOT met"
+            },
+            pct(&baseline, 0.5),
+        );
     }
-    println!(
-        "\n1. failover, {} leaders SIGKILLed: a command through a follower answered after\n   \
-         p50 {:.3} s, p99 {:.3} s (goal p99 <= 3 s: {}); baseline, a leader in place: p50 {:.4} s",
-        c.failovers,
-        pct(&failover, 0.5),
-        pct(&failover, 0.99),
-        if pct(&failover, 0.99) <= 3.0 {
-            "met"
-        } else {
-            "NOT met"
-        },
-        pct(&baseline, 0.5),
-    );
 
     // 2. A frozen leader.
-    if c.smoke {
+    let frozen = c.parts.contains(&2);
+    if frozen && c.smoke {
         println!(
             "\n2. frozen leader: skipped in the smoke run (it waits out a 10 s session timeout)"
         );
-    } else {
+    } else if frozen {
         let l = leader(&addrs, &running(&replicas));
         let f = (l + 1) % 3;
         let mut ws = rt.block_on(join(&addrs[f], "frozen"));
@@ -427,43 +451,61 @@ fn main() {
     }
 
     // 3. Durable appends through PostgreSQL, beside pgbench.
-    let l = leader(&addrs, &running(&replicas));
-    println!("\n3. durable appends through PostgreSQL (each acknowledged after its commit):");
-    for (writers, per) in [(1, c.single), (c.writers, c.per_writer)] {
-        let ours = rt.block_on(appends(&addrs[l], writers, per));
-        let secs = if c.smoke { 1 } else { 5 };
-        match pgbench(&db.url, writers, secs) {
-            Some(base) => println!(
-                "   {writers:>2} writers: {ours:>8.0} commands/s; pgbench, {writers} clients \
-                 inserting 300-byte rows: {base:>8.0} /s; ratio {:.2}x (goal >= 0.7x: {})",
-                ours / base,
-                if ours / base >= 0.7 { "met" } else { "NOT met" }
-            ),
-            None => println!(
-                "   {writers:>2} writers: {ours:>8.0} commands/s; pgbench not found or failed: no baseline"
-            ),
+    if c.parts.contains(&3) {
+        let l = leader(&addrs, &running(&replicas));
+        println!("\n3. durable appends through PostgreSQL (each acknowledged after its commit):");
+        println!(
+            "   writers: scripts (hello \"watch\": false, sent only their answers) and consoles \
+             (sent every event)"
+        );
+        for (writers, per) in [(1, c.single), (c.writers, c.per_writer)] {
+            let scripts = rt.block_on(appends(&addrs[l], writers, per, false));
+            let consoles = rt.block_on(appends(&addrs[l], writers, per, true));
+            let secs = if c.smoke { 1 } else { 5 };
+            let Some(base) = pgbench(&db.url, writers, secs) else {
+                println!(
+                    "   {writers:>2} writers: scripts {scripts:>6.0}/s, consoles {consoles:>6.0}/s; \
+                     pgbench not found or failed: no baseline"
+                );
+                continue;
+            };
+            println!(
+                "   {writers:>2} writers: pgbench ({writers} clients inserting 300-byte rows) \
+                 {base:>6.0}/s\n      scripts  {scripts:>6.0} commands/s, ratio {:.2}x (goal >= \
+                 0.7x: {})\n      consoles {consoles:>6.0} commands/s, ratio {:.2}x",
+                scripts / base,
+                if scripts / base >= 0.7 {
+                    "met"
+                } else {
+                    "NOT met"
+                },
+                consoles / base,
+            );
         }
     }
 
     // 4. Across replicas.
-    let l = leader(&addrs, &running(&replicas));
-    let (a, cc) = ((l + 1) % 3, (l + 2) % 3);
-    let across = rt.block_on(cross_latency(&addrs[a], &addrs[cc], c.probes));
-    let one = rt.block_on(cross_latency(&addrs[l], &addrs[l], c.probes));
-    println!(
-        "\n4. a command to its event at another console (ms):        p50      p99\n   \
-         on one replica (the leader)                        {:>8.2} {:>8.2}\n   \
-         at follower A, seen on follower C                  {:>8.2} {:>8.2}\n   \
-         goal p99 <= 2 x one replica's: {}",
-        pct(&one, 0.5),
-        pct(&one, 0.99),
-        pct(&across, 0.5),
-        pct(&across, 0.99),
-        if pct(&across, 0.99) <= 2.0 * pct(&one, 0.99) {
-            "met"
-        } else {
-            "NOT met"
-        }
-    );
+    if c.parts.contains(&4) {
+        let l = leader(&addrs, &running(&replicas));
+        let (a, cc) = ((l + 1) % 3, (l + 2) % 3);
+        let across = rt.block_on(cross_latency(&addrs[a], &addrs[cc], c.probes));
+        let one = rt.block_on(cross_latency(&addrs[l], &addrs[l], c.probes));
+        println!(
+            "\n4. a command to its event at another console (ms):        p50      p99\n   \
+             on one replica (the leader)                        {:>8.2} {:>8.2}\n   \
+             at follower A, seen on follower C                  {:>8.2} {:>8.2}\n   \
+             goal p99 <= 2 x one replica's: {}",
+            pct(&one, 0.5),
+            pct(&one, 0.99),
+            pct(&across, 0.5),
+            pct(&across, 0.99),
+            if pct(&across, 0.99) <= 2.0 * pct(&one, 0.99) {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+    }
+
     drop(replicas);
 }

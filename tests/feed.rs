@@ -506,3 +506,67 @@ async fn a_different_feed_at_the_same_address_is_not_mistaken_for_the_old_one() 
     );
     other.shutdown().await.unwrap();
 }
+
+/// A script that says hello with `"watch": false` is welcomed and synced at once, is sent
+/// only the answers to what it sends (no board, no events, no presence), records as a
+/// console does, and is not listed among those present.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_does_not_watch_is_sent_only_its_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let url = server.url();
+    let (mut alice, _) = Raw::join(&url, "alice", None).await;
+    alice.command(declare("checkout errors", 2)).await;
+
+    let mut bot = Raw::connect(&url).await;
+    bot.name = "deploy-bot".into();
+    bot.send(&json!({"type": "hello", "name": "deploy-bot", "protocol": 2, "watch": false}))
+        .await;
+    let joined = bot.until("synced").await;
+    let types: Vec<&str> = joined.iter().filter_map(|f| f["type"].as_str()).collect();
+    assert_eq!(types, ["welcome", "synced"], "{joined:?}");
+    assert_eq!(joined[0]["mode"], "events");
+    assert_eq!(joined[1]["seq"], joined[0]["head_seq"]);
+
+    // What it records reaches the consoles; it is sent its answer alone.
+    let answer = bot.command(note("INC-1", "rolled back 4471")).await;
+    assert_eq!(answer["type"], "ok", "{answer}");
+    let seq = seqs(&answer)[0];
+    let seen = alice.events_until(seq).await;
+    assert_eq!(seen.last().unwrap()["text"], "rolled back 4471");
+    assert!(bot.events.is_empty(), "{:?}", bot.events);
+
+    // A console's note is not sent to it, and neither is presence: the next frame it
+    // reads is the answer to its next command.
+    let (mut carol, _) = Raw::join(&url, "carol", None).await;
+    let theirs = alice.command(note("INC-1", "error rate falling")).await;
+    carol.events_until(seqs(&theirs)[0]).await;
+    bot.send(&json!({"type": "command", "id": "b-2", "command": note("INC-1", "deploy paused")}))
+        .await;
+    let next = bot.next().await.unwrap();
+    assert_eq!(
+        (next["type"].as_str(), next["id"].as_str()),
+        (Some("ok"), Some("b-2"))
+    );
+    let present = carol.until("presence").await;
+    let names: Vec<&str> = present.last().unwrap()["present"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"deploy-bot"), "{names:?}");
+
+    // It has no place in a room to move.
+    bot.send(&json!({"type": "focus", "incident": "INC-1"}))
+        .await;
+    let refused = bot.next().await.unwrap();
+    assert_eq!(refused["code"], "bad_frame", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"watch\": false")
+    );
+    server.shutdown().await.unwrap();
+}

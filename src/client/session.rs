@@ -23,6 +23,7 @@ impl Task {
             last_seq: self.last_seq,
             feed_id: self.feed_id.clone(),
             protocol: protocol::PROTOCOL_VERSION,
+            watch: true,
         };
         if let Err(e) = send_json(&mut ws, &hello).await {
             return Ended::Lost {

@@ -23,6 +23,11 @@ pub enum ClientMessage {
         feed_id: Option<String>,
         #[serde(default = "default_protocol")]
         protocol: u32,
+        /// `false`: a connection that only sends commands and queries (a script, a bot, the
+        /// CLI's one-shot commands): no board, no live events, no presence; it is not listed
+        /// among those present. Absent or `true`: a console, which watches the feed.
+        #[serde(default = "watching", skip_serializing_if = "is_watching")]
+        watch: bool,
     },
     /// A command with a client-generated id, unique per sender; re-sending the same id
     /// returns the first answer and produces no second event.
@@ -36,6 +41,15 @@ pub enum ClientMessage {
     /// the same id (or an `error` with it). Reads nothing into the log; any number may be
     /// under way.
     Query { id: String, query: Query },
+}
+
+/// A hello without `watch` is from a console.
+fn watching() -> bool {
+    true
+}
+
+fn is_watching(watch: &bool) -> bool {
+    *watch
 }
 
 /// A hello without `protocol` is from a client of the first protocol.

@@ -196,9 +196,12 @@ mod tests {
                 token: None,
                 last_seq: Some(4),
                 feed_id: None,
-                protocol: 1
+                protocol: 1,
+                watch: true,
             }
         );
+        let m = decode_client(r#"{"type":"hello","name":"bot","protocol":2,"watch":false}"#);
+        assert!(matches!(m, Ok(ClientMessage::Hello { watch: false, .. })));
         let m = decode_client(
             r#"{"type":"command","id":"c1","command":{"op":"declare","title":"db down","severity":1}}"#,
         )

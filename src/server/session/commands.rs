@@ -53,7 +53,7 @@ pub(super) async fn handle_text(
     app: &App,
     who: &Identity,
     text: &str,
-    present: &PresenceGuard<'_>,
+    present: Option<&PresenceGuard<'_>>,
 ) -> Option<(Vec<ServerMessage>, u64)> {
     let reply = match protocol::decode_client(text) {
         Ok(ClientMessage::Hello { .. }) => error(
@@ -106,10 +106,18 @@ pub(super) async fn handle_text(
             };
             return Some((vec![answer.to_message(&id)], upto));
         }
-        Ok(ClientMessage::Focus { incident }) => {
-            present.set_viewing(incident);
-            return None;
-        }
+        Ok(ClientMessage::Focus { incident }) => match present {
+            Some(present) => {
+                present.set_viewing(incident);
+                return None;
+            }
+            None => error(
+                None,
+                ErrorCode::BadFrame,
+                "this connection said hello with \"watch\": false: it is not among those \
+                 present, so it has no focus to move",
+            ),
+        },
         Err(e) => e.to_message(),
     };
     Some((vec![reply], 0))

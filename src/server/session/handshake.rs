@@ -15,6 +15,9 @@ pub(super) struct Hello {
     pub(super) name: String,
     pub(super) last_seq: Option<u64>,
     pub(super) feed_id: Option<String>,
+    /// A console (the board, the live events, presence), or a connection that only sends
+    /// commands and queries (`watch: false`).
+    pub(super) watch: bool,
     /// Who this is and what they may do.
     pub(super) who: Identity,
     /// Changes of the tokens after this hello was checked: the session checks itself again.
@@ -63,6 +66,7 @@ pub(super) async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello
                 last_seq,
                 feed_id,
                 protocol,
+                watch,
             }) => {
                 if protocol != PROTOCOL_VERSION {
                     let msg = if protocol < PROTOCOL_VERSION {
@@ -90,6 +94,7 @@ pub(super) async fn handshake(socket: &mut WebSocket, app: &App) -> Result<Hello
                             name: who.name.clone(),
                             last_seq,
                             feed_id,
+                            watch,
                             who,
                             auth_changes,
                         });

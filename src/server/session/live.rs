@@ -98,7 +98,7 @@ pub(super) async fn serve(
                     refuse(socket, &rate, &m).await?;
                 }
                 Some(Ok(Message::Text(t))) => {
-                    if let Some((replies, upto)) = Box::pin(handle_text(app, &hello.who, &t, present)).await {
+                    if let Some((replies, upto)) = Box::pin(handle_text(app, &hello.who, &t, Some(present))).await {
                         // A command's own events reach its sender before its answer.
                         if upto > sent {
                             sent = Box::pin(forward_until(socket, app, viewer, &mut live, sent, upto)).await?;

@@ -1,7 +1,8 @@
 //! One WebSocket connection: handshake, catch-up, then commands in and events out. Here:
 //! the connection's life from upgrade to close. Beside it: the hello (`handshake`), the
 //! catch-up from the log and snapshots (`catch_up`), the live loop that feeds events and
-//! presence (`live`), a command frame's way to the core and back (`commands`), and every
+//! presence (`live`), the loop of a connection that only sends commands (`commands_only`), a
+//! command frame's way to the core and back (`commands`), and every
 //! write bounded by a deadline (`send`).
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::protocol::ErrorCode;
 pub(crate) mod board;
 mod catch_up;
 mod commands;
+mod commands_only;
 mod handshake;
 mod live;
 mod send;
@@ -62,8 +64,12 @@ async fn run_session(mut socket: WebSocket, app: Arc<App>) {
         };
     tracing::info!(name = %hello.name, last_seq = ?hello.last_seq, "client joined");
     let _ = SESSION.try_with(|s| s.actor.replace(hello.name.clone()));
-    let present = app.presence.join(&hello.name, app.clock.now());
-    let result = serve(&mut socket, &app, &hello, &present).await;
+    let result = if hello.watch {
+        let present = app.presence.join(&hello.name, app.clock.now());
+        serve(&mut socket, &app, &hello, &present).await
+    } else {
+        commands_only::serve(&mut socket, &app, &hello).await
+    };
     if result.is_ok() {
         close(&mut socket, 1001, "server shutting down").await;
     }

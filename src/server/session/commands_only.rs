@@ -1,0 +1,85 @@
+//! A connection that said hello with `"watch": false`: a script, a bot or a one-shot command
+//! that only sends commands and queries. It is welcomed and synced at once (no board, no
+//! catch-up), is not listed among those present, and is sent nothing but the answers to
+//! what it sends: each command's answer once it is durable, as a console's is. What such a
+//! connection costs follows what it sends, never the live work or the other connections'
+//! traffic.
+
+use axum::extract::ws::{Message, WebSocket};
+
+use super::commands::{handle_text, refuse};
+use super::handshake::Hello;
+use super::send::{
+    Closed, Sent, answer_close, close, closed_for_cause, error, send, transport_close,
+};
+use crate::protocol::{self, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode};
+use crate::server::App;
+use crate::server::limits::{RateLimiter, Verdict};
+
+/// The welcome, `synced` at the feed's head, then frames in and answers out until the
+/// client leaves, its token is revoked or the server shuts down (`Ok`).
+pub(super) async fn serve(socket: &mut WebSocket, app: &App, hello: &Hello) -> Sent {
+    let mut shutdown = app.shutdown.clone();
+    let head = app.published.head();
+    send(
+        socket,
+        &ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            feed_id: app.feed_id.clone(),
+            name: hello.name.clone(),
+            access: hello.who.access,
+            head_seq: head,
+            mode: SyncMode::Events,
+            server_time: app.clock.now(),
+            max_frame_bytes: protocol::MAX_FRAME_BYTES,
+            recent_secs: app.published.recent_secs,
+        },
+    )
+    .await?;
+    send(socket, &ServerMessage::Synced { seq: head }).await?;
+    let mut rate = RateLimiter::new(&app.limits);
+    let mut auth_changes = hello.auth_changes.clone();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return Ok(()),
+            Ok(()) = auth_changes.changed() => {
+                if let Err(refusal) = app.auth.still_valid(&hello.who) {
+                    closed_for_cause("revoked", refusal.reason);
+                    send(socket, &error(None, refusal.code, refusal.message)).await?;
+                    close(socket, 1008, refusal.reason).await;
+                    return Err(Closed);
+                }
+            }
+            frame = socket.recv() => match frame {
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) if rate.check() != Verdict::Pass => {
+                    refuse(socket, &rate, &m).await?;
+                }
+                Some(Ok(Message::Text(t))) => {
+                    if let Some((replies, _)) = Box::pin(handle_text(app, &hello.who, &t, None)).await {
+                        for reply in &replies {
+                            send(socket, reply).await?;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary")).await?;
+                }
+                Some(Ok(Message::Close(_))) => {
+                    answer_close(socket).await;
+                    return Err(Closed);
+                }
+                None => return Err(Closed),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!(name = %hello.name, "connection error: {e}");
+                    if let Some((code, reason)) = transport_close(e) {
+                        closed_for_cause("protocol", reason);
+                        close(socket, code, reason).await;
+                    }
+                    return Err(Closed);
+                }
+            },
+        }
+    }
+}
