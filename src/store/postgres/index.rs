@@ -185,14 +185,27 @@ pub(super) fn latest_checkpoint(
         })
 }
 
+/// The incidents a start-up loads: the active ones and those updated after `$1`, by
+/// reference. Each is found by one step along an index (`incidents_active`, then
+/// `incidents_by_update` from `$1` on), whatever the plan: as one filter, planned on a new
+/// feed's empty table (or any table the planner has no statistics of), it read every
+/// incident the feed ever had at each start-up.
+pub(super) const LIVE_REFS: &str = "WITH RECURSIVE \
+     active_refs(ref) AS ((SELECT ref FROM incidents WHERE active ORDER BY ref LIMIT 1) \
+     UNION ALL SELECT n.ref FROM active_refs a, LATERAL (SELECT i.ref FROM incidents i \
+     WHERE i.active AND i.ref > a.ref ORDER BY i.ref LIMIT 1) n), \
+     recent(updated_at, ref) AS ((SELECT updated_at, ref FROM incidents \
+     WHERE updated_at > $1 ORDER BY updated_at, ref LIMIT 1) \
+     UNION ALL SELECT n.updated_at, n.ref FROM recent r, LATERAL (SELECT i.updated_at, i.ref \
+     FROM incidents i WHERE (i.updated_at, i.ref) > (r.updated_at, r.ref) \
+     ORDER BY i.updated_at, i.ref LIMIT 1) n) \
+     SELECT ref FROM active_refs UNION SELECT ref FROM recent ORDER BY ref";
+
 pub(super) fn live_refs(
     db: &mut Db<'_, impl GenericClient>,
     updated_after: DateTime<Utc>,
 ) -> Result<Vec<IncidentRef>, StoreError> {
-    let rows = db.query(
-        "SELECT ref FROM incidents WHERE active OR updated_at > $1 ORDER BY ref",
-        &[&nanos(updated_after)],
-    )?;
+    let rows = db.query(LIVE_REFS, &[&nanos(updated_after)])?;
     rows.iter().map(|r| ref_of(r, 0).map(IncidentRef)).collect()
 }
 

@@ -34,13 +34,18 @@
 //! session (when asked), that the events continue the log, then writes the events, the
 //! answers, the incident rows and words, the checkpoint and the resume floor, and notifies
 //! `warroom_events` of the new head. `events.seq` stays the primary key, the second fence.
+//!
+//! Version 5 indexes the live incidents: `incidents_active` (the active ones, by
+//! reference) and `incidents_by_update` (by last update, then reference), so a start-up
+//! finds the incidents it must load (active, or updated lately) by walking these, never
+//! by reading every incident the feed ever had.
 
 use ::postgres::Client;
 
 use crate::store::StoreError;
 
 /// The schema this warroom writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The advisory lock a migration holds (per database): "warroom" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0077_6172_726f_6f6d;
@@ -172,6 +177,10 @@ BEGIN
     RETURN h;
 END
 $fn$;
+",
+    "
+CREATE INDEX incidents_active ON incidents (ref) WHERE active;
+CREATE INDEX incidents_by_update ON incidents (updated_at, ref);
 ",
 ];
 

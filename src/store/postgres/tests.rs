@@ -487,3 +487,63 @@ fn remembered_answers_are_looked_up_by_key_whatever_the_table_held_at_planning()
     assert!(!plan.contains("Seq Scan on commands"), "{plan}");
     assert!(plan.contains("Index Scan using commands_pkey"), "{plan}");
 }
+
+/// A start-up finds the live incidents (active, or updated lately) by walking the indexes
+/// of live incidents when its plan was made on a new feed's empty table and the feed then
+/// had years of incidents: what a start-up costs must not grow with the incidents closed
+/// long ago. The answer is the one the plain filter gives.
+#[test]
+fn live_incidents_are_found_by_index_whatever_the_table_held_at_planning() {
+    let Some(db) = db("live_incidents_are_found_by_index_whatever_the_table_held_at_planning")
+    else {
+        return;
+    };
+    let store = PgStore::open(&db.url).unwrap();
+    let mut c = db.client();
+    // Planned once, on the empty table, as a long-lived connection does; then years pass:
+    // 20,000 incidents, one in a thousand still active, the last ten updated lately.
+    c.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan; \
+         PREPARE live (BIGINT) AS {}; \
+         EXECUTE live (0); \
+         INSERT INTO incidents (ref, declared_at, updated_at, severity, active, service_key, \
+         restricted, members, last_seq, summary) \
+         SELECT r, r * 1000000000::BIGINT, r * 1000000000::BIGINT, 2, r % 1000 = 0, NULL, \
+         false, '[]', r, '{{}}' FROM generate_series(1, 20000) r",
+        super::index::LIVE_REFS
+    ))
+    .unwrap();
+    let after = chrono::DateTime::from_timestamp(19_990, 0).unwrap();
+    let plain: Vec<IncidentRef> = c
+        .query(
+            "SELECT ref FROM incidents WHERE active OR updated_at > $1 ORDER BY ref",
+            &[&crate::store::rows::nanos(after)],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| IncidentRef(u32::try_from(r.get::<_, i64>(0)).unwrap()))
+        .collect();
+    assert_eq!(
+        plain.len(),
+        20 + 9,
+        "20 active, 19,991 to 20,000 updated lately"
+    );
+    assert_eq!(store.live_refs(after).unwrap(), plain);
+    let plan: Vec<String> = c
+        .query(
+            &format!(
+                "EXPLAIN EXECUTE live ({})",
+                crate::store::rows::nanos(after)
+            ),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Seq Scan on incidents"), "{plan}");
+    assert!(!plan.contains("using incidents_pkey"), "{plan}");
+    assert!(plan.contains("using incidents_active"), "{plan}");
+    assert!(plan.contains("using incidents_by_update"), "{plan}");
+}
