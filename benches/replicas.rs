@@ -14,7 +14,9 @@
 //! was skipped. Run: `cargo bench --bench replicas`. Smoke run (what `.ci/run` does):
 //! `WARROOM_BENCH_SMOKE=1 cargo test --bench replicas`: small counts, figures meaningless,
 //! every answer still checked and every wait bounded. `WARROOM_BENCH_PARTS=3` (or `1,4`)
-//! runs only the parts named.
+//! runs only the parts named. The replicas' leader decides each group before asking which
+//! of its commands were answered before, as a leader does a minute after taking the lead;
+//! `WARROOM_BENCH_ASK_ANSWERS_FOR=3600` measures one that asks first (the first minute).
 
 use std::time::{Duration, Instant};
 
@@ -138,6 +140,11 @@ fn free_port() -> String {
     l.local_addr().unwrap().to_string()
 }
 
+/// `WARROOM_BENCH_ASK_ANSWERS_FOR` (seconds; default 0): how long a new leader asks first.
+fn ask_answers_for() -> String {
+    std::env::var("WARROOM_BENCH_ASK_ANSWERS_FOR").unwrap_or_else(|_| "0".into())
+}
+
 fn spawn(db: &str, addr: &str, data: &std::path::Path, policy: &std::path::Path) -> Replica {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
         .args(["serve", "--listen", addr, "--store", db, "--data"])
@@ -145,6 +152,9 @@ fn spawn(db: &str, addr: &str, data: &std::path::Path, policy: &std::path::Path)
         .arg("--policy")
         .arg(policy)
         .args(["--max-commands-per-second", "1000000"])
+        // As a leader runs a minute after it took the lead (see `--ask-answers-for`): it
+        // decides a group before asking which commands were answered before.
+        .args(["--ask-answers-for", &ask_answers_for()])
         .env("WARROOM_LOG", "info")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -125,6 +125,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.limits.command_burst = args.max_commands_per_second.saturating_mul(4);
     config.recent_secs = args.recent_days * 86_400;
     config.checkpoint_every = args.checkpoint_every;
+    config.ask_answers_for = std::time::Duration::from_secs(args.ask_answers_for);
     config.advertise = args.advertise.clone();
     config.metrics = args.ops.metrics()?;
     let server = warroom::server::start(config).await?;

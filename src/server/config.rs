@@ -173,6 +173,11 @@ pub struct ServerConfig {
     pub advertise: Option<String>,
     /// `/metrics`: who may read it, and where besides the feed's port.
     pub metrics: MetricsConfig,
+    /// On a shared PostgreSQL log: how long after starting, taking the lead, or finding a
+    /// command of a group answered before, the leader asks the log which commands of each
+    /// group were answered before deciding it; otherwise it decides first and the log
+    /// refuses an answer recorded twice (see `core::process`).
+    pub ask_answers_for: Duration,
 }
 
 /// The PEM files of `warroom serve --tls-cert FILE --tls-key FILE`.
@@ -204,6 +209,11 @@ impl ServerConfig {
             recent_secs: crate::model::DEFAULT_RECENT_SECS,
             checkpoint_every: CHECKPOINT_EVERY,
             metrics: MetricsConfig::default(),
+            ask_answers_for: ASK_ANSWERS_FOR,
         }
     }
 }
+
+/// How long the leader asks first which commands were answered before, after starting,
+/// taking the lead or a refusal: the retries of a reconnecting room come within it.
+pub const ASK_ANSWERS_FOR: Duration = Duration::from_secs(60);

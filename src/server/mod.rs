@@ -26,7 +26,7 @@ mod start;
 mod tls;
 
 pub use auth::TokenTable;
-pub use config::{Limits, ServerConfig, StoreLocation, TlsFiles};
+pub use config::{ASK_ANSWERS_FOR, Limits, ServerConfig, StoreLocation, TlsFiles};
 pub use core::{CHECKPOINT_EVERY, SYSTEM_ACTOR};
 pub use intake::IntakeAuth;
 pub use metrics::MetricsConfig;

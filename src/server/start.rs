@@ -229,6 +229,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         leading: link.is_none(),
         link,
         metrics: metrics.clone(),
+        ask_answers_until: std::time::Instant::now() + config.ask_answers_for,
+        ask_answers_for: config.ask_answers_for,
     };
     let core = std::thread::Builder::new()
         .name("warroom-core".into())

@@ -77,6 +77,13 @@ pub enum StoreError {
          append was recorded (is a second `warroom serve` writing to the same database?)"
     )]
     Conflict { first: u64 },
+    /// A command of the append was answered before (its answer is recorded): deciding it
+    /// again would record its events twice. Nothing of this append was recorded.
+    #[error(
+        "a command of this append was answered before: nothing of the append was recorded; \
+         decide it again with the recorded answers"
+    )]
+    AnsweredBefore,
     /// The event log's address cannot be used as it is.
     #[error("the event log address {at} cannot be used: {reason}")]
     BadAddress { at: String, reason: String },
@@ -219,6 +226,12 @@ pub trait EventStore: LogReader {
     /// events alone, by the model's fold. Opening a log of an older schema does this once.
     fn rebuild_indexes(&mut self) -> Result<(), StoreError>;
 
+    /// Whether an append whose command answers are already recorded is refused whole
+    /// ([`StoreError::AnsweredBefore`]): then a group may be decided without asking first
+    /// which of its commands were answered before, and decided again, asking, when refused.
+    fn refuses_answered_twice(&self) -> bool {
+        false
+    }
     /// Whether several feeds share this log (one leads and appends, the others follow).
     /// A log of one feed's own is always led by it.
     fn shared(&self) -> bool {

@@ -85,6 +85,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", hide = true, default_value_t = crate::server::CHECKPOINT_EVERY,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
+    /// On a shared PostgreSQL log: seconds after starting, taking the lead or finding a
+    /// command answered before, during which the leader asks the log which commands of a
+    /// group were answered before deciding it (afterwards the log refuses an answer
+    /// recorded twice, and the group is decided again, asking). For tests and benchmarks.
+    #[arg(long, value_name = "SECONDS", hide = true,
+          default_value_t = crate::server::ASK_ANSWERS_FOR.as_secs())]
+    pub ask_answers_for: u64,
     #[command(flatten, next_help_heading = "Operations")]
     pub ops: crate::cli::logging::OpsArgs,
 }

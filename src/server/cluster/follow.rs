@@ -166,6 +166,8 @@ impl Core {
             tracing::warn!("announcing the lead: {e}");
         }
         self.leading = true;
+        // Commands sent to the old leader come again now, with their ids.
+        self.ask_answers_until = std::time::Instant::now() + self.ask_answers_for;
         tracing::info!(
             epoch,
             seq = self.state.seq,

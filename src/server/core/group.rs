@@ -5,8 +5,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tokio::sync::oneshot;
-
 use super::{Core, CoreInput, Delivery, SYSTEM_ACTOR};
 use crate::model::{Event, EventKind, Incident, access, engine};
 use crate::protocol::{Answer, ErrorCode};
@@ -49,29 +47,57 @@ impl Core {
         }
     }
 
+    /// Decides a group, appends it, publishes it and answers it. On a store that refuses an
+    /// answer recorded twice, the group is decided without first asking which of its
+    /// commands were answered before (one round trip less), except for a while after this
+    /// core starts or takes the lead (when retries of commands sent to the replica before
+    /// come) and after a refusal; a refused group is decided again from the log, asking.
     pub(in crate::server) fn process(
         &mut self,
         now: chrono::DateTime<chrono::Utc>,
         batch: Vec<CoreInput>,
     ) {
+        let ask = !self.store.refuses_answered_twice()
+            || std::time::Instant::now() < self.ask_answers_until;
+        let Err(batch) = self.decide_group(now, batch, ask) else {
+            return;
+        };
+        tracing::info!("a command of the group was answered before: deciding it again, asking");
+        self.ask_answers_until = std::time::Instant::now() + self.ask_answers_for;
+        self.rebuild(now, &[]);
+        // Asked first, a refusal is answered `unavailable` like any failed append: the
+        // group is never given back.
+        let _ = self.decide_group(now, batch, true);
+    }
+
+    /// One try at a group (see [`Core::process`]); `ask`: ask the store first which
+    /// commands were answered before. Gives the group back, undecided and unanswered, when
+    /// the store refused it as answered before without having been asked; the state then
+    /// holds what was decided and must be rebuilt.
+    fn decide_group(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+        batch: Vec<CoreInput>,
+        ask: bool,
+    ) -> Result<(), Vec<CoreInput>> {
         let before_seq = self.state.seq;
         let mut events: Vec<Event> = Vec::new();
         let mut records: Vec<CommandRecord> = Vec::new();
-        let mut replies: Vec<(oneshot::Sender<Answer>, Reply)> = Vec::with_capacity(batch.len());
+        // Each command's answer, in the group's order, and whether the metrics count it.
+        let mut replies: Vec<(Reply, bool)> = Vec::with_capacity(batch.len());
         let mut in_batch: HashMap<(String, String), usize> = HashMap::new();
-        let mut ticks: Vec<oneshot::Sender<()>> = Vec::new();
-        let mut intake_replies = Vec::new();
+        let mut intake_replies: Vec<IntakeAnswer> = Vec::new();
         // Archived incidents brought back in this group, as they stood before it.
         let mut revived: BTreeMap<u32, Incident> = BTreeMap::new();
-        let mut remembered = self.remembered(&batch);
-        for input in batch {
+        let mut remembered = if ask {
+            self.remembered(&batch)
+        } else {
+            Ok(HashMap::new())
+        };
+        for input in &batch {
             let req = match input {
                 CoreInput::Command(req) => req,
-                CoreInput::Tick(done) => {
-                    ticks.extend(done);
-                    continue;
-                }
-                CoreInput::Tail | CoreInput::Forwarded => continue,
+                CoreInput::Tick(_) | CoreInput::Tail | CoreInput::Forwarded => continue,
                 CoreInput::Intake(req) => {
                     // Folded straight into the state (a copy of a large state per alert
                     // would cost more than the alert); should one alert fail, the state is
@@ -84,7 +110,7 @@ impl Core {
                         events.truncate(before);
                         self.rebuild(now, &events);
                     }
-                    intake_replies.push((req.reply, outcome));
+                    intake_replies.push(outcome);
                     continue;
                 }
                 CoreInput::Record {
@@ -95,12 +121,13 @@ impl Core {
                         if let Some(r) = kind.incident() {
                             self.bring_back(r, &mut revived);
                         }
-                        if self.already_ticketed(&kind) {
+                        if self.already_ticketed(kind) {
                             // An item that has a ticket is never ticketed again.
                             continue;
                         }
                         let mut scratch_events = Vec::new();
-                        match record(&mut self.state, &mut scratch_events, &actor, now, kind) {
+                        let kind = kind.clone();
+                        match record(&mut self.state, &mut scratch_events, actor, now, kind) {
                             Ok(_) => events.extend(scratch_events),
                             Err(e) => tracing::warn!("a server observation did not fold: {e}"),
                         }
@@ -110,7 +137,7 @@ impl Core {
             };
             let key = (req.actor.clone(), req.id.clone());
             if let Some(&i) = in_batch.get(&key) {
-                replies.push((req.reply, Reply::SameAs(i)));
+                replies.push((Reply::SameAs(i), false));
                 continue;
             }
             if let Some(r) = req.command.incident() {
@@ -132,19 +159,19 @@ impl Core {
                     code: ErrorCode::Forbidden,
                     message,
                 };
-                self.metrics
-                    .answered(&req.command, &req.actor, &req.id, &answer);
-                replies.push((req.reply, Reply::Answer(answer)));
+                replies.push((Reply::Answer(answer), true));
                 continue;
             }
             match remembered.as_mut().map(|r| r.remove(&key)) {
                 Ok(Some(previous)) => {
-                    replies.push((req.reply, Reply::Answer(previous)));
+                    // A second copy in this group gets it too (it is no longer in the map).
+                    in_batch.insert(key, replies.len());
+                    replies.push((Reply::Answer(previous), false));
                     continue;
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    replies.push((req.reply, Reply::Answer(unavailable(e))));
+                    replies.push((Reply::Answer(unavailable(e)), false));
                     continue;
                 }
             }
@@ -187,8 +214,6 @@ impl Core {
                 }
                 Err(rejection) => Answer::rejected(rejection),
             };
-            self.metrics
-                .answered(&req.command, &req.actor, &req.id, &answer);
             in_batch.insert(key.clone(), replies.len());
             // Only definitive answers are remembered: "unavailable" must stay safe to retry.
             let definitive = !matches!(
@@ -205,7 +230,7 @@ impl Core {
                     answer: answer.clone(),
                 });
             }
-            replies.push((req.reply, Reply::Answer(answer)));
+            replies.push((Reply::Answer(answer), true));
         }
 
         // The engine: escalation steps, cadences and runbooks owed as of now, in the same
@@ -249,8 +274,8 @@ impl Core {
         if events.is_empty() && records.is_empty() {
             // Nothing to record (a quiet tick, or only rejections of unremembered kinds).
             self.evict(now);
-            finish(replies, intake_replies, ticks);
-            return;
+            finish(&self.metrics, batch, replies, intake_replies);
+            return Ok(());
         }
 
         // An incident coming back: readers from before its first event here may lack it.
@@ -275,6 +300,9 @@ impl Core {
             resume_floor: floor,
         });
         if let Err(e) = appended {
+            if !ask && matches!(e, crate::store::StoreError::AnsweredBefore) {
+                return Err(batch);
+            }
             if self.link.is_some()
                 && (matches!(e, crate::store::StoreError::NotLeader(_))
                     || !matches!(self.store.leading(), Ok(true)))
@@ -283,26 +311,34 @@ impl Core {
                 // hands the commands to the new leader.
                 tracing::warn!("append refused, this replica no longer leads: {e}");
                 self.leading = false;
-                for (tx, _) in intake_replies {
-                    let _ = tx.send(Err(format!(
-                        "this replica lost the lead while recording the alert ({e}); nothing \
-                         was recorded, retry"
-                    )));
+                for input in batch {
+                    if let CoreInput::Intake(req) = input {
+                        let _ = req.reply.send(Err(format!(
+                            "this replica lost the lead while recording the alert ({e}); \
+                             nothing was recorded, retry"
+                        )));
+                    }
                 }
-                return;
+                return Ok(());
             }
             tracing::error!("append failed, nothing of this batch was recorded: {e}");
             self.rebuild(now, &[]);
             let answer = unavailable(&e.to_string());
-            for (tx, _) in replies {
-                let _ = tx.send(answer.clone());
+            for input in batch {
+                match input {
+                    CoreInput::Command(req) => {
+                        let _ = req.reply.send(answer.clone());
+                    }
+                    CoreInput::Intake(req) => {
+                        let _ = req.reply.send(Err(format!(
+                            "the server could not record the alert ({e}); nothing was \
+                             recorded, retry"
+                        )));
+                    }
+                    _ => {}
+                }
             }
-            for (tx, _) in intake_replies {
-                let _ = tx.send(Err(format!(
-                    "the server could not record the alert ({e}); nothing was recorded, retry"
-                )));
-            }
-            return;
+            return Ok(());
         }
 
         // Pages on demand are delivered as fired steps are; status updates go to the
@@ -347,7 +383,8 @@ impl Core {
         // What left the live work, before anyone hears this group is done (a tick's sender
         // then sees the live work as of its time).
         self.evict(now);
-        finish(replies, intake_replies, ticks);
+        finish(&self.metrics, batch, replies, intake_replies);
+        Ok(())
     }
 }
 
@@ -364,32 +401,47 @@ impl Core {
     }
 }
 
-type IntakeReply = (oneshot::Sender<IntakeAnswer>, IntakeAnswer);
-
+/// Sends every answer of a group: each command's (in order, counted by the metrics where
+/// said), each alert batch's, and each tick's word that the group is done.
 fn finish(
-    replies: Vec<(oneshot::Sender<Answer>, Reply)>,
-    intake_replies: Vec<IntakeReply>,
-    ticks: Vec<oneshot::Sender<()>>,
+    metrics: &crate::server::metrics::Metrics,
+    batch: Vec<CoreInput>,
+    replies: Vec<(Reply, bool)>,
+    intake_replies: Vec<IntakeAnswer>,
 ) {
-    for (tx, a) in intake_replies {
-        let _ = tx.send(a);
-    }
-    for t in ticks {
-        let _ = t.send(());
-    }
-    let mut answers: Vec<Answer> = Vec::with_capacity(replies.len());
-    for (_, r) in &replies {
+    let mut answers: Vec<(Answer, bool)> = Vec::with_capacity(replies.len());
+    for (r, counted) in replies {
         let a = match r {
-            Reply::Answer(a) => a.clone(),
+            Reply::Answer(a) => a,
             Reply::SameAs(i) => answers
-                .get(*i)
-                .cloned()
+                .get(i)
+                .map(|(a, _)| a.clone())
                 .unwrap_or_else(|| unavailable("duplicate command id in one batch")),
         };
-        answers.push(a);
+        answers.push((a, counted));
     }
-    for ((tx, _), a) in replies.into_iter().zip(answers) {
-        let _ = tx.send(a);
+    let mut answers = answers.into_iter();
+    let mut intake = intake_replies.into_iter();
+    for input in batch {
+        match input {
+            CoreInput::Command(req) => {
+                if let Some((a, counted)) = answers.next() {
+                    if counted {
+                        metrics.answered(&req.command, &req.actor, &req.id, &a);
+                    }
+                    let _ = req.reply.send(a);
+                }
+            }
+            CoreInput::Intake(req) => {
+                if let Some(a) = intake.next() {
+                    let _ = req.reply.send(a);
+                }
+            }
+            CoreInput::Tick(Some(done)) => {
+                let _ = done.send(());
+            }
+            _ => {}
+        }
     }
 }
 

@@ -157,6 +157,13 @@ pub struct Core {
     /// Whether this core decides and appends (always, on a log of its own).
     pub leading: bool,
     pub metrics: Arc<super::metrics::Metrics>,
+    /// Until when the core asks the store, before deciding a group, which of its commands
+    /// were answered before (always, on a store that does not refuse an answer recorded
+    /// twice; see `process`).
+    pub ask_answers_until: std::time::Instant,
+    /// How long it asks after starting, taking the lead, or a group refused as answered
+    /// before: while the retries of commands sent before are likely.
+    pub ask_answers_for: std::time::Duration,
 }
 
 /// Runs the core until every sender is gone.

@@ -1,6 +1,7 @@
 //! One append to the PostgreSQL log as one statement: the schema's `warroom_append`
 //! function (see `schema`), called with the batch's columns as arrays, and its refusals
-//! told apart (not the leader, not continuing the log, another writer first).
+//! told apart (not the leader, not continuing the log, a command answered before, another
+//! writer first).
 
 use ::postgres::GenericClient;
 use ::postgres::error::SqlState;
@@ -74,6 +75,8 @@ pub(super) fn append(
                     head,
                     first: b.first.unwrap_or(0),
                 })
+            } else if code == Some("WR003") {
+                Err(StoreError::AnsweredBefore)
             } else if code == Some(SqlState::UNIQUE_VIOLATION.code())
                 && db_error.and_then(|d| d.constraint()) == Some("events_pkey")
             {

@@ -292,6 +292,10 @@ impl EventStore for PgStore {
         true
     }
 
+    fn refuses_answered_twice(&self) -> bool {
+        true
+    }
+
     fn lead(&mut self) -> Result<Option<u64>, StoreError> {
         self.call("taking the lead", |conn| {
             conn.fenced = true;

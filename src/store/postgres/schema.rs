@@ -39,13 +39,19 @@
 //! reference) and `incidents_by_update` (by last update, then reference), so a start-up
 //! finds the incidents it must load (active, or updated lately) by walking these, never
 //! by reading every incident the feed ever had.
+//!
+//! Version 6 makes `warroom_append` refuse (`WR003`, the whole append rolled back) an
+//! append whose command answers are already recorded: such a command was decided before,
+//! and deciding it again would record its events twice. The leader may then decide a group
+//! without first asking which of its commands were answered before (one round trip less per
+//! group); when the append is refused, it decides the group again, asking.
 
 use ::postgres::Client;
 
 use crate::store::StoreError;
 
 /// The schema this warroom writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The advisory lock a migration holds (per database): "warroom" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0077_6172_726f_6f6d;
@@ -181,6 +187,67 @@ $fn$;
     "
 CREATE INDEX incidents_active ON incidents (ref) WHERE active;
 CREATE INDEX incidents_by_update ON incidents (updated_at, ref);
+",
+    "
+CREATE OR REPLACE FUNCTION warroom_append(
+    lead_key BIGINT, first_seq BIGINT,
+    e_seq BIGINT[], e_body TEXT[], e_incident BIGINT[], e_kind TEXT[],
+    c_actor TEXT[], c_id TEXT[], c_answer TEXT[],
+    i_ref BIGINT[], i_declared BIGINT[], i_updated BIGINT[], i_severity INTEGER[],
+    i_active BOOLEAN[], i_service TEXT[], i_restricted BOOLEAN[], i_members TEXT[],
+    i_last BIGINT[], i_summary TEXT[],
+    w_incident BIGINT[], w_word TEXT[],
+    cp_seq BIGINT, cp_state TEXT, floor TEXT
+) RETURNS BIGINT LANGUAGE plpgsql AS $fn$
+DECLARE
+    h BIGINT;
+    n BIGINT;
+BEGIN
+    IF lead_key IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
+        AND granted AND classid = (lead_key >> 32)::OID
+        AND objid = (lead_key & 4294967295)::OID AND objsubid = 1
+    ) THEN
+        RAISE EXCEPTION 'its session does not hold the leader''s lock' USING ERRCODE = 'WR001';
+    END IF;
+    SELECT COALESCE(MAX(seq), 0) INTO h FROM events;
+    IF first_seq IS NOT NULL THEN
+        IF first_seq <> h + 1 THEN
+            RAISE EXCEPTION 'append must continue the log' USING ERRCODE = 'WR002',
+                DETAIL = h::TEXT;
+        END IF;
+        INSERT INTO events (seq, body, incident, kind)
+            SELECT * FROM UNNEST(e_seq, e_body, e_incident, e_kind);
+        SELECT MAX(s) INTO h FROM UNNEST(e_seq) AS s;
+    END IF;
+    INSERT INTO commands (actor, id, answer)
+        SELECT * FROM UNNEST(c_actor, c_id, c_answer) ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n < COALESCE(cardinality(c_actor), 0) THEN
+        RAISE EXCEPTION 'a command of this append was answered before' USING ERRCODE = 'WR003';
+    END IF;
+    INSERT INTO incidents (ref, declared_at, updated_at, severity, active, service_key,
+            restricted, members, last_seq, summary)
+        SELECT * FROM UNNEST(i_ref, i_declared, i_updated, i_severity, i_active, i_service,
+            i_restricted, i_members, i_last, i_summary)
+        ON CONFLICT (ref) DO UPDATE SET declared_at = EXCLUDED.declared_at,
+            updated_at = EXCLUDED.updated_at, severity = EXCLUDED.severity,
+            active = EXCLUDED.active, service_key = EXCLUDED.service_key,
+            restricted = EXCLUDED.restricted, members = EXCLUDED.members,
+            last_seq = EXCLUDED.last_seq, summary = EXCLUDED.summary;
+    INSERT INTO words (incident, word)
+        SELECT * FROM UNNEST(w_incident, w_word) ON CONFLICT DO NOTHING;
+    IF cp_seq IS NOT NULL THEN
+        INSERT INTO checkpoints (seq, state) VALUES (cp_seq, cp_state)
+            ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state;
+        DELETE FROM checkpoints WHERE seq < cp_seq;
+    END IF;
+    INSERT INTO meta (key, value) VALUES ('resume_floor', floor)
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+    PERFORM pg_notify('warroom_events', h::TEXT);
+    RETURN h;
+END
+$fn$;
 ",
 ];
 
