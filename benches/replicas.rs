@@ -269,7 +269,7 @@ async fn appends(addr: &str, writers: usize, per_writer: usize, watch: bool) -> 
         .map(|(w, mut ws)| {
             tokio::spawn(async move {
                 for i in 0..per_writer {
-                    command(&mut ws, &format!("a{w}-{i}-{watch}"), note(i)).await;
+                    command(&mut ws, &format!("a{writers}-{w}-{i}-{watch}"), note(i)).await;
                 }
             })
         })

@@ -146,6 +146,28 @@ async fn a_resent_command_id_yields_one_event_and_the_same_answer() {
     server.shutdown().await.unwrap();
 }
 
+/// The same commands sent at once over several connections by one person: each recorded
+/// once, every copy answered alike, also when two copies of an id answered before meet in
+/// one group (the second was once decided again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_commands_sent_at_once_over_many_connections_are_recorded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path()).await;
+    let url = server.url();
+    let answers = the_same_commands_at_once(&url).await;
+    // The whole log, from its start (a short log replays from 0).
+    let (mut reader, _) = Raw::join(&url, "reader", Some(0)).await;
+    let head = answers[0].iter().flat_map(seqs).max().unwrap();
+    let log: Vec<(u64, Value)> = reader
+        .events_until(head)
+        .await
+        .into_iter()
+        .map(|e| (e["seq"].as_u64().unwrap(), e))
+        .collect();
+    each_recorded_once(&log, &answers);
+    server.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_get_clear_errors_and_the_connection_keeps_working() {
     let dir = tempfile::tempdir().unwrap();

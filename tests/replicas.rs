@@ -292,57 +292,14 @@ fn the_same_command_sent_many_times_at_once_is_recorded_once() {
     let cluster = Cluster::start(db, 1);
     cluster.leader();
     let url = cluster.urls().remove(0);
-    let copies = 6;
-    let commands = env_count("WARROOM_TEST_REPEATS", 40);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let answers: Vec<Vec<Value>> = rt.block_on(async {
-        let (mut setup, _) = Raw::join(&url, "alice", None).await;
-        let declared = setup.command(common::declare("Checkout 500s", 2)).await;
-        assert_eq!(declared["type"], "ok", "{declared}");
-        let tasks: Vec<_> = (0..copies)
-            .map(|copy| {
-                let url = url.clone();
-                tokio::spawn(async move {
-                    let (mut c, _) = Raw::join(&url, "alice", None).await;
-                    let mut got = Vec::new();
-                    for i in 0..commands {
-                        // The copies interleave differently: some ids meet in one group,
-                        // others come after the first copy's answer is recorded.
-                        let i = if copy % 2 == 0 { i } else { commands - 1 - i };
-                        let note = common::note("INC-1", &format!("note {i}"));
-                        got.push((i, c.command_with_id(&format!("n-{i}"), note).await));
-                    }
-                    got.sort_by_key(|(i, _)| *i);
-                    got.into_iter().map(|(_, a)| a).collect::<Vec<Value>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.unwrap());
-        }
-        out
-    });
-    for (i, first) in answers[0].iter().enumerate() {
-        assert_eq!(first["type"], "ok", "n-{i}: {first}");
-        for (copy, a) in answers.iter().enumerate() {
-            assert_eq!(a[i], *first, "n-{i}, copy {copy}");
-        }
-    }
-    let log = cluster.log();
-    assert_eq!(answers[0].len(), commands);
-    for (i, answer) in answers[0].iter().enumerate() {
-        let text = format!("note {i}");
-        let recorded: Vec<i64> = log
-            .iter()
-            .filter(|(_, e)| e["text"] == text.as_str())
-            .map(|(seq, _)| *seq)
-            .collect();
-        assert_eq!(recorded.len(), 1, "{text}: {recorded:?}");
-        assert_eq!(common::seqs(answer), [recorded[0] as u64], "{text}");
-    }
-    let seqs: Vec<i64> = log.iter().map(|(s, _)| *s).collect();
-    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "a gap");
+    let answers = rt.block_on(common::the_same_commands_at_once(&url));
+    let log: Vec<(u64, Value)> = cluster
+        .log()
+        .into_iter()
+        .map(|(seq, e)| (seq as u64, e))
+        .collect();
+    common::each_recorded_once(&log, &answers);
 }
 
 /// A plain HTTP/1.0 POST on loopback: the status and the body.

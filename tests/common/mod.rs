@@ -409,3 +409,57 @@ pub async fn board_now(server: &RunningServer) -> warroom::model::State {
     let (_c, frames) = Raw::join(&server.url(), "observer", None).await;
     board(&frames)
 }
+
+/// The same 40 notes (ids `n-0`…) sent at once over six connections by one person (a
+/// console and its retries, a script run twice), each copy in another order, so that some
+/// copies of an id meet in one group and others come after the first is recorded. The
+/// answers, each copy's in the ids' order; every copy's answer to an id is the same.
+pub async fn the_same_commands_at_once(url: &str) -> Vec<Vec<Value>> {
+    let (copies, commands) = (6, env_count("WARROOM_TEST_REPEATS", 40));
+    let (mut setup, _) = Raw::join(url, "alice", None).await;
+    let declared = setup.command(declare("Checkout 500s", 2)).await;
+    assert_eq!(declared["type"], "ok", "{declared}");
+    let tasks: Vec<_> = (0..copies)
+        .map(|copy| {
+            let url = url.to_string();
+            tokio::spawn(async move {
+                let (mut c, _) = Raw::join(&url, "alice", None).await;
+                let mut got = Vec::new();
+                for i in 0..commands {
+                    let i = if copy % 2 == 0 { i } else { commands - 1 - i };
+                    let text = note("INC-1", &format!("note {i}"));
+                    got.push((i, c.command_with_id(&format!("n-{i}"), text).await));
+                }
+                got.sort_by_key(|(i, _)| *i);
+                got.into_iter().map(|(_, a)| a).collect::<Vec<Value>>()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    for (i, first) in answers[0].iter().enumerate() {
+        assert_eq!(first["type"], "ok", "n-{i}: {first}");
+        for (copy, a) in answers.iter().enumerate() {
+            assert_eq!(a[i], *first, "n-{i}, copy {copy}");
+        }
+    }
+    answers
+}
+
+/// Each note of [`the_same_commands_at_once`] is in `log` (every event, by seq) once, at
+/// the seq its answer names, and the log has no gap.
+pub fn each_recorded_once(log: &[(u64, Value)], answers: &[Vec<Value>]) {
+    for (i, answer) in answers[0].iter().enumerate() {
+        let text = format!("note {i}");
+        let recorded: Vec<u64> = log
+            .iter()
+            .filter(|(_, e)| e["text"] == text.as_str())
+            .map(|(seq, _)| *seq)
+            .collect();
+        assert_eq!(recorded, seqs(answer), "{text}");
+    }
+    let found: Vec<u64> = log.iter().map(|(s, _)| *s).collect();
+    assert_eq!(found, (1..=found.len() as u64).collect::<Vec<_>>(), "a gap");
+}
