@@ -3,10 +3,12 @@
 //! core (`server::query`); a focus moves its presence; a flood is refused `rate_limited`,
 //! then cut.
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use tokio::sync::oneshot;
 
-use super::send::{Closed, SESSION, Sent, close, closed_for_cause, error, send};
+use super::send::{
+    Closed, SESSION, Sent, answer_close, close, closed_for_cause, error, send, transport_close,
+};
 use crate::protocol::{self, Answer, ClientMessage, ErrorCode, ServerMessage};
 use crate::server::auth::Identity;
 use crate::server::core::{CommandRequest, CoreInput};
@@ -45,6 +47,58 @@ pub(super) async fn refuse(socket: &mut WebSocket, rate: &RateLimiter, frame: &M
         return Err(Closed);
     }
     Ok(())
+}
+
+/// Ends the session when the tokens changed and its own is no longer valid (revoked).
+pub(super) async fn still_valid(socket: &mut WebSocket, app: &App, who: &Identity) -> Sent {
+    if let Err(refusal) = app.auth.still_valid(who) {
+        closed_for_cause("revoked", refusal.reason);
+        send(socket, &error(None, refusal.code, refusal.message)).await?;
+        close(socket, 1008, refusal.reason).await;
+        return Err(Closed);
+    }
+    Ok(())
+}
+
+/// A frame read from the client: the text to act on, when it is one (and within the
+/// connection's rate). Anything else is answered here: a frame over the rate, a binary
+/// frame, a close, a broken connection.
+pub(super) async fn text_of(
+    socket: &mut WebSocket,
+    name: &str,
+    rate: &mut RateLimiter,
+    frame: Option<Result<Message, axum::Error>>,
+) -> Result<Option<Utf8Bytes>, Closed> {
+    match frame {
+        Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) if rate.check() != Verdict::Pass => {
+            refuse(socket, rate, &m).await?;
+            Ok(None)
+        }
+        Some(Ok(Message::Text(t))) => Ok(Some(t)),
+        Some(Ok(Message::Binary(_))) => {
+            let refused = error(
+                None,
+                ErrorCode::BadFrame,
+                "frames are JSON text, not binary",
+            );
+            send(socket, &refused).await?;
+            Ok(None)
+        }
+        Some(Ok(Message::Close(_))) => {
+            answer_close(socket).await;
+            Err(Closed)
+        }
+        None => Err(Closed),
+        Some(Ok(_)) => Ok(None),
+        Some(Err(e)) => {
+            tracing::debug!(name, "connection error: {e}");
+            if let Some((code, reason)) = transport_close(e) {
+                closed_for_cause("protocol", reason);
+                close(socket, code, reason).await;
+            }
+            Err(Closed)
+        }
+    }
 }
 
 /// Handles one text frame; returns the replies to send, if any, and the highest sequence

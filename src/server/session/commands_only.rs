@@ -5,16 +5,14 @@
 //! connection costs follows what it sends, never the live work or the other connections'
 //! traffic.
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::WebSocket;
 
-use super::commands::{handle_text, refuse};
+use super::commands::{handle_text, still_valid, text_of};
 use super::handshake::Hello;
-use super::send::{
-    Closed, Sent, answer_close, close, closed_for_cause, error, send, transport_close,
-};
-use crate::protocol::{self, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode};
+use super::send::{Sent, send};
+use crate::protocol::{self, PROTOCOL_VERSION, ServerMessage, SyncMode};
 use crate::server::App;
-use crate::server::limits::{RateLimiter, Verdict};
+use crate::server::limits::RateLimiter;
 
 /// The welcome, `synced` at the feed's head, then frames in and answers out until the
 /// client leaves, its token is revoked or the server shuts down (`Ok`).
@@ -43,43 +41,16 @@ pub(super) async fn serve(socket: &mut WebSocket, app: &App, hello: &Hello) -> S
         tokio::select! {
             biased;
             _ = shutdown.changed() => return Ok(()),
-            Ok(()) = auth_changes.changed() => {
-                if let Err(refusal) = app.auth.still_valid(&hello.who) {
-                    closed_for_cause("revoked", refusal.reason);
-                    send(socket, &error(None, refusal.code, refusal.message)).await?;
-                    close(socket, 1008, refusal.reason).await;
-                    return Err(Closed);
+            Ok(()) = auth_changes.changed() => still_valid(socket, app, &hello.who).await?,
+            frame = socket.recv() => {
+                if let Some(t) = text_of(socket, &hello.name, &mut rate, frame).await?
+                    && let Some((replies, _)) = Box::pin(handle_text(app, &hello.who, &t, None)).await
+                {
+                    for reply in &replies {
+                        send(socket, reply).await?;
+                    }
                 }
             }
-            frame = socket.recv() => match frame {
-                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) if rate.check() != Verdict::Pass => {
-                    refuse(socket, &rate, &m).await?;
-                }
-                Some(Ok(Message::Text(t))) => {
-                    if let Some((replies, _)) = Box::pin(handle_text(app, &hello.who, &t, None)).await {
-                        for reply in &replies {
-                            send(socket, reply).await?;
-                        }
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary")).await?;
-                }
-                Some(Ok(Message::Close(_))) => {
-                    answer_close(socket).await;
-                    return Err(Closed);
-                }
-                None => return Err(Closed),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    tracing::debug!(name = %hello.name, "connection error: {e}");
-                    if let Some((code, reason)) = transport_close(e) {
-                        closed_for_cause("protocol", reason);
-                        close(socket, code, reason).await;
-                    }
-                    return Err(Closed);
-                }
-            },
         }
     }
 }

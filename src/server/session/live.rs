@@ -9,16 +9,14 @@ use futures_util::SinkExt;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::catch_up::{catch_up, needs_board, resync};
-use super::commands::{handle_text, refuse};
+use super::commands::{handle_text, still_valid, text_of};
 use super::handshake::Hello;
-use super::send::{
-    Closed, Sent, answer_close, close, closed_for_cause, error, send, transport_close, write,
-};
+use super::send::{Closed, Sent, send, write};
 use crate::model::access::{Delivery, Viewer};
-use crate::protocol::{self, ErrorCode, PROTOCOL_VERSION, ServerMessage, SyncMode};
+use crate::protocol::{self, PROTOCOL_VERSION, ServerMessage, SyncMode};
 use crate::server::App;
 use crate::server::core::Fanout;
-use crate::server::limits::{RateLimiter, Verdict};
+use crate::server::limits::RateLimiter;
 use crate::server::presence::PresenceGuard;
 
 /// Most live events written before one flush.
@@ -84,48 +82,21 @@ pub(super) async fn serve(
         tokio::select! {
             biased;
             _ = shutdown.changed() => return Ok(()),
-            Ok(()) = auth_changes.changed() => {
-                // The tokens changed: a revoked one's session ends here.
-                if let Err(refusal) = app.auth.still_valid(&hello.who) {
-                    closed_for_cause("revoked", refusal.reason);
-                    send(socket, &error(None, refusal.code, refusal.message)).await?;
-                    close(socket, 1008, refusal.reason).await;
-                    return Err(Closed);
+            // The tokens changed: a revoked one's session ends here.
+            Ok(()) = auth_changes.changed() => still_valid(socket, app, &hello.who).await?,
+            frame = socket.recv() => {
+                if let Some(t) = text_of(socket, &hello.name, &mut rate, frame).await?
+                    && let Some((replies, upto)) = Box::pin(handle_text(app, &hello.who, &t, Some(present))).await
+                {
+                    // A command's own events reach its sender before its answer.
+                    if upto > sent {
+                        sent = Box::pin(forward_until(socket, app, viewer, &mut live, sent, upto)).await?;
+                    }
+                    for reply in &replies {
+                        send(socket, reply).await?;
+                    }
                 }
             }
-            frame = socket.recv() => match frame {
-                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) if rate.check() != Verdict::Pass => {
-                    refuse(socket, &rate, &m).await?;
-                }
-                Some(Ok(Message::Text(t))) => {
-                    if let Some((replies, upto)) = Box::pin(handle_text(app, &hello.who, &t, Some(present))).await {
-                        // A command's own events reach its sender before its answer.
-                        if upto > sent {
-                            sent = Box::pin(forward_until(socket, app, viewer, &mut live, sent, upto)).await?;
-                        }
-                        for reply in &replies {
-                            send(socket, reply).await?;
-                        }
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    send(socket, &error(None, ErrorCode::BadFrame, "frames are JSON text, not binary")).await?;
-                }
-                Some(Ok(Message::Close(_))) => {
-                    answer_close(socket).await;
-                    return Err(Closed);
-                }
-                None => return Err(Closed),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    tracing::debug!(name = %hello.name, "connection error: {e}");
-                    if let Some((code, reason)) = transport_close(e) {
-                        closed_for_cause("protocol", reason);
-                        close(socket, code, reason).await;
-                    }
-                    return Err(Closed);
-                }
-            },
             ev = live.recv() => match ev {
                 Ok(f) => {
                     if f.seq <= sent {
