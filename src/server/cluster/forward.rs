@@ -155,8 +155,40 @@ struct Unsent {
     body: String,
 }
 
+/// The queue's connection, with the statements every request runs prepared once on it (a
+/// statement sent as text is prepared anew each time: a second round trip).
+struct Queue {
+    client: ::postgres::Client,
+    insert: ::postgres::Statement,
+    answers: ::postgres::Statement,
+    clear: ::postgres::Statement,
+}
+
+impl Queue {
+    fn open(connect: &Connect) -> Result<Queue, crate::store::StoreError> {
+        let mut client = connect()?;
+        client.batch_execute("SET synchronous_commit = off")?;
+        let insert = client.prepare(
+            "WITH r AS (INSERT INTO forwarded (ticket, kind, actor, sees_all, cmd_id, body) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket) DO NOTHING \
+             RETURNING row_id) \
+             SELECT pg_notify('warroom_forward', row_id::text) FROM r",
+        )?;
+        let answers = client.prepare(
+            "SELECT ticket, answer FROM forwarded WHERE ticket = ANY($1) AND answer IS NOT NULL",
+        )?;
+        let clear = client.prepare("DELETE FROM forwarded WHERE ticket = ANY($1)")?;
+        Ok(Queue {
+            client,
+            insert,
+            answers,
+            clear,
+        })
+    }
+}
+
 fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
-    let mut db: Option<::postgres::Client> = None;
+    let mut db: Option<Queue> = None;
     // By ticket: who waits for the answer. A request stays here until its answer is read,
     // whatever happens to the connection meanwhile (an insert or a read whose reply was
     // lost is made again; the ticket makes that safe).
@@ -195,15 +227,11 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
             unsent.push(u.clone());
             waiting.insert(ticket, (u, reply));
         }
-        if db.as_ref().is_none_or(::postgres::Client::is_closed) {
+        if db.as_ref().is_none_or(|q| q.client.is_closed()) {
             // The queue's rows need not wait for the disk: should the database lose one
             // (a crash), it is inserted again here, on the new connection, and the leader
             // answers a command it already decided from the log's remembered answers.
-            let made = connect().and_then(|mut c| {
-                c.batch_execute("SET synchronous_commit = off")?;
-                Ok(c)
-            });
-            db = match made {
+            db = match Queue::open(&connect) {
                 Ok(c) => {
                     unsent = waiting.values().map(|(u, _)| u.clone()).collect();
                     Some(c)
@@ -215,13 +243,10 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 }
             };
         }
-        let Some(client) = db.as_mut() else { continue };
+        let Some(q) = db.as_mut() else { continue };
         while let Some(u) = unsent.first() {
-            let inserted = client.execute(
-                "WITH r AS (INSERT INTO forwarded (ticket, kind, actor, sees_all, cmd_id, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket) DO NOTHING \
-                 RETURNING row_id) \
-                 SELECT pg_notify('warroom_forward', row_id::text) FROM r",
+            let inserted = q.client.execute(
+                &q.insert,
                 &[&u.ticket, &u.kind, &u.actor, &u.sees_all, &u.id, &u.body],
             );
             match inserted {
@@ -238,10 +263,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
             continue;
         }
         let tickets: Vec<String> = waiting.keys().cloned().collect();
-        let found = client.query(
-            "SELECT ticket, answer FROM forwarded WHERE ticket = ANY($1) AND answer IS NOT NULL",
-            &[&tickets],
-        );
+        let found = q.client.query(&q.answers, &[&tickets]);
         match found {
             Ok(found) => {
                 let mut done: Vec<String> = Vec::new();
@@ -258,8 +280,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 }
                 // Read: the rows may go (the leader clears any left behind).
                 if !done.is_empty()
-                    && let Err(e) =
-                        client.execute("DELETE FROM forwarded WHERE ticket = ANY($1)", &[&done])
+                    && let Err(e) = q.client.execute(&q.clear, &[&done])
                 {
                     tracing::debug!("clearing answered forwards: {e}");
                 }

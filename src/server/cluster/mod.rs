@@ -194,6 +194,9 @@ pub enum Forwarded {
 pub struct Link {
     connect: Connect,
     db: Option<::postgres::Client>,
+    /// Statements prepared on `db` (made again with it): those a forwarded command's way
+    /// runs cost one round trip each, not two.
+    prepared: std::collections::HashMap<&'static str, ::postgres::Statement>,
     /// This replica's address, as clients and other replicas reach it.
     pub advertise: String,
     /// This replica's own policy, and what consoles are sent of it (JSON).
@@ -216,6 +219,7 @@ impl Link {
         Link {
             connect,
             db: None,
+            prepared: Default::default(),
             advertise,
             policy,
             public_policy,
@@ -234,10 +238,32 @@ impl Link {
             c.batch_execute("SET synchronous_commit = off")
                 .map_err(pg)?;
             self.db = Some(c);
+            self.prepared.clear();
         }
         self.db
             .as_mut()
             .ok_or_else(|| StoreError::ReaderStopped("no connection".into()))
+    }
+
+    /// The connection, and `sql` prepared on it (once per connection).
+    fn statement(
+        &mut self,
+        sql: &'static str,
+    ) -> Result<(&mut ::postgres::Client, ::postgres::Statement), StoreError> {
+        self.db()?;
+        let db = self
+            .db
+            .as_mut()
+            .ok_or_else(|| StoreError::ReaderStopped("no connection".into()))?;
+        let statement = match self.prepared.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = db.prepare(sql).map_err(pg)?;
+                self.prepared.insert(sql, s.clone());
+                s
+            }
+        };
+        Ok((db, statement))
     }
 
     /// Records that this replica leads in `epoch`, at its address, working from its own
@@ -378,23 +404,21 @@ impl Link {
         limit: i64,
         clear: bool,
     ) -> Result<Vec<Forwarded>, StoreError> {
-        let db = self.db()?;
         // Answers nobody came for (the follower that asked is gone) are cleared after a
         // while.
         if clear {
-            db.execute(
-                "DELETE FROM forwarded WHERE answered_at < now() - interval '10 minutes'",
-                &[],
-            )
-            .map_err(pg)?;
+            self.db()?
+                .execute(
+                    "DELETE FROM forwarded WHERE answered_at < now() - interval '10 minutes'",
+                    &[],
+                )
+                .map_err(pg)?;
         }
-        let rows = db
-            .query(
-                "SELECT row_id, actor, sees_all, cmd_id, body, kind FROM forwarded \
-                 WHERE answer IS NULL ORDER BY row_id LIMIT $1",
-                &[&limit],
-            )
-            .map_err(pg)?;
+        let (db, pending) = self.statement(
+            "SELECT row_id, actor, sees_all, cmd_id, body, kind FROM forwarded \
+             WHERE answer IS NULL ORDER BY row_id LIMIT $1",
+        )?;
+        let rows = db.query(&pending, &[&limit]).map_err(pg)?;
         let mut out = Vec::with_capacity(rows.len());
         let mut unreadable = Vec::new();
         for r in rows {
@@ -452,14 +476,13 @@ impl Link {
         let epoch = self.epoch.to_string();
         let (rows, bodies): (Vec<i64>, Vec<&str>) =
             answers.iter().map(|(r, b)| (*r, b.as_str())).unzip();
-        let db = self.db()?;
         // One statement (one round trip): the epoch checked, every answer written, and one
         // notification, all or nothing.
+        let (db, answer) = self.statement(
+            "WITH lead AS (SELECT value FROM meta WHERE key = 'leader_epoch'),                  done AS (UPDATE forwarded f SET answer = a.answer, answered_at = now()                  FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS a(row_id, answer)                  WHERE f.row_id = a.row_id AND (SELECT value FROM lead) = $1                  RETURNING f.row_id)                  SELECT (SELECT value FROM lead),                  (SELECT pg_notify('warroom_answer', count(*)::TEXT) FROM done                  HAVING count(*) > 0) IS NOT NULL",
+        )?;
         let said = db
-            .query_one(
-                "WITH lead AS (SELECT value FROM meta WHERE key = 'leader_epoch'),                  done AS (UPDATE forwarded f SET answer = a.answer, answered_at = now()                  FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS a(row_id, answer)                  WHERE f.row_id = a.row_id AND (SELECT value FROM lead) = $1                  RETURNING f.row_id)                  SELECT (SELECT value FROM lead),                  (SELECT pg_notify('warroom_answer', count(*)::TEXT) FROM done                  HAVING count(*) > 0) IS NOT NULL",
-                &[&epoch, &rows, &bodies],
-            )
+            .query_one(&answer, &[&epoch, &rows, &bodies])
             .map_err(pg)?;
         let current: Option<String> = said.try_get(0).map_err(pg)?;
         if current.as_deref() != Some(epoch.as_str()) {
