@@ -249,6 +249,17 @@ fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
                 "replica {i}: {got:?}"
             );
         }
+        // A note too large for a notification to carry (9,000 bytes): the leader reads
+        // its row instead; a small one rides in the notification.
+        let follower = (leader + 1) % 3;
+        let big = "€".repeat(3_000);
+        for text in [big.as_str(), "pool back to 40 connections"] {
+            let answer = raws[follower].command(common::note("INC-1", text)).await;
+            assert_eq!(answer["type"], "ok", "{answer}");
+            let seq = common::seqs(&answer)[0];
+            let seen = raws[(leader + 2) % 3].events_until(seq).await;
+            assert_eq!(seen.last().unwrap()["text"], text);
+        }
     });
     let follower = (leader + 1) % 3;
     let health = cluster.health(follower).unwrap();
@@ -272,12 +283,17 @@ fn a_command_at_any_replica_reaches_the_consoles_of_every_replica() {
     let answer: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(answer["alerts"][0]["outcome"], "opened", "{answer}");
     assert_eq!(answer["alerts"][0]["incident"], "INC-2", "{answer}");
-    let opened = cluster
-        .log()
+    let log = cluster.log();
+    let opened = log
         .iter()
         .filter(|(_, e)| e["kind"] == "declared" && e["incident"] == "INC-2")
         .count();
     assert_eq!(opened, 1);
+    let big = log
+        .iter()
+        .filter(|(_, e)| e["text"] == "€".repeat(3_000))
+        .count();
+    assert_eq!(big, 1);
 }
 
 /// The same commands sent at once over several connections by one person (a console and

@@ -68,7 +68,8 @@ impl Core {
                     ticked = true;
                     ticks.extend(done);
                 }
-                CoreInput::Tail | CoreInput::Forwarded => {}
+                // Forwarded requests are the leader's.
+                CoreInput::Tail | CoreInput::Forwarded | CoreInput::ForwardedRow(_) => {}
             }
         }
         self.tail(now);
@@ -189,8 +190,11 @@ impl Core {
         let wants_forwarded = ticked || batch.iter().any(|i| matches!(i, CoreInput::Forwarded));
         let mut inputs = Vec::with_capacity(batch.len());
         let mut held = Vec::new();
+        // Forwarded requests: those the notifications carried, then those read.
+        let mut requests = Vec::new();
         for input in batch {
             match input {
+                CoreInput::ForwardedRow(f) => requests.push(f),
                 CoreInput::Command(req) => {
                     let (tx, answer) = oneshot::channel();
                     held.push(Held {
@@ -206,38 +210,40 @@ impl Core {
                 other => inputs.push(other),
             }
         }
-        let mut forwarded = Vec::new();
         if wants_forwarded && let Some(link) = self.link.as_mut() {
             match link.take_forwarded(FORWARDED_PER_GROUP, ticked) {
-                Ok(rows) => {
-                    for f in rows {
-                        match f {
-                            Forwarded::Command {
-                                row,
-                                actor,
-                                sees_all,
-                                id,
-                                command,
-                            } => {
-                                let (tx, answer) = oneshot::channel();
-                                inputs.push(CoreInput::Command(CommandRequest {
-                                    actor,
-                                    sees_all,
-                                    id,
-                                    command,
-                                    reply: tx,
-                                }));
-                                forwarded.push((row, Waiting::Command(answer)));
-                            }
-                            Forwarded::Intake { row, alerts } => {
-                                let (tx, answer) = oneshot::channel();
-                                inputs.push(CoreInput::Intake(IntakeRequest { alerts, reply: tx }));
-                                forwarded.push((row, Waiting::Intake(answer)));
-                            }
-                        }
-                    }
-                }
+                Ok(rows) => requests.extend(rows),
                 Err(e) => tracing::warn!("reading forwarded commands: {e}"),
+            }
+        }
+        // Oldest first, each once (a carried row may also have been read).
+        requests.sort_by_key(Forwarded::row);
+        requests.dedup_by_key(|f| f.row());
+        let mut forwarded = Vec::new();
+        for f in requests {
+            match f {
+                Forwarded::Command {
+                    row,
+                    actor,
+                    sees_all,
+                    id,
+                    command,
+                } => {
+                    let (tx, answer) = oneshot::channel();
+                    inputs.push(CoreInput::Command(CommandRequest {
+                        actor,
+                        sees_all,
+                        id,
+                        command,
+                        reply: tx,
+                    }));
+                    forwarded.push((row, Waiting::Command(answer)));
+                }
+                Forwarded::Intake { row, alerts } => {
+                    let (tx, answer) = oneshot::channel();
+                    inputs.push(CoreInput::Intake(IntakeRequest { alerts, reply: tx }));
+                    forwarded.push((row, Waiting::Intake(answer)));
+                }
             }
         }
         self.process(now, inputs);

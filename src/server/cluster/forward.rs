@@ -168,11 +168,18 @@ impl Queue {
     fn open(connect: &Connect) -> Result<Queue, crate::store::StoreError> {
         let mut client = connect()?;
         client.batch_execute("SET synchronous_commit = off")?;
+        // The notification carries the row whole when it fits (a notification holds at most
+        // 8,000 bytes), so the leader need not read it; else its id alone, and the leader
+        // reads it.
         let insert = client.prepare(
             "WITH r AS (INSERT INTO forwarded (ticket, kind, actor, sees_all, cmd_id, body) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket) DO NOTHING \
-             RETURNING row_id) \
-             SELECT pg_notify('warroom_forward', row_id::text) FROM r",
+             RETURNING row_id, kind, actor, sees_all, cmd_id, body) \
+             SELECT pg_notify('warroom_forward', \
+                 CASE WHEN octet_length(whole) < 7900 THEN whole ELSE row_id::TEXT END) \
+             FROM r, LATERAL (SELECT json_build_object('row', row_id, 'kind', kind, \
+                 'actor', actor, 'sees_all', sees_all, 'id', cmd_id, 'body', body)::TEXT \
+                 AS whole) w",
         )?;
         let answers = client.prepare(
             "SELECT ticket, answer FROM forwarded WHERE ticket = ANY($1) AND answer IS NOT NULL",

@@ -9,7 +9,7 @@ use std::time::Duration;
 use ::postgres::fallible_iterator::FallibleIterator;
 use tokio::sync::mpsc;
 
-use super::{Connect, Forwarder, Health};
+use super::{Connect, ForwardedRow, Forwarder, Health};
 use crate::server::core::CoreInput;
 
 /// Starts the listening thread; it stops when the core does.
@@ -35,6 +35,15 @@ fn hint(core: &mpsc::WeakSender<CoreInput>, input: CoreInput) -> bool {
             true
         }
         None => false,
+    }
+}
+
+/// What a `warroom_forward` notification asks of the core: the forwarded row it carries, or
+/// (a row too large to carry, or one it cannot read) to read the rows waiting.
+fn forwarded(payload: &str) -> CoreInput {
+    match serde_json::from_str::<ForwardedRow>(payload).map(ForwardedRow::read) {
+        Ok(Ok(f)) => CoreInput::ForwardedRow(f),
+        _ => CoreInput::Forwarded,
     }
 }
 
@@ -82,7 +91,7 @@ fn run(
                             }
                             hint(&core, CoreInput::Tail)
                         }
-                        "warroom_forward" => hint(&core, CoreInput::Forwarded),
+                        "warroom_forward" => hint(&core, forwarded(n.payload())),
                         "warroom_answer" => {
                             forwarder.answered();
                             true
@@ -104,5 +113,35 @@ fn run(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::cluster::Forwarded;
+
+    /// A notification carrying its row whole (as PostgreSQL's `json_build_object` writes it)
+    /// is decided as it is; a bare row id, or a row the leader cannot read, is read from
+    /// the table (where one it cannot read is answered).
+    #[test]
+    fn a_forward_notification_carries_its_row_or_asks_for_the_table() {
+        let whole = r#"{"row" : 7, "kind" : "command", "actor" : "alice", "sees_all" : false, "id" : "c-1", "body" : "{\"op\":\"add_entry\",\"incident\":\"INC-1\",\"text\":\"a \\\"quoted\\\" note\"}"}"#;
+        match forwarded(whole) {
+            CoreInput::ForwardedRow(Forwarded::Command {
+                row,
+                actor,
+                sees_all,
+                id,
+                ..
+            }) => assert_eq!(
+                (row, actor.as_str(), sees_all, id.as_str()),
+                (7, "alice", false, "c-1")
+            ),
+            _ => panic!("the carried row was not taken"),
+        }
+        assert!(matches!(forwarded("7"), CoreInput::Forwarded));
+        let unreadable = whole.replace("add_entry", "no_such_op");
+        assert!(matches!(forwarded(&unreadable), CoreInput::Forwarded));
     }
 }

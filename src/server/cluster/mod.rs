@@ -189,6 +189,63 @@ pub enum Forwarded {
     },
 }
 
+impl Forwarded {
+    /// Its row in `forwarded`.
+    pub fn row(&self) -> i64 {
+        match self {
+            Forwarded::Command { row, .. } | Forwarded::Intake { row, .. } => *row,
+        }
+    }
+}
+
+/// A row of `forwarded` as a follower wrote it; its notification carries it whole when it
+/// fits (see `forward`), so the leader need not read it.
+#[derive(Debug, serde::Deserialize)]
+pub struct ForwardedRow {
+    pub row: i64,
+    pub kind: String,
+    pub actor: String,
+    pub sees_all: bool,
+    pub id: String,
+    pub body: String,
+}
+
+impl ForwardedRow {
+    /// What the leader decides; or, when it cannot read it (written by a replica of another
+    /// version), the row and the answer that says so.
+    pub fn read(self) -> Result<Forwarded, (i64, String)> {
+        let row = self.row;
+        let read = match self.kind.as_str() {
+            "command" => serde_json::from_str::<Command>(&self.body)
+                .map(|command| Forwarded::Command {
+                    row,
+                    actor: self.actor,
+                    sees_all: self.sees_all,
+                    id: self.id,
+                    command,
+                })
+                .map_err(|e| e.to_string()),
+            "intake" => serde_json::from_str(&self.body)
+                .map(|alerts| Forwarded::Intake { row, alerts })
+                .map_err(|e| e.to_string()),
+            other => Err(format!("unknown kind {other:?}")),
+        };
+        read.map_err(|e| {
+            let answer = if self.kind == "intake" {
+                serde_json::to_string(&Err::<(), _>(format!(
+                    "the leader could not read the forwarded alerts: {e}"
+                )))
+            } else {
+                serde_json::to_string(&Answer::Error {
+                    code: crate::protocol::ErrorCode::Invalid,
+                    message: format!("the leader could not read the forwarded command: {e}"),
+                })
+            };
+            (row, answer.unwrap_or_default())
+        })
+    }
+}
+
 /// The leader's side of the cluster, used on the core's thread: the forwarded commands to
 /// decide, their answers, and the announcement of who leads.
 pub struct Link {
@@ -422,45 +479,18 @@ impl Link {
         let mut out = Vec::with_capacity(rows.len());
         let mut unreadable = Vec::new();
         for r in rows {
-            let row: i64 = r.try_get(0).map_err(pg)?;
-            let body: String = r.try_get(4).map_err(pg)?;
-            let kind: String = r.try_get(5).map_err(pg)?;
-            let read = match kind.as_str() {
-                "command" => serde_json::from_str::<Command>(&body)
-                    .map_err(|e| e.to_string())
-                    .and_then(|command| {
-                        Ok(Forwarded::Command {
-                            row,
-                            actor: r.try_get(1).map_err(|e| e.to_string())?,
-                            sees_all: r.try_get(2).map_err(|e| e.to_string())?,
-                            id: r.try_get(3).map_err(|e| e.to_string())?,
-                            command,
-                        })
-                    }),
-                "intake" => serde_json::from_str(&body)
-                    .map(|alerts| Forwarded::Intake { row, alerts })
-                    .map_err(|e| e.to_string()),
-                other => Err(format!("unknown kind {other:?}")),
+            let row = ForwardedRow {
+                row: r.try_get(0).map_err(pg)?,
+                actor: r.try_get(1).map_err(pg)?,
+                sees_all: r.try_get(2).map_err(pg)?,
+                id: r.try_get(3).map_err(pg)?,
+                body: r.try_get(4).map_err(pg)?,
+                kind: r.try_get(5).map_err(pg)?,
             };
-            match read {
+            match row.read() {
                 Ok(f) => out.push(f),
                 // Written by a replica of another version: answered, never retried.
-                Err(e) => unreadable.push((
-                    row,
-                    if kind == "intake" {
-                        serde_json::to_string(&Err::<(), _>(format!(
-                            "the leader could not read the forwarded alerts: {e}"
-                        )))
-                    } else {
-                        serde_json::to_string(&Answer::Error {
-                            code: crate::protocol::ErrorCode::Invalid,
-                            message: format!(
-                                "the leader could not read the forwarded command: {e}"
-                            ),
-                        })
-                    }
-                    .unwrap_or_default(),
-                )),
+                Err(answer) => unreadable.push(answer),
             }
         }
         self.answer_forwarded(&unreadable)?;

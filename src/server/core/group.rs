@@ -97,7 +97,10 @@ impl Core {
         for input in &batch {
             let req = match input {
                 CoreInput::Command(req) => req,
-                CoreInput::Tick(_) | CoreInput::Tail | CoreInput::Forwarded => continue,
+                CoreInput::Tick(_)
+                | CoreInput::Tail
+                | CoreInput::Forwarded
+                | CoreInput::ForwardedRow(_) => continue,
                 CoreInput::Intake(req) => {
                     // Folded straight into the state (a copy of a large state per alert
                     // would cost more than the alert); should one alert fail, the state is

@@ -50,6 +50,9 @@ pub enum CoreInput {
     Tail,
     /// Another replica forwarded commands (a hint: the leader reads them).
     Forwarded,
+    /// A command or alerts another replica forwarded, as its notification carried them
+    /// (the leader decides them, unless already answered).
+    ForwardedRow(super::cluster::Forwarded),
 }
 
 /// A fired step to deliver, sent to the notifier once it is durable.
