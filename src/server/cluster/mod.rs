@@ -14,10 +14,11 @@
 //!   head only) and read them by `seq` from the log, folding and publishing them as the
 //!   leader does its own; every tick they read anyway, so a lost notification only delays.
 //! - **Commands and alerts** that reach a follower go to the leader through the database:
-//!   a row in `forwarded` (and `NOTIFY warroom_forward`); the leader decides it with its own
-//!   commands and writes the answer into the row (`NOTIFY warroom_answer`); the follower
-//!   hands it to the sender. Exactly once by command id as on one feed: the answers are
-//!   remembered in the log's `commands` table, which every leader reads first.
+//!   a row in `forwarded` (and `NOTIFY warroom_forward`, which carries the row itself when
+//!   it fits, else its id); the leader decides it with its own commands and writes the
+//!   answer into the row (`NOTIFY warroom_answer`); the follower hands it to the sender.
+//!   Exactly once by command id as on one feed: the answers are remembered in the log's
+//!   `commands` table, which refuses an answer recorded twice (see `core::process`).
 //! - **The policy in use** is the leader's: it decides escalation, classifies alerts and
 //!   pages. Taking the lead, a replica writes which policy it works from into `meta` (its
 //!   SHA-256, its file, and the part consoles are sent); followers read it every tick, say
