@@ -86,6 +86,9 @@ pub(crate) struct App {
     origins: OriginPolicy,
     /// On a log shared by several replicas: which one leads, and how far behind this is.
     cluster: Option<Arc<cluster::Health>>,
+    /// On a shared log: the queue to the leader, which a follower's sessions hand their
+    /// clients' commands to directly.
+    forwarder: Option<cluster::Forwarder>,
     /// This server's own feed address (the leader's, on a log of its own).
     own_url: String,
     metrics: Arc<metrics::Metrics>,
@@ -109,6 +112,16 @@ impl App {
             Some(policy) => policy.frame.clone(),
             None => self.policy_frame.clone(),
         }
+    }
+
+    /// The queue to the leader, while this replica follows (`None` on a feed of its own,
+    /// and while this replica leads).
+    fn following(&self) -> Option<&cluster::Forwarder> {
+        let health = self.cluster.as_ref()?;
+        if health.leading() {
+            return None;
+        }
+        self.forwarder.as_ref()
     }
 
     fn connection_slot(&self) -> ConnectionSlot<'_> {

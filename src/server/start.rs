@@ -237,6 +237,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .spawn(move || core::run(the_core, core_clock, cmd_rx))
         .context("starting the core thread")?;
     let presence_db = cluster.as_ref().map(|(connect, ..)| connect.clone());
+    let forwarder = cluster.as_ref().map(|(_, _, forwarder)| forwarder.clone());
     let health = cluster.map(|(connect, health, forwarder)| {
         cluster::spawn_listener(connect, cmd_tx.downgrade(), forwarder, health.clone());
         health
@@ -290,6 +291,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         },
         origins,
         cluster: health,
+        forwarder,
         own_url,
         metrics: metrics.clone(),
         metrics_config: config.metrics.clone(),

@@ -149,7 +149,13 @@ pub(super) async fn handle_text(
                 command,
                 reply: tx,
             };
-            let answer = if app.commands.send(CoreInput::Command(req)).await.is_err() {
+            let answer = if let Some(forwarder) = app.following() {
+                // Straight to the leader's queue: the follower's core, busy following the
+                // log, need not pass it on. Should this replica lead by now, it takes its
+                // own forwarded rows as any other's.
+                forwarder.forward(req.actor, req.sees_all, req.id, req.command, req.reply);
+                rx.await.unwrap_or_else(|_| unavailable())
+            } else if app.commands.send(CoreInput::Command(req)).await.is_err() {
                 unavailable()
             } else {
                 rx.await.unwrap_or_else(|_| unavailable())
