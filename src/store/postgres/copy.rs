@@ -216,7 +216,7 @@ impl LogReader for InTransaction<'_, '_, '_> {
         limit: usize,
         max_bytes: usize,
     ) -> Result<SearchPage, StoreError> {
-        index::search(&mut self.0.borrow_mut(), query, viewer, limit, max_bytes)
+        super::search::search(&mut self.0.borrow_mut(), query, viewer, limit, max_bytes)
     }
 
     fn summaries(&self) -> Result<Vec<Incident>, StoreError> {

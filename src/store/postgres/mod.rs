@@ -19,6 +19,7 @@ mod append;
 mod copy;
 mod index;
 mod schema;
+mod search;
 mod target;
 #[cfg(test)]
 pub(crate) mod testdb;
@@ -425,7 +426,7 @@ impl LogReader for PgStore {
                 name: &name,
                 sees_all,
             };
-            index::search(db, &query, viewer, limit, max_bytes)
+            search::search(db, &query, viewer, limit, max_bytes)
         })
     }
 
