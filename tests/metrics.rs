@@ -4,6 +4,7 @@
 mod common;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use common::cli::ok;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -670,16 +671,6 @@ fn warroom(server: &str, args: &[&str]) -> std::process::Output {
         .env_remove("WARROOM_POLICY")
         .output()
         .unwrap()
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Output, Stdio};
 
+use common::cli::ok;
 use common::*;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -352,16 +353,6 @@ fn warroom(args: &[&str], envs: &[(&str, &Path)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

@@ -9,8 +9,9 @@ use axum::extract::ws::WebSocket;
 
 use super::commands::{handle_text, still_valid, text_of};
 use super::handshake::Hello;
+use super::live::welcome;
 use super::send::{Sent, send};
-use crate::protocol::{self, PROTOCOL_VERSION, ServerMessage, SyncMode};
+use crate::protocol::{ServerMessage, SyncMode};
 use crate::server::App;
 use crate::server::limits::RateLimiter;
 
@@ -19,21 +20,7 @@ use crate::server::limits::RateLimiter;
 pub(super) async fn serve(socket: &mut WebSocket, app: &App, hello: &Hello) -> Sent {
     let mut shutdown = app.shutdown.clone();
     let head = app.published.head();
-    send(
-        socket,
-        &ServerMessage::Welcome {
-            protocol: PROTOCOL_VERSION,
-            feed_id: app.feed_id.clone(),
-            name: hello.name.clone(),
-            access: hello.who.access,
-            head_seq: head,
-            mode: SyncMode::Events,
-            server_time: app.clock.now(),
-            max_frame_bytes: protocol::MAX_FRAME_BYTES,
-            recent_secs: app.published.recent_secs,
-        },
-    )
-    .await?;
+    send(socket, &welcome(app, hello, head, SyncMode::Events)).await?;
     send(socket, &ServerMessage::Synced { seq: head }).await?;
     let mut rate = RateLimiter::new(&app.limits);
     let mut auth_changes = hello.auth_changes.clone();

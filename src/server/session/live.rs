@@ -42,21 +42,7 @@ pub(super) async fn serve(
         Some(n) if n <= head && same_feed && !needs_board(app, viewer, n, head) => SyncMode::Events,
         _ => SyncMode::Snapshot,
     };
-    send(
-        socket,
-        &ServerMessage::Welcome {
-            protocol: PROTOCOL_VERSION,
-            feed_id: app.feed_id.clone(),
-            name: hello.name.clone(),
-            access: hello.who.access,
-            head_seq: head,
-            mode,
-            server_time: app.clock.now(),
-            max_frame_bytes: protocol::MAX_FRAME_BYTES,
-            recent_secs: app.published.recent_secs,
-        },
-    )
-    .await?;
+    send(socket, &welcome(app, hello, head, mode)).await?;
     // Watched from before the join's frame, so no change is missed (one just then is
     // sent twice, which a client takes as once).
     let mut policy_changes = app.cluster.as_ref().map(|h| h.policy_changes());
@@ -144,6 +130,22 @@ pub(super) async fn serve(
                 send_presence(socket, app, viewer).await?;
             }
         }
+    }
+}
+
+/// The `welcome` of a joining connection: the feed's head when it was accepted, and what
+/// follows (the board, or the events after the client's position).
+pub(super) fn welcome(app: &App, hello: &Hello, head: u64, mode: SyncMode) -> ServerMessage {
+    ServerMessage::Welcome {
+        protocol: PROTOCOL_VERSION,
+        feed_id: app.feed_id.clone(),
+        name: hello.name.clone(),
+        access: hello.who.access,
+        head_seq: head,
+        mode,
+        server_time: app.clock.now(),
+        max_frame_bytes: protocol::MAX_FRAME_BYTES,
+        recent_secs: app.published.recent_secs,
     }
 }
 
