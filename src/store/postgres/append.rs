@@ -11,11 +11,13 @@ use crate::store::StoreError;
 
 /// One append as one statement, `warroom_append` (see `schema`), in the statement's own
 /// transaction: one round trip, whatever the batch holds. With `lead`, it is refused unless
-/// this session holds that advisory lock. Returns the log's new head (notified to the
+/// this session holds that advisory lock. The resume floor is written when given (`None`:
+/// the same as the last append wrote). Returns the log's new head (notified to the
 /// other replicas when it commits).
 pub(super) fn append(
     db: &mut Db<'_, impl GenericClient>,
     lead: Option<i64>,
+    floor: Option<u64>,
     b: &Batch,
 ) -> Result<u64, StoreError> {
     let c = Columns::of(&b.rows);
@@ -24,7 +26,7 @@ pub(super) fn append(
         Some((seq, state)) => (Some(*seq), Some(state.as_str())),
         None => (None, None),
     };
-    let floor = b.resume_floor.to_string();
+    let floor = floor.map(|f| f.to_string());
     let call = db.statement(
         "SELECT warroom_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,          $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
     )?;

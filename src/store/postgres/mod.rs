@@ -18,6 +18,8 @@
 mod append;
 mod copy;
 mod index;
+#[cfg(test)]
+mod lead_tests;
 mod schema;
 mod search;
 mod target;
@@ -62,6 +64,9 @@ struct Conn {
     fenced: bool,
     /// This connection holds the leader's lock (lost with the connection).
     holds_lock: bool,
+    /// The resume floor this connection's last append wrote (`None`: not known); an append
+    /// whose floor is the same does not write it again.
+    floor_written: Option<u64>,
 }
 
 impl Conn {
@@ -70,6 +75,7 @@ impl Conn {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             self.client = None;
             self.holds_lock = false;
+            self.floor_written = None;
             self.prepared.clear();
             self.client = Some(self.target.connect()?);
         }
@@ -114,6 +120,7 @@ impl Conn {
         &mut self,
         f: impl FnOnce(&mut Db<'_, ::postgres::Transaction<'_>>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.floor_written = None;
         let (client, prepared) = self.parts()?;
         let done = client
             .transaction()
@@ -161,6 +168,7 @@ impl PgStore {
             prepared: Prepared::new(),
             fenced: false,
             holds_lock: false,
+            floor_written: None,
         };
         std::thread::Builder::new()
             .name("warroom-pg".into())
@@ -280,10 +288,16 @@ impl EventStore for PgStore {
                 }
             }
             let lead = conn.fenced.then_some(LEADER_LOCK);
+            let floor =
+                (conn.floor_written != Some(batch.resume_floor)).then_some(batch.resume_floor);
             let (client, prepared) = conn.parts()?;
-            let done = append::append(&mut Db::new(client, prepared), lead, &batch);
-            if done.is_err() {
-                conn.forget_if_broken();
+            let done = append::append(&mut Db::new(client, prepared), lead, floor, &batch);
+            match done {
+                Ok(_) => conn.floor_written = Some(batch.resume_floor),
+                Err(_) => {
+                    conn.floor_written = None;
+                    conn.forget_if_broken();
+                }
             }
             done.map(|_| ())
         })
@@ -307,14 +321,20 @@ impl EventStore for PgStore {
                     "SET idle_session_timeout = '{SESSION_TIMEOUT}'; \
                      SET idle_in_transaction_session_timeout = '{SESSION_TIMEOUT}'"
                 ))?;
+                // Held twice: an append checks the lead by giving one back and taking it
+                // again (see `schema`, version 7), so the lock is never let go meanwhile.
                 let got: bool = client
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])?
+                    .query_one(
+                        "SELECT pg_try_advisory_lock($1) AND pg_try_advisory_lock($1)",
+                        &[&LEADER_LOCK],
+                    )?
                     .try_get(0)?;
                 if !got {
                     return Ok(None);
                 }
                 conn.holds_lock = true;
             }
+            conn.floor_written = None;
             let (client, _) = conn.parts()?;
             let epoch: String = client
                 .query_one(

@@ -12,12 +12,12 @@ use crate::model::{EventKind, Severity};
 use crate::store::tests::{ADMIN, Log, answers, build, t0};
 use crate::store::{CommandRecord, copy_to_postgres};
 
-fn db(test: &str) -> Option<TestDb> {
+pub(super) fn db(test: &str) -> Option<TestDb> {
     TestDb::create(&format!("store::postgres::tests::{test}"))
 }
 
 /// A declaration at `seq` by `who`, and its state on top of `base`.
-fn declared(base: &State, who: &str, seq: u64) -> (Event, State) {
+pub(super) fn declared(base: &State, who: &str, seq: u64) -> (Event, State) {
     let e = Event {
         seq,
         at: t0(),
@@ -387,65 +387,6 @@ fn both_backends_answer_alike() {
     );
     assert!(a.pages.iter().any(|p| !p.withheld.is_empty()));
     assert_eq!(a, b);
-}
-
-/// Leadership: one store takes the lead, the other cannot; the leader's appends go in, the
-/// other's are refused (it never led), and once the leader's session is cut (as the database
-/// cuts a frozen leader's) its appends are refused too, even on the new connection it
-/// makes, until the other takes the lead and appends in the next epoch.
-#[test]
-fn only_the_store_holding_the_lead_appends_and_a_cut_leader_is_fenced() {
-    let Some(db) = db("only_the_store_holding_the_lead_appends_and_a_cut_leader_is_fenced") else {
-        return;
-    };
-    let mut a = PgStore::open(&db.url).unwrap();
-    let mut b = PgStore::open(&db.url).unwrap();
-    let first = a.lead().unwrap().expect("a leads");
-    assert_eq!(b.lead().unwrap(), None, "the lock is a's");
-    assert!(a.leading().unwrap());
-    let (e1, s1) = declared(&State::default(), "a", 1);
-    let append = |store: &mut PgStore, e: &Event, s: &State| {
-        store.append(&Append {
-            events: std::slice::from_ref(e),
-            commands: &[],
-            state: s,
-            checkpoint: false,
-            resume_floor: 0,
-        })
-    };
-    append(&mut a, &e1, &s1).unwrap();
-    let (e2, s2) = declared(&s1, "b", 2);
-    // b tried to lead, so it is fenced: without the lock its append is refused.
-    assert!(matches!(
-        append(&mut b, &e2, &s2),
-        Err(StoreError::NotLeader(_))
-    ));
-    // The database ends a's session (a frozen leader's idle timeout, or an operator).
-    db.client()
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
-             AND objid = $1",
-            &[&((LEADER_LOCK & 0xffff_ffff) as u32)],
-        )
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(!a.leading().unwrap(), "a finds it no longer leads");
-    assert!(matches!(
-        append(&mut a, &e2, &s2),
-        Err(StoreError::NotLeader(_))
-    ));
-    let second = b.lead().unwrap().expect("b leads now");
-    assert!(second > first, "a new epoch: {second} after {first}");
-    let (e2, s2) = declared(&s1, "b", 2);
-    append(&mut b, &e2, &s2).unwrap();
-    assert_eq!(a.head().unwrap(), 2);
-    let (e3, s3) = declared(&s2, "a", 3);
-    let refused = append(&mut a, &e3, &s3);
-    assert!(
-        matches!(refused, Err(StoreError::NotLeader(_))),
-        "{refused:?}"
-    );
-    assert_eq!(b.head().unwrap(), 2);
 }
 
 /// The lookup of a group's remembered answers stays one index probe per key when its plan
