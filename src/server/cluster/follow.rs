@@ -22,6 +22,9 @@ enum Waiting {
 /// Most forwarded commands taken into one group.
 const FORWARDED_PER_GROUP: i64 = 256;
 
+/// Events a follower reads from the log at a time.
+const TAIL_CHUNK: usize = 1_000;
+
 /// A command of this replica's own clients, held while the leader's core decides it, so it
 /// can go to the new leader should this one turn out to have lost the lead.
 struct Held {
@@ -100,7 +103,7 @@ impl Core {
     /// Reads what the log holds after this replica's position, folds and publishes it.
     pub(in crate::server) fn tail(&mut self, now: chrono::DateTime<chrono::Utc>) {
         loop {
-            let chunk = match self.store.read_since(self.state.seq, 1_000) {
+            let chunk = match self.store.read_since(self.state.seq, TAIL_CHUNK) {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!("reading the shared log: {e}");
@@ -110,6 +113,9 @@ impl Core {
             if chunk.is_empty() {
                 return;
             }
+            // A short chunk is the log's end as of the read: what is appended after it is
+            // notified, and read then.
+            let last = chunk.len() < TAIL_CHUNK;
             let mut revived = BTreeMap::new();
             let mut floor = self.published.resume_floor();
             let mut events = Vec::with_capacity(chunk.len());
@@ -134,6 +140,9 @@ impl Core {
             }
             self.publish(events, revived, floor);
             self.evict(now);
+            if last {
+                return;
+            }
         }
     }
 
@@ -167,6 +176,10 @@ impl Core {
             tracing::warn!("announcing the lead: {e}");
         }
         self.leading = true;
+        if let Some(link) = self.link.as_ref() {
+            // Even if announcing failed: the notifications a leader needs come to it now.
+            link.health.set_leading(true);
+        }
         // Commands sent to the old leader come again now, with their ids.
         self.ask_answers_until = std::time::Instant::now() + self.ask_answers_for;
         tracing::info!(

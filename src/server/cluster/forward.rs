@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -201,6 +201,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
     // lost is made again; the ticket makes that safe).
     let mut waiting: HashMap<String, (Unsent, Reply)> = HashMap::new();
     let mut unsent: Vec<Unsent> = Vec::new();
+    let mut last_look = Instant::now();
     loop {
         let job = if waiting.is_empty() {
             match inbox.recv() {
@@ -214,6 +215,10 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         };
+        // Answers are looked for when a notification says one was written, when none
+        // came for a while, or on a new connection (notifications may have been missed):
+        // not right after sending, when the leader has not decided yet.
+        let mut look = !matches!(job, Some(Job::Forward { .. })) || last_look.elapsed() >= POLL;
         if let Some(Job::Forward {
             actor,
             sees_all,
@@ -241,6 +246,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
             db = match Queue::open(&connect) {
                 Ok(c) => {
                     unsent = waiting.values().map(|(u, _)| u.clone()).collect();
+                    look = true;
                     Some(c)
                 }
                 Err(e) => {
@@ -266,9 +272,10 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 }
             }
         }
-        if waiting.is_empty() {
+        if waiting.is_empty() || !look {
             continue;
         }
+        last_look = Instant::now();
         let tickets: Vec<String> = waiting.keys().cloned().collect();
         let found = q.client.query(&q.answers, &[&tickets]);
         match found {

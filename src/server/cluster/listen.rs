@@ -85,13 +85,18 @@ fn run(
             match next {
                 Ok(Some(n)) => {
                     let alive = match n.channel() {
+                        // The leader wrote them: only a follower reads them.
                         "warroom_events" => {
                             if let Ok(head) = n.payload().parse::<u64>() {
                                 health.saw_head(head);
                             }
-                            hint(&core, CoreInput::Tail)
+                            health.leading() || hint(&core, CoreInput::Tail)
                         }
-                        "warroom_forward" => hint(&core, forwarded(n.payload())),
+                        // Only the leader decides them (one that takes the lead reads
+                        // those waiting).
+                        "warroom_forward" => {
+                            !health.leading() || hint(&core, forwarded(n.payload()))
+                        }
                         "warroom_answer" => {
                             forwarder.answered();
                             true
