@@ -285,12 +285,60 @@ fn pgbench(url: &str, clients: usize, secs: u64) -> Option<f64> {
     let mut c = postgres::Client::connect(url, postgres::NoTls).ok()?;
     c.batch_execute("CREATE TABLE IF NOT EXISTS bench_rows (id BIGSERIAL PRIMARY KEY, body TEXT)")
         .ok()?;
-    let script = std::env::temp_dir().join(format!("warroom-pgbench-{}.sql", std::process::id()));
-    std::fs::write(
-        &script,
+    pgbench_script(
+        url,
         "INSERT INTO bench_rows (body) VALUES (repeat('x', 300));\n",
+        clients,
+        secs,
+    )
+}
+
+/// The log's own append statement alone, one client at a time, through `pgbench` (no feed
+/// in front of it): the appends a second the database allows one writer, whatever the
+/// feed does. On a database of its own (`db`), its tables made by a replica started and
+/// stopped there; each append is one note's event, its answer, its incident's row and
+/// words, as the feed writes them (without the lead check).
+fn append_alone(
+    db: &Database,
+    dir: &std::path::Path,
+    policy: &std::path::Path,
+    secs: u64,
+) -> Option<f64> {
+    let addr = free_port();
+    let replica = spawn(&db.url, &addr, &dir.join("alone"), policy);
+    leader(std::slice::from_ref(&addr), &[true]);
+    drop(replica);
+    let mut c = postgres::Client::connect(&db.url, postgres::NoTls).ok()?;
+    c.batch_execute(
+        "CREATE SEQUENCE bench_seq; \
+         SELECT setval('bench_seq', (SELECT COALESCE(MAX(seq), 0) FROM events) + 1, false); \
+         INSERT INTO incidents VALUES (1, 1, 1, 3, true, NULL, false, '[]', 1, '{}') \
+         ON CONFLICT DO NOTHING",
     )
     .ok()?;
+    let body = format!(
+        "{{\"seq\":0,\"at\":\"2026-01-01T00:00:00Z\",\"actor\":\"writer-0\",\"kind\":{{\"type\":\"entry_added\",\"incident\":1,\"text\":\"{}\"}}}}",
+        "x".repeat(300)
+    );
+    let script = format!(
+        "SELECT warroom_append(NULL, s, ARRAY[s], ARRAY['{body}'], ARRAY[1::BIGINT], \
+         ARRAY['entry_added'], ARRAY['writer-0'], ARRAY['a-' || s], ARRAY['{{\"type\":\"ok\"}}'], \
+         ARRAY[1::BIGINT], ARRAY[1::BIGINT], ARRAY[s], ARRAY[3], ARRAY[true], ARRAY[NULL::TEXT], \
+         ARRAY[false], ARRAY['[]'], ARRAY[s], ARRAY['{{\"title\":\"Bench\"}}'], \
+         ARRAY[1::BIGINT, 1::BIGINT], ARRAY['000001', 'xxxx'], NULL, NULL, NULL) \
+         FROM nextval('bench_seq') AS s;\n"
+    );
+    pgbench_script(&db.url, &script, 1, secs)
+}
+
+/// `pgbench` running `script`, `clients` at once, for `secs`: transactions a second.
+fn pgbench_script(url: &str, script_text: &str, clients: usize, secs: u64) -> Option<f64> {
+    let script = std::env::temp_dir().join(format!(
+        "warroom-pgbench-{}-{}.sql",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    std::fs::write(&script, script_text).ok()?;
     let out = std::process::Command::new("pgbench")
         .args(["-n", "-f"])
         .arg(&script)
@@ -491,6 +539,18 @@ fn main() {
                 },
                 consoles / base,
             );
+            if writers == 1 {
+                // What the database allows one writer of the log's appends, the feed aside.
+                let alone_db = Database::create(&admin);
+                match append_alone(&alone_db, dir.path(), &policy, secs) {
+                    Some(alone) => println!(
+                        "      the log's append statement alone (pgbench, 1 client, no feed) \
+                         {alone:>6.0}/s, ratio {:.2}x: the most one writer could reach",
+                        alone / base
+                    ),
+                    None => println!("      the log's append statement alone: pgbench failed"),
+                }
+            }
         }
     }
 
