@@ -8,7 +8,8 @@
 //! 3. durable appends through PostgreSQL with 1 and 64 writers, beside `pgbench` inserting
 //!    rows of the same size at the same concurrency into the same database server;
 //! 4. a command at replica A to its event at a console on replica C (p50, p99), beside the
-//!    same with command and console on the leader.
+//!    same with command and console on the leader, the two measured in turns (a probe of
+//!    each, then the next) so that the shared machine's slow moments fall on both alike.
 //!
 //! Needs `WARROOM_TEST_POSTGRES` (a URL allowed to create databases); without it, it says it
 //! was skipped. Run: `cargo bench --bench replicas`. Smoke run (what `.ci/run` does):
@@ -66,7 +67,7 @@ impl Counts {
                 single: 2000,
                 writers: 64,
                 per_writer: 300,
-                probes: 300,
+                probes: 1000,
                 parts,
             }
         }
@@ -360,47 +361,58 @@ fn pgbench_script(url: &str, script_text: &str, clients: usize, secs: u64) -> Op
         .and_then(|l| l["tps = ".len()..].split_whitespace().next()?.parse().ok())
 }
 
-/// A command at `from`, and the time its event takes to reach a console on `to`.
-async fn cross_latency(from: &str, to: &str, probes: usize) -> Vec<f64> {
-    let mut writer = join(from, "prober").await;
-    let mut reader = join(to, "watcher").await;
-    let mut out = Vec::with_capacity(probes);
+/// A command at a writer's replica, and the time its event takes to reach a console on
+/// another (or the same) replica: for each pair of `(writer's, console's)` addresses, in
+/// turns (one probe of each pair, then the next round), so that a slow moment of a shared
+/// machine falls on every pair alike. One series of milliseconds per pair.
+async fn cross_latency(pairs: &[(&str, &str)], probes: usize) -> Vec<Vec<f64>> {
+    let mut ends = Vec::new();
+    for (from, to) in pairs {
+        ends.push((join(from, "prober").await, join(to, "watcher").await));
+    }
+    let mut out = vec![Vec::with_capacity(probes); pairs.len()];
     // Command ids are remembered with their answers: each run of probes has its own.
     let run = fastrand::u32(..);
     for p in 0..probes {
-        let marker = format!("probe-{p}-{}", fastrand::u32(..));
-        let start = Instant::now();
-        let frame = json!({"type": "command", "id": format!("p{run}-{p}"),
-            "command": {"op": "add_entry", "incident": "INC-1", "text": marker}})
-        .to_string();
-        writer.send(Message::Text(frame.into())).await.unwrap();
-        let seen = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                match reader.next().await {
-                    Some(Ok(Message::Text(t))) if t.as_str().contains(&marker) => break,
-                    Some(Ok(_)) => {}
-                    other => panic!("{other:?}"),
-                }
-            }
-        })
-        .await;
-        if seen.is_err() {
-            let answer = within("the probe's answer", writer.next()).await;
-            panic!("the probe's event did not reach the console; the writer got {answer:?}");
+        for (k, (writer, reader)) in ends.iter_mut().enumerate() {
+            out[k].push(probe(writer, reader, &format!("p{run}-{k}-{p}")).await);
         }
-        out.push(start.elapsed().as_secs_f64() * 1e3);
-        // Its answer, so the next probe starts on a quiet connection.
+    }
+    out
+}
+
+/// One probe: a note sent by `writer`, until `reader` sees it (ms); then its answer.
+async fn probe(writer: &mut Ws, reader: &mut Ws, id: &str) -> f64 {
+    let marker = format!("probe-{id}-{}", fastrand::u32(..));
+    let start = Instant::now();
+    let frame = json!({"type": "command", "id": id,
+        "command": {"op": "add_entry", "incident": "INC-1", "text": marker}})
+    .to_string();
+    writer.send(Message::Text(frame.into())).await.unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            match within("the probe's answer", writer.next()).await {
-                Some(Ok(Message::Text(t))) if t.as_str().contains(&format!("\"p{run}-{p}\"")) => {
-                    break;
-                }
+            match reader.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str().contains(&marker) => break,
                 Some(Ok(_)) => {}
                 other => panic!("{other:?}"),
             }
         }
+    })
+    .await;
+    if seen.is_err() {
+        let answer = within("the probe's answer", writer.next()).await;
+        panic!("the probe's event did not reach the console; the writer got {answer:?}");
     }
-    out
+    let took = start.elapsed().as_secs_f64() * 1e3;
+    // Its answer, so the next probe starts on a quiet connection.
+    loop {
+        match within("the probe's answer", writer.next()).await {
+            Some(Ok(Message::Text(t))) if t.as_str().contains(&format!("\"{id}\"")) => break,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    took
 }
 
 fn signal(child: &std::process::Child, sig: &str) {
@@ -558,8 +570,11 @@ fn main() {
     if c.parts.contains(&4) {
         let l = leader(&addrs, &running(&replicas));
         let (a, cc) = ((l + 1) % 3, (l + 2) % 3);
-        let across = rt.block_on(cross_latency(&addrs[a], &addrs[cc], c.probes));
-        let one = rt.block_on(cross_latency(&addrs[l], &addrs[l], c.probes));
+        let mut series = rt.block_on(cross_latency(
+            &[(&addrs[a], &addrs[cc]), (&addrs[l], &addrs[l])],
+            c.probes,
+        ));
+        let (one, across) = (series.pop().unwrap(), series.pop().unwrap());
         println!(
             "\n4. a command to its event at another console (ms):        p50      p99\n   \
              on one replica (the leader)                        {:>8.2} {:>8.2}\n   \
