@@ -1,6 +1,7 @@
 //! A follower's queue to the leader: each command (and each webhook's alerts) becomes a row of `forwarded` (and a
 //! `NOTIFY warroom_forward`); the leader's answer comes back in that row, announced by
-//! `NOTIFY warroom_answer`, and goes to whoever waits for it. A thread of its own owns the
+//! `NOTIFY warroom_answer` (which carries it when it fits), and goes to whoever waits for
+//! it; the answered rows are cleared once the queue is idle. A thread of its own owns the
 //! connection (the PostgreSQL client blocks); it also looks for answers every quarter of a
 //! second while any are awaited, since a notification is only a hint.
 
@@ -64,8 +65,9 @@ enum Job {
         body: String,
         reply: Reply,
     },
-    /// An answer was written (or may have been): look at every awaited row.
-    Answered,
+    /// Answers were written (or may have been): those the notification carried, by ticket,
+    /// or (`None`) look at every awaited row.
+    Answered(Option<HashMap<String, String>>),
 }
 
 /// The handle the core forwards with; cheap to clone.
@@ -76,6 +78,9 @@ pub struct Forwarder {
 
 /// How often awaited answers are looked for without a notification.
 const POLL: Duration = Duration::from_millis(250);
+
+/// Answered rows cleared at once, at most (sooner when the queue is idle).
+const CLEAR_AT: usize = 256;
 
 impl Forwarder {
     /// Starts the forwarding thread.
@@ -128,9 +133,9 @@ impl Forwarder {
         }
     }
 
-    /// A notification said an answer was written.
-    pub fn answered(&self) {
-        let _ = self.jobs.send(Job::Answered);
+    /// A notification said answers were written, carrying them (by ticket) or not.
+    pub fn answered(&self, carried: Option<HashMap<String, String>>) {
+        let _ = self.jobs.send(Job::Answered(carried));
     }
 }
 
@@ -201,9 +206,12 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
     // lost is made again; the ticket makes that safe).
     let mut waiting: HashMap<String, (Unsent, Reply)> = HashMap::new();
     let mut unsent: Vec<Unsent> = Vec::new();
+    // Tickets answered and handed over: their rows are cleared once the queue is idle (or
+    // holds many), off the path of the next command.
+    let mut cleared: Vec<String> = Vec::new();
     let mut last_look = Instant::now();
     loop {
-        let job = if waiting.is_empty() {
+        let job = if waiting.is_empty() && cleared.is_empty() {
             match inbox.recv() {
                 Ok(j) => Some(j),
                 Err(_) => return,
@@ -215,29 +223,40 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         };
-        // Answers are looked for when a notification says one was written, when none
-        // came for a while, or on a new connection (notifications may have been missed):
-        // not right after sending, when the leader has not decided yet.
-        let mut look = !matches!(job, Some(Job::Forward { .. })) || last_look.elapsed() >= POLL;
-        if let Some(Job::Forward {
-            actor,
-            sees_all,
-            id,
-            body,
-            reply,
-        }) = job
-        {
-            let ticket = uuid::Uuid::new_v4().simple().to_string();
-            let u = Unsent {
-                ticket: ticket.clone(),
-                kind: reply.kind(),
+        let idle = job.is_none();
+        // Answers are looked for when a notification says some were written without
+        // carrying them, when none came for a while, or on a new connection (notifications
+        // may have been missed): not right after sending, when the leader has not decided.
+        let mut look = last_look.elapsed() >= POLL;
+        match job {
+            Some(Job::Forward {
                 actor,
                 sees_all,
                 id,
                 body,
-            };
-            unsent.push(u.clone());
-            waiting.insert(ticket, (u, reply));
+                reply,
+            }) => {
+                let ticket = uuid::Uuid::new_v4().simple().to_string();
+                let u = Unsent {
+                    ticket: ticket.clone(),
+                    kind: reply.kind(),
+                    actor,
+                    sees_all,
+                    id,
+                    body,
+                };
+                unsent.push(u.clone());
+                waiting.insert(ticket, (u, reply));
+            }
+            Some(Job::Answered(Some(answers))) => {
+                for (ticket, body) in answers {
+                    if let Some((_, reply)) = waiting.remove(&ticket) {
+                        reply.send(Ok(&body));
+                        cleared.push(ticket);
+                    }
+                }
+            }
+            Some(Job::Answered(None)) | None => look = true,
         }
         if db.as_ref().is_none_or(|q| q.client.is_closed()) {
             // The queue's rows need not wait for the disk: should the database lose one
@@ -272,15 +291,20 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                 }
             }
         }
+        if !cleared.is_empty() && (idle || cleared.len() >= CLEAR_AT) {
+            // Rows left (an error) are cleared by the leader after a while.
+            if let Err(e) = q.client.execute(&q.clear, &[&cleared]) {
+                tracing::debug!("clearing answered forwards: {e}");
+            }
+            cleared.clear();
+        }
         if waiting.is_empty() || !look {
             continue;
         }
         last_look = Instant::now();
         let tickets: Vec<String> = waiting.keys().cloned().collect();
-        let found = q.client.query(&q.answers, &[&tickets]);
-        match found {
+        match q.client.query(&q.answers, &[&tickets]) {
             Ok(found) => {
-                let mut done: Vec<String> = Vec::new();
                 for r in found {
                     let (Ok(ticket), Ok(body)) =
                         (r.try_get::<_, String>(0), r.try_get::<_, String>(1))
@@ -290,13 +314,7 @@ fn run(connect: Connect, inbox: mpsc::Receiver<Job>) {
                     if let Some((_, reply)) = waiting.remove(&ticket) {
                         reply.send(Ok(&body));
                     }
-                    done.push(ticket);
-                }
-                // Read: the rows may go (the leader clears any left behind).
-                if !done.is_empty()
-                    && let Err(e) = q.client.execute(&q.clear, &[&done])
-                {
-                    tracing::debug!("clearing answered forwards: {e}");
+                    cleared.push(ticket);
                 }
             }
             Err(e) => tracing::warn!("reading the leader's answers: {e}"),

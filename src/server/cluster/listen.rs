@@ -3,6 +3,7 @@
 //! over). A lost connection is made again, and everyone told to look, since notifications
 //! sent meanwhile are gone.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,12 @@ fn forwarded(payload: &str) -> CoreInput {
     }
 }
 
+/// The answers a `warroom_answer` notification carries, by ticket (`None`: it carries none,
+/// or none that can be read: the rows are read instead).
+fn carried(payload: &str) -> Option<HashMap<String, String>> {
+    serde_json::from_str(payload).ok()
+}
+
 fn run(
     connect: Connect,
     core: mpsc::WeakSender<CoreInput>,
@@ -76,7 +83,7 @@ fn run(
         if !hint(&core, CoreInput::Tail) {
             return;
         }
-        forwarder.answered();
+        forwarder.answered(None);
         loop {
             let next = client
                 .notifications()
@@ -98,7 +105,7 @@ fn run(
                             !health.leading() || hint(&core, forwarded(n.payload()))
                         }
                         "warroom_answer" => {
-                            forwarder.answered();
+                            forwarder.answered(carried(n.payload()));
                             true
                         }
                         _ => true,
@@ -148,5 +155,17 @@ mod tests {
         assert!(matches!(forwarded("7"), CoreInput::Forwarded));
         let unreadable = whole.replace("add_entry", "no_such_op");
         assert!(matches!(forwarded(&unreadable), CoreInput::Forwarded));
+    }
+
+    /// A notification of answers carries them by ticket (as `json_object_agg` writes them),
+    /// or nothing (too large to carry: the rows are read).
+    #[test]
+    fn an_answer_notification_carries_the_answers_or_asks_for_the_rows() {
+        let two = r#"{ "t1" : "{\"type\":\"ok\",\"id\":\"c-1\",\"seqs\":[7]}", "t2" : "{}" }"#;
+        let answers = carried(two).expect("carried");
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers["t1"], r#"{"type":"ok","id":"c-1","seqs":[7]}"#);
+        assert_eq!(carried(""), None);
+        assert_eq!(carried("3"), None);
     }
 }

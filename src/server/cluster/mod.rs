@@ -16,7 +16,9 @@
 //! - **Commands and alerts** that reach a follower go to the leader through the database:
 //!   a row in `forwarded` (and `NOTIFY warroom_forward`, which carries the row itself when
 //!   it fits, else its id); the leader decides it with its own commands and writes the
-//!   answer into the row (`NOTIFY warroom_answer`); the follower hands it to the sender.
+//!   answer into the row (`NOTIFY warroom_answer`, which carries the answers by ticket when
+//!   they fit); the follower hands it to the sender, and clears the rows it was answered by
+//!   once it is idle (or has many).
 //!   Exactly once by command id as on one feed: the answers are remembered in the log's
 //!   `commands` table, which refuses an answer recorded twice (see `core::process`).
 //! - **The policy in use** is the leader's: it decides escalation, classifies alerts and
@@ -508,9 +510,21 @@ impl Link {
         let (rows, bodies): (Vec<i64>, Vec<&str>) =
             answers.iter().map(|(r, b)| (*r, b.as_str())).unzip();
         // One statement (one round trip): the epoch checked, every answer written, and one
-        // notification, all or nothing.
+        // notification, all or nothing. The notification carries the answers by ticket
+        // when they fit (the waiting follower then hands them over without reading the
+        // rows); otherwise it is empty, and the follower reads them.
         let (db, answer) = self.statement(
-            "WITH lead AS (SELECT value FROM meta WHERE key = 'leader_epoch'),                  done AS (UPDATE forwarded f SET answer = a.answer, answered_at = now()                  FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS a(row_id, answer)                  WHERE f.row_id = a.row_id AND (SELECT value FROM lead) = $1                  RETURNING f.row_id)                  SELECT (SELECT value FROM lead),                  (SELECT pg_notify('warroom_answer', count(*)::TEXT) FROM done                  HAVING count(*) > 0) IS NOT NULL",
+            "WITH lead AS (SELECT value FROM meta WHERE key = 'leader_epoch'), \
+             done AS (UPDATE forwarded f SET answer = a.answer, answered_at = now() \
+                 FROM UNNEST($2::BIGINT[], $3::TEXT[]) AS a(row_id, answer) \
+                 WHERE f.row_id = a.row_id AND (SELECT value FROM lead) = $1 \
+                 RETURNING f.ticket, f.answer), \
+             said AS (SELECT json_object_agg(ticket, answer)::TEXT AS carried FROM done \
+                 HAVING count(*) > 0) \
+             SELECT (SELECT value FROM lead), \
+                 (SELECT pg_notify('warroom_answer', \
+                     CASE WHEN octet_length(carried) <= 7900 THEN carried ELSE '' END) \
+                  FROM said) IS NOT NULL",
         )?;
         let said = db
             .query_one(&answer, &[&epoch, &rows, &bodies])
