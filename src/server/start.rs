@@ -239,7 +239,13 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let presence_db = cluster.as_ref().map(|(connect, ..)| connect.clone());
     let forwarder = cluster.as_ref().map(|(_, _, forwarder)| forwarder.clone());
     let health = cluster.map(|(connect, health, forwarder)| {
-        cluster::spawn_listener(connect, cmd_tx.downgrade(), forwarder, health.clone());
+        cluster::spawn_listener(
+            connect,
+            cmd_tx.downgrade(),
+            forwarder,
+            health.clone(),
+            published.clone(),
+        );
         health
     });
     // Steps whose time passed while the server was down fire now, marked late, before

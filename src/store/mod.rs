@@ -23,7 +23,7 @@ pub mod words;
 #[cfg(test)]
 pub(crate) use self::postgres::testdb;
 pub use self::postgres::{
-    Connect, CopyReport, LEADER_LOCK, PG_SCHEMA_VERSION, PgStore, copy_to_postgres,
+    Connect, CopyReport, LEADER_LOCK, LogTail, PG_SCHEMA_VERSION, PgStore, copy_to_postgres,
     prepare_database, redact_url,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};

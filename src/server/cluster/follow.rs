@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use tokio::sync::oneshot;
 
 use super::{Forwarded, IntakeAnswer};
-use crate::model::{Command, EventKind};
+use crate::model::{Command, Event, EventKind};
 use crate::protocol::{Answer, ErrorCode};
 use crate::server::core::{CommandRequest, Core, CoreInput, IntakeRequest};
 
@@ -53,8 +53,19 @@ impl Core {
     fn follow_group(&mut self, now: chrono::DateTime<chrono::Utc>, batch: Vec<CoreInput>) {
         let mut ticks = Vec::new();
         let mut ticked = false;
+        // The log is read here unless the group only brought events read for it, which
+        // continued this replica's position and were all there was.
+        let mut read_log = false;
         for input in batch {
             match input {
+                CoreInput::Read { events, more } => {
+                    read_log |= more || !self.fold_read(now, events);
+                    continue;
+                }
+                _ => read_log = true,
+            }
+            match input {
+                CoreInput::Read { .. } => {}
                 CoreInput::Command(req) => self.forward(req),
                 CoreInput::Intake(req) => match &self.link {
                     Some(link) => link.forwarder.forward_alerts(&req.alerts, req.reply),
@@ -75,7 +86,9 @@ impl Core {
                 CoreInput::Tail | CoreInput::Forwarded | CoreInput::ForwardedRow(_) => {}
             }
         }
-        self.tail(now);
+        if read_log {
+            self.tail(now);
+        }
         if ticked {
             self.campaign(now);
         }
@@ -100,6 +113,19 @@ impl Core {
         }
     }
 
+    /// Folds and publishes events the notification thread read: those this replica has
+    /// are skipped. Says whether the rest continued its position (if not, the log must be
+    /// read from it: nothing was folded).
+    fn fold_read(&mut self, now: chrono::DateTime<chrono::Utc>, events: Vec<Event>) -> bool {
+        let seq = self.state.seq;
+        let new: Vec<Event> = events.into_iter().filter(|e| e.seq > seq).collect();
+        match new.first() {
+            None => true,
+            Some(first) if first.seq == seq + 1 => self.fold(now, new),
+            Some(_) => false,
+        }
+    }
+
     /// Reads what the log holds after this replica's position, folds and publishes it.
     pub(in crate::server) fn tail(&mut self, now: chrono::DateTime<chrono::Utc>) {
         loop {
@@ -116,34 +142,43 @@ impl Core {
             // A short chunk is the log's end as of the read: what is appended after it is
             // notified, and read then.
             let last = chunk.len() < TAIL_CHUNK;
-            let mut revived = BTreeMap::new();
-            let mut floor = self.published.resume_floor();
-            let mut events = Vec::with_capacity(chunk.len());
-            for e in chunk {
-                if let Some(r) = e.kind.incident()
-                    && !matches!(e.kind, EventKind::Declared { .. })
-                    && self.state.incident(r).is_none()
-                {
-                    self.bring_back(r, &mut revived);
-                    if revived.contains_key(&r.0) {
-                        floor = floor.max(e.seq);
-                    }
-                }
-                if let Err(err) = self.state.apply(&e) {
-                    tracing::error!("an event of the shared log did not fold: {err}");
-                    break;
-                }
-                events.push(e);
-            }
-            if events.is_empty() {
-                return;
-            }
-            self.publish(events, revived, floor);
-            self.evict(now);
-            if last {
+            if !self.fold(now, chunk) || last {
                 return;
             }
         }
+    }
+
+    /// Folds events that continue this replica's position into its live work (bringing
+    /// back archived incidents they touch) and publishes them. Says whether every one
+    /// folded.
+    fn fold(&mut self, now: chrono::DateTime<chrono::Utc>, chunk: Vec<Event>) -> bool {
+        let whole = chunk.len();
+        let mut revived = BTreeMap::new();
+        let mut floor = self.published.resume_floor();
+        let mut events = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            if let Some(r) = e.kind.incident()
+                && !matches!(e.kind, EventKind::Declared { .. })
+                && self.state.incident(r).is_none()
+            {
+                self.bring_back(r, &mut revived);
+                if revived.contains_key(&r.0) {
+                    floor = floor.max(e.seq);
+                }
+            }
+            if let Err(err) = self.state.apply(&e) {
+                tracing::error!("an event of the shared log did not fold: {err}");
+                break;
+            }
+            events.push(e);
+        }
+        let folded = events.len();
+        if folded == 0 {
+            return false;
+        }
+        self.publish(events, revived, floor);
+        self.evict(now);
+        folded == whole
     }
 
     /// Tries to take the lead; on success catches up with the log, announces itself, hands

@@ -1,7 +1,9 @@
 //! The notification connection: `LISTEN` on the cluster's channels, each notification
-//! passed on as a hint (new events to read, forwarded commands to decide, answers to hand
-//! over). A lost connection is made again, and everyone told to look, since notifications
-//! sent meanwhile are gone.
+//! passed on (new events, forwarded commands to decide, answers to hand over). A follower's
+//! new events are read here, on this connection, by `seq` from the replica's position, and
+//! handed to the core to fold: one hand-over instead of waking the core to read them. A
+//! lost connection is made again, and everyone told to look, since notifications sent
+//! meanwhile are gone.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +13,8 @@ use ::postgres::fallible_iterator::FallibleIterator;
 use tokio::sync::mpsc;
 
 use super::{Connect, ForwardedRow, Forwarder, Health};
-use crate::server::core::CoreInput;
+use crate::server::core::{CoreInput, Published};
+use crate::store::LogTail;
 
 /// Starts the listening thread; it stops when the core does.
 pub fn spawn_listener(
@@ -19,10 +22,11 @@ pub fn spawn_listener(
     core: mpsc::WeakSender<CoreInput>,
     forwarder: Forwarder,
     health: Arc<Health>,
+    published: Arc<Published>,
 ) {
     let spawned = std::thread::Builder::new()
         .name("warroom-listen".into())
-        .spawn(move || run(connect, core, forwarder, health));
+        .spawn(move || run(connect, core, forwarder, health, published));
     if let Err(e) = spawned {
         tracing::error!("cannot start the notification thread: {e}");
     }
@@ -54,12 +58,72 @@ fn carried(payload: &str) -> Option<HashMap<String, String>> {
     serde_json::from_str(payload).ok()
 }
 
+/// A follower's reads of the log on the notification connection.
+struct Reader {
+    tail: LogTail,
+    /// The connection is new: its statement is prepared again.
+    fresh: bool,
+    /// The last event handed to the core (0: none in flight): the next read starts after
+    /// it, or after what the core published if that is further.
+    handed: u64,
+}
+
+impl Reader {
+    /// Reads what follows the replica's position and hands it to the core; on any trouble
+    /// (a failed read, a full queue) the core is asked to read the log itself.
+    fn read(
+        &mut self,
+        client: &mut ::postgres::Client,
+        core: &mpsc::WeakSender<CoreInput>,
+        published: &Published,
+        head: Option<u64>,
+    ) -> bool {
+        let Some(tx) = core.upgrade() else {
+            return false;
+        };
+        let after = published.head().max(self.handed);
+        if head.is_some_and(|h| h <= after) {
+            return true;
+        }
+        let read = self.tail.read_since(client, self.fresh, after, READ_CHUNK);
+        self.fresh = false;
+        let input = match read {
+            Ok(events) if events.is_empty() => return true,
+            Ok(events) => {
+                let last = events.last().map_or(after, |e| e.seq);
+                let more = events.len() == READ_CHUNK;
+                self.handed = last;
+                CoreInput::Read { events, more }
+            }
+            Err(e) => {
+                tracing::debug!("reading the shared log on the notification connection: {e}");
+                self.handed = 0;
+                CoreInput::Tail
+            }
+        };
+        if tx.try_send(input).is_err() {
+            // A full queue already holds work that will read the log.
+            self.handed = 0;
+        }
+        true
+    }
+}
+
+/// Events read at a time on the notification connection (the core reads on past it).
+const READ_CHUNK: usize = 1_000;
+
 fn run(
     connect: Connect,
     core: mpsc::WeakSender<CoreInput>,
     forwarder: Forwarder,
     health: Arc<Health>,
+    published: Arc<Published>,
 ) {
+    let mut reader = Reader {
+        tail: LogTail::default(),
+        fresh: true,
+        handed: 0,
+    };
     loop {
         let mut client = match connect() {
             Ok(c) => c,
@@ -79,6 +143,8 @@ fn run(
             std::thread::sleep(Duration::from_millis(500));
             continue;
         }
+        reader.fresh = true;
+        reader.handed = 0;
         // What was said while nobody listened.
         if !hint(&core, CoreInput::Tail) {
             return;
@@ -94,10 +160,11 @@ fn run(
                     let alive = match n.channel() {
                         // The leader wrote them: only a follower reads them.
                         "warroom_events" => {
-                            if let Ok(head) = n.payload().parse::<u64>() {
+                            let head = n.payload().parse::<u64>().ok();
+                            if let Some(head) = head {
                                 health.saw_head(head);
                             }
-                            health.leading() || hint(&core, CoreInput::Tail)
+                            health.leading() || reader.read(&mut client, &core, &published, head)
                         }
                         // Only the leader decides them (one that takes the lead reads
                         // those waiting).

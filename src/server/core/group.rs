@@ -99,6 +99,7 @@ impl Core {
                 CoreInput::Command(req) => req,
                 CoreInput::Tick(_)
                 | CoreInput::Tail
+                | CoreInput::Read { .. }
                 | CoreInput::Forwarded
                 | CoreInput::ForwardedRow(_) => continue,
                 CoreInput::Intake(req) => {

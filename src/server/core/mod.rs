@@ -48,6 +48,12 @@ pub enum CoreInput {
     },
     /// A shared log has new events (a hint: a follower reads them by seq).
     Tail,
+    /// New events of a shared log, read by seq on the notification connection for a
+    /// follower to fold (from its position; `more`: the read stopped at its limit).
+    Read {
+        events: Vec<Event>,
+        more: bool,
+    },
     /// Another replica forwarded commands (a hint: the leader reads them).
     Forwarded,
     /// A command or alerts another replica forwarded, as its notification carried them

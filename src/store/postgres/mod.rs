@@ -263,6 +263,31 @@ pub fn prepare_database(url: &str) -> Result<(Connect, String), StoreError> {
     Ok((connect, shown))
 }
 
+/// Reads the log by `seq` on a connection of the caller's own (a replica's notification
+/// connection: it reads what a notification announced without handing over to another
+/// thread first), with its statement prepared once per connection.
+#[derive(Default)]
+pub struct LogTail {
+    prepared: Prepared,
+}
+
+impl LogTail {
+    /// The events after `after`, at most `limit`, in the log's order, as
+    /// [`LogReader::read_since`] reads them. A new connection must be given with `fresh`.
+    pub fn read_since(
+        &mut self,
+        client: &mut Client,
+        fresh: bool,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        if fresh {
+            self.prepared.clear();
+        }
+        index::read_since(&mut Db::new(client, &mut self.prepared), after, limit)
+    }
+}
+
 /// Makes a new connection to a store's database (TLS as its address asks), for what
 /// replicas say to each other beside the log.
 pub type Connect = Arc<dyn Fn() -> Result<Client, StoreError> + Send + Sync + 'static>;
