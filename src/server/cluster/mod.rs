@@ -11,8 +11,9 @@
 //!   the log (answers to forwarded commands) carries it, so a stale leader's writes are
 //!   refused too.
 //! - **Followers** learn of new events from `LISTEN warroom_events` (a hint carrying the
-//!   head only) and read them by `seq` from the log, folding and publishing them as the
-//!   leader does its own; every tick they read anyway, so a lost notification only delays.
+//!   head only) and read them by `seq` from the log (on the notification connection, which
+//!   hands them to the core), folding and publishing them as the leader does its own;
+//!   every tick they read anyway, so a lost notification only delays.
 //! - **Commands and alerts** that reach a follower go to the leader through the database:
 //!   a row in `forwarded` (and `NOTIFY warroom_forward`, which carries the row itself when
 //!   it fits, else its id); the leader decides it with its own commands and writes the
