@@ -27,6 +27,14 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
         })
 }
 
+/// The distinct words a search's text asks for (none without a text).
+pub fn wanted(q: &Search) -> BTreeSet<String> {
+    q.text
+        .as_deref()
+        .map(|t| words(t).collect())
+        .unwrap_or_default()
+}
+
 /// The words of an incident's title and service, and of `entries`.
 pub fn incident_words<'a>(inc: &'a Incident, entries: &'a [Entry]) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = words(&inc.title).collect();

@@ -57,15 +57,11 @@ impl Core {
         // continued this replica's position and were all there was.
         let mut read_log = false;
         for input in batch {
+            read_log |= !matches!(input, CoreInput::Read { .. });
             match input {
                 CoreInput::Read { events, more } => {
                     read_log |= more || !self.fold_read(now, events);
-                    continue;
                 }
-                _ => read_log = true,
-            }
-            match input {
-                CoreInput::Read { .. } => {}
                 CoreInput::Command(req) => self.forward(req),
                 CoreInput::Intake(req) => match &self.link {
                     Some(link) => link.forwarder.forward_alerts(&req.alerts, req.reply),

@@ -1,8 +1,6 @@
 //! The search of the PostgreSQL log's incidents, paged: the rows matching every filter,
 //! newest first, read a few at a time and judged for their reader one by one.
 
-use std::collections::BTreeSet;
-
 use ::postgres::GenericClient;
 use ::postgres::types::ToSql;
 
@@ -50,11 +48,7 @@ pub(super) fn search(
     if let Some(a) = q.active {
         sql += &format!(" AND active = {}", arg(Box::new(a)));
     }
-    let wanted: BTreeSet<String> = q
-        .text
-        .as_deref()
-        .map(|t| words::words(t).collect())
-        .unwrap_or_default();
+    let wanted = words::wanted(q);
     for w in wanted {
         // Every word that begins with `w`, in byte order: from `w` up to (not including)
         // `w` followed by the last code point.

@@ -36,6 +36,17 @@ pub(super) fn declared(base: &State, who: &str, seq: u64) -> (Event, State) {
     (e, state)
 }
 
+/// The plan PostgreSQL shows for `explain` (an `EXPLAIN …` statement), its lines joined.
+fn plan(c: &mut ::postgres::Client, explain: &str) -> String {
+    let lines: Vec<String> = c
+        .query(explain, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    lines.join("\n")
+}
+
 fn answered(who: &str, seq: u64) -> CommandRecord {
     CommandRecord {
         actor: who.into(),
@@ -418,13 +429,7 @@ fn remembered_answers_are_looked_up_by_key_whatever_the_table_held_at_planning()
         .filter(|m| matches!(m, ::postgres::SimpleQueryMessage::Row(_)))
         .count();
     assert_eq!(found, 2);
-    let plan: Vec<String> = c
-        .query("EXPLAIN EXECUTE lookup ('{writer-1}', '{c1}')", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = plan(&mut c, "EXPLAIN EXECUTE lookup ('{writer-1}', '{c1}')");
     assert!(!plan.contains("Seq Scan on commands"), "{plan}");
     assert!(plan.contains("Index Scan using commands_pkey"), "{plan}");
 }
@@ -470,19 +475,13 @@ fn live_incidents_are_found_by_index_whatever_the_table_held_at_planning() {
         "20 active, 19,991 to 20,000 updated lately"
     );
     assert_eq!(store.live_refs(after).unwrap(), plain);
-    let plan: Vec<String> = c
-        .query(
-            &format!(
-                "EXPLAIN EXECUTE live ({})",
-                crate::store::rows::nanos(after)
-            ),
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect();
-    let plan = plan.join("\n");
+    let plan = plan(
+        &mut c,
+        &format!(
+            "EXPLAIN EXECUTE live ({})",
+            crate::store::rows::nanos(after)
+        ),
+    );
     assert!(!plan.contains("Seq Scan on incidents"), "{plan}");
     assert!(!plan.contains("using incidents_pkey"), "{plan}");
     assert!(plan.contains("using incidents_active"), "{plan}");

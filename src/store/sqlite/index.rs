@@ -2,8 +2,6 @@
 //! events (by [`rows`]' one rule for both backends), read for search, summaries and
 //! checkpoints.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -198,11 +196,7 @@ pub(super) fn search(
     if let Some(a) = q.active {
         arg(&mut filters, " AND active = ?", Sql::Integer(i64::from(a)));
     }
-    let wanted: BTreeSet<String> = q
-        .text
-        .as_deref()
-        .map(|t| words::words(t).collect())
-        .unwrap_or_default();
+    let wanted = words::wanted(q);
     for w in wanted {
         arg(
             &mut filters,
